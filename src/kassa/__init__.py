@@ -1,0 +1,3 @@
+"""Kassa: a self-hosted payments hub."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,5 @@
+"""The `kassa` command."""
+
+from kassa.cli.main import app, main
+
+__all__ = ["app", "main"]

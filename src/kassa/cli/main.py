@@ -1,0 +1,268 @@
+"""`kassa`: serve, migrate, and manage shops, keys, providers and payments."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Annotated
+
+import typer
+import uvicorn
+from rich.table import Table
+
+from kassa.cli.output import console, errors, fail, money, run
+from kassa.config import Settings
+from kassa.domain import Payment, PaymentStatus, ProviderAccount
+from kassa.providers import PROVIDERS, provider_class
+from kassa.services import bootstrap, events, keys, payments, shops
+from kassa.services.context import Context
+from kassa.store import upgrade
+
+app = typer.Typer(help="Kassa: a self-hosted payments hub.", no_args_is_help=True)
+shops_app = typer.Typer(help="Create and list shops.", no_args_is_help=True)
+keys_app = typer.Typer(help="API keys: create (shown once), list, revoke.", no_args_is_help=True)
+providers_app = typer.Typer(help="Connect a shop to payment providers.", no_args_is_help=True)
+payments_app = typer.Typer(help="Look at payments.", no_args_is_help=True)
+app.add_typer(shops_app, name="shops")
+app.add_typer(keys_app, name="keys")
+app.add_typer(providers_app, name="providers")
+app.add_typer(payments_app, name="payments")
+
+
+def main() -> None:
+    app()
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
+    demo: Annotated[
+        bool, typer.Option(help="Create the demo shop, its sandbox and a test key if missing.")
+    ] = False,
+    new_key: Annotated[bool, typer.Option(help="With --demo: print a new test key.")] = False,
+) -> None:
+    """Apply migrations and serve the API, the hooks and the pages (with the background loop)."""
+    from kassa.web import create_app
+
+    overrides = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
+    settings = Settings(**overrides)  # type: ignore[arg-type]
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    upgrade(settings.resolved_database_url)
+    if demo:
+        _print_demo(settings, asyncio.run(_demo(settings, new_key=new_key)))
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level,
+        server_header=False,
+    )
+
+
+async def _demo(settings: Settings, *, new_key: bool) -> bootstrap.Demo:
+    ctx = Context.open(settings)
+    try:
+        return await bootstrap.ensure_demo(ctx, new_key=new_key)
+    finally:
+        await ctx.close()
+
+
+def _print_demo(settings: Settings, demo: bootstrap.Demo) -> None:
+    base = settings.resolved_public_url
+    console.print(f"\n[bold]Kassa[/] on {base}  (database: {settings.resolved_database_url})")
+    console.print(f"  API base URL  {base}/v1")
+    console.print(f"  API docs      {base}/docs")
+    console.print(f"  Demo shop     {demo.shop.name} (provider: sandbox, test mode)")
+    if demo.new_key:
+        console.print(f"  Test API key  [bold green]{demo.new_key}[/]  (shown once; keep it)")
+        console.print("\nTry it:")
+        console.print(
+            f"  curl -s {base}/v1/payments -H 'Authorization: Bearer {demo.new_key}' "
+            "-H 'Content-Type: application/json' "
+            '-d \'{"amount": 150000, "currency": "RUB", "description": "Test order"}\'',
+            soft_wrap=True,
+        )
+    else:
+        console.print(
+            "  Test API key  printed on the first run; for a new one: "
+            "[bold]make run ARGS=--new-key[/] or [bold]kassa keys create demo[/]"
+        )
+    console.print()
+
+
+@app.command()
+def migrate() -> None:
+    """Bring the database schema up to date."""
+    settings = Settings()
+    upgrade(settings.resolved_database_url)
+    console.print(f"Schema up to date: {settings.resolved_database_url}")
+
+
+@shops_app.command("create")
+def shops_create(name: str) -> None:
+    """Create a shop. Its name goes into notification URLs: /hooks/{provider}/{name}."""
+    shop = run(lambda ctx: shops.create_shop(ctx, name=name))
+    console.print(f"Created shop [bold]{shop.name}[/] ({shop.id})")
+
+
+@shops_app.command("list")
+def shops_list() -> None:
+    """List shops."""
+    table = Table("name", "id", "created")
+    for shop in run(shops.list_shops):
+        table.add_row(shop.name, shop.id, shop.created_at.strftime("%Y-%m-%d %H:%M"))
+    console.print(table)
+
+
+@keys_app.command("create")
+def keys_create(
+    shop: str, live: Annotated[bool, typer.Option(help="A live key instead of a test key.")] = False
+) -> None:
+    """Create an API key and print it, once."""
+
+    async def work(ctx: Context) -> str:
+        found = await shops.get_shop(ctx, name=shop)
+        _, secret = await keys.create_key(ctx, shop=found, live=live)
+        return secret
+
+    secret = run(work)
+    console.print(secret, soft_wrap=True)
+    errors.print("[dim]Shown once: Kassa keeps only its hash.[/]")
+
+
+@keys_app.command("list")
+def keys_list(shop: str) -> None:
+    """List a shop's API keys (their first characters only)."""
+
+    async def work(ctx: Context) -> list[keys.ApiKey]:
+        return await keys.list_keys(ctx, shop=await shops.get_shop(ctx, name=shop))
+
+    table = Table("id", "key", "mode", "created", "revoked")
+    for key in run(work):
+        revoked = key.revoked_at.strftime("%Y-%m-%d %H:%M") if key.revoked_at else ""
+        mode = "test" if key.test else "live"
+        created = key.created_at.strftime("%Y-%m-%d %H:%M")
+        table.add_row(key.id, key.prefix + "…", mode, created, revoked)
+    console.print(table)
+
+
+@keys_app.command("revoke")
+def keys_revoke(key_id: str) -> None:
+    """Revoke an API key; requests with it get 401 from now on."""
+    run(lambda ctx: keys.revoke_key(ctx, key_id=key_id))
+    console.print(f"Revoked {key_id}")
+
+
+@providers_app.command("configure")
+def providers_configure(
+    shop: str,
+    provider: Annotated[str, typer.Argument(help=f"One of: {', '.join(sorted(PROVIDERS))}")],
+    settings: Annotated[
+        list[str] | None,
+        typer.Argument(help="key=value: the provider's credentials, api_url=, test=, enabled="),
+    ] = None,
+) -> None:
+    """Create or update a shop's account with a provider."""
+    values: dict[str, str] = {}
+    for item in settings or []:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise fail(f"settings are key=value, not {item!r}", code=2)
+        values[name] = value
+
+    async def work(ctx: Context) -> ProviderAccount:
+        found = await shops.get_shop(ctx, name=shop)
+        return await shops.configure_provider(ctx, shop=found, provider=provider, settings=values)
+
+    account = run(work)
+    public = Settings().resolved_public_url
+    mode = "test" if account.test else "live"
+    console.print(f"Configured {account.provider} ({mode}) for shop {shop}: {account.id}")
+    console.print(f"Notification URL for the provider: {public}/hooks/{account.provider}/{shop}")
+
+
+@providers_app.command("list")
+def providers_list(shop: str) -> None:
+    """List a shop's provider accounts; secrets are masked."""
+
+    async def work(ctx: Context) -> list[ProviderAccount]:
+        found = await shops.get_shop(ctx, name=shop)
+        return await shops.list_accounts(ctx, shop_id=found.id)
+
+    table = Table("provider", "mode", "enabled", "settings", "api_url")
+    for account in run(work):
+        secret = {f.name for f in provider_class(account.provider).credential_fields if f.secret}
+        shown = ", ".join(
+            f"{name}={'••••' + value[-4:] if name in secret else value}"
+            for name, value in account.credentials.items()
+        )
+        table.add_row(
+            account.provider,
+            "test" if account.test else "live",
+            "yes" if account.enabled else "no",
+            shown,
+            account.api_url or "",
+        )
+    console.print(table)
+
+
+@payments_app.command("list")
+def payments_list(
+    shop: Annotated[str | None, typer.Option(help="Only this shop's payments.")] = None,
+    status: Annotated[PaymentStatus | None, typer.Option(help="Only this status.")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=1000)] = 20,
+) -> None:
+    """List payments, newest first."""
+
+    async def work(ctx: Context) -> list[Payment]:
+        shop_id = (await shops.get_shop(ctx, name=shop)).id if shop else None
+        return await payments.search_payments(ctx, shop_id=shop_id, status=status, limit=limit)
+
+    table = Table("id", "status", "amount", "provider", "customer", "created", "mode")
+    for payment in run(work):
+        table.add_row(
+            payment.id,
+            payment.status.value,
+            money(payment.amount, payment.currency),
+            payment.provider,
+            payment.customer or "",
+            payment.created_at.strftime("%Y-%m-%d %H:%M:%S"),
+            "test" if payment.test else "live",
+        )
+    console.print(table)
+
+
+@payments_app.command("show")
+def payments_show(payment_id: str) -> None:
+    """Show a payment with its events."""
+
+    async def work(ctx: Context) -> tuple[Payment, list[dict[str, object]]]:
+        payment = await payments.find_payment(ctx, payment_id=payment_id)
+        return payment, await events.payment_timeline(ctx, payment_id=payment_id)
+
+    payment, timeline = run(work)
+    details = Table(show_header=False, box=None)
+    details.add_row("id", payment.id)
+    details.add_row("status", payment.status.value)
+    details.add_row("amount", money(payment.amount, payment.currency))
+    details.add_row("captured", money(payment.amount_captured, payment.currency))
+    details.add_row("refunded", money(payment.amount_refunded, payment.currency))
+    details.add_row("provider", f"{payment.provider} ({payment.provider_payment_id or '-'})")
+    details.add_row("mode", "test" if payment.test else "live")
+    details.add_row("customer", payment.customer or "")
+    details.add_row("description", payment.description or "")
+    if payment.confirmation:
+        details.add_row("confirmation", str(payment.confirmation.get("url", "")))
+    if payment.failure_code:
+        details.add_row("failure", f"{payment.failure_code}: {payment.failure_message or ''}")
+    details.add_row("created", payment.created_at.isoformat())
+    console.print(details)
+    table = Table("event", "type", "source", "at")
+    for event in timeline:
+        table.add_row(
+            str(event["id"]), str(event["type"]), str(event["source"]), str(event["created_at"])
+        )
+    console.print(table)

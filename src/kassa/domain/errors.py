@@ -1,0 +1,190 @@
+"""Kassa's error tree.
+
+Every error carries a machine-readable `code`, a human `message` and, where one input is to
+blame, the `param`. The web layer maps each branch to an HTTP status; nothing here knows HTTP.
+
+    KassaError
+    ├── InvalidRequest               the input is wrong                       (422)
+    │   ├── ParameterInvalid
+    │   ├── AmountInvalid
+    │   ├── CurrencyUnsupported
+    │   ├── MethodUnsupported
+    │   └── ProviderNotConfigured
+    ├── AuthenticationFailed         no or bad credentials                    (401)
+    ├── PermissionDenied             credentials fine, action not allowed     (403)
+    ├── NotFound                     no such object for this caller           (404)
+    ├── Conflict                     the request clashes with current state   (409)
+    │   ├── InvalidState
+    │   │   └── TransitionRejected   a status change outside the table
+    │   ├── IdempotencyKeyReused
+    │   └── IdempotencyKeyInUse
+    ├── RateLimited                                                           (429)
+    └── ProviderError                the provider did not do it
+        ├── ProviderUnavailable      network error, timeout, 5xx: outcome unknown
+        ├── ProviderDeclined         the provider answered no
+        ├── NotSupported             the provider has no such operation
+        └── NotificationRejected     a notification is unreadable or not authentic
+            └── SignatureInvalid
+"""
+
+from __future__ import annotations
+
+
+class KassaError(Exception):
+    """Base of every error Kassa reports to a caller."""
+
+    code = "kassa_error"
+
+    def __init__(self, message: str, *, param: str | None = None, code: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.param = param
+        if code is not None:
+            self.code = code
+
+
+class InvalidRequest(KassaError):
+    """The request is well-formed but its content cannot be accepted."""
+
+    code = "invalid_request"
+
+
+class ParameterInvalid(InvalidRequest):
+    """One parameter has a wrong value."""
+
+    code = "parameter_invalid"
+
+
+class AmountInvalid(InvalidRequest):
+    """An amount is not a valid number of minor units for its currency."""
+
+    code = "amount_invalid"
+
+    def __init__(self, message: str, *, param: str | None = "amount") -> None:
+        super().__init__(message, param=param)
+
+
+class CurrencyUnsupported(InvalidRequest):
+    """The currency is not in Kassa's table, or not offered by the provider."""
+
+    code = "currency_unsupported"
+
+    def __init__(self, currency: str, *, reason: str | None = None) -> None:
+        super().__init__(reason or f"Currency {currency!r} is not supported", param="currency")
+        self.currency = currency
+
+
+class MethodUnsupported(InvalidRequest):
+    """The provider does not offer this payment method."""
+
+    code = "method_unsupported"
+
+
+class ProviderNotConfigured(InvalidRequest):
+    """The shop has no enabled account with this provider for the key's mode."""
+
+    code = "provider_not_configured"
+
+
+class AuthenticationFailed(KassaError):
+    """Missing, malformed, unknown or revoked credentials."""
+
+    code = "authentication_failed"
+
+
+class PermissionDenied(KassaError):
+    """The caller is known but may not do this."""
+
+    code = "permission_denied"
+
+
+class NotFound(KassaError):
+    """The object does not exist, or belongs to another shop or mode."""
+
+    code = "resource_missing"
+
+
+class Conflict(KassaError):
+    """The request clashes with the current state of an object."""
+
+    code = "conflict"
+
+
+class InvalidState(Conflict):
+    """The operation is not allowed in the object's current status."""
+
+    code = "invalid_state"
+
+
+class TransitionRejected(InvalidState):
+    """A status change that the transition table does not allow; it is never applied."""
+
+    def __init__(self, source: str, target: str) -> None:
+        super().__init__(f"A payment cannot go from {source} to {target}", param=None)
+        self.source = source
+        self.target = target
+
+
+class IdempotencyKeyReused(Conflict):
+    """The Idempotency-Key was already used with a different request."""
+
+    code = "idempotency_key_reused"
+
+
+class IdempotencyKeyInUse(Conflict):
+    """Another request with the same Idempotency-Key is still being processed."""
+
+    code = "idempotency_key_in_use"
+
+
+class RateLimited(KassaError):
+    """Too many requests; `retry_after` says how many seconds to wait."""
+
+    code = "rate_limited"
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class ProviderError(KassaError):
+    """The provider did not carry out the operation."""
+
+    code = "provider_error"
+
+
+class ProviderUnavailable(ProviderError):
+    """The provider could not be reached or failed (timeout, network, 5xx): outcome unknown."""
+
+    code = "provider_unavailable"
+
+
+class ProviderDeclined(ProviderError):
+    """The provider answered and refused; `provider_code` and `provider_message` are its own."""
+
+    code = "provider_declined"
+
+    def __init__(
+        self, message: str, *, provider_code: str | None = None, provider_message: str | None = None
+    ) -> None:
+        super().__init__(message)
+        self.provider_code = provider_code
+        self.provider_message = provider_message
+
+
+class NotSupported(ProviderError):
+    """The provider has no such operation (e.g. refunds on a provider that cannot refund)."""
+
+    code = "operation_unsupported"
+
+
+class NotificationRejected(ProviderError):
+    """A notification cannot be read or is not authentic; it changes nothing."""
+
+    code = "notification_rejected"
+
+
+class SignatureInvalid(NotificationRejected):
+    """A notification failed the provider's authenticity check."""
+
+    code = "signature_invalid"

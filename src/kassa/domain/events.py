@@ -1,0 +1,58 @@
+"""Event types: what Kassa tells the business's apps, and its own audit trail."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from kassa.domain.status import PaymentStatus, RefundStatus
+
+
+class EventType(StrEnum):
+    """Every event type Kassa writes."""
+
+    PAYMENT_CREATED = "payment.created"
+    PAYMENT_REQUIRES_CAPTURE = "payment.requires_capture"
+    PAYMENT_SUCCEEDED = "payment.succeeded"
+    PAYMENT_CANCELED = "payment.canceled"
+    PAYMENT_FAILED = "payment.failed"
+    PAYMENT_EXPIRED = "payment.expired"
+    PAYMENT_REFUNDED = "payment.refunded"
+    REFUND_CREATED = "refund.created"
+    REFUND_SUCCEEDED = "refund.succeeded"
+    REFUND_FAILED = "refund.failed"
+
+
+class EventSource(StrEnum):
+    """Who caused an event: the merchant API, a provider notification, a re-check, or Kassa."""
+
+    API = "api"
+    PROVIDER = "provider"
+    RECONCILIATION = "reconciliation"
+    SYSTEM = "system"
+
+
+def payment_event(status: PaymentStatus) -> EventType:
+    """The event written when a payment enters `status`."""
+    return _PAYMENT_EVENTS[status]
+
+
+def refund_event(status: RefundStatus) -> EventType:
+    """The event written when a refund enters `status`."""
+    return _REFUND_EVENTS[status]
+
+
+_PAYMENT_EVENTS = {
+    PaymentStatus.PENDING: EventType.PAYMENT_CREATED,
+    PaymentStatus.REQUIRES_CAPTURE: EventType.PAYMENT_REQUIRES_CAPTURE,
+    PaymentStatus.SUCCEEDED: EventType.PAYMENT_SUCCEEDED,
+    PaymentStatus.CANCELED: EventType.PAYMENT_CANCELED,
+    PaymentStatus.FAILED: EventType.PAYMENT_FAILED,
+    PaymentStatus.EXPIRED: EventType.PAYMENT_EXPIRED,
+    PaymentStatus.REFUNDED: EventType.PAYMENT_REFUNDED,
+}
+
+_REFUND_EVENTS = {
+    RefundStatus.PENDING: EventType.REFUND_CREATED,
+    RefundStatus.SUCCEEDED: EventType.REFUND_SUCCEEDED,
+    RefundStatus.FAILED: EventType.REFUND_FAILED,
+}

@@ -1,0 +1,50 @@
+"""Payment providers: one module each, registered here and nowhere else."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import MappingProxyType
+
+from kassa.domain import ParameterInvalid
+from kassa.providers.base import (
+    Capabilities,
+    CredentialField,
+    HookReply,
+    InboundRequest,
+    Notification,
+    PaymentRequest,
+    Provider,
+    ProviderPayment,
+    Verdict,
+)
+from kassa.providers.sandbox import SandboxProvider
+
+PROVIDERS: Mapping[str, type[Provider]] = MappingProxyType(
+    {provider.name: provider for provider in (SandboxProvider,)}
+)
+
+
+def provider_class(name: str) -> type[Provider]:
+    """The provider called `name`, or `ParameterInvalid` listing the known ones."""
+    try:
+        return PROVIDERS[name]
+    except KeyError:
+        known = ", ".join(sorted(PROVIDERS))
+        raise ParameterInvalid(
+            f"Unknown provider {name!r}; known providers: {known}", param="provider"
+        ) from None
+
+
+__all__ = [
+    "PROVIDERS",
+    "Capabilities",
+    "CredentialField",
+    "HookReply",
+    "InboundRequest",
+    "Notification",
+    "PaymentRequest",
+    "Provider",
+    "ProviderPayment",
+    "Verdict",
+    "provider_class",
+]

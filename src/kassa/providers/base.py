@@ -1,0 +1,201 @@
+"""The one interface every provider implements, and the values that cross it.
+
+A provider translates between Kassa's domain and one provider's wire format. It is stateless:
+it gets a provider account and an injected `httpx.AsyncClient`, and it never touches the
+database or the web framework. The services layer persists what it returns.
+
+Operations a provider does not offer raise `NotSupported`; what it does offer is declared as
+data (`methods`, `currencies`, `capabilities`) for the API, the CLI and the admin UI.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, ClassVar
+
+import httpx
+
+from kassa.domain import (
+    NotSupported,
+    Payment,
+    PaymentStatus,
+    PaymentUpdate,
+    ProviderAccount,
+    ProviderUnavailable,
+    Refund,
+    RefundUpdate,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Capabilities:
+    """What a provider can do beyond taking a payment."""
+
+    two_stage: bool = False
+    partial_capture: bool = False
+    cancel: bool = False
+    refunds: bool = False
+    partial_refunds: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class CredentialField:
+    """One setting of a provider account, named as the provider names it."""
+
+    name: str
+    description: str
+    secret: bool = False
+    required: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentRequest:
+    """What Kassa asks a provider to create. `payment_id` is Kassa's own id for the payment."""
+
+    payment_id: str
+    amount: int
+    currency: str
+    capture: bool
+    method: str | None = None
+    description: str | None = None
+    customer: str | None = None
+    return_url: str | None = None
+    expires_at: datetime | None = None
+    metadata: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderPayment:
+    """The provider's answer to a create: its id, and what the payer must do next."""
+
+    provider_payment_id: str
+    confirmation: Mapping[str, Any]
+    status: PaymentStatus = PaymentStatus.PENDING
+
+
+@dataclass(frozen=True, slots=True)
+class InboundRequest:
+    """A notification exactly as received: raw body bytes, lower-case header names."""
+
+    method: str
+    headers: Mapping[str, str]
+    body: bytes
+    query: str = ""
+    kind: str | None = None
+    source_ip: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Notification:
+    """A verified notification: the provider's identity of the event and what it says."""
+
+    event_key: str
+    updates: Sequence[PaymentUpdate | RefundUpdate]
+
+
+class Verdict(StrEnum):
+    """What Kassa made of an inbound notification."""
+
+    ACCEPTED = "accepted"
+    """Verified and applied (or verified and about nothing Kassa knows)."""
+    DUPLICATE = "duplicate"
+    """Verified, but the same event was accepted before."""
+    REJECTED = "rejected"
+    """Failed verification or could not be read; nothing changed."""
+    PENDING = "pending"
+    """Verified and stored, but applying it failed; the worker tries again."""
+
+
+@dataclass(frozen=True, slots=True)
+class HookReply:
+    """The HTTP answer a provider expects to a notification."""
+
+    status_code: int
+    body: bytes
+    media_type: str = "application/json"
+
+    @classmethod
+    def json(cls, status_code: int, document: Any) -> HookReply:
+        return cls(status_code, json.dumps(document, separators=(",", ":")).encode())
+
+
+class Provider:
+    """Base of every provider module. Subclasses set the class attributes and override what
+    they support; the defaults raise `NotSupported`."""
+
+    name: ClassVar[str]
+    title: ClassVar[str]
+    #: Where the provider's API lives; a path starting with "/" is served by Kassa itself.
+    default_api_url: ClassVar[str]
+    methods: ClassVar[frozenset[str]]
+    #: Currencies the provider takes; `None` means every currency Kassa knows.
+    currencies: ClassVar[frozenset[str] | None] = None
+    capabilities: ClassVar[Capabilities] = Capabilities()
+    credential_fields: ClassVar[tuple[CredentialField, ...]] = ()
+    #: Whether accounts of this provider can only be test accounts.
+    test_only: ClassVar[bool] = False
+
+    def __init__(self, account: ProviderAccount, *, http: httpx.AsyncClient, api_url: str) -> None:
+        self.account = account
+        self.http = http
+        self.api_url = api_url.rstrip("/")
+
+    @classmethod
+    def generate_credentials(cls) -> dict[str, str]:
+        """Credentials Kassa can create itself (e.g. the sandbox's signing secret)."""
+        return {}
+
+    async def create(self, request: PaymentRequest) -> ProviderPayment:
+        """Create the payment at the provider, idempotently for `request.payment_id`."""
+        raise NotSupported(f"{self.title} cannot create payments through the API")
+
+    async def fetch(self, payment: Payment) -> PaymentUpdate:
+        """Ask the provider what state the payment is in now."""
+        raise NotSupported(f"{self.title} cannot be asked about a payment")
+
+    async def capture(self, payment: Payment, amount: int) -> PaymentUpdate:
+        """Take `amount` of a held payment."""
+        raise NotSupported(f"{self.title} has no two-stage payments")
+
+    async def cancel(self, payment: Payment) -> PaymentUpdate:
+        """Cancel a payment not yet paid, or release a hold."""
+        raise NotSupported(f"{self.title} cannot cancel payments")
+
+    async def refund(self, payment: Payment, refund: Refund) -> RefundUpdate:
+        """Return `refund.amount` of the payment, idempotently for `refund.id`."""
+        raise NotSupported(f"{self.title} cannot refund payments")
+
+    async def parse_notification(
+        self, request: InboundRequest, *, verify: bool = True
+    ) -> Notification:
+        """Check the notification is authentic (unless `verify` is off for one already checked)
+        and read it; raise `SignatureInvalid` if it is not."""
+        raise NotSupported(f"{self.title} sends no notifications")
+
+    @classmethod
+    def reply(cls, verdict: Verdict, message: str) -> HookReply:
+        """The answer the provider expects: by default 200 for anything it should not resend,
+        401 for a rejected notification and 500 (resend later) when applying failed."""
+        status = {Verdict.REJECTED: 401, Verdict.PENDING: 500}.get(verdict, 200)
+        return HookReply.json(status, {"verdict": verdict.value, "message": message})
+
+
+async def send(http: httpx.AsyncClient, method: str, url: str, **kwargs: Any) -> httpx.Response:
+    """One HTTP call to a provider; failures whose outcome is unknown (timeouts, network
+    errors, 5xx) become `ProviderUnavailable`, so nothing typed by httpx leaves `providers/`."""
+    try:
+        response = await http.request(method, url, **kwargs)
+    # Messages name no URL: some providers (Telegram) carry a token in the path.
+    except httpx.TimeoutException as exc:
+        raise ProviderUnavailable("The provider did not answer in time") from exc
+    except httpx.HTTPError as exc:
+        raise ProviderUnavailable(
+            f"The provider could not be reached ({type(exc).__name__})"
+        ) from exc
+    if response.status_code >= 500:
+        raise ProviderUnavailable(f"The provider failed with HTTP {response.status_code}")
+    return response

@@ -1,0 +1,1 @@
+"""Kassa's services: what the web layer, the CLI and the worker call. They own transactions."""

@@ -1,0 +1,64 @@
+"""The background loop `kassa serve` runs in-process: periodic jobs, each on its own interval.
+
+Today it re-applies notifications stored as pending and forgets expired Idempotency-Keys.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from kassa.services import idempotency, notifications
+from kassa.services.context import Context
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """A periodic job: a name for the logs, how often it runs, what it runs."""
+
+    name: str
+    every: float
+    run: Callable[[Context], Awaitable[int]]
+
+
+JOBS = (
+    Job("reprocess pending notifications", 10.0, notifications.reprocess_pending),
+    Job("prune idempotency keys", 3600.0, idempotency.prune),
+)
+
+
+class BackgroundLoop:
+    """Runs `jobs` until `stop` is set; a failing job is logged and tried again later."""
+
+    def __init__(self, ctx: Context, jobs: tuple[Job, ...] = JOBS, *, tick: float = 1.0) -> None:
+        self.ctx = ctx
+        self.jobs = jobs
+        self.tick = tick
+        self._due = dict.fromkeys((job.name for job in jobs), 0.0)
+
+    async def run_due(self) -> None:
+        """Run every job whose time has come."""
+        for job in self.jobs:
+            now = time.monotonic()
+            if now < self._due[job.name]:
+                continue
+            self._due[job.name] = now + job.every
+            try:
+                done = await job.run(self.ctx)
+            except Exception:
+                log.exception("background job %r failed", job.name)
+            else:
+                if done:
+                    log.info("background job %r handled %d", job.name, done)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            await self.run_due()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=self.tick)

@@ -1,0 +1,38 @@
+"""The embedded defaults `make run` starts with: a `demo` shop, its sandbox, a test key."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from kassa.domain import NotFound, ProviderAccount, Shop
+from kassa.services import keys, shops
+from kassa.services.context import Context
+
+DEMO_SHOP = "demo"
+
+
+@dataclass(frozen=True, slots=True)
+class Demo:
+    """The demo shop and, when one was just made, its new API key's secret."""
+
+    shop: Shop
+    sandbox: ProviderAccount
+    new_key: str | None
+
+
+async def ensure_demo(ctx: Context, *, new_key: bool = False) -> Demo:
+    """Create whatever of the demo set-up is missing; a new test key only on the first run
+    (or when asked), since stored keys cannot be shown again."""
+    try:
+        shop = await shops.get_shop(ctx, name=DEMO_SHOP)
+    except NotFound:
+        shop = await shops.create_shop(ctx, name=DEMO_SHOP)
+    accounts = await shops.list_accounts(ctx, shop_id=shop.id, test=True)
+    sandbox = next((account for account in accounts if account.provider == "sandbox"), None)
+    if sandbox is None:
+        sandbox = await shops.configure_provider(ctx, shop=shop, provider="sandbox", settings={})
+    active = [key for key in await keys.list_keys(ctx, shop=shop) if key.revoked_at is None]
+    secret = None
+    if new_key or not active:
+        _, secret = await keys.create_key(ctx, shop=shop)
+    return Demo(shop=shop, sandbox=sandbox, new_key=secret)

@@ -1,0 +1,92 @@
+"""Events: the outbox and the audit log. Written only inside the transaction of the change."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import RowMapping, insert, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from kassa.domain import EventSource, EventType, ParameterInvalid, Payment, Refund, new_id
+from kassa.services.context import Context
+from kassa.services.objects import list_object, payment_object, refund_object, timestamp
+from kassa.services.pagination import PageRequest, fetch_page
+from kassa.store.tables import events
+
+
+async def record(
+    conn: AsyncConnection,
+    *,
+    type: EventType,
+    source: EventSource,
+    now: datetime,
+    payment: Payment | None = None,
+    refund: Refund | None = None,
+) -> str:
+    """Write the event for a change to `payment` or `refund` (the object is the snapshot the
+    event carries); call it on the connection of the transaction that made the change."""
+    subject = refund or payment
+    assert subject is not None, "an event is about a payment or a refund"
+    data = refund_object(refund) if refund else payment_object(payment)  # type: ignore[arg-type]
+    event_id = new_id("evt")
+    await conn.execute(
+        insert(events).values(
+            id=event_id,
+            shop_id=subject.shop_id,
+            test=subject.test,
+            type=type.value,
+            source=source.value,
+            payment_id=refund.payment_id if refund else subject.id,
+            refund_id=refund.id if refund else None,
+            data={"object": data},
+            created_at=now,
+        )
+    )
+    return event_id
+
+
+def event_object(row: RowMapping) -> dict[str, Any]:
+    return {
+        "id": row["id"],
+        "object": "event",
+        "type": row["type"],
+        "source": row["source"],
+        "payment": row["payment_id"],
+        "refund": row["refund_id"],
+        "test": row["test"],
+        "created_at": timestamp(row["created_at"]),
+        "data": row["data"],
+    }
+
+
+async def list_events(
+    ctx: Context,
+    *,
+    shop_id: str,
+    test: bool,
+    page: PageRequest,
+    type: str | None = None,
+    payment_id: str | None = None,
+) -> dict[str, Any]:
+    """Events of a shop's mode, newest first. `type` may end in `.*` to match a family."""
+    conditions = [events.c.shop_id == shop_id, events.c.test == test]
+    if type:
+        if type.endswith(".*"):
+            conditions.append(events.c.type.startswith(type[:-1], autoescape=True))
+        elif "*" in type:
+            raise ParameterInvalid("type is an event type or a family like payment.*", param="type")
+        else:
+            conditions.append(events.c.type == type)
+    if payment_id:
+        conditions.append(events.c.payment_id == payment_id)
+    async with ctx.db.read() as conn:
+        rows, has_more = await fetch_page(conn, events, conditions, page)
+    return list_object([event_object(row) for row in rows], has_more=has_more)
+
+
+async def payment_timeline(ctx: Context, *, payment_id: str) -> list[dict[str, Any]]:
+    """Every event of a payment and its refunds, oldest first."""
+    query = select(events).where(events.c.payment_id == payment_id).order_by(events.c.seq)
+    async with ctx.db.read() as conn:
+        return [event_object(row) for row in (await conn.execute(query)).mappings()]

@@ -1,0 +1,213 @@
+"""Idempotency-Key handling for the merchant API's POSTs.
+
+The first request with a key claims it and reserves the id of the object it will create.
+When it finishes, its response (status and body) is stored; a later request with the same key
+and the same body gets that response replayed, one with a different body gets
+`idempotency_key_reused`. Requests arriving while the first still runs wait for it and then
+replay its response, so concurrent duplicates have exactly one effect.
+
+If the outcome is unknown (the provider timed out, the process died), the claim is left
+retryable with its reserved id: the retry re-runs under the same id, which the provider also
+sees as its idempotency key, so it can never charge twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from sqlalchemy import ColumnElement, RowMapping, delete, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from kassa.domain import IdempotencyKeyInUse, IdempotencyKeyReused, ParameterInvalid, new_id
+from kassa.services.context import Context
+from kassa.store.tables import idempotency_keys
+
+#: A claim older than this whose request never finished is taken over (its process died).
+STALE_CLAIM = timedelta(minutes=2)
+#: How long a duplicate request waits for the first one before answering 409.
+WAIT_SECONDS = 15.0
+MAX_KEY_LENGTH = 255
+
+
+class State(StrEnum):
+    STARTED = "started"
+    DONE = "done"
+    RETRYABLE = "retryable"
+
+
+@dataclass(frozen=True, slots=True)
+class StoredResponse:
+    status: int
+    body: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """The right to run a request under `resource_id`, or the response to replay instead."""
+
+    resource_id: str
+    replay: StoredResponse | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class KeyRef:
+    """An Idempotency-Key in its scope: keys belong to a shop and a mode."""
+
+    shop_id: str
+    test: bool
+    key: str
+
+    def __post_init__(self) -> None:
+        if not 0 < len(self.key) <= MAX_KEY_LENGTH or not self.key.isprintable():
+            raise ParameterInvalid(
+                f"Idempotency-Key must be 1-{MAX_KEY_LENGTH} printable characters",
+                param="Idempotency-Key",
+            )
+
+
+def fingerprint(method: str, path: str, body: bytes) -> str:
+    """What makes two requests "the same": method, path, and the body's JSON content
+    (key order and whitespace aside)."""
+    try:
+        canonical = json.dumps(json.loads(body), sort_keys=True, separators=(",", ":")).encode()
+    except ValueError:
+        canonical = body
+    return hashlib.sha256(method.encode() + b" " + path.encode() + b"\n" + canonical).hexdigest()
+
+
+async def claim(
+    ctx: Context, ref: KeyRef, *, request_hash: str, prefix: str, wait: float = WAIT_SECONDS
+) -> Claim:
+    """Claim `ref` for a request, waiting for a concurrent request with the same key."""
+    deadline = time.monotonic() + wait
+    delay = 0.01
+    while True:
+        result = await _try_claim(ctx, ref, request_hash=request_hash, prefix=prefix)
+        if result is not None:
+            return result
+        if time.monotonic() >= deadline:
+            raise IdempotencyKeyInUse(
+                "A request with this Idempotency-Key is still being processed; retry later",
+                param="Idempotency-Key",
+            )
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, 0.25)
+
+
+def _where(ref: KeyRef) -> tuple[ColumnElement[bool], ...]:
+    return (
+        idempotency_keys.c.shop_id == ref.shop_id,
+        idempotency_keys.c.test == ref.test,
+        idempotency_keys.c.key == ref.key,
+    )
+
+
+async def _try_claim(ctx: Context, ref: KeyRef, *, request_hash: str, prefix: str) -> Claim | None:
+    now = ctx.clock()
+    fresh_id = new_id(prefix)
+    async with ctx.db.write() as conn:
+        inserted = await conn.execute(
+            ctx.db.insert_ignoring_conflict(
+                idempotency_keys,
+                {
+                    "shop_id": ref.shop_id,
+                    "test": ref.test,
+                    "key": ref.key,
+                    "request_hash": request_hash,
+                    "state": State.STARTED.value,
+                    "resource_id": fresh_id,
+                    "created_at": now,
+                    "locked_at": now,
+                },
+                index_elements=["shop_id", "test", "key"],
+            ).returning(idempotency_keys.c.key)
+        )
+        if inserted.first() is not None:
+            return Claim(fresh_id)
+        row = (await conn.execute(select(idempotency_keys).where(*_where(ref)))).mappings().one()
+        if row["created_at"] < now - timedelta(hours=ctx.settings.idempotency_ttl_hours):
+            # Past its lifetime the key starts over, as a new request.
+            await _take(conn, ref, row, request_hash=request_hash, resource_id=fresh_id, now=now)
+            return Claim(fresh_id)
+        if row["request_hash"] != request_hash:
+            raise IdempotencyKeyReused(
+                "This Idempotency-Key was used with a different request",
+                param="Idempotency-Key",
+            )
+        if row["state"] == State.DONE:
+            return Claim(
+                row["resource_id"], StoredResponse(row["response_status"], row["response_body"])
+            )
+        if row["state"] == State.RETRYABLE or row["locked_at"] < now - STALE_CLAIM:
+            taken = await _take(
+                conn, ref, row, request_hash=request_hash, resource_id=row["resource_id"], now=now
+            )
+            return Claim(row["resource_id"]) if taken else None
+        return None
+
+
+async def _take(
+    conn: AsyncConnection,
+    ref: KeyRef,
+    row: RowMapping,
+    *,
+    request_hash: str,
+    resource_id: str,
+    now: datetime,
+) -> bool:
+    """Take over an existing claim, unless someone else changed it since `row` was read."""
+    result = await conn.execute(
+        update(idempotency_keys)
+        .where(*_where(ref), idempotency_keys.c.locked_at == row["locked_at"])
+        .values(
+            request_hash=request_hash,
+            state=State.STARTED.value,
+            resource_id=resource_id,
+            created_at=row["created_at"] if resource_id == row["resource_id"] else now,
+            locked_at=now,
+            response_status=None,
+            response_body=None,
+        )
+        .returning(idempotency_keys.c.key)
+    )
+    return result.first() is not None
+
+
+async def complete(ctx: Context, ref: KeyRef, response: StoredResponse) -> None:
+    """Store the response of the request holding the claim, for replays."""
+    async with ctx.db.write() as conn:
+        await conn.execute(
+            update(idempotency_keys)
+            .where(*_where(ref))
+            .values(
+                state=State.DONE.value,
+                response_status=response.status,
+                response_body=response.body,
+            )
+        )
+
+
+async def release(ctx: Context, ref: KeyRef) -> None:
+    """Leave the claim for a retry: the outcome is unknown, the reserved id is kept."""
+    async with ctx.db.write() as conn:
+        await conn.execute(
+            update(idempotency_keys).where(*_where(ref)).values(state=State.RETRYABLE.value)
+        )
+
+
+async def prune(ctx: Context) -> int:
+    """Forget keys past their lifetime; returns how many."""
+    cutoff = ctx.clock() - timedelta(hours=ctx.settings.idempotency_ttl_hours)
+    async with ctx.db.write() as conn:
+        result = await conn.execute(
+            delete(idempotency_keys)
+            .where(idempotency_keys.c.created_at < cutoff)
+            .returning(idempotency_keys.c.key)
+        )
+        return len(result.all())

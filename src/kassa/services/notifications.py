@@ -1,0 +1,275 @@
+"""Inbound provider notifications: stored raw, verified, de-duplicated, applied, answered.
+
+The path is built for speed and for never losing anything:
+
+1. The web layer hands over the raw body bytes and headers before any parsing.
+2. The provider verifies them (over the raw bytes) and reads them; a notification that fails
+   is stored as `rejected` and changes nothing.
+3. One write transaction applies the updates through the transition table, writes their
+   events, and stores the notification as `accepted`. A partial unique index on the
+   provider's event identity makes a duplicate's insert do nothing; the duplicate's
+   transaction is then rolled back whole and the copy stored as `duplicate`.
+4. If applying fails, the notification is stored as `pending` and the provider is told to
+   resend; the worker also re-applies pending notifications.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from kassa.domain import (
+    EventSource,
+    NotificationRejected,
+    PaymentStatus,
+    PaymentUpdate,
+    ProviderAccount,
+    RefundUpdate,
+    new_id,
+)
+from kassa.providers import PROVIDERS, HookReply, InboundRequest, Notification, Verdict
+from kassa.services import shops
+from kassa.services.context import Context
+from kassa.services.payments import apply_payment_update, find_for_update
+from kassa.services.refunds import apply_refund_update
+from kassa.store.tables import notifications
+
+log = logging.getLogger(__name__)
+
+#: Header names whose values are credentials; stored as "[redacted]".
+_SECRET_HEADER_WORDS = (
+    "authorization",
+    "cookie",
+    "token",
+    "secret",
+    "api-key",
+    "apikey",
+    "password",
+)
+#: Pending notifications younger than this are left to the provider's own resend.
+REPROCESS_AFTER = timedelta(seconds=30)
+
+
+class UnknownProvider(LookupError):
+    """No provider has this name; the request is not a notification at all."""
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    """What became of one notification: its stored id, verdict and a readable outcome."""
+
+    notification_id: str
+    verdict: Verdict
+    outcome: str
+
+
+def redact(headers: Mapping[str, str]) -> dict[str, str]:
+    """Headers with credential-bearing values replaced, for storage and display."""
+    return {
+        name: "[redacted]" if any(word in name.lower() for word in _SECRET_HEADER_WORDS) else value
+        for name, value in headers.items()
+    }
+
+
+async def ingest(
+    ctx: Context, *, provider: str, shop_ref: str, request: InboundRequest
+) -> HookReply:
+    """Take in one notification sent to `/hooks/{provider}/{shop_ref}[/{kind}]`."""
+    cls = PROVIDERS.get(provider)
+    if cls is None:
+        raise UnknownProvider(provider)
+    result = await receive(ctx, provider=provider, shop_ref=shop_ref, request=request)
+    return cls.reply(result.verdict, result.outcome)
+
+
+async def receive(ctx: Context, *, provider: str, shop_ref: str, request: InboundRequest) -> Result:
+    """Verify, store and apply one notification; see the module docstring."""
+    now = ctx.clock()
+    row = _row(provider=provider, shop_ref=shop_ref, request=request, now=now)
+    accounts = await shops.hook_accounts(ctx, shop_name=shop_ref, provider=provider)
+    if not accounts:
+        reason = f"no enabled {provider} account for shop {shop_ref!r}"
+        return await _store(ctx, row, Verdict.REJECTED, reason)
+    account, parsed, error = await _verify(ctx, accounts, request)
+    row.update(shop_id=account.shop_id, account_id=account.id, kind=request.kind)
+    if parsed is None:
+        return await _store(ctx, row, Verdict.REJECTED, error)
+    row["event_key"] = parsed.event_key
+    try:
+        async with ctx.db.write() as conn:
+            outcome, payment_id = await _apply(conn, account, parsed, now=now)
+            row.update(payment_id=payment_id, processed_at=now)
+            stored = await _insert_accepted(ctx, conn, row, outcome)
+            if not stored:
+                raise _Duplicate
+    except _Duplicate:
+        return await _store(ctx, row, Verdict.DUPLICATE, "the same event was accepted before")
+    except Exception:
+        log.exception("applying %s notification %s failed", provider, row["id"])
+        row.update(processed_at=None, payment_id=None)
+        return await _store(ctx, row, Verdict.PENDING, "applying failed; will be retried")
+    return Result(row["id"], Verdict.ACCEPTED, outcome)
+
+
+class _Duplicate(Exception):
+    """Raised inside the write transaction to roll a duplicate's effects back."""
+
+
+async def _verify(
+    ctx: Context, accounts: list[ProviderAccount], request: InboundRequest
+) -> tuple[ProviderAccount, Notification | None, str]:
+    """The account whose credentials verify the request, and what it says; or the last
+    account tried, nothing, and why."""
+    error = ""
+    for account in accounts:
+        try:
+            return account, await ctx.gateways.for_account(account).parse_notification(request), ""
+        except NotificationRejected as exc:
+            error = exc.message
+    return accounts[-1], None, error
+
+
+async def _apply(
+    conn: AsyncConnection, account: ProviderAccount, parsed: Notification, *, now: datetime
+) -> tuple[str, str | None]:
+    """Apply every update of a verified notification; the outcome text and the payment."""
+    outcomes: list[str] = []
+    payment_id: str | None = None
+    for reported in parsed.updates:
+        lookup = reported if isinstance(reported, PaymentUpdate) else _payment_ref(reported)
+        payment = await find_for_update(conn, account=account, reported=lookup)
+        if payment is None:
+            outcomes.append("ignored: no such payment")
+            continue
+        payment_id = payment.id
+        if isinstance(reported, PaymentUpdate):
+            applied = await apply_payment_update(
+                conn, payment=payment, reported=reported, source=EventSource.PROVIDER, now=now
+            )
+            outcomes.append(applied.outcome)
+        else:
+            refund = await apply_refund_update(
+                conn, payment=payment, reported=reported, source=EventSource.PROVIDER, now=now
+            )
+            outcomes.append(refund.outcome)
+    return "; ".join(outcomes) or "nothing to apply", payment_id
+
+
+def _payment_ref(reported: RefundUpdate) -> PaymentUpdate:
+    """A payment lookup key for a refund update (the status is not used)."""
+    return PaymentUpdate(
+        status=PaymentStatus.SUCCEEDED,
+        payment_id=reported.payment_id,
+        provider_payment_id=reported.provider_payment_id,
+    )
+
+
+def _row(*, provider: str, shop_ref: str, request: InboundRequest, now: datetime) -> dict[str, Any]:
+    return {
+        "id": new_id("ntf"),
+        "provider": provider,
+        "shop_id": None,
+        "shop_ref": shop_ref[:255],
+        "account_id": None,
+        "kind": request.kind,
+        "method": request.method,
+        "source_ip": request.source_ip,
+        "headers": redact(request.headers),
+        "query": request.query,
+        "body": request.body,
+        "received_at": now,
+        "event_key": None,
+        "payment_id": None,
+        "processed_at": None,
+    }
+
+
+async def _insert_accepted(
+    ctx: Context, conn: AsyncConnection, row: dict[str, Any], outcome: str
+) -> bool:
+    """Store the notification as accepted, unless its event was accepted before."""
+    statement = ctx.db.insert_ignoring_conflict(
+        notifications,
+        {**row, "verdict": Verdict.ACCEPTED.value, "outcome": outcome},
+        index_elements=["provider", "shop_id", "event_key"],
+        index_where=notifications.c.verdict == Verdict.ACCEPTED.value,
+    ).returning(notifications.c.id)
+    return (await conn.execute(statement)).first() is not None
+
+
+async def _store(ctx: Context, row: dict[str, Any], verdict: Verdict, reason: str) -> Result:
+    values = {**row, "verdict": verdict.value}
+    values["outcome" if verdict == Verdict.PENDING else "reason"] = reason
+    async with ctx.db.write() as conn:
+        await conn.execute(insert(notifications).values(values))
+    return Result(row["id"], verdict, reason)
+
+
+async def reprocess_pending(ctx: Context, *, limit: int = 100) -> int:
+    """Apply notifications stored as `pending` (applying failed, or the process died);
+    returns how many were settled."""
+    cutoff = ctx.clock() - REPROCESS_AFTER
+    query = (
+        select(notifications)
+        .where(notifications.c.verdict == Verdict.PENDING.value)
+        .where(notifications.c.received_at < cutoff)
+        .order_by(notifications.c.received_at)
+        .limit(limit)
+    )
+    async with ctx.db.read() as conn:
+        rows = list((await conn.execute(query)).mappings())
+    settled = 0
+    for row in rows:
+        if await _reprocess(ctx, row):
+            settled += 1
+    return settled
+
+
+async def _reprocess(ctx: Context, row: Any) -> bool:
+    account = await shops.get_account(ctx, account_id=row["account_id"])
+    request = InboundRequest(
+        method=row["method"],
+        headers=row["headers"],
+        body=row["body"],
+        query=row["query"],
+        kind=row["kind"],
+        source_ip=row["source_ip"],
+    )
+    now = ctx.clock()
+    try:
+        # It was verified when it arrived; its secret-bearing headers are redacted by now.
+        parsed = await ctx.gateways.for_account(account).parse_notification(request, verify=False)
+        async with ctx.db.write() as conn:
+            outcome, payment_id = await _apply(conn, account, parsed, now=now)
+            await conn.execute(
+                update(notifications)
+                .where(
+                    notifications.c.id == row["id"],
+                    notifications.c.verdict == Verdict.PENDING.value,
+                )
+                .values(
+                    verdict=Verdict.ACCEPTED.value,
+                    outcome=outcome,
+                    payment_id=payment_id,
+                    processed_at=now,
+                    attempts=notifications.c.attempts + 1,
+                )
+            )
+    except IntegrityError:
+        # The provider resent it meanwhile and that copy was accepted: this one is a duplicate.
+        async with ctx.db.write() as conn:
+            await conn.execute(
+                update(notifications)
+                .where(notifications.c.id == row["id"])
+                .values(
+                    verdict=Verdict.DUPLICATE.value, reason="the same event was accepted before"
+                )
+            )
+    return True

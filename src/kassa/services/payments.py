@@ -1,0 +1,384 @@
+"""Payments: create, read, list, capture, cancel, and apply what providers say.
+
+Every status change goes through `transition`: the domain table is checked, then one
+conditional `UPDATE … WHERE status IN (allowed sources)` runs in the same transaction as the
+event it writes, so concurrent duplicates (two notifications, a notification and an API call)
+cannot both win.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from kassa.domain import (
+    OPEN_STATUSES,
+    AmountInvalid,
+    CurrencyUnsupported,
+    EventSource,
+    EventType,
+    InvalidState,
+    MethodUnsupported,
+    Money,
+    NotFound,
+    NotSupported,
+    ParameterInvalid,
+    Payment,
+    PaymentStatus,
+    PaymentUpdate,
+    ProviderAccount,
+    check_transition,
+    decide,
+    new_id,
+    payment_event,
+    sources_of,
+)
+from kassa.providers import PaymentRequest, Provider
+from kassa.services import events, shops
+from kassa.services.context import Context
+from kassa.services.keys import Caller
+from kassa.services.objects import list_object, payment_object
+from kassa.services.pagination import PageRequest, fetch_page
+from kassa.store import records
+from kassa.store.tables import payments
+
+MIN_EXPIRES_IN = 60
+MAX_EXPIRES_IN = 30 * 86_400
+
+
+@dataclass(frozen=True, slots=True)
+class NewPayment:
+    """What a merchant asks for when creating a payment."""
+
+    amount: int
+    currency: str
+    provider: str | None = None
+    method: str | None = None
+    description: str | None = None
+    customer: str | None = None
+    metadata: dict[str, str] = field(default_factory=dict)
+    capture: bool = True
+    return_url: str | None = None
+    expires_in: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Applied:
+    """The result of applying a provider's statement: the payment now, and what happened."""
+
+    payment: Payment
+    outcome: str
+    changed: bool = False
+
+
+async def create_payment(
+    ctx: Context, *, caller: Caller, params: NewPayment, payment_id: str | None = None
+) -> Payment:
+    """Create a payment at its provider, then record it with its `payment.created` event.
+
+    The provider is called first and Kassa's id is its idempotency key, so an outage leaves
+    nothing half-written here, and a retry with the same `payment_id` (a replayed
+    Idempotency-Key) can never make a second payment at the provider.
+    """
+    if payment_id is not None:
+        existing = await _find(ctx, caller, payment_id)
+        if existing is not None:
+            return existing
+    money = Money(params.amount, params.currency)
+    if money.amount == 0:
+        raise AmountInvalid("amount must be positive")
+    expires_in = params.expires_in or ctx.settings.payment_expires_in
+    if not MIN_EXPIRES_IN <= expires_in <= MAX_EXPIRES_IN:
+        raise ParameterInvalid(
+            f"expires_in must be between {MIN_EXPIRES_IN} and {MAX_EXPIRES_IN} seconds",
+            param="expires_in",
+        )
+    account = await shops.choose_account(
+        ctx, shop_id=caller.shop.id, test=caller.test, provider=params.provider
+    )
+    gateway = ctx.gateways.for_account(account)
+    _check_offer(gateway, params)
+    now = ctx.clock()
+    payment = Payment(
+        id=payment_id or new_id("pay"),
+        shop_id=caller.shop.id,
+        test=caller.test,
+        provider=account.provider,
+        provider_account_id=account.id,
+        method=params.method,
+        status=PaymentStatus.PENDING,
+        amount=money.amount,
+        currency=money.currency,
+        capture=params.capture,
+        description=params.description,
+        customer=params.customer,
+        metadata=params.metadata,
+        return_url=params.return_url,
+        created_at=now,
+        updated_at=now,
+        expires_at=now + timedelta(seconds=expires_in),
+    )
+    created = await gateway.create(
+        PaymentRequest(
+            payment_id=payment.id,
+            amount=payment.amount,
+            currency=payment.currency,
+            capture=payment.capture,
+            method=payment.method,
+            description=payment.description,
+            customer=payment.customer,
+            return_url=payment.return_url,
+            expires_at=payment.expires_at,
+            metadata=payment.metadata,
+        )
+    )
+    payment = replace(
+        payment,
+        provider_payment_id=created.provider_payment_id,
+        confirmation=dict(created.confirmation),
+    )
+    async with ctx.db.write() as conn:
+        await conn.execute(insert(payments).values(records.payment_values(payment)))
+        await events.record(
+            conn, type=EventType.PAYMENT_CREATED, source=EventSource.API, now=now, payment=payment
+        )
+        if created.status != PaymentStatus.PENDING:
+            applied = await apply_payment_update(
+                conn,
+                payment=payment,
+                reported=PaymentUpdate(status=created.status),
+                source=EventSource.PROVIDER,
+                now=now,
+            )
+            payment = applied.payment
+    return payment
+
+
+def _check_offer(gateway: Provider, params: NewPayment) -> None:
+    if gateway.currencies is not None and params.currency not in gateway.currencies:
+        raise CurrencyUnsupported(
+            params.currency, reason=f"{gateway.title} does not take {params.currency}"
+        )
+    if params.method is not None and params.method not in gateway.methods:
+        offered = ", ".join(sorted(gateway.methods))
+        raise MethodUnsupported(
+            f"{gateway.title} has no method {params.method!r}; it offers: {offered}",
+            param="method",
+        )
+    if not params.capture and not gateway.capabilities.two_stage:
+        raise NotSupported(f"{gateway.title} has no two-stage payments (capture: false)")
+
+
+async def _find(ctx: Context, caller: Caller, payment_id: str) -> Payment | None:
+    query = select(payments).where(
+        payments.c.id == payment_id,
+        payments.c.shop_id == caller.shop.id,
+        payments.c.test == caller.test,
+    )
+    async with ctx.db.read() as conn:
+        row = (await conn.execute(query)).mappings().first()
+    return records.payment(row) if row else None
+
+
+async def get_payment(ctx: Context, *, caller: Caller, payment_id: str) -> Payment:
+    """The caller's payment `payment_id`, or `NotFound` (also for other shops' and modes')."""
+    payment = await _find(ctx, caller, payment_id)
+    if payment is None:
+        raise NotFound(f"No payment {payment_id!r}", param="id")
+    return payment
+
+
+async def list_payments(
+    ctx: Context,
+    *,
+    caller: Caller,
+    page: PageRequest,
+    status: PaymentStatus | None = None,
+    provider: str | None = None,
+    customer: str | None = None,
+    created_gte: datetime | None = None,
+    created_lt: datetime | None = None,
+) -> dict[str, Any]:
+    """The caller's payments, newest first, filtered."""
+    conditions = [payments.c.shop_id == caller.shop.id, payments.c.test == caller.test]
+    if status is not None:
+        conditions.append(payments.c.status == status.value)
+    if provider is not None:
+        conditions.append(payments.c.provider == provider)
+    if customer is not None:
+        conditions.append(payments.c.customer == customer)
+    if created_gte is not None:
+        conditions.append(payments.c.created_at >= created_gte)
+    if created_lt is not None:
+        conditions.append(payments.c.created_at < created_lt)
+    async with ctx.db.read() as conn:
+        rows, has_more = await fetch_page(conn, payments, conditions, page)
+    return list_object([payment_object(records.payment(row)) for row in rows], has_more=has_more)
+
+
+async def gateway_for(ctx: Context, payment: Payment) -> Provider:
+    """The provider the payment was made through, with its account's credentials."""
+    account = await shops.get_account(ctx, account_id=payment.provider_account_id)
+    return ctx.gateways.for_account(account)
+
+
+async def capture_payment(
+    ctx: Context, *, caller: Caller, payment_id: str, amount: int | None = None
+) -> Payment:
+    """Take all or part (once) of a held payment."""
+    payment = await get_payment(ctx, caller=caller, payment_id=payment_id)
+    if payment.status != PaymentStatus.REQUIRES_CAPTURE:
+        raise InvalidState(
+            f"Only a payment in requires_capture can be captured; this one is {payment.status}",
+            code="payment_invalid_state",
+        )
+    amount = payment.check_capture_amount(amount)
+    gateway = await gateway_for(ctx, payment)
+    if amount < payment.amount and not gateway.capabilities.partial_capture:
+        raise NotSupported(f"{gateway.title} cannot capture part of a payment")
+    reported = await gateway.capture(payment, amount)
+    return await apply_update(ctx, payment=payment, reported=reported, source=EventSource.API)
+
+
+async def cancel_payment(ctx: Context, *, caller: Caller, payment_id: str) -> Payment:
+    """Cancel a payment nobody has paid yet, or release a hold."""
+    payment = await get_payment(ctx, caller=caller, payment_id=payment_id)
+    if payment.status not in OPEN_STATUSES:
+        raise InvalidState(
+            f"Only a pending or requires_capture payment can be canceled; this one is "
+            f"{payment.status}",
+            code="payment_invalid_state",
+        )
+    gateway = await gateway_for(ctx, payment)
+    reported = await gateway.cancel(payment)
+    return await apply_update(ctx, payment=payment, reported=reported, source=EventSource.API)
+
+
+async def apply_update(
+    ctx: Context, *, payment: Payment, reported: PaymentUpdate, source: EventSource
+) -> Payment:
+    """Apply a provider's statement about `payment` in a transaction of its own."""
+    async with ctx.db.write() as conn:
+        current = await load(conn, payment.id)
+        applied = await apply_payment_update(
+            conn, payment=current, reported=reported, source=source, now=ctx.clock()
+        )
+    return applied.payment
+
+
+async def load(conn: AsyncConnection, payment_id: str) -> Payment:
+    """The payment as stored now, read on `conn`."""
+    row = (await conn.execute(select(payments).where(payments.c.id == payment_id))).mappings().one()
+    return records.payment(row)
+
+
+async def apply_payment_update(
+    conn: AsyncConnection,
+    *,
+    payment: Payment,
+    reported: PaymentUpdate,
+    source: EventSource,
+    now: datetime,
+) -> Applied:
+    """Decide what `update` means for `payment` and apply it on `conn`.
+
+    If a concurrent transaction moved the payment first, decide again on its new state; the
+    transition table has no cycles, so this ends.
+    """
+    while True:
+        decision = decide(payment, reported)
+        if decision.target is None:
+            return Applied(payment, decision.outcome)
+        moved = await transition(
+            conn,
+            payment=payment,
+            target=decision.target,
+            changes=decision.changes,
+            source=source,
+            now=now,
+        )
+        if moved is not None:
+            return Applied(moved, decision.outcome, changed=True)
+        payment = await load(conn, payment.id)
+
+
+async def transition(
+    conn: AsyncConnection,
+    *,
+    payment: Payment,
+    target: PaymentStatus,
+    source: EventSource,
+    now: datetime,
+    changes: dict[str, Any] | None = None,
+) -> Payment | None:
+    """Move the payment to `target` and write its event, in the caller's transaction.
+
+    Returns the updated payment, or None if the stored status no longer allows `target`
+    (a concurrent change won). Raises `TransitionRejected` for a move the table forbids.
+    """
+    check_transition(payment.status, target)
+    statement = (
+        update(payments)
+        .where(
+            payments.c.id == payment.id,
+            payments.c.status.in_([status.value for status in sources_of(target)]),
+        )
+        .values(status=target.value, updated_at=now, **(changes or {}))
+        .returning(*payments.c)
+    )
+    row = (await conn.execute(statement)).mappings().first()
+    if row is None:
+        return None
+    moved = records.payment(row)
+    await events.record(conn, type=payment_event(target), source=source, now=now, payment=moved)
+    return moved
+
+
+async def find_for_update(
+    conn: AsyncConnection, *, account: ProviderAccount, reported: PaymentUpdate
+) -> Payment | None:
+    """The payment a provider's statement is about: by Kassa's id if echoed, else by the
+    provider's id; only among payments made through `account`."""
+    if reported.payment_id:
+        condition = payments.c.id == reported.payment_id
+    elif reported.provider_payment_id:
+        condition = payments.c.provider_payment_id == reported.provider_payment_id
+    else:
+        return None
+    query = select(payments).where(condition, payments.c.provider_account_id == account.id)
+    row = (await conn.execute(query)).mappings().first()
+    return records.payment(row) if row else None
+
+
+async def search_payments(
+    ctx: Context,
+    *,
+    shop_id: str | None = None,
+    status: PaymentStatus | None = None,
+    limit: int = 20,
+) -> list[Payment]:
+    """Payments across shops and modes, newest first, for operators (the CLI, admin pages)."""
+    query = select(payments).order_by(payments.c.id.desc()).limit(limit)
+    if shop_id is not None:
+        query = query.where(payments.c.shop_id == shop_id)
+    if status is not None:
+        query = query.where(payments.c.status == status.value)
+    async with ctx.db.read() as conn:
+        return [records.payment(row) for row in (await conn.execute(query)).mappings()]
+
+
+async def find_payment(ctx: Context, *, payment_id: str) -> Payment:
+    """Any payment by id, for operators; `NotFound` if there is none."""
+    async with ctx.db.read() as conn:
+        row = (
+            (await conn.execute(select(payments).where(payments.c.id == payment_id)))
+            .mappings()
+            .first()
+        )
+    if row is None:
+        raise NotFound(f"No payment {payment_id!r}", param="id")
+    return records.payment(row)

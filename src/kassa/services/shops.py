@@ -1,0 +1,235 @@
+"""Shops and their provider accounts."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from urllib.parse import urlsplit
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from kassa.domain import (
+    Conflict,
+    NotFound,
+    ParameterInvalid,
+    ProviderAccount,
+    ProviderNotConfigured,
+    Shop,
+    new_id,
+)
+from kassa.providers import provider_class
+from kassa.services.context import Context
+from kassa.store import records
+from kassa.store.tables import provider_accounts, shops
+
+#: Shop names appear in notification URLs (`/hooks/{provider}/{shop}`), so they stay URL-safe.
+SHOP_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
+
+#: Settings every provider account has besides the provider's own credentials.
+ACCOUNT_SETTINGS = ("api_url", "test", "enabled")
+
+
+async def create_shop(ctx: Context, *, name: str) -> Shop:
+    """A new shop; its name is lower-case letters, digits, `-` and `_`, and unique."""
+    if not SHOP_NAME.fullmatch(name):
+        raise ParameterInvalid(
+            "A shop name is 1-63 lower-case letters, digits, '-' or '_', starting with a "
+            "letter or digit",
+            param="name",
+        )
+    shop = Shop(id=new_id("shop"), name=name, created_at=ctx.clock())
+    try:
+        async with ctx.db.write() as conn:
+            await conn.execute(
+                insert(shops).values(id=shop.id, name=shop.name, created_at=shop.created_at)
+            )
+    except IntegrityError:
+        raise Conflict(f"A shop named {name!r} already exists", param="name") from None
+    return shop
+
+
+async def get_shop(ctx: Context, *, name: str) -> Shop:
+    async with ctx.db.read() as conn:
+        row = (await conn.execute(select(shops).where(shops.c.name == name))).mappings().first()
+    if row is None:
+        raise NotFound(f"No shop named {name!r}", param="shop")
+    return records.shop(row)
+
+
+async def list_shops(ctx: Context) -> list[Shop]:
+    async with ctx.db.read() as conn:
+        rows = (await conn.execute(select(shops).order_by(shops.c.name))).mappings()
+        return [records.shop(row) for row in rows]
+
+
+def _parse_bool(name: str, value: str | None, default: bool) -> bool:
+    if value is None:
+        return default
+    lowered = value.strip().lower()
+    if lowered in {"true", "1", "yes", "on"}:
+        return True
+    if lowered in {"false", "0", "no", "off"}:
+        return False
+    raise ParameterInvalid(f"{name} must be true or false, not {value!r}", param=name)
+
+
+def _check_api_url(value: str | None) -> str | None:
+    if value in (None, ""):
+        return None
+    parts = urlsplit(value)
+    if parts.scheme not in {"http", "https"} or not parts.netloc:
+        raise ParameterInvalid(f"api_url must be an http(s) URL, not {value!r}", param="api_url")
+    return value
+
+
+async def configure_provider(
+    ctx: Context, *, shop: Shop, provider: str, settings: Mapping[str, str]
+) -> ProviderAccount:
+    """Create or update the shop's account with `provider`.
+
+    `settings` holds the provider's credentials under the provider's own names, plus `api_url`
+    (point it at an emulator or a proxy), `test` and `enabled`. Credentials not given keep
+    their stored values; missing ones Kassa can make (the sandbox secret) are generated.
+    """
+    cls = provider_class(provider)
+    params = dict(settings)
+    test = _parse_bool("test", params.pop("test", None), default=cls.test_only)
+    if cls.test_only and not test:
+        raise ParameterInvalid(f"{cls.title} accounts are test accounts only", param="test")
+    enabled = _parse_bool("enabled", params.pop("enabled", None), default=True)
+    api_url_given = "api_url" in params
+    api_url = _check_api_url(params.pop("api_url", None))
+    fields = {field.name: field for field in cls.credential_fields}
+    unknown = sorted(set(params) - set(fields))
+    if unknown:
+        allowed = ", ".join([*fields, *ACCOUNT_SETTINGS])
+        raise ParameterInvalid(
+            f"{cls.title} has no setting {unknown[0]!r}; its settings are: {allowed}",
+            param=unknown[0],
+        )
+
+    now = ctx.clock()
+    async with ctx.db.write() as conn:
+        row = (
+            (
+                await conn.execute(
+                    select(provider_accounts).where(
+                        provider_accounts.c.shop_id == shop.id,
+                        provider_accounts.c.provider == provider,
+                        provider_accounts.c.test == test,
+                    )
+                )
+            )
+            .mappings()
+            .first()
+        )
+        credentials = {**(dict(row["credentials"]) if row else {}), **params}
+        for name, value in cls.generate_credentials().items():
+            credentials.setdefault(name, value)
+        missing = [
+            f.name for f in cls.credential_fields if f.required and not credentials.get(f.name)
+        ]
+        if missing:
+            raise ParameterInvalid(f"{cls.title} needs {missing[0]}=…", param=missing[0])
+        values = {
+            "credentials": credentials,
+            "enabled": enabled,
+            "api_url": api_url if api_url_given or row is None else row["api_url"],
+            "updated_at": now,
+        }
+        if row is None:
+            account_id = new_id("pa")
+            await conn.execute(
+                insert(provider_accounts).values(
+                    id=account_id,
+                    shop_id=shop.id,
+                    provider=provider,
+                    test=test,
+                    created_at=now,
+                    **values,
+                )
+            )
+        else:
+            account_id = row["id"]
+            await conn.execute(
+                update(provider_accounts)
+                .where(provider_accounts.c.id == account_id)
+                .values(**values)
+            )
+        stored = (
+            (
+                await conn.execute(
+                    select(provider_accounts).where(provider_accounts.c.id == account_id)
+                )
+            )
+            .mappings()
+            .one()
+        )
+    return records.provider_account(stored)
+
+
+async def list_accounts(
+    ctx: Context, *, shop_id: str, test: bool | None = None, enabled_only: bool = False
+) -> list[ProviderAccount]:
+    """The shop's provider accounts, optionally of one mode, optionally only enabled ones."""
+    query = select(provider_accounts).where(provider_accounts.c.shop_id == shop_id)
+    if test is not None:
+        query = query.where(provider_accounts.c.test == test)
+    if enabled_only:
+        query = query.where(provider_accounts.c.enabled.is_(True))
+    async with ctx.db.read() as conn:
+        rows = (await conn.execute(query.order_by(provider_accounts.c.provider))).mappings()
+        return [records.provider_account(row) for row in rows]
+
+
+async def choose_account(
+    ctx: Context, *, shop_id: str, test: bool, provider: str | None
+) -> ProviderAccount:
+    """The enabled account a new payment goes through: the named provider's, or the only one."""
+    mode = "test" if test else "live"
+    accounts = await list_accounts(ctx, shop_id=shop_id, test=test, enabled_only=True)
+    if provider is not None:
+        provider_class(provider)
+        for account in accounts:
+            if account.provider == provider:
+                return account
+        raise ProviderNotConfigured(
+            f"The shop has no enabled {provider} account in {mode} mode", param="provider"
+        )
+    if len(accounts) == 1:
+        return accounts[0]
+    if not accounts:
+        raise ProviderNotConfigured(
+            f"The shop has no enabled provider account in {mode} mode", param="provider"
+        )
+    names = ", ".join(account.provider for account in accounts)
+    raise ParameterInvalid(
+        f"provider is required: the shop has several ({names})", param="provider"
+    )
+
+
+async def hook_accounts(ctx: Context, *, shop_name: str, provider: str) -> list[ProviderAccount]:
+    """The enabled accounts that may have sent a notification to `/hooks/{provider}/{shop}`."""
+    query = (
+        select(provider_accounts)
+        .join(shops, shops.c.id == provider_accounts.c.shop_id)
+        .where(
+            shops.c.name == shop_name,
+            provider_accounts.c.provider == provider,
+            provider_accounts.c.enabled.is_(True),
+        )
+        .order_by(provider_accounts.c.test)
+    )
+    async with ctx.db.read() as conn:
+        return [records.provider_account(row) for row in (await conn.execute(query)).mappings()]
+
+
+async def get_account(ctx: Context, *, account_id: str) -> ProviderAccount:
+    """The provider account `account_id` (payments and notifications refer to it)."""
+    query = select(provider_accounts).where(provider_accounts.c.id == account_id)
+    async with ctx.db.read() as conn:
+        row = (await conn.execute(query)).mappings().first()
+    if row is None:
+        raise NotFound(f"No provider account {account_id!r}", param="account")
+    return records.provider_account(row)

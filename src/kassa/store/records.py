@@ -1,0 +1,101 @@
+"""Rows to domain objects."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import RowMapping
+
+from kassa.domain import Payment, PaymentStatus, ProviderAccount, Refund, RefundStatus, Shop
+
+
+def shop(row: RowMapping) -> Shop:
+    return Shop(id=row["id"], name=row["name"], created_at=row["created_at"])
+
+
+def provider_account(row: RowMapping) -> ProviderAccount:
+    return ProviderAccount(
+        id=row["id"],
+        shop_id=row["shop_id"],
+        provider=row["provider"],
+        test=row["test"],
+        enabled=row["enabled"],
+        credentials=dict(row["credentials"]),
+        api_url=row["api_url"],
+    )
+
+
+def payment(row: RowMapping) -> Payment:
+    return Payment(
+        id=row["id"],
+        shop_id=row["shop_id"],
+        test=row["test"],
+        provider=row["provider"],
+        provider_account_id=row["provider_account_id"],
+        method=row["method"],
+        provider_payment_id=row["provider_payment_id"],
+        status=PaymentStatus(row["status"]),
+        amount=row["amount"],
+        currency=row["currency"],
+        capture=row["capture"],
+        amount_captured=row["amount_captured"],
+        amount_refunded=row["amount_refunded"],
+        amount_refund_pending=row["amount_refund_pending"],
+        description=row["description"],
+        customer=row["customer"],
+        metadata=dict(row["metadata"]),
+        confirmation=row["confirmation"],
+        return_url=row["return_url"],
+        failure_code=row["failure_code"],
+        failure_message=row["failure_message"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        expires_at=row["expires_at"],
+    )
+
+
+def refund(row: RowMapping) -> Refund:
+    return Refund(
+        id=row["id"],
+        payment_id=row["payment_id"],
+        shop_id=row["shop_id"],
+        test=row["test"],
+        amount=row["amount"],
+        currency=row["currency"],
+        status=RefundStatus(row["status"]),
+        reason=row["reason"],
+        provider_refund_id=row["provider_refund_id"],
+        failure_message=row["failure_message"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+    )
+
+
+def payment_values(payment: Payment) -> dict[str, Any]:
+    """A payment as the column values of an insert."""
+    return {
+        "id": payment.id,
+        "shop_id": payment.shop_id,
+        "test": payment.test,
+        "provider": payment.provider,
+        "provider_account_id": payment.provider_account_id,
+        "method": payment.method,
+        "provider_payment_id": payment.provider_payment_id,
+        "status": payment.status.value,
+        "amount": payment.amount,
+        "currency": payment.currency,
+        "capture": payment.capture,
+        "amount_captured": payment.amount_captured,
+        "amount_refunded": payment.amount_refunded,
+        "amount_refund_pending": payment.amount_refund_pending,
+        "description": payment.description,
+        "customer": payment.customer,
+        "metadata": dict(payment.metadata),
+        "confirmation": dict(payment.confirmation) if payment.confirmation else None,
+        "return_url": payment.return_url,
+        "failure_code": payment.failure_code,
+        "failure_message": payment.failure_message,
+        "created_at": payment.created_at,
+        "updated_at": payment.updated_at,
+        "expires_at": payment.expires_at,
+    }

@@ -1,0 +1,93 @@
+"""The FastAPI application: middleware, error handlers, routers, and the lifespan that opens
+the database and runs the background loop."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+from alembic.script import ScriptDirectory
+from fastapi import FastAPI
+from fastapi.responses import RedirectResponse
+from fastapi.staticfiles import StaticFiles
+
+from kassa import __version__
+from kassa.config import Settings
+from kassa.services.background import BackgroundLoop
+from kassa.services.context import Context
+from kassa.services.gateways import Gateways
+from kassa.store.migrate import alembic_config
+from kassa.web import apidocs, errors
+from kassa.web.metrics import Metrics
+from kassa.web.middleware import BodyLimit, RequestMetrics, SecurityHeaders
+from kassa.web.ratelimit import RateLimiter
+from kassa.web.routes import events, health, hooks, payments, providers, refunds, sandbox
+from kassa.web.templating import Pages
+
+STATIC = Path(__file__).resolve().parent / "static"
+
+DESCRIPTION = """\
+One API in front of many payment providers. Authenticate with `Authorization: Bearer <API key>`;
+amounts are integers in the currency's minor units (150000 RUB = 1 500.00 ₽); every POST accepts
+an `Idempotency-Key`; errors are `{"error": {"code", "message", "param"}}`.
+"""
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Kassa's web application. The database opens when the app starts (its lifespan)."""
+    settings = settings or Settings()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        gateways = Gateways(
+            public_url=settings.resolved_public_url,
+            timeout=settings.provider_timeout,
+            hub_transport=httpx.ASGITransport(app=app),
+        )
+        ctx = Context.open(settings, gateways=gateways)
+        app.state.ctx = ctx
+        stop = asyncio.Event()
+        loop_task = (
+            asyncio.create_task(BackgroundLoop(ctx).run(stop)) if settings.background else None
+        )
+        try:
+            yield
+        finally:
+            stop.set()
+            if loop_task is not None:
+                await loop_task
+            await ctx.close()
+
+    app = FastAPI(
+        title="Kassa",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    app.state.metrics = Metrics()
+    app.state.limiter = RateLimiter(rate=settings.api_rate_limit, burst=settings.api_rate_burst)
+    app.state.pages = Pages()
+    app.state.schema_head = ScriptDirectory.from_config(alembic_config("")).get_current_head()
+
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(SecurityHeaders)
+    app.add_middleware(RequestMetrics, metrics=app.state.metrics)
+    errors.install(app)
+
+    for module in (payments, refunds, events, providers, health, hooks):
+        app.include_router(module.router)
+    sandbox.install(app)
+    app.include_router(apidocs.router)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    @app.get("/", include_in_schema=False)
+    async def home() -> RedirectResponse:
+        return RedirectResponse("/docs")
+
+    return app

@@ -1,0 +1,37 @@
+"""`/healthz` (the process is up), `/readyz` (the database answers and is migrated), `/metrics`."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+
+from kassa.web.deps import ContextDep
+
+router = APIRouter(tags=["operations"])
+
+
+@router.get("/healthz", summary="Liveness")
+async def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.get("/readyz", summary="Readiness: the database answers and has the current schema")
+async def readyz(request: Request, ctx: ContextDep) -> JSONResponse:
+    expected: str = request.app.state.schema_head
+    try:
+        async with ctx.db.read() as conn:
+            current = (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalar()
+    except Exception:
+        return JSONResponse({"status": "unavailable", "reason": "database unreachable"}, 503)
+    if current != expected:
+        reason = f"schema is at {current}, Kassa expects {expected}: run `kassa migrate`"
+        return JSONResponse({"status": "unavailable", "reason": reason}, 503)
+    return JSONResponse({"status": "ready"})
+
+
+@router.get("/metrics", summary="Prometheus metrics", response_class=Response)
+async def metrics(request: Request) -> Response:
+    return Response(
+        request.app.state.metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8"
+    )

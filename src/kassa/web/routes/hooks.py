@@ -1,0 +1,35 @@
+"""`/hooks/{provider}/{shop}[/{kind}]`: where providers send their notifications."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, HTTPException, Request, Response
+
+from kassa.providers import PROVIDERS, InboundRequest
+from kassa.services import notifications
+from kassa.web.deps import ContextDep
+
+router = APIRouter(include_in_schema=False)
+
+
+@router.api_route("/hooks/{provider}/{shop}", methods=["GET", "POST"])
+@router.api_route("/hooks/{provider}/{shop}/{kind}", methods=["GET", "POST"])
+async def hook(
+    request: Request, ctx: ContextDep, provider: str, shop: str, kind: str | None = None
+) -> Response:
+    """Hand the raw request to ingestion (bytes first: signatures are over raw bytes) and
+    answer in the provider's own format."""
+    cls = PROVIDERS.get(provider)
+    if cls is None:
+        raise HTTPException(404, f"No provider called {provider!r}")
+    inbound = InboundRequest(
+        method=request.method,
+        headers={name.lower(): value for name, value in request.headers.items()},
+        body=await request.body(),
+        query=request.url.query,
+        kind=kind,
+        source_ip=request.client.host if request.client else None,
+    )
+    result = await notifications.receive(ctx, provider=provider, shop_ref=shop, request=inbound)
+    request.app.state.metrics.notifications.labels(provider, result.verdict.value).inc()
+    reply = cls.reply(result.verdict, result.outcome)
+    return Response(reply.body, reply.status_code, media_type=reply.media_type)

@@ -1,0 +1,202 @@
+"""Request bodies of the merchant API (validated strictly), and response shapes for the docs."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, field_validator
+
+from kassa.domain import MAX_AMOUNT
+from kassa.services.payments import MAX_EXPIRES_IN, MIN_EXPIRES_IN, NewPayment
+
+MAX_METADATA_KEYS = 50
+
+
+def _check_url(value: str | None) -> str | None:
+    if value is None:
+        return None
+    parts = urlsplit(value)
+    if parts.scheme not in {"http", "https"} or not parts.netloc:
+        raise ValueError("must be an http(s) URL")
+    return value
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class PaymentCreate(Body):
+    amount: StrictInt = Field(
+        gt=0, le=MAX_AMOUNT, description="In the currency's minor units: 150000 RUB is 1 500.00 ₽."
+    )
+    currency: str = Field(
+        min_length=3, max_length=8, description="RUB, KZT, USD, EUR, XTR, USDT, TON or BTC."
+    )
+    provider: str | None = Field(
+        None, max_length=32, description="Which provider; optional if the shop has just one."
+    )
+    method: str | None = Field(None, max_length=32, description="e.g. card, sbp.")
+    description: str | None = Field(None, max_length=1000)
+    customer: str | None = Field(
+        None, max_length=255, description="Your reference for the payer (user id, e-mail…)."
+    )
+    metadata: dict[str, str] = Field(
+        default_factory=dict, description="Up to 50 keys (≤ 40 chars) of strings (≤ 500 chars)."
+    )
+    capture: StrictBool = Field(
+        True, description="false: only hold the money; capture or cancel it later."
+    )
+    return_url: str | None = Field(
+        None, max_length=2048, description="Where the payer goes after paying."
+    )
+    expires_in: StrictInt | None = Field(
+        None,
+        ge=MIN_EXPIRES_IN,
+        le=MAX_EXPIRES_IN,
+        description="Seconds until an unpaid payment expires (default one day).",
+    )
+
+    @field_validator("currency")
+    @classmethod
+    def _upper(cls, value: str) -> str:
+        return value.upper()
+
+    @field_validator("return_url")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        return _check_url(value)
+
+    @field_validator("metadata")
+    @classmethod
+    def _metadata(cls, value: dict[str, str]) -> dict[str, str]:
+        if len(value) > MAX_METADATA_KEYS:
+            raise ValueError(f"at most {MAX_METADATA_KEYS} keys")
+        for key, item in value.items():
+            if not 0 < len(key) <= 40 or len(item) > 500:
+                raise ValueError("keys are 1-40 characters, values at most 500")
+        return value
+
+    def to_params(self) -> NewPayment:
+        return NewPayment(**self.model_dump())
+
+
+class CaptureRequest(Body):
+    amount: StrictInt | None = Field(
+        None, gt=0, le=MAX_AMOUNT, description="Capture part of the payment (once); default all."
+    )
+
+
+class RefundCreate(Body):
+    payment: str = Field(max_length=64, description="The id of the payment to refund.")
+    amount: StrictInt | None = Field(
+        None, gt=0, le=MAX_AMOUNT, description="Minor units; default everything still refundable."
+    )
+    reason: str | None = Field(None, max_length=500)
+
+
+class Confirmation(BaseModel):
+    type: Literal["redirect"]
+    url: str
+
+
+class Failure(BaseModel):
+    code: str
+    message: str | None
+
+
+class PaymentOut(BaseModel):
+    id: str = Field(examples=["pay_01jd6xq4m8c9e5rgt2w3n7v0ka"])
+    object: Literal["payment"]
+    status: Literal[
+        "pending", "requires_capture", "succeeded", "canceled", "failed", "expired", "refunded"
+    ]
+    amount: int
+    currency: str
+    amount_captured: int
+    amount_refunded: int
+    capture: bool
+    provider: str
+    method: str | None
+    provider_payment_id: str | None
+    confirmation: Confirmation | None
+    description: str | None
+    customer: str | None
+    metadata: dict[str, str]
+    return_url: str | None
+    failure: Failure | None
+    test: bool
+    created_at: str
+    updated_at: str
+    expires_at: str | None
+
+
+class RefundOut(BaseModel):
+    id: str = Field(examples=["re_01jd6xq4m8c9e5rgt2w3n7v0ka"])
+    object: Literal["refund"]
+    payment: str
+    status: Literal["pending", "succeeded", "failed"]
+    amount: int
+    currency: str
+    reason: str | None
+    provider_refund_id: str | None
+    failure_message: str | None
+    test: bool
+    created_at: str
+    updated_at: str
+
+
+class EventOut(BaseModel):
+    id: str = Field(examples=["evt_01jd6xq4m8c9e5rgt2w3n7v0ka"])
+    object: Literal["event"]
+    type: str = Field(examples=["payment.succeeded"])
+    source: Literal["api", "provider", "reconciliation", "system"]
+    payment: str | None
+    refund: str | None
+    test: bool
+    created_at: str
+    data: dict[str, Any] = Field(description="{object: the payment or refund as it was}")
+
+
+class PaymentList(BaseModel):
+    object: Literal["list"]
+    data: list[PaymentOut]
+    has_more: bool
+
+
+class RefundList(BaseModel):
+    object: Literal["list"]
+    data: list[RefundOut]
+    has_more: bool
+
+
+class EventList(BaseModel):
+    object: Literal["list"]
+    data: list[EventOut]
+    has_more: bool
+
+
+class ErrorDetail(BaseModel):
+    code: str = Field(examples=["parameter_invalid"])
+    message: str
+    param: str | None = None
+
+
+class ErrorOut(BaseModel):
+    error: ErrorDetail
+
+
+#: The error answers every API route may give, for the OpenAPI document.
+ERRORS: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorOut, "description": description}
+    for status, description in (
+        (400, "Malformed request (invalid JSON)"),
+        (401, "Missing, unknown or revoked API key"),
+        (402, "The provider declined the operation"),
+        (404, "No such object for this key"),
+        (409, "Conflicts with the object's state or an Idempotency-Key"),
+        (422, "A parameter is missing or invalid"),
+        (429, "Too many requests for this key"),
+        (502, "The provider could not be reached; retry with the same Idempotency-Key"),
+    )
+}
