@@ -39,7 +39,7 @@ from kassa.services import shops
 from kassa.services.context import Context
 from kassa.services.payments import apply_payment_update, find_for_update
 from kassa.services.refunds import apply_refund_update
-from kassa.store.tables import notifications
+from kassa.store.tables import ACCEPTED, notifications
 
 log = logging.getLogger(__name__)
 
@@ -199,7 +199,9 @@ async def _insert_accepted(
         notifications,
         {**row, "verdict": Verdict.ACCEPTED.value, "outcome": outcome},
         index_elements=["provider", "shop_id", "event_key"],
-        index_where=notifications.c.verdict == Verdict.ACCEPTED.value,
+        # PostgreSQL matches an ON CONFLICT target to a partial index only by the same
+        # predicate, written as a literal (a bound parameter does not match).
+        index_where=ACCEPTED,
     ).returning(notifications.c.id)
     return (await conn.execute(statement)).first() is not None
 

@@ -13,7 +13,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import ColumnElement, Insert, Table, event, make_url
+from sqlalchemy import ColumnElement, Insert, Table, TextClause, event, make_url
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
@@ -73,7 +73,7 @@ class Database:
         values: Mapping[str, Any] | Sequence[Mapping[str, Any]],
         *,
         index_elements: list[str],
-        index_where: ColumnElement[bool] | None = None,
+        index_where: ColumnElement[bool] | TextClause | None = None,
     ) -> Insert:
         """`INSERT … ON CONFLICT (index_elements) DO NOTHING` in this database's dialect."""
         if self.is_sqlite:

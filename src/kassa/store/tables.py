@@ -32,6 +32,9 @@ metadata = MetaData(
 
 ID = 40  # room for a prefix and the 26-character sortable part
 
+#: Notifications whose event counts (see the unique index on accepted events).
+ACCEPTED = text("verdict = 'accepted'")
+
 shops = Table(
     "shops",
     metadata,
@@ -183,8 +186,8 @@ notifications = Table(
         "shop_id",
         "event_key",
         unique=True,
-        sqlite_where=text("verdict = 'accepted'"),
-        postgresql_where=text("verdict = 'accepted'"),
+        sqlite_where=ACCEPTED,
+        postgresql_where=ACCEPTED,
     ),
     Index(
         "ix_notifications_unprocessed",

@@ -1,0 +1,55 @@
+"""Fixtures shared by every test.
+
+Every test that needs a database runs on SQLite and, when `KASSA_TEST_DATABASE_URL` points at
+a PostgreSQL server, on PostgreSQL too (in a fresh database created for the session). Tests
+isolate themselves by creating their own shop, so one server per backend serves them all.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from tests.helpers import ShopSetup, make_shop
+from tests.live import LiveServer, fresh_postgres, sqlite_url
+
+BACKENDS = ["sqlite"]
+if os.environ.get("KASSA_TEST_DATABASE_URL"):
+    BACKENDS.append("postgresql")
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def database_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield sqlite_url(str(tmp_path_factory.mktemp("sqlite")))
+    else:
+        yield from fresh_postgres(os.environ["KASSA_TEST_DATABASE_URL"])
+
+
+@pytest.fixture(scope="session")
+def server(database_url: str) -> Iterator[LiveServer]:
+    live = LiveServer(database_url).start()
+    try:
+        yield live
+    finally:
+        live.stop()
+
+
+@pytest.fixture
+def shop(server: LiveServer) -> ShopSetup:
+    """A new shop with the sandbox provider and a test API key."""
+    return make_shop(server)
+
+
+@pytest.fixture
+def api(server: LiveServer, shop: ShopSetup) -> Iterator[httpx.Client]:
+    """An HTTP client for the merchant API, authenticated as `shop`."""
+    with httpx.Client(
+        base_url=server.url, headers={"Authorization": f"Bearer {shop.key}"}, timeout=30
+    ) as client:
+        yield client

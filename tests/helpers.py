@@ -1,0 +1,81 @@
+"""Helpers for tests: shops, payments, sandbox notifications."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import httpx
+
+from kassa.domain import ProviderAccount, Shop
+from kassa.providers.sandbox import SIGNATURE_HEADER, sign, wire_amount
+from kassa.services import keys, shops
+
+if TYPE_CHECKING:
+    from tests.live import LiveServer
+
+
+@dataclass(frozen=True)
+class ShopSetup:
+    shop: Shop
+    sandbox: ProviderAccount
+    key: str
+
+    @property
+    def name(self) -> str:
+        return self.shop.name
+
+    @property
+    def secret(self) -> str:
+        return self.sandbox.credentials["secret"]
+
+
+def make_shop(server: LiveServer, *, live_key: bool = False) -> ShopSetup:
+    """A new shop named `t-<random>` with a sandbox account and an API key."""
+
+    async def setup() -> ShopSetup:
+        ctx = server.ctx
+        shop = await shops.create_shop(ctx, name=f"t-{secrets.token_hex(5)}")
+        sandbox = await shops.configure_provider(ctx, shop=shop, provider="sandbox", settings={})
+        _, key = await keys.create_key(ctx, shop=shop, live=live_key)
+        return ShopSetup(shop=shop, sandbox=sandbox, key=key)
+
+    return server.call(setup())
+
+
+def create_payment(api: httpx.Client, **fields: Any) -> dict[str, Any]:
+    body = {"amount": 150000, "currency": "RUB", **fields}
+    response = api.post("/v1/payments", json=body)
+    assert response.status_code == 201, response.text
+    document: dict[str, Any] = response.json()
+    return document
+
+
+def checkout(server: LiveServer, payment: dict[str, Any], action: str) -> httpx.Response:
+    """Press a button on the sandbox checkout page of `payment`."""
+    url = payment["confirmation"]["url"]
+    return httpx.post(url, data={"action": action, "lang": "en"}, timeout=30)
+
+
+def sandbox_notification(
+    secret: str, payment: dict[str, Any], status: str, *, event_id: str | None = None, **fields: Any
+) -> tuple[bytes, dict[str, str]]:
+    """A signed sandbox notification saying `payment` is now `status` at the sandbox."""
+    amount = wire_amount(payment["amount"], payment["currency"])
+    document = {
+        "id": event_id or f"sbxevt_{secrets.token_hex(8)}",
+        "type": f"payment.{status}",
+        "created_at": "2026-11-22T00:00:00Z",
+        "object": {
+            "id": payment["provider_payment_id"],
+            "order_id": payment["id"],
+            "status": status,
+            "amount": amount,
+            "amount_captured": amount if status == "succeeded" else None,
+            **fields,
+        },
+    }
+    body = json.dumps(document).encode()
+    return body, {"content-type": "application/json", SIGNATURE_HEADER: sign(secret, body)}

@@ -1,0 +1,114 @@
+"""Test infrastructure: a real Kassa server on loopback, and databases to run it on."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import socket
+import threading
+from collections.abc import Coroutine, Iterator
+from typing import Any, TypeVar
+
+import asyncpg
+import uvicorn
+from fastapi import FastAPI
+from sqlalchemy import make_url
+
+from kassa.config import Settings
+from kassa.services.context import Context
+from kassa.store import upgrade
+from kassa.web import create_app
+
+T = TypeVar("T")
+
+
+def free_socket() -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    return sock
+
+
+class LiveServer:
+    """Kassa served by uvicorn in a background thread, on a real loopback socket.
+
+    `call()` runs a coroutine on the server's own event loop, with the app's context, so tests
+    can set things up through the services exactly as the CLI would.
+    """
+
+    def __init__(self, database_url: str, **settings: Any) -> None:
+        self.sock = free_socket()
+        self.port = self.sock.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.settings = Settings(
+            database_url=database_url,
+            public_url=self.url,
+            background=False,
+            api_rate_limit=10_000,
+            api_rate_burst=10_000,
+            **settings,
+        )
+        self.app: FastAPI = create_app(self.settings)
+        self.server = uvicorn.Server(
+            uvicorn.Config(self.app, log_level="warning", lifespan="on", loop="asyncio")
+        )
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.thread = threading.Thread(target=self._serve, name="kassa-test-server", daemon=True)
+
+    def _serve(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(self.loop)
+        self.loop.run_until_complete(self.server.serve(sockets=[self.sock]))
+
+    def start(self) -> LiveServer:
+        self.thread.start()
+        for _ in range(500):
+            if self.server.started:
+                return self
+            if not self.thread.is_alive():
+                break
+            threading.Event().wait(0.01)
+        raise RuntimeError("the test server did not start")
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+        self.sock.close()
+
+    @property
+    def ctx(self) -> Context:
+        context: Context = self.app.state.ctx
+        return context
+
+    def call(self, coro: Coroutine[Any, Any, T], timeout: float = 30) -> T:
+        """Run `coro` on the server's loop and wait for its result."""
+        assert self.loop is not None
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+
+
+def sqlite_url(directory: str) -> str:
+    url = f"sqlite+aiosqlite:///{directory}/kassa.db"
+    upgrade(url)
+    return url
+
+
+def fresh_postgres(base_url: str) -> Iterator[str]:
+    """A new, migrated database on the server of `base_url`, dropped afterwards."""
+    base = make_url(base_url)
+    name = f"kassa_test_{secrets.token_hex(4)}"
+    admin_dsn = base.set(drivername="postgresql").render_as_string(hide_password=False)
+
+    async def execute(sql: str) -> None:
+        conn = await asyncpg.connect(admin_dsn)
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    asyncio.run(execute(f'CREATE DATABASE "{name}"'))
+    url = base.set(database=name).render_as_string(hide_password=False)
+    try:
+        upgrade(url)
+        yield url
+    finally:
+        asyncio.run(execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
