@@ -66,8 +66,9 @@ def from_decimal(value: Decimal | str | int, currency: str, *, param: str = "amo
 
 
 def format_major(amount: int, currency: str) -> str:
-    """Minor units as a plain major-unit string with the currency's digits: "1500.00"."""
-    return str(to_decimal(amount, currency))
+    """Minor units as a plain major-unit string with the currency's digits: "1500.00"
+    (never exponent notation, which `str(Decimal)` uses for tiny values: 1E-9)."""
+    return format(to_decimal(amount, currency), "f")
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,4 +96,4 @@ class Money:
         return to_decimal(self.amount, self.currency)
 
     def __str__(self) -> str:
-        return f"{self.major} {self.currency}"
+        return f"{format_major(self.amount, self.currency)} {self.currency}"

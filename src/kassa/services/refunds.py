@@ -198,6 +198,9 @@ async def apply_refund_update(
     if row is None:  # a concurrent statement settled it first
         return AppliedRefund(refund, "no change: refund settled concurrently")
     settled = records.refund(row)
+    await events.record(
+        conn, type=refund_event(settled.status), source=source, now=now, refund=settled
+    )
     done = settled.status == RefundStatus.SUCCEEDED
     await _settle_amounts(
         conn,
@@ -206,9 +209,6 @@ async def apply_refund_update(
         refunded=settled.amount if done else 0,
         source=source,
         now=now,
-    )
-    await events.record(
-        conn, type=refund_event(settled.status), source=source, now=now, refund=settled
     )
     return AppliedRefund(settled, f"refund {refund.status} → {settled.status}", changed=True)
 

@@ -183,8 +183,18 @@ async def _move(
     )
     async with ctx.db.write() as conn:
         moved = (await conn.execute(statement)).mappings().first()
-    if moved is None:
-        raise AcquirerError(409, "invalid_state", "The payment changed meanwhile; try again")
+        if moved is None:  # a concurrent request moved it first: same answer if same target
+            moved = (
+                (
+                    await conn.execute(
+                        select(sandbox_payments).where(sandbox_payments.c.id == row["id"])
+                    )
+                )
+                .mappings()
+                .one()
+            )
+            if SandboxStatus(moved["status"]) != target:
+                raise AcquirerError(409, "invalid_state", f"The payment is {moved['status']}")
     return moved
 
 

@@ -1,0 +1,128 @@
+"""Idempotency-Key: the same key and body replay; a different body is refused."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import timedelta
+
+import httpx
+from sqlalchemy import select
+
+from kassa.services import idempotency, shops
+from kassa.services.context import utcnow
+from kassa.services.idempotency import KeyRef
+from kassa.store.tables import idempotency_keys
+from tests.helpers import ShopSetup, checkout, create_payment, make_shop
+from tests.live import LiveServer
+
+BODY = {"amount": 990, "currency": "RUB"}
+
+
+def post(api: httpx.Client, path: str, body: object, key: str) -> httpx.Response:
+    return api.post(path, json=body, headers={"Idempotency-Key": key})
+
+
+def test_same_key_same_body_replays_the_first_answer(api: httpx.Client) -> None:
+    first = post(api, "/v1/payments", BODY, "k1")
+    second = post(api, "/v1/payments", {"currency": "RUB", "amount": 990}, "k1")
+    assert first.status_code == second.status_code == 201
+    assert second.content == first.content
+    assert second.headers["Idempotent-Replayed"] == "true"
+    assert "Idempotent-Replayed" not in first.headers
+    assert len(api.get("/v1/payments").json()["data"]) == 1
+
+
+def test_same_key_different_body_is_refused(api: httpx.Client) -> None:
+    post(api, "/v1/payments", BODY, "k2")
+    response = post(api, "/v1/payments", {**BODY, "amount": 991}, "k2")
+    assert response.status_code == 409
+    error = response.json()["error"]
+    assert (error["code"], error["param"]) == ("idempotency_key_reused", "Idempotency-Key")
+    same_body_other_path = post(api, "/v1/refunds", BODY, "k2")
+    assert same_body_other_path.status_code in (409, 422)
+
+
+def test_keys_belong_to_one_shop(api: httpx.Client, server: LiveServer) -> None:
+    mine = post(api, "/v1/payments", BODY, "shared")
+    other = make_shop(server)
+    with httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {other.key}"}) as c:
+        theirs = post(c, "/v1/payments", BODY, "shared")
+    assert theirs.status_code == 201
+    assert theirs.json()["id"] != mine.json()["id"]
+
+
+def test_an_error_answer_is_replayed_too(api: httpx.Client, server: LiveServer) -> None:
+    payment = create_payment(api)
+    refused = post(api, "/v1/refunds", {"payment": payment["id"]}, "early")
+    assert refused.status_code == 409
+    checkout(server, payment, "pay")
+    replayed = post(api, "/v1/refunds", {"payment": payment["id"]}, "early")
+    assert (replayed.status_code, replayed.content) == (409, refused.content)
+
+
+def test_invalid_request_is_not_stored(api: httpx.Client) -> None:
+    assert post(api, "/v1/payments", {"amount": "x"}, "fixme").status_code == 422
+    assert post(api, "/v1/payments", BODY, "fixme").status_code == 201
+
+
+def test_bad_key_is_refused(api: httpx.Client) -> None:
+    response = post(api, "/v1/payments", BODY, "k" * 256)
+    assert response.status_code == 422
+    assert response.json()["error"]["param"] == "Idempotency-Key"
+
+
+def test_capture_and_refund_replay(api: httpx.Client, server: LiveServer) -> None:
+    payment = create_payment(api, amount=1000, capture=False)
+    checkout(server, payment, "authorize")
+    path = f"/v1/payments/{payment['id']}/capture"
+    first = post(api, path, {"amount": 500}, "cap")
+    assert post(api, path, {"amount": 500}, "cap").content == first.content
+    refund = post(api, "/v1/refunds", {"payment": payment["id"], "amount": 100}, "ref")
+    again = post(api, "/v1/refunds", {"payment": payment["id"], "amount": 100}, "ref")
+    assert again.json()["id"] == refund.json()["id"]
+    assert api.get(f"/v1/payments/{payment['id']}").json()["amount_refunded"] == 100
+
+
+def test_provider_outage_leaves_nothing_and_the_retry_reuses_the_reserved_id(
+    api: httpx.Client, server: LiveServer, shop: ShopSetup
+) -> None:
+    def point_sandbox_at(url: str) -> None:
+        server.call(
+            shops.configure_provider(
+                server.ctx, shop=shop.shop, provider="sandbox", settings={"api_url": url}
+            )
+        )
+
+    point_sandbox_at("http://127.0.0.1:9/sandbox/api")  # nothing listens there
+    outage = post(api, "/v1/payments", BODY, "outage")
+    assert outage.status_code == 502
+    assert outage.json()["error"]["code"] == "provider_unavailable"
+    assert api.get("/v1/payments").json()["data"] == []
+
+    async def reserved() -> str:
+        query = select(idempotency_keys.c.resource_id, idempotency_keys.c.state).where(
+            idempotency_keys.c.shop_id == shop.shop.id, idempotency_keys.c.key == "outage"
+        )
+        async with server.ctx.db.read() as conn:
+            resource_id, state = (await conn.execute(query)).one()
+        assert state == "retryable"
+        return str(resource_id)
+
+    reserved_id = server.call(reserved())
+    point_sandbox_at("")
+    retry = post(api, "/v1/payments", BODY, "outage")
+    assert retry.status_code == 201
+    assert retry.json()["id"] == reserved_id
+
+
+def test_keys_expire_after_their_lifetime(server: LiveServer, shop: ShopSetup) -> None:
+    ref = KeyRef(shop_id=shop.shop.id, test=True, key="old")
+    first = server.call(idempotency.claim(server.ctx, ref, request_hash="a", prefix="pay"))
+    ttl = timedelta(hours=server.settings.idempotency_ttl_hours, minutes=1)
+    later = replace(server.ctx, clock=lambda: utcnow() + ttl)
+    # Past its lifetime a key is a new request, even with a different body.
+    second = server.call(idempotency.claim(later, ref, request_hash="b", prefix="pay"))
+    assert second.resource_id != first.resource_id
+    assert server.call(idempotency.prune(server.ctx)) == 0
+    much_later = replace(server.ctx, clock=lambda: utcnow() + 2 * ttl)
+    assert server.call(idempotency.prune(much_later)) >= 1

@@ -1,0 +1,50 @@
+"""`/healthz`, `/readyz`, `/metrics`, `/docs`, `/openapi.json`."""
+
+from __future__ import annotations
+
+import httpx
+
+from tests.helpers import checkout, create_payment
+from tests.live import LiveServer
+
+
+def test_health_and_readiness(server: LiveServer) -> None:
+    assert httpx.get(server.url + "/healthz").json() == {"status": "ok"}
+    assert httpx.get(server.url + "/readyz").json() == {"status": "ready"}
+
+
+def test_metrics_count_requests_and_notifications(api: httpx.Client, server: LiveServer) -> None:
+    payment = create_payment(api)
+    checkout(server, payment, "pay")
+    text = httpx.get(server.url + "/metrics").text
+    assert 'kassa_http_requests_total{method="POST",route="/v1/payments",status="201"}' in text
+    assert 'kassa_notifications_total{provider="sandbox",verdict="accepted"}' in text
+    assert "kassa_http_request_duration_seconds_bucket" in text
+
+
+def test_docs_page_lists_every_endpoint_offline(server: LiveServer) -> None:
+    page = httpx.get(server.url + "/docs")
+    assert page.status_code == 200
+    assert "cdn" not in page.text.lower()
+    assert "<script" not in page.text
+    for path in (
+        "/v1/payments",
+        "/v1/payments/{payment_id}/capture",
+        "/v1/payments/{payment_id}/cancel",
+        "/v1/refunds",
+        "/v1/events",
+        "/v1/providers",
+    ):
+        assert f"<code>{path}</code>" in page.text
+    assert "Idempotency-Key" in page.text
+    russian = httpx.get(server.url + "/docs", headers={"Accept-Language": "ru"})
+    assert "Параметры" in russian.text
+    assert httpx.get(server.url + "/", follow_redirects=False).headers["location"] == "/docs"
+
+
+def test_openapi_document(server: LiveServer) -> None:
+    spec = httpx.get(server.url + "/openapi.json").json()
+    assert spec["info"]["title"] == "Kassa"
+    assert "/v1/payments" in spec["paths"]
+    assert not any(path.startswith(("/hooks", "/sandbox")) for path in spec["paths"])
+    assert "HTTPBearer" in spec["components"]["securitySchemes"]

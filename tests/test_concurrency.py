@@ -1,0 +1,147 @@
+"""Concurrent duplicates of anything have exactly one effect (on a real server, both databases)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from typing import Any
+
+import httpx
+from sqlalchemy import func, select
+
+from kassa.store.tables import events, payments, sandbox_payments
+from tests.helpers import ShopSetup, checkout, create_payment, sandbox_notification
+from tests.live import LiveServer
+
+
+async def fire(requests: list[tuple[str, str, dict[str, Any]]]) -> list[httpx.Response]:
+    """Send every request at once (one connection each) and return the answers in order."""
+    limits = httpx.Limits(max_connections=len(requests))
+    async with httpx.AsyncClient(timeout=60, limits=limits) as client:
+        return list(
+            await asyncio.gather(
+                *(client.request(method, url, **kwargs) for method, url, kwargs in requests)
+            )
+        )
+
+
+def count_events(server: LiveServer, payment_id: str, type: str) -> int:
+    async def read() -> int:
+        query = select(func.count()).where(events.c.payment_id == payment_id, events.c.type == type)
+        async with server.ctx.db.read() as conn:
+            return int((await conn.execute(query)).scalar_one())
+
+    return server.call(read())
+
+
+def test_fifty_identical_notifications_make_one_transition(
+    server: LiveServer, shop: ShopSetup, api: httpx.Client
+) -> None:
+    payment = create_payment(api)
+    body, headers = sandbox_notification(shop.secret, payment, "succeeded")
+    url = f"{server.url}/hooks/sandbox/{shop.name}"
+    answers = asyncio.run(fire([("POST", url, {"content": body, "headers": headers})] * 50))
+    assert {a.status_code for a in answers} == {200}
+    verdicts = Counter(a.json()["verdict"] for a in answers)
+    assert verdicts == {"accepted": 1, "duplicate": 49}
+    assert count_events(server, payment["id"], "payment.succeeded") == 1
+    assert api.get(f"/v1/payments/{payment['id']}").json()["status"] == "succeeded"
+
+
+def test_fifty_distinct_notifications_of_one_outcome_make_one_transition(
+    server: LiveServer, shop: ShopSetup, api: httpx.Client
+) -> None:
+    payment = create_payment(api)
+    url = f"{server.url}/hooks/sandbox/{shop.name}"
+    requests = []
+    for _ in range(50):
+        body, headers = sandbox_notification(shop.secret, payment, "succeeded")
+        requests.append(("POST", url, {"content": body, "headers": headers}))
+    answers = asyncio.run(fire(requests))
+    assert {a.status_code for a in answers} == {200}
+    messages = Counter(a.json()["message"] for a in answers)
+    assert messages == {"pending → succeeded": 1, "no change: already succeeded": 49}
+    assert count_events(server, payment["id"], "payment.succeeded") == 1
+
+
+def test_conflicting_outcomes_racing_leave_one_winner(
+    server: LiveServer, shop: ShopSetup, api: httpx.Client
+) -> None:
+    payment = create_payment(api)
+    url = f"{server.url}/hooks/sandbox/{shop.name}"
+    requests = []
+    for status in ["succeeded", "failed", "canceled", "expired"] * 5:
+        body, headers = sandbox_notification(shop.secret, payment, status)
+        requests.append(("POST", url, {"content": body, "headers": headers}))
+    answers = asyncio.run(fire(requests))
+    assert {a.status_code for a in answers} == {200}
+    winners = [a.json()["message"] for a in answers if a.json()["message"].startswith("pending →")]
+    assert len(winners) == 1
+    final = api.get(f"/v1/payments/{payment['id']}").json()["status"]
+    assert winners[0] == f"pending → {final}"
+    history = [
+        e["type"] for e in api.get("/v1/events", params={"payment": payment["id"]}).json()["data"]
+    ]
+    assert history == [f"payment.{final}", "payment.created"]
+
+
+def test_twenty_posts_with_one_idempotency_key_make_one_payment(
+    server: LiveServer, shop: ShopSetup, api: httpx.Client
+) -> None:
+    headers = {"Authorization": f"Bearer {shop.key}", "Idempotency-Key": "order-42"}
+    body = {"amount": 4200, "currency": "RUB", "description": "order 42"}
+    url = f"{server.url}/v1/payments"
+    answers = asyncio.run(fire([("POST", url, {"json": body, "headers": headers})] * 20))
+    assert {a.status_code for a in answers} == {201}
+    assert len({a.json()["id"] for a in answers}) == 1
+    assert sum(a.headers.get("Idempotent-Replayed") == "true" for a in answers) == 19
+    assert len(api.get("/v1/payments").json()["data"]) == 1
+
+    async def at_the_sandbox() -> int:
+        query = select(func.count()).where(sandbox_payments.c.shop_id == shop.shop.id)
+        async with server.ctx.db.read() as conn:
+            return int((await conn.execute(query)).scalar_one())
+
+    assert server.call(at_the_sandbox()) == 1
+
+
+def test_concurrent_refunds_never_exceed_the_captured_amount(
+    server: LiveServer, shop: ShopSetup, api: httpx.Client
+) -> None:
+    payment = create_payment(api, amount=10000)
+    checkout(server, payment, "pay")
+    headers = {"Authorization": f"Bearer {shop.key}"}
+    body = {"payment": payment["id"], "amount": 3000}
+    answers = asyncio.run(
+        fire([("POST", f"{server.url}/v1/refunds", {"json": body, "headers": headers})] * 10)
+    )
+    statuses = Counter(a.status_code for a in answers)
+    assert statuses == {201: 3, 422: 7}, [a.text for a in answers]
+    after = api.get(f"/v1/payments/{payment['id']}").json()
+    assert (after["status"], after["amount_refunded"]) == ("succeeded", 9000)
+
+    async def stored_amounts() -> tuple[int, int]:
+        query = select(payments.c.amount_refunded, payments.c.amount_refund_pending).where(
+            payments.c.id == payment["id"]
+        )
+        async with server.ctx.db.read() as conn:
+            refunded, reserved = (await conn.execute(query)).one()
+            return int(refunded), int(reserved)
+
+    assert server.call(stored_amounts()) == (9000, 0)
+
+
+def test_concurrent_captures_capture_once(
+    server: LiveServer, shop: ShopSetup, api: httpx.Client
+) -> None:
+    payment = create_payment(api, amount=5000, capture=False)
+    checkout(server, payment, "authorize")
+    headers = {"Authorization": f"Bearer {shop.key}"}
+    url = f"{server.url}/v1/payments/{payment['id']}/capture"
+    answers = asyncio.run(
+        fire([("POST", url, {"json": {"amount": 3000}, "headers": headers})] * 10)
+    )
+    assert all(a.status_code in (200, 409) for a in answers), [a.text for a in answers]
+    assert any(a.status_code == 200 for a in answers)
+    assert count_events(server, payment["id"], "payment.succeeded") == 1
+    assert api.get(f"/v1/payments/{payment['id']}").json()["amount_captured"] == 3000
