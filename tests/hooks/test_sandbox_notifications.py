@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from dataclasses import replace
 from datetime import timedelta
@@ -286,3 +287,51 @@ def test_resend_after_a_failure_wins_and_the_stored_copy_becomes_a_duplicate(
     server.call(notifications.reprocess_pending(later))
     assert [row["verdict"] for row in stored(server, shop.name)] == ["duplicate", "accepted"]
     assert event_types(server, payment["id"]) == ["payment.created", "payment.succeeded"]
+
+
+def _store_pending(
+    server: LiveServer,
+    shop: ShopSetup,
+    payment: dict[str, Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    async def fail(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(APPLY, fail)
+    body, headers = sandbox_notification(shop.secret, payment, "succeeded")
+    assert post(server, shop.name, body, headers).status_code == 500
+
+
+def test_concurrent_workers_apply_a_pending_notification_once(
+    server: LiveServer,
+    shop: ShopSetup,
+    payment: dict[str, Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _store_pending(server, shop, payment, monkeypatch)
+    monkeypatch.undo()
+    later = replace(server.ctx, clock=lambda: utcnow() + timedelta(minutes=1))
+
+    async def two_workers() -> list[int]:
+        return list(
+            await asyncio.gather(
+                notifications.reprocess_pending(later), notifications.reprocess_pending(later)
+            )
+        )
+
+    assert sorted(server.call(two_workers())) == [0, 1]
+    assert event_types(server, payment["id"]) == ["payment.created", "payment.succeeded"]
+
+
+def test_a_reapply_that_fails_again_stays_pending(
+    server: LiveServer,
+    shop: ShopSetup,
+    payment: dict[str, Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _store_pending(server, shop, payment, monkeypatch)  # applying keeps failing
+    later = replace(server.ctx, clock=lambda: utcnow() + timedelta(minutes=1))
+    assert server.call(notifications.reprocess_pending(later)) == 0
+    (row,) = stored(server, shop.name)
+    assert (row["verdict"], row["attempts"]) == ("pending", 1)

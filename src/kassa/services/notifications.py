@@ -110,12 +110,15 @@ async def receive(ctx: Context, *, provider: str, shop_ref: str, request: Inboun
             if not stored:
                 raise _Duplicate
     except _Duplicate:
-        return await _store(ctx, row, Verdict.DUPLICATE, "the same event was accepted before")
+        return await _store(ctx, row, Verdict.DUPLICATE, _DUPLICATE)
     except Exception:
         log.exception("applying %s notification %s failed", provider, row["id"])
         row.update(processed_at=None, payment_id=None)
         return await _store(ctx, row, Verdict.PENDING, "applying failed; will be retried")
     return Result(row["id"], Verdict.ACCEPTED, outcome)
+
+
+_DUPLICATE = "the same event was accepted before"
 
 
 class _Duplicate(Exception):
@@ -235,6 +238,9 @@ async def reprocess_pending(ctx: Context, *, limit: int = 100) -> int:
 
 
 async def _reprocess(ctx: Context, row: Any) -> bool:
+    """Apply one pending notification. The row is claimed first, inside the transaction, so
+    concurrent workers cannot apply it twice; an event accepted meanwhile (the provider
+    resent it) makes this copy a duplicate."""
     account = await shops.get_account(ctx, account_id=row["account_id"])
     request = InboundRequest(
         method=row["method"],
@@ -245,33 +251,39 @@ async def _reprocess(ctx: Context, row: Any) -> bool:
         source_ip=row["source_ip"],
     )
     now = ctx.clock()
+    this = notifications.c.id == row["id"]
     try:
         # It was verified when it arrived; its secret-bearing headers are redacted by now.
         parsed = await ctx.gateways.for_account(account).parse_notification(request, verify=False)
         async with ctx.db.write() as conn:
-            outcome, payment_id = await _apply(conn, account, parsed, now=now)
-            await conn.execute(
+            claimed = await conn.execute(
                 update(notifications)
-                .where(
-                    notifications.c.id == row["id"],
-                    notifications.c.verdict == Verdict.PENDING.value,
-                )
+                .where(this, notifications.c.verdict == Verdict.PENDING.value)
                 .values(
                     verdict=Verdict.ACCEPTED.value,
-                    outcome=outcome,
-                    payment_id=payment_id,
                     processed_at=now,
                     attempts=notifications.c.attempts + 1,
                 )
+                .returning(notifications.c.id)
+            )
+            if claimed.first() is None:
+                return False  # another worker settled it
+            outcome, payment_id = await _apply(conn, account, parsed, now=now)
+            await conn.execute(
+                update(notifications).where(this).values(outcome=outcome, payment_id=payment_id)
             )
     except IntegrityError:
-        # The provider resent it meanwhile and that copy was accepted: this one is a duplicate.
         async with ctx.db.write() as conn:
             await conn.execute(
                 update(notifications)
-                .where(notifications.c.id == row["id"])
-                .values(
-                    verdict=Verdict.DUPLICATE.value, reason="the same event was accepted before"
-                )
+                .where(this)
+                .values(verdict=Verdict.DUPLICATE.value, reason=_DUPLICATE)
             )
+    except Exception:
+        log.exception("re-applying notification %s failed", row["id"])
+        async with ctx.db.write() as conn:
+            await conn.execute(
+                update(notifications).where(this).values(attempts=notifications.c.attempts + 1)
+            )
+        return False
     return True

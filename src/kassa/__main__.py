@@ -1,0 +1,5 @@
+"""`python -m kassa`: the same as the `kassa` command."""
+
+from kassa.cli import main
+
+main()

@@ -1,0 +1,118 @@
+"""The user's first minutes: `kassa serve --demo` (what `make run` runs) as a real process.
+
+The first run creates the demo shop and prints a test key; the key creates a payment; the
+payer presses Pay on the sandbox checkout page; the API then says `succeeded`, with its events.
+A restart reuses the data and prints no new key unless asked.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.live import free_socket
+
+KEY = re.compile(r"sk_test_[A-Za-z0-9]{32}")
+
+
+class Served:
+    """A running `kassa serve` process and the lines it has printed so far."""
+
+    def __init__(self, port: int) -> None:
+        self.base = f"http://127.0.0.1:{port}"
+        self.lines: list[str] = []
+
+    @property
+    def text(self) -> str:
+        return "\n".join(self.lines)
+
+
+@contextmanager
+def kassa_serve(data_dir: Path, *args: str) -> Iterator[Served]:
+    """Run `python -m kassa serve --demo` on a free port until the block ends."""
+    with free_socket() as sock:
+        port = int(sock.getsockname()[1])
+    served = Served(port)
+    env = {**os.environ, "KASSA_DATA_DIR": str(data_dir), "KASSA_PORT": str(port)}
+    env.pop("KASSA_DATABASE_URL", None)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "kassa", "serve", "--demo", *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    assert process.stdout is not None
+    reader = threading.Thread(target=lambda: served.lines.extend(process.stdout or []))
+    reader.start()
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{served.base}/readyz").status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert process.poll() is None, served.text
+            assert time.monotonic() < deadline, "kassa serve did not become ready"
+            time.sleep(0.1)
+        yield served
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=20)
+        reader.join(timeout=5)
+    assert process.returncode == 0, served.text
+
+
+@pytest.mark.slow
+def test_first_run_pay_and_restart(tmp_path: Path) -> None:
+    with kassa_serve(tmp_path) as first:
+        assert f"{first.base}/v1" in first.text
+        assert f"{first.base}/docs" in first.text
+        (key,) = set(KEY.findall(first.text))
+        headers = {"Authorization": f"Bearer {key}"}
+        created = httpx.post(
+            f"{first.base}/v1/payments",
+            headers=headers,
+            json={"amount": 150000, "currency": "RUB", "description": "Test order"},
+        )
+        assert created.status_code == 201, created.text
+        payment = created.json()
+        url = payment["confirmation"]["url"]
+        assert url.startswith(f"{first.base}/sandbox/checkout/")
+        page = httpx.get(url, headers={"Accept-Language": "ru-RU,ru;q=0.9"})
+        assert "1\u00a0500,00\u00a0₽" in page.text  # with no-break spaces
+        assert "Оплатить" in page.text
+        assert httpx.post(url, data={"action": "pay"}).status_code == 200
+        paid = httpx.get(f"{first.base}/v1/payments/{payment['id']}", headers=headers).json()
+        assert paid["status"] == "succeeded"
+        events = httpx.get(
+            f"{first.base}/v1/events", headers=headers, params={"payment": payment["id"]}
+        ).json()["data"]
+        assert [e["type"] for e in events] == ["payment.succeeded", "payment.created"]
+    assert (tmp_path / "kassa.db").exists()
+
+    with kassa_serve(tmp_path) as second:
+        assert not KEY.search(second.text), "a restart must not print a new key"
+        assert "printed on the first run" in second.text
+        kept = httpx.get(f"{second.base}/v1/payments/{payment['id']}", headers=headers)
+        assert kept.json()["status"] == "succeeded"
+
+    with kassa_serve(tmp_path, "--new-key") as third:
+        (new_key,) = set(KEY.findall(third.text))
+        assert new_key != key
+        listed = httpx.get(
+            f"{third.base}/v1/payments", headers={"Authorization": f"Bearer {new_key}"}
+        )
+        assert [p["id"] for p in listed.json()["data"]] == [payment["id"]]
