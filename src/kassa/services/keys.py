@@ -8,7 +8,7 @@ import string
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import ColumnElement, Table, insert, select, update
 
 from kassa.domain import AuthenticationFailed, NotFound, Shop, new_id
 from kassa.services.context import Context
@@ -38,6 +38,10 @@ class Caller:
     shop: Shop
     test: bool
     key_id: str
+
+    def scope(self, table: Table) -> tuple[ColumnElement[bool], ...]:
+        """Conditions for the rows of `table` this caller may see: its shop, its mode."""
+        return (table.c.shop_id == self.shop.id, table.c.test == self.test)
 
 
 def _digest(secret: str) -> str:

@@ -176,8 +176,7 @@ def _check_offer(gateway: Provider, params: NewPayment) -> None:
 async def _find(ctx: Context, caller: Caller, payment_id: str) -> Payment | None:
     query = select(payments).where(
         payments.c.id == payment_id,
-        payments.c.shop_id == caller.shop.id,
-        payments.c.test == caller.test,
+        *caller.scope(payments),
     )
     async with ctx.db.read() as conn:
         row = (await conn.execute(query)).mappings().first()
@@ -204,7 +203,7 @@ async def list_payments(
     created_lt: datetime | None = None,
 ) -> dict[str, Any]:
     """The caller's payments, newest first, filtered."""
-    conditions = [payments.c.shop_id == caller.shop.id, payments.c.test == caller.test]
+    conditions = list(caller.scope(payments))
     if status is not None:
         conditions.append(payments.c.status == status.value)
     if provider is not None:

@@ -313,8 +313,7 @@ async def _maybe_fully_refunded(
 async def _find(ctx: Context, caller: Caller, refund_id: str) -> Refund | None:
     query = select(refunds).where(
         refunds.c.id == refund_id,
-        refunds.c.shop_id == caller.shop.id,
-        refunds.c.test == caller.test,
+        *caller.scope(refunds),
     )
     async with ctx.db.read() as conn:
         row = (await conn.execute(query)).mappings().first()
@@ -332,7 +331,7 @@ async def list_refunds(
     ctx: Context, *, caller: Caller, page: PageRequest, payment_id: str | None = None
 ) -> dict[str, Any]:
     """The caller's refunds, newest first, optionally of one payment."""
-    conditions = [refunds.c.shop_id == caller.shop.id, refunds.c.test == caller.test]
+    conditions = list(caller.scope(refunds))
     if payment_id is not None:
         conditions.append(refunds.c.payment_id == payment_id)
     async with ctx.db.read() as conn:
