@@ -1,0 +1,48 @@
+"""The background loop runs each job on its own interval and survives a failing job."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import cast
+
+import pytest
+
+from kassa.services.background import BackgroundLoop, Job
+from kassa.services.context import Context
+
+
+def test_jobs_run_when_due_and_failures_are_logged(caplog: pytest.LogCaptureFixture) -> None:
+    runs: list[str] = []
+
+    async def fine(_: Context) -> int:
+        runs.append("fine")
+        return 0
+
+    async def broken(_: Context) -> int:
+        runs.append("broken")
+        raise RuntimeError("down")
+
+    jobs = (Job("broken", 0.0, broken), Job("fine", 3600.0, fine))
+    loop = BackgroundLoop(cast(Context, None), jobs)
+
+    async def twice() -> None:
+        await loop.run_due()
+        await loop.run_due()
+
+    with caplog.at_level(logging.ERROR):
+        asyncio.run(twice())
+    assert runs == ["broken", "fine", "broken"]  # "fine" is not due again for an hour
+    assert "background job 'broken' failed" in caplog.text
+
+
+def test_run_stops_when_asked() -> None:
+    async def scenario() -> None:
+        stop = asyncio.Event()
+        loop = BackgroundLoop(cast(Context, None), (), tick=0.01)
+        task = asyncio.create_task(loop.run(stop))
+        await asyncio.sleep(0.05)
+        stop.set()
+        await asyncio.wait_for(task, timeout=1)
+
+    asyncio.run(scenario())

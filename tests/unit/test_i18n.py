@@ -1,0 +1,59 @@
+"""Russian and English: locale choice, money per locale, a complete Russian catalog."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from babel.messages.extract import extract_from_dir
+
+from kassa.web.i18n import format_money, negotiate, translations
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.parametrize(
+    ("requested", "header", "locale"),
+    [
+        (None, "ru-RU,ru;q=0.9,en;q=0.8", "ru"),
+        (None, "en-US,en;q=0.9,ru;q=0.5", "en"),
+        (None, "de-DE, ru;q=0.3", "ru"),
+        (None, "de-DE", "en"),
+        (None, "ru;q=0, en", "en"),
+        (None, "ru;q=abc", "en"),
+        (None, None, "en"),
+        ("ru", "en", "ru"),
+        ("fr", "ru", "ru"),
+    ],
+)
+def test_negotiate(requested: str | None, header: str | None, locale: str) -> None:
+    assert negotiate(requested, header) == locale
+
+
+@pytest.mark.parametrize(
+    ("amount", "currency", "ru", "en"),
+    [
+        (150000, "RUB", "1\u00a0500,00\u00a0₽", "RUB\u00a01,500.00"),
+        (150000, "USD", "1\u00a0500,00\u00a0$", "$1,500.00"),
+        (150, "XTR", "150\u00a0XTR", "150\u00a0XTR"),
+        (10_500_000, "USDT", "10,5\u00a0USDT", "10.5\u00a0USDT"),
+    ],
+)
+def test_money_per_locale(amount: int, currency: str, ru: str, en: str) -> None:
+    assert format_money(amount, currency, "ru") == ru
+    assert format_money(amount, currency, "en") == en
+
+
+def test_every_message_has_a_russian_translation() -> None:
+    russian = translations("ru")
+    method_map = [("**.py", "python"), ("web/templates/**.html", "jinja2")]
+    options = {"web/templates/**.html": {"extensions": "jinja2.ext.i18n"}}
+    messages = {
+        message
+        for _, _, message, _, _ in extract_from_dir(
+            ROOT / "src" / "kassa", method_map, options_map=options
+        )
+        if isinstance(message, str)
+    }
+    assert {"Pay", "Decline", "Authorize", "Parameters"} <= messages
+    assert [m for m in sorted(messages) if russian.gettext(m) == m] == []
