@@ -38,7 +38,8 @@ def make_shop(server: LiveServer, *, live_key: bool = False) -> ShopSetup:
     async def setup() -> ShopSetup:
         ctx = server.ctx
         shop = await shops.create_shop(ctx, name=f"t-{secrets.token_hex(5)}")
-        sandbox = await shops.configure_provider(ctx, shop=shop, provider="sandbox", settings={})
+        configured = await shops.configure_provider(ctx, shop=shop, provider="sandbox", settings={})
+        sandbox = configured.account
         _, key = await keys.create_key(ctx, shop=shop, live=live_key)
         return ShopSetup(shop=shop, sandbox=sandbox, key=key)
 

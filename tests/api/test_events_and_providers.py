@@ -60,3 +60,28 @@ def test_providers_lists_the_enabled_ones(api: httpx.Client) -> None:
         "refunds": True,
         "partial_refunds": True,
     }
+
+
+def test_events_list_in_the_order_they_were_written(api: httpx.Client, server: LiveServer) -> None:
+    payment = create_payment(api, amount=1000)
+    checkout(server, payment, "pay")
+    api.post("/v1/refunds", json={"payment": payment["id"]})  # refund.* and payment.refunded
+    types = [e["type"] for e in api.get("/v1/events").json()["data"]]
+    assert types == [
+        "payment.refunded",
+        "refund.succeeded",
+        "refund.created",
+        "payment.succeeded",
+        "payment.created",
+    ]
+
+
+def test_a_cursor_of_another_kind_is_refused(api: httpx.Client) -> None:
+    for path, cursor in [
+        ("/v1/events", "pay_01"),
+        ("/v1/payments", "garbage"),
+        ("/v1/refunds", "evt_01"),
+    ]:
+        response = api.get(path, params={"starting_after": cursor})
+        assert response.status_code == 422, path
+        assert response.json()["error"]["param"] == "starting_after"

@@ -28,7 +28,7 @@ def test_create_returns_the_payment_object(api: httpx.Client, server: LiveServer
     assert payment["provider_payment_id"].startswith("sbx_")
     assert payment["confirmation"] == {
         "type": "redirect",
-        "url": f"{server.url}/sandbox/checkout/{payment['id']}",
+        "url": f"{server.url}/sandbox/checkout/{payment['provider_payment_id']}",
     }
     assert payment["customer"] == "user-7"
     assert payment["metadata"] == {"order": "42"}

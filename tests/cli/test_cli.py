@@ -141,3 +141,15 @@ def test_migrate(kassa: CliRunner) -> None:
     result = invoke(kassa, "migrate")
     assert result.exit_code == 0
     assert "Schema up to date" in result.stdout
+
+
+def test_configure_shows_a_generated_secret_once_and_keeps_settings(
+    kassa: CliRunner, name: str
+) -> None:
+    invoke(kassa, "shops", "create", name)
+    first = invoke(kassa, "providers", "configure", name, "sandbox", "enabled=false")
+    assert re.search(r"Generated secret: sbx_sk_\S+", first.stdout)
+    again = invoke(kassa, "providers", "configure", name, "sandbox")
+    assert "Generated" not in again.stdout
+    listed = invoke(kassa, "providers", "list", name).stdout
+    assert re.search(r"sandbox\s+│\s+test\s+│\s+no", listed), listed  # still disabled

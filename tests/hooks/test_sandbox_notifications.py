@@ -335,3 +335,53 @@ def test_a_reapply_that_fails_again_stays_pending(
     assert server.call(notifications.reprocess_pending(later)) == 0
     (row,) = stored(server, shop.name)
     assert (row["verdict"], row["attempts"]) == ("pending", 1)
+
+
+@pytest.mark.parametrize(
+    "amount",
+    [
+        {"value": "25.00", "currency": "GBP"},
+        {"value": "25.001", "currency": "RUB"},
+        {"value": "-25.00", "currency": "RUB"},
+        {"value": 25.0, "currency": "RUB"},
+        "25.00 RUB",
+    ],
+)
+def test_authentic_but_unreadable_amounts_are_stored_as_rejected(
+    server: LiveServer, shop: ShopSetup, api: httpx.Client, payment: dict[str, Any], amount: Any
+) -> None:
+    document = json.loads(sandbox_notification(shop.secret, payment, "succeeded")[0])
+    document["object"]["amount"] = amount
+    body = json.dumps(document).encode()
+    response = post(server, shop.name, body, {SIGNATURE_HEADER: sign(shop.secret, body)})
+    assert response.status_code == 401
+    assert response.json()["verdict"] == "rejected"
+    (row,) = stored(server, shop.name)
+    assert (row["verdict"], row["body"]) == ("rejected", body)
+    assert status(api, payment) == "pending"
+
+
+def test_a_wrongly_typed_id_is_rejected_not_pending(
+    server: LiveServer, shop: ShopSetup, payment: dict[str, Any]
+) -> None:
+    document = json.loads(sandbox_notification(shop.secret, payment, "succeeded")[0])
+    document["object"]["order_id"] = [payment["id"]]
+    body = json.dumps(document).encode()
+    response = post(server, shop.name, body, {SIGNATURE_HEADER: sign(shop.secret, body)})
+    assert response.status_code == 401
+    (row,) = stored(server, shop.name)
+    assert row["verdict"] == "rejected"
+
+
+def test_reapplying_gives_up_after_the_attempt_cap(
+    server: LiveServer,
+    shop: ShopSetup,
+    payment: dict[str, Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _store_pending(server, shop, payment, monkeypatch)
+    later = replace(server.ctx, clock=lambda: utcnow() + timedelta(minutes=1))
+    for _ in range(notifications.MAX_ATTEMPTS + 3):
+        server.call(notifications.reprocess_pending(later))
+    (row,) = stored(server, shop.name)
+    assert (row["verdict"], row["attempts"]) == ("pending", notifications.MAX_ATTEMPTS)

@@ -173,14 +173,17 @@ def providers_configure(
             raise fail(f"settings are key=value, not {item!r}", code=2)
         values[name] = value
 
-    async def work(ctx: Context) -> ProviderAccount:
+    async def work(ctx: Context) -> shops.Configured:
         found = await shops.get_shop(ctx, name=shop)
         return await shops.configure_provider(ctx, shop=found, provider=provider, settings=values)
 
-    account = run(work)
+    configured = run(work)
+    account = configured.account
     public = Settings().resolved_public_url
     mode = "test" if account.test else "live"
     console.print(f"Configured {account.provider} ({mode}) for shop {shop}: {account.id}")
+    for name, value in configured.generated.items():
+        console.print(f"Generated {name}: {value}  (shown once)", soft_wrap=True)
     console.print(f"Notification URL for the provider: {public}/hooks/{account.provider}/{shop}")
 
 

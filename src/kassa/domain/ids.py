@@ -2,12 +2,15 @@
 
 The part after the prefix is 10 characters of millisecond timestamp and 16 of randomness in
 lower-case Crockford base32, so ids sort by creation time as plain strings. Cursor pagination
-("newest first") leans on that.
+("newest first") leans on that. Within one process ids are also strictly increasing: an id made
+in the same millisecond as the previous one takes the previous random part plus one (as
+monotonic ULIDs do), so objects created in one burst still list in creation order.
 """
 
 from __future__ import annotations
 
 import secrets
+import threading
 import time
 
 _ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"  # Crockford base32, in ASCII order
@@ -21,10 +24,30 @@ def _encode(value: int, length: int) -> str:
     return "".join(reversed(chars))
 
 
+_RANDOM_BITS = 80
+_lock = threading.Lock()
+_last = (0, 0)
+
+
+def _monotonic_parts() -> tuple[int, int]:
+    global _last  # noqa: PLW0603 - the one piece of state ids need
+    with _lock:
+        ms = time.time_ns() // 1_000_000
+        last_ms, last_random = _last
+        if ms <= last_ms and last_random + 1 < 2**_RANDOM_BITS:
+            _last = (last_ms, last_random + 1)
+        else:
+            _last = (ms, secrets.randbits(_RANDOM_BITS))
+        return _last
+
+
 def new_id(prefix: str, *, now_ms: int | None = None) -> str:
     """A new id such as `pay_01jd6xq4m8c9e5rgt2w3n7v0ka`; `now_ms` fixes the time part in tests."""
-    ms = time.time_ns() // 1_000_000 if now_ms is None else now_ms
-    return f"{prefix}_{_encode(ms, 10)}{_encode(secrets.randbits(80), 16)}"
+    if now_ms is None:
+        ms, random = _monotonic_parts()
+    else:
+        ms, random = now_ms, secrets.randbits(_RANDOM_BITS)
+    return f"{prefix}_{_encode(ms, 10)}{_encode(random, 16)}"
 
 
 def has_prefix(value: str, prefix: str) -> bool:

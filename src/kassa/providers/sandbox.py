@@ -19,18 +19,21 @@ import hashlib
 import hmac
 import json
 import secrets
+from collections.abc import Callable
 from enum import StrEnum
-from typing import Any, assert_never
+from typing import Any, TypeVar, assert_never
 
 import httpx
 
 from kassa.domain import (
+    KassaError,
     Money,
     NotificationRejected,
     Payment,
     PaymentStatus,
     PaymentUpdate,
     ProviderDeclined,
+    ProviderUnavailable,
     Refund,
     RefundStatus,
     RefundUpdate,
@@ -49,6 +52,8 @@ from kassa.providers.base import (
 )
 
 SIGNATURE_HEADER = "x-sandbox-signature"
+
+T = TypeVar("T")
 
 
 class SandboxStatus(StrEnum):
@@ -87,8 +92,12 @@ def wire_amount(amount: int, currency: str) -> dict[str, str]:
 
 
 def parse_amount(document: Any) -> Money:
-    """The sandbox's amount object to `Money` (exact, through `Decimal`)."""
-    return Money.from_major(str(document["value"]), str(document["currency"]))
+    """The sandbox's amount object to `Money`, exactly: the value must be a decimal string
+    (a JSON number would have been read as a float)."""
+    value, currency = document["value"], document["currency"]
+    if not isinstance(value, str) or not isinstance(currency, str):
+        raise TypeError("amount is {value: decimal string, currency: string}")
+    return Money.from_major(value, currency)
 
 
 def sign(secret: str, body: bytes) -> str:
@@ -96,34 +105,55 @@ def sign(secret: str, body: bytes) -> str:
     return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
+def _text(document: Any, key: str, *, required: bool = True) -> str | None:
+    value = document[key] if required else document.get(key)
+    if value is None and not required:
+        return None
+    if not isinstance(value, str):
+        raise TypeError(f"{key} is not a string")
+    return value
+
+
 def payment_update(document: Any) -> PaymentUpdate:
-    """A sandbox payment object as a `PaymentUpdate`; an unknown status reads as pending."""
+    """A sandbox payment object as a `PaymentUpdate`; an unknown status reads as pending.
+    Raises `ValueError`, `KeyError`, `TypeError` or a money error if it is malformed."""
     try:
         status = kassa_status(SandboxStatus(document["status"]))
     except ValueError:
         status = PaymentStatus.PENDING
-    amount = parse_amount(document["amount"])
     captured = document.get("amount_captured")
     return PaymentUpdate(
         status=status,
-        payment_id=document.get("order_id"),
-        provider_payment_id=document["id"],
-        amount=amount,
+        payment_id=_text(document, "order_id", required=False),
+        provider_payment_id=_text(document, "id"),
+        amount=parse_amount(document["amount"]),
         amount_captured=parse_amount(captured).amount if captured else None,
-        failure_code=document.get("failure_code"),
-        failure_message=document.get("failure_message"),
+        failure_code=_text(document, "failure_code", required=False),
+        failure_message=_text(document, "failure_message", required=False),
     )
 
 
 def refund_update(document: Any) -> RefundUpdate:
-    """A sandbox refund object as a `RefundUpdate`."""
+    """A sandbox refund object as a `RefundUpdate` (raises as `payment_update` does)."""
     return RefundUpdate(
         status=RefundStatus(document["status"]),
         amount=parse_amount(document["amount"]).amount,
-        refund_id=document.get("reference"),
-        provider_refund_id=document["id"],
-        provider_payment_id=document["payment_id"],
+        refund_id=_text(document, "reference", required=False),
+        provider_refund_id=_text(document, "id"),
+        provider_payment_id=_text(document, "payment_id"),
     )
+
+
+#: What reading a malformed sandbox document raises.
+MALFORMED = (ValueError, KeyError, TypeError, AttributeError, KassaError)
+
+
+def _read(reader: Callable[[Any], T], document: Any) -> T:
+    """Read an API answer; an unreadable one leaves the outcome unknown."""
+    try:
+        return reader(document)
+    except MALFORMED as exc:
+        raise ProviderUnavailable(f"The sandbox answered something unreadable: {exc!r}") from exc
 
 
 class SandboxProvider(Provider):
@@ -165,7 +195,10 @@ class SandboxProvider(Provider):
             headers=headers,
             auth=httpx.BasicAuth(self.account.shop_id, self._secret),
         )
-        document = response.json()
+        try:
+            document = response.json()
+        except ValueError as exc:
+            raise ProviderUnavailable("The sandbox answered something that is not JSON") from exc
         if response.status_code >= 400:
             error = document.get("error", {}) if isinstance(document, dict) else {}
             raise ProviderDeclined(
@@ -186,13 +219,16 @@ class SandboxProvider(Provider):
             "expires_at": request.expires_at.isoformat() if request.expires_at else None,
         }
         document = await self._call("POST", "/payments", key=request.payment_id, body=body)
-        return ProviderPayment(
-            provider_payment_id=document["id"],
-            confirmation={"type": "redirect", "url": document["checkout_url"]},
+        return _read(
+            lambda doc: ProviderPayment(
+                provider_payment_id=str(_text(doc, "id")),
+                confirmation={"type": "redirect", "url": _text(doc, "checkout_url")},
+            ),
+            document,
         )
 
     async def fetch(self, payment: Payment) -> PaymentUpdate:
-        return payment_update(await self._call("GET", f"/payments/{self._ref(payment)}"))
+        return _read(payment_update, await self._call("GET", f"/payments/{self._ref(payment)}"))
 
     async def capture(self, payment: Payment, amount: int) -> PaymentUpdate:
         document = await self._call(
@@ -201,13 +237,13 @@ class SandboxProvider(Provider):
             key=f"{payment.id}:capture",
             body={"amount": wire_amount(amount, payment.currency)},
         )
-        return payment_update(document)
+        return _read(payment_update, document)
 
     async def cancel(self, payment: Payment) -> PaymentUpdate:
         document = await self._call(
             "POST", f"/payments/{self._ref(payment)}/cancel", key=f"{payment.id}:cancel"
         )
-        return payment_update(document)
+        return _read(payment_update, document)
 
     async def refund(self, payment: Payment, refund: Refund) -> RefundUpdate:
         document = await self._call(
@@ -220,7 +256,7 @@ class SandboxProvider(Provider):
                 "reference": refund.id,
             },
         )
-        return refund_update(document)
+        return _read(refund_update, document)
 
     async def parse_notification(
         self, request: InboundRequest, *, verify: bool = True
@@ -238,7 +274,7 @@ class SandboxProvider(Provider):
                 else payment_update(document["object"])
             )
             return Notification(event_key=str(document["id"]), updates=[update])
-        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        except MALFORMED as exc:
             raise NotificationRejected(f"Unreadable sandbox notification: {exc!r}") from exc
 
     @staticmethod

@@ -1,6 +1,7 @@
 """The background loop `kassa serve` runs in-process: periodic jobs, each on its own interval.
 
-Today it re-applies notifications stored as pending and forgets expired Idempotency-Keys.
+It re-applies notifications stored as pending, settles payments past their expiry, resumes
+refunds whose provider never answered, and forgets Idempotency-Keys past their lifetime.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from kassa.services import idempotency, notifications
+from kassa.services import expiry, idempotency, notifications, refunds
 from kassa.services.context import Context
 
 log = logging.getLogger(__name__)
@@ -29,6 +30,8 @@ class Job:
 
 JOBS = (
     Job("reprocess pending notifications", 10.0, notifications.reprocess_pending),
+    Job("expire payments", 30.0, expiry.expire_due),
+    Job("resume pending refunds", 60.0, refunds.resume_pending),
     Job("prune idempotency keys", 3600.0, idempotency.prune),
 )
 

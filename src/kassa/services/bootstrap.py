@@ -30,7 +30,8 @@ async def ensure_demo(ctx: Context, *, new_key: bool = False) -> Demo:
     accounts = await shops.list_accounts(ctx, shop_id=shop.id, test=True)
     sandbox = next((account for account in accounts if account.provider == "sandbox"), None)
     if sandbox is None:
-        sandbox = await shops.configure_provider(ctx, shop=shop, provider="sandbox", settings={})
+        configured = await shops.configure_provider(ctx, shop=shop, provider="sandbox", settings={})
+        sandbox = configured.account
     active = [key for key in await keys.list_keys(ctx, shop=shop) if key.revoked_at is None]
     secret = None
     if new_key or not active:

@@ -69,7 +69,8 @@ async def list_events(
     type: str | None = None,
     payment_id: str | None = None,
 ) -> dict[str, Any]:
-    """Events of a shop's mode, newest first. `type` may end in `.*` to match a family."""
+    """Events of a shop's mode, newest first in the order they were written. `type` may end
+    in `.*` to match a family."""
     conditions = [events.c.shop_id == shop_id, events.c.test == test]
     if type:
         if type.endswith(".*"):
@@ -81,7 +82,7 @@ async def list_events(
     if payment_id:
         conditions.append(events.c.payment_id == payment_id)
     async with ctx.db.read() as conn:
-        rows, has_more = await fetch_page(conn, events, conditions, page)
+        rows, has_more = await fetch_page(conn, events, conditions, page, order=events.c.seq)
     return list_object([event_object(row) for row in rows], has_more=has_more)
 
 

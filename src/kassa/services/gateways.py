@@ -16,7 +16,7 @@ class Gateways:
 
     Providers whose API Kassa serves itself (the sandbox acquirer) are reached through `hub`:
     in-process through the ASGI app when this process serves it, else over HTTP at the public
-    URL (a separate `kassa worker`, say). Every other provider gets the shared outbound client,
+    URL (from a CLI command, say). Every other provider gets the shared outbound client,
     which verifies TLS certificates.
     """
 

@@ -55,6 +55,8 @@ _SECRET_HEADER_WORDS = (
 )
 #: Pending notifications younger than this are left to the provider's own resend.
 REPROCESS_AFTER = timedelta(seconds=30)
+#: After this many failed re-applications a notification stays pending for a person to look at.
+MAX_ATTEMPTS = 10
 
 
 class UnknownProvider(LookupError):
@@ -136,6 +138,9 @@ async def _verify(
             return account, await ctx.gateways.for_account(account).parse_notification(request), ""
         except NotificationRejected as exc:
             error = exc.message
+        except Exception as exc:  # a provider module's bug must not lose the notification
+            log.exception("verifying a %s notification failed", account.provider)
+            error = f"verification failed unexpectedly ({type(exc).__name__})"
     return accounts[-1], None, error
 
 
@@ -225,6 +230,7 @@ async def reprocess_pending(ctx: Context, *, limit: int = 100) -> int:
         select(notifications)
         .where(notifications.c.verdict == Verdict.PENDING.value)
         .where(notifications.c.received_at < cutoff)
+        .where(notifications.c.attempts < MAX_ATTEMPTS)
         .order_by(notifications.c.received_at)
         .limit(limit)
     )

@@ -1,28 +1,38 @@
-"""Cursor pagination over time-sortable ids, newest first (`{data, has_more}`)."""
+"""Cursor pagination, newest first (`{data, has_more}`): by time-sortable id, or by another
+increasing column such as the events' insertion sequence."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import ColumnElement, RowMapping, Table, select
+from sqlalchemy import Column, ColumnElement, RowMapping, Table, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kassa.domain import ParameterInvalid
+from kassa.domain.ids import has_prefix
 
 MAX_LIMIT = 100
 
 
 @dataclass(frozen=True, slots=True)
 class PageRequest:
-    """`limit` objects older than the object `starting_after` (an id), newest first."""
+    """`limit` objects older than the object `starting_after`, newest first. `kind` is the id
+    prefix of the listed objects (`pay`), against which the cursor is checked."""
 
+    kind: str
     limit: int = 10
     starting_after: str | None = None
 
     def __post_init__(self) -> None:
         if not 1 <= self.limit <= MAX_LIMIT:
             raise ParameterInvalid(f"limit must be between 1 and {MAX_LIMIT}", param="limit")
+        if self.starting_after is not None and not has_prefix(self.starting_after, self.kind):
+            raise ParameterInvalid(
+                f"starting_after must be the id of an object in the list ({self.kind}_…)",
+                param="starting_after",
+            )
 
 
 async def fetch_page(
@@ -30,11 +40,16 @@ async def fetch_page(
     table: Table,
     conditions: Sequence[ColumnElement[bool]],
     page: PageRequest,
+    *,
+    order: Column[Any] | None = None,
 ) -> tuple[list[RowMapping], bool]:
-    """One page of rows of `table` matching `conditions`, and whether more follow."""
+    """One page of rows of `table` matching `conditions`, newest first by `order` (default:
+    the id), and whether more follow."""
+    order = table.c.id if order is None else order
     query = select(table).where(*conditions)
     if page.starting_after:
-        query = query.where(table.c.id < page.starting_after)
-    query = query.order_by(table.c.id.desc()).limit(page.limit + 1)
+        cursor = select(order).where(table.c.id == page.starting_after).scalar_subquery()
+        query = query.where(order < cursor)
+    query = query.order_by(order.desc()).limit(page.limit + 1)
     rows = list((await conn.execute(query)).mappings())
     return rows[: page.limit], len(rows) > page.limit

@@ -8,6 +8,7 @@ cannot both win.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -45,6 +46,8 @@ from kassa.services.objects import list_object, payment_object
 from kassa.services.pagination import PageRequest, fetch_page
 from kassa.store import records
 from kassa.store.tables import payments
+
+log = logging.getLogger(__name__)
 
 MIN_EXPIRES_IN = 60
 MAX_EXPIRES_IN = 30 * 86_400
@@ -291,6 +294,8 @@ async def apply_payment_update(
     while True:
         decision = decide(payment, reported)
         if decision.target is None:
+            if decision.rejected:
+                log.warning("payment %s: %s (from %s)", payment.id, decision.outcome, source)
             return Applied(payment, decision.outcome)
         moved = await transition(
             conn,

@@ -8,8 +8,9 @@ reserved; retrying with the same id resumes it without a second refund at the pr
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, insert, select, update
@@ -23,6 +24,7 @@ from kassa.domain import (
     Payment,
     PaymentStatus,
     ProviderDeclined,
+    ProviderUnavailable,
     Refund,
     RefundStatus,
     RefundUpdate,
@@ -37,6 +39,8 @@ from kassa.services.pagination import PageRequest, fetch_page
 from kassa.services.payments import gateway_for, get_payment, load, transition
 from kassa.store import records
 from kassa.store.tables import payments, refunds
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +107,38 @@ async def create_refund(
     return await _execute(ctx, reserved, refund)
 
 
+#: A pending refund younger than this is still in the hands of the request that made it.
+RESUME_AFTER = timedelta(minutes=1)
+
+
+async def resume_pending(ctx: Context, *, limit: int = 50) -> int:
+    """Ask the provider again about refunds left pending (its answer never came); the refund's
+    id is the provider's idempotency key, so this can never refund twice. Returns how many
+    were settled."""
+    query = (
+        select(refunds)
+        .where(
+            refunds.c.status == RefundStatus.PENDING.value,
+            refunds.c.created_at < ctx.clock() - RESUME_AFTER,
+        )
+        .order_by(refunds.c.created_at)
+        .limit(limit)
+    )
+    async with ctx.db.read() as conn:
+        pending = [records.refund(row) for row in (await conn.execute(query)).mappings()]
+    settled = 0
+    for refund in pending:
+        async with ctx.db.read() as conn:
+            payment = await load(conn, refund.payment_id)
+        try:
+            done = await _execute(ctx, payment, refund)
+        except ProviderUnavailable as exc:
+            log.warning("refund %s: %s", refund.id, exc.message)
+            continue
+        settled += done.status != RefundStatus.PENDING
+    return settled
+
+
 def _check_refundable(payment: Payment) -> None:
     if payment.status != PaymentStatus.SUCCEEDED:
         raise InvalidState(
@@ -118,6 +154,10 @@ async def _execute(ctx: Context, payment: Payment, refund: Refund) -> Refund:
     gateway = await gateway_for(ctx, payment)
     try:
         reported = await gateway.refund(payment, refund)
+    except ProviderUnavailable as exc:
+        raise ProviderUnavailable(
+            f"{exc.message}; refund {refund.id} stays pending and Kassa will retry it"
+        ) from exc
     except ProviderDeclined as exc:
         reported = RefundUpdate(
             status=RefundStatus.FAILED,

@@ -51,7 +51,7 @@ class PayerAction(StrEnum):
 class Checkout:
     """What the hosted checkout page shows."""
 
-    order_id: str
+    sandbox_id: str
     shop_name: str
     amount: Money
     description: str | None
@@ -83,7 +83,7 @@ def _object(ctx: Context, row: RowMapping) -> dict[str, Any]:
         "description": row["description"],
         "failure_code": row["failure_code"],
         "failure_message": "The card was declined (sandbox)" if row["failure_code"] else None,
-        "checkout_url": f"{ctx.settings.resolved_public_url}/sandbox/checkout/{row['order_id']}",
+        "checkout_url": f"{ctx.settings.resolved_public_url}/sandbox/checkout/{row['id']}",
         "created_at": timestamp(row["created_at"]),
         "expires_at": timestamp(row["expires_at"]),
     }
@@ -94,6 +94,18 @@ def _amount(document: Any, field: str = "amount") -> Money:
         return parse_amount(document[field])
     except (KeyError, TypeError, ValueError, KassaError) as exc:
         raise AcquirerError(400, "invalid_amount", f"{field} must be {{value, currency}}") from exc
+
+
+def _timestamp(value: Any) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except (TypeError, ValueError):
+        parsed = None
+    if parsed is None or parsed.tzinfo is None:
+        raise AcquirerError(400, "invalid_request", "expires_at is an ISO 8601 time with a zone")
+    return parsed
 
 
 async def authenticate(ctx: Context, *, shop_id: str, secret: str) -> ProviderAccount:
@@ -122,7 +134,7 @@ async def create(ctx: Context, account: ProviderAccount, document: Any) -> dict[
     if not isinstance(document, dict) or not isinstance(document.get("order_id"), str):
         raise AcquirerError(400, "invalid_request", "order_id is required")
     money = _amount(document)
-    expires_at = document.get("expires_at")
+    expires_at = _timestamp(document.get("expires_at"))
     now = ctx.clock()
     values = {
         "id": new_id("sbx"),
@@ -135,7 +147,7 @@ async def create(ctx: Context, account: ProviderAccount, document: Any) -> dict[
         "status": SandboxStatus.PENDING.value,
         "description": document.get("description"),
         "return_url": document.get("return_url"),
-        "expires_at": datetime.fromisoformat(expires_at) if expires_at else None,
+        "expires_at": expires_at,
         "created_at": now,
         "updated_at": now,
     }
@@ -295,11 +307,11 @@ def _refund_object(row: RowMapping, currency: str, reference: Any) -> dict[str, 
     }
 
 
-async def _checkout_row(ctx: Context, order_id: str) -> tuple[RowMapping, str]:
+async def _checkout_row(ctx: Context, sandbox_id: str) -> tuple[RowMapping, str]:
     query = (
         select(sandbox_payments, shops.c.name.label("shop_name"))
         .join(shops, shops.c.id == sandbox_payments.c.shop_id)
-        .where(sandbox_payments.c.order_id == order_id)
+        .where(sandbox_payments.c.id == sandbox_id)
     )
     async with ctx.db.read() as conn:
         row = (await conn.execute(query)).mappings().first()
@@ -308,11 +320,11 @@ async def _checkout_row(ctx: Context, order_id: str) -> tuple[RowMapping, str]:
     return row, row["shop_name"]
 
 
-async def checkout(ctx: Context, order_id: str) -> Checkout:
-    """The hosted page's view of the payment for `order_id` (Kassa's payment id)."""
-    row, shop_name = await _checkout_row(ctx, order_id)
+async def checkout(ctx: Context, sandbox_id: str) -> Checkout:
+    """The hosted page's view of the sandbox payment `sandbox_id`."""
+    row, shop_name = await _checkout_row(ctx, sandbox_id)
     return Checkout(
-        order_id=order_id,
+        sandbox_id=sandbox_id,
         shop_name=shop_name,
         amount=Money(row["amount"], row["currency"]),
         description=row["description"],
@@ -322,9 +334,9 @@ async def checkout(ctx: Context, order_id: str) -> Checkout:
     )
 
 
-async def payer_action(ctx: Context, order_id: str, action: PayerAction) -> Checkout:
+async def payer_action(ctx: Context, sandbox_id: str, action: PayerAction) -> Checkout:
     """Do what the tester chose on the checkout page, then notify Kassa, signed."""
-    row, shop_name = await _checkout_row(ctx, order_id)
+    row, shop_name = await _checkout_row(ctx, sandbox_id)
     pending = {SandboxStatus.PENDING}
     if action == PayerAction.PAY:
         if not row["capture"]:
@@ -348,7 +360,7 @@ async def payer_action(ctx: Context, order_id: str, action: PayerAction) -> Chec
         )
         event = "payment.failed"
     notified = await _notify(ctx, row["shop_id"], shop_name, event, _object(ctx, moved))
-    return replace(await checkout(ctx, order_id), notified=notified)
+    return replace(await checkout(ctx, sandbox_id), notified=notified)
 
 
 async def _notify(

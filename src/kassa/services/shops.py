@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from sqlalchemy import insert, select, update
@@ -83,21 +84,29 @@ def _check_api_url(value: str | None) -> str | None:
     return value
 
 
+@dataclass(frozen=True, slots=True)
+class Configured:
+    """A provider account as configured, and the credentials Kassa generated for it."""
+
+    account: ProviderAccount
+    generated: dict[str, str]
+
+
 async def configure_provider(
     ctx: Context, *, shop: Shop, provider: str, settings: Mapping[str, str]
-) -> ProviderAccount:
+) -> Configured:
     """Create or update the shop's account with `provider`.
 
     `settings` holds the provider's credentials under the provider's own names, plus `api_url`
-    (point it at an emulator or a proxy), `test` and `enabled`. Credentials not given keep
-    their stored values; missing ones Kassa can make (the sandbox secret) are generated.
+    (point it at an emulator or a proxy), `test` and `enabled`. Settings not given keep their
+    stored values; missing credentials Kassa can make (the sandbox secret) are generated.
     """
     cls = provider_class(provider)
     params = dict(settings)
     test = _parse_bool("test", params.pop("test", None), default=cls.test_only)
     if cls.test_only and not test:
         raise ParameterInvalid(f"{cls.title} accounts are test accounts only", param="test")
-    enabled = _parse_bool("enabled", params.pop("enabled", None), default=True)
+    enabled_given = params.pop("enabled", None)
     api_url_given = "api_url" in params
     api_url = _check_api_url(params.pop("api_url", None))
     fields = {field.name: field for field in cls.credential_fields}
@@ -125,8 +134,12 @@ async def configure_provider(
             .first()
         )
         credentials = {**(dict(row["credentials"]) if row else {}), **params}
-        for name, value in cls.generate_credentials().items():
-            credentials.setdefault(name, value)
+        generated = {
+            name: value
+            for name, value in cls.generate_credentials().items()
+            if name not in credentials
+        }
+        credentials |= generated
         missing = [
             f.name for f in cls.credential_fields if f.required and not credentials.get(f.name)
         ]
@@ -134,7 +147,8 @@ async def configure_provider(
             raise ParameterInvalid(f"{cls.title} needs {missing[0]}=…", param=missing[0])
         values = {
             "credentials": credentials,
-            "enabled": enabled,
+            # Settings not given keep their stored values; a new account starts enabled.
+            "enabled": _parse_bool("enabled", enabled_given, default=row is None or row["enabled"]),
             "api_url": api_url if api_url_given or row is None else row["api_url"],
             "updated_at": now,
         }
@@ -166,7 +180,7 @@ async def configure_provider(
             .mappings()
             .one()
         )
-    return records.provider_account(stored)
+    return Configured(records.provider_account(stored), generated)
 
 
 async def list_accounts(

@@ -190,10 +190,10 @@ notifications = Table(
         postgresql_where=ACCEPTED,
     ),
     Index(
-        "ix_notifications_unprocessed",
+        "ix_notifications_pending",
         "received_at",
-        sqlite_where=text("verdict = 'accepted' AND processed_at IS NULL"),
-        postgresql_where=text("verdict = 'accepted' AND processed_at IS NULL"),
+        sqlite_where=text("verdict = 'pending'"),
+        postgresql_where=text("verdict = 'pending'"),
     ),
 )
 

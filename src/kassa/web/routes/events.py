@@ -30,7 +30,7 @@ async def list_events(
         ctx,
         shop_id=caller.shop.id,
         test=caller.test,
-        page=PageRequest(limit=limit, starting_after=starting_after),
+        page=PageRequest(kind="evt", limit=limit, starting_after=starting_after),
         type=type,
         payment_id=payment,
     )

@@ -74,7 +74,7 @@ async def list_payments(
     return await payments.list_payments(
         ctx,
         caller=caller,
-        page=PageRequest(limit=limit, starting_after=starting_after),
+        page=PageRequest(kind="pay", limit=limit, starting_after=starting_after),
         status=status,
         provider=provider,
         customer=customer,

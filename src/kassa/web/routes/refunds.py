@@ -59,7 +59,7 @@ async def list_refunds(
     return await refunds.list_refunds(
         ctx,
         caller=caller,
-        page=PageRequest(limit=limit, starting_after=starting_after),
+        page=PageRequest(kind="re", limit=limit, starting_after=starting_after),
         payment_id=payment,
     )
 

@@ -33,34 +33,34 @@ def _render(
     )
 
 
-@pages.get("/{payment_id}")
+@pages.get("/{sandbox_id}")
 async def checkout(
-    request: Request, ctx: ContextDep, payment_id: str, lang: str | None = None
+    request: Request, ctx: ContextDep, sandbox_id: str, lang: str | None = None
 ) -> HTMLResponse:
     """The hosted test checkout page a sandbox payment's confirmation URL opens."""
     locale = _locale(request, lang)
     try:
-        view = await acquirer.checkout(ctx, payment_id)
+        view = await acquirer.checkout(ctx, sandbox_id)
     except AcquirerError:
         return _render(request, None, locale)
     return _render(request, view, locale)
 
 
-@pages.post("/{payment_id}")
+@pages.post("/{sandbox_id}")
 async def checkout_action(
     request: Request,
     ctx: ContextDep,
-    payment_id: str,
+    sandbox_id: str,
     action: Annotated[str, Form()],
     lang: Annotated[str | None, Form()] = None,
 ) -> HTMLResponse:
     """Pay, authorize or decline; the sandbox then notifies Kassa, signed."""
     locale = _locale(request, lang)
     try:
-        view = await acquirer.payer_action(ctx, payment_id, PayerAction(action))
+        view = await acquirer.payer_action(ctx, sandbox_id, PayerAction(action))
     except (AcquirerError, ValueError) as exc:
         try:
-            view = await acquirer.checkout(ctx, payment_id)
+            view = await acquirer.checkout(ctx, sandbox_id)
         except AcquirerError:
             return _render(request, None, locale)
         message = exc.message if isinstance(exc, AcquirerError) else "unknown action"

@@ -167,12 +167,12 @@ def upgrade() -> None:
         "ix_notifications_shop_received", "notifications", ["shop_id", "received_at"], unique=False
     )
     op.create_index(
-        "ix_notifications_unprocessed",
+        "ix_notifications_pending",
         "notifications",
         ["received_at"],
         unique=False,
-        sqlite_where=sa.text("verdict = 'accepted' AND processed_at IS NULL"),
-        postgresql_where=sa.text("verdict = 'accepted' AND processed_at IS NULL"),
+        sqlite_where=sa.text("verdict = 'pending'"),
+        postgresql_where=sa.text("verdict = 'pending'"),
     )
     op.create_index(
         "uq_notifications_accepted_event",
@@ -291,10 +291,10 @@ def downgrade() -> None:
         postgresql_where=sa.text("verdict = 'accepted'"),
     )
     op.drop_index(
-        "ix_notifications_unprocessed",
+        "ix_notifications_pending",
         table_name="notifications",
-        sqlite_where=sa.text("verdict = 'accepted' AND processed_at IS NULL"),
-        postgresql_where=sa.text("verdict = 'accepted' AND processed_at IS NULL"),
+        sqlite_where=sa.text("verdict = 'pending'"),
+        postgresql_where=sa.text("verdict = 'pending'"),
     )
     op.drop_index("ix_notifications_shop_received", table_name="notifications")
 
