@@ -76,17 +76,28 @@ def test_expiry_waits_while_the_provider_is_unreachable(
     server: LiveServer, shop: ShopSetup, api: httpx.Client
 ) -> None:
     payment = create_payment(api, expires_in=60)
-    point_sandbox_at(server, shop, "http://127.0.0.1:9/sandbox/api")
+    configure(server, shop, api_url="http://127.0.0.1:9/sandbox/api")
     server.call(expiry.expire_due(later(server, timedelta(minutes=2))))
     assert api.get(f"/v1/payments/{payment['id']}").json()["status"] == "pending"
-    point_sandbox_at(server, shop, "")
+    configure(server, shop, api_url="")
 
 
-def point_sandbox_at(server: LiveServer, shop: ShopSetup, url: str) -> None:
+def test_a_provider_refusing_to_answer_never_lets_a_payment_expire(
+    server: LiveServer, shop: ShopSetup, api: httpx.Client
+) -> None:
+    """Bad credentials (the sandbox answers 401): the payer may have paid, so Kassa waits."""
+    payment = create_payment(api, expires_in=60)
+    configure(server, shop, enabled="false")
+    server.call(expiry.expire_due(later(server, timedelta(minutes=2))))
+    assert api.get(f"/v1/payments/{payment['id']}").json()["status"] == "pending"
+    configure(server, shop, enabled="true")
+    server.call(expiry.expire_due(later(server, timedelta(minutes=2))))
+    assert api.get(f"/v1/payments/{payment['id']}").json()["status"] == "expired"
+
+
+def configure(server: LiveServer, shop: ShopSetup, **settings: str) -> None:
     server.call(
-        shops.configure_provider(
-            server.ctx, shop=shop.shop, provider="sandbox", settings={"api_url": url}
-        )
+        shops.configure_provider(server.ctx, shop=shop.shop, provider="sandbox", settings=settings)
     )
 
 
@@ -95,7 +106,7 @@ def test_a_refund_left_pending_by_an_outage_is_resumed(
 ) -> None:
     payment: dict[str, Any] = create_payment(api, amount=5000)
     checkout(server, payment, "pay")
-    point_sandbox_at(server, shop, "http://127.0.0.1:9/sandbox/api")
+    configure(server, shop, api_url="http://127.0.0.1:9/sandbox/api")
     outage = api.post("/v1/refunds", json={"payment": payment["id"], "amount": 2000})
     assert outage.status_code == 502
     message = outage.json()["error"]["message"]
@@ -108,11 +119,12 @@ def test_a_refund_left_pending_by_an_outage_is_resumed(
         api.post("/v1/refunds", json={"payment": payment["id"], "amount": 3001}).status_code == 422
     )
 
-    point_sandbox_at(server, shop, "")
+    configure(server, shop, api_url="")
     assert server.call(refunds.resume_pending(server.ctx)) == 0  # still the request's own
     assert server.call(refunds.resume_pending(later(server, timedelta(minutes=2)))) == 1
     done = api.get(f"/v1/refunds/{pending['id']}").json()
     assert done["status"] == "succeeded"
+    assert history(server, payment["id"])[-1] == ("refund.succeeded", "reconciliation")
     after = api.get(f"/v1/payments/{payment['id']}").json()
     assert after["amount_refunded"] == 2000
 

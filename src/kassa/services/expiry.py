@@ -46,33 +46,35 @@ async def expire_due(ctx: Context, *, limit: int = 100) -> int:
     settled = 0
     for payment in due:
         try:
-            reported = await _last_word(await gateway_for(ctx, payment), payment)
+            reported, canceled_by_us = await _last_word(await gateway_for(ctx, payment), payment)
         except ProviderError as exc:
+            # Unreachable, or refusing (bad credentials, say): Kassa cannot know whether the
+            # payer paid, so it must not give up on the payment; it asks again next time.
             log.warning("payment %s is past its expiry, but: %s; asking later", payment.id, exc)
             continue
         source = EventSource.RECONCILIATION
-        if reported.status in {PaymentStatus.PENDING, PaymentStatus.CANCELED}:
+        waiting = reported.status == PaymentStatus.PENDING
+        if waiting or (canceled_by_us and reported.status == PaymentStatus.CANCELED):
             reported, source = PaymentUpdate(status=PaymentStatus.EXPIRED), EventSource.SYSTEM
         settled_payment = await apply_update(ctx, payment=payment, reported=reported, source=source)
         settled += settled_payment.status != PaymentStatus.PENDING
     return settled
 
 
-async def _last_word(gateway: Provider, payment: Payment) -> PaymentUpdate:
-    """What the provider says of an expiring payment, after canceling it there if it is still
-    payable. A provider that does not know it, or cannot cancel, leaves it pending."""
-    waiting = PaymentUpdate(status=PaymentStatus.PENDING)
+async def _last_word(gateway: Provider, payment: Payment) -> tuple[PaymentUpdate, bool]:
+    """What the provider says of an expiring payment, and whether Kassa canceled it there
+    (it does when the payment is still payable). Only a provider that cannot be asked at all
+    leaves Kassa to expire the payment on its own."""
     try:
         reported = await gateway.fetch(payment)
-    except (ProviderDeclined, NotSupported):
-        return waiting
+    except NotSupported:
+        return PaymentUpdate(status=PaymentStatus.PENDING), False
     if reported.status != PaymentStatus.PENDING:
-        return reported
+        return reported, False
     try:
-        return await gateway.cancel(payment)
-    except (ProviderDeclined, NotSupported):
-        # Refused: paid or expired at that very moment? Ask once more.
-        try:
-            return await gateway.fetch(payment)
-        except (ProviderDeclined, NotSupported):
-            return waiting
+        return await gateway.cancel(payment), True
+    except NotSupported:
+        return reported, False
+    except ProviderDeclined:
+        # Refused: paid or held at that very moment? Its status now decides.
+        return await gateway.fetch(payment), False

@@ -131,7 +131,7 @@ async def resume_pending(ctx: Context, *, limit: int = 50) -> int:
         async with ctx.db.read() as conn:
             payment = await load(conn, refund.payment_id)
         try:
-            done = await _execute(ctx, payment, refund)
+            done = await _execute(ctx, payment, refund, source=EventSource.RECONCILIATION)
         except ProviderUnavailable as exc:
             log.warning("refund %s: %s", refund.id, exc.message)
             continue
@@ -148,9 +148,11 @@ def _check_refundable(payment: Payment) -> None:
         )
 
 
-async def _execute(ctx: Context, payment: Payment, refund: Refund) -> Refund:
+async def _execute(
+    ctx: Context, payment: Payment, refund: Refund, *, source: EventSource = EventSource.API
+) -> Refund:
     """Ask the provider for the refund and record its answer. `ProviderUnavailable` leaves
-    the refund pending, for a retry or for reconciliation."""
+    the refund pending, for a retry or for `resume_pending`."""
     gateway = await gateway_for(ctx, payment)
     try:
         reported = await gateway.refund(payment, refund)
@@ -168,7 +170,7 @@ async def _execute(ctx: Context, payment: Payment, refund: Refund) -> Refund:
     reported = replace(reported, refund_id=refund.id)
     async with ctx.db.write() as conn:
         applied = await apply_refund_update(
-            conn, payment=payment, reported=reported, source=EventSource.API, now=ctx.clock()
+            conn, payment=payment, reported=reported, source=source, now=ctx.clock()
         )
     assert applied.refund is not None
     return applied.refund
