@@ -28,16 +28,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from kassa.domain import (
     EventSource,
     NotificationRejected,
-    PaymentStatus,
     PaymentUpdate,
     ProviderAccount,
-    RefundUpdate,
     new_id,
 )
-from kassa.providers import PROVIDERS, HookReply, InboundRequest, Notification, Verdict
+from kassa.providers import InboundRequest, Notification, Verdict
 from kassa.services import shops
 from kassa.services.context import Context
-from kassa.services.payments import apply_payment_update, find_for_update
+from kassa.services.payments import apply_payment_update, find_reported
 from kassa.services.refunds import apply_refund_update
 from kassa.store.tables import ACCEPTED, notifications
 
@@ -59,10 +57,6 @@ REPROCESS_AFTER = timedelta(seconds=30)
 MAX_ATTEMPTS = 10
 
 
-class UnknownProvider(LookupError):
-    """No provider has this name; the request is not a notification at all."""
-
-
 @dataclass(frozen=True, slots=True)
 class Result:
     """What became of one notification: its stored id, verdict and a readable outcome."""
@@ -80,17 +74,6 @@ def redact(headers: Mapping[str, str]) -> dict[str, str]:
     }
 
 
-async def ingest(
-    ctx: Context, *, provider: str, shop_ref: str, request: InboundRequest
-) -> HookReply:
-    """Take in one notification sent to `/hooks/{provider}/{shop_ref}[/{kind}]`."""
-    cls = PROVIDERS.get(provider)
-    if cls is None:
-        raise UnknownProvider(provider)
-    result = await receive(ctx, provider=provider, shop_ref=shop_ref, request=request)
-    return cls.reply(result.verdict, result.outcome)
-
-
 async def receive(ctx: Context, *, provider: str, shop_ref: str, request: InboundRequest) -> Result:
     """Verify, store and apply one notification; see the module docstring."""
     now = ctx.clock()
@@ -100,7 +83,7 @@ async def receive(ctx: Context, *, provider: str, shop_ref: str, request: Inboun
         reason = f"no enabled {provider} account for shop {shop_ref!r}"
         return await _store(ctx, row, Verdict.REJECTED, reason)
     account, parsed, error = await _verify(ctx, accounts, request)
-    row.update(shop_id=account.shop_id, account_id=account.id, kind=request.kind)
+    row.update(shop_id=account.shop_id, account_id=account.id)
     if parsed is None:
         return await _store(ctx, row, Verdict.REJECTED, error)
     row["event_key"] = parsed.event_key
@@ -151,8 +134,12 @@ async def _apply(
     outcomes: list[str] = []
     payment_id: str | None = None
     for reported in parsed.updates:
-        lookup = reported if isinstance(reported, PaymentUpdate) else _payment_ref(reported)
-        payment = await find_for_update(conn, account=account, reported=lookup)
+        payment = await find_reported(
+            conn,
+            account=account,
+            payment_id=reported.payment_id,
+            provider_payment_id=reported.provider_payment_id,
+        )
         if payment is None:
             outcomes.append("ignored: no such payment")
             continue
@@ -168,15 +155,6 @@ async def _apply(
             )
             outcomes.append(refund.outcome)
     return "; ".join(outcomes) or "nothing to apply", payment_id
-
-
-def _payment_ref(reported: RefundUpdate) -> PaymentUpdate:
-    """A payment lookup key for a refund update (the status is not used)."""
-    return PaymentUpdate(
-        status=PaymentStatus.SUCCEEDED,
-        payment_id=reported.payment_id,
-        provider_payment_id=reported.provider_payment_id,
-    )
 
 
 def _row(*, provider: str, shop_ref: str, request: InboundRequest, now: datetime) -> dict[str, Any]:

@@ -342,15 +342,19 @@ async def transition(
     return moved
 
 
-async def find_for_update(
-    conn: AsyncConnection, *, account: ProviderAccount, reported: PaymentUpdate
+async def find_reported(
+    conn: AsyncConnection,
+    *,
+    account: ProviderAccount,
+    payment_id: str | None,
+    provider_payment_id: str | None,
 ) -> Payment | None:
-    """The payment a provider's statement is about: by Kassa's id if echoed, else by the
-    provider's id; only among payments made through `account`."""
-    if reported.payment_id:
-        condition = payments.c.id == reported.payment_id
-    elif reported.provider_payment_id:
-        condition = payments.c.provider_payment_id == reported.provider_payment_id
+    """The payment a provider's statement is about: by Kassa's id if the provider echoes it,
+    else by the provider's own id; only among payments made through `account`."""
+    if payment_id:
+        condition = payments.c.id == payment_id
+    elif provider_payment_id:
+        condition = payments.c.provider_payment_id == provider_payment_id
     else:
         return None
     query = select(payments).where(condition, payments.c.provider_account_id == account.id)
