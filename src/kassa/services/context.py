@@ -2,13 +2,41 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Generic, TypeVar
 
 from kassa.config import Settings
+from kassa.domain import ProviderAccount
 from kassa.services.gateways import Gateways
 from kassa.store import Database
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+class ShortCache(Generic[K, V]):
+    """Values kept for `ttl` seconds. For data read on every request that rarely changes:
+    changes made in this process clear it at once, other processes see them within `ttl`."""
+
+    def __init__(self, ttl: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.ttl = ttl
+        self.clock = clock
+        self._items: dict[K, tuple[float, V]] = {}
+
+    def get(self, key: K) -> V | None:
+        item = self._items.get(key)
+        if item is None or item[0] < self.clock():
+            return None
+        return item[1]
+
+    def put(self, key: K, value: V) -> None:
+        self._items[key] = (self.clock() + self.ttl, value)
+
+    def clear(self) -> None:
+        self._items.clear()
 
 
 def utcnow() -> datetime:
@@ -24,6 +52,10 @@ class Context:
     settings: Settings
     gateways: Gateways
     clock: Callable[[], datetime] = field(default=utcnow)
+    #: The enabled accounts behind each `/hooks/{provider}/{shop}`, read on every notification.
+    hook_accounts: ShortCache[tuple[str, str], list[ProviderAccount]] = field(
+        default_factory=lambda: ShortCache(ttl=5.0)
+    )
 
     @classmethod
     def open(cls, settings: Settings, *, gateways: Gateways | None = None) -> Context:

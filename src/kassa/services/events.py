@@ -31,17 +31,18 @@ async def record(
     data = refund_object(refund) if refund else payment_object(payment)  # type: ignore[arg-type]
     event_id = new_id("evt")
     await conn.execute(
-        insert(events).values(
-            id=event_id,
-            shop_id=subject.shop_id,
-            test=subject.test,
-            type=type.value,
-            source=source.value,
-            payment_id=refund.payment_id if refund else subject.id,
-            refund_id=refund.id if refund else None,
-            data={"object": data},
-            created_at=now,
-        )
+        insert(events),
+        {
+            "id": event_id,
+            "shop_id": subject.shop_id,
+            "test": subject.test,
+            "type": type.value,
+            "source": source.value,
+            "payment_id": refund.payment_id if refund else subject.id,
+            "refund_id": refund.id if refund else None,
+            "data": {"object": data},
+            "created_at": now,
+        },
     )
     return event_id
 

@@ -114,19 +114,18 @@ async def _try_claim(ctx: Context, ref: KeyRef, *, request_hash: str, prefix: st
     async with ctx.db.write() as conn:
         inserted = await conn.execute(
             ctx.db.insert_ignoring_conflict(
-                idempotency_keys,
-                {
-                    "shop_id": ref.shop_id,
-                    "test": ref.test,
-                    "key": ref.key,
-                    "request_hash": request_hash,
-                    "state": State.STARTED.value,
-                    "resource_id": fresh_id,
-                    "created_at": now,
-                    "locked_at": now,
-                },
-                index_elements=["shop_id", "test", "key"],
-            ).returning(idempotency_keys.c.key)
+                idempotency_keys, index_elements=["shop_id", "test", "key"]
+            ).returning(idempotency_keys.c.key),
+            {
+                "shop_id": ref.shop_id,
+                "test": ref.test,
+                "key": ref.key,
+                "request_hash": request_hash,
+                "state": State.STARTED.value,
+                "resource_id": fresh_id,
+                "created_at": now,
+                "locked_at": now,
+            },
         )
         if inserted.first() is not None:
             return Claim(fresh_id)

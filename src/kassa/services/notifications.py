@@ -183,20 +183,20 @@ async def _insert_accepted(
     """Store the notification as accepted, unless its event was accepted before."""
     statement = ctx.db.insert_ignoring_conflict(
         notifications,
-        {**row, "verdict": Verdict.ACCEPTED.value, "outcome": outcome},
         index_elements=["provider", "shop_id", "event_key"],
         # PostgreSQL matches an ON CONFLICT target to a partial index only by the same
         # predicate, written as a literal (a bound parameter does not match).
         index_where=ACCEPTED,
     ).returning(notifications.c.id)
-    return (await conn.execute(statement)).first() is not None
+    values = {**row, "verdict": Verdict.ACCEPTED.value, "outcome": outcome}
+    return (await conn.execute(statement, values)).first() is not None
 
 
 async def _store(ctx: Context, row: dict[str, Any], verdict: Verdict, reason: str) -> Result:
     values = {**row, "verdict": verdict.value}
     values["outcome" if verdict == Verdict.PENDING else "reason"] = reason
     async with ctx.db.write() as conn:
-        await conn.execute(insert(notifications).values(values))
+        await conn.execute(insert(notifications), values)
     return Result(row["id"], verdict, reason)
 
 

@@ -180,6 +180,7 @@ async def configure_provider(
             .mappings()
             .one()
         )
+    ctx.hook_accounts.clear()
     return Configured(records.provider_account(stored), generated)
 
 
@@ -224,7 +225,11 @@ async def choose_account(
 
 
 async def hook_accounts(ctx: Context, *, shop_name: str, provider: str) -> list[ProviderAccount]:
-    """The enabled accounts that may have sent a notification to `/hooks/{provider}/{shop}`."""
+    """The enabled accounts that may have sent a notification to `/hooks/{provider}/{shop}`
+    (kept a few seconds: every notification needs them)."""
+    cached = ctx.hook_accounts.get((shop_name, provider))
+    if cached is not None:
+        return cached
     query = (
         select(provider_accounts)
         .join(shops, shops.c.id == provider_accounts.c.shop_id)
@@ -236,7 +241,9 @@ async def hook_accounts(ctx: Context, *, shop_name: str, provider: str) -> list[
         .order_by(provider_accounts.c.test)
     )
     async with ctx.db.read() as conn:
-        return [records.provider_account(row) for row in (await conn.execute(query)).mappings()]
+        found = [records.provider_account(row) for row in (await conn.execute(query)).mappings()]
+    ctx.hook_accounts.put((shop_name, provider), found)
+    return found
 
 
 async def get_account(ctx: Context, *, account_id: str) -> ProviderAccount:

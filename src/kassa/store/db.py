@@ -8,7 +8,7 @@ is locked") and a separate reader engine. PostgreSQL gets one pooled engine for 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -29,18 +29,20 @@ _SQLITE_PRAGMAS = (
 class Database:
     """Kassa's connection to SQLite or PostgreSQL; `read()` and `write()` hand out connections."""
 
-    def __init__(self, url: str | URL, *, pool_size: int = 10) -> None:
+    def __init__(self, url: str | URL, *, pool_size: int = 20) -> None:
         self.url = make_url(url)
         self.dialect = self.url.get_backend_name()
         if self.dialect == "sqlite":
             self._prepare_sqlite_file()
-            self._reader = create_async_engine(self.url, pool_size=pool_size)
+            # No overflow: each SQLite connection is a thread of its own, too dear to churn.
+            self._reader = create_async_engine(self.url, pool_size=pool_size, max_overflow=0)
             self._writer = create_async_engine(self.url, pool_size=1, max_overflow=0)
             _configure_sqlite(self._reader, immediate=False)
             _configure_sqlite(self._writer, immediate=True)
         elif self.dialect == "postgresql":
+            # pool_recycle, not pre-ping: a ping would cost a round trip at every checkout.
             self._reader = self._writer = create_async_engine(
-                self.url, pool_size=pool_size, max_overflow=pool_size * 2, pool_pre_ping=True
+                self.url, pool_size=pool_size, max_overflow=pool_size * 2, pool_recycle=1800
             )
         else:
             raise ValueError(f"unsupported database {self.dialect!r}: use sqlite or postgresql")
@@ -70,22 +72,15 @@ class Database:
     def insert_ignoring_conflict(
         self,
         table: Table,
-        values: Mapping[str, Any] | Sequence[Mapping[str, Any]],
         *,
         index_elements: list[str],
         index_where: ColumnElement[bool] | TextClause | None = None,
     ) -> Insert:
-        """`INSERT … ON CONFLICT (index_elements) DO NOTHING` in this database's dialect."""
-        if self.is_sqlite:
-            return (
-                sqlite.insert(table)
-                .values(values)
-                .on_conflict_do_nothing(index_elements=index_elements, index_where=index_where)
-            )
-        return (
-            postgresql.insert(table)
-            .values(values)
-            .on_conflict_do_nothing(index_elements=index_elements, index_where=index_where)
+        """`INSERT … ON CONFLICT (index_elements) DO NOTHING` in this database's dialect; give
+        the values when executing it (which also lets SQLAlchemy reuse its compiled form)."""
+        insert = sqlite.insert if self.is_sqlite else postgresql.insert
+        return insert(table).on_conflict_do_nothing(
+            index_elements=index_elements, index_where=index_where
         )
 
     async def dispose(self) -> None:

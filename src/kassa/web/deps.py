@@ -15,7 +15,8 @@ from kassa.services.keys import Caller
 _bearer = HTTPBearer(auto_error=False, description="Your API key: sk_test_… or sk_live_…")
 
 
-def get_context(request: Request) -> Context:
+async def get_context(request: Request) -> Context:
+    # async: a plain `def` dependency would be run in the thread pool on every request.
     context: Context = request.app.state.ctx
     return context
 
