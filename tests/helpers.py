@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -12,6 +13,7 @@ import httpx
 from kassa.domain import ProviderAccount, Shop
 from kassa.providers.sandbox import SIGNATURE_HEADER, sign, wire_amount
 from kassa.services import keys, shops
+from kassa.services.context import Context, utcnow
 
 if TYPE_CHECKING:
     from tests.live import LiveServer
@@ -30,6 +32,11 @@ class ShopSetup:
     @property
     def secret(self) -> str:
         return self.sandbox.credentials["secret"]
+
+
+def later(server: LiveServer, delta: timedelta) -> Context:
+    """The server's context with its clock `delta` ahead, for jobs that wait for time to pass."""
+    return replace(server.ctx, clock=lambda: utcnow() + delta)
 
 
 def make_shop(server: LiveServer, *, live_key: bool = False) -> ShopSetup:

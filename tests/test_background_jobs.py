@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -10,14 +9,9 @@ import httpx
 from sqlalchemy import select, update
 
 from kassa.services import expiry, refunds, shops
-from kassa.services.context import Context, utcnow
 from kassa.store.tables import events, payments, sandbox_payments
-from tests.helpers import ShopSetup, checkout, create_payment
+from tests.helpers import ShopSetup, checkout, create_payment, later
 from tests.live import LiveServer
-
-
-def later(server: LiveServer, delta: timedelta) -> Context:
-    return replace(server.ctx, clock=lambda: utcnow() + delta)
 
 
 def history(server: LiveServer, payment_id: str) -> list[tuple[str, str]]:

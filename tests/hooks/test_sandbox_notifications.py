@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -14,11 +13,10 @@ from sqlalchemy import RowMapping, select
 
 from kassa.providers.sandbox import SIGNATURE_HEADER, sign
 from kassa.services import notifications
-from kassa.services.context import utcnow
 from kassa.services.payments import apply_payment_update
 from kassa.store.tables import events
 from kassa.store.tables import notifications as notifications_table
-from tests.helpers import ShopSetup, create_payment, make_shop, sandbox_notification
+from tests.helpers import ShopSetup, create_payment, later, make_shop, sandbox_notification
 from tests.live import LiveServer
 
 #: What ingestion calls to apply an update; replaced to inject a failure.
@@ -230,6 +228,24 @@ def test_two_stage_through_notifications(
     assert status(api, payment) == "canceled"
 
 
+def _store_pending(
+    server: LiveServer,
+    shop: ShopSetup,
+    payment: dict[str, Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> tuple[bytes, dict[str, str]]:
+    """Send a notification whose applying fails (and keeps failing until `monkeypatch.undo()`),
+    so it is stored as pending; returns what was sent."""
+
+    async def fail(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(APPLY, fail)
+    body, headers = sandbox_notification(shop.secret, payment, "succeeded")
+    assert post(server, shop.name, body, headers).status_code == 500
+    return body, headers
+
+
 def test_failed_apply_is_kept_as_pending_and_reprocessed(
     server: LiveServer,
     shop: ShopSetup,
@@ -258,13 +274,13 @@ def test_failed_apply_is_kept_as_pending_and_reprocessed(
 
     # Too young: left for the provider's own resend.
     assert server.call(notifications.reprocess_pending(server.ctx)) == 0
-    later = replace(server.ctx, clock=lambda: utcnow() + timedelta(minutes=1))
-    assert server.call(notifications.reprocess_pending(later)) == 1
+    soon = later(server, timedelta(minutes=1))
+    assert server.call(notifications.reprocess_pending(soon)) == 1
     (row,) = stored(server, shop.name)
     assert row["verdict"] == "accepted"
     assert row["outcome"] == "pending → succeeded"
     assert status(api, payment) == "succeeded"
-    assert server.call(notifications.reprocess_pending(later)) == 0
+    assert server.call(notifications.reprocess_pending(soon)) == 0
 
 
 def test_resend_after_a_failure_wins_and_the_stored_copy_becomes_a_duplicate(
@@ -274,33 +290,14 @@ def test_resend_after_a_failure_wins_and_the_stored_copy_becomes_a_duplicate(
     payment: dict[str, Any],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    async def fail(*args: Any, **kwargs: Any) -> Any:
-        raise RuntimeError("boom")
-
-    body, headers = sandbox_notification(shop.secret, payment, "succeeded")
-    monkeypatch.setattr(APPLY, fail)
-    assert post(server, shop.name, body, headers).status_code == 500
+    body, headers = _store_pending(server, shop, payment, monkeypatch)
     monkeypatch.undo()
     assert post(server, shop.name, body, headers).json()["verdict"] == "accepted"
 
-    later = replace(server.ctx, clock=lambda: utcnow() + timedelta(minutes=1))
-    server.call(notifications.reprocess_pending(later))
+    soon = later(server, timedelta(minutes=1))
+    server.call(notifications.reprocess_pending(soon))
     assert [row["verdict"] for row in stored(server, shop.name)] == ["duplicate", "accepted"]
     assert event_types(server, payment["id"]) == ["payment.created", "payment.succeeded"]
-
-
-def _store_pending(
-    server: LiveServer,
-    shop: ShopSetup,
-    payment: dict[str, Any],
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    async def fail(*args: Any, **kwargs: Any) -> Any:
-        raise RuntimeError("boom")
-
-    monkeypatch.setattr(APPLY, fail)
-    body, headers = sandbox_notification(shop.secret, payment, "succeeded")
-    assert post(server, shop.name, body, headers).status_code == 500
 
 
 def test_concurrent_workers_apply_a_pending_notification_once(
@@ -311,12 +308,12 @@ def test_concurrent_workers_apply_a_pending_notification_once(
 ) -> None:
     _store_pending(server, shop, payment, monkeypatch)
     monkeypatch.undo()
-    later = replace(server.ctx, clock=lambda: utcnow() + timedelta(minutes=1))
+    soon = later(server, timedelta(minutes=1))
 
     async def two_workers() -> list[int]:
         return list(
             await asyncio.gather(
-                notifications.reprocess_pending(later), notifications.reprocess_pending(later)
+                notifications.reprocess_pending(soon), notifications.reprocess_pending(soon)
             )
         )
 
@@ -331,8 +328,8 @@ def test_a_reapply_that_fails_again_stays_pending(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     _store_pending(server, shop, payment, monkeypatch)  # applying keeps failing
-    later = replace(server.ctx, clock=lambda: utcnow() + timedelta(minutes=1))
-    assert server.call(notifications.reprocess_pending(later)) == 0
+    soon = later(server, timedelta(minutes=1))
+    assert server.call(notifications.reprocess_pending(soon)) == 0
     (row,) = stored(server, shop.name)
     assert (row["verdict"], row["attempts"]) == ("pending", 1)
 
@@ -380,8 +377,8 @@ def test_reapplying_gives_up_after_the_attempt_cap(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     _store_pending(server, shop, payment, monkeypatch)
-    later = replace(server.ctx, clock=lambda: utcnow() + timedelta(minutes=1))
+    soon = later(server, timedelta(minutes=1))
     for _ in range(notifications.MAX_ATTEMPTS + 3):
-        server.call(notifications.reprocess_pending(later))
+        server.call(notifications.reprocess_pending(soon))
     (row,) = stored(server, shop.name)
     assert (row["verdict"], row["attempts"]) == ("pending", notifications.MAX_ATTEMPTS)
