@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections import Counter
 from typing import Any
 
 import httpx
 from sqlalchemy import func, select
 
+from kassa.providers.sandbox import SIGNATURE_HEADER, sign, wire_amount
 from kassa.store.tables import events, payments, sandbox_payments
 from tests.helpers import ShopSetup, checkout, create_payment, sandbox_notification
 from tests.live import LiveServer
@@ -145,3 +147,40 @@ def test_concurrent_captures_capture_once(
     assert any(a.status_code == 200 for a in answers)
     assert count_events(server, payment["id"], "payment.succeeded") == 1
     assert api.get(f"/v1/payments/{payment['id']}").json()["amount_captured"] == 3000
+
+
+def test_notices_of_one_provider_refund_arriving_together_record_it_once(
+    server: LiveServer, shop: ShopSetup, api: httpx.Client
+) -> None:
+    """A refund made in the provider's dashboard, reported by several notices at once."""
+    payment = create_payment(api, amount=10000)
+    checkout(server, payment, "pay")
+    url = f"{server.url}/hooks/sandbox/{shop.name}"
+    requests = []
+    for i in range(10):
+        body = json.dumps(
+            {
+                "id": f"evt-{i}",
+                "type": "refund.succeeded",
+                "created_at": "2026-11-22T00:00:00Z",
+                "object": {
+                    "id": "sbxr_dashboard",
+                    "payment_id": payment["provider_payment_id"],
+                    "status": "succeeded",
+                    "amount": wire_amount(1000, "RUB"),
+                },
+            }
+        ).encode()
+        headers = {"content-type": "application/json", SIGNATURE_HEADER: sign(shop.secret, body)}
+        requests.append(("POST", url, {"content": body, "headers": headers}))
+    answers = asyncio.run(fire(requests))
+    messages = Counter(a.json()["message"] for a in answers)
+    assert messages.pop("recorded a refund made at the provider") == 1
+    # The others found it recorded, or lost the race to record it.
+    assert set(messages) <= {
+        "no change: refund already succeeded",
+        "no change: the refund is recorded already",
+    }, messages
+    (refund,) = api.get("/v1/refunds", params={"payment": payment["id"]}).json()["data"]
+    assert (refund["provider_refund_id"], refund["amount"]) == ("sbxr_dashboard", 1000)
+    assert api.get(f"/v1/payments/{payment['id']}").json()["amount_refunded"] == 1000

@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, insert, select, update
+from sqlalchemy import ColumnElement, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kassa.domain import (
@@ -38,6 +38,7 @@ from kassa.services.objects import list_object, refund_object
 from kassa.services.pagination import PageRequest, fetch_page
 from kassa.services.payments import gateway_for, get_payment, load, transition
 from kassa.store import records
+from kassa.store.db import insert_ignoring_conflict
 from kassa.store.tables import payments, refunds
 
 log = logging.getLogger(__name__)
@@ -277,19 +278,11 @@ async def _record_external(
     source: EventSource,
     now: datetime,
 ) -> AppliedRefund:
+    """Record a refund made at the provider. The row goes in first, guarded by the unique
+    index on the provider's refund id, so concurrent notices of one refund record it once;
+    then its amount is taken from what the payment has left, or the row is taken back."""
     if reported.status != RefundStatus.SUCCEEDED:
         return AppliedRefund(None, f"no change: unknown refund reported {reported.status}")
-    taken = await conn.execute(
-        update(payments)
-        .where(payments.c.id == payment.id, *_has_refundable(reported.amount))
-        .values(amount_refunded=payments.c.amount_refunded + reported.amount, updated_at=now)
-        .returning(*payments.c)
-    )
-    row = taken.mappings().first()
-    if row is None:
-        return AppliedRefund(
-            None, f"rejected: a refund of {reported.amount} exceeds what the payment has left"
-        )
     refund = Refund(
         id=new_id("re"),
         payment_id=payment.id,
@@ -303,7 +296,26 @@ async def _record_external(
         created_at=now,
         updated_at=now,
     )
-    await conn.execute(insert(refunds).values(_refund_values(refund)))
+    recorded = await conn.execute(
+        insert_ignoring_conflict(
+            conn.dialect.name, refunds, index_elements=["payment_id", "provider_refund_id"]
+        ).returning(refunds.c.id),
+        _refund_values(refund),
+    )
+    if recorded.first() is None:
+        return AppliedRefund(None, "no change: the refund is recorded already")
+    taken = await conn.execute(
+        update(payments)
+        .where(payments.c.id == payment.id, *_has_refundable(reported.amount))
+        .values(amount_refunded=payments.c.amount_refunded + reported.amount, updated_at=now)
+        .returning(*payments.c)
+    )
+    row = taken.mappings().first()
+    if row is None:
+        await conn.execute(delete(refunds).where(refunds.c.id == refund.id))
+        return AppliedRefund(
+            None, f"rejected: a refund of {reported.amount} exceeds what the payment has left"
+        )
     await events.record(
         conn, type=refund_event(refund.status), source=source, now=now, refund=refund
     )

@@ -76,11 +76,9 @@ class Database:
         index_elements: list[str],
         index_where: ColumnElement[bool] | TextClause | None = None,
     ) -> Insert:
-        """`INSERT … ON CONFLICT (index_elements) DO NOTHING` in this database's dialect; give
-        the values when executing it (which also lets SQLAlchemy reuse its compiled form)."""
-        insert = sqlite.insert if self.is_sqlite else postgresql.insert
-        return insert(table).on_conflict_do_nothing(
-            index_elements=index_elements, index_where=index_where
+        """`insert_ignoring_conflict` in this database's dialect."""
+        return insert_ignoring_conflict(
+            self.dialect, table, index_elements=index_elements, index_where=index_where
         )
 
     async def dispose(self) -> None:
@@ -88,6 +86,22 @@ class Database:
         await self._reader.dispose()
         if self._writer is not self._reader:
             await self._writer.dispose()
+
+
+def insert_ignoring_conflict(
+    dialect: str,
+    table: Table,
+    *,
+    index_elements: list[str],
+    index_where: ColumnElement[bool] | TextClause | None = None,
+) -> Insert:
+    """`INSERT … ON CONFLICT (index_elements) DO NOTHING` for `dialect` (`conn.dialect.name`
+    inside a transaction); give the values when executing it, which also lets SQLAlchemy reuse
+    its compiled form."""
+    insert = sqlite.insert if dialect == "sqlite" else postgresql.insert
+    return insert(table).on_conflict_do_nothing(
+        index_elements=index_elements, index_where=index_where
+    )
 
 
 def _configure_sqlite(engine: AsyncEngine, *, immediate: bool) -> None:

@@ -121,6 +121,8 @@ refunds = Table(
     Column("created_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
     Index("ix_refunds_shop_list", "shop_id", "test", "id"),
+    # A refund the provider reports is recorded once, however many notices of it arrive.
+    Index("uq_refunds_provider_refund", "payment_id", "provider_refund_id", unique=True),
 )
 
 #: The outbox and the audit log: one row per thing that happened, written in the same

@@ -270,9 +270,13 @@ def upgrade() -> None:
     )
     op.create_index(op.f("ix_refunds_payment_id"), "refunds", ["payment_id"], unique=False)
     op.create_index("ix_refunds_shop_list", "refunds", ["shop_id", "test", "id"], unique=False)
+    op.create_index(
+        "uq_refunds_provider_refund", "refunds", ["payment_id", "provider_refund_id"], unique=True
+    )
 
 
 def downgrade() -> None:
+    op.drop_index("uq_refunds_provider_refund", table_name="refunds")
     op.drop_index("ix_refunds_shop_list", table_name="refunds")
     op.drop_index(op.f("ix_refunds_payment_id"), table_name="refunds")
 
