@@ -45,8 +45,8 @@ def serve(
     """Apply migrations and serve the API, the hooks and the pages (with the background loop)."""
     from kassa.web import create_app
 
-    overrides = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
-    settings = Settings(**overrides)  # type: ignore[arg-type]
+    options = {"host": host, "port": port}
+    settings = Settings().model_copy(update={k: v for k, v in options.items() if v is not None})
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )

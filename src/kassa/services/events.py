@@ -21,14 +21,14 @@ async def record(
     type: EventType,
     source: EventSource,
     now: datetime,
-    payment: Payment | None = None,
-    refund: Refund | None = None,
+    subject: Payment | Refund,
 ) -> str:
-    """Write the event for a change to `payment` or `refund` (the object is the snapshot the
-    event carries); call it on the connection of the transaction that made the change."""
-    subject = refund or payment
-    assert subject is not None, "an event is about a payment or a refund"
-    data = refund_object(refund) if refund else payment_object(payment)  # type: ignore[arg-type]
+    """Write the event for a change to `subject` (the object is the snapshot the event
+    carries); call it on the connection of the transaction that made the change."""
+    if isinstance(subject, Refund):
+        data, payment_id, refund_id = refund_object(subject), subject.payment_id, subject.id
+    else:
+        data, payment_id, refund_id = payment_object(subject), subject.id, None
     event_id = new_id("evt")
     await conn.execute(
         insert(events),
@@ -38,8 +38,8 @@ async def record(
             "test": subject.test,
             "type": type.value,
             "source": source.value,
-            "payment_id": refund.payment_id if refund else subject.id,
-            "refund_id": refund.id if refund else None,
+            "payment_id": payment_id,
+            "refund_id": refund_id,
             "data": {"object": data},
             "created_at": now,
         },

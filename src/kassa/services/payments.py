@@ -147,7 +147,7 @@ async def create_payment(
     async with ctx.db.write() as conn:
         await conn.execute(insert(payments).values(records.payment_values(payment)))
         await events.record(
-            conn, type=EventType.PAYMENT_CREATED, source=EventSource.API, now=now, payment=payment
+            conn, type=EventType.PAYMENT_CREATED, source=EventSource.API, now=now, subject=payment
         )
         if created.status != PaymentStatus.PENDING:
             applied = await apply_payment_update(
@@ -338,7 +338,7 @@ async def transition(
     if row is None:
         return None
     moved = records.payment(row)
-    await events.record(conn, type=payment_event(target), source=source, now=now, payment=moved)
+    await events.record(conn, type=payment_event(target), source=source, now=now, subject=moved)
     return moved
 
 

@@ -103,7 +103,7 @@ async def create_refund(
             raise InvalidState("The payment changed while refunding; try again")
         await conn.execute(insert(refunds).values(_refund_values(refund)))
         await events.record(
-            conn, type=refund_event(refund.status), source=EventSource.API, now=now, refund=refund
+            conn, type=refund_event(refund.status), source=EventSource.API, now=now, subject=refund
         )
     return await _execute(ctx, reserved, refund)
 
@@ -242,7 +242,7 @@ async def apply_refund_update(
         return AppliedRefund(refund, "no change: refund settled concurrently")
     settled = records.refund(row)
     await events.record(
-        conn, type=refund_event(settled.status), source=source, now=now, refund=settled
+        conn, type=refund_event(settled.status), source=source, now=now, subject=settled
     )
     done = settled.status == RefundStatus.SUCCEEDED
     await _settle_amounts(
@@ -317,7 +317,7 @@ async def _record_external(
             None, f"rejected: a refund of {reported.amount} exceeds what the payment has left"
         )
     await events.record(
-        conn, type=refund_event(refund.status), source=source, now=now, refund=refund
+        conn, type=refund_event(refund.status), source=source, now=now, subject=refund
     )
     await _maybe_fully_refunded(conn, records.payment(row), source=source, now=now)
     return AppliedRefund(refund, "recorded a refund made at the provider", changed=True)

@@ -13,6 +13,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 from kassa.web.i18n import negotiate
+from kassa.web.templating import Pages
 
 router = APIRouter(include_in_schema=False)
 
@@ -122,7 +123,8 @@ def models(spec: dict[str, Any]) -> list[tuple[str, list[Field_]]]:
 @router.get("/docs")
 async def docs(request: Request, lang: str | None = None) -> HTMLResponse:
     spec = request.app.openapi()
-    return request.app.state.pages.render(  # type: ignore[no-any-return]
+    pages: Pages = request.app.state.pages
+    return pages.render(
         "docs.html",
         locale=negotiate(lang, request.headers.get("accept-language")),
         spec=spec,

@@ -15,6 +15,7 @@ from kassa.services import sandbox_acquirer as acquirer
 from kassa.services.sandbox_acquirer import AcquirerError, PayerAction
 from kassa.web.deps import ContextDep
 from kassa.web.i18n import negotiate
+from kassa.web.templating import Pages
 
 pages = APIRouter(prefix="/sandbox/checkout", include_in_schema=False)
 api = APIRouter(prefix="/sandbox/api", include_in_schema=False)
@@ -28,7 +29,8 @@ def _render(
     request: Request, view: acquirer.Checkout | None, locale: str, *, error: str | None = None
 ) -> HTMLResponse:
     status = 200 if view else 404
-    return request.app.state.pages.render(  # type: ignore[no-any-return]
+    pages: Pages = request.app.state.pages
+    return pages.render(
         "sandbox/checkout.html", locale=locale, status_code=status, view=view, error=error
     )
 
