@@ -27,6 +27,14 @@ async def fire(requests: list[tuple[str, str, dict[str, Any]]]) -> list[httpx.Re
         )
 
 
+def notify_together(
+    server: LiveServer, shop: ShopSetup, signed: list[tuple[bytes, dict[str, str]]]
+) -> list[httpx.Response]:
+    """POST every signed notification to the shop's sandbox hook at once."""
+    url = f"{server.url}/hooks/sandbox/{shop.name}"
+    return asyncio.run(fire([("POST", url, {"content": b, "headers": h}) for b, h in signed]))
+
+
 def count_events(server: LiveServer, payment_id: str, type: str) -> int:
     async def read() -> int:
         query = select(func.count()).where(events.c.payment_id == payment_id, events.c.type == type)
@@ -40,9 +48,9 @@ def test_fifty_identical_notifications_make_one_transition(
     server: LiveServer, shop: ShopSetup, api: httpx.Client
 ) -> None:
     payment = create_payment(api)
-    body, headers = sandbox_notification(shop.secret, payment, "succeeded")
-    url = f"{server.url}/hooks/sandbox/{shop.name}"
-    answers = asyncio.run(fire([("POST", url, {"content": body, "headers": headers})] * 50))
+    answers = notify_together(
+        server, shop, [sandbox_notification(shop.secret, payment, "succeeded")] * 50
+    )
     assert {a.status_code for a in answers} == {200}
     verdicts = Counter(a.json()["verdict"] for a in answers)
     assert verdicts == {"accepted": 1, "duplicate": 49}
@@ -54,12 +62,8 @@ def test_fifty_distinct_notifications_of_one_outcome_make_one_transition(
     server: LiveServer, shop: ShopSetup, api: httpx.Client
 ) -> None:
     payment = create_payment(api)
-    url = f"{server.url}/hooks/sandbox/{shop.name}"
-    requests = []
-    for _ in range(50):
-        body, headers = sandbox_notification(shop.secret, payment, "succeeded")
-        requests.append(("POST", url, {"content": body, "headers": headers}))
-    answers = asyncio.run(fire(requests))
+    signed = [sandbox_notification(shop.secret, payment, "succeeded") for _ in range(50)]
+    answers = notify_together(server, shop, signed)
     assert {a.status_code for a in answers} == {200}
     messages = Counter(a.json()["message"] for a in answers)
     assert messages == {"pending → succeeded": 1, "no change: already succeeded": 49}
@@ -70,12 +74,9 @@ def test_conflicting_outcomes_racing_leave_one_winner(
     server: LiveServer, shop: ShopSetup, api: httpx.Client
 ) -> None:
     payment = create_payment(api)
-    url = f"{server.url}/hooks/sandbox/{shop.name}"
-    requests = []
-    for status in ["succeeded", "failed", "canceled", "expired"] * 5:
-        body, headers = sandbox_notification(shop.secret, payment, status)
-        requests.append(("POST", url, {"content": body, "headers": headers}))
-    answers = asyncio.run(fire(requests))
+    outcomes = ["succeeded", "failed", "canceled", "expired"] * 5
+    signed = [sandbox_notification(shop.secret, payment, status) for status in outcomes]
+    answers = notify_together(server, shop, signed)
     assert {a.status_code for a in answers} == {200}
     winners = [a.json()["message"] for a in answers if a.json()["message"].startswith("pending →")]
     assert len(winners) == 1
@@ -155,8 +156,7 @@ def test_notices_of_one_provider_refund_arriving_together_record_it_once(
     """A refund made in the provider's dashboard, reported by several notices at once."""
     payment = create_payment(api, amount=10000)
     checkout(server, payment, "pay")
-    url = f"{server.url}/hooks/sandbox/{shop.name}"
-    requests = []
+    signed = []
     for i in range(10):
         body = json.dumps(
             {
@@ -172,8 +172,8 @@ def test_notices_of_one_provider_refund_arriving_together_record_it_once(
             }
         ).encode()
         headers = {"content-type": "application/json", SIGNATURE_HEADER: sign(shop.secret, body)}
-        requests.append(("POST", url, {"content": body, "headers": headers}))
-    answers = asyncio.run(fire(requests))
+        signed.append((body, headers))
+    answers = notify_together(server, shop, signed)
     messages = Counter(a.json()["message"] for a in answers)
     assert messages.pop("recorded a refund made at the provider") == 1
     # The others found it recorded, or lost the race to record it.

@@ -15,6 +15,7 @@ blame, the `param`. The web layer maps each branch to an HTTP status; nothing he
     ├── NotFound                     no such object for this caller           (404)
     ├── Conflict                     the request clashes with current state   (409)
     │   ├── InvalidState
+    │   │   ├── PaymentInvalidState  the payment's status does not allow the operation
     │   │   └── TransitionRejected   a status change outside the table
     │   ├── IdempotencyKeyReused
     │   └── IdempotencyKeyInUse
@@ -114,6 +115,12 @@ class InvalidState(Conflict):
     """The operation is not allowed in the object's current status."""
 
     code = "invalid_state"
+
+
+class PaymentInvalidState(InvalidState):
+    """The payment's status does not allow the operation asked for (capture, cancel, refund)."""
+
+    code = "payment_invalid_state"
 
 
 class TransitionRejected(InvalidState):

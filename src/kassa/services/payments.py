@@ -22,13 +22,13 @@ from kassa.domain import (
     CurrencyUnsupported,
     EventSource,
     EventType,
-    InvalidState,
     MethodUnsupported,
     Money,
     NotFound,
     NotSupported,
     ParameterInvalid,
     Payment,
+    PaymentInvalidState,
     PaymentStatus,
     PaymentUpdate,
     ProviderAccount,
@@ -234,9 +234,8 @@ async def capture_payment(
     """Take all or part (once) of a held payment."""
     payment = await get_payment(ctx, caller=caller, payment_id=payment_id)
     if payment.status != PaymentStatus.REQUIRES_CAPTURE:
-        raise InvalidState(
+        raise PaymentInvalidState(
             f"Only a payment in requires_capture can be captured; this one is {payment.status}",
-            code="payment_invalid_state",
         )
     amount = payment.check_capture_amount(amount)
     gateway = await gateway_for(ctx, payment)
@@ -250,10 +249,9 @@ async def cancel_payment(ctx: Context, *, caller: Caller, payment_id: str) -> Pa
     """Cancel a payment nobody has paid yet, or release a hold."""
     payment = await get_payment(ctx, caller=caller, payment_id=payment_id)
     if payment.status not in OPEN_STATUSES:
-        raise InvalidState(
+        raise PaymentInvalidState(
             f"Only a pending or requires_capture payment can be canceled; this one is "
             f"{payment.status}",
-            code="payment_invalid_state",
         )
     gateway = await gateway_for(ctx, payment)
     reported = await gateway.cancel(payment)

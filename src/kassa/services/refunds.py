@@ -22,6 +22,7 @@ from kassa.domain import (
     NotFound,
     NotSupported,
     Payment,
+    PaymentInvalidState,
     PaymentStatus,
     ProviderDeclined,
     ProviderUnavailable,
@@ -142,9 +143,8 @@ async def resume_pending(ctx: Context, *, limit: int = 50) -> int:
 
 def _check_refundable(payment: Payment) -> None:
     if payment.status != PaymentStatus.SUCCEEDED:
-        raise InvalidState(
+        raise PaymentInvalidState(
             f"Only a succeeded payment can be refunded; this one is {payment.status}",
-            code="payment_invalid_state",
             param="payment",
         )
 

@@ -17,7 +17,6 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import RowMapping, insert, select, update
-from sqlalchemy.exc import IntegrityError
 
 from kassa.domain import KassaError, Money, ProviderAccount, new_id
 from kassa.providers.sandbox import SIGNATURE_HEADER, SandboxStatus, parse_amount, sign, wire_amount
@@ -151,17 +150,17 @@ async def create(ctx: Context, account: ProviderAccount, document: Any) -> dict[
         "created_at": now,
         "updated_at": now,
     }
-    try:
-        async with ctx.db.write() as conn:
-            await conn.execute(insert(sandbox_payments).values(values))
-    except IntegrityError:
-        pass  # the order exists: answer with it, as an idempotent create
-    query = select(sandbox_payments).where(
+    # An order that exists already is answered with its payment: an idempotent create.
+    create_once = ctx.db.insert_ignoring_conflict(
+        sandbox_payments, index_elements=["shop_id", "order_id"]
+    )
+    existing = select(sandbox_payments).where(
         sandbox_payments.c.shop_id == account.shop_id,
         sandbox_payments.c.order_id == document["order_id"],
     )
-    async with ctx.db.read() as conn:
-        row = (await conn.execute(query)).mappings().one()
+    async with ctx.db.write() as conn:
+        await conn.execute(create_once, values)
+        row = (await conn.execute(existing)).mappings().one()
     return _object(ctx, row)
 
 

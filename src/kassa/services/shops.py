@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import Insert, Update, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from kassa.domain import (
@@ -107,6 +107,7 @@ async def configure_provider(
     if cls.test_only and not test:
         raise ParameterInvalid(f"{cls.title} accounts are test accounts only", param="test")
     enabled_given = params.pop("enabled", None)
+    enabled = None if enabled_given is None else _parse_bool("enabled", enabled_given, True)
     api_url_given = "api_url" in params
     api_url = _check_api_url(params.pop("api_url", None))
     fields = {field.name: field for field in cls.credential_fields}
@@ -148,38 +149,27 @@ async def configure_provider(
         values = {
             "credentials": credentials,
             # Settings not given keep their stored values; a new account starts enabled.
-            "enabled": _parse_bool("enabled", enabled_given, default=row is None or row["enabled"]),
+            "enabled": enabled if enabled is not None else row is None or row["enabled"],
             "api_url": api_url if api_url_given or row is None else row["api_url"],
             "updated_at": now,
         }
+        statement: Insert | Update
         if row is None:
-            account_id = new_id("pa")
-            await conn.execute(
-                insert(provider_accounts).values(
-                    id=account_id,
-                    shop_id=shop.id,
-                    provider=provider,
-                    test=test,
-                    created_at=now,
-                    **values,
-                )
+            statement = insert(provider_accounts).values(
+                id=new_id("pa"),
+                shop_id=shop.id,
+                provider=provider,
+                test=test,
+                created_at=now,
+                **values,
             )
         else:
-            account_id = row["id"]
-            await conn.execute(
+            statement = (
                 update(provider_accounts)
-                .where(provider_accounts.c.id == account_id)
+                .where(provider_accounts.c.id == row["id"])
                 .values(**values)
             )
-        stored = (
-            (
-                await conn.execute(
-                    select(provider_accounts).where(provider_accounts.c.id == account_id)
-                )
-            )
-            .mappings()
-            .one()
-        )
+        stored = (await conn.execute(statement.returning(*provider_accounts.c))).mappings().one()
     ctx.hook_accounts.clear()
     return Configured(records.provider_account(stored), generated)
 
