@@ -52,7 +52,9 @@ class LiveServer:
         )
         self.app: FastAPI = create_app(self.settings)
         self.server = uvicorn.Server(
-            uvicorn.Config(self.app, log_level="warning", lifespan="on", loop="asyncio")
+            uvicorn.Config(
+                self.app, log_level="warning", lifespan="on", loop="asyncio", proxy_headers=False
+            )
         )
         self.loop: asyncio.AbstractEventLoop | None = None
         self.thread = threading.Thread(target=self._serve, name="kassa-test-server", daemon=True)

@@ -2,10 +2,25 @@
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+#: The addresses YooKassa sends notifications from, as its official SDKs (Python, PHP) list them.
+YOOKASSA_NOTIFICATION_SOURCES = (
+    "185.71.76.0/27",
+    "185.71.77.0/27",
+    "77.75.153.0/25",
+    "77.75.154.128/25",
+    "77.75.156.11",
+    "77.75.156.35",
+    "2a02:5180:0:1509::/64",
+    "2a02:5180:0:2655::/64",
+    "2a02:5180:0:1533::/64",
+    "2a02:5180:0:2669::/64",
+)
 
 
 class Settings(BaseSettings):
@@ -35,6 +50,19 @@ class Settings(BaseSettings):
     )
     provider_timeout: float = Field(15.0, description="Seconds to wait for a provider's API.")
     background: bool = Field(True, description="Run the background loop inside `kassa serve`.")
+    trusted_proxies: list[str] = Field(
+        [],
+        description="Addresses or networks of reverse proxies in front of Kassa; only from them "
+        "are X-Forwarded-For and X-Forwarded-Proto believed. JSON list, e.g. "
+        '["127.0.0.1", "10.0.0.0/8"].',
+    )
+    yookassa_notification_sources: list[str] = Field(
+        list(YOOKASSA_NOTIFICATION_SOURCES),
+        description="Networks YooKassa sends notifications from (its SDKs' published list).",
+    )
+    yookassa_extra_sources: list[str] = Field(
+        [], description="Networks to accept YooKassa notifications from besides the published ones."
+    )
     log_level: str = "info"
 
     @property
@@ -43,6 +71,20 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite+aiosqlite:///{self.data_dir / 'kassa.db'}"
+
+    @field_validator("trusted_proxies", "yookassa_notification_sources", "yookassa_extra_sources")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        """Every entry must be an IP address or network, so a typo fails at start-up."""
+        for entry in value:
+            ipaddress.ip_network(entry, strict=False)
+        return value
+
+    @property
+    def notification_sources(self) -> dict[str, list[str]]:
+        """Per provider, the networks its notifications may come from (providers that sign
+        their notifications need none)."""
+        return {"yookassa": self.yookassa_notification_sources + self.yookassa_extra_sources}
 
     @property
     def resolved_public_url(self) -> str:

@@ -59,6 +59,8 @@ def serve(
         port=settings.port,
         log_level=settings.log_level,
         server_header=False,
+        # Forwarded headers are read by the app, from KASSA_TRUSTED_PROXIES only.
+        proxy_headers=False,
     )
 
 

@@ -8,10 +8,12 @@ from types import MappingProxyType
 from kassa.domain import ParameterInvalid
 from kassa.providers.base import (
     Capabilities,
+    CheckResult,
     CredentialField,
     HookReply,
     InboundRequest,
     Notification,
+    PaymentCheck,
     PaymentRequest,
     Provider,
     ProviderPayment,
@@ -38,10 +40,12 @@ def provider_class(name: str) -> type[Provider]:
 __all__ = [
     "PROVIDERS",
     "Capabilities",
+    "CheckResult",
     "CredentialField",
     "HookReply",
     "InboundRequest",
     "Notification",
+    "PaymentCheck",
     "PaymentRequest",
     "Provider",
     "ProviderPayment",

@@ -10,6 +10,7 @@ data (`methods`, `currencies`, `capabilities`) for the API, the CLI and the admi
 
 from __future__ import annotations
 
+import ipaddress
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -20,6 +21,8 @@ from typing import Any, ClassVar
 import httpx
 
 from kassa.domain import (
+    Money,
+    NotificationRejected,
     NotSupported,
     Payment,
     PaymentStatus,
@@ -29,6 +32,8 @@ from kassa.domain import (
     Refund,
     RefundUpdate,
 )
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,9 +75,10 @@ class PaymentRequest:
 
 @dataclass(frozen=True, slots=True)
 class ProviderPayment:
-    """The provider's answer to a create: its id, and what the payer must do next."""
+    """The provider's answer to a create: its id (unknown until the payer pays, for widget
+    providers such as CloudPayments), and what the payer must do next."""
 
-    provider_payment_id: str
+    provider_payment_id: str | None
     confirmation: Mapping[str, Any]
     status: PaymentStatus = PaymentStatus.PENDING
 
@@ -90,11 +96,34 @@ class InboundRequest:
 
 
 @dataclass(frozen=True, slots=True)
-class Notification:
-    """A verified notification: the provider's identity of the event and what it says."""
+class PaymentCheck:
+    """A provider asking, before it charges the payer, whether Kassa will accept the payment
+    (CloudPayments' Check). `payment_id` is Kassa's id as the provider echoes it back."""
 
-    event_key: str
-    updates: Sequence[PaymentUpdate | RefundUpdate]
+    payment_id: str | None
+    amount: Money
+
+
+class CheckResult(StrEnum):
+    """Kassa's answer to a `PaymentCheck`; providers translate it into their own codes."""
+
+    ACCEPT = "accept"
+    UNKNOWN_PAYMENT = "unknown_payment"
+    WRONG_AMOUNT = "wrong_amount"
+    NOT_PAYABLE = "not_payable"
+    EXPIRED = "expired"
+
+
+@dataclass(frozen=True, slots=True)
+class Notification:
+    """A verified notification: the provider's identity of the event and what it says.
+
+    A notification either reports `updates` or asks a `check`; `event_key` is `None` for a
+    check, which changes nothing and is answered afresh each time it is asked."""
+
+    event_key: str | None
+    updates: Sequence[PaymentUpdate | RefundUpdate] = ()
+    check: PaymentCheck | None = None
 
 
 class Verdict(StrEnum):
@@ -139,10 +168,37 @@ class Provider:
     #: Whether accounts of this provider can only be test accounts.
     test_only: ClassVar[bool] = False
 
-    def __init__(self, account: ProviderAccount, *, http: httpx.AsyncClient, api_url: str) -> None:
+    def __init__(
+        self,
+        account: ProviderAccount,
+        *,
+        http: httpx.AsyncClient,
+        api_url: str,
+        public_url: str,
+        notification_sources: Sequence[IPNetwork] = (),
+    ) -> None:
         self.account = account
         self.http = http
         self.api_url = api_url.rstrip("/")
+        #: Kassa's own public base URL, for pages the payer is sent to.
+        self.public_url = public_url.rstrip("/")
+        #: The networks this provider's notifications may come from (configured in Settings).
+        self.notification_sources = tuple(notification_sources)
+
+    def check_source(self, request: InboundRequest) -> None:
+        """Reject a notification whose sender is outside `notification_sources`. For providers
+        that do not sign their notifications; the address is the one the web layer
+        determined (X-Forwarded-For is believed only from a configured trusted proxy)."""
+        try:
+            address = ipaddress.ip_address(request.source_ip or "")
+        except ValueError:
+            raise NotificationRejected(
+                f"{self.title} notification from an unreadable address"
+            ) from None
+        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+            address = address.ipv4_mapped
+        if not any(address in network for network in self.notification_sources):
+            raise NotificationRejected(f"{self.title} does not send notifications from {address}")
 
     @classmethod
     def generate_credentials(cls) -> dict[str, str]:
@@ -177,9 +233,10 @@ class Provider:
         raise NotSupported(f"{self.title} sends no notifications")
 
     @classmethod
-    def reply(cls, verdict: Verdict, message: str) -> HookReply:
-        """The answer the provider expects: by default 200 for anything it should not resend,
-        401 for a rejected notification and 500 (resend later) when applying failed."""
+    def reply(cls, verdict: Verdict, message: str, check: CheckResult | None = None) -> HookReply:
+        """The answer the provider expects (with Kassa's `check` result when it asked one): by
+        default 200 for anything it should not resend, 401 for a rejected notification and
+        500 (resend later) when applying failed."""
         status = {Verdict.REJECTED: 401, Verdict.PENDING: 500}.get(verdict, 200)
         return HookReply.json(status, {"verdict": verdict.value, "message": message})
 

@@ -63,8 +63,7 @@ class Context:
         return cls(
             db=Database(settings.resolved_database_url),
             settings=settings,
-            gateways=gateways
-            or Gateways(public_url=settings.resolved_public_url, timeout=settings.provider_timeout),
+            gateways=gateways or Gateways(settings),
         )
 
     async def close(self) -> None:

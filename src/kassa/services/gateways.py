@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import ipaddress
+from collections.abc import Mapping, Sequence
+
 import httpx
 
+from kassa.config import Settings
 from kassa.domain import ProviderAccount
 from kassa.providers import Provider, provider_class
+from kassa.providers.base import IPNetwork
 
 #: The base URL Kassa uses for its own endpoints when it calls them in-process.
 INTERNAL_BASE_URL = "http://kassa.internal"
@@ -21,27 +26,36 @@ class Gateways:
     """
 
     def __init__(
-        self,
-        *,
-        public_url: str,
-        timeout: float,
-        hub_transport: httpx.AsyncBaseTransport | None = None,
+        self, settings: Settings, *, hub_transport: httpx.AsyncBaseTransport | None = None
     ) -> None:
+        self.public_url = settings.resolved_public_url
+        self._sources: Mapping[str, Sequence[IPNetwork]] = {
+            provider: tuple(ipaddress.ip_network(entry, strict=False) for entry in entries)
+            for provider, entries in settings.notification_sources.items()
+        }
+        timeout = settings.provider_timeout
         self._http = httpx.AsyncClient(timeout=timeout)
         if hub_transport is not None:
             self.hub = httpx.AsyncClient(
                 transport=hub_transport, base_url=INTERNAL_BASE_URL, timeout=timeout
             )
         else:
-            self.hub = httpx.AsyncClient(base_url=public_url, timeout=timeout)
+            self.hub = httpx.AsyncClient(base_url=self.public_url, timeout=timeout)
 
     def for_account(self, account: ProviderAccount) -> Provider:
         """The provider for `account`, pointed at its API (the account's override first)."""
         cls = provider_class(account.provider)
         url = account.api_url or cls.default_api_url
+        http = self._http
         if url.startswith("/"):
-            return cls(account, http=self.hub, api_url=str(self.hub.base_url).rstrip("/") + url)
-        return cls(account, http=self._http, api_url=url)
+            http, url = self.hub, str(self.hub.base_url).rstrip("/") + url
+        return cls(
+            account,
+            http=http,
+            api_url=url,
+            public_url=self.public_url,
+            notification_sources=self._sources.get(account.provider, ()),
+        )
 
     async def aclose(self) -> None:
         await self._http.aclose()

@@ -10,7 +10,11 @@ The path is built for speed and for never losing anything:
    provider's event identity makes a duplicate's insert do nothing; the duplicate's
    transaction is then rolled back whole and the copy stored as `duplicate`.
 4. If applying fails, the notification is stored as `pending` and the provider is told to
-   resend; the worker also re-applies pending notifications.
+   resend; the worker also re-applies pending notifications. So is one that could not be read
+   because the provider's API did not answer (YooKassa's are re-read from the API).
+
+A notification that asks rather than reports (CloudPayments' Check) changes nothing: it is
+answered from the payment as it stands and stored as accepted, with the answer as its outcome.
 """
 
 from __future__ import annotations
@@ -28,11 +32,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from kassa.domain import (
     EventSource,
     NotificationRejected,
+    PaymentStatus,
     PaymentUpdate,
     ProviderAccount,
+    ProviderUnavailable,
     new_id,
 )
-from kassa.providers import InboundRequest, Notification, Verdict
+from kassa.providers import CheckResult, InboundRequest, Notification, PaymentCheck, Verdict
 from kassa.services import shops
 from kassa.services.context import Context
 from kassa.services.payments import apply_payment_update, find_reported
@@ -59,11 +65,13 @@ MAX_ATTEMPTS = 10
 
 @dataclass(frozen=True, slots=True)
 class Result:
-    """What became of one notification: its stored id, verdict and a readable outcome."""
+    """What became of one notification: its stored id, verdict, a readable outcome and, for
+    a check, Kassa's answer."""
 
     notification_id: str
     verdict: Verdict
     outcome: str
+    check: CheckResult | None = None
 
 
 def redact(headers: Mapping[str, str]) -> dict[str, str]:
@@ -82,10 +90,25 @@ async def receive(ctx: Context, *, provider: str, shop_ref: str, request: Inboun
     if not accounts:
         reason = f"no enabled {provider} account for shop {shop_ref!r}"
         return await _store(ctx, row, Verdict.REJECTED, reason)
-    account, parsed, error = await _verify(ctx, accounts, request)
+    try:
+        account, parsed, error = await _verify(ctx, accounts, request)
+    except _Unread as exc:
+        row.update(shop_id=exc.account.shop_id, account_id=exc.account.id)
+        return await _store(ctx, row, Verdict.PENDING, f"{exc.reason}; will be retried")
     row.update(shop_id=account.shop_id, account_id=account.id)
     if parsed is None:
         return await _store(ctx, row, Verdict.REJECTED, error)
+    if parsed.check is not None:
+        return await _answer_check(ctx, row, account, parsed.check)
+    return await _accept(ctx, row, account, parsed)
+
+
+async def _accept(
+    ctx: Context, row: dict[str, Any], account: ProviderAccount, parsed: Notification
+) -> Result:
+    """Apply a verified notification and store it as accepted, in one transaction; or store
+    it as a duplicate, or as pending if applying failed."""
+    now = row["received_at"]
     row["event_key"] = parsed.event_key
     try:
         async with ctx.db.write() as conn:
@@ -97,7 +120,7 @@ async def receive(ctx: Context, *, provider: str, shop_ref: str, request: Inboun
     except _Duplicate:
         return await _store(ctx, row, Verdict.DUPLICATE, _DUPLICATE)
     except Exception:
-        log.exception("applying %s notification %s failed", provider, row["id"])
+        log.exception("applying %s notification %s failed", account.provider, row["id"])
         row.update(processed_at=None, payment_id=None)
         return await _store(ctx, row, Verdict.PENDING, "applying failed; will be retried")
     return Result(row["id"], Verdict.ACCEPTED, outcome)
@@ -110,17 +133,57 @@ class _Duplicate(Exception):
     """Raised inside the write transaction to roll a duplicate's effects back."""
 
 
+class _Unread(Exception):
+    """The notification verified as far as it could, but reading it needs the provider's API,
+    which did not answer: keep it pending rather than reject it."""
+
+    def __init__(self, account: ProviderAccount, reason: str) -> None:
+        super().__init__(reason)
+        self.account = account
+        self.reason = reason
+
+
+async def _answer_check(
+    ctx: Context, row: dict[str, Any], account: ProviderAccount, check: PaymentCheck
+) -> Result:
+    """Answer a provider's "may I charge?" from the payment as it stands, and store it."""
+    async with ctx.db.read() as conn:
+        payment = await find_reported(
+            conn, account=account, payment_id=check.payment_id, provider_payment_id=None
+        )
+    if payment is None:
+        answer = CheckResult.UNKNOWN_PAYMENT
+    elif (payment.amount, payment.currency) != (check.amount.amount, check.amount.currency):
+        answer = CheckResult.WRONG_AMOUNT
+    elif payment.status == PaymentStatus.EXPIRED or (
+        payment.status == PaymentStatus.PENDING
+        and payment.expires_at is not None
+        and payment.expires_at <= ctx.clock()
+    ):
+        answer = CheckResult.EXPIRED
+    elif payment.status != PaymentStatus.PENDING:
+        answer = CheckResult.NOT_PAYABLE
+    else:
+        answer = CheckResult.ACCEPT
+    row.update(payment_id=payment.id if payment else None, processed_at=row["received_at"])
+    stored = await _store(ctx, row, Verdict.ACCEPTED, f"check answered: {answer.value}")
+    return Result(stored.notification_id, stored.verdict, stored.outcome, check=answer)
+
+
 async def _verify(
     ctx: Context, accounts: list[ProviderAccount], request: InboundRequest
 ) -> tuple[ProviderAccount, Notification | None, str]:
     """The account whose credentials verify the request, and what it says; or the last
-    account tried, nothing, and why."""
+    account tried, nothing, and why. Raises `_Unread` if the provider's API is needed to read
+    it and did not answer."""
     error = ""
     for account in accounts:
         try:
             return account, await ctx.gateways.for_account(account).parse_notification(request), ""
         except NotificationRejected as exc:
             error = exc.message
+        except ProviderUnavailable as exc:
+            raise _Unread(account, exc.message) from exc
         except Exception as exc:  # a provider module's bug must not lose the notification
             log.exception("verifying a %s notification failed", account.provider)
             error = f"verification failed unexpectedly ({type(exc).__name__})"
@@ -194,7 +257,7 @@ async def _insert_accepted(
 
 async def _store(ctx: Context, row: dict[str, Any], verdict: Verdict, reason: str) -> Result:
     values = {**row, "verdict": verdict.value}
-    values["outcome" if verdict == Verdict.PENDING else "reason"] = reason
+    values["reason" if verdict in (Verdict.REJECTED, Verdict.DUPLICATE) else "outcome"] = reason
     async with ctx.db.write() as conn:
         await conn.execute(insert(notifications), values)
     return Result(row["id"], verdict, reason)
@@ -245,6 +308,7 @@ async def _reprocess(ctx: Context, row: Any) -> bool:
                 .where(this, notifications.c.verdict == Verdict.PENDING.value)
                 .values(
                     verdict=Verdict.ACCEPTED.value,
+                    event_key=parsed.event_key,
                     processed_at=now,
                     attempts=notifications.c.attempts + 1,
                 )

@@ -13,6 +13,7 @@ from alembic.script import ScriptDirectory
 from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from kassa import __version__
 from kassa.config import Settings
@@ -42,11 +43,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        gateways = Gateways(
-            public_url=settings.resolved_public_url,
-            timeout=settings.provider_timeout,
-            hub_transport=httpx.ASGITransport(app=app),
-        )
+        gateways = Gateways(settings, hub_transport=httpx.ASGITransport(app=app))
         ctx = Context.open(settings, gateways=gateways)
         app.state.ctx = ctx
         stop = asyncio.Event()
@@ -78,6 +75,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(SecurityHeaders)
     app.add_middleware(RequestMetrics, metrics=app.state.metrics)
+    if settings.trusted_proxies:
+        # Outermost, so everything after it sees the payer's or provider's address.
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
     errors.install(app)
 
     for module in (payments, refunds, events, providers, health, hooks):

@@ -27,9 +27,10 @@ async def hook(
         body=await request.body(),
         query=request.url.query,
         kind=kind,
+        # The peer, or the client a trusted proxy names (see KASSA_TRUSTED_PROXIES).
         source_ip=request.client.host if request.client else None,
     )
     result = await notifications.receive(ctx, provider=provider, shop_ref=shop, request=inbound)
     request.app.state.metrics.notifications.labels(provider, result.verdict.value).inc()
-    reply = cls.reply(result.verdict, result.outcome)
+    reply = cls.reply(result.verdict, result.outcome, result.check)
     return Response(reply.body, reply.status_code, media_type=reply.media_type)
