@@ -7,7 +7,7 @@ import secrets
 import socket
 import threading
 from collections.abc import Coroutine, Iterator
-from typing import Any, TypeVar
+from typing import Any, Self, TypeVar
 
 import asyncpg
 import uvicorn
@@ -31,40 +31,31 @@ def free_socket() -> socket.socket:
     return sock
 
 
-class LiveServer:
-    """Kassa served by uvicorn in a background thread, on a real loopback socket.
+class LiveApp:
+    """Any ASGI app (Kassa, a provider emulator, a merchant's receiver) served by uvicorn in a
+    background thread, on a real loopback socket."""
 
-    `call()` runs a coroutine on the server's own event loop, with the app's context, so tests
-    can set things up through the services exactly as the CLI would.
-    """
-
-    def __init__(self, database_url: str, **settings: Any) -> None:
-        self.sock = free_socket()
+    def __init__(
+        self, app: Any, *, name: str = "live-app", sock: socket.socket | None = None
+    ) -> None:
+        self.sock = sock or free_socket()
         self.port = self.sock.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}"
-        self.settings = Settings(
-            database_url=database_url,
-            public_url=self.url,
-            background=False,
-            api_rate_limit=10_000,
-            api_rate_burst=10_000,
-            **settings,
-        )
-        self.app: FastAPI = create_app(self.settings)
+        self.app = app
         self.server = uvicorn.Server(
             uvicorn.Config(
-                self.app, log_level="warning", lifespan="on", loop="asyncio", proxy_headers=False
+                app, log_level="warning", lifespan="on", loop="asyncio", proxy_headers=False
             )
         )
         self.loop: asyncio.AbstractEventLoop | None = None
-        self.thread = threading.Thread(target=self._serve, name="kassa-test-server", daemon=True)
+        self.thread = threading.Thread(target=self._serve, name=name, daemon=True)
 
     def _serve(self) -> None:
         self.loop = asyncio.new_event_loop()
         asyncio.set_event_loop(self.loop)
         self.loop.run_until_complete(self.server.serve(sockets=[self.sock]))
 
-    def start(self) -> LiveServer:
+    def start(self) -> Self:
         self.thread.start()
         for _ in range(500):
             if self.server.started:
@@ -72,22 +63,43 @@ class LiveServer:
             if not self.thread.is_alive():
                 break
             threading.Event().wait(0.01)
-        raise RuntimeError("the test server did not start")
+        raise RuntimeError(f"{self.thread.name} did not start")
 
     def stop(self) -> None:
         self.server.should_exit = True
         self.thread.join(timeout=10)
         self.sock.close()
 
-    @property
-    def ctx(self) -> Context:
-        context: Context = self.app.state.ctx
-        return context
-
     def call(self, coro: Coroutine[Any, Any, T], timeout: float = 30) -> T:
         """Run `coro` on the server's loop and wait for its result."""
         assert self.loop is not None
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+
+
+class LiveServer(LiveApp):
+    """Kassa on a loopback socket. `call()` runs a coroutine on the server's own event loop,
+    with the app's context, so tests can set things up through the services exactly as the
+    CLI would."""
+
+    app: FastAPI
+
+    def __init__(self, database_url: str, **settings: Any) -> None:
+        sock = free_socket()
+        url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+        self.settings = Settings(
+            database_url=database_url,
+            public_url=url,
+            background=False,
+            api_rate_limit=10_000,
+            api_rate_burst=10_000,
+            **settings,
+        )
+        super().__init__(create_app(self.settings), name="kassa-test-server", sock=sock)
+
+    @property
+    def ctx(self) -> Context:
+        context: Context = self.app.state.ctx
+        return context
 
 
 def sqlite_url(directory: str) -> str:

@@ -17,6 +17,7 @@ from kassa.providers.base import (
     PaymentRequest,
     Provider,
     ProviderPayment,
+    SimulatedNotification,
     Verdict,
 )
 from kassa.providers.sandbox import SandboxProvider
@@ -49,6 +50,7 @@ __all__ = [
     "PaymentRequest",
     "Provider",
     "ProviderPayment",
+    "SimulatedNotification",
     "Verdict",
     "provider_class",
 ]

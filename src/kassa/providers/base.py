@@ -126,6 +126,18 @@ class Notification:
     check: PaymentCheck | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class SimulatedNotification:
+    """A notification built exactly as the provider would send it (format, signature), for
+    `kassa simulate`. `kind` is the path segment after `/hooks/{provider}/{shop}`, if any."""
+
+    method: str
+    headers: Mapping[str, str]
+    body: bytes = b""
+    kind: str | None = None
+    query: str = ""
+
+
 class Verdict(StrEnum):
     """What Kassa made of an inbound notification."""
 
@@ -167,6 +179,8 @@ class Provider:
     credential_fields: ClassVar[tuple[CredentialField, ...]] = ()
     #: Whether accounts of this provider can only be test accounts.
     test_only: ClassVar[bool] = False
+    #: The events `kassa simulate` can send for this provider, in the provider's own names.
+    simulated_events: ClassVar[tuple[str, ...]] = ()
 
     def __init__(
         self,
@@ -231,6 +245,11 @@ class Provider:
         """Check the notification is authentic (unless `verify` is off for one already checked)
         and read it; raise `SignatureInvalid` if it is not."""
         raise NotSupported(f"{self.title} sends no notifications")
+
+    def simulate(self, payment: Payment, event: str) -> SimulatedNotification:
+        """The notification the provider would send about `payment` for `event` (one of
+        `simulated_events`), signed with this account's credentials."""
+        raise NotSupported(f"kassa simulate cannot send {self.title} notifications")
 
     @classmethod
     def reply(cls, verdict: Verdict, message: str, check: CheckResult | None = None) -> HookReply:
