@@ -53,6 +53,42 @@ def make_shop(server: LiveServer, *, live_key: bool = False) -> ShopSetup:
     return server.call(setup())
 
 
+@dataclass(frozen=True)
+class ProviderShop:
+    """A new shop with one account of a real provider (pointed at its emulator) and a key."""
+
+    shop: Shop
+    account: ProviderAccount
+    key: str
+
+    @property
+    def name(self) -> str:
+        return self.shop.name
+
+    def api(self, server: LiveServer) -> httpx.Client:
+        """A merchant API client for this shop (close it, or use it in a `with`)."""
+        headers = {"Authorization": f"Bearer {self.key}"}
+        return httpx.Client(base_url=server.url, headers=headers, timeout=30)
+
+
+def make_provider_shop(
+    server: LiveServer, provider: str, settings: dict[str, str], *, live: bool = False
+) -> ProviderShop:
+    """A new shop named `t-<random>` whose only account is `provider` with `settings` (the
+    provider's credentials, `api_url` of its emulator); a test account unless `live`."""
+
+    async def setup() -> ProviderShop:
+        ctx = server.ctx
+        shop = await shops.create_shop(ctx, name=f"t-{secrets.token_hex(5)}")
+        configured = await shops.configure_provider(
+            ctx, shop=shop, provider=provider, settings={**settings, "test": str(not live)}
+        )
+        _, key = await keys.create_key(ctx, shop=shop, live=live)
+        return ProviderShop(shop=shop, account=configured.account, key=key)
+
+    return server.call(setup())
+
+
 def create_payment(api: httpx.Client, **fields: Any) -> dict[str, Any]:
     body = {"amount": 150000, "currency": "RUB", **fields}
     response = api.post("/v1/payments", json=body)
