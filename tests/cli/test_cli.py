@@ -7,27 +7,11 @@ import secrets
 
 import httpx
 import pytest
-from typer.testing import CliRunner, Result
+from typer.testing import CliRunner
 
-from kassa.cli import app
+from tests.cli.conftest import invoke
 from tests.helpers import checkout, create_payment
 from tests.live import LiveServer
-
-
-@pytest.fixture
-def kassa(database_url: str, server: LiveServer) -> CliRunner:
-    """Runs `kassa …` against the test server's database."""
-    return CliRunner(
-        env={
-            "KASSA_DATABASE_URL": database_url,
-            "KASSA_PUBLIC_URL": server.url,
-            "COLUMNS": "250",
-        }
-    )
-
-
-def invoke(runner: CliRunner, *args: str) -> Result:
-    return runner.invoke(app, list(args), catch_exceptions=False)
 
 
 @pytest.fixture

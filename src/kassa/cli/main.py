@@ -6,6 +6,7 @@ import asyncio
 import logging
 from typing import Annotated
 
+import httpx
 import typer
 import uvicorn
 from rich.table import Table
@@ -14,7 +15,7 @@ from kassa.cli.output import console, errors, fail, money, run
 from kassa.config import Settings
 from kassa.domain import Payment, PaymentStatus, ProviderAccount
 from kassa.providers import PROVIDERS, provider_class
-from kassa.services import bootstrap, events, keys, payments, shops
+from kassa.services import bootstrap, events, keys, payments, shops, simulate
 from kassa.services.context import Context
 from kassa.store import upgrade
 
@@ -271,3 +272,31 @@ def payments_show(payment_id: str) -> None:
             str(event["id"]), str(event["type"]), str(event["source"]), str(event["created_at"])
         )
     console.print(table)
+
+
+@app.command("simulate")
+def simulate_notification(
+    provider: Annotated[str, typer.Argument(help=f"One of: {', '.join(sorted(PROVIDERS))}")],
+    event: Annotated[str, typer.Argument(help="The provider's event, e.g. payment.succeeded.")],
+    payment: Annotated[str, typer.Option("--payment", help="The test payment it is about.")],
+    url: Annotated[
+        str | None, typer.Option(help="The running Kassa; default KASSA_PUBLIC_URL.")
+    ] = None,
+) -> None:
+    """Send a running Kassa the notification PROVIDER would send for EVENT, in its real format
+    and signed with the shop's configured secret: a check of the whole set-up."""
+    base_url = url or Settings().resolved_public_url
+
+    async def work(ctx: Context) -> simulate.Delivery:
+        return await simulate.simulate(
+            ctx, provider=provider, event=event, payment_id=payment, base_url=base_url
+        )
+
+    try:
+        delivery = run(work)
+    except httpx.HTTPError as exc:
+        raise fail(f"could not reach Kassa at {base_url}: {exc}") from None
+    console.print(f"{delivery.method} {delivery.url}", soft_wrap=True)
+    console.print(f"Kassa answered HTTP {delivery.status_code}: {delivery.answer}", soft_wrap=True)
+    if delivery.status_code >= 300:
+        raise typer.Exit(1)

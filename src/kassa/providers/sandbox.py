@@ -20,6 +20,7 @@ import hmac
 import json
 import secrets
 from collections.abc import Callable
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, TypeVar, assert_never
 
@@ -48,6 +49,7 @@ from kassa.providers.base import (
     PaymentRequest,
     Provider,
     ProviderPayment,
+    SimulatedNotification,
     send,
 )
 
@@ -174,6 +176,12 @@ class SandboxProvider(Provider):
         ),
     )
     test_only = True
+    simulated_events = (
+        "payment.succeeded",
+        "payment.authorized",
+        "payment.failed",
+        "payment.canceled",
+    )
 
     @classmethod
     def generate_credentials(cls) -> dict[str, str]:
@@ -276,6 +284,26 @@ class SandboxProvider(Provider):
             return Notification(event_key=str(document["id"]), updates=[update])
         except MALFORMED as exc:
             raise NotificationRejected(f"Unreadable sandbox notification: {exc!r}") from exc
+
+    def simulate(self, payment: Payment, event: str) -> SimulatedNotification:
+        status = SandboxStatus(event.removeprefix("payment."))
+        amount = wire_amount(payment.amount, payment.currency)
+        document = {
+            "id": f"sbxevt_sim_{secrets.token_hex(8)}",
+            "type": event,
+            "created_at": datetime.now(UTC).isoformat(),
+            "object": {
+                "id": self._ref(payment),
+                "order_id": payment.id,
+                "status": status.value,
+                "amount": amount,
+                "amount_captured": amount if status == SandboxStatus.SUCCEEDED else None,
+                "failure_code": "simulated" if status == SandboxStatus.FAILED else None,
+            },
+        }
+        body = json.dumps(document).encode()
+        headers = {"content-type": "application/json", SIGNATURE_HEADER: sign(self._secret, body)}
+        return SimulatedNotification("POST", headers, body)
 
     @staticmethod
     def _ref(payment: Payment) -> str:

@@ -50,11 +50,14 @@ async def create_shop(ctx: Context, *, name: str) -> Shop:
     return shop
 
 
-async def get_shop(ctx: Context, *, name: str) -> Shop:
+async def get_shop(ctx: Context, *, name: str | None = None, shop_id: str | None = None) -> Shop:
+    """The shop with this name (or id); `NotFound` if there is none."""
+    condition = shops.c.name == name if shop_id is None else shops.c.id == shop_id
     async with ctx.db.read() as conn:
-        row = (await conn.execute(select(shops).where(shops.c.name == name))).mappings().first()
+        row = (await conn.execute(select(shops).where(condition))).mappings().first()
     if row is None:
-        raise NotFound(f"No shop named {name!r}", param="shop")
+        what = f"named {name!r}" if shop_id is None else repr(shop_id)
+        raise NotFound(f"No shop {what}", param="shop")
     return records.shop(row)
 
 
