@@ -187,7 +187,14 @@ def providers_configure(
     console.print(f"Configured {account.provider} ({mode}) for shop {shop}: {account.id}")
     for name, value in configured.generated.items():
         console.print(f"Generated {name}: {value}  (shown once)", soft_wrap=True)
-    console.print(f"Notification URL for the provider: {public}/hooks/{account.provider}/{shop}")
+    hook = f"{public}/hooks/{account.provider}/{shop}"
+    kinds = provider_class(account.provider).hook_kinds
+    if not kinds:
+        console.print(f"Notification URL for the provider: {hook}", soft_wrap=True)
+        return
+    console.print("Notification URLs for the provider, one per kind:")
+    for kind in kinds:
+        console.print(f"  {kind:<8} {hook}/{kind}", soft_wrap=True)
 
 
 @providers_app.command("list")

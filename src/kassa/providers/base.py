@@ -179,6 +179,9 @@ class Provider:
     credential_fields: ClassVar[tuple[CredentialField, ...]] = ()
     #: Whether accounts of this provider can only be test accounts.
     test_only: ClassVar[bool] = False
+    #: Path segments after `/hooks/{provider}/{shop}` the provider posts to, one per kind of
+    #: notification (CloudPayments); empty when it posts everything to one URL.
+    hook_kinds: ClassVar[tuple[str, ...]] = ()
     #: The events `kassa simulate` can send for this provider, in the provider's own names.
     simulated_events: ClassVar[tuple[str, ...]] = ()
 
