@@ -9,11 +9,13 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 import httpx
+from sqlalchemy import update
 
 from kassa.domain import ProviderAccount, Shop
 from kassa.providers.sandbox import SIGNATURE_HEADER, sign, wire_amount
 from kassa.services import keys, shops
 from kassa.services.context import Context, utcnow
+from kassa.store.tables import sandbox_payments
 
 if TYPE_CHECKING:
     from tests.live import LiveServer
@@ -95,6 +97,20 @@ def create_payment(api: httpx.Client, **fields: Any) -> dict[str, Any]:
     assert response.status_code == 201, response.text
     document: dict[str, Any] = response.json()
     return document
+
+
+def paid_silently_at_the_sandbox(server: LiveServer, payment: dict[str, Any]) -> None:
+    """The payer paid at the sandbox, and its notification was lost."""
+
+    async def pay() -> None:
+        async with server.ctx.db.write() as conn:
+            await conn.execute(
+                update(sandbox_payments)
+                .where(sandbox_payments.c.order_id == payment["id"])
+                .values(status="succeeded", amount_captured=payment["amount"])
+            )
+
+    server.call(pay())
 
 
 def checkout(server: LiveServer, payment: dict[str, Any], action: str) -> httpx.Response:

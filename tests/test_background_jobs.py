@@ -6,11 +6,17 @@ from datetime import timedelta
 from typing import Any
 
 import httpx
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from kassa.services import expiry, refunds, shops
-from kassa.store.tables import events, payments, sandbox_payments
-from tests.helpers import ShopSetup, checkout, create_payment, later
+from kassa.store.tables import events, payments
+from tests.helpers import (
+    ShopSetup,
+    checkout,
+    create_payment,
+    later,
+    paid_silently_at_the_sandbox,
+)
 from tests.live import LiveServer
 
 
@@ -51,15 +57,7 @@ def test_a_payment_paid_but_never_notified_is_found_at_expiry(
 ) -> None:
     payment = create_payment(api, amount=700, expires_in=60)
 
-    async def paid_at_the_sandbox_silently() -> None:
-        async with server.ctx.db.write() as conn:
-            await conn.execute(
-                update(sandbox_payments)
-                .where(sandbox_payments.c.order_id == payment["id"])
-                .values(status="succeeded", amount_captured=700)
-            )
-
-    server.call(paid_at_the_sandbox_silently())
+    paid_silently_at_the_sandbox(server, payment)
     server.call(expiry.expire_due(later(server, timedelta(minutes=2))))
     after = api.get(f"/v1/payments/{payment['id']}").json()
     assert (after["status"], after["amount_captured"]) == ("succeeded", 700)

@@ -258,6 +258,19 @@ async def cancel_payment(ctx: Context, *, caller: Caller, payment_id: str) -> Pa
     return await apply_update(ctx, payment=payment, reported=reported, source=EventSource.API)
 
 
+async def refresh_payment(ctx: Context, *, caller: Caller, payment_id: str) -> Payment:
+    """Ask the provider about an open payment now and apply what it says, as reconciliation
+    (the "check payment" button); a payment whose outcome is settled is returned as it is."""
+    payment = await get_payment(ctx, caller=caller, payment_id=payment_id)
+    if payment.status not in OPEN_STATUSES:
+        return payment
+    gateway = await gateway_for(ctx, payment)
+    reported = await gateway.fetch(payment)
+    return await apply_update(
+        ctx, payment=payment, reported=reported, source=EventSource.RECONCILIATION
+    )
+
+
 async def apply_update(
     ctx: Context, *, payment: Payment, reported: PaymentUpdate, source: EventSource
 ) -> Payment:

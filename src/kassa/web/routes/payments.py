@@ -136,3 +136,28 @@ async def cancel_payment(
     return await idempotent.respond(
         request, ctx, caller, idempotency_key, prefix="req", status=200, run=run
     )
+
+
+@router.post(
+    "/{payment_id}/refresh",
+    summary="Re-check a payment with its provider",
+    responses={200: {"model": PaymentOut}, **ERRORS},
+)
+async def refresh_payment(
+    payment_id: str,
+    request: Request,
+    ctx: ContextDep,
+    caller: CallerDep,
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
+    """Ask the provider about a `pending` or `requires_capture` payment now and apply what it
+    says (its event's `source` is `reconciliation`); other payments are returned unchanged.
+    For a payment whose notification never came."""
+
+    async def run(_: str) -> dict[str, Any]:
+        payment = await payments.refresh_payment(ctx, caller=caller, payment_id=payment_id)
+        return payment_object(payment)
+
+    return await idempotent.respond(
+        request, ctx, caller, idempotency_key, prefix="req", status=200, run=run
+    )
