@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -99,7 +100,7 @@ def create_payment(api: httpx.Client, **fields: Any) -> dict[str, Any]:
     return document
 
 
-def paid_silently_at_the_sandbox(server: LiveServer, payment: dict[str, Any]) -> None:
+def paid_silently_at_the_sandbox(server: LiveServer, payment: Mapping[str, Any]) -> None:
     """The payer paid at the sandbox, and its notification was lost."""
 
     async def pay() -> None:
@@ -113,7 +114,7 @@ def paid_silently_at_the_sandbox(server: LiveServer, payment: dict[str, Any]) ->
     server.call(pay())
 
 
-def checkout(server: LiveServer, payment: dict[str, Any], action: str) -> httpx.Response:
+def checkout(server: LiveServer, payment: Mapping[str, Any], action: str) -> httpx.Response:
     """Press a button on the sandbox checkout page of `payment`."""
     url = payment["confirmation"]["url"]
     return httpx.post(url, data={"action": action, "lang": "en"}, timeout=30)

@@ -1,0 +1,153 @@
+"""`Kassa`: the synchronous client."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from types import TracebackType
+from typing import Any, TypeVar
+
+import httpx
+
+from kassa.client import calls
+from kassa.client.calls import RETRYABLE, Call, query, retry_delay
+from kassa.client.errors import APIConnectionError
+from kassa.client.models import Event, Page, Payment, Refund
+
+T = TypeVar("T")
+
+
+class Kassa:
+    """A client of Kassa's API for one shop key: `Kassa("sk_test_…", "https://pay.example")`.
+
+    Every POST carries an Idempotency-Key (yours, or one made per call) and is retried with
+    the same key after a network error, a 429 or a 5xx, `max_retries` times.
+    """
+
+    def __init__(
+        self,
+        api_key: str,
+        base_url: str = "http://127.0.0.1:8000",
+        *,
+        timeout: float = 30.0,
+        max_retries: int = 2,
+        http_client: httpx.Client | None = None,
+    ) -> None:
+        self.max_retries = max_retries
+        self._http = http_client or httpx.Client(timeout=timeout)
+        self._http.base_url = httpx.URL(base_url)
+        self._http.headers["Authorization"] = f"Bearer {api_key}"
+        self.payments = Payments(self)
+        self.refunds = Refunds(self)
+        self.events = Events(self)
+
+    def run(self, call: Call[T]) -> T:
+        """Send `call`, retrying what is safe to retry, and read the answer."""
+        attempt = 0
+        while True:
+            response: httpx.Response | None = None
+            try:
+                response = self._http.send(call.request(self._http))
+            except httpx.TransportError as exc:
+                if attempt >= self.max_retries:
+                    raise APIConnectionError(f"Kassa could not be reached: {exc!r}") from exc
+            else:
+                if response.status_code not in RETRYABLE or attempt >= self.max_retries:
+                    return call.result(response)
+            attempt += 1
+            time.sleep(retry_delay(attempt, response))
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> Kassa:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+class Payments:
+    def __init__(self, client: Kassa) -> None:
+        self._client = client
+
+    def create(
+        self,
+        *,
+        amount: int,
+        currency: str,
+        idempotency_key: str | None = None,
+        **fields: Any,
+    ) -> Payment:
+        """Create a payment of `amount` minor units; `fields` are the API's (provider, method,
+        description, customer, metadata, capture, return_url, expires_in)."""
+        body = {"amount": amount, "currency": currency, **fields}
+        return self._client.run(calls.create_payment(body, idempotency_key))
+
+    def get(self, payment_id: str) -> Payment:
+        return self._client.run(calls.get_payment(payment_id))
+
+    def list(self, **params: Any) -> Page[Payment]:
+        """One page: status, provider, customer, created_gte, created_lt, limit,
+        starting_after."""
+        return self._client.run(calls.list_payments(query(params)))
+
+    def capture(
+        self, payment_id: str, amount: int | None = None, *, idempotency_key: str | None = None
+    ) -> Payment:
+        call = calls.payment_action(payment_id, "capture", {"amount": amount}, idempotency_key)
+        return self._client.run(call)
+
+    def cancel(self, payment_id: str, *, idempotency_key: str | None = None) -> Payment:
+        return self._client.run(calls.payment_action(payment_id, "cancel", {}, idempotency_key))
+
+    def refresh(self, payment_id: str) -> Payment:
+        """Ask the provider about an open payment now."""
+        return self._client.run(calls.payment_action(payment_id, "refresh", {}, None))
+
+
+class Refunds:
+    def __init__(self, client: Kassa) -> None:
+        self._client = client
+
+    def create(
+        self,
+        payment: str,
+        amount: int | None = None,
+        *,
+        reason: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> Refund:
+        body = {"payment": payment, "amount": amount, "reason": reason}
+        return self._client.run(calls.create_refund(body, idempotency_key))
+
+    def get(self, refund_id: str) -> Refund:
+        return self._client.run(calls.get_refund(refund_id))
+
+    def list(self, **params: Any) -> Page[Refund]:
+        """One page: payment, limit, starting_after."""
+        return self._client.run(calls.list_refunds(query(params)))
+
+
+class Events:
+    def __init__(self, client: Kassa) -> None:
+        self._client = client
+
+    def list(self, **params: Any) -> Page[Event]:
+        """One page, newest first: type (or a family like `payment.*`), payment, limit,
+        starting_after."""
+        return self._client.run(calls.list_events(query(params)))
+
+    def iterate(self, **params: Any) -> Iterator[Event]:
+        """Every matching event, newest first, fetching page after page."""
+        while True:
+            page = self.list(**params)
+            yield from page.data
+            if not page.has_more or not page.data:
+                return
+            params["starting_after"] = page.data[-1].id
