@@ -40,7 +40,8 @@ from fastapi import FastAPI, Request, Response
 from sqlalchemy import make_url
 
 from kassa.config import Settings
-from kassa.providers.sandbox import SIGNATURE_HEADER, sign, wire_amount
+from kassa.providers.sandbox import SIGNATURE_HEADER, sign
+from kassa.providers.wire import value_amount
 from kassa.services import keys, shops
 from kassa.services.context import Context
 from kassa.store import upgrade
@@ -294,7 +295,7 @@ async def create_shop(database_url: str) -> Shop:
 def notification(secret: str, payment: dict[str, Any], index: int) -> tuple[bytes, str]:
     """A signed sandbox `payment.succeeded` notification for `payment` (the format of the
     sandbox provider, as tests/helpers.py builds it): its body and signature."""
-    amount = wire_amount(payment["amount"], payment["currency"])
+    amount = value_amount(payment["amount"], payment["currency"])
     document = {
         "id": f"sbxevt_bench_{index}_{secrets.token_hex(6)}",
         "type": "payment.succeeded",

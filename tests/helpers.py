@@ -13,7 +13,8 @@ import httpx
 from sqlalchemy import update
 
 from kassa.domain import ProviderAccount, Shop
-from kassa.providers.sandbox import SIGNATURE_HEADER, sign, wire_amount
+from kassa.providers.sandbox import SIGNATURE_HEADER, sign
+from kassa.providers.wire import value_amount
 from kassa.services import keys, shops
 from kassa.services.context import Context, utcnow
 from kassa.store.tables import sandbox_payments
@@ -124,7 +125,7 @@ def sandbox_notification(
     secret: str, payment: dict[str, Any], status: str, *, event_id: str | None = None, **fields: Any
 ) -> tuple[bytes, dict[str, str]]:
     """A signed sandbox notification saying `payment` is now `status` at the sandbox."""
-    amount = wire_amount(payment["amount"], payment["currency"])
+    amount = value_amount(payment["amount"], payment["currency"])
     document = {
         "id": event_id or f"sbxevt_{secrets.token_hex(8)}",
         "type": f"payment.{status}",

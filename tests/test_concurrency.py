@@ -10,7 +10,8 @@ from typing import Any
 import httpx
 from sqlalchemy import func, select
 
-from kassa.providers.sandbox import SIGNATURE_HEADER, sign, wire_amount
+from kassa.providers.sandbox import SIGNATURE_HEADER, sign
+from kassa.providers.wire import value_amount
 from kassa.store.tables import events, payments, sandbox_payments
 from tests.helpers import ShopSetup, checkout, create_payment, sandbox_notification
 from tests.live import LiveServer
@@ -167,7 +168,7 @@ def test_notices_of_one_provider_refund_arriving_together_record_it_once(
                     "id": "sbxr_dashboard",
                     "payment_id": payment["provider_payment_id"],
                     "status": "succeeded",
-                    "amount": wire_amount(1000, "RUB"),
+                    "amount": value_amount(1000, "RUB"),
                 },
             }
         ).encode()

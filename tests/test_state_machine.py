@@ -35,7 +35,8 @@ from hypothesis.stateful import (
 from sqlalchemy import RowMapping, select
 
 from kassa.domain.status import PAYMENT_TRANSITIONS, PaymentStatus
-from kassa.providers.sandbox import SIGNATURE_HEADER, sign, wire_amount
+from kassa.providers.sandbox import SIGNATURE_HEADER, sign
+from kassa.providers.wire import value_amount
 from kassa.store import tables
 from tests.helpers import make_shop, sandbox_notification
 from tests.live import LiveServer
@@ -132,7 +133,7 @@ class PaymentMachine(RuleBasedStateMachine):
         fields = (
             {}
             if captured is None
-            else {"amount_captured": wire_amount(captured, payment["currency"])}
+            else {"amount_captured": value_amount(captured, payment["currency"])}
         )
         body, headers = sandbox_notification(
             self.shop.secret, payment, status, event_id=self._event_id(data), **fields
@@ -147,7 +148,7 @@ class PaymentMachine(RuleBasedStateMachine):
             "id": f"sbxr_{payment['id']}_{number}",
             "payment_id": payment["provider_payment_id"],
             "status": data.draw(st.sampled_from(REFUND_STATUSES), label="refund status"),
-            "amount": wire_amount(amount, payment["currency"]),
+            "amount": value_amount(amount, payment["currency"]),
             "reference": None,
         }
 

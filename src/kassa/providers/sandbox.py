@@ -27,8 +27,6 @@ from typing import Any, TypeVar, assert_never
 import httpx
 
 from kassa.domain import (
-    KassaError,
-    Money,
     NotificationRejected,
     Payment,
     PaymentStatus,
@@ -40,7 +38,7 @@ from kassa.domain import (
     RefundUpdate,
     SignatureInvalid,
 )
-from kassa.domain.money import format_major
+from kassa.providers import wire
 from kassa.providers.base import (
     Capabilities,
     CredentialField,
@@ -56,6 +54,10 @@ from kassa.providers.base import (
 SIGNATURE_HEADER = "x-sandbox-signature"
 
 T = TypeVar("T")
+
+
+def _read(reader: Callable[[Any], T], document: Any) -> T:
+    return wire.read_answer(reader, document, provider="The sandbox")
 
 
 class SandboxStatus(StrEnum):
@@ -88,32 +90,9 @@ def kassa_status(status: SandboxStatus) -> PaymentStatus:
             assert_never(status)
 
 
-def wire_amount(amount: int, currency: str) -> dict[str, str]:
-    """Minor units to the sandbox's `{"value": "1500.00", "currency": "RUB"}`."""
-    return {"value": format_major(amount, currency), "currency": currency}
-
-
-def parse_amount(document: Any) -> Money:
-    """The sandbox's amount object to `Money`, exactly: the value must be a decimal string
-    (a JSON number would have been read as a float)."""
-    value, currency = document["value"], document["currency"]
-    if not isinstance(value, str) or not isinstance(currency, str):
-        raise TypeError("amount is {value: decimal string, currency: string}")
-    return Money.from_major(value, currency)
-
-
 def sign(secret: str, body: bytes) -> str:
     """The `X-Sandbox-Signature` of a notification body."""
     return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-
-
-def _text(document: Any, key: str, *, required: bool = True) -> str | None:
-    value = document[key] if required else document.get(key)
-    if value is None and not required:
-        return None
-    if not isinstance(value, str):
-        raise TypeError(f"{key} is not a string")
-    return value
 
 
 def payment_update(document: Any) -> PaymentUpdate:
@@ -126,12 +105,12 @@ def payment_update(document: Any) -> PaymentUpdate:
     captured = document.get("amount_captured")
     return PaymentUpdate(
         status=status,
-        payment_id=_text(document, "order_id", required=False),
-        provider_payment_id=_text(document, "id"),
-        amount=parse_amount(document["amount"]),
-        amount_captured=parse_amount(captured).amount if captured else None,
-        failure_code=_text(document, "failure_code", required=False),
-        failure_message=_text(document, "failure_message", required=False),
+        payment_id=wire.text(document, "order_id", required=False),
+        provider_payment_id=wire.text(document, "id"),
+        amount=wire.parse_value_amount(document["amount"]),
+        amount_captured=wire.parse_value_amount(captured).amount if captured else None,
+        failure_code=wire.text(document, "failure_code", required=False),
+        failure_message=wire.text(document, "failure_message", required=False),
     )
 
 
@@ -139,23 +118,11 @@ def refund_update(document: Any) -> RefundUpdate:
     """A sandbox refund object as a `RefundUpdate` (raises as `payment_update` does)."""
     return RefundUpdate(
         status=RefundStatus(document["status"]),
-        amount=parse_amount(document["amount"]).amount,
-        refund_id=_text(document, "reference", required=False),
-        provider_refund_id=_text(document, "id"),
-        provider_payment_id=_text(document, "payment_id"),
+        amount=wire.parse_value_amount(document["amount"]).amount,
+        refund_id=wire.text(document, "reference", required=False),
+        provider_refund_id=wire.text(document, "id"),
+        provider_payment_id=wire.text(document, "payment_id"),
     )
-
-
-#: What reading a malformed sandbox document raises.
-MALFORMED = (ValueError, KeyError, TypeError, AttributeError, KassaError)
-
-
-def _read(reader: Callable[[Any], T], document: Any) -> T:
-    """Read an API answer; an unreadable one leaves the outcome unknown."""
-    try:
-        return reader(document)
-    except MALFORMED as exc:
-        raise ProviderUnavailable(f"The sandbox answered something unreadable: {exc!r}") from exc
 
 
 class SandboxProvider(Provider):
@@ -219,7 +186,7 @@ class SandboxProvider(Provider):
     async def create(self, request: PaymentRequest) -> ProviderPayment:
         body = {
             "order_id": request.payment_id,
-            "amount": wire_amount(request.amount, request.currency),
+            "amount": wire.value_amount(request.amount, request.currency),
             "capture": request.capture,
             "method": request.method,
             "description": request.description,
@@ -229,8 +196,8 @@ class SandboxProvider(Provider):
         document = await self._call("POST", "/payments", key=request.payment_id, body=body)
         return _read(
             lambda doc: ProviderPayment(
-                provider_payment_id=str(_text(doc, "id")),
-                confirmation={"type": "redirect", "url": _text(doc, "checkout_url")},
+                provider_payment_id=str(wire.text(doc, "id")),
+                confirmation={"type": "redirect", "url": wire.text(doc, "checkout_url")},
             ),
             document,
         )
@@ -243,7 +210,7 @@ class SandboxProvider(Provider):
             "POST",
             f"/payments/{self._ref(payment)}/capture",
             key=f"{payment.id}:capture",
-            body={"amount": wire_amount(amount, payment.currency)},
+            body={"amount": wire.value_amount(amount, payment.currency)},
         )
         return _read(payment_update, document)
 
@@ -260,7 +227,7 @@ class SandboxProvider(Provider):
             key=refund.id,
             body={
                 "payment_id": self._ref(payment),
-                "amount": wire_amount(refund.amount, refund.currency),
+                "amount": wire.value_amount(refund.amount, refund.currency),
                 "reference": refund.id,
             },
         )
@@ -282,12 +249,12 @@ class SandboxProvider(Provider):
                 else payment_update(document["object"])
             )
             return Notification(event_key=str(document["id"]), updates=[update])
-        except MALFORMED as exc:
+        except wire.MALFORMED as exc:
             raise NotificationRejected(f"Unreadable sandbox notification: {exc!r}") from exc
 
     def simulate(self, payment: Payment, event: str) -> SimulatedNotification:
         status = SandboxStatus(event.removeprefix("payment."))
-        amount = wire_amount(payment.amount, payment.currency)
+        amount = wire.value_amount(payment.amount, payment.currency)
         document = {
             "id": f"sbxevt_sim_{secrets.token_hex(8)}",
             "type": event,

@@ -19,7 +19,8 @@ from typing import Any
 from sqlalchemy import RowMapping, insert, select, update
 
 from kassa.domain import KassaError, Money, ProviderAccount, new_id
-from kassa.providers.sandbox import SIGNATURE_HEADER, SandboxStatus, parse_amount, sign, wire_amount
+from kassa.providers.sandbox import SIGNATURE_HEADER, SandboxStatus, sign
+from kassa.providers.wire import parse_value_amount, value_amount
 from kassa.services.context import Context
 from kassa.services.objects import timestamp
 from kassa.services.shops import list_accounts
@@ -74,9 +75,9 @@ def _object(ctx: Context, row: RowMapping) -> dict[str, Any]:
         "object": "sandbox_payment",
         "order_id": row["order_id"],
         "status": _status(row, ctx.clock()).value,
-        "amount": wire_amount(row["amount"], currency),
-        "amount_captured": wire_amount(row["amount_captured"], currency),
-        "amount_refunded": wire_amount(row["amount_refunded"], currency),
+        "amount": value_amount(row["amount"], currency),
+        "amount_captured": value_amount(row["amount_captured"], currency),
+        "amount_refunded": value_amount(row["amount_refunded"], currency),
         "capture": row["capture"],
         "method": row["method"],
         "description": row["description"],
@@ -90,7 +91,7 @@ def _object(ctx: Context, row: RowMapping) -> dict[str, Any]:
 
 def _amount(document: Any, field: str = "amount") -> Money:
     try:
-        return parse_amount(document[field])
+        return parse_value_amount(document[field])
     except (KeyError, TypeError, ValueError, KassaError) as exc:
         raise AcquirerError(400, "invalid_amount", f"{field} must be {{value, currency}}") from exc
 
@@ -300,7 +301,7 @@ def _refund_object(row: RowMapping, currency: str, reference: Any) -> dict[str, 
         "object": "sandbox_refund",
         "payment_id": row["sandbox_payment_id"],
         "status": "succeeded",
-        "amount": wire_amount(row["amount"], currency),
+        "amount": value_amount(row["amount"], currency),
         "reference": reference if isinstance(reference, str) else None,
         "created_at": timestamp(row["created_at"]),
     }

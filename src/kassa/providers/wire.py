@@ -1,0 +1,48 @@
+"""Reading and writing what providers send: the small pieces several provider modules share."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from kassa.domain import KassaError, Money, ProviderUnavailable
+from kassa.domain.money import format_major
+
+T = TypeVar("T")
+
+#: What reading a malformed provider document raises.
+MALFORMED = (ValueError, KeyError, TypeError, AttributeError, KassaError)
+
+
+def text(document: Any, key: str, *, required: bool = True) -> str | None:
+    """`document[key]`, which must be a string; `None` if absent and not `required`."""
+    value = document[key] if required else document.get(key)
+    if value is None and not required:
+        return None
+    if not isinstance(value, str):
+        raise TypeError(f"{key} is not a string")
+    return value
+
+
+def read_answer(reader: Callable[[Any], T], document: Any, *, provider: str) -> T:
+    """Read an API answer with `reader`; an unreadable one leaves the outcome unknown, so it
+    is `ProviderUnavailable`, never a refusal."""
+    try:
+        return reader(document)
+    except MALFORMED as exc:
+        raise ProviderUnavailable(f"{provider} answered something unreadable: {exc!r}") from exc
+
+
+def value_amount(amount: int, currency: str) -> dict[str, str]:
+    """Minor units as `{"value": "1500.00", "currency": "RUB"}` (major units, a decimal
+    string with the currency's decimals), the form YooKassa and the sandbox use."""
+    return {"value": format_major(amount, currency), "currency": currency}
+
+
+def parse_value_amount(document: Any) -> Money:
+    """`{"value": "1500.00", "currency": "RUB"}` as `Money`, exactly: the value must be a
+    decimal string (a JSON number would have been read as a float)."""
+    value, currency = document["value"], document["currency"]
+    if not isinstance(value, str) or not isinstance(currency, str):
+        raise TypeError("amount is {value: decimal string, currency: string}")
+    return Money.from_major(value, currency)
