@@ -20,10 +20,15 @@ from kassa.providers.base import (
     SimulatedNotification,
     Verdict,
 )
+from kassa.providers.cloudpayments import CloudPaymentsProvider
 from kassa.providers.sandbox import SandboxProvider
+from kassa.providers.yookassa import YooKassaProvider
 
 PROVIDERS: Mapping[str, type[Provider]] = MappingProxyType(
-    {provider.name: provider for provider in (SandboxProvider,)}
+    {
+        provider.name: provider
+        for provider in (SandboxProvider, YooKassaProvider, CloudPaymentsProvider)
+    }
 )
 
 

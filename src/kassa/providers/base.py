@@ -14,7 +14,7 @@ import ipaddress
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, ClassVar
 
@@ -179,6 +179,9 @@ class Provider:
     credential_fields: ClassVar[tuple[CredentialField, ...]] = ()
     #: Whether accounts of this provider can only be test accounts.
     test_only: ClassVar[bool] = False
+    #: How long the provider remembers an idempotency key; a call repeated later could be done
+    #: twice, so Kassa stops repeating it then. `None`: as long as Kassa needs.
+    idempotency_window: ClassVar[timedelta | None] = None
     #: Path segments after `/hooks/{provider}/{shop}` the provider posts to, one per kind of
     #: notification (CloudPayments); empty when it posts everything to one URL.
     hook_kinds: ClassVar[tuple[str, ...]] = ()

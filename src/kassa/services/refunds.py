@@ -32,6 +32,7 @@ from kassa.domain import (
     new_id,
     refund_event,
 )
+from kassa.providers import provider_class
 from kassa.services import events
 from kassa.services.context import Context
 from kassa.services.keys import Caller
@@ -115,8 +116,9 @@ RESUME_AFTER = timedelta(minutes=1)
 
 async def resume_pending(ctx: Context, *, limit: int = 50) -> int:
     """Ask the provider again about refunds left pending (its answer never came); the refund's
-    id is the provider's idempotency key, so this can never refund twice. Returns how many
-    were settled."""
+    id is the provider's idempotency key, so this can never refund twice — as long as the
+    provider remembers the key (`Provider.idempotency_window`); after that the refund is left
+    pending for a person to check. Returns how many were settled."""
     query = (
         select(refunds)
         .where(
@@ -132,6 +134,17 @@ async def resume_pending(ctx: Context, *, limit: int = 50) -> int:
     for refund in pending:
         async with ctx.db.read() as conn:
             payment = await load(conn, refund.payment_id)
+        window = provider_class(payment.provider).idempotency_window
+        if window is not None and refund.created_at + window < ctx.clock():
+            # The provider has forgotten the refund's key: asking again might refund twice.
+            log.warning(
+                "refund %s is still pending after %s, longer than %s keeps its idempotency "
+                "key; check it in the provider's dashboard",
+                refund.id,
+                window,
+                payment.provider,
+            )
+            continue
         try:
             done = await _execute(ctx, payment, refund, source=EventSource.RECONCILIATION)
         except ProviderUnavailable as exc:
@@ -218,6 +231,15 @@ async def apply_refund_update(
             conn, payment=payment, reported=reported, source=source, now=now
         )
     if refund.status == reported.status:
+        if reported.provider_refund_id and not refund.provider_refund_id:
+            # A provider that answers "pending" names its refund: keep the name, or its
+            # later "succeeded" could not be matched to this refund.
+            await conn.execute(
+                refunds.update()
+                .where(refunds.c.id == refund.id, refunds.c.provider_refund_id.is_(None))
+                .values(provider_refund_id=reported.provider_refund_id, updated_at=now)
+            )
+            return AppliedRefund(refund, "no change: refund still pending; provider id kept")
         return AppliedRefund(refund, f"no change: refund already {refund.status}")
     if refund.status != RefundStatus.PENDING:
         return AppliedRefund(refund, f"rejected: refund {refund.status} → {reported.status}")

@@ -25,7 +25,16 @@ from kassa.web import apidocs, errors
 from kassa.web.metrics import Metrics
 from kassa.web.middleware import BodyLimit, RequestMetrics, SecurityHeaders
 from kassa.web.ratelimit import RateLimiter
-from kassa.web.routes import events, health, hooks, payments, providers, refunds, sandbox
+from kassa.web.routes import (
+    events,
+    health,
+    hooks,
+    pay,
+    payments,
+    providers,
+    refunds,
+    sandbox,
+)
 from kassa.web.templating import Pages
 
 STATIC = Path(__file__).resolve().parent / "static"
@@ -80,7 +89,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
     errors.install(app)
 
-    for module in (payments, refunds, events, providers, health, hooks):
+    for module in (payments, refunds, events, providers, health, hooks, pay):
         app.include_router(module.router)
     sandbox.install(app)
     app.include_router(apidocs.router)

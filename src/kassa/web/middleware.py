@@ -62,7 +62,8 @@ class BodyLimit:
 
 
 class SecurityHeaders:
-    """Headers every response carries; pages also get the strict Content-Security-Policy."""
+    """Headers every response carries; pages also get the strict Content-Security-Policy,
+    unless the page set its own (the payment page allows its provider's widget)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -78,7 +79,9 @@ class SecurityHeaders:
                 headers.append((b"x-content-type-options", b"nosniff"))
                 headers.append((b"referrer-policy", b"no-referrer"))
                 if any(n == b"content-type" and v.startswith(b"text/html") for n, v in headers):
-                    headers.append((b"content-security-policy", CONTENT_SECURITY_POLICY.encode()))
+                    if not any(n == b"content-security-policy" for n, _ in headers):
+                        policy = CONTENT_SECURITY_POLICY.encode()
+                        headers.append((b"content-security-policy", policy))
                     headers.append((b"x-frame-options", b"DENY"))
                 message["headers"] = headers
             await send(message)
