@@ -64,6 +64,12 @@ class Settings(BaseSettings):
         [], description="Networks to accept YooKassa notifications from besides the published ones."
     )
     log_level: str = "info"
+    webhook_secret_overlap: int = Field(
+        86_400,
+        ge=0,
+        description="Seconds a webhook endpoint's old secret keeps signing next to the new one "
+        "after a rotation, unless the rotation says otherwise.",
+    )
 
     @property
     def resolved_database_url(self) -> str:

@@ -12,6 +12,7 @@ import uvicorn
 from rich.table import Table
 
 from kassa.cli.output import console, errors, fail, money, run
+from kassa.cli.webhooks import app as webhooks_app
 from kassa.config import Settings
 from kassa.domain import Payment, PaymentStatus, ProviderAccount
 from kassa.providers import PROVIDERS, provider_class
@@ -28,6 +29,7 @@ app.add_typer(shops_app, name="shops")
 app.add_typer(keys_app, name="keys")
 app.add_typer(providers_app, name="providers")
 app.add_typer(payments_app, name="payments")
+app.add_typer(webhooks_app, name="webhooks")
 
 
 def main() -> None:

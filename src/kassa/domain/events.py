@@ -20,6 +20,8 @@ class EventType(StrEnum):
     REFUND_CREATED = "refund.created"
     REFUND_SUCCEEDED = "refund.succeeded"
     REFUND_FAILED = "refund.failed"
+    WEBHOOK_DELIVERY_FAILED = "webhook_delivery.failed"
+    WEBHOOK_ENDPOINT_DISABLED = "webhook_endpoint.disabled"
 
 
 class EventSource(StrEnum):

@@ -1,7 +1,8 @@
 """The background loop `kassa serve` runs in-process: periodic jobs, each on its own interval.
 
-It re-applies notifications stored as pending, settles payments past their expiry, resumes
-refunds whose provider never answered, and forgets Idempotency-Keys past their lifetime.
+It sends merchant webhooks, re-applies notifications stored as pending, settles payments past
+their expiry, resumes refunds whose provider never answered, and forgets Idempotency-Keys past
+their lifetime.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from kassa.services import expiry, idempotency, notifications, refunds
+from kassa.services import expiry, idempotency, notifications, refunds, webhook_sending
 from kassa.services.context import Context
 
 log = logging.getLogger(__name__)
@@ -29,6 +30,7 @@ class Job:
 
 
 JOBS = (
+    Job("deliver webhooks", 1.0, webhook_sending.dispatch),
     Job("reprocess pending notifications", 10.0, notifications.reprocess_pending),
     Job("expire payments", 30.0, expiry.expire_due),
     Job("resume pending refunds", 60.0, refunds.resume_pending),

@@ -233,3 +233,89 @@ sandbox_refunds = Table(
     Column("created_at", UtcDateTime, nullable=False),
     UniqueConstraint("sandbox_payment_id", "idempotence_key"),
 )
+
+# Merchant webhooks: endpoints, one delivery per (event, endpoint) and every attempt at it.
+
+webhook_endpoints = Table(
+    "webhook_endpoints",
+    metadata,
+    Column("id", String(ID), primary_key=True),
+    Column("shop_id", String(ID), ForeignKey("shops.id"), nullable=False),
+    Column("test", Boolean, nullable=False),
+    Column("url", String(2048), nullable=False),
+    Column("description", Text),
+    Column("events", Document, nullable=False),
+    Column("enabled", Boolean, nullable=False),
+    Column("disabled_reason", Text),
+    # Symmetric signing keys (`whsec_…`): they must stay usable, so they cannot be hashed.
+    Column("secret", String(128), nullable=False),
+    Column("previous_secret", String(128)),
+    Column("previous_secret_expires_at", UtcDateTime),
+    # Since when every attempt has failed (cleared by a success); 5 days of it disable.
+    Column("failing_since", UtcDateTime),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Index("ix_webhook_endpoints_shop_list", "shop_id", "test", "id"),
+)
+
+#: Automatic deliveries are unique per (event, endpoint), so fan-out by several workers
+#: writes each once; manual resends are extra rows.
+AUTOMATIC = text("NOT manual")
+PENDING = text("status = 'pending'")
+
+webhook_deliveries = Table(
+    "webhook_deliveries",
+    metadata,
+    Column("id", String(ID), primary_key=True),
+    Column("endpoint_id", String(ID), ForeignKey("webhook_endpoints.id"), nullable=False),
+    Column("event_id", String(ID), ForeignKey("events.id"), nullable=False),
+    Column("manual", Boolean, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False, server_default=text("0")),
+    Column("next_attempt_at", UtcDateTime),
+    # A worker's claim: its token, and when the claim lapses if the worker dies.
+    Column("claim", String(32)),
+    Column("locked_until", UtcDateTime),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Index("ix_webhook_deliveries_endpoint_list", "endpoint_id", "id"),
+    Index(
+        "ix_webhook_deliveries_due",
+        "next_attempt_at",
+        sqlite_where=PENDING,
+        postgresql_where=PENDING,
+    ),
+    Index(
+        "uq_webhook_deliveries_fan_out",
+        "event_id",
+        "endpoint_id",
+        unique=True,
+        sqlite_where=AUTOMATIC,
+        postgresql_where=AUTOMATIC,
+    ),
+)
+
+webhook_attempts = Table(
+    "webhook_attempts",
+    metadata,
+    Column("id", String(ID), primary_key=True),
+    Column(
+        "delivery_id", String(ID), ForeignKey("webhook_deliveries.id"), nullable=False, index=True
+    ),
+    Column("attempted_at", UtcDateTime, nullable=False),
+    Column("succeeded", Boolean, nullable=False),
+    Column("status_code", Integer),
+    Column("latency_ms", Integer, nullable=False),
+    Column("response_body", Text),
+    Column("error", Text),
+)
+
+#: How far a reader of the outbox (`events.seq`) has got; see `kassa.services.outbox`.
+outbox_cursors = Table(
+    "outbox_cursors",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("seq", BigInteger, nullable=False),
+    Column("waiting_seq", BigInteger),
+    Column("waiting_since", UtcDateTime),
+)

@@ -34,6 +34,7 @@ from kassa.web.routes import (
     providers,
     refunds,
     sandbox,
+    webhook_endpoints,
 )
 from kassa.web.templating import Pages
 
@@ -89,7 +90,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
     errors.install(app)
 
-    for module in (payments, refunds, events, providers, health, hooks, pay):
+    for module in (payments, refunds, events, webhook_endpoints, providers, health, hooks, pay):
         app.include_router(module.router)
     sandbox.install(app)
     app.include_router(apidocs.router)

@@ -1,0 +1,418 @@
+"""Sending webhook deliveries, Standard Webhooks style, and resending events by hand.
+
+A worker claims due deliveries in a short transaction (on PostgreSQL with `FOR UPDATE SKIP
+LOCKED`, so workers never take the same one; SQLite's single writer serialises claims) and
+marks each with a claim token and a lease. It posts each with no transaction open, then
+records the attempt only if its claim still holds. A worker that dies mid-way loses its claims
+when their lease runs out, and those deliveries are sent again.
+
+A delivery that runs out of retries fails with a `webhook_delivery.failed` event. An endpoint
+whose every attempt failed for five days is disabled, with a reason and a
+`webhook_endpoint.disabled` event.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import secrets
+import time
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import httpx
+from sqlalchemy import RowMapping, Select, insert, literal_column, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from kassa import __version__
+from kassa.domain import Conflict, EventType, NotFound, new_id
+from kassa.services import deliveries, webhook_fanout, webhooks
+from kassa.services.context import Context
+from kassa.services.deliveries import LEASE, Delivery, Status
+from kassa.services.events import event_object
+from kassa.services.webhooks import Endpoint, Scope
+from kassa.store.tables import events, webhook_attempts, webhook_deliveries, webhook_endpoints
+
+log = logging.getLogger(__name__)
+
+#: A 2xx within this many seconds is a success.
+TIMEOUT = 15.0
+#: How much of a response is kept with its attempt.
+RESPONSE_KEPT = 1024
+#: An endpoint whose every attempt failed for this long is disabled.
+DISABLE_AFTER = timedelta(days=5)
+#: Deliveries sent at once by one worker, and how long one round keeps taking more.
+LANES = 16
+ROUND_SECONDS = 5.0
+USER_AGENT = f"Kassa/{__version__} (webhooks)"
+
+_random = secrets.SystemRandom()
+
+
+async def dispatch(ctx: Context) -> int:
+    """The background job: fan new events out, then send what is due. Returns how many
+    deliveries it created and attempts it made."""
+    return await webhook_fanout.fan_out(ctx) + await deliver_due(ctx)
+
+
+@dataclass(frozen=True, slots=True)
+class _Job:
+    """A claimed delivery with what sending it needs."""
+
+    delivery_id: str
+    claim: str
+    attempts: int
+    began: datetime
+    event: dict[str, Any]
+    endpoint: Endpoint
+
+
+@dataclass(frozen=True, slots=True)
+class _Outcome:
+    attempted_at: datetime
+    latency_ms: int
+    status_code: int | None = None
+    body: str | None = None
+    error: str | None = None
+
+    @property
+    def succeeded(self) -> bool:
+        return self.status_code is not None and 200 <= self.status_code < 300
+
+    def summary(self) -> str:
+        return f"HTTP {self.status_code}" if self.status_code is not None else str(self.error)
+
+
+async def deliver_due(ctx: Context, *, lanes: int = LANES, seconds: float = ROUND_SECONDS) -> int:
+    """Send due deliveries, up to `lanes` at a time, taking more for about `seconds`; returns
+    how many attempts were made."""
+    deadline = time.monotonic() + seconds
+    async with ctx.db.read() as conn:
+        # Looking first keeps an idle round from taking SQLite's write lock every second.
+        if (await conn.execute(_due(ctx.clock()).limit(1))).first() is None:
+            return 0
+    first = await _claim(ctx, limit=lanes)
+    if not first:
+        return 0
+    async with _client() as http:
+
+        async def lane(job: _Job | None) -> int:
+            made = 0
+            while job is not None:
+                await _attempt(ctx, http, job)
+                made += 1
+                more = await _claim(ctx, limit=1) if time.monotonic() < deadline else []
+                job = more[0] if more else None
+            return made
+
+        async with asyncio.TaskGroup() as group:
+            tasks = [group.create_task(lane(job)) for job in first]
+    return sum(task.result() for task in tasks)
+
+
+def _client() -> httpx.AsyncClient:
+    """The client deliveries go out through: redirects are not followed (a 3xx is a failure)."""
+    return httpx.AsyncClient(
+        timeout=TIMEOUT, follow_redirects=False, headers={"user-agent": USER_AGENT}
+    )
+
+
+def _due(now: datetime) -> Select[tuple[str]]:
+    """Deliveries due at `now` to enabled endpoints and claimed by no live worker, oldest
+    first."""
+    delivery = webhook_deliveries.c
+    return (
+        select(delivery.id)
+        .join(webhook_endpoints, webhook_endpoints.c.id == delivery.endpoint_id)
+        .where(
+            # A literal, so PostgreSQL can use the partial index of pending deliveries.
+            delivery.status == literal_column(f"'{Status.PENDING.value}'"),
+            delivery.next_attempt_at <= now,
+            or_(delivery.locked_until.is_(None), delivery.locked_until < now),
+            webhook_endpoints.c.enabled,
+        )
+        .order_by(delivery.next_attempt_at)
+    )
+
+
+async def _claim(ctx: Context, *, limit: int) -> list[_Job]:
+    now = ctx.clock()
+    claim = secrets.token_hex(16)
+    delivery = webhook_deliveries.c
+    due = _due(now).limit(limit).with_for_update(skip_locked=True, of=webhook_deliveries)
+    async with ctx.db.write() as conn:
+        claimed = (
+            await conn.execute(
+                update(webhook_deliveries)
+                .where(delivery.id.in_(due))
+                .values(claim=claim, locked_until=now + LEASE)
+                .returning(delivery.id)
+            )
+        ).scalars()
+        return await _jobs(conn, list(claimed), claim)
+
+
+async def _jobs(conn: AsyncConnection, delivery_ids: Sequence[str], claim: str) -> list[_Job]:
+    if not delivery_ids:
+        return []
+    delivery = webhook_deliveries.c
+    rows = list(
+        (await conn.execute(select(webhook_deliveries).where(delivery.id.in_(delivery_ids))))
+        .mappings()
+        .all()
+    )
+    event_ids = {row["event_id"] for row in rows}
+    endpoint_ids = {row["endpoint_id"] for row in rows}
+    found_events = {
+        row["id"]: event_object(row)
+        for row in (await conn.execute(select(events).where(events.c.id.in_(event_ids))))
+        .mappings()
+        .all()
+    }
+    query = select(webhook_endpoints).where(webhook_endpoints.c.id.in_(endpoint_ids))
+    found_endpoints = {
+        row["id"]: webhooks.endpoint(row) for row in (await conn.execute(query)).mappings().all()
+    }
+    return [
+        _Job(
+            delivery_id=row["id"],
+            claim=claim,
+            attempts=row["attempts"],
+            began=row["created_at"],
+            event=found_events[row["event_id"]],
+            endpoint=found_endpoints[row["endpoint_id"]],
+        )
+        for row in rows
+    ]
+
+
+async def _attempt(ctx: Context, http: httpx.AsyncClient, job: _Job) -> None:
+    outcome = await _send(http, job, now=ctx.clock())
+    await _record(ctx, job, outcome)
+
+
+def _body(event: Mapping[str, Any]) -> bytes:
+    """The event object as compact JSON: the exact bytes that are signed and sent."""
+    return json.dumps(event, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def signed_headers(
+    endpoint: Endpoint, *, msg_id: str, body: bytes, now: datetime
+) -> dict[str, str]:
+    """The Standard Webhooks headers of a delivery made at `now`: one signature per secret
+    that signs at that moment, space-separated."""
+    stamp = int(now.timestamp())
+    signatures = (
+        webhooks.sign(secret, msg_id=msg_id, timestamp=stamp, body=body)
+        for secret in endpoint.signing_secrets(now)
+    )
+    return {
+        "content-type": "application/json",
+        "webhook-id": msg_id,
+        "webhook-timestamp": str(stamp),
+        "webhook-signature": " ".join(signatures),
+    }
+
+
+async def _send(http: httpx.AsyncClient, job: _Job, *, now: datetime) -> _Outcome:
+    body = _body(job.event)
+    headers = signed_headers(job.endpoint, msg_id=job.event["id"], body=body, now=now)
+    started = time.monotonic()
+
+    def elapsed() -> int:
+        return round((time.monotonic() - started) * 1000)
+
+    try:
+        async with asyncio.timeout(TIMEOUT):
+            async with http.stream(
+                "POST", job.endpoint.url, content=body, headers=headers
+            ) as response:
+                kept = await _first_bytes(response.aiter_bytes(), RESPONSE_KEPT)
+    except (TimeoutError, httpx.TimeoutException):
+        return _Outcome(now, elapsed(), error=f"no answer within {TIMEOUT:g} s")
+    except httpx.HTTPError as exc:
+        # The exception's text names the host and the failure, never the URL's credentials.
+        return _Outcome(now, elapsed(), error=f"{type(exc).__name__}: {exc}"[:500])
+    # PostgreSQL's text cannot hold NUL: an answer with one must not make the attempt unstorable.
+    text = kept.decode("utf-8", "replace").replace("\x00", "\ufffd")
+    return _Outcome(now, elapsed(), status_code=response.status_code, body=text)
+
+
+async def _first_bytes(chunks: AsyncIterator[bytes], size: int) -> bytes:
+    kept = bytearray()
+    async for chunk in chunks:
+        kept += chunk
+        if len(kept) >= size:
+            break
+    return bytes(kept[:size])
+
+
+async def _record(ctx: Context, job: _Job, outcome: _Outcome) -> None:
+    """Store the attempt and the delivery's next step, if the claim still holds (the lease
+    may have lapsed, or the endpoint been deleted meanwhile)."""
+    now = ctx.clock()
+    if outcome.succeeded:
+        status, next_at = Status.SUCCEEDED, None
+    else:
+        next_at = deliveries.next_attempt_at(
+            began=job.began,
+            attempted_at=outcome.attempted_at,
+            failures=job.attempts + 1,
+            jitter=_random.uniform(-1.0, 1.0),
+        )
+        status = Status.PENDING if next_at else Status.FAILED
+    delivery = webhook_deliveries.c
+    async with ctx.db.write() as conn:
+        updated = await conn.execute(
+            update(webhook_deliveries)
+            .where(delivery.id == job.delivery_id, delivery.claim == job.claim)
+            .values(
+                status=status.value,
+                attempts=delivery.attempts + 1,
+                next_attempt_at=next_at,
+                claim=None,
+                locked_until=None,
+                updated_at=now,
+            )
+            .returning(delivery.id)
+        )
+        if updated.first() is None:
+            log.warning("delivery %s: claim lost before its attempt was recorded", job.delivery_id)
+            return
+        await conn.execute(
+            insert(webhook_attempts).values(
+                id=new_id("wa"),
+                delivery_id=job.delivery_id,
+                attempted_at=outcome.attempted_at,
+                succeeded=outcome.succeeded,
+                status_code=outcome.status_code,
+                latency_ms=outcome.latency_ms,
+                response_body=outcome.body,
+                error=outcome.error,
+            )
+        )
+        await _update_health(conn, job.endpoint, outcome, now=now)
+        if status is Status.FAILED:
+            (failed,) = await deliveries.load_deliveries(conn, [job.delivery_id])
+            await webhooks.record_event(
+                conn,
+                type=EventType.WEBHOOK_DELIVERY_FAILED,
+                shop_id=job.endpoint.shop_id,
+                test=job.endpoint.test,
+                data=deliveries.delivery_object(failed),
+                now=now,
+            )
+
+
+async def _update_health(
+    conn: AsyncConnection, endpoint: Endpoint, outcome: _Outcome, *, now: datetime
+) -> None:
+    """Keep when the endpoint's run of failures began; disable it once that is too long ago."""
+    column = webhook_endpoints.c
+    this = column.id == endpoint.id
+    if outcome.succeeded:
+        await conn.execute(
+            update(webhook_endpoints)
+            .where(this, column.failing_since.is_not(None))
+            .values(failing_since=None)
+        )
+        return
+    await conn.execute(
+        update(webhook_endpoints)
+        .where(this, column.failing_since.is_(None))
+        .values(failing_since=outcome.attempted_at)
+    )
+    disabled = await conn.execute(
+        update(webhook_endpoints)
+        .where(this, column.enabled, column.failing_since <= now - DISABLE_AFTER)
+        .values(
+            enabled=False,
+            disabled_reason=(
+                f"Every delivery failed for {DISABLE_AFTER.days} days "
+                f"(the last: {outcome.summary()}); fix the endpoint, then enable it again"
+            ),
+            updated_at=now,
+        )
+        .returning(*webhook_endpoints.c)
+    )
+    row = disabled.mappings().first()
+    if row is not None:
+        await webhooks.record_event(
+            conn,
+            type=EventType.WEBHOOK_ENDPOINT_DISABLED,
+            shop_id=endpoint.shop_id,
+            test=endpoint.test,
+            data=webhooks.endpoint_object(webhooks.endpoint(row)),
+            now=now,
+        )
+
+
+async def resend(
+    ctx: Context, *, scope: Scope, event_id: str, endpoint_id: str | None = None
+) -> list[Delivery]:
+    """Send an event again, now: to `endpoint_id` (any enabled endpoint of the event's shop
+    and mode, whatever its filter), or to every enabled endpoint that takes events of its
+    type. Each resend is a new delivery, retried like any other if this attempt fails."""
+    now = ctx.clock()
+    claim = secrets.token_hex(16)
+    async with ctx.db.write() as conn:
+        query = select(events).where(events.c.id == event_id, *scope.scope(events))
+        event = (await conn.execute(query)).mappings().first()
+        if event is None:
+            raise NotFound(f"No event {event_id!r}", param="event")
+        targets = await _resend_targets(conn, scope, event, endpoint_id)
+        rows = [
+            deliveries.new_delivery(
+                event_id=event_id, endpoint_id=target, manual=True, now=now, claim=claim
+            )
+            for target in targets
+        ]
+        await conn.execute(insert(webhook_deliveries), rows)
+        jobs = await _jobs(conn, [row["id"] for row in rows], claim)
+    async with _client() as http, asyncio.TaskGroup() as group:
+        for job in jobs:
+            group.create_task(_attempt(ctx, http, job))
+    async with ctx.db.read() as conn:
+        return await deliveries.load_deliveries(conn, [row["id"] for row in rows])
+
+
+async def _resend_targets(
+    conn: AsyncConnection, scope: Scope, event: RowMapping, endpoint_id: str | None
+) -> list[str]:
+    column = webhook_endpoints.c
+    query = select(webhook_endpoints).where(
+        column.shop_id == event["shop_id"],
+        column.test == event["test"],
+        *scope.scope(webhook_endpoints),
+    )
+    if endpoint_id is not None:
+        row = (await conn.execute(query.where(column.id == endpoint_id))).mappings().first()
+        if row is None:
+            raise NotFound(
+                f"No webhook endpoint {endpoint_id!r} in the event's shop and mode",
+                param="endpoint",
+            )
+        if not row["enabled"]:
+            raise Conflict(
+                f"Webhook endpoint {endpoint_id} is disabled; enable it first",
+                param="endpoint",
+                code="endpoint_disabled",
+            )
+        return [endpoint_id]
+    enabled = await conn.execute(query.where(column.enabled))
+    found = [webhooks.endpoint(row) for row in enabled.mappings()]
+    targets = [
+        endpoint.id
+        for endpoint in found
+        if endpoint.wants(event["type"]) and not webhooks.concerns(event["data"], endpoint.id)
+    ]
+    if not targets:
+        raise Conflict(
+            f"No enabled webhook endpoint takes {event['type']} events; name one to send it to",
+            param="endpoint",
+            code="no_webhook_endpoint",
+        )
+    return targets
