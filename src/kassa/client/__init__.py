@@ -18,7 +18,7 @@ from kassa.client.errors import (
     RateLimitError,
     WebhookVerificationError,
 )
-from kassa.client.models import Event, Page, Payment, Refund
+from kassa.client.models import Event, Page, Payment, Refund, WebhookEndpoint
 from kassa.client.sync import Kassa
 from kassa.client.webhooks import verify_webhook
 
@@ -39,6 +39,7 @@ __all__ = [
     "ProviderError",
     "RateLimitError",
     "Refund",
+    "WebhookEndpoint",
     "WebhookVerificationError",
     "verify_webhook",
 ]

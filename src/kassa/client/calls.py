@@ -13,7 +13,7 @@ from typing import Any, Generic, TypeVar
 import httpx
 
 from kassa.client.errors import error_from
-from kassa.client.models import Event, Page, Payment, Refund
+from kassa.client.models import Event, Page, Payment, Refund, WebhookEndpoint
 
 T = TypeVar("T")
 
@@ -113,3 +113,35 @@ def list_refunds(params: Mapping[str, Any]) -> Call[Page[Refund]]:
 
 def list_events(params: Mapping[str, Any]) -> Call[Page[Event]]:
     return Call("GET", "/v1/events", _page(Event.from_api), params=params)
+
+
+def resend_event(event_id: str, endpoint: str | None, key: str | None) -> Call[Page[Any]]:
+    """Deliveries are returned as the API's documents (see docs/webhooks.md)."""
+    return _post(f"/v1/events/{event_id}/resend", {"endpoint": endpoint}, key, _page(dict))
+
+
+def create_endpoint(body: Mapping[str, Any], key: str | None) -> Call[WebhookEndpoint]:
+    return _post("/v1/webhook_endpoints", body, key, WebhookEndpoint.from_api)
+
+
+def get_endpoint(endpoint_id: str) -> Call[WebhookEndpoint]:
+    return Call("GET", f"/v1/webhook_endpoints/{endpoint_id}", WebhookEndpoint.from_api)
+
+
+def list_endpoints() -> Call[Page[WebhookEndpoint]]:
+    return Call("GET", "/v1/webhook_endpoints", _page(WebhookEndpoint.from_api))
+
+
+def update_endpoint(
+    endpoint_id: str, body: Mapping[str, Any], key: str | None
+) -> Call[WebhookEndpoint]:
+    return _post(f"/v1/webhook_endpoints/{endpoint_id}", body, key, WebhookEndpoint.from_api)
+
+
+def rotate_secret(endpoint_id: str, overlap: int | None, key: str | None) -> Call[WebhookEndpoint]:
+    path = f"/v1/webhook_endpoints/{endpoint_id}/rotate_secret"
+    return _post(path, {"overlap": overlap}, key, WebhookEndpoint.from_api)
+
+
+def delete_endpoint(endpoint_id: str) -> Call[None]:
+    return Call("DELETE", f"/v1/webhook_endpoints/{endpoint_id}", lambda _: None)

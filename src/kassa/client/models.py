@@ -118,6 +118,37 @@ class Event:
 
 
 @dataclass(frozen=True, slots=True)
+class WebhookEndpoint:
+    """Where Kassa sends events; `secret` is set only in the answers of create and rotate."""
+
+    id: str
+    url: str
+    events: list[str]
+    enabled: bool
+    test: bool
+    created_at: datetime
+    description: str | None = None
+    disabled_reason: str | None = None
+    secret: str | None = field(default=None, repr=False)
+    raw: Mapping[str, Any] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def from_api(cls, data: Mapping[str, Any]) -> WebhookEndpoint:
+        return cls(
+            id=data["id"],
+            url=data["url"],
+            events=list(data["events"]),
+            enabled=data["enabled"],
+            test=data["test"],
+            created_at=datetime.fromisoformat(data["created_at"]),
+            description=data.get("description"),
+            disabled_reason=data.get("disabled_reason"),
+            secret=data.get("secret"),
+            raw=data,
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class Page(Generic[T]):
     """One page of a list; pass the last item's id as `starting_after` for the next."""
 

@@ -12,7 +12,7 @@ import httpx
 from kassa.client import calls
 from kassa.client.calls import RETRYABLE, Call, query, retry_delay
 from kassa.client.errors import APIConnectionError
-from kassa.client.models import Event, Page, Payment, Refund
+from kassa.client.models import Event, Page, Payment, Refund, WebhookEndpoint
 
 T = TypeVar("T")
 
@@ -40,6 +40,7 @@ class Kassa:
         self.payments = Payments(self)
         self.refunds = Refunds(self)
         self.events = Events(self)
+        self.webhook_endpoints = WebhookEndpoints(self)
 
     def run(self, call: Call[T]) -> T:
         """Send `call`, retrying what is safe to retry, and read the answer."""
@@ -151,3 +152,48 @@ class Events:
             if not page.has_more or not page.data:
                 return
             params["starting_after"] = page.data[-1].id
+
+    def resend(
+        self, event_id: str, *, endpoint: str | None = None, idempotency_key: str | None = None
+    ) -> Page[Any]:
+        """Send an event again now, to one endpoint or every one that takes it; the new
+        deliveries with their first attempt."""
+        return self._client.run(calls.resend_event(event_id, endpoint, idempotency_key))
+
+
+class WebhookEndpoints:
+    def __init__(self, client: Kassa) -> None:
+        self._client = client
+
+    def create(
+        self,
+        url: str,
+        *,
+        events: list[str] | None = None,
+        description: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> WebhookEndpoint:
+        """A new endpoint; its `secret` is in this answer only: store it."""
+        body = {"url": url, "events": events, "description": description}
+        return self._client.run(calls.create_endpoint(body, idempotency_key))
+
+    def get(self, endpoint_id: str) -> WebhookEndpoint:
+        return self._client.run(calls.get_endpoint(endpoint_id))
+
+    def list(self) -> Page[WebhookEndpoint]:
+        return self._client.run(calls.list_endpoints())
+
+    def update(
+        self, endpoint_id: str, *, idempotency_key: str | None = None, **fields: Any
+    ) -> WebhookEndpoint:
+        """Change url, events, description or enabled (true re-enables a disabled one)."""
+        return self._client.run(calls.update_endpoint(endpoint_id, fields, idempotency_key))
+
+    def rotate_secret(
+        self, endpoint_id: str, *, overlap: int | None = None, idempotency_key: str | None = None
+    ) -> WebhookEndpoint:
+        """A new secret (in this answer only); the old one signs too for `overlap` seconds."""
+        return self._client.run(calls.rotate_secret(endpoint_id, overlap, idempotency_key))
+
+    def delete(self, endpoint_id: str) -> None:
+        self._client.run(calls.delete_endpoint(endpoint_id))
