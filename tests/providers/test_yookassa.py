@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import RowMapping, func, select
 
 from kassa.domain import NotSupported
-from kassa.services import notifications, payments
+from kassa.services import notifications, payments, reconciliation
 from kassa.store.tables import events
 from kassa.store.tables import notifications as notifications_table
 from tests.emulators.yookassa import YOOKASSA_ADDRESS, YooKassaEmulator
@@ -621,3 +621,15 @@ def test_a_simulated_notification_is_accepted(
 
     with pytest.raises(NotSupported):
         gateway.simulate(payment, "payout.succeeded")
+
+
+def test_reconciliation_finds_a_payment_whose_notification_never_came(
+    server: LiveServer, yookassa: YooKassaEmulator, api: httpx.Client
+) -> None:
+    payment = create(api, capture=False)
+    yookassa.pay(payment["provider_payment_id"])  # held at YooKassa; no notification sent
+    assert current(api, payment)["status"] == "pending"
+    server.call(reconciliation.reconcile_due(later(server, timedelta(minutes=2))))
+    assert current(api, payment)["status"] == "requires_capture"
+    last = api.get("/v1/events", params={"payment": payment["id"]}).json()["data"][0]
+    assert (last["type"], last["source"]) == ("payment.requires_capture", "reconciliation")

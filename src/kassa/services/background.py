@@ -1,8 +1,8 @@
 """The background loop `kassa serve` runs in-process: periodic jobs, each on its own interval.
 
-It sends merchant webhooks, re-applies notifications stored as pending, settles payments past
-their expiry, resumes refunds whose provider never answered, and forgets Idempotency-Keys past
-their lifetime.
+It sends merchant webhooks, re-applies notifications stored as pending, re-checks open payments
+with their provider (reconciliation), settles payments past their expiry, resumes refunds whose
+provider never answered, and forgets Idempotency-Keys past their lifetime.
 """
 
 from __future__ import annotations
@@ -14,7 +14,14 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from kassa.services import expiry, idempotency, notifications, refunds, webhook_sending
+from kassa.services import (
+    expiry,
+    idempotency,
+    notifications,
+    reconciliation,
+    refunds,
+    webhook_sending,
+)
 from kassa.services.context import Context
 
 log = logging.getLogger(__name__)
@@ -32,6 +39,7 @@ class Job:
 JOBS = (
     Job("deliver webhooks", 1.0, webhook_sending.dispatch),
     Job("reprocess pending notifications", 10.0, notifications.reprocess_pending),
+    Job("reconcile open payments", 15.0, reconciliation.reconcile_due),
     Job("expire payments", 30.0, expiry.expire_due),
     Job("resume pending refunds", 60.0, refunds.resume_pending),
     Job("prune idempotency keys", 3600.0, idempotency.prune),

@@ -38,6 +38,7 @@ from kassa.domain import (
     payment_event,
     sources_of,
 )
+from kassa.domain.checks import first_check
 from kassa.providers import PaymentRequest, Provider
 from kassa.services import events, shops
 from kassa.services.context import Context
@@ -145,7 +146,11 @@ async def create_payment(
         confirmation=dict(created.confirmation),
     )
     async with ctx.db.write() as conn:
-        await conn.execute(insert(payments).values(records.payment_values(payment)))
+        await conn.execute(
+            insert(payments).values(
+                {**records.payment_values(payment), "next_check_at": first_check(payment)}
+            )
+        )
         await events.record(
             conn, type=EventType.PAYMENT_CREATED, source=EventSource.API, now=now, subject=payment
         )

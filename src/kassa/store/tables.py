@@ -97,9 +97,12 @@ payments = Table(
     Column("created_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
     Column("expires_at", UtcDateTime),
+    #: When reconciliation next asks the provider about this payment while it is open.
+    Column("next_check_at", UtcDateTime),
     Index("ix_payments_shop_list", "shop_id", "test", "id"),
     Index("ix_payments_customer", "shop_id", "customer"),
     Index("ix_payments_status_expiry", "status", "expires_at"),
+    Index("ix_payments_next_check", "next_check_at"),
     Index(
         "uq_payments_provider_payment", "provider_account_id", "provider_payment_id", unique=True
     ),
