@@ -155,7 +155,9 @@ class EventOut(BaseModel):
     refund: str | None
     test: bool
     created_at: str
-    data: dict[str, Any] = Field(description="{object: the payment or refund as it was}")
+    data: dict[str, Any] = Field(
+        description="{object: the payment, refund, webhook endpoint or delivery as it was}"
+    )
 
 
 class PaymentList(BaseModel):
