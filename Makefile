@@ -10,11 +10,11 @@ $(BIN)/python:
 
 # Stamp files: reinstall only when pyproject.toml changes.
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e .
+	$(BIN)/pip install --quiet -e '.[server]'
 	touch $@
 
 $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -e '.[server,dev]'
 	touch $@ $(VENV)/.installed
 
 ## Install into .venv and start the hub on its embedded defaults (SQLite in ./data, the demo shop).
