@@ -10,14 +10,14 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 import httpx
-from sqlalchemy import update
+from sqlalchemy import RowMapping, select, update
 
 from kassa.domain import ProviderAccount, Shop
 from kassa.providers.sandbox import SIGNATURE_HEADER, sign
 from kassa.providers.wire import value_amount
 from kassa.services import keys, shops
 from kassa.services.context import Context, utcnow
-from kassa.store.tables import sandbox_payments
+from kassa.store.tables import events, notifications, sandbox_payments
 
 if TYPE_CHECKING:
     from tests.live import LiveServer
@@ -141,3 +141,34 @@ def sandbox_notification(
     }
     body = json.dumps(document).encode()
     return body, {"content-type": "application/json", SIGNATURE_HEADER: sign(secret, body)}
+
+
+def stored_notifications(server: LiveServer, shop_ref: str) -> list[RowMapping]:
+    """The notifications stored for a shop name, oldest first."""
+
+    async def read() -> list[RowMapping]:
+        query = (
+            select(notifications)
+            .where(notifications.c.shop_ref == shop_ref)
+            .order_by(notifications.c.received_at, notifications.c.id)
+        )
+        async with server.ctx.db.read() as conn:
+            return list((await conn.execute(query)).mappings())
+
+    return server.call(read())
+
+
+def event_types(server: LiveServer, payment_id: str) -> list[str]:
+    """The types of a payment's events, in the order they were written."""
+
+    async def read() -> list[str]:
+        query = select(events.c.type).where(events.c.payment_id == payment_id)
+        async with server.ctx.db.read() as conn:
+            return list((await conn.execute(query.order_by(events.c.seq))).scalars())
+
+    return server.call(read())
+
+
+def count_events(server: LiveServer, payment_id: str, type: str) -> int:
+    """How many events of `type` the payment has."""
+    return event_types(server, payment_id).count(type)

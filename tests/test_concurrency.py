@@ -12,8 +12,8 @@ from sqlalchemy import func, select
 
 from kassa.providers.sandbox import SIGNATURE_HEADER, sign
 from kassa.providers.wire import value_amount
-from kassa.store.tables import events, payments, sandbox_payments
-from tests.helpers import ShopSetup, checkout, create_payment, sandbox_notification
+from kassa.store.tables import payments, sandbox_payments
+from tests.helpers import ShopSetup, checkout, count_events, create_payment, sandbox_notification
 from tests.live import LiveServer
 
 
@@ -34,15 +34,6 @@ def notify_together(
     """POST every signed notification to the shop's sandbox hook at once."""
     url = f"{server.url}/hooks/sandbox/{shop.name}"
     return asyncio.run(fire([("POST", url, {"content": b, "headers": h}) for b, h in signed]))
-
-
-def count_events(server: LiveServer, payment_id: str, type: str) -> int:
-    async def read() -> int:
-        query = select(func.count()).where(events.c.payment_id == payment_id, events.c.type == type)
-        async with server.ctx.db.read() as conn:
-            return int((await conn.execute(query)).scalar_one())
-
-    return server.call(read())
 
 
 def test_fifty_identical_notifications_make_one_transition(

@@ -7,8 +7,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.helpers import create_payment, make_shop, sandbox_notification
-from tests.hooks.test_sandbox_notifications import stored
+from tests.helpers import create_payment, make_shop, sandbox_notification, stored_notifications
 from tests.live import LiveServer
 
 
@@ -34,7 +33,7 @@ def send_via(server: LiveServer, forwarded_for: str) -> str:
         headers={**headers, "x-forwarded-for": forwarded_for},
     )
     assert response.status_code == 200, response.text
-    (row,) = stored(server, shop.name)
+    (row,) = stored_notifications(server, shop.name)
     return str(row["source_ip"])
 
 

@@ -9,44 +9,23 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import RowMapping, select
 
 from kassa.providers.sandbox import SIGNATURE_HEADER, sign
 from kassa.services import notifications
 from kassa.services.payments import apply_payment_update
-from kassa.store.tables import events
-from kassa.store.tables import notifications as notifications_table
-from tests.helpers import ShopSetup, create_payment, later, make_shop, sandbox_notification
+from tests.helpers import (
+    ShopSetup,
+    create_payment,
+    event_types,
+    later,
+    make_shop,
+    sandbox_notification,
+    stored_notifications,
+)
 from tests.live import LiveServer
 
 #: What ingestion calls to apply an update; replaced to inject a failure.
 APPLY = "kassa.services.notifications.apply_payment_update"
-
-
-def stored(server: LiveServer, shop_ref: str) -> list[RowMapping]:
-    """The notifications stored for a shop name, oldest first."""
-
-    async def read() -> list[RowMapping]:
-        query = (
-            select(notifications_table)
-            .where(notifications_table.c.shop_ref == shop_ref)
-            .order_by(notifications_table.c.received_at, notifications_table.c.id)
-        )
-        async with server.ctx.db.read() as conn:
-            return list((await conn.execute(query)).mappings())
-
-    return server.call(read())
-
-
-def event_types(server: LiveServer, payment_id: str) -> list[str]:
-    async def read() -> list[str]:
-        query = (
-            select(events.c.type).where(events.c.payment_id == payment_id).order_by(events.c.seq)
-        )
-        async with server.ctx.db.read() as conn:
-            return list((await conn.execute(query)).scalars())
-
-    return server.call(read())
 
 
 def post(server: LiveServer, shop: str, body: bytes, headers: dict[str, str]) -> httpx.Response:
@@ -71,7 +50,7 @@ def test_signed_notification_is_stored_and_applied(
     assert response.status_code == 200
     assert response.json() == {"verdict": "accepted", "message": "pending → succeeded"}
     assert status(api, payment) == "succeeded"
-    (row,) = stored(server, shop.name)
+    (row,) = stored_notifications(server, shop.name)
     assert row["verdict"] == "accepted"
     assert row["body"] == body
     assert row["event_key"] == "evt-1"
@@ -120,7 +99,7 @@ def test_unverifiable_notifications_change_nothing(
     assert response.json()["verdict"] == "rejected"
     assert status(api, payment) == "pending"
     assert event_types(server, payment["id"]) == ["payment.created"]
-    (row,) = stored(server, shop.name)
+    (row,) = stored_notifications(server, shop.name)
     assert (row["verdict"], row["body"]) == ("rejected", body)
     assert "X-Sandbox-Signature" in row["reason"]
     assert row["processed_at"] is None
@@ -130,7 +109,7 @@ def test_signed_but_unreadable_body_is_rejected(server: LiveServer, shop: ShopSe
     body = b'{"id": "x", "type": "payment.succeeded"'
     response = post(server, shop.name, body, {SIGNATURE_HEADER: sign(shop.secret, body)})
     assert response.status_code == 401
-    (row,) = stored(server, shop.name)
+    (row,) = stored_notifications(server, shop.name)
     assert row["verdict"] == "rejected"
     assert "Unreadable" in row["reason"]
 
@@ -143,7 +122,10 @@ def test_replayed_notification_is_a_duplicate(
     again = post(server, shop.name, body, headers)
     assert again.status_code == 200
     assert again.json()["verdict"] == "duplicate"
-    assert [row["verdict"] for row in stored(server, shop.name)] == ["accepted", "duplicate"]
+    assert [row["verdict"] for row in stored_notifications(server, shop.name)] == [
+        "accepted",
+        "duplicate",
+    ]
     assert event_types(server, payment["id"]) == ["payment.created", "payment.succeeded"]
 
 
@@ -153,7 +135,7 @@ def test_unknown_shop_is_stored_as_rejected(
     body, headers = sandbox_notification(shop.secret, payment, "succeeded")
     response = post(server, "no-such-shop", body, headers)
     assert response.status_code == 401
-    (row,) = stored(server, "no-such-shop")
+    (row,) = stored_notifications(server, "no-such-shop")
     assert (row["verdict"], row["shop_id"]) == ("rejected", None)
     assert "no enabled sandbox account" in row["reason"]
 
@@ -162,7 +144,7 @@ def test_unknown_provider_is_404(server: LiveServer, shop: ShopSetup) -> None:
     response = httpx.post(f"{server.url}/hooks/nope/{shop.name}", content=b"{}")
     assert response.status_code == 404
     assert response.json()["error"]["code"] == "not_found"
-    assert stored(server, shop.name) == []
+    assert stored_notifications(server, shop.name) == []
 
 
 def test_notification_about_an_unknown_payment_is_acknowledged(
@@ -177,7 +159,7 @@ def test_notification_about_an_unknown_payment_is_acknowledged(
     body, headers = sandbox_notification(shop.secret, ghost, "succeeded")
     response = post(server, shop.name, body, headers)
     assert response.status_code == 200  # otherwise the provider would resend it forever
-    (row,) = stored(server, shop.name)
+    (row,) = stored_notifications(server, shop.name)
     assert (row["verdict"], row["outcome"]) == ("accepted", "ignored: no such payment")
 
 
@@ -268,7 +250,7 @@ def test_failed_apply_is_kept_as_pending_and_reprocessed(
     response = post(server, shop.name, body, headers)
     assert response.status_code == 500  # the provider will resend
     assert response.json()["verdict"] == "pending"
-    (row,) = stored(server, shop.name)
+    (row,) = stored_notifications(server, shop.name)
     assert (row["verdict"], row["processed_at"]) == ("pending", None)
     assert status(api, payment) == "pending"
 
@@ -276,7 +258,7 @@ def test_failed_apply_is_kept_as_pending_and_reprocessed(
     assert server.call(notifications.reprocess_pending(server.ctx)) == 0
     soon = later(server, timedelta(minutes=1))
     assert server.call(notifications.reprocess_pending(soon)) == 1
-    (row,) = stored(server, shop.name)
+    (row,) = stored_notifications(server, shop.name)
     assert row["verdict"] == "accepted"
     assert row["outcome"] == "pending → succeeded"
     assert status(api, payment) == "succeeded"
@@ -296,7 +278,10 @@ def test_resend_after_a_failure_wins_and_the_stored_copy_becomes_a_duplicate(
 
     soon = later(server, timedelta(minutes=1))
     server.call(notifications.reprocess_pending(soon))
-    assert [row["verdict"] for row in stored(server, shop.name)] == ["duplicate", "accepted"]
+    assert [row["verdict"] for row in stored_notifications(server, shop.name)] == [
+        "duplicate",
+        "accepted",
+    ]
     assert event_types(server, payment["id"]) == ["payment.created", "payment.succeeded"]
 
 
@@ -330,7 +315,7 @@ def test_a_reapply_that_fails_again_stays_pending(
     _store_pending(server, shop, payment, monkeypatch)  # applying keeps failing
     soon = later(server, timedelta(minutes=1))
     assert server.call(notifications.reprocess_pending(soon)) == 0
-    (row,) = stored(server, shop.name)
+    (row,) = stored_notifications(server, shop.name)
     assert (row["verdict"], row["attempts"]) == ("pending", 1)
 
 
@@ -353,7 +338,7 @@ def test_authentic_but_unreadable_amounts_are_stored_as_rejected(
     response = post(server, shop.name, body, {SIGNATURE_HEADER: sign(shop.secret, body)})
     assert response.status_code == 401
     assert response.json()["verdict"] == "rejected"
-    (row,) = stored(server, shop.name)
+    (row,) = stored_notifications(server, shop.name)
     assert (row["verdict"], row["body"]) == ("rejected", body)
     assert status(api, payment) == "pending"
 
@@ -366,7 +351,7 @@ def test_a_wrongly_typed_id_is_rejected_not_pending(
     body = json.dumps(document).encode()
     response = post(server, shop.name, body, {SIGNATURE_HEADER: sign(shop.secret, body)})
     assert response.status_code == 401
-    (row,) = stored(server, shop.name)
+    (row,) = stored_notifications(server, shop.name)
     assert row["verdict"] == "rejected"
 
 
@@ -380,5 +365,5 @@ def test_reapplying_gives_up_after_the_attempt_cap(
     soon = later(server, timedelta(minutes=1))
     for _ in range(notifications.MAX_ATTEMPTS + 3):
         server.call(notifications.reprocess_pending(soon))
-    (row,) = stored(server, shop.name)
+    (row,) = stored_notifications(server, shop.name)
     assert (row["verdict"], row["attempts"]) == ("pending", notifications.MAX_ATTEMPTS)

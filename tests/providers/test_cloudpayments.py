@@ -14,12 +14,9 @@ from urllib.parse import parse_qsl, urlencode
 
 import httpx
 import pytest
-from sqlalchemy import RowMapping, select
 
 from kassa.providers.cloudpayments import CloudPaymentsProvider
 from kassa.services import expiry, payments, refunds, shops
-from kassa.store.tables import events
-from kassa.store.tables import notifications as notifications_table
 from tests.emulators.cloudpayments import (
     CloudPaymentsEmulator,
     Delivery,
@@ -28,7 +25,7 @@ from tests.emulators.cloudpayments import (
     hmac_b64,
     running,
 )
-from tests.helpers import create_payment, later
+from tests.helpers import create_payment, event_types, later, stored_notifications
 from tests.live import LiveServer
 
 OK = {"code": 0}
@@ -50,30 +47,6 @@ def site(server: LiveServer, emulator: CloudPaymentsEmulator) -> Site:
 def api(server: LiveServer, site: Site) -> Iterator[httpx.Client]:
     with site.shop.api(server) as client:
         yield client
-
-
-def stored(server: LiveServer, shop_ref: str) -> list[RowMapping]:
-    """The notifications stored for a shop, oldest first."""
-
-    async def read() -> list[RowMapping]:
-        query = (
-            select(notifications_table)
-            .where(notifications_table.c.shop_ref == shop_ref)
-            .order_by(notifications_table.c.received_at, notifications_table.c.id)
-        )
-        async with server.ctx.db.read() as conn:
-            return list((await conn.execute(query)).mappings())
-
-    return server.call(read())
-
-
-def event_types(server: LiveServer, payment_id: str) -> list[str]:
-    async def read() -> list[str]:
-        query = select(events.c.type).where(events.c.payment_id == payment_id)
-        async with server.ctx.db.read() as conn:
-            return list((await conn.execute(query.order_by(events.c.seq))).scalars())
-
-    return server.call(read())
 
 
 def get(api: httpx.Client, payment: dict[str, Any]) -> dict[str, Any]:
@@ -138,7 +111,9 @@ def test_paid_in_one_stage_then_refunded_in_two_parts(
     assert types["payment.succeeded"] == 1
     assert types["refund.succeeded"] == 2
     assert types["payment.refunded"] == 1
-    assert [row["outcome"] for row in stored(server, site.name)][-1].startswith("no change")
+    assert [row["outcome"] for row in stored_notifications(server, site.name)][-1].startswith(
+        "no change"
+    )
 
 
 def test_held_then_partly_captured_then_refunded(
@@ -293,7 +268,10 @@ def test_a_refund_made_in_cloudpayments_cabinet_is_recorded_once(
     assert emulator.sent[-1].send().json() == OK  # resent: a duplicate
     after = get(api, payment)
     assert (after["status"], after["amount_refunded"]) == ("succeeded", 3000)
-    assert [row["verdict"] for row in stored(server, site.name)][-2:] == ["accepted", "duplicate"]
+    assert [row["verdict"] for row in stored_notifications(server, site.name)][-2:] == [
+        "accepted",
+        "duplicate",
+    ]
     (recorded,) = api.get("/v1/refunds", params={"payment": payment["id"]}).json()["data"]
     assert recorded["provider_refund_id"] == str(made.json()["Model"]["TransactionId"])
 
@@ -321,7 +299,7 @@ def test_check_refuses_what_does_not_match(
     assert attempt.check.status_code == 200
     assert (attempt.check_code, attempt.outcome) == (code, None)
     assert get(api, payment)["status"] == "pending"
-    (row,) = stored(server, site.name)
+    (row,) = stored_notifications(server, site.name)
     assert (row["verdict"], row["kind"], row["event_key"]) == ("accepted", "check", None)
     assert row["outcome"].startswith("check answered: ")
 
@@ -379,7 +357,7 @@ def test_every_way_cloudpayments_can_send(
         assert after["failure"]["message"] == "Недостаточно средств на карте (ReasonCode 5051)"
     else:
         assert after["status"] == "succeeded"
-    rows = stored(server, site.name)
+    rows = stored_notifications(server, site.name)
     assert [(row["kind"], row["verdict"], row["method"]) for row in rows] == [
         ("check", "accepted", delivery.method),
         ("fail" if decline else "pay", "accepted", delivery.method),
@@ -438,7 +416,7 @@ def test_unverifiable_notifications_change_nothing(
     assert (response.status_code, response.json()) == (401, REFUSED)
     assert get(api, payment)["status"] == "pending"
     assert event_types(server, payment["id"]) == ["payment.created"]
-    check, row = stored(server, site.name)
+    check, row = stored_notifications(server, site.name)
     assert check["kind"] == "check"
     assert (row["verdict"], row["body"], row["processed_at"]) == ("rejected", body, None)
     assert row["reason"]
@@ -464,7 +442,7 @@ def test_a_forged_check_is_refused(server: LiveServer, site: Site, api: httpx.Cl
     forged.pop("X-Content-HMAC")
     response = check.send(headers=forged)
     assert (response.status_code, response.json()) == (401, REFUSED)
-    assert stored(server, site.name)[-1]["verdict"] == "rejected"
+    assert stored_notifications(server, site.name)[-1]["verdict"] == "rejected"
 
 
 @pytest.mark.parametrize(
@@ -484,7 +462,7 @@ def test_authentic_but_unreadable_notifications_are_rejected(
     }
     response = attempt.outcome.send(content=body, headers=headers)
     assert (response.status_code, response.json()) == (401, REFUSED)
-    row = stored(server, site.name)[-1]
+    row = stored_notifications(server, site.name)[-1]
     assert row["verdict"] == "rejected"
     assert "Unreadable CloudPayments pay notification" in row["reason"]
     assert get(api, payment)["status"] == "pending"
@@ -496,7 +474,7 @@ def test_a_replayed_pay_is_a_duplicate(server: LiveServer, site: Site, api: http
     assert attempt.outcome is not None
     again = attempt.outcome.send()
     assert (again.status_code, again.json()) == (200, OK)
-    rows = stored(server, site.name)
+    rows = stored_notifications(server, site.name)
     assert [(r["kind"], r["verdict"]) for r in rows] == [
         ("check", "accepted"),
         ("pay", "accepted"),
@@ -528,7 +506,9 @@ def test_concurrent_duplicate_pays_make_one_transition(
 
     answers = asyncio.run(fire())
     assert {(a.status_code, a.content) for a in answers} == {(200, b'{"code":0}')}
-    verdicts = Counter(row["verdict"] for row in stored(server, site.name) if row["kind"] == "pay")
+    verdicts = Counter(
+        row["verdict"] for row in stored_notifications(server, site.name) if row["kind"] == "pay"
+    )
     assert verdicts == {"accepted": 1, "duplicate": 19}
     assert event_types(server, payment["id"]) == ["payment.created", "payment.succeeded"]
 
@@ -541,7 +521,7 @@ def test_other_notification_types_are_acknowledged(server: LiveServer, site: Sit
         headers={"Content-HMAC": hmac_b64(site.api_secret, body)},
     )
     assert (response.status_code, response.json()) == (200, OK)
-    (row,) = stored(server, site.name)
+    (row,) = stored_notifications(server, site.name)
     assert (row["verdict"], row["outcome"]) == ("accepted", "nothing to apply")
 
 
@@ -612,7 +592,7 @@ def test_simulated_notifications_are_accepted(
     simulate(voided, "pay")
     assert simulate(voided, "cancel").json() == OK
     assert get(api, voided)["status"] == "canceled"
-    assert all(row["verdict"] == "accepted" for row in stored(server, site.name))
+    assert all(row["verdict"] == "accepted" for row in stored_notifications(server, site.name))
 
 
 # Outages

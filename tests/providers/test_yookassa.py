@@ -13,14 +13,18 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import RowMapping, func, select
 
 from kassa.domain import NotSupported
 from kassa.services import notifications, payments, reconciliation
-from kassa.store.tables import events
-from kassa.store.tables import notifications as notifications_table
 from tests.emulators.yookassa import YOOKASSA_ADDRESS, YooKassaEmulator
-from tests.helpers import ProviderShop, later, make_provider_shop
+from tests.helpers import (
+    ProviderShop,
+    count_events,
+    event_types,
+    later,
+    make_provider_shop,
+    stored_notifications,
+)
 from tests.live import LiveApp, LiveServer
 
 #: Kassa's provider timeout here: short, so outage tests are quick.
@@ -94,40 +98,6 @@ def notify(
     return yookassa.notify(server.url, shop.name, event, object_id, **options)
 
 
-def stored(server: LiveServer, shop_name: str) -> list[RowMapping]:
-    """The notifications stored for a shop name, oldest first."""
-
-    async def read() -> list[RowMapping]:
-        table = notifications_table
-        query = (
-            select(table)
-            .where(table.c.shop_ref == shop_name)
-            .order_by(table.c.received_at, table.c.id)
-        )
-        async with server.ctx.db.read() as conn:
-            return list((await conn.execute(query)).mappings())
-
-    return server.call(read())
-
-
-def history(server: LiveServer, payment_id: str) -> list[str]:
-    async def read() -> list[str]:
-        query = select(events.c.type).where(events.c.payment_id == payment_id)
-        async with server.ctx.db.read() as conn:
-            return list((await conn.execute(query.order_by(events.c.seq))).scalars())
-
-    return server.call(read())
-
-
-def count_events(server: LiveServer, payment_id: str, type: str) -> int:
-    async def read() -> int:
-        query = select(func.count()).where(events.c.payment_id == payment_id, events.c.type == type)
-        async with server.ctx.db.read() as conn:
-            return int((await conn.execute(query)).scalar_one())
-
-    return server.call(read())
-
-
 def test_pay_notify_and_refund_in_two_parts(
     server: LiveServer, yookassa: YooKassaEmulator, shop: ProviderShop, api: httpx.Client
 ) -> None:
@@ -177,7 +147,7 @@ def test_pay_notify_and_refund_in_two_parts(
     # YooKassa's own notice of a refund Kassa made changes nothing more.
     again = notify(server, yookassa, shop, "refund.succeeded", refunded[0]["id"])
     assert again.json() == {"verdict": "accepted", "message": "no change: refund already succeeded"}
-    assert history(server, payment["id"]) == [
+    assert event_types(server, payment["id"]) == [
         "payment.created",
         "payment.succeeded",
         "refund.created",
@@ -257,7 +227,7 @@ def test_hold_then_cancel(
     }
     notice = notify(server, yookassa, shop, "payment.canceled", ref)
     assert notice.json()["message"] == "no change: already canceled"
-    assert history(server, payment["id"]) == [
+    assert event_types(server, payment["id"]) == [
         "payment.created",
         "payment.requires_capture",
         "payment.canceled",
@@ -313,15 +283,15 @@ def test_a_body_claiming_success_is_not_believed(
     assert answer.status_code == 200
     assert answer.json() == {"verdict": "accepted", "message": "no change: already pending"}
     assert current(api, payment)["status"] == "pending"
-    assert history(server, payment["id"]) == ["payment.created"]
-    (row,) = stored(server, shop.name)
+    assert event_types(server, payment["id"]) == ["payment.created"]
+    (row,) = stored_notifications(server, shop.name)
     assert row["event_key"] == f"payment.succeeded:{ref}:unconfirmed:pending"
 
     # The real notification, once the payer has paid, is not taken for a copy of that one.
     yookassa.pay(ref)
     real = notify(server, yookassa, shop, "payment.succeeded", ref)
     assert real.json() == {"verdict": "accepted", "message": "pending → succeeded"}
-    assert history(server, payment["id"]) == ["payment.created", "payment.succeeded"]
+    assert event_types(server, payment["id"]) == ["payment.created", "payment.succeeded"]
 
 
 @pytest.mark.parametrize("address", ["185.71.77.1", "77.75.156.11", "2a02:5180:0:2655::1"])
@@ -343,7 +313,7 @@ def test_each_kind_of_published_address_is_accepted(
         forwarded_for=address,
     )
     assert answer.json()["verdict"] == "accepted"
-    (row,) = stored(server, shop.name)
+    (row,) = stored_notifications(server, shop.name)
     assert row["source_ip"] == address
 
 
@@ -365,11 +335,11 @@ def test_a_notification_from_elsewhere_is_rejected_and_kept(
     assert answer.status_code == 403
     assert answer.json()["verdict"] == "rejected"
     sender = address or "127.0.0.1"
-    (row,) = stored(server, shop.name)
+    (row,) = stored_notifications(server, shop.name)
     assert (row["verdict"], row["body"], row["source_ip"]) == ("rejected", body, sender)
     assert row["reason"] == f"YooKassa does not send notifications from {sender}"
     assert current(api, payment)["status"] == "pending"
-    assert history(server, payment["id"]) == ["payment.created"]
+    assert event_types(server, payment["id"]) == ["payment.created"]
 
 
 def test_forwarded_for_is_not_believed_without_a_trusted_proxy(
@@ -382,7 +352,7 @@ def test_forwarded_for_is_not_believed_without_a_trusted_proxy(
         yookassa.pay(ref)
         answer = yookassa.notify(direct.url, shop.name, "payment.succeeded", ref)
         assert answer.status_code == 403
-        (row,) = stored(direct, shop.name)
+        (row,) = stored_notifications(direct, shop.name)
         assert (row["verdict"], row["source_ip"]) == ("rejected", "127.0.0.1")
         assert row["headers"]["x-forwarded-for"] == YOOKASSA_ADDRESS
     finally:
@@ -409,7 +379,7 @@ def test_replayed_and_concurrent_copies_make_one_transition(
 
     assert count_events(server, payment["id"], "payment.succeeded") == 1
     assert current(api, payment)["status"] == "succeeded"
-    rows = stored(server, shop.name)
+    rows = stored_notifications(server, shop.name)
     assert Counter(row["verdict"] for row in rows) == {"accepted": 1, "duplicate": 5}
     assert {row["body"] for row in rows} == {body}
     (accepted,) = [row for row in rows if row["verdict"] == "accepted"]
@@ -433,7 +403,7 @@ def test_an_unreadable_body_is_rejected_and_kept(
 ) -> None:
     answer = notify(server, yookassa, shop, "payment.succeeded", "-", body=body)
     assert answer.status_code == 403
-    (row,) = stored(server, shop.name)
+    (row,) = stored_notifications(server, shop.name)
     assert (row["verdict"], row["body"]) == ("rejected", body)
     assert row["reason"].startswith("Unreadable YooKassa notification")
 
@@ -448,7 +418,7 @@ def test_an_object_the_api_does_not_know_is_rejected(
     body = yookassa.notification("payment.succeeded", their_payment["provider_payment_id"])
     answer = notify(server, yookassa, shop, "payment.succeeded", "-", body=body)
     assert answer.status_code == 403
-    (row,) = stored(server, shop.name)
+    (row,) = stored_notifications(server, shop.name)
     assert row["verdict"] == "rejected"
     assert "does not confirm payment.succeeded" in row["reason"]
     assert "doesn't exist or access denied" in row["reason"]
@@ -531,12 +501,12 @@ def test_a_notification_the_api_cannot_confirm_now_is_kept_and_applied_later(
     assert answer.status_code == 200  # stored: YooKassa need not resend it
     assert answer.elapsed < timedelta(seconds=PROVIDER_TIMEOUT + 1)
     assert answer.json()["verdict"] == "pending"
-    (row,) = stored(server, shop.name)
+    (row,) = stored_notifications(server, shop.name)
     assert (row["verdict"], row["processed_at"]) == ("pending", None)
     assert current(api, payment)["status"] == "pending"
 
     assert server.call(notifications.reprocess_pending(later(server, timedelta(minutes=1)))) >= 1
-    (row,) = stored(server, shop.name)
+    (row,) = stored_notifications(server, shop.name)
     assert (row["verdict"], row["outcome"]) == ("accepted", "pending → succeeded")
     assert row["event_key"] == f"payment.succeeded:{ref}"
     assert current(api, payment)["status"] == "succeeded"
