@@ -12,6 +12,7 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
+from sqlalchemy import make_url
 
 from tests.helpers import ShopSetup, make_shop
 from tests.live import LiveServer, fresh_postgres, sqlite_url
@@ -21,14 +22,26 @@ if os.environ.get("KASSA_TEST_DATABASE_URL"):
     BACKENDS.append("postgresql")
 
 
+def new_database(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A new migrated database on `backend` ("sqlite" or "postgresql"), dropped afterwards."""
+    if backend == "sqlite":
+        yield sqlite_url(str(tmp_path_factory.mktemp("sqlite")))
+    else:
+        yield from fresh_postgres(os.environ["KASSA_TEST_DATABASE_URL"])
+
+
 @pytest.fixture(scope="session", params=BACKENDS)
 def database_url(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield sqlite_url(str(tmp_path_factory.mktemp("sqlite")))
-    else:
-        yield from fresh_postgres(os.environ["KASSA_TEST_DATABASE_URL"])
+    yield from new_database(request.param, tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def own_database_url(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A database of `database_url`'s kind for one test module alone: for background jobs
+    that must not meet other tests' data, and for tables of the tests' own."""
+    yield from new_database(make_url(database_url).get_backend_name(), tmp_path_factory)
 
 
 @pytest.fixture(scope="session")

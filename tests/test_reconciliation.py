@@ -1,9 +1,11 @@
 """Reconciliation against a real server: open payments re-checked with the provider on a
-schedule, with a stopped clock standing in for the time that passes."""
+schedule, with a stopped clock standing in for the time that passes. The module has a database
+of its own: the job takes every due payment, and other tests leave many open ones behind."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -20,8 +22,13 @@ from tests.live import LiveServer
 from tests.test_background_jobs import history
 
 
-def created_at(api: httpx.Client, payment: dict[str, Any]) -> datetime:
-    return datetime.fromisoformat(payment["created_at"])
+@pytest.fixture(scope="module")
+def server(own_database_url: str) -> Iterator[LiveServer]:
+    live = LiveServer(own_database_url).start()
+    try:
+        yield live
+    finally:
+        live.stop()
 
 
 def at(server: LiveServer, payment: dict[str, Any], offset: timedelta) -> Context:

@@ -50,6 +50,11 @@ class Settings(BaseSettings):
     )
     provider_timeout: float = Field(15.0, description="Seconds to wait for a provider's API.")
     background: bool = Field(True, description="Run the background loop inside `kassa serve`.")
+    consumers: str = Field(
+        "",
+        description="Event consumers for the background loop to run besides Kassa's own: "
+        "comma-separated module:attribute import paths, e.g. myshop.fulfil:consumer.",
+    )
     trusted_proxies: list[str] = Field(
         [],
         description="Addresses or networks of reverse proxies in front of Kassa; only from them "
@@ -64,6 +69,21 @@ class Settings(BaseSettings):
         [], description="Networks to accept YooKassa notifications from besides the published ones."
     )
     log_level: str = "info"
+    admin_session_idle_minutes: int = Field(
+        60, ge=1, description="An admin session ends after this many minutes without a request."
+    )
+    admin_session_max_hours: int = Field(
+        12, ge=1, description="An admin session ends this many hours after signing in, at most."
+    )
+    admin_login_max_failures: int = Field(
+        5, ge=1, description="Failed sign-ins per user name within the window before a pause."
+    )
+    admin_login_max_failures_per_client: int = Field(
+        20, ge=1, description="Failed sign-ins per client address within the window."
+    )
+    admin_login_window_minutes: int = Field(
+        15, ge=1, description="The window failed sign-ins are counted in, in minutes."
+    )
     webhook_secret_overlap: int = Field(
         86_400,
         ge=0,

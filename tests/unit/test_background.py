@@ -46,3 +46,24 @@ def test_run_stops_when_asked() -> None:
         await asyncio.wait_for(task, timeout=1)
 
     asyncio.run(scenario())
+
+
+def test_a_stop_lets_the_job_in_hand_finish_and_starts_no_other() -> None:
+    runs: list[str] = []
+    stop = asyncio.Event()
+
+    async def in_hand(_: Context) -> int:
+        runs.append("started")
+        stop.set()  # the signal comes while it works
+        await asyncio.sleep(0.01)
+        runs.append("finished")
+        return 1
+
+    async def next_one(_: Context) -> int:
+        runs.append("next")
+        return 0
+
+    jobs = (Job("in hand", 0.0, in_hand), Job("next", 0.0, next_one))
+    loop = BackgroundLoop(cast(Context, None), jobs, tick=3600)
+    asyncio.run(asyncio.wait_for(loop.run(stop), timeout=1))
+    assert runs == ["started", "finished"]

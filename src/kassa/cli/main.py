@@ -1,9 +1,8 @@
-"""`kassa`: serve, migrate, and manage shops, keys, providers and payments."""
+"""`kassa`: serve, work, migrate, and manage shops, keys, providers and payments."""
 
 from __future__ import annotations
 
 import asyncio
-import logging
 from typing import Annotated
 
 import httpx
@@ -11,12 +10,23 @@ import typer
 import uvicorn
 from rich.table import Table
 
-from kassa.cli.output import console, errors, fail, money, run
+from kassa.cli.admin import app as admin_app
+from kassa.cli.output import configure_logging, console, errors, fail, money, run
 from kassa.cli.webhooks import app as webhooks_app
+from kassa.cli.worker import worker
 from kassa.config import Settings
-from kassa.domain import Payment, PaymentStatus, ProviderAccount
+from kassa.domain import Payment, PaymentStatus, ProviderAccount, Shop
 from kassa.providers import PROVIDERS, provider_class
-from kassa.services import bootstrap, events, keys, payments, shops, simulate
+from kassa.services import (
+    admins,
+    bootstrap,
+    events,
+    keys,
+    payment_search,
+    payments,
+    shops,
+    simulate,
+)
 from kassa.services.context import Context
 from kassa.store import upgrade
 
@@ -30,6 +40,7 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(providers_app, name="providers")
 app.add_typer(payments_app, name="payments")
 app.add_typer(webhooks_app, name="webhooks")
+app.add_typer(admin_app, name="admin")
 
 
 def main() -> None:
@@ -45,14 +56,13 @@ def serve(
     ] = False,
     new_key: Annotated[bool, typer.Option(help="With --demo: print a new test key.")] = False,
 ) -> None:
-    """Apply migrations and serve the API, the hooks and the pages (with the background loop)."""
+    """Apply migrations and serve the API, the hooks and the pages, with the background loop
+    unless KASSA_BACKGROUND=false (then `kassa worker` processes do the background work)."""
     from kassa.web import create_app
 
     options = {"host": host, "port": port}
     settings = Settings().model_copy(update={k: v for k, v in options.items() if v is not None})
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging(settings)
     upgrade(settings.resolved_database_url)
     if demo:
         _print_demo(settings, asyncio.run(_demo(settings, new_key=new_key)))
@@ -65,6 +75,9 @@ def serve(
         # Forwarded headers are read by the app, from KASSA_TRUSTED_PROXIES only.
         proxy_headers=False,
     )
+
+
+app.command()(worker)
 
 
 async def _demo(settings: Settings, *, new_key: bool) -> bootstrap.Demo:
@@ -80,6 +93,13 @@ def _print_demo(settings: Settings, demo: bootstrap.Demo) -> None:
     console.print(f"\n[bold]Kassa[/] on {base}  (database: {settings.resolved_database_url})")
     console.print(f"  API base URL  {base}/v1")
     console.print(f"  API docs      {base}/docs")
+    console.print(f"  Admin UI      {base}/admin")
+    if demo.owner_password:
+        console.print(
+            f"  Admin user    {admins.FIRST_OWNER}  password [bold green]{demo.owner_password}[/]"
+            "  (shown once; keep it)",
+            soft_wrap=True,
+        )
     console.print(f"  Demo shop     {demo.shop.name} (provider: sandbox, test mode)")
     if demo.new_key:
         console.print(f"  Test API key  [bold green]{demo.new_key}[/]  (shown once; keep it)")
@@ -106,19 +126,37 @@ def migrate() -> None:
     console.print(f"Schema up to date: {settings.resolved_database_url}")
 
 
+TimezoneOption = Annotated[
+    str, typer.Option(help="IANA time zone the admin pages show the shop's times in.")
+]
+
+
 @shops_app.command("create")
-def shops_create(name: str) -> None:
+def shops_create(name: str, timezone: TimezoneOption = shops.DEFAULT_TIMEZONE) -> None:
     """Create a shop. Its name goes into notification URLs: /hooks/{provider}/{name}."""
-    shop = run(lambda ctx: shops.create_shop(ctx, name=name))
-    console.print(f"Created shop [bold]{shop.name}[/] ({shop.id})")
+    shop = run(lambda ctx: shops.create_shop(ctx, name=name, timezone=timezone))
+    console.print(f"Created shop [bold]{shop.name}[/] ({shop.id}, {shop.timezone})")
+
+
+@shops_app.command("timezone")
+def shops_timezone(name: str, timezone: str) -> None:
+    """Set the time zone the admin pages show a shop's times in, e.g. Asia/Almaty."""
+
+    async def work(ctx: Context) -> Shop:
+        shop = await shops.get_shop(ctx, name=name)
+        return await shops.set_timezone(ctx, shop=shop, timezone=timezone)
+
+    shop = run(work)
+    console.print(f"Shop [bold]{shop.name}[/] now shows its times in {shop.timezone}")
 
 
 @shops_app.command("list")
 def shops_list() -> None:
     """List shops."""
-    table = Table("name", "id", "created")
+    table = Table("name", "id", "time zone", "created")
     for shop in run(shops.list_shops):
-        table.add_row(shop.name, shop.id, shop.created_at.strftime("%Y-%m-%d %H:%M"))
+        created = shop.created_at.strftime("%Y-%m-%d %H:%M")
+        table.add_row(shop.name, shop.id, shop.timezone, created)
     console.print(table)
 
 
@@ -234,7 +272,8 @@ def payments_list(
 
     async def work(ctx: Context) -> list[Payment]:
         shop_id = (await shops.get_shop(ctx, name=shop)).id if shop else None
-        return await payments.search_payments(ctx, shop_id=shop_id, status=status, limit=limit)
+        found = payment_search.PaymentFilter(shop_id=shop_id, status=status)
+        return (await payment_search.search(ctx, found, limit=limit)).payments
 
     table = Table("id", "status", "amount", "provider", "customer", "created", "mode")
     for payment in run(work):

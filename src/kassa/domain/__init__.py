@@ -1,5 +1,6 @@
 """Kassa's domain: money, statuses and their transitions, events, errors. Pure; no I/O."""
 
+from kassa.domain.access import AdminUser, Role
 from kassa.domain.errors import (
     AmountInvalid,
     AuthenticationFailed,
@@ -27,7 +28,7 @@ from kassa.domain.errors import (
 )
 from kassa.domain.events import EventSource, EventType, payment_event, refund_event
 from kassa.domain.ids import new_id
-from kassa.domain.models import Payment, ProviderAccount, Refund, Shop
+from kassa.domain.models import Event, Payment, ProviderAccount, Refund, Shop
 from kassa.domain.money import CURRENCY_EXPONENTS, MAX_AMOUNT, Money, currency_exponent
 from kassa.domain.status import (
     FINAL_STATUSES,
@@ -47,11 +48,13 @@ __all__ = [
     "MAX_AMOUNT",
     "OPEN_STATUSES",
     "PAYMENT_TRANSITIONS",
+    "AdminUser",
     "AmountInvalid",
     "AuthenticationFailed",
     "Conflict",
     "CurrencyUnsupported",
     "Decision",
+    "Event",
     "EventSource",
     "EventType",
     "IdempotencyKeyInUse",
@@ -79,6 +82,7 @@ __all__ = [
     "Refund",
     "RefundStatus",
     "RefundUpdate",
+    "Role",
     "Shop",
     "SignatureInvalid",
     "TransitionRejected",

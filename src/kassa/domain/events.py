@@ -33,6 +33,29 @@ class EventSource(StrEnum):
     SYSTEM = "system"
 
 
+#: Every event type, and the families (`payment.*`) an event filter may name.
+EVENT_TYPES = frozenset(EventType)
+EVENT_FAMILIES = frozenset(kind.split(".", 1)[0] for kind in EventType)
+
+
+def is_event_filter(pattern: str) -> bool:
+    """Whether `pattern` is an event filter: `*`, a known type, or a known family (`payment.*`)."""
+    return (
+        pattern == "*"
+        or pattern in EVENT_TYPES
+        or (pattern.endswith(".*") and pattern[:-2] in EVENT_FAMILIES)
+    )
+
+
+def filter_matches(pattern: str, event_type: str) -> bool:
+    """Whether the event filter `pattern` takes events of `event_type`."""
+    if pattern == "*":
+        return True
+    if pattern.endswith(".*"):
+        return event_type.startswith(pattern[:-1])
+    return pattern == event_type
+
+
 def payment_event(status: PaymentStatus) -> EventType:
     """The event written when a payment enters `status`."""
     return _PAYMENT_EVENTS[status]

@@ -18,6 +18,8 @@ class Shop:
     id: str
     name: str
     created_at: datetime
+    #: The IANA time zone the shop's times are shown in.
+    timezone: str = "Europe/Moscow"
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,3 +106,19 @@ class Refund:
     reason: str | None = None
     provider_refund_id: str | None = None
     failure_message: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """Something that happened, as the outbox keeps it. `data["object"]` is the snapshot of
+    the payment, refund or other object it is about, taken when it happened."""
+
+    id: str
+    shop_id: str
+    test: bool
+    type: str
+    source: str
+    data: Mapping[str, Any]
+    created_at: datetime
+    payment_id: str | None = None
+    refund_id: str | None = None

@@ -1,8 +1,11 @@
-"""The background loop `kassa serve` runs in-process: periodic jobs, each on its own interval.
+"""The background loop: periodic jobs, each on its own interval. `kassa serve` runs it
+in-process (unless `KASSA_BACKGROUND=false`), and `kassa worker` runs it in processes of its
+own; any number may run at once, since every job claims its work.
 
-It sends merchant webhooks, re-applies notifications stored as pending, re-checks open payments
-with their provider (reconciliation), settles payments past their expiry, resumes refunds whose
-provider never answered, and forgets Idempotency-Keys past their lifetime.
+It sends merchant webhooks, runs the event consumers, re-applies notifications stored as
+pending, re-checks open payments with their provider (reconciliation), settles payments past
+their expiry, resumes refunds whose provider never answered, and forgets Idempotency-Keys past
+their lifetime.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from kassa.services import (
+    consumers,
     expiry,
     idempotency,
     notifications,
@@ -38,6 +42,7 @@ class Job:
 
 JOBS = (
     Job("deliver webhooks", 1.0, webhook_sending.dispatch),
+    Job("run event consumers", 1.0, consumers.dispatch),
     Job("reprocess pending notifications", 10.0, notifications.reprocess_pending),
     Job("reconcile open payments", 15.0, reconciliation.reconcile_due),
     Job("expire payments", 30.0, expiry.expire_due),
@@ -47,7 +52,11 @@ JOBS = (
 
 
 class BackgroundLoop:
-    """Runs `jobs` until `stop` is set; a failing job is logged and tried again later."""
+    """Runs `jobs` until `stop` is set; a failing job is logged and tried again later.
+
+    Jobs run one after another. Once `stop` is set no other job starts: the one in hand
+    finishes (its claims and transactions end cleanly) and `run` returns.
+    """
 
     def __init__(self, ctx: Context, jobs: tuple[Job, ...] = JOBS, *, tick: float = 1.0) -> None:
         self.ctx = ctx
@@ -55,9 +64,11 @@ class BackgroundLoop:
         self.tick = tick
         self._due = dict.fromkeys((job.name for job in jobs), 0.0)
 
-    async def run_due(self) -> None:
-        """Run every job whose time has come."""
+    async def run_due(self, stop: asyncio.Event | None = None) -> None:
+        """Run every job whose time has come, starting none once `stop` is set."""
         for job in self.jobs:
+            if stop is not None and stop.is_set():
+                return
             now = time.monotonic()
             if now < self._due[job.name]:
                 continue
@@ -72,6 +83,6 @@ class BackgroundLoop:
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
-            await self.run_due()
+            await self.run_due(stop)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=self.tick)

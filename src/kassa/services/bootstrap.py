@@ -1,11 +1,12 @@
-"""The embedded defaults `make run` starts with: a `demo` shop, its sandbox, a test key."""
+"""The embedded defaults `make run` starts with: a `demo` shop, its sandbox, a test key, and
+the first admin owner."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from kassa.domain import NotFound, ProviderAccount, Shop
-from kassa.services import keys, shops
+from kassa.services import admins, keys, shops
 from kassa.services.context import Context
 
 DEMO_SHOP = "demo"
@@ -13,16 +14,19 @@ DEMO_SHOP = "demo"
 
 @dataclass(frozen=True, slots=True)
 class Demo:
-    """The demo shop and, when one was just made, its new API key's secret."""
+    """The demo shop and, when they were just made, its new API key's secret and the first
+    admin owner's password."""
 
     shop: Shop
     sandbox: ProviderAccount
     new_key: str | None
+    owner_password: str | None = None
 
 
 async def ensure_demo(ctx: Context, *, new_key: bool = False) -> Demo:
     """Create whatever of the demo set-up is missing; a new test key only on the first run
-    (or when asked), since stored keys cannot be shown again."""
+    (or when asked), since stored keys cannot be shown again; the owner `admin` only on a
+    database without admin users."""
     try:
         shop = await shops.get_shop(ctx, name=DEMO_SHOP)
     except NotFound:
@@ -36,4 +40,5 @@ async def ensure_demo(ctx: Context, *, new_key: bool = False) -> Demo:
     secret = None
     if new_key or not active:
         _, secret = await keys.create_key(ctx, shop=shop)
-    return Demo(shop=shop, sandbox=sandbox, new_key=secret)
+    owner_password = await admins.ensure_first_owner(ctx)
+    return Demo(shop=shop, sandbox=sandbox, new_key=secret, owner_password=owner_password)

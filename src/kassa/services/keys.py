@@ -5,12 +5,15 @@ from __future__ import annotations
 import hashlib
 import secrets
 import string
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import ColumnElement, Table, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
 
-from kassa.domain import AuthenticationFailed, NotFound, Shop, new_id
+from kassa.domain import AuthenticationFailed, NotFound, Payment, Refund, Shop, new_id
 from kassa.services.context import Context
 from kassa.store import records
 from kassa.store.tables import api_keys, shops
@@ -42,6 +45,17 @@ class Caller:
     def scope(self, table: Table) -> tuple[ColumnElement[bool], ...]:
         """Conditions for the rows of `table` this caller may see: its shop, its mode."""
         return (table.c.shop_id == self.shop.id, table.c.test == self.test)
+
+    async def witness(
+        self,
+        conn: AsyncConnection,
+        *,
+        action: str,
+        subject: Payment | Refund,
+        now: datetime,
+        details: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Nothing more to write: an API call's changes are its events, with source `api`."""
 
 
 def _digest(secret: str) -> str:

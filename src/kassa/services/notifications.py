@@ -74,6 +74,60 @@ class Result:
     check: CheckResult | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Stored:
+    """A notification as stored: the raw request (secret headers redacted) and its verdict."""
+
+    id: str
+    provider: str
+    kind: str | None
+    method: str
+    source_ip: str | None
+    headers: Mapping[str, str]
+    query: str
+    body: bytes
+    received_at: datetime
+    verdict: str
+    reason: str | None
+    outcome: str | None
+    attempts: int
+
+    @property
+    def text(self) -> str:
+        """The body as text (bytes that are not UTF-8 shown as replacement characters)."""
+        return self.body.decode("utf-8", errors="replace")
+
+
+async def for_payment(ctx: Context, *, payment_id: str) -> list[Stored]:
+    """The notifications applied to a payment, oldest first (for operators)."""
+    query = (
+        select(notifications)
+        .where(notifications.c.payment_id == payment_id)
+        .order_by(notifications.c.received_at, notifications.c.id)
+    )
+    async with ctx.db.read() as conn:
+        rows = list((await conn.execute(query)).mappings())
+    return [
+        Stored(
+            id=row["id"],
+            provider=row["provider"],
+            kind=row["kind"],
+            method=row["method"],
+            source_ip=row["source_ip"],
+            # Stored redacted already; redacted again in case the word list has grown since.
+            headers=redact(row["headers"]),
+            query=row["query"],
+            body=row["body"],
+            received_at=row["received_at"],
+            verdict=row["verdict"],
+            reason=row["reason"],
+            outcome=row["outcome"],
+            attempts=row["attempts"],
+        )
+        for row in rows
+    ]
+
+
 def redact(headers: Mapping[str, str]) -> dict[str, str]:
     """Headers with credential-bearing values replaced, for storage and display."""
     return {

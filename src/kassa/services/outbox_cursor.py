@@ -21,6 +21,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from kassa.store.db import insert_ignoring_conflict
 from kassa.store.tables import events, outbox_cursors
 
 GAP_TIMEOUT = timedelta(minutes=2)
@@ -47,6 +48,20 @@ class Window:
     gap: int | None
 
 
+async def created(conn: AsyncConnection, name: str) -> bool:
+    """Whether the cursor `name` has been created."""
+    query = select(outbox_cursors.c.name).where(outbox_cursors.c.name == name)
+    return (await conn.execute(query)).first() is not None
+
+
+async def create(conn: AsyncConnection, name: str, *, at_end: bool) -> None:
+    """Create the cursor `name` unless another worker just did: at the end of the outbox (its
+    reader gets what is written from now on) or, unless `at_end`, before the first event."""
+    seq = await _newest(conn) if at_end else 0
+    statement = insert_ignoring_conflict(conn.dialect.name, outbox_cursors, index_elements=["name"])
+    await conn.execute(statement, {"name": name, "seq": seq})
+
+
 async def open_window(conn: AsyncConnection, name: str) -> Window:
     """The window of the cursor `name`: from its position to the newest event now visible.
     Gaps are looked for before the reader reads any event, so an event committing meanwhile
@@ -58,9 +73,15 @@ async def open_window(conn: AsyncConnection, name: str) -> Window:
     )
     position = Position(int(row["seq"]), row["waiting_seq"], row["waiting_since"])
     after = position.seq
-    upto = int((await conn.execute(select(func.coalesce(func.max(events.c.seq), 0)))).scalar_one())
+    upto = await _newest(conn)
     gap = await _first_gap(conn, after, upto) if upto > after else None
     return Window(name=name, position=position, upto=max(after, upto), gap=gap)
+
+
+async def _newest(conn: AsyncConnection) -> int:
+    """The newest visible event's seq, 0 if there is none."""
+    newest = await conn.execute(select(func.coalesce(func.max(events.c.seq), 0)))
+    return int(newest.scalar_one())
 
 
 async def _first_gap(conn: AsyncConnection, after: int, upto: int) -> int | None:

@@ -9,6 +9,7 @@ cannot both win.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -45,6 +46,7 @@ from kassa.services.context import Context
 from kassa.services.keys import Caller
 from kassa.services.objects import list_object, payment_object
 from kassa.services.pagination import PageRequest, fetch_page
+from kassa.services.scopes import Scope
 from kassa.store import records
 from kassa.store.tables import payments
 
@@ -181,7 +183,7 @@ def _check_offer(gateway: Provider, params: NewPayment) -> None:
         raise NotSupported(f"{gateway.title} has no two-stage payments (capture: false)")
 
 
-async def _find(ctx: Context, caller: Caller, payment_id: str) -> Payment | None:
+async def _find(ctx: Context, caller: Scope, payment_id: str) -> Payment | None:
     query = select(payments).where(
         payments.c.id == payment_id,
         *caller.scope(payments),
@@ -191,7 +193,7 @@ async def _find(ctx: Context, caller: Caller, payment_id: str) -> Payment | None
     return records.payment(row) if row else None
 
 
-async def get_payment(ctx: Context, *, caller: Caller, payment_id: str) -> Payment:
+async def get_payment(ctx: Context, *, caller: Scope, payment_id: str) -> Payment:
     """The caller's payment `payment_id`, or `NotFound` (also for other shops' and modes')."""
     payment = await _find(ctx, caller, payment_id)
     if payment is None:
@@ -234,7 +236,7 @@ async def gateway_for(ctx: Context, payment: Payment) -> Provider:
 
 
 async def capture_payment(
-    ctx: Context, *, caller: Caller, payment_id: str, amount: int | None = None
+    ctx: Context, *, caller: Scope, payment_id: str, amount: int | None = None
 ) -> Payment:
     """Take all or part (once) of a held payment."""
     payment = await get_payment(ctx, caller=caller, payment_id=payment_id)
@@ -247,10 +249,16 @@ async def capture_payment(
     if amount < payment.amount and not gateway.capabilities.partial_capture:
         raise NotSupported(f"{gateway.title} cannot capture part of a payment")
     reported = await gateway.capture(payment, amount)
-    return await apply_update(ctx, payment=payment, reported=reported, source=EventSource.API)
+    return await apply_update(
+        ctx,
+        payment=payment,
+        reported=reported,
+        source=EventSource.API,
+        witness=Witnessed(caller, "payment.capture", {"amount": amount}),
+    )
 
 
-async def cancel_payment(ctx: Context, *, caller: Caller, payment_id: str) -> Payment:
+async def cancel_payment(ctx: Context, *, caller: Scope, payment_id: str) -> Payment:
     """Cancel a payment nobody has paid yet, or release a hold."""
     payment = await get_payment(ctx, caller=caller, payment_id=payment_id)
     if payment.status not in OPEN_STATUSES:
@@ -260,10 +268,16 @@ async def cancel_payment(ctx: Context, *, caller: Caller, payment_id: str) -> Pa
         )
     gateway = await gateway_for(ctx, payment)
     reported = await gateway.cancel(payment)
-    return await apply_update(ctx, payment=payment, reported=reported, source=EventSource.API)
+    return await apply_update(
+        ctx,
+        payment=payment,
+        reported=reported,
+        source=EventSource.API,
+        witness=Witnessed(caller, "payment.cancel"),
+    )
 
 
-async def refresh_payment(ctx: Context, *, caller: Caller, payment_id: str) -> Payment:
+async def refresh_payment(ctx: Context, *, caller: Scope, payment_id: str) -> Payment:
     """Ask the provider about an open payment now and apply what it says, as reconciliation
     (the "check payment" button); a payment whose outcome is settled is returned as it is."""
     payment = await get_payment(ctx, caller=caller, payment_id=payment_id)
@@ -272,19 +286,47 @@ async def refresh_payment(ctx: Context, *, caller: Caller, payment_id: str) -> P
     gateway = await gateway_for(ctx, payment)
     reported = await gateway.fetch(payment)
     return await apply_update(
-        ctx, payment=payment, reported=reported, source=EventSource.RECONCILIATION
+        ctx,
+        payment=payment,
+        reported=reported,
+        source=EventSource.RECONCILIATION,
+        witness=Witnessed(caller, "payment.refresh"),
     )
 
 
+@dataclass(frozen=True, slots=True)
+class Witnessed:
+    """A caller's action on a payment, to be witnessed in the transaction that applies it."""
+
+    caller: Scope
+    action: str
+    details: Mapping[str, Any] | None = None
+
+
 async def apply_update(
-    ctx: Context, *, payment: Payment, reported: PaymentUpdate, source: EventSource
+    ctx: Context,
+    *,
+    payment: Payment,
+    reported: PaymentUpdate,
+    source: EventSource,
+    witness: Witnessed | None = None,
 ) -> Payment:
-    """Apply a provider's statement about `payment` in a transaction of its own."""
+    """Apply a provider's statement about `payment` in a transaction of its own (and, for a
+    caller's action, witness it there, whether or not it changed anything)."""
+    now = ctx.clock()
     async with ctx.db.write() as conn:
         current = await load(conn, payment.id)
         applied = await apply_payment_update(
-            conn, payment=current, reported=reported, source=source, now=ctx.clock()
+            conn, payment=current, reported=reported, source=source, now=now
         )
+        if witness is not None:
+            await witness.caller.witness(
+                conn,
+                action=witness.action,
+                subject=applied.payment,
+                now=now,
+                details={**(witness.details or {}), "outcome": applied.outcome},
+            )
     return applied.payment
 
 
@@ -376,23 +418,6 @@ async def find_reported(
     query = select(payments).where(condition, payments.c.provider_account_id == account.id)
     row = (await conn.execute(query)).mappings().first()
     return records.payment(row) if row else None
-
-
-async def search_payments(
-    ctx: Context,
-    *,
-    shop_id: str | None = None,
-    status: PaymentStatus | None = None,
-    limit: int = 20,
-) -> list[Payment]:
-    """Payments across shops and modes, newest first, for operators (the CLI, admin pages)."""
-    query = select(payments).order_by(payments.c.id.desc()).limit(limit)
-    if shop_id is not None:
-        query = query.where(payments.c.shop_id == shop_id)
-    if status is not None:
-        query = query.where(payments.c.status == status.value)
-    async with ctx.db.read() as conn:
-        return [records.payment(row) for row in (await conn.execute(query)).mappings()]
 
 
 async def find_payment(ctx: Context, *, payment_id: str) -> Payment:

@@ -39,6 +39,7 @@ from kassa.services.keys import Caller
 from kassa.services.objects import list_object, refund_object
 from kassa.services.pagination import PageRequest, fetch_page
 from kassa.services.payments import gateway_for, get_payment, load, transition
+from kassa.services.scopes import Scope
 from kassa.store import records
 from kassa.store.db import insert_ignoring_conflict
 from kassa.store.tables import payments, refunds
@@ -58,7 +59,7 @@ class AppliedRefund:
 async def create_refund(
     ctx: Context,
     *,
-    caller: Caller,
+    caller: Scope,
     payment_id: str,
     amount: int | None = None,
     reason: str | None = None,
@@ -107,6 +108,7 @@ async def create_refund(
         await events.record(
             conn, type=refund_event(refund.status), source=EventSource.API, now=now, subject=refund
         )
+        await caller.witness(conn, action="refund.create", subject=refund, now=now)
     return await _execute(ctx, reserved, refund)
 
 
@@ -386,7 +388,7 @@ async def _maybe_fully_refunded(
         )
 
 
-async def _find(ctx: Context, caller: Caller, refund_id: str) -> Refund | None:
+async def _find(ctx: Context, caller: Scope, refund_id: str) -> Refund | None:
     query = select(refunds).where(
         refunds.c.id == refund_id,
         *caller.scope(refunds),
@@ -413,6 +415,13 @@ async def list_refunds(
     async with ctx.db.read() as conn:
         rows, has_more = await fetch_page(conn, refunds, conditions, page)
     return list_object([refund_object(records.refund(row)) for row in rows], has_more=has_more)
+
+
+async def payment_refunds(ctx: Context, *, payment_id: str) -> list[Refund]:
+    """Every refund of a payment, oldest first (for operators: the admin payment page)."""
+    query = select(refunds).where(refunds.c.payment_id == payment_id).order_by(refunds.c.id)
+    async with ctx.db.read() as conn:
+        return [records.refund(row) for row in (await conn.execute(query)).mappings()]
 
 
 def _refund_values(refund: Refund) -> dict[str, Any]:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import Insert, Update, insert, select, update
 from sqlalchemy.exc import IntegrityError
@@ -27,11 +28,25 @@ from kassa.store.tables import provider_accounts, shops
 #: Shop names appear in notification URLs (`/hooks/{provider}/{shop}`), so they stay URL-safe.
 SHOP_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
 
+#: The time zone a new shop's times are shown in, unless it names another.
+DEFAULT_TIMEZONE = "Europe/Moscow"
+
 #: Settings every provider account has besides the provider's own credentials.
 ACCOUNT_SETTINGS = ("api_url", "test", "enabled")
 
 
-async def create_shop(ctx: Context, *, name: str) -> Shop:
+def check_timezone(name: str) -> str:
+    """`name` if it is an IANA time zone this system knows (`Europe/Moscow`, `Asia/Almaty`)."""
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ParameterInvalid(
+            f"{name!r} is not an IANA time zone name such as Europe/Moscow", param="timezone"
+        ) from None
+    return name
+
+
+async def create_shop(ctx: Context, *, name: str, timezone: str = DEFAULT_TIMEZONE) -> Shop:
     """A new shop; its name is lower-case letters, digits, `-` and `_`, and unique."""
     if not SHOP_NAME.fullmatch(name):
         raise ParameterInvalid(
@@ -39,15 +54,27 @@ async def create_shop(ctx: Context, *, name: str) -> Shop:
             "letter or digit",
             param="name",
         )
-    shop = Shop(id=new_id("shop"), name=name, created_at=ctx.clock())
+    shop = Shop(
+        id=new_id("shop"), name=name, created_at=ctx.clock(), timezone=check_timezone(timezone)
+    )
     try:
         async with ctx.db.write() as conn:
             await conn.execute(
-                insert(shops).values(id=shop.id, name=shop.name, created_at=shop.created_at)
+                insert(shops).values(
+                    id=shop.id, name=shop.name, created_at=shop.created_at, timezone=shop.timezone
+                )
             )
     except IntegrityError:
         raise Conflict(f"A shop named {name!r} already exists", param="name") from None
     return shop
+
+
+async def set_timezone(ctx: Context, *, shop: Shop, timezone: str) -> Shop:
+    """Show the shop's times in `timezone` from now on (stored times do not change)."""
+    check_timezone(timezone)
+    async with ctx.db.write() as conn:
+        await conn.execute(update(shops).where(shops.c.id == shop.id).values(timezone=timezone))
+    return replace(shop, timezone=timezone)
 
 
 async def get_shop(ctx: Context, *, name: str | None = None, shop_id: str | None = None) -> Shop:

@@ -24,6 +24,7 @@ from sqlalchemy import ColumnElement, RowMapping, Table, delete, insert, select,
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kassa.domain import EventSource, EventType, NotFound, ParameterInvalid, new_id
+from kassa.domain.events import EVENT_FAMILIES, filter_matches, is_event_filter
 from kassa.services.context import Context
 from kassa.services.objects import timestamp
 from kassa.services.pagination import PageRequest, fetch_page
@@ -34,10 +35,6 @@ _SECRET_BYTES = 32
 MAX_URL_LENGTH = 2048
 MAX_FILTERS = 50
 MAX_DESCRIPTION = 500
-
-#: Every event type, and the families (`payment.*`) a filter may name.
-EVENT_TYPES = frozenset(EventType)
-EVENT_FAMILIES = frozenset(kind.split(".", 1)[0] for kind in EventType)
 
 
 class Scope(Protocol):
@@ -87,7 +84,7 @@ class Endpoint:
 
     def wants(self, event_type: str) -> bool:
         """Whether the endpoint's filter takes events of `event_type`."""
-        return any(_matches(pattern, event_type) for pattern in self.events)
+        return any(filter_matches(pattern, event_type) for pattern in self.events)
 
 
 def endpoint(row: RowMapping) -> Endpoint:
@@ -140,14 +137,6 @@ def concerns(data: Mapping[str, Any], endpoint_id: str) -> bool:
     return endpoint_id in (subject.get("id"), subject.get("endpoint"))
 
 
-def _matches(pattern: str, event_type: str) -> bool:
-    if pattern == "*":
-        return True
-    if pattern.endswith(".*"):
-        return event_type.startswith(pattern[:-1])
-    return pattern == event_type
-
-
 def check_filters(filters: Sequence[str]) -> tuple[str, ...]:
     """`filters` if each is `*`, a known event type or a known family (`payment.*`)."""
     if not filters:
@@ -155,12 +144,7 @@ def check_filters(filters: Sequence[str]) -> tuple[str, ...]:
     if len(filters) > MAX_FILTERS:
         raise ParameterInvalid(f"events lists at most {MAX_FILTERS} entries", param="events")
     for pattern in filters:
-        known = (
-            pattern == "*"
-            or pattern in EVENT_TYPES
-            or (pattern.endswith(".*") and pattern[:-2] in EVENT_FAMILIES)
-        )
-        if not known:
+        if not is_event_filter(pattern):
             raise ParameterInvalid(
                 f"{pattern!r} is not an event type or family; use '*', a family such as "
                 f"{', '.join(f'{family}.*' for family in sorted(EVENT_FAMILIES))}, or a type "

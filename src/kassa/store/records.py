@@ -6,11 +6,34 @@ from typing import Any
 
 from sqlalchemy import RowMapping
 
-from kassa.domain import Payment, PaymentStatus, ProviderAccount, Refund, RefundStatus, Shop
+from kassa.domain import (
+    AdminUser,
+    Event,
+    Payment,
+    PaymentStatus,
+    ProviderAccount,
+    Refund,
+    RefundStatus,
+    Role,
+    Shop,
+)
 
 
 def shop(row: RowMapping) -> Shop:
-    return Shop(id=row["id"], name=row["name"], created_at=row["created_at"])
+    return Shop(
+        id=row["id"], name=row["name"], created_at=row["created_at"], timezone=row["timezone"]
+    )
+
+
+def admin_user(row: RowMapping) -> AdminUser:
+    return AdminUser(
+        id=row["id"],
+        name=row["name"],
+        role=Role(row["role"]),
+        active=row["active"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+    )
 
 
 def provider_account(row: RowMapping) -> ProviderAccount:
@@ -68,6 +91,20 @@ def refund(row: RowMapping) -> Refund:
         failure_message=row["failure_message"],
         created_at=row["created_at"],
         updated_at=row["updated_at"],
+    )
+
+
+def event(row: RowMapping) -> Event:
+    return Event(
+        id=row["id"],
+        shop_id=row["shop_id"],
+        test=row["test"],
+        type=row["type"],
+        source=row["source"],
+        data=row["data"],
+        created_at=row["created_at"],
+        payment_id=row["payment_id"],
+        refund_id=row["refund_id"],
     )
 
 

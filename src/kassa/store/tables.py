@@ -41,6 +41,8 @@ shops = Table(
     Column("id", String(ID), primary_key=True),
     Column("name", String(64), nullable=False, unique=True),
     Column("created_at", UtcDateTime, nullable=False),
+    #: An IANA time zone name; the admin pages show the shop's times in it.
+    Column("timezone", String(64), nullable=False, server_default="Europe/Moscow"),
 )
 
 api_keys = Table(
@@ -313,7 +315,7 @@ webhook_attempts = Table(
     Column("error", Text),
 )
 
-#: How far a reader of the outbox (`events.seq`) has got; see `kassa.services.outbox`.
+#: How far a reader of the outbox (`events.seq`) has got; see `kassa.services.outbox_cursor`.
 outbox_cursors = Table(
     "outbox_cursors",
     metadata,
@@ -321,4 +323,89 @@ outbox_cursors = Table(
     Column("seq", BigInteger, nullable=False),
     Column("waiting_seq", BigInteger),
     Column("waiting_since", UtcDateTime),
+)
+
+# In-process event consumers (`kassa.services.consumers`). Each reads the outbox through its
+# own cursor, named `consumer:<name>`.
+
+#: What each consumer has handled: written in the transaction of the consumer's own effect,
+#: so the effect happens once per event however often the event is read.
+consumer_receipts = Table(
+    "consumer_receipts",
+    metadata,
+    Column("consumer", String(64), primary_key=True),
+    Column("event_id", String(ID), ForeignKey("events.id"), primary_key=True),
+    Column("handled_at", UtcDateTime, nullable=False),
+)
+
+#: Events a consumer's handler failed on: tried again at `retry_at`; given up on (and kept
+#: for a person to look at) when `retry_at` is NULL. A success deletes the row.
+consumer_failures = Table(
+    "consumer_failures",
+    metadata,
+    Column("consumer", String(64), primary_key=True),
+    Column("event_id", String(ID), ForeignKey("events.id"), primary_key=True),
+    Column("attempts", Integer, nullable=False),
+    Column("error", Text, nullable=False),
+    Column("first_failed_at", UtcDateTime, nullable=False),
+    Column("last_failed_at", UtcDateTime, nullable=False),
+    Column("retry_at", UtcDateTime),
+    Index("ix_consumer_failures_due", "consumer", "retry_at"),
+)
+
+# The admin UI: its users, their sessions, failed sign-ins (for rate limiting), the audit log.
+
+admin_users = Table(
+    "admin_users",
+    metadata,
+    Column("id", String(ID), primary_key=True),
+    Column("name", String(64), nullable=False, unique=True),
+    Column("role", String(16), nullable=False),
+    #: An argon2 hash in its PHC string form (algorithm, parameters, salt and hash).
+    Column("password_hash", String(255), nullable=False),
+    Column("active", Boolean, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+)
+
+#: Server-side sessions, keyed by the SHA-256 of the token in the cookie (never the token).
+admin_sessions = Table(
+    "admin_sessions",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("user_id", String(ID), ForeignKey("admin_users.id"), nullable=False, index=True),
+    Column("client", String(64)),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("last_seen_at", UtcDateTime, nullable=False),
+)
+
+#: One row per failed sign-in, counted per name and per client address within a window.
+admin_login_failures = Table(
+    "admin_login_failures",
+    metadata,
+    Column("seq", SequenceKey, primary_key=True, autoincrement=True),
+    Column("name", String(64), nullable=False),
+    Column("client", String(64), nullable=False),
+    Column("failed_at", UtcDateTime, nullable=False, index=True),
+    Index("ix_admin_login_failures_name", "name", "failed_at"),
+    Index("ix_admin_login_failures_client", "client", "failed_at"),
+)
+
+#: Who did what in the admin UI (and the CLI's user management), newest last by `seq`.
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("seq", SequenceKey, primary_key=True, autoincrement=True),
+    Column("id", String(ID), nullable=False, unique=True),
+    Column("at", UtcDateTime, nullable=False),
+    #: The admin user; None for the CLI, the system, or a sign-in with an unknown name.
+    Column("actor_id", String(ID)),
+    Column("actor_name", String(64), nullable=False),
+    Column("client", String(64)),
+    Column("action", String(64), nullable=False),
+    #: What the action was about: a payment, refund, user, key, provider account … id.
+    Column("object_id", String(ID), index=True),
+    Column("shop_id", String(ID)),
+    Column("outcome", Text),
+    Column("details", Document, nullable=False),
 )

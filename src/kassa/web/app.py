@@ -17,11 +17,12 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from kassa import __version__
 from kassa.config import Settings
+from kassa.services import consumers
 from kassa.services.background import BackgroundLoop
 from kassa.services.context import Context
 from kassa.services.gateways import Gateways
 from kassa.store.migrate import alembic_config
-from kassa.web import apidocs, errors
+from kassa.web import admin, apidocs, errors
 from kassa.web.metrics import Metrics
 from kassa.web.middleware import BodyLimit, RequestMetrics, SecurityHeaders
 from kassa.web.ratelimit import RateLimiter
@@ -53,6 +54,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if settings.background:
+            consumers.load(settings.consumers)  # a bad KASSA_CONSUMERS stops the start
         gateways = Gateways(settings, hub_transport=httpx.ASGITransport(app=app))
         ctx = Context.open(settings, gateways=gateways)
         app.state.ctx = ctx
@@ -93,6 +96,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for module in (payments, refunds, events, webhook_endpoints, providers, health, hooks, pay):
         app.include_router(module.router)
     sandbox.install(app)
+    admin.install(app)
     app.include_router(apidocs.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 

@@ -11,10 +11,13 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from datetime import datetime
 from functools import cache
 from io import BytesIO
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
+from babel.dates import format_datetime
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.numbers import format_currency, format_decimal
@@ -99,3 +102,20 @@ def format_money(amount: int, currency: str, locale: str | None = None) -> str:
             "\\1\u00a0\\2", format_currency(value, currency, locale=locale)
         )
     return f"{format_decimal(value, locale=locale, decimal_quantization=False)}\u00a0{currency}"
+
+
+def format_time(
+    value: datetime | str | None, timezone: str, *, short: bool = False, locale: str | None = None
+) -> str:
+    """A moment for people, in `timezone` and the locale's style (medium, or the short form:
+    `30.11.2026, 08:37` / `11/30/26, 8:37 AM`). Takes ISO 8601 strings too (the API
+    objects' timestamps); None is an empty string."""
+    if value is None:
+        return ""
+    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return format_datetime(
+        moment,
+        "short" if short else "medium",
+        tzinfo=ZoneInfo(timezone),
+        locale=locale or _current.get(),
+    )

@@ -8,7 +8,14 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.responses import HTMLResponse
 
-from kassa.web.i18n import current_locale, format_money, gettext_, ngettext_, use_locale
+from kassa.web.i18n import (
+    current_locale,
+    format_money,
+    format_time,
+    gettext_,
+    ngettext_,
+    use_locale,
+)
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 
@@ -22,6 +29,7 @@ def build_environment() -> Environment:
     )
     env.install_gettext_callables(gettext_, ngettext_, newstyle=True)  # type: ignore[attr-defined]
     env.globals["money"] = format_money
+    env.globals["when"] = format_time
     env.globals["current_locale"] = current_locale
     return env
 

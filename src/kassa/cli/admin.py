@@ -1,0 +1,83 @@
+"""`kassa admin`: the admin UI's users: create, list, set a password."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from kassa.cli.output import console, errors, fail, run
+from kassa.domain import AdminUser, Role
+from kassa.services import admins, audit
+from kassa.services.context import Context
+
+app = typer.Typer(
+    help="Admin UI users: create (owner, operator, viewer), list, set a password.",
+    no_args_is_help=True,
+)
+
+Generate = Annotated[
+    bool, typer.Option("--generate", help="Generate a password and print it, once.")
+]
+
+
+def _password(generate: bool) -> tuple[str, bool]:
+    """A generated password, or one typed twice without echo; and whether it was generated."""
+    if generate:
+        return admins.generate_password(), True
+    typed: str = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    if len(typed) < admins.MIN_PASSWORD_LENGTH:
+        raise fail(f"a password has at least {admins.MIN_PASSWORD_LENGTH} characters")
+    return typed, False
+
+
+def _show_generated(password: str) -> None:
+    console.print(password, soft_wrap=True)
+    errors.print("[dim]Shown once: Kassa keeps only its hash.[/]")
+
+
+@app.command("create-user")
+def create_user(
+    name: str,
+    role: Annotated[
+        Role, typer.Option(help="owner: everything; operator: act on payments; viewer: read only.")
+    ] = Role.VIEWER,
+    generate: Generate = False,
+) -> None:
+    """Create a user of the admin UI (asks for the password twice, unless --generate)."""
+    password, generated = _password(generate)
+    user = run(
+        lambda ctx: admins.create_user(
+            ctx, name=name, role=role, password=password, actor=audit.CLI
+        )
+    )
+    errors.print(f"Created {user.role} [bold]{user.name}[/] ({user.id})")
+    if generated:
+        _show_generated(password)
+
+
+@app.command("set-password")
+def set_password(name: str, generate: Generate = False) -> None:
+    """Give a user a new password (signing them out everywhere); for a forgotten one."""
+    password, generated = _password(generate)
+
+    async def work(ctx: Context) -> AdminUser:
+        user = await admins.get_user(ctx, name=name)
+        change = admins.Change(password=password)
+        return await admins.update_user(ctx, user_id=user.id, change=change, actor=audit.CLI)
+
+    user = run(work)
+    errors.print(f"New password set for [bold]{user.name}[/]")
+    if generated:
+        _show_generated(password)
+
+
+@app.command("users")
+def users() -> None:
+    """List the admin UI's users."""
+    table = Table("name", "role", "active", "id", "created")
+    for user in run(admins.list_users):
+        created = user.created_at.strftime("%Y-%m-%d %H:%M")
+        table.add_row(user.name, user.role.value, "yes" if user.active else "no", user.id, created)
+    console.print(table)

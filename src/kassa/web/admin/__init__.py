@@ -1,0 +1,28 @@
+"""The admin web UI at /admin: sign-in, payments, users, the audit log.
+
+Server-rendered pages (templates in `web/templates/admin/`), a little script from
+`/static/admin.js`, every form usable without it. See `docs/admin.md`.
+"""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from kassa.web.admin import actions, audit, login, payments, users
+from kassa.web.admin.auth import LoginRequired, login_required
+from kassa.web.admin.render import PageError, page_error
+
+
+def install(app: FastAPI) -> None:
+    """Mount the admin pages, with their error pages and sign-in redirects."""
+    for router in (
+        login.public,
+        login.router,
+        payments.router,
+        actions.router,
+        users.router,
+        audit.router,
+    ):
+        app.include_router(router)
+    app.add_exception_handler(PageError, page_error)
+    app.add_exception_handler(LoginRequired, login_required)

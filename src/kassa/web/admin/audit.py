@@ -1,0 +1,37 @@
+"""The audit log page: who did what, newest first, a page at a time."""
+
+from __future__ import annotations
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+
+from kassa.services import audit
+from kassa.web.admin.auth import Signed, admin_router
+from kassa.web.admin.render import render
+from kassa.web.deps import ContextDep
+
+router = admin_router()
+
+PAGE_SIZE = 50
+
+
+@router.get("/audit")
+async def audit_page(
+    request: Request,
+    ctx: ContextDep,
+    session: Signed,
+    before: int | None = None,
+    actor: str | None = None,
+) -> HTMLResponse:
+    entries, more = await audit.list_entries(
+        ctx, limit=PAGE_SIZE, before=before, actor_name=actor or None
+    )
+    return render(
+        request,
+        "admin/audit.html",
+        session=session,
+        entries=entries,
+        more=more,
+        actor=actor or "",
+        first_page=before is None,
+    )

@@ -1,0 +1,165 @@
+"""The admin UI in a real browser (Debian's Chromium, driven by Playwright): sign in, filter
+payments, open one, refund part of it and watch the totals and the timeline change, switch
+the language, be refused as a viewer, and fit a phone's screen. Screenshots of the main pages
+go to `test-artifacts/screenshots/` (not committed)."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+
+from tests.admin.conftest import PASSWORD, People
+from tests.helpers import checkout, create_payment, make_shop
+from tests.live import LiveServer
+
+CHROMIUM = Path("/usr/bin/chromium")
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
+
+pytestmark = pytest.mark.skipif(
+    not CHROMIUM.exists(), reason="Debian's chromium is not installed (.ci/run installs it)"
+)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(
+            executable_path=str(CHROMIUM),
+            args=["--no-sandbox", "--disable-background-networking", "--disable-component-update"],
+        )
+        try:
+            yield launched
+        finally:
+            launched.close()
+
+
+class Tab:
+    """A browser tab of its own (cookies and a client address of its own), which fails the
+    test on any error the page reports, such as a Content-Security-Policy violation."""
+
+    def __init__(self, browser: Browser, server: LiveServer, **options: Any) -> None:
+        address = f"2001:db8::{secrets.token_hex(2)}"
+        self.context: BrowserContext = browser.new_context(
+            base_url=server.url,
+            locale="en-US",
+            extra_http_headers={"X-Forwarded-For": address},
+            **options,
+        )
+        self.page: Page = self.context.new_page()
+        self.errors: list[str] = []
+        self.page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
+        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
+
+    def sign_in(self, name: str) -> None:
+        self.page.goto("/admin/payments")
+        expect(self.page).to_have_url("/admin/login?next=%2Fadmin%2Fpayments")
+        self.page.get_by_label("User name").fill(name)
+        self.page.get_by_label("Password").fill(PASSWORD)
+        self.page.get_by_role("button", name="Sign in").click()
+        expect(self.page).to_have_url("/admin/payments")
+
+    def shot(self, name: str) -> None:
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        self.page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+    def close(self) -> None:
+        self.context.close()
+        assert self.errors == []
+
+
+@pytest.fixture
+def paid_payment(admin_server: LiveServer) -> tuple[str, dict[str, Any]]:
+    """A shop with a paid 1 500 ₽ payment and an unpaid one; the shop's name and the paid one."""
+    shop = make_shop(admin_server)
+    with httpx.Client(
+        base_url=admin_server.url, headers={"Authorization": f"Bearer {shop.key}"}
+    ) as api:
+        payment = create_payment(api, amount=150000, customer="ivan@example.com")
+        create_payment(api, amount=5000, customer="unpaid")
+    checkout(admin_server, payment, "pay")
+    return shop.name, payment
+
+
+def test_an_operator_finds_a_payment_and_refunds_part_of_it(
+    browser: Browser,
+    admin_server: LiveServer,
+    people: People,
+    paid_payment: tuple[str, dict[str, Any]],
+) -> None:
+    shop, _ = paid_payment
+    tab = Tab(browser, admin_server, viewport={"width": 1280, "height": 900})
+    page = tab.page
+    tab.sign_in(people.operator)
+    tab.shot("payments")
+
+    page.get_by_label("Shop").select_option(shop)
+    page.get_by_label("Status").select_option("succeeded")
+    page.get_by_role("button", name="Apply").click()
+    rows = page.locator("table.list tbody tr")
+    expect(rows).to_have_count(1)
+    expect(rows.first).to_contain_text("ivan@example.com")
+
+    rows.first.get_by_role("link").click()
+    expect(page.locator("h1")).to_contain_text("RUB\u00a01,500.00")
+    expect(page.locator("#refunded")).to_have_text("RUB\u00a00.00")
+    expect(page.locator("#timeline li")).to_have_count(2)
+    tab.shot("payment")
+
+    page.get_by_role("link", name="Refund…").click()
+    expect(page.locator("h1")).to_have_text("Refund the payment?")
+    page.get_by_label("Amount to refund (RUB)").fill("400")
+    page.get_by_label("Reason (optional)").fill("one item returned")
+    tab.shot("refund-confirm")
+    page.get_by_role("button", name="Yes, refund").click()
+
+    expect(page.locator("#result")).to_contain_text("Refund of RUB\u00a0400.00 succeeded.")
+    expect(page.locator("#refunded")).to_have_text("RUB\u00a0400.00")
+    expect(page.locator("#refundable")).to_have_text("RUB\u00a01,100.00")
+    expect(page.locator("#refunds tbody tr")).to_have_count(1)
+    expect(page.locator("#timeline li")).to_have_count(4)
+    expect(page.locator("#timeline")).to_contain_text("Refund succeeded")
+    tab.shot("payment-refunded")
+
+    page.get_by_role("link", name="RU", exact=True).click()
+    expect(page.locator("html")).to_have_attribute("lang", "ru")
+    expect(page.locator("#refunded")).to_have_text("400,00\u00a0₽")
+    expect(page.get_by_role("heading", name="Подробности")).to_be_visible()
+    tab.shot("payment-ru")
+    page.get_by_role("link", name="Журнал действий").click()
+    expect(page.locator("#audit")).to_contain_text("Возврат")
+    tab.shot("audit-ru")
+    tab.close()
+
+
+def test_a_viewer_is_refused_and_a_phone_fits(
+    browser: Browser,
+    admin_server: LiveServer,
+    people: People,
+    paid_payment: tuple[str, dict[str, Any]],
+) -> None:
+    _, payment = paid_payment
+    tab = Tab(browser, admin_server, viewport={"width": 375, "height": 812}, is_mobile=True)
+    page = tab.page
+    tab.sign_in(people.viewer)
+    tab.shot("payments-phone")
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+
+    page.goto(f"/admin/payments/{payment['id']}")
+    expect(page.get_by_text("Your role can look at payments but not change them.")).to_be_visible()
+    expect(page.get_by_role("link", name="Refund…")).to_have_count(0)
+    tab.shot("payment-phone")
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+
+    refused = page.goto(f"/admin/payments/{payment['id']}/refund")
+    assert refused is not None
+    assert refused.status == 403
+    expect(page.locator("h1")).to_have_text("Not allowed")
+    tab.shot("refused")
+    tab.errors = [e for e in tab.errors if "403" not in e]  # the browser logs the status
+    tab.close()
