@@ -51,7 +51,7 @@ def test_signing_in_goes_back_to_the_page_asked_for(
     asked = visitor.get("/admin/payments?status=succeeded")
     assert asked.status_code == 303
     assert asked.headers["location"] == "/admin/login?next=%2Fadmin%2Fpayments%3Fstatus%3Dsucceeded"
-    assert visitor.get("/admin").headers["location"] == "/admin/payments"
+    assert visitor.get("/admin").headers["location"] == "/admin/login?next=%2Fadmin"
 
     response = visitor.login(people.operator, next="/admin/payments?status=succeeded")
     assert response.status_code == 303

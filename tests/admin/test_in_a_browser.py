@@ -14,7 +14,7 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 
-from tests.admin.conftest import PASSWORD, People
+from tests.admin.conftest import PASSWORD, People, insert_payments
 from tests.helpers import checkout, create_payment, make_shop
 from tests.live import LiveServer
 
@@ -162,4 +162,22 @@ def test_a_viewer_is_refused_and_a_phone_fits(
     expect(page.locator("h1")).to_have_text("Not allowed")
     tab.shot("refused")
     tab.errors = [e for e in tab.errors if "403" not in e]  # the browser logs the status
+    tab.close()
+
+
+def test_see_the_dashboard_with_a_chart(
+    browser: Browser, admin_server: LiveServer, people: People
+) -> None:
+    shop = make_shop(admin_server)
+    insert_payments(admin_server, shop, 3, test=False)
+    tab = Tab(browser, admin_server, viewport={"width": 1280, "height": 900})
+    page = tab.page
+    tab.sign_in(people.viewer)
+    page.get_by_role("link", name="Dashboard").click()
+    page.get_by_label("Shop").select_option(shop.name)
+    page.get_by_role("button", name="Apply").click()
+    expect(page.locator("h1")).to_have_text("Dashboard")
+    expect(page.locator("svg.chart").first).to_be_visible()
+    expect(page.locator("svg.chart rect.bar").first).to_be_attached()
+    tab.shot("dashboard")
     tab.close()

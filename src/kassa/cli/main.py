@@ -247,10 +247,8 @@ def providers_list(shop: str) -> None:
 
     table = Table("provider", "mode", "enabled", "settings", "api_url")
     for account in run(work):
-        secret = {f.name for f in provider_class(account.provider).credential_fields if f.secret}
         shown = ", ".join(
-            f"{name}={'••••' + value[-4:] if name in secret else value}"
-            for name, value in account.credentials.items()
+            f"{name}={value}" for name, value in shops.masked_credentials(account).items()
         )
         table.add_row(
             account.provider,

@@ -6,8 +6,8 @@ that change nothing else (a sign-in, a refused action). Payment events stay the 
 happened to a payment; the audit log says which person asked for it.
 
 Actions in use: `login`, `login.failed`, `logout`, `user.create`, `user.update`,
-`payment.capture`, `payment.cancel`, `payment.refresh`, `refund.create`; and for pages still to
-come, `key.create`, `key.revoke`, `provider.configure`, `delivery.resend`.
+`payment.capture`, `payment.cancel`, `payment.refresh`, `refund.create`, `shop.create`,
+`provider.configure`, `key.create`, `key.revoke`, `notification.reprocess`, `delivery.resend`.
 """
 
 from __future__ import annotations

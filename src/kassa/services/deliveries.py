@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from kassa.domain import new_id
+from kassa.domain import NotFound, new_id
 from kassa.services import webhooks
 from kassa.services.context import Context
 from kassa.services.objects import timestamp
@@ -160,6 +160,19 @@ async def list_deliveries(
     async with ctx.db.read() as conn:
         rows, has_more = await fetch_page(conn, webhook_deliveries, conditions, page)
         return await load_deliveries(conn, [row["id"] for row in rows]), has_more
+
+
+async def get_delivery(
+    ctx: Context, *, scope: Scope, endpoint_id: str, delivery_id: str
+) -> Delivery:
+    """One of the endpoint's deliveries with its attempts; `NotFound` if the endpoint is not
+    in `scope` or has no such delivery."""
+    await webhooks.get_endpoint(ctx, scope=scope, endpoint_id=endpoint_id)
+    async with ctx.db.read() as conn:
+        found = await load_deliveries(conn, [delivery_id])
+    if not found or found[0].endpoint_id != endpoint_id:
+        raise NotFound(f"No delivery {delivery_id!r} to endpoint {endpoint_id!r}", param="delivery")
+    return found[0]
 
 
 async def load_deliveries(conn: AsyncConnection, delivery_ids: Sequence[str]) -> list[Delivery]:

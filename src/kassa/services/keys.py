@@ -14,6 +14,8 @@ from sqlalchemy import ColumnElement, Table, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kassa.domain import AuthenticationFailed, NotFound, Payment, Refund, Shop, new_id
+from kassa.services import audit
+from kassa.services.audit import Actor
 from kassa.services.context import Context
 from kassa.store import records
 from kassa.store.tables import api_keys, shops
@@ -63,8 +65,11 @@ def _digest(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-async def create_key(ctx: Context, *, shop: Shop, live: bool = False) -> tuple[ApiKey, str]:
-    """A new key for `shop` and its secret (`sk_test_…` / `sk_live_…`), which is never stored."""
+async def create_key(
+    ctx: Context, *, shop: Shop, live: bool = False, actor: Actor | None = None
+) -> tuple[ApiKey, str]:
+    """A new key for `shop` and its secret (`sk_test_…` / `sk_live_…`), which is never stored.
+    With `actor`, `key.create` is audited in the same transaction."""
     secret = f"sk_{'live' if live else 'test'}_" + "".join(
         secrets.choice(_ALPHANUMERIC) for _ in range(_SECRET_LENGTH)
     )
@@ -87,6 +92,16 @@ async def create_key(ctx: Context, *, shop: Shop, live: bool = False) -> tuple[A
                 created_at=key.created_at,
             )
         )
+        if actor is not None:
+            await audit.record(
+                conn,
+                actor=actor,
+                action="key.create",
+                now=key.created_at,
+                object_id=key.id,
+                shop_id=shop.id,
+                details={"mode": "live" if live else "test", "prefix": key.prefix},
+            )
     return key, secret
 
 
@@ -122,14 +137,27 @@ async def list_keys(ctx: Context, *, shop: Shop) -> list[ApiKey]:
         ]
 
 
-async def revoke_key(ctx: Context, *, key_id: str) -> None:
-    """Stop a key from working; its later requests get 401."""
+async def revoke_key(ctx: Context, *, key_id: str, actor: Actor | None = None) -> None:
+    """Stop a key from working; its later requests get 401. With `actor`, `key.revoke` is
+    audited in the same transaction."""
+    now = ctx.clock()
     async with ctx.db.write() as conn:
         result = await conn.execute(
             update(api_keys)
             .where(api_keys.c.id == key_id, api_keys.c.revoked_at.is_(None))
-            .values(revoked_at=ctx.clock())
-            .returning(api_keys.c.id)
+            .values(revoked_at=now)
+            .returning(api_keys.c.shop_id, api_keys.c.prefix)
         )
-        if result.first() is None:
+        row = result.first()
+        if row is None:
             raise NotFound(f"No active API key {key_id!r}", param="key")
+        if actor is not None:
+            await audit.record(
+                conn,
+                actor=actor,
+                action="key.revoke",
+                now=now,
+                object_id=key_id,
+                shop_id=row.shop_id,
+                details={"prefix": row.prefix},
+            )

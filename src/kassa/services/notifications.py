@@ -31,6 +31,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kassa.domain import (
     EventSource,
+    InvalidState,
+    NotFound,
     NotificationRejected,
     PaymentStatus,
     PaymentUpdate,
@@ -39,7 +41,8 @@ from kassa.domain import (
     new_id,
 )
 from kassa.providers import CheckResult, InboundRequest, Notification, PaymentCheck, Verdict
-from kassa.services import shops
+from kassa.services import audit, shops
+from kassa.services.audit import Actor
 from kassa.services.context import Context
 from kassa.services.payments import apply_payment_update, find_reported
 from kassa.services.refunds import apply_refund_update
@@ -91,6 +94,9 @@ class Stored:
     reason: str | None
     outcome: str | None
     attempts: int
+    shop_id: str | None = None
+    shop_ref: str = ""
+    payment_id: str | None = None
 
     @property
     def text(self) -> str:
@@ -107,25 +113,118 @@ async def for_payment(ctx: Context, *, payment_id: str) -> list[Stored]:
     )
     async with ctx.db.read() as conn:
         rows = list((await conn.execute(query)).mappings())
-    return [
-        Stored(
-            id=row["id"],
-            provider=row["provider"],
-            kind=row["kind"],
-            method=row["method"],
-            source_ip=row["source_ip"],
-            # Stored redacted already; redacted again in case the word list has grown since.
-            headers=redact(row["headers"]),
-            query=row["query"],
-            body=row["body"],
-            received_at=row["received_at"],
-            verdict=row["verdict"],
-            reason=row["reason"],
-            outcome=row["outcome"],
-            attempts=row["attempts"],
+    return [_stored(row) for row in rows]
+
+
+def _stored(row: Any) -> Stored:
+    return Stored(
+        id=row["id"],
+        provider=row["provider"],
+        kind=row["kind"],
+        method=row["method"],
+        source_ip=row["source_ip"],
+        # Stored redacted already; redacted again in case the word list has grown since.
+        headers=redact(row["headers"]),
+        query=row["query"],
+        body=row["body"],
+        received_at=row["received_at"],
+        verdict=row["verdict"],
+        reason=row["reason"],
+        outcome=row["outcome"],
+        attempts=row["attempts"],
+        shop_id=row["shop_id"],
+        shop_ref=row["shop_ref"],
+        payment_id=row["payment_id"],
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class InboxFilter:
+    """Which notifications the inbox lists; `None` is no condition."""
+
+    provider: str | None = None
+    shop_id: str | None = None
+    verdict: str | None = None
+    received_gte: datetime | None = None
+    received_lt: datetime | None = None
+
+
+async def inbox(
+    ctx: Context, found: InboxFilter, *, limit: int = 50, before: str | None = None
+) -> tuple[list[Stored], bool]:
+    """Notifications newest first (ids sort by time), older than the id `before`, and
+    whether more follow."""
+    conditions = [
+        column == value
+        for column, value in (
+            (notifications.c.provider, found.provider),
+            (notifications.c.shop_id, found.shop_id),
+            (notifications.c.verdict, found.verdict),
         )
-        for row in rows
+        if value is not None
     ]
+    if found.received_gte is not None:
+        conditions.append(notifications.c.received_at >= found.received_gte)
+    if found.received_lt is not None:
+        conditions.append(notifications.c.received_at < found.received_lt)
+    if before is not None:
+        conditions.append(notifications.c.id < before)
+    query = (
+        select(notifications)
+        .where(*conditions)
+        .order_by(notifications.c.id.desc())
+        .limit(limit + 1)
+    )
+    async with ctx.db.read() as conn:
+        rows = list((await conn.execute(query)).mappings())
+    return [_stored(row) for row in rows[:limit]], len(rows) > limit
+
+
+async def get_notification(ctx: Context, *, notification_id: str) -> Stored:
+    """One stored notification; `NotFound` if there is none."""
+    query = select(notifications).where(notifications.c.id == notification_id)
+    async with ctx.db.read() as conn:
+        row = (await conn.execute(query)).mappings().first()
+    if row is None:
+        raise NotFound(f"No notification {notification_id!r}", param="notification")
+    return _stored(row)
+
+
+async def reprocess_one(ctx: Context, *, notification_id: str, actor: Actor) -> Stored:
+    """Apply one pending notification now, on a person's request: the worker's path
+    (`_reprocess`), without its wait and attempt limit. Only a pending notification can be
+    re-processed: a rejected one failed verification, which cannot be repeated once its
+    secret-bearing headers are redacted, and an accepted or duplicate one is settled. The
+    request is written to the audit log (`notification.reprocess`) with what came of it."""
+    query = select(notifications).where(notifications.c.id == notification_id)
+    async with ctx.db.read() as conn:
+        row = (await conn.execute(query)).mappings().first()
+    if row is None:
+        raise NotFound(f"No notification {notification_id!r}", param="notification")
+    if row["verdict"] != Verdict.PENDING.value:
+        await audit.record_now(
+            ctx,
+            actor=actor,
+            action="notification.reprocess",
+            object_id=notification_id,
+            shop_id=row["shop_id"],
+            outcome=f"refused: it is {row['verdict']}",
+        )
+        raise InvalidState(
+            f"Only a pending notification can be re-processed, not a {row['verdict']} one"
+        )
+    await _reprocess(ctx, row)
+    after = await get_notification(ctx, notification_id=notification_id)
+    await audit.record_now(
+        ctx,
+        actor=actor,
+        action="notification.reprocess",
+        object_id=notification_id,
+        shop_id=after.shop_id,
+        outcome=after.verdict,
+        details={"outcome": after.outcome or after.reason or ""},
+    )
+    return after
 
 
 def redact(headers: Mapping[str, str]) -> dict[str, str]:

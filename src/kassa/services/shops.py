@@ -21,6 +21,8 @@ from kassa.domain import (
     new_id,
 )
 from kassa.providers import provider_class
+from kassa.services import audit
+from kassa.services.audit import Actor
 from kassa.services.context import Context
 from kassa.store import records
 from kassa.store.tables import provider_accounts, shops
@@ -46,8 +48,11 @@ def check_timezone(name: str) -> str:
     return name
 
 
-async def create_shop(ctx: Context, *, name: str, timezone: str = DEFAULT_TIMEZONE) -> Shop:
-    """A new shop; its name is lower-case letters, digits, `-` and `_`, and unique."""
+async def create_shop(
+    ctx: Context, *, name: str, timezone: str = DEFAULT_TIMEZONE, actor: Actor | None = None
+) -> Shop:
+    """A new shop; its name is lower-case letters, digits, `-` and `_`, and unique. With
+    `actor` (a person in the admin UI), `shop.create` is audited in the same transaction."""
     if not SHOP_NAME.fullmatch(name):
         raise ParameterInvalid(
             "A shop name is 1-63 lower-case letters, digits, '-' or '_', starting with a "
@@ -64,6 +69,16 @@ async def create_shop(ctx: Context, *, name: str, timezone: str = DEFAULT_TIMEZO
                     id=shop.id, name=shop.name, created_at=shop.created_at, timezone=shop.timezone
                 )
             )
+            if actor is not None:
+                await audit.record(
+                    conn,
+                    actor=actor,
+                    action="shop.create",
+                    now=shop.created_at,
+                    object_id=shop.id,
+                    shop_id=shop.id,
+                    details={"name": shop.name, "timezone": shop.timezone},
+                )
     except IntegrityError:
         raise Conflict(f"A shop named {name!r} already exists", param="name") from None
     return shop
@@ -123,13 +138,20 @@ class Configured:
 
 
 async def configure_provider(
-    ctx: Context, *, shop: Shop, provider: str, settings: Mapping[str, str]
+    ctx: Context,
+    *,
+    shop: Shop,
+    provider: str,
+    settings: Mapping[str, str],
+    actor: Actor | None = None,
 ) -> Configured:
     """Create or update the shop's account with `provider`.
 
     `settings` holds the provider's credentials under the provider's own names, plus `api_url`
     (point it at an emulator or a proxy), `test` and `enabled`. Settings not given keep their
     stored values; missing credentials Kassa can make (the sandbox secret) are generated.
+    With `actor`, `provider.configure` is audited in the same transaction: which settings
+    were given, never their values.
     """
     cls = provider_class(provider)
     params = dict(settings)
@@ -200,8 +222,36 @@ async def configure_provider(
                 .values(**values)
             )
         stored = (await conn.execute(statement.returning(*provider_accounts.c))).mappings().one()
+        if actor is not None:
+            await audit.record(
+                conn,
+                actor=actor,
+                action="provider.configure",
+                now=now,
+                object_id=stored["id"],
+                shop_id=shop.id,
+                outcome="created" if row is None else "updated",
+                details={
+                    "provider": provider,
+                    "test": test,
+                    "enabled": stored["enabled"],
+                    "api_url": stored["api_url"],
+                    "credentials_set": sorted(params),
+                    "generated": sorted(generated),
+                },
+            )
     ctx.hook_accounts.clear()
     return Configured(records.provider_account(stored), generated)
+
+
+def masked_credentials(account: ProviderAccount) -> dict[str, str]:
+    """The account's credentials to show people: secret ones as `••••` and their last four
+    characters (enough to tell which was set), others as they are."""
+    secret = {f.name for f in provider_class(account.provider).credential_fields if f.secret}
+    return {
+        name: "••••" + value[-4:] if name in secret else value
+        for name, value in account.credentials.items()
+    }
 
 
 async def list_accounts(

@@ -27,6 +27,7 @@ from kassa.web.metrics import Metrics
 from kassa.web.middleware import BodyLimit, RequestMetrics, SecurityHeaders
 from kassa.web.ratelimit import RateLimiter
 from kassa.web.routes import (
+    analytics,
     events,
     health,
     hooks,
@@ -93,7 +94,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
     errors.install(app)
 
-    for module in (payments, refunds, events, webhook_endpoints, providers, health, hooks, pay):
+    for module in (
+        payments,
+        refunds,
+        events,
+        analytics,
+        webhook_endpoints,
+        providers,
+        health,
+        hooks,
+        pay,
+    ):
         app.include_router(module.router)
     sandbox.install(app)
     admin.install(app)

@@ -8,7 +8,17 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from kassa.web.admin import actions, audit, login, payments, users
+from kassa.web.admin import (
+    actions,
+    audit,
+    dashboard,
+    inbox,
+    login,
+    payments,
+    shops,
+    users,
+    webhooks,
+)
 from kassa.web.admin.auth import LoginRequired, login_required
 from kassa.web.admin.render import PageError, page_error
 
@@ -18,10 +28,14 @@ def install(app: FastAPI) -> None:
     for router in (
         login.public,
         login.router,
+        dashboard.router,
         payments.router,
         actions.router,
         users.router,
         audit.router,
+        inbox.router,
+        webhooks.router,
+        shops.router,
     ):
         app.include_router(router)
     app.add_exception_handler(PageError, page_error)

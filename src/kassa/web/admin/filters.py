@@ -42,7 +42,9 @@ class FilterForm:
         return urlencode({k: v for k, v in {**self.values, **extra}.items() if v})
 
 
-def _zone(shops: list[Shop], chosen: Shop | None) -> str:
+def common_zone(shops: list[Shop], chosen: Shop | None) -> str:
+    """The chosen shop's time zone; with none chosen, the shops' zone if they all share one,
+    else UTC."""
     if chosen is not None:
         return chosen.timezone
     zones = {shop.timezone for shop in shops}
@@ -85,7 +87,7 @@ def read_filters(request: Request, shops: list[Shop]) -> FilterForm:
     test = {"test": True, "live": False}.get(values["mode"])
     if values["mode"] and test is None:
         errors.add("mode")
-    zone = _zone(shops, chosen)
+    zone = common_zone(shops, chosen)
     bounds: dict[str, datetime | None] = {"from": None, "to": None}
     for name in bounds:
         if values[name]:

@@ -31,12 +31,6 @@ router = admin_router()
 LANGUAGE_MAX_AGE = 365 * 86_400
 
 
-@public.get("")
-async def home() -> RedirectResponse:
-    """The admin UI opens on the payments page."""
-    return RedirectResponse("/admin/payments", status_code=303)
-
-
 def _login_page(
     request: Request,
     *,

@@ -1,0 +1,240 @@
+"""The notifications inbox: the list and its filters, one notification in full (escaped,
+headers redacted), and re-processing a pending one, for each role."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import insert
+
+from kassa.domain import new_id
+from kassa.services import audit
+from kassa.services.context import utcnow
+from kassa.store.tables import notifications
+from kassa.web.admin import inbox
+from tests.admin.conftest import Visitor, text_of
+from tests.helpers import (
+    ShopSetup,
+    create_payment,
+    make_shop,
+    sandbox_notification,
+    stored_notifications,
+)
+from tests.live import LiveServer
+
+SECRET_HEADER_VALUE = "Bearer very-secret-token-42"
+
+
+@pytest.fixture
+def shop(admin_server: LiveServer) -> ShopSetup:
+    return make_shop(admin_server)
+
+
+@pytest.fixture
+def api(admin_server: LiveServer, shop: ShopSetup) -> Iterator[httpx.Client]:
+    headers = {"Authorization": f"Bearer {shop.key}"}
+    with httpx.Client(base_url=admin_server.url, headers=headers, timeout=30) as client:
+        yield client
+
+
+def hook(server: LiveServer, shop: ShopSetup, body: bytes, headers: dict[str, str]) -> str:
+    """Send a notification as the provider would; returns its stored id."""
+    response = httpx.post(
+        f"{server.url}/hooks/sandbox/{shop.name}",
+        content=body,
+        headers={**headers, "Authorization": SECRET_HEADER_VALUE},
+    )
+    row = [r for r in stored_notifications(server, shop.name) if r["body"] == body]
+    assert row, response.text
+    return str(row[-1]["id"])
+
+
+def pending(server: LiveServer, shop: ShopSetup, payment: dict[str, Any]) -> str:
+    """A notification that verified but could not be applied yet (as after a crash)."""
+    body, headers = sandbox_notification(shop.secret, payment, "succeeded")
+    notification_id = new_id("ntf")
+
+    async def store() -> None:
+        async with server.ctx.db.write() as conn:
+            await conn.execute(
+                insert(notifications),
+                {
+                    "id": notification_id,
+                    "provider": "sandbox",
+                    "shop_id": shop.shop.id,
+                    "shop_ref": shop.name,
+                    "account_id": shop.sandbox.id,
+                    "kind": None,
+                    "method": "POST",
+                    "source_ip": "127.0.0.1",
+                    "headers": headers,
+                    "query": "",
+                    "body": body,
+                    "received_at": utcnow(),
+                    "verdict": "pending",
+                    "outcome": "applying failed; will be retried",
+                },
+            )
+
+    server.call(store())
+    return notification_id
+
+
+def audited(server: LiveServer, object_id: str) -> list[audit.Entry]:
+    found, _ = server.call(audit.list_entries(server.ctx, object_id=object_id))
+    return found
+
+
+def test_every_role_sees_the_inbox_and_a_notification_redacted_and_escaped(
+    admin_server: LiveServer,
+    *,
+    shop: ShopSetup,
+    api: httpx.Client,
+    owner: Visitor,
+    operator: Visitor,
+    viewer: Visitor,
+) -> None:
+    payment = create_payment(api, amount=2500)
+    body, headers = sandbox_notification(shop.secret, payment, "succeeded")
+    accepted = hook(admin_server, shop, body, headers)
+    rejected = hook(
+        admin_server, shop, b"<script>alert(1)</script>", {"x-sandbox-signature": "wrong"}
+    )
+    for client in (owner, operator, viewer):
+        listing = client.get(f"/admin/notifications?shop={shop.name}")
+        assert listing.status_code == 200
+        assert 'href="/admin/notifications"' in listing.text  # in the menu
+        assert accepted in listing.text
+        assert rejected in listing.text
+
+        page = client.get(f"/admin/notifications/{accepted}")
+        assert page.status_code == 200
+        text = text_of(page.text)
+        assert "Accepted" in text
+        assert "pending → succeeded" in text
+        assert f'href="/admin/payments/{payment["id"]}"' in page.text
+        assert '"status": "succeeded"' in text  # the JSON body, indented
+        assert "[redacted]" in text
+        assert "very-secret-token-42" not in page.text
+
+        bad = client.get(f"/admin/notifications/{rejected}")
+        assert "Rejected" in text_of(bad.text)
+        assert "<script>alert(1)</script>" not in bad.text
+        assert "&lt;script&gt;alert(1)&lt;/script&gt;" in bad.text
+        assert "Re-process…" not in bad.text
+
+
+def test_filters_narrow_the_list_and_unreadable_ones_are_named(
+    admin_server: LiveServer, shop: ShopSetup, api: httpx.Client, viewer: Visitor
+) -> None:
+    payment = create_payment(api, amount=2500)
+    body, headers = sandbox_notification(shop.secret, payment, "succeeded")
+    accepted = hook(admin_server, shop, body, headers)
+    rejected = hook(admin_server, shop, b"{}", {"x-sandbox-signature": "wrong"})
+
+    only_rejected = viewer.get(f"/admin/notifications?shop={shop.name}&verdict=rejected")
+    assert rejected in only_rejected.text
+    assert accepted not in only_rejected.text
+    today = utcnow().date().isoformat()
+    dated = viewer.get(
+        f"/admin/notifications?shop={shop.name}&provider=sandbox&from={today}&to={today}"
+    )
+    assert rejected in dated.text
+    assert accepted in dated.text
+    past = viewer.get(f"/admin/notifications?shop={shop.name}&to=2001-01-01")
+    assert accepted not in past.text
+    assert "No notifications match these filters." in text_of(past.text)
+
+    unreadable = viewer.get("/admin/notifications?verdict=great&from=yesterday&shop=nope")
+    assert unreadable.status_code == 422
+    text = text_of(unreadable.text)
+    assert "There is no such shop." in text
+    assert "Enter dates as YYYY-MM-DD." in text
+
+
+def listed(html: str) -> list[str]:
+    """The notification ids a list page links to, in order."""
+    return re.findall(r'href="/admin/notifications/(ntf_[a-z0-9]+)"', html)
+
+
+def test_pages_of_the_inbox(admin_server: LiveServer, shop: ShopSetup, viewer: Visitor) -> None:
+    made = [
+        hook(admin_server, shop, f'{{"n": {n}}}'.encode(), {"x-sandbox-signature": "x"})
+        for n in range(3)
+    ]
+    original = inbox.PAGE_SIZE
+    inbox.PAGE_SIZE = 2
+    try:
+        first = viewer.get(f"/admin/notifications?shop={shop.name}")
+        assert listed(first.text) == [made[2], made[1]]
+        second = viewer.get(f"/admin/notifications?shop={shop.name}&before={made[1]}")
+        assert listed(second.text) == [made[0]]
+        assert "← Newest" in second.text
+    finally:
+        inbox.PAGE_SIZE = original
+
+
+def test_an_operator_reprocesses_a_pending_notification(
+    admin_server: LiveServer, shop: ShopSetup, api: httpx.Client, operator: Visitor
+) -> None:
+    payment = create_payment(api, amount=2500)
+    waiting = pending(admin_server, shop, payment)
+    page = operator.get(f"/admin/notifications/{waiting}")
+    assert "Waiting to be applied" in text_of(page.text)
+    assert f'href="/admin/notifications/{waiting}/reprocess"' in page.text
+
+    confirm = operator.get(f"/admin/notifications/{waiting}/reprocess")
+    assert confirm.status_code == 200
+    assert "Re-process the notification?" in text_of(confirm.text)
+    done = operator.submit(f"/admin/notifications/{waiting}/reprocess")
+    assert done.status_code == 303
+    result = operator.get(done.headers["location"])
+    assert "Re-processed. The notification is now: Accepted" in text_of(result.text)
+    assert api.get(f"/v1/payments/{payment['id']}").json()["status"] == "succeeded"
+    (entry,) = audited(admin_server, waiting)
+    assert (entry.action, entry.outcome, entry.shop_id) == (
+        "notification.reprocess",
+        "accepted",
+        shop.shop.id,
+    )
+
+    again = operator.submit(f"/admin/notifications/{waiting}/reprocess")
+    assert again.status_code == 409
+    assert "Only a notification waiting to be applied" in text_of(again.text)
+    assert [e.outcome for e in audited(admin_server, waiting)] == [
+        "refused: it is accepted",
+        "accepted",
+    ]
+
+
+def test_a_viewer_cannot_reprocess(
+    admin_server: LiveServer, shop: ShopSetup, api: httpx.Client, viewer: Visitor
+) -> None:
+    waiting = pending(admin_server, shop, create_payment(api, amount=2500))
+    page = viewer.get(f"/admin/notifications/{waiting}")
+    assert "Re-process…" not in page.text
+    assert viewer.get(f"/admin/notifications/{waiting}/reprocess").status_code == 403
+    token = viewer.token("/admin/notifications")
+    refused = viewer.post(f"/admin/notifications/{waiting}/reprocess", data={"csrf_token": token})
+    assert refused.status_code == 403
+    assert "Waiting to be applied" in text_of(viewer.get(f"/admin/notifications/{waiting}").text)
+    assert audited(admin_server, waiting) == []
+
+
+def test_reprocess_needs_the_csrf_token_and_unknown_ids_are_404(
+    admin_server: LiveServer, shop: ShopSetup, api: httpx.Client, owner: Visitor
+) -> None:
+    waiting = pending(admin_server, shop, create_payment(api, amount=2500))
+    forged = owner.post(f"/admin/notifications/{waiting}/reprocess", data={"csrf_token": "x"})
+    assert forged.status_code == 403
+    assert "This form has expired" in forged.text
+    assert audited(admin_server, waiting) == []
+    assert owner.get("/admin/notifications/ntf_nope").status_code == 404
+    assert owner.get("/admin/notifications/ntf_nope/reprocess").status_code == 404
+    missing = owner.submit("/admin/notifications", "/admin/notifications/ntf_nope/reprocess")
+    assert missing.status_code == 404
+    assert "Notification not found" in missing.text
