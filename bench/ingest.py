@@ -78,14 +78,15 @@ def bench_app(settings: Settings) -> FastAPI:
     return app
 
 
-def serve(database_url: str, port: int) -> None:
+def serve(database_url: str, port: int, overrides: dict[str, Any] | None = None) -> None:
     """Serve the bench app the way `kassa serve` does (uvicorn defaults: uvloop and httptools
-    when installed, one process); the entry point of the server process."""
+    when installed, one process); the entry point of the server process. `overrides` change
+    `SERVER_SETTINGS` (bench/events.py turns the background loop on)."""
     settings = Settings(
         database_url=database_url,
         port=port,
         public_url=f"http://{HOST}:{port}",
-        **SERVER_SETTINGS,
+        **{**SERVER_SETTINGS, **(overrides or {})},
     )
     uvicorn.run(
         bench_app(settings),
@@ -107,11 +108,14 @@ def free_port() -> int:
 class Server:
     """The server process: started with `spawn`, so it shares nothing with this one."""
 
-    def __init__(self, database_url: str) -> None:
+    def __init__(self, database_url: str, **overrides: Any) -> None:
         self.port = free_port()
         context = multiprocessing.get_context("spawn")
         self.process = context.Process(
-            target=serve, args=(database_url, self.port), name="kassa-bench-server", daemon=True
+            target=serve,
+            args=(database_url, self.port, overrides),
+            name="kassa-bench-server",
+            daemon=True,
         )
 
     def start(self, timeout: float = 60) -> None:
@@ -142,12 +146,17 @@ class Server:
 
     def cpu_seconds(self) -> float | None:
         """CPU time the server process (all its threads) has used, where /proc tells it."""
-        try:
-            stat = Path(f"/proc/{self.process.pid}/stat").read_text()
-        except OSError:
-            return None
-        fields = stat.rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return cpu_seconds(self.process.pid)
+
+
+def cpu_seconds(pid: int | None) -> float | None:
+    """CPU time process `pid` (all its threads) has used, where /proc tells it."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = stat.rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 # --- the client ---------------------------------------------------------------------------
