@@ -69,6 +69,15 @@ def test_going_back_is_rejected() -> None:
     assert "succeeded → pending" in decision.outcome
 
 
+def test_an_older_answer_is_marked_stale_and_a_contradiction_is_not() -> None:
+    paid = replace(PAYMENT, status=S.SUCCEEDED, amount_captured=1000)
+    assert decide(paid, PaymentUpdate(status=S.PENDING)).stale
+    assert decide(paid, PaymentUpdate(status=S.REQUIRES_CAPTURE)).stale
+    contradiction = decide(paid, PaymentUpdate(status=S.FAILED))
+    assert contradiction.rejected
+    assert not contradiction.stale
+
+
 @pytest.mark.parametrize("amount", [Money(999, "RUB"), Money(1000, "USD")])
 def test_a_different_amount_or_currency_is_never_applied(amount: Money) -> None:
     decision = decide(PAYMENT, PaymentUpdate(status=S.SUCCEEDED, amount=amount))

@@ -73,6 +73,16 @@ def check_transition(source: PaymentStatus, target: PaymentStatus) -> None:
         raise TransitionRejected(source.value, target.value)
 
 
+def is_behind(reported: PaymentStatus, current: PaymentStatus) -> bool:
+    """Whether a payment in `current` has already passed through `reported` (or could have):
+    a report of `reported` is an older answer (a stale read, an out-of-order copy), not news."""
+    seen, frontier = set(), {reported}
+    while frontier:
+        seen |= frontier
+        frontier = {t for s in frontier for t in PAYMENT_TRANSITIONS[s]} - seen
+    return current != reported and current in seen
+
+
 def sources_of(target: PaymentStatus) -> frozenset[PaymentStatus]:
     """Every status from which `target` may be reached."""
     return _SOURCES[target]

@@ -12,7 +12,7 @@ from typing import Any
 
 from kassa.domain.models import Payment
 from kassa.domain.money import Money
-from kassa.domain.status import PaymentStatus, RefundStatus, can_transition
+from kassa.domain.status import PaymentStatus, RefundStatus, can_transition, is_behind
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +53,9 @@ class Decision:
     target: PaymentStatus | None = None
     changes: dict[str, Any] = field(default_factory=dict)
     rejected: bool = False
+    #: Rejected because the provider's answer is older than what Kassa knows (the payment has
+    #: moved past the reported status): expected with concurrent readers, not a warning sign.
+    stale: bool = False
 
 
 def decide(payment: Payment, update: PaymentUpdate) -> Decision:
@@ -71,8 +74,12 @@ def decide(payment: Payment, update: PaymentUpdate) -> Decision:
         # Refunded amounts come from refund records, never from a payment status alone.
         return Decision("no change: refunds are applied from refund updates")
     if not can_transition(payment.status, update.status):
+        stale = is_behind(update.status, payment.status)
+        note = " (an older answer)" if stale else ""
         return Decision(
-            f"rejected: {payment.status} → {update.status} is not allowed", rejected=True
+            f"rejected: {payment.status} → {update.status} is not allowed{note}",
+            rejected=True,
+            stale=stale,
         )
     changes: dict[str, Any] = {}
     if update.provider_payment_id and not payment.provider_payment_id:

@@ -353,7 +353,8 @@ async def apply_payment_update(
         decision = decide(payment, reported)
         if decision.target is None:
             if decision.rejected:
-                log.warning("payment %s: %s (from %s)", payment.id, decision.outcome, source)
+                level = logging.INFO if decision.stale else logging.WARNING
+                log.log(level, "payment %s: %s (from %s)", payment.id, decision.outcome, source)
             return Applied(payment, decision.outcome)
         moved = await transition(
             conn,
