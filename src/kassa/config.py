@@ -91,6 +91,21 @@ class Settings(BaseSettings):
         "after a rotation, unless the rotation says otherwise.",
     )
 
+    terminal_token_secret: str | None = Field(
+        None,
+        description="The key terminal tokens (JWT, HS256) are signed with; by default one Kassa "
+        "generates and keeps in its database, shared by every hub process.",
+    )
+    terminal_token_days: int = Field(365, ge=1, description="How long a terminal token lasts.")
+    terminal_operation_timeout: float = Field(
+        45.0, gt=0, description="Seconds an operation relayed to a terminal is waited for."
+    )
+    legacy_send_unauthenticated: bool = Field(
+        False,
+        description="Let `POST /send` (the field's kiosk backends) in without an API key, as the "
+        "ws-gateway server did. Only behind a network that keeps everybody else out.",
+    )
+
     @property
     def resolved_database_url(self) -> str:
         """The database URL in use: the configured one or the embedded SQLite file."""

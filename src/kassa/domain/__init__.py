@@ -15,6 +15,7 @@ from kassa.domain.errors import (
     NotFound,
     NotificationRejected,
     NotSupported,
+    OperationTimedOut,
     ParameterInvalid,
     PaymentInvalidState,
     PermissionDenied,
@@ -24,6 +25,7 @@ from kassa.domain.errors import (
     ProviderUnavailable,
     RateLimited,
     SignatureInvalid,
+    TerminalUnavailable,
     TransitionRejected,
 )
 from kassa.domain.events import EventSource, EventType, payment_event, refund_event
@@ -67,6 +69,7 @@ __all__ = [
     "NotFound",
     "NotSupported",
     "NotificationRejected",
+    "OperationTimedOut",
     "ParameterInvalid",
     "Payment",
     "PaymentInvalidState",
@@ -85,6 +88,7 @@ __all__ = [
     "Role",
     "Shop",
     "SignatureInvalid",
+    "TerminalUnavailable",
     "TransitionRejected",
     "can_transition",
     "check_transition",

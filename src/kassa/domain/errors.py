@@ -195,3 +195,15 @@ class SignatureInvalid(NotificationRejected):
     """A notification failed the provider's authenticity check."""
 
     code = "signature_invalid"
+
+
+class TerminalUnavailable(Conflict):
+    """The terminal cannot take an operation now: no agent is connected, or it is disabled."""
+
+    code = "terminal_offline"
+
+
+class OperationTimedOut(KassaError):
+    """A terminal did not answer an operation in time; its outcome is unknown."""
+
+    code = "timeout"

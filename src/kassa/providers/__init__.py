@@ -13,6 +13,7 @@ from kassa.providers.base import (
     HookReply,
     InboundRequest,
     Notification,
+    OperationRequest,
     PaymentCheck,
     PaymentRequest,
     Provider,
@@ -22,12 +23,18 @@ from kassa.providers.base import (
 )
 from kassa.providers.cloudpayments import CloudPaymentsProvider
 from kassa.providers.sandbox import SandboxProvider
+from kassa.providers.terminal import TerminalProvider
 from kassa.providers.yookassa import YooKassaProvider
 
 PROVIDERS: Mapping[str, type[Provider]] = MappingProxyType(
     {
         provider.name: provider
-        for provider in (SandboxProvider, YooKassaProvider, CloudPaymentsProvider)
+        for provider in (
+            SandboxProvider,
+            YooKassaProvider,
+            CloudPaymentsProvider,
+            TerminalProvider,
+        )
     }
 )
 
@@ -51,6 +58,7 @@ __all__ = [
     "HookReply",
     "InboundRequest",
     "Notification",
+    "OperationRequest",
     "PaymentCheck",
     "PaymentRequest",
     "Provider",

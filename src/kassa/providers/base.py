@@ -71,6 +71,20 @@ class PaymentRequest:
     return_url: str | None = None
     expires_at: datetime | None = None
     metadata: Mapping[str, str] = field(default_factory=dict)
+    #: The shop's terminal (kiosk) to take the payment at, for the `terminal` provider.
+    terminal: str | None = None
+    created_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OperationRequest:
+    """Work for a shop's terminal that Kassa must queue with the payment (in its
+    transaction), for providers that take payments at the shop's own terminals."""
+
+    terminal: str
+    kind: str
+    body: Mapping[str, Any]
+    deadline: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +95,7 @@ class ProviderPayment:
     provider_payment_id: str | None
     confirmation: Mapping[str, Any]
     status: PaymentStatus = PaymentStatus.PENDING
+    operation: OperationRequest | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,6 +11,7 @@ from typing import Generic, TypeVar
 from kassa.config import Settings
 from kassa.domain import ProviderAccount
 from kassa.services.gateways import Gateways
+from kassa.services.terminal_signals import Signals
 from kassa.store import Database
 
 K = TypeVar("K")
@@ -56,6 +57,10 @@ class Context:
     hook_accounts: ShortCache[tuple[str, str], list[ProviderAccount]] = field(
         default_factory=lambda: ShortCache(ttl=5.0)
     )
+    #: Secrets the hub keeps in its database (`hub_secrets`), once read; they never change.
+    secrets: dict[str, str] = field(default_factory=dict)
+    #: Terminal signals within this process (see `kassa.services.terminal_signals`).
+    signals: Signals = field(default_factory=Signals)
 
     @classmethod
     def open(cls, settings: Settings, *, gateways: Gateways | None = None) -> Context:

@@ -47,6 +47,8 @@ from kassa.services.keys import Caller
 from kassa.services.objects import list_object, payment_object
 from kassa.services.pagination import PageRequest, fetch_page
 from kassa.services.scopes import Scope
+from kassa.services.terminal_queue import NewOperation, enqueue
+from kassa.services.terminal_signals import Signal
 from kassa.store import records
 from kassa.store.tables import payments
 
@@ -70,6 +72,7 @@ class NewPayment:
     capture: bool = True
     return_url: str | None = None
     expires_in: int | None = None
+    terminal: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,6 +143,8 @@ async def create_payment(
             return_url=payment.return_url,
             expires_at=payment.expires_at,
             metadata=payment.metadata,
+            terminal=params.terminal,
+            created_at=now,
         )
     )
     payment = replace(
@@ -147,6 +152,7 @@ async def create_payment(
         provider_payment_id=created.provider_payment_id,
         confirmation=dict(created.confirmation),
     )
+    signals: list[Signal] = []
     async with ctx.db.write() as conn:
         await conn.execute(
             insert(payments).values(
@@ -156,6 +162,20 @@ async def create_payment(
         await events.record(
             conn, type=EventType.PAYMENT_CREATED, source=EventSource.API, now=now, subject=payment
         )
+        if created.operation is not None:
+            queued = await enqueue(
+                conn,
+                shop_id=payment.shop_id,
+                new=NewOperation(
+                    terminal_id=created.operation.terminal,
+                    kind=created.operation.kind,
+                    body=created.operation.body,
+                    deadline=created.operation.deadline,
+                    payment_id=payment.id,
+                ),
+                now=now,
+            )
+            signals.append(queued[1])
         if created.status != PaymentStatus.PENDING:
             applied = await apply_payment_update(
                 conn,
@@ -165,6 +185,7 @@ async def create_payment(
                 now=now,
             )
             payment = applied.payment
+    ctx.signals.publish(*signals)
     return payment
 
 

@@ -7,6 +7,7 @@ from sqlalchemy import (
     Boolean,
     Column,
     ForeignKey,
+    ForeignKeyConstraint,
     Index,
     Integer,
     LargeBinary,
@@ -408,4 +409,62 @@ audit_log = Table(
     Column("shop_id", String(ID)),
     Column("outcome", Text),
     Column("details", Document, nullable=False),
+)
+
+#: Secrets the hub makes for itself on first use (the key terminal tokens are signed with),
+#: kept in the database so every hub process shares them.
+hub_secrets = Table(
+    "hub_secrets",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("value", String(255), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
+# Terminals (kiosks) and the operations relayed to their agents (`kassa.services.terminals`).
+
+terminals = Table(
+    "terminals",
+    metadata,
+    Column("shop_id", String(ID), ForeignKey("shops.id"), primary_key=True),
+    Column("id", String(64), primary_key=True),
+    Column("name", String(128), nullable=False),
+    Column("location", String(255)),
+    Column("enabled", Boolean, nullable=False),
+    #: Tokens carry the version they were issued at; revoking bumps it.
+    Column("token_version", Integer, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    #: Set while an agent is connected to a hub process, which refreshes `last_seen_at`.
+    Column("connected_at", UtcDateTime),
+    Column("last_seen_at", UtcDateTime),
+    Column("agent_kind", String(16)),
+    Column("agent_version", String(64)),
+    Column("health", Document, nullable=False),
+    Column("stats", Document, nullable=False),
+)
+
+terminal_operations = Table(
+    "terminal_operations",
+    metadata,
+    Column("request_id", String(64), primary_key=True),
+    Column("shop_id", String(ID), nullable=False),
+    Column("terminal_id", String(64), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("method", String(8), nullable=False),
+    Column("body", Document, nullable=False),
+    Column("payment_id", String(ID), ForeignKey("payments.id"), index=True),
+    Column("state", String(16), nullable=False),
+    Column("deadline", UtcDateTime, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Column("sent_at", UtcDateTime),
+    Column("sent_via", String(16)),
+    Column("attempts", Integer, nullable=False, server_default=text("0")),
+    Column("finished_at", UtcDateTime),
+    Column("result", Document),
+    Column("error_code", String(64)),
+    Column("error_message", Text),
+    ForeignKeyConstraint(["shop_id", "terminal_id"], ["terminals.shop_id", "terminals.id"]),
+    Index("ix_terminal_operations_terminal", "shop_id", "terminal_id", "state"),
 )

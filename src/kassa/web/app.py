@@ -22,7 +22,7 @@ from kassa.services.background import BackgroundLoop
 from kassa.services.context import Context
 from kassa.services.gateways import Gateways
 from kassa.store.migrate import alembic_config
-from kassa.web import admin, apidocs, errors
+from kassa.web import admin, apidocs, errors, terminals
 from kassa.web.metrics import Metrics
 from kassa.web.middleware import BodyLimit, RequestMetrics, SecurityHeaders
 from kassa.web.ratelimit import RateLimiter
@@ -65,7 +65,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             asyncio.create_task(BackgroundLoop(ctx).run(stop)) if settings.background else None
         )
         try:
-            yield
+            async with terminals.running_hub(app, ctx):
+                yield
         finally:
             stop.set()
             if loop_task is not None:
@@ -107,6 +108,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     ):
         app.include_router(module.router)
     sandbox.install(app)
+    terminals.install(app)
     admin.install(app)
     app.include_router(apidocs.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

@@ -50,6 +50,11 @@ class PaymentCreate(Body):
     return_url: str | None = Field(
         None, max_length=2048, description="Where the payer goes after paying."
     )
+    terminal: str | None = Field(
+        None,
+        max_length=64,
+        description='With provider "terminal": the terminal (kiosk) that takes the payment.',
+    )
     expires_in: StrictInt | None = Field(
         None,
         ge=MIN_EXPIRES_IN,
@@ -96,8 +101,15 @@ class RefundCreate(Body):
 
 
 class Confirmation(BaseModel):
-    type: Literal["redirect"]
-    url: str
+    """What the payer does next: follow a `redirect` to `url`, or pay at a `terminal` (whose
+    answer, once it comes, is kept here as `result`, or `error`)."""
+
+    type: Literal["redirect", "terminal"]
+    url: str | None = None
+    terminal: str | None = None
+    request_id: str | None = None
+    result: dict[str, Any] | None = None
+    error: dict[str, Any] | None = None
 
 
 class Failure(BaseModel):

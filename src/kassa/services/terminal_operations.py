@@ -1,0 +1,367 @@
+"""Operations relayed to terminals: queued, sent, acknowledged, answered.
+
+Every operation is stored before it is sent, and every state change is one conditional
+`UPDATE … WHERE state IN (…)`, so concurrent duplicates (the same result over two connections,
+a replayed ack) have one effect. A terminal payment's operation is queued in the transaction
+that creates the payment, and its result moves the payment in the transaction that records
+it, with the payment's event.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from kassa.domain import EventSource, NotFound
+from kassa.domain.terminals import (
+    AWAITING_RESULT,
+    AgentKind,
+    Operation,
+    OperationError,
+    OperationState,
+    payment_update,
+)
+from kassa.services import payments
+from kassa.services.context import Context
+from kassa.services.terminal_queue import NewOperation, enqueue, operation_record
+from kassa.services.terminal_signals import Signal, SignalKind, notify
+from kassa.store.tables import payments as payments_table
+from kassa.store.tables import terminal_operations as operations
+
+#: Operations a journal-less (field) agent was sent on an earlier connection: it may have run
+#: them, and it cannot be asked, so their outcome is unknown.
+LOST_WITH_CONNECTION = OperationError(
+    "connection_lost",
+    "The connection to the terminal ended before it answered; the outcome is unknown",
+    unknown=True,
+)
+MAX_TIMEOUT = 600.0
+
+
+def operation_object(operation: Operation) -> dict[str, Any]:
+    """An operation as the API shows it."""
+    error = None
+    if operation.error is not None:
+        error = {
+            "code": operation.error.code,
+            "message": operation.error.message,
+            "unknown": operation.error.unknown,
+        }
+    return {
+        "id": operation.request_id,
+        "object": "terminal_operation",
+        "terminal": operation.terminal_id,
+        "kind": operation.kind,
+        "state": operation.state.value,
+        "payment": operation.payment_id,
+        "result": operation.result,
+        "error": error,
+        "deadline": operation.deadline,
+        "created_at": operation.created_at,
+    }
+
+
+async def queue_operation(
+    ctx: Context,
+    *,
+    shop_id: str,
+    terminal_id: str,
+    kind: str,
+    body: Mapping[str, Any],
+    answer_within: float | None = None,
+    method: str = "POST",
+) -> Operation:
+    """Queue an operation (not a payment) for a terminal; it must be answered within
+    `answer_within` seconds (the setting's default if not given)."""
+    wait = answer_within or ctx.settings.terminal_operation_timeout
+    now = ctx.clock()
+    new = NewOperation(
+        terminal_id=terminal_id,
+        kind=kind,
+        body=body,
+        method=method,
+        deadline=now + timedelta(seconds=min(wait, MAX_TIMEOUT)),
+    )
+    async with ctx.db.write() as conn:
+        operation, signal = await enqueue(conn, shop_id=shop_id, new=new, now=now)
+    ctx.signals.publish(signal)
+    return operation
+
+
+async def get_operation(ctx: Context, *, shop_id: str, request_id: str) -> Operation:
+    query = select(operations).where(
+        operations.c.shop_id == shop_id, operations.c.request_id == request_id
+    )
+    async with ctx.db.read() as conn:
+        row = (await conn.execute(query)).mappings().first()
+    if row is None:
+        raise NotFound(f"No terminal operation {request_id!r}", param="id")
+    return operation_record(row)
+
+
+async def find_operation(ctx: Context, request_id: str) -> Operation | None:
+    """An operation by request id alone (ids are UUIDs, unique across shops)."""
+    query = select(operations).where(operations.c.request_id == request_id)
+    async with ctx.db.read() as conn:
+        row = (await conn.execute(query)).mappings().first()
+    return operation_record(row) if row else None
+
+
+async def list_operations(
+    ctx: Context, *, shop_id: str, terminal_id: str, limit: int = 50
+) -> list[Operation]:
+    query = (
+        select(operations)
+        .where(operations.c.shop_id == shop_id, operations.c.terminal_id == terminal_id)
+        .order_by(operations.c.created_at.desc())
+        .limit(limit)
+    )
+    async with ctx.db.read() as conn:
+        return [operation_record(row) for row in (await conn.execute(query)).mappings()]
+
+
+async def take_due(
+    ctx: Context, *, shop_id: str, terminal_id: str, via: AgentKind, kinds: frozenset[str] | None
+) -> list[Operation]:
+    """Claim what to send to the terminal's agent now, on a connection speaking `via`.
+
+    Queued operations are claimed (→ sent) in one statement, so two connections never both
+    send one. Past their deadline they expire instead. A journaling agent also gets again
+    what it was sent but never acknowledged; what a journal-less agent was sent on an
+    earlier connection becomes unknown, since it may have run it. `kinds` limits what an
+    agent that knows only some kinds (the first proxy: payments) is given.
+    """
+    now = ctx.clock()
+    mine = (operations.c.shop_id == shop_id, operations.c.terminal_id == terminal_id)
+    async with ctx.db.write() as conn:
+        await conn.execute(
+            update(operations)
+            .where(*mine, operations.c.state == OperationState.QUEUED, operations.c.deadline < now)
+            .values(
+                state=OperationState.EXPIRED,
+                updated_at=now,
+                finished_at=now,
+                error_code="expired",
+                error_message="The terminal did not connect before the deadline",
+            )
+        )
+        resend = [OperationState.QUEUED.value]
+        if via.journaled:
+            lost = operations.c.sent_via != AgentKind.KASSA.value
+        else:
+            lost = operations.c.sent_via.is_not(None)
+        await _settle_lost(conn, mine, lost, now)
+        if via.journaled:
+            resend.append(OperationState.SENT.value)
+        candidates = select(operations.c.request_id).where(*mine, operations.c.state.in_(resend))
+        if kinds is not None:
+            candidates = candidates.where(operations.c.kind.in_(kinds))
+        rows = (
+            await conn.execute(
+                update(operations)
+                .where(operations.c.request_id.in_(candidates.with_for_update(skip_locked=True)))
+                .values(
+                    state=OperationState.SENT,
+                    sent_at=now,
+                    sent_via=via.value,
+                    attempts=operations.c.attempts + 1,
+                    updated_at=now,
+                )
+                .returning(*operations.c)
+            )
+        ).mappings()
+        return sorted((operation_record(row) for row in rows), key=lambda op: op.created_at)
+
+
+async def _settle_lost(
+    conn: AsyncConnection, mine: tuple[Any, ...], lost: Any, now: datetime
+) -> None:
+    await conn.execute(
+        update(operations)
+        .where(*mine, operations.c.state == OperationState.SENT, lost)
+        .values(
+            state=OperationState.UNKNOWN,
+            updated_at=now,
+            finished_at=now,
+            error_code=LOST_WITH_CONNECTION.code,
+            error_message=LOST_WITH_CONNECTION.message,
+        )
+    )
+
+
+async def connection_lost(ctx: Context, *, request_ids: Sequence[str]) -> list[Signal]:
+    """What a journal-less agent was sent on a connection that has ended, unanswered, is
+    unknown now (it may have run it)."""
+    if not request_ids:
+        return []
+    now = ctx.clock()
+    async with ctx.db.write() as conn:
+        rows = (
+            await conn.execute(
+                update(operations)
+                .where(
+                    operations.c.request_id.in_(request_ids),
+                    operations.c.state.in_([state.value for state in AWAITING_RESULT]),
+                )
+                .values(
+                    state=OperationState.UNKNOWN,
+                    updated_at=now,
+                    finished_at=now,
+                    error_code=LOST_WITH_CONNECTION.code,
+                    error_message=LOST_WITH_CONNECTION.message,
+                )
+                .returning(operations.c.request_id, operations.c.shop_id, operations.c.terminal_id)
+            )
+        ).all()
+        signals = [
+            Signal(SignalKind.RESULT, row.shop_id, row.terminal_id, row.request_id) for row in rows
+        ]
+        for signal in signals:
+            await notify(conn, signal)
+    ctx.signals.publish(*signals)
+    return signals
+
+
+async def record_ack(ctx: Context, *, shop_id: str, terminal_id: str, request_id: str) -> None:
+    """The agent has journaled the operation: it will not run it twice."""
+    async with ctx.db.write() as conn:
+        await conn.execute(
+            update(operations)
+            .where(
+                operations.c.request_id == request_id,
+                operations.c.shop_id == shop_id,
+                operations.c.terminal_id == terminal_id,
+                operations.c.state.in_([OperationState.QUEUED.value, OperationState.SENT.value]),
+            )
+            .values(state=OperationState.ACCEPTED, updated_at=ctx.clock())
+        )
+
+
+async def awaiting_answer(
+    ctx: Context, *, shop_id: str, terminal_id: str, older_than: timedelta = timedelta(0)
+) -> list[str]:
+    """Request ids acknowledged by the agent but without a result, for status queries."""
+    query = select(operations.c.request_id).where(
+        operations.c.shop_id == shop_id,
+        operations.c.terminal_id == terminal_id,
+        operations.c.state == OperationState.ACCEPTED,
+        operations.c.updated_at <= ctx.clock() - older_than,
+    )
+    async with ctx.db.read() as conn:
+        return list((await conn.execute(query)).scalars())
+
+
+async def record_result(
+    ctx: Context,
+    *,
+    shop_id: str,
+    terminal_id: str,
+    request_id: str,
+    ok: bool,
+    body: Mapping[str, Any] | None,
+    error: OperationError | None,
+) -> Operation | None:
+    """Store a terminal's answer, once; a payment's answer moves the payment in the same
+    transaction. Returns the operation as it stands, or `None` if the terminal has no such
+    operation. A repeated answer changes nothing (the first one stands)."""
+    now = ctx.clock()
+    if ok:
+        state = OperationState.DONE
+    elif error is not None and error.code == "expired":
+        state = OperationState.EXPIRED
+    else:
+        state = OperationState.UNKNOWN if error is None or error.unknown else OperationState.DONE
+    signal = Signal(SignalKind.RESULT, shop_id, terminal_id, request_id)
+    async with ctx.db.write() as conn:
+        row = (
+            (
+                await conn.execute(
+                    update(operations)
+                    .where(
+                        operations.c.request_id == request_id,
+                        operations.c.shop_id == shop_id,
+                        operations.c.terminal_id == terminal_id,
+                        operations.c.state.in_(
+                            [
+                                OperationState.QUEUED.value,
+                                OperationState.SENT.value,
+                                OperationState.ACCEPTED.value,
+                            ]
+                        ),
+                    )
+                    .values(
+                        state=state.value,
+                        result=dict(body) if body is not None else None,
+                        error_code=error.code if error else None,
+                        error_message=error.message if error else None,
+                        finished_at=now,
+                        updated_at=now,
+                    )
+                    .returning(*operations.c)
+                )
+            )
+            .mappings()
+            .first()
+        )
+        if row is None:
+            existing = (
+                (
+                    await conn.execute(
+                        select(operations).where(
+                            operations.c.request_id == request_id,
+                            operations.c.shop_id == shop_id,
+                            operations.c.terminal_id == terminal_id,
+                        )
+                    )
+                )
+                .mappings()
+                .first()
+            )
+            return operation_record(existing) if existing else None
+        operation = operation_record(row)
+        if operation.payment_id is not None:
+            await _settle_payment(conn, operation, ok=ok, body=body, error=error, now=now)
+        await notify(conn, signal)
+    ctx.signals.publish(signal)
+    return operation
+
+
+async def _settle_payment(
+    conn: AsyncConnection,
+    operation: Operation,
+    *,
+    ok: bool,
+    body: Mapping[str, Any] | None,
+    error: OperationError | None,
+    now: datetime,
+) -> None:
+    """Keep the terminal's answer with the payment and apply what it says."""
+    assert operation.payment_id is not None
+    payment = await payments.load(conn, operation.payment_id)
+    confirmation = {
+        **dict(payment.confirmation or {}),
+        "request_id": operation.request_id,
+        "result": dict(body) if body is not None else None,
+        "error": {"code": error.code, "message": error.message, "unknown": error.unknown}
+        if error
+        else None,
+    }
+    await conn.execute(
+        update(payments_table)
+        .where(payments_table.c.id == payment.id)
+        .values(confirmation=confirmation)
+    )
+    reported = payment_update(ok=ok, body=body, error=error)
+    if reported is None:
+        return
+    await payments.apply_payment_update(
+        conn,
+        payment=await payments.load(conn, payment.id),
+        reported=reported,
+        source=EventSource.PROVIDER,
+        now=now,
+    )

@@ -1,0 +1,110 @@
+"""Queueing an operation for a terminal, in the caller's transaction.
+
+Apart from `kassa.services.terminal_operations` so that payments (which queue a terminal
+payment's operation with the payment) and operations (whose results settle payments) do not
+import each other.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import RowMapping, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from kassa.domain import NotFound, TerminalUnavailable
+from kassa.domain.terminals import (
+    AgentKind,
+    Operation,
+    OperationError,
+    OperationState,
+    check_kind,
+)
+from kassa.services.terminal_signals import Signal, SignalKind, notify
+from kassa.store.tables import terminal_operations as operations
+from kassa.store.tables import terminals
+
+
+def operation_record(row: RowMapping) -> Operation:
+    error = (
+        OperationError(
+            row["error_code"],
+            row["error_message"] or "",
+            unknown=row["state"] == OperationState.UNKNOWN,
+        )
+        if row["error_code"]
+        else None
+    )
+    return Operation(
+        request_id=row["request_id"],
+        shop_id=row["shop_id"],
+        terminal_id=row["terminal_id"],
+        kind=row["kind"],
+        method=row["method"],
+        body=dict(row["body"]),
+        state=OperationState(row["state"]),
+        deadline=row["deadline"],
+        created_at=row["created_at"],
+        payment_id=row["payment_id"],
+        sent_via=AgentKind(row["sent_via"]) if row["sent_via"] else None,
+        result=row["result"],
+        error=error,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class NewOperation:
+    """An operation to queue for a terminal."""
+
+    terminal_id: str
+    kind: str
+    body: Mapping[str, Any]
+    deadline: datetime
+    method: str = "POST"
+    payment_id: str | None = None
+
+
+async def enqueue(
+    conn: AsyncConnection, *, shop_id: str, new: NewOperation, now: datetime
+) -> tuple[Operation, Signal]:
+    """Queue `new` in the caller's transaction; returns it and the signal to publish once
+    the transaction commits. The terminal must exist in the shop and be enabled."""
+    row = (
+        await conn.execute(
+            select(terminals.c.enabled).where(
+                terminals.c.shop_id == shop_id, terminals.c.id == new.terminal_id
+            )
+        )
+    ).first()
+    if row is None:
+        raise NotFound(f"No terminal {new.terminal_id!r}", param="terminal")
+    if not row.enabled:
+        raise TerminalUnavailable(
+            f"Terminal {new.terminal_id!r} is disabled", param="terminal", code="terminal_disabled"
+        )
+    values = {
+        "request_id": str(uuid.uuid4()),
+        "shop_id": shop_id,
+        "terminal_id": new.terminal_id,
+        "kind": check_kind(new.kind),
+        "method": new.method.upper(),
+        "body": dict(new.body),
+        "payment_id": new.payment_id,
+        "state": OperationState.QUEUED.value,
+        "deadline": new.deadline,
+        "created_at": now,
+        "updated_at": now,
+        "attempts": 0,
+    }
+    stored = (
+        (await conn.execute(operations.insert().values(values).returning(*operations.c)))
+        .mappings()
+        .one()
+    )
+    signal = Signal(SignalKind.WORK, shop_id, new.terminal_id)
+    await notify(conn, signal)
+    return operation_record(stored), signal

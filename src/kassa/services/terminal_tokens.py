@@ -1,0 +1,97 @@
+"""Terminal tokens: JWTs (HS256) an agent presents when it connects.
+
+The claims are the ones the field's ws_client expects (`kiosk_id`, `iat`, `exp`) plus the
+shop and the terminal's token version: revoking a terminal bumps its version, so every token
+issued before stops working at once, without a list of revoked tokens.
+
+The signing key is `KASSA_TERMINAL_TOKEN_SECRET` or, by default, one Kassa generates on first
+use and keeps in `hub_secrets`, so every hub process signs and verifies with the same key.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import jwt
+from sqlalchemy import select
+
+from kassa.domain import AuthenticationFailed
+from kassa.domain.terminals import Terminal
+from kassa.services.context import Context
+from kassa.store.tables import hub_secrets
+
+ALGORITHM = "HS256"
+SECRET_NAME = "terminal_tokens"  # noqa: S105 (the name of the secret, not the secret)
+
+
+@dataclass(frozen=True, slots=True)
+class Claims:
+    """What a verified token says."""
+
+    kiosk_id: str
+    shop_id: str
+    version: int
+    expires_at: datetime
+
+
+async def signing_key(ctx: Context) -> str:
+    """The configured key, else the stored one (made by whichever process asks first)."""
+    if ctx.settings.terminal_token_secret:
+        return ctx.settings.terminal_token_secret
+    cached = ctx.secrets.get(SECRET_NAME)
+    if cached is not None:
+        return cached
+    async with ctx.db.write() as conn:
+        await conn.execute(
+            ctx.db.insert_ignoring_conflict(hub_secrets, index_elements=["name"]),
+            {"name": SECRET_NAME, "value": secrets.token_urlsafe(48), "created_at": ctx.clock()},
+        )
+        value: str = (
+            await conn.execute(select(hub_secrets.c.value).where(hub_secrets.c.name == SECRET_NAME))
+        ).scalar_one()
+    ctx.secrets[SECRET_NAME] = value
+    return value
+
+
+async def issue(ctx: Context, terminal: Terminal, *, days: int | None = None) -> str:
+    """A new token for `terminal` at its current version."""
+    now = ctx.clock()
+    lifetime = timedelta(days=days or ctx.settings.terminal_token_days)
+    claims = {
+        "kiosk_id": terminal.id,
+        "shop": terminal.shop_id,
+        "ver": terminal.token_version,
+        "iat": int(now.timestamp()),
+        "exp": int((now + lifetime).timestamp()),
+    }
+    return jwt.encode(claims, await signing_key(ctx), algorithm=ALGORITHM)
+
+
+async def verify(ctx: Context, token: str) -> Claims:
+    """The token's claims if its signature and lifetime hold; `AuthenticationFailed` with
+    code `token_invalid` or `token_expired` otherwise. (Revocation is the caller's check.)"""
+    try:
+        payload = jwt.decode(
+            token,
+            await signing_key(ctx),
+            algorithms=[ALGORITHM],
+            options={"require": ["kiosk_id", "shop", "ver", "exp"]},
+            leeway=30,
+        )
+    except jwt.ExpiredSignatureError:
+        raise AuthenticationFailed("The terminal token has expired", code="token_expired") from None
+    except jwt.PyJWTError:
+        raise AuthenticationFailed(
+            "The terminal token is not valid", code="token_invalid"
+        ) from None
+    kiosk_id, shop_id, version = payload["kiosk_id"], payload["shop"], payload["ver"]
+    if not (isinstance(kiosk_id, str) and isinstance(shop_id, str) and isinstance(version, int)):
+        raise AuthenticationFailed("The terminal token is not valid", code="token_invalid")
+    return Claims(
+        kiosk_id=kiosk_id,
+        shop_id=shop_id,
+        version=version,
+        expires_at=datetime.fromtimestamp(payload["exp"], tz=ctx.clock().tzinfo),
+    )

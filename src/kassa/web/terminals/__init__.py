@@ -1,0 +1,37 @@
+"""Terminals on the web side: the WebSocket endpoints agents connect to, and the hub that
+keeps their connections (`kassa.web.terminals.hub`)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+from fastapi import FastAPI
+
+from kassa.services.context import Context
+from kassa.web.terminals import kassa_link
+from kassa.web.terminals.hub import TerminalHub
+from kassa.web.terminals.listener import listen
+
+
+def install(app: FastAPI) -> None:
+    app.include_router(kassa_link.router)
+
+
+@contextlib.asynccontextmanager
+async def running_hub(app: FastAPI, ctx: Context) -> AsyncIterator[TerminalHub]:
+    """The process's terminal hub (and, on PostgreSQL, its LISTEN for other processes'
+    signals) for as long as the app runs."""
+    hub = TerminalHub(ctx)
+    app.state.terminals = hub
+    hub.start()
+    listener = asyncio.create_task(listen(ctx)) if not ctx.db.is_sqlite else None
+    try:
+        yield hub
+    finally:
+        if listener is not None:
+            listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await listener
+        await hub.stop()

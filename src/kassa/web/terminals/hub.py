@@ -1,0 +1,310 @@
+"""The terminal hub of one Kassa process: the agents connected to it, what it sends them,
+and who is waiting for their answers.
+
+Each connected agent is a `Link`, whatever protocol it speaks (Kassa's own, or one of the
+field's). The hub keeps one link per terminal (a newer connection replaces an older one),
+and one pump task per link that sends the terminal's due operations whenever it is woken:
+by a signal (an operation was queued here or, through PostgreSQL NOTIFY, on another
+process), on connect, and by a sweep every few seconds in case a signal was missed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import distinct, select
+
+from kassa.domain import (
+    AuthenticationFailed,
+    KassaError,
+    OperationTimedOut,
+    TerminalUnavailable,
+)
+from kassa.domain.terminals import FINAL_STATES, AgentKind, Operation, Terminal
+from kassa.services import terminal_operations, terminals
+from kassa.services.context import Context
+from kassa.services.terminal_signals import Signal, SignalKind
+from kassa.store.tables import terminal_operations as operations_table
+
+log = logging.getLogger(__name__)
+
+#: Close codes (RFC 6455 leaves 4000-4999 to applications); see docs/terminal-protocol.md.
+CLOSE_REVOKED = 4401
+CLOSE_DISABLED = 4403
+CLOSE_REPLACED = 4409
+CLOSE_GOING_AWAY = 1001
+#: How often queued work is looked for without a signal, and status queries repeated.
+SWEEP_INTERVAL = 5.0
+QUERY_AFTER = timedelta(seconds=60)
+
+Key = tuple[str, str]
+
+
+class Link(ABC):
+    """One connected agent, as the hub sees it."""
+
+    #: The protocol the agent speaks.
+    kind: AgentKind
+    #: The operation kinds it can run; `None`: any its routing knows.
+    kinds: frozenset[str] | None = None
+
+    def __init__(self, terminal: Terminal) -> None:
+        self.terminal = terminal
+        self.key: Key = (terminal.shop_id, terminal.id)
+        self.wakeup = asyncio.Event()
+        #: Request ids sent on this connection and not answered yet.
+        self.unanswered: set[str] = set()
+        self.connected_at = terminal.connected_at
+
+    @abstractmethod
+    async def deliver(self, operation: Operation) -> None:
+        """Send an operation to the agent."""
+
+    @abstractmethod
+    async def query(self, request_id: str) -> None:
+        """Ask the agent what became of an operation (field agents cannot be asked)."""
+
+    @abstractmethod
+    async def close(self, code: int, reason: str) -> None:
+        """End the connection."""
+
+
+class TerminalHub:
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self.links: dict[Key, Link] = {}
+        self._pumps: dict[Key, asyncio.Task[None]] = {}
+        self._waiters: dict[str, set[asyncio.Event]] = {}
+        self._tasks: list[asyncio.Task[None]] = []
+        self._unsubscribe = ctx.signals.subscribe(self._on_signal)
+
+    # Lifecycle
+
+    def start(self) -> None:
+        self._tasks.append(asyncio.create_task(self._sweep(), name="terminal sweep"))
+
+    async def stop(self) -> None:
+        self._unsubscribe()
+        for task in self._tasks:
+            task.cancel()
+        for link in list(self.links.values()):
+            with contextlib.suppress(Exception):
+                await link.close(CLOSE_GOING_AWAY, "Kassa is restarting")
+        for task in [*self._tasks, *self._pumps.values()]:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    # Connections
+
+    async def attach(self, link: Link, *, version: str | None) -> None:
+        """Make `link` the terminal's connection (replacing an older one) and start sending."""
+        old = self.links.get(link.key)
+        if old is not None:
+            log.info("terminal %s reconnected; closing its older connection", link.terminal.id)
+            await self.detach(old)
+            with contextlib.suppress(Exception):
+                await old.close(CLOSE_REPLACED, "Replaced by a newer connection")
+        await terminals.mark_connected(self.ctx, link.terminal, kind=link.kind, version=version)
+        link.connected_at = self.ctx.clock()
+        self.links[link.key] = link
+        self._pumps[link.key] = asyncio.create_task(
+            self._pump(link), name=f"terminal {link.terminal.id}"
+        )
+        link.wakeup.set()
+        log.info("terminal %s connected (%s %s)", link.terminal.id, link.kind.value, version or "?")
+
+    async def detach(self, link: Link) -> None:
+        """The connection ended: stop sending; settle what a journal-less agent left open."""
+        if self.links.get(link.key) is not link:
+            return
+        del self.links[link.key]
+        pump = self._pumps.pop(link.key, None)
+        if pump is not None:
+            pump.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await pump
+        if not link.kind.journaled:
+            await terminal_operations.connection_lost(self.ctx, request_ids=sorted(link.unanswered))
+        assert link.connected_at is not None
+        await terminals.mark_disconnected(self.ctx, link.terminal, since=link.connected_at)
+        log.info("terminal %s disconnected", link.terminal.id)
+
+    async def _pump(self, link: Link) -> None:
+        while True:
+            await link.wakeup.wait()
+            link.wakeup.clear()
+            try:
+                due = await terminal_operations.take_due(
+                    self.ctx,
+                    shop_id=link.terminal.shop_id,
+                    terminal_id=link.terminal.id,
+                    via=link.kind,
+                    kinds=link.kinds,
+                )
+                for operation in due:
+                    link.unanswered.add(operation.request_id)
+                    log.info(
+                        "request_id=%s sending %s to terminal %s",
+                        operation.request_id,
+                        operation.kind,
+                        link.terminal.id,
+                    )
+                    await link.deliver(operation)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                # The connection is failing; its handler ends it and the agent reconnects.
+                log.exception("sending to terminal %s failed", link.terminal.id)
+                return
+
+    # Signals
+
+    def _on_signal(self, signal: Signal) -> None:
+        key = (signal.shop_id, signal.terminal_id)
+        if signal.kind is SignalKind.RESULT and signal.request_id is not None:
+            for event in self._waiters.get(signal.request_id, ()):
+                event.set()
+            link = self.links.get(key)
+            if link is not None:
+                link.unanswered.discard(signal.request_id)
+        elif signal.kind is SignalKind.WORK and key in self.links:
+            self.links[key].wakeup.set()
+        elif signal.kind is SignalKind.CHANGED and key in self.links:
+            self._tasks.append(asyncio.create_task(self._recheck(self.links[key])))
+
+    async def _recheck(self, link: Link) -> None:
+        """A terminal was revoked or disabled: end its connection if it may no longer stay."""
+        current = await terminals.get_terminal(
+            self.ctx, shop_id=link.terminal.shop_id, terminal_id=link.terminal.id
+        )
+        if current.token_version != link.terminal.token_version:
+            await link.close(CLOSE_REVOKED, "token_revoked")
+        elif not current.enabled:
+            await link.close(CLOSE_DISABLED, "terminal_disabled")
+
+    async def _sweep(self) -> None:
+        """Keep connected terminals marked present, wake links with queued work, and ask
+        Kassa agents about operations they accepted long ago without answering."""
+        elapsed = 0.0
+        while True:
+            await asyncio.sleep(SWEEP_INTERVAL)
+            elapsed += SWEEP_INTERVAL
+            try:
+                query = select(
+                    distinct(operations_table.c.shop_id), operations_table.c.terminal_id
+                ).where(operations_table.c.state == "queued")
+                async with self.ctx.db.read() as conn:
+                    waiting = {(row[0], row[1]) for row in await conn.execute(query)}
+                for key in waiting & self.links.keys():
+                    self.links[key].wakeup.set()
+                if elapsed >= terminals.PRESENCE_INTERVAL:
+                    elapsed = 0.0
+                    await terminals.keep_present(self.ctx, list(self.links))
+                    for link in list(self.links.values()):
+                        await self.ask_unanswered(link, older_than=QUERY_AFTER)
+            except Exception:
+                log.exception("terminal sweep failed; trying again")
+
+    async def ask_unanswered(self, link: Link, *, older_than: timedelta = timedelta(0)) -> None:
+        """Send status queries for what the agent accepted and has not answered."""
+        if not link.kind.journaled:
+            return
+        for request_id in await terminal_operations.awaiting_answer(
+            self.ctx,
+            shop_id=link.terminal.shop_id,
+            terminal_id=link.terminal.id,
+            older_than=older_than,
+        ):
+            await link.query(request_id)
+
+    # Relaying operations for callers that wait for the answer
+
+    def is_online(self, terminal: Terminal) -> bool:
+        return (terminal.shop_id, terminal.id) in self.links or terminal.online(
+            self.ctx.clock(), within=terminals.ONLINE_WITHIN
+        )
+
+    async def relay(
+        self,
+        *,
+        terminal: Terminal,
+        kind: str,
+        body: Mapping[str, Any],
+        answer_within: float | None = None,
+        method: str = "POST",
+    ) -> Operation:
+        """Queue an operation for a connected terminal and wait for its answer.
+
+        Raises `TerminalUnavailable` if the terminal is disabled or no agent is connected
+        (to this or, by the database's account, another hub process), and
+        `OperationTimedOut` if no answer comes in time (the operation stays recorded; a late
+        answer is still kept).
+        """
+        if not terminal.enabled:
+            raise TerminalUnavailable(
+                f"Terminal {terminal.id!r} is disabled", code="terminal_disabled"
+            )
+        if not self.is_online(terminal):
+            raise TerminalUnavailable(f"Terminal {terminal.id!r} is not connected")
+        wait = answer_within or self.ctx.settings.terminal_operation_timeout
+        operation = await terminal_operations.queue_operation(
+            self.ctx,
+            shop_id=terminal.shop_id,
+            terminal_id=terminal.id,
+            kind=kind,
+            body=body,
+            answer_within=wait,
+            method=method,
+        )
+        answered = await self.wait_for(operation, within=wait)
+        if answered.state not in FINAL_STATES:
+            raise OperationTimedOut(
+                f"Terminal {terminal.id!r} did not answer within {wait:g} s", param=None
+            )
+        return answered
+
+    async def wait_for(self, operation: Operation, *, within: float) -> Operation:
+        """The operation once it is final, or as it stands after `within` seconds. Woken by
+        result signals; the database is also read every second in case one is missed."""
+        event = asyncio.Event()
+        self._waiters.setdefault(operation.request_id, set()).add(event)
+        loop = asyncio.get_running_loop()
+        ends = loop.time() + within
+        try:
+            while True:
+                current = await terminal_operations.get_operation(
+                    self.ctx, shop_id=operation.shop_id, request_id=operation.request_id
+                )
+                left = ends - loop.time()
+                if current.state in FINAL_STATES or left <= 0:
+                    return current
+                event.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(event.wait(), timeout=min(1.0, left))
+        finally:
+            waiters = self._waiters[operation.request_id]
+            waiters.discard(event)
+            if not waiters:
+                del self._waiters[operation.request_id]
+
+
+async def authenticate(ctx: Context, token: str | None) -> Terminal:
+    """The terminal behind a connection's token, or the `KassaError` that refuses it."""
+    if not token:
+        raise AuthenticationFailed(
+            "Send the terminal token as 'Authorization: Bearer …' or ?token=…",
+            code="token_missing",
+        )
+    return await terminals.authenticate(ctx, token)
+
+
+def refusal(error: KassaError) -> tuple[int, str]:
+    """The HTTP status refusing a handshake for `error`: 403 for a disabled terminal (it may
+    come back), 401 for a token that will never work."""
+    return (403 if isinstance(error, TerminalUnavailable) else 401), error.code

@@ -1,0 +1,205 @@
+"""The hub's side of Kassa's terminal protocol, driven by a scripted agent."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+
+from kassa.services import terminals
+from tests.live import LiveServer
+from tests.terminals.kiosk import KioskShop, ScriptedAgent, make_kiosk_shop, ws_url
+
+APPROVED = {
+    "payment_id": "gw-1",
+    "order_id": "x",
+    "session_id": "x-20261130T101010Z",
+    "status": "SUCCESS",
+    "auth_code": "123456",
+    "rrn": "433012345678",
+    "response_code": "00",
+    "response_message": "Approved",
+    "amount": 15000,
+    "currency_code": "643",
+}
+
+
+@pytest.fixture
+def kiosk(server: LiveServer) -> KioskShop:
+    return make_kiosk_shop(server)
+
+
+def create_payment(server: LiveServer, kiosk: KioskShop, **extra: object) -> dict[str, object]:
+    with kiosk.api(server) as api:
+        response = api.post(
+            "/v1/payments",
+            json={
+                "amount": 15000,
+                "currency": "RUB",
+                "provider": "terminal",
+                "terminal": kiosk.terminal_id,
+                **extra,
+            },
+        )
+    assert response.status_code == 201, response.text
+    payment: dict[str, object] = response.json()
+    return payment
+
+
+def get_payment(server: LiveServer, kiosk: KioskShop, payment_id: object) -> dict[str, object]:
+    with kiosk.api(server) as api:
+        payment: dict[str, object] = api.get(f"/v1/payments/{payment_id}").json()
+    return payment
+
+
+def test_a_payment_goes_to_the_terminal_and_its_answer_settles_it(
+    server: LiveServer, kiosk: KioskShop
+) -> None:
+    async def scenario() -> None:
+        agent = await ScriptedAgent.connect(server, kiosk.token)
+        payment = await asyncio.to_thread(create_payment, server, kiosk)
+        assert payment["status"] == "pending"
+        assert payment["confirmation"] == {"type": "terminal", "terminal": "KIOSK_001"}
+        operation = await agent.receive("operation")
+        assert operation["kind"] == "payment"
+        assert operation["body"] == {"kiosk_id": "KIOSK_001", "order_id": payment["id"], "sum": 15000}
+        await agent.send("ack", {"request_id": operation["request_id"]})
+        await agent.send(
+            "result", {"request_id": operation["request_id"], "ok": True, "body": APPROVED}
+        )
+        assert (await agent.receive("ack"))["request_id"] == operation["request_id"]
+        # The same result again (after a reconnect, say) is acknowledged and changes nothing.
+        await agent.send(
+            "result", {"request_id": operation["request_id"], "ok": True, "body": APPROVED}
+        )
+        assert (await agent.receive("ack"))["request_id"] == operation["request_id"]
+        await agent.close()
+        settled = await asyncio.to_thread(get_payment, server, kiosk, payment["id"])
+        assert settled["status"] == "succeeded"
+        assert settled["provider_payment_id"] == "gw-1"
+        confirmation = settled["confirmation"]
+        assert isinstance(confirmation, dict)
+        assert confirmation["result"]["rrn"] == "433012345678"
+
+    asyncio.run(scenario())
+
+
+def test_a_declined_payment_fails_with_the_gateways_code(
+    server: LiveServer, kiosk: KioskShop
+) -> None:
+    async def scenario() -> None:
+        agent = await ScriptedAgent.connect(server, kiosk.token)
+        payment = await asyncio.to_thread(create_payment, server, kiosk)
+        operation = await agent.receive("operation")
+        declined = {**APPROVED, "status": "DECLINED", "response_code": "05"}
+        await agent.send(
+            "result", {"request_id": operation["request_id"], "ok": True, "body": declined}
+        )
+        await agent.receive("ack")
+        await agent.close()
+        settled = await asyncio.to_thread(get_payment, server, kiosk, payment["id"])
+        assert settled["status"] == "failed"
+        assert settled["failure"] == {"code": "05", "message": "Approved"}
+
+    asyncio.run(scenario())
+
+
+def test_an_offline_terminal_gets_the_payment_when_it_connects(
+    server: LiveServer, kiosk: KioskShop
+) -> None:
+    payment = create_payment(server, kiosk)
+
+    async def scenario() -> None:
+        agent = await ScriptedAgent.connect(server, kiosk.token)
+        operation = await agent.receive("operation")
+        assert operation["body"]["order_id"] == payment["id"]
+        await agent.close()
+
+    asyncio.run(scenario())
+
+
+def test_an_unacknowledged_operation_is_sent_again_on_reconnect(
+    server: LiveServer, kiosk: KioskShop
+) -> None:
+    async def scenario() -> None:
+        agent = await ScriptedAgent.connect(server, kiosk.token)
+        await asyncio.to_thread(create_payment, server, kiosk)
+        first = await agent.receive("operation")
+        await agent.close()
+        agent = await ScriptedAgent.connect(server, kiosk.token)
+        again = await agent.receive("operation")
+        assert again["request_id"] == first["request_id"]
+        await agent.send("ack", {"request_id": again["request_id"]})
+        await agent.close()
+        # Acknowledged but unanswered: not sent again, asked about instead.
+        agent = await ScriptedAgent.connect(server, kiosk.token)
+        query = await agent.receive()
+        assert query == {"request_id": first["request_id"]}
+        await agent.close()
+
+    asyncio.run(scenario())
+
+
+def test_unknown_outcome_keeps_the_payment_pending(server: LiveServer, kiosk: KioskShop) -> None:
+    async def scenario() -> None:
+        agent = await ScriptedAgent.connect(server, kiosk.token)
+        payment = await asyncio.to_thread(create_payment, server, kiosk)
+        operation = await agent.receive("operation")
+        error = {"code": "timeout", "message": "no answer in 35 s", "unknown": True}
+        await agent.send(
+            "result", {"request_id": operation["request_id"], "ok": False, "error": error}
+        )
+        await agent.receive("ack")
+        await agent.close()
+        # Never sent again: a reconnecting agent gets nothing.
+        agent = await ScriptedAgent.connect(server, kiosk.token)
+        with pytest.raises(TimeoutError):
+            await agent.receive("operation", timeout=1)
+        await agent.close()
+        settled = await asyncio.to_thread(get_payment, server, kiosk, payment["id"])
+        assert settled["status"] == "pending"
+        confirmation = settled["confirmation"]
+        assert isinstance(confirmation, dict)
+        assert confirmation["error"]["code"] == "timeout"
+
+    asyncio.run(scenario())
+
+
+def test_a_revoked_token_is_refused_at_the_handshake(server: LiveServer, kiosk: KioskShop) -> None:
+    async def revoke() -> None:
+        terminal = await terminals.get_terminal(
+            server.ctx, shop_id=kiosk.shop.id, terminal_id=kiosk.terminal_id
+        )
+        await terminals.revoke(server.ctx, terminal=terminal)
+
+    async def scenario() -> None:
+        agent = await ScriptedAgent.connect(server, kiosk.token)
+        await asyncio.wrap_future(
+            asyncio.run_coroutine_threadsafe(revoke(), server.loop)  # type: ignore[arg-type]
+        )
+        with pytest.raises(ConnectionClosed) as closed:
+            await agent.receive(timeout=5)
+        assert closed.value.rcvd is not None
+        assert closed.value.rcvd.code == 4401
+        with pytest.raises(InvalidStatus) as refused:
+            await ScriptedAgent.connect(server, kiosk.token)
+        assert refused.value.response.status_code == 401
+        assert b"token_revoked" in refused.value.response.body
+
+    asyncio.run(scenario())
+
+
+def test_a_bad_token_is_refused_with_a_reason(server: LiveServer) -> None:
+    async def scenario() -> None:
+        from websockets.asyncio.client import connect
+
+        with pytest.raises(InvalidStatus) as refused:
+            await connect(ws_url(server) + "?token=not-a-jwt")
+        assert refused.value.response.status_code == 401
+        assert b"token_invalid" in refused.value.response.body
+        with pytest.raises(InvalidStatus) as missing:
+            await connect(ws_url(server))
+        assert b"token_missing" in missing.value.response.body
+
+    asyncio.run(scenario())
