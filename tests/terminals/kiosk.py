@@ -64,7 +64,7 @@ class ScriptedAgent:
     async def send(self, kind: str, data: dict[str, Any]) -> None:
         await self.ws.send(json.dumps({"type": kind, "data": data}))
 
-    async def receive(self, kind: str | None = None, timeout: float = 10) -> dict[str, Any]:
+    async def receive(self, kind: str | None = None, timeout: float = 10) -> dict[str, Any]:  # noqa: ASYNC109
         """The next message (of `kind`, skipping others)."""
         while True:
             message = json.loads(await asyncio.wait_for(self.ws.recv(), timeout))
@@ -74,3 +74,26 @@ class ScriptedAgent:
 
     async def close(self) -> None:
         await self.ws.close()
+
+
+def create_payment(server: LiveServer, kiosk: KioskShop, **extra: object) -> dict[str, object]:
+    with kiosk.api(server) as api:
+        response = api.post(
+            "/v1/payments",
+            json={
+                "amount": 15000,
+                "currency": "RUB",
+                "provider": "terminal",
+                "terminal": kiosk.terminal_id,
+                **extra,
+            },
+        )
+    assert response.status_code == 201, response.text
+    payment: dict[str, object] = response.json()
+    return payment
+
+
+def get_payment(server: LiveServer, kiosk: KioskShop, payment_id: object) -> dict[str, object]:
+    with kiosk.api(server) as api:
+        payment: dict[str, object] = api.get(f"/v1/payments/{payment_id}").json()
+    return payment

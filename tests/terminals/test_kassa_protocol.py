@@ -3,13 +3,23 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
+from datetime import timedelta
 
 import pytest
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from kassa.services import terminals
+from kassa.services import terminal_tokens, terminals
+from kassa.services.context import utcnow
 from tests.live import LiveServer
-from tests.terminals.kiosk import KioskShop, ScriptedAgent, make_kiosk_shop, ws_url
+from tests.terminals.kiosk import (
+    KioskShop,
+    ScriptedAgent,
+    create_payment,
+    get_payment,
+    make_kiosk_shop,
+    ws_url,
+)
 
 APPROVED = {
     "payment_id": "gw-1",
@@ -30,29 +40,6 @@ def kiosk(server: LiveServer) -> KioskShop:
     return make_kiosk_shop(server)
 
 
-def create_payment(server: LiveServer, kiosk: KioskShop, **extra: object) -> dict[str, object]:
-    with kiosk.api(server) as api:
-        response = api.post(
-            "/v1/payments",
-            json={
-                "amount": 15000,
-                "currency": "RUB",
-                "provider": "terminal",
-                "terminal": kiosk.terminal_id,
-                **extra,
-            },
-        )
-    assert response.status_code == 201, response.text
-    payment: dict[str, object] = response.json()
-    return payment
-
-
-def get_payment(server: LiveServer, kiosk: KioskShop, payment_id: object) -> dict[str, object]:
-    with kiosk.api(server) as api:
-        payment: dict[str, object] = api.get(f"/v1/payments/{payment_id}").json()
-    return payment
-
-
 def test_a_payment_goes_to_the_terminal_and_its_answer_settles_it(
     server: LiveServer, kiosk: KioskShop
 ) -> None:
@@ -63,7 +50,11 @@ def test_a_payment_goes_to_the_terminal_and_its_answer_settles_it(
         assert payment["confirmation"] == {"type": "terminal", "terminal": "KIOSK_001"}
         operation = await agent.receive("operation")
         assert operation["kind"] == "payment"
-        assert operation["body"] == {"kiosk_id": "KIOSK_001", "order_id": payment["id"], "sum": 15000}
+        assert operation["body"] == {
+            "kiosk_id": "KIOSK_001",
+            "order_id": payment["id"],
+            "sum": 15000,
+        }
         await agent.send("ack", {"request_id": operation["request_id"]})
         await agent.send(
             "result", {"request_id": operation["request_id"], "ok": True, "body": APPROVED}
@@ -175,9 +166,7 @@ def test_a_revoked_token_is_refused_at_the_handshake(server: LiveServer, kiosk: 
 
     async def scenario() -> None:
         agent = await ScriptedAgent.connect(server, kiosk.token)
-        await asyncio.wrap_future(
-            asyncio.run_coroutine_threadsafe(revoke(), server.loop)  # type: ignore[arg-type]
-        )
+        await asyncio.to_thread(server.call, revoke())
         with pytest.raises(ConnectionClosed) as closed:
             await agent.receive(timeout=5)
         assert closed.value.rcvd is not None
@@ -201,5 +190,90 @@ def test_a_bad_token_is_refused_with_a_reason(server: LiveServer) -> None:
         with pytest.raises(InvalidStatus) as missing:
             await connect(ws_url(server))
         assert b"token_missing" in missing.value.response.body
+
+    asyncio.run(scenario())
+
+
+def test_an_expired_token_is_refused_as_expired(server: LiveServer, kiosk: KioskShop) -> None:
+    async def old_token() -> str:
+        terminal = await terminals.get_terminal(
+            server.ctx, shop_id=kiosk.shop.id, terminal_id=kiosk.terminal_id
+        )
+        long_ago = replace(server.ctx, clock=lambda: utcnow() - timedelta(days=400))
+        return await terminal_tokens.issue(long_ago, terminal)
+
+    token = server.call(old_token())
+
+    async def scenario() -> None:
+        with pytest.raises(InvalidStatus) as refused:
+            await ScriptedAgent.connect(server, token)
+        assert refused.value.response.status_code == 401
+        assert b"token_expired" in refused.value.response.body
+
+    asyncio.run(scenario())
+
+
+def test_a_disabled_terminal_is_refused_with_403_and_cut_off(
+    server: LiveServer, kiosk: KioskShop
+) -> None:
+    async def set_enabled(enabled: bool) -> None:
+        terminal = await terminals.get_terminal(
+            server.ctx, shop_id=kiosk.shop.id, terminal_id=kiosk.terminal_id
+        )
+        await terminals.set_enabled(server.ctx, terminal=terminal, enabled=enabled)
+
+    async def scenario() -> None:
+        agent = await ScriptedAgent.connect(server, kiosk.token)
+        await asyncio.to_thread(server.call, set_enabled(False))
+        with pytest.raises(ConnectionClosed) as closed:
+            await agent.receive(timeout=5)
+        assert closed.value.rcvd is not None
+        assert closed.value.rcvd.code == 4403
+        with pytest.raises(InvalidStatus) as refused:
+            await ScriptedAgent.connect(server, kiosk.token)
+        assert refused.value.response.status_code == 403
+        assert b"terminal_disabled" in refused.value.response.body
+        await asyncio.to_thread(server.call, set_enabled(True))
+        agent = await ScriptedAgent.connect(server, kiosk.token)
+        await agent.close()
+
+    asyncio.run(scenario())
+
+
+def test_a_newer_connection_replaces_the_older_one(server: LiveServer, kiosk: KioskShop) -> None:
+    async def scenario() -> None:
+        older = await ScriptedAgent.connect(server, kiosk.token)
+        newer = await ScriptedAgent.connect(server, kiosk.token)
+        with pytest.raises(ConnectionClosed) as closed:
+            await older.receive(timeout=5)
+        assert closed.value.rcvd is not None
+        assert closed.value.rcvd.code == 4409
+        payment = await asyncio.to_thread(create_payment, server, kiosk)
+        assert (await newer.receive("operation"))["body"]["order_id"] == payment["id"]
+        await newer.close()
+
+    asyncio.run(scenario())
+
+
+def test_heartbeats_show_the_agents_health_and_counters(
+    server: LiveServer, kiosk: KioskShop
+) -> None:
+    async def scenario() -> None:
+        agent = await ScriptedAgent.connect(server, kiosk.token, version="9.9")
+        health = {"payment": {"ok": False, "error": "connection refused"}}
+        await agent.send("heartbeat", {"stats": {"requests": 3}, "health": health})
+        await agent.send("ack", {"request_id": "nothing-sent"})  # a round trip to wait on
+        await asyncio.sleep(0.2)
+        terminal = await asyncio.to_thread(
+            server.call,
+            terminals.get_terminal(
+                server.ctx, shop_id=kiosk.shop.id, terminal_id=kiosk.terminal_id
+            ),
+        )
+        assert terminal.health == health
+        assert terminal.stats == {"requests": 3}
+        assert terminal.agent_version == "9.9"
+        assert terminal.online(utcnow(), within=terminals.ONLINE_WITHIN)
+        await agent.close()
 
     asyncio.run(scenario())
