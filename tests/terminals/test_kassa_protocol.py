@@ -262,8 +262,11 @@ def test_heartbeats_show_the_agents_health_and_counters(
         agent = await ScriptedAgent.connect(server, kiosk.token, version="9.9")
         health = {"payment": {"ok": False, "error": "connection refused"}}
         await agent.send("heartbeat", {"stats": {"requests": 3}, "health": health})
-        await agent.send("ack", {"request_id": "nothing-sent"})  # a round trip to wait on
-        await asyncio.sleep(0.2)
+        # Messages are handled in order: once a malformed one is answered, the heartbeat
+        # has been taken.
+        await agent.ws.send("not json")
+        assert (await agent.receive("error"))["code"] == "malformed"
+        await asyncio.to_thread(server.call, server.app.state.terminals.flush())
         terminal = await asyncio.to_thread(
             server.call,
             terminals.get_terminal(

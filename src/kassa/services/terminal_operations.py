@@ -9,7 +9,7 @@ it, with the payment's event.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -242,17 +242,22 @@ async def record_ack(ctx: Context, *, shop_id: str, terminal_id: str, request_id
 
 
 async def awaiting_answer(
-    ctx: Context, *, shop_id: str, terminal_id: str, older_than: timedelta = timedelta(0)
-) -> list[str]:
-    """Request ids acknowledged by the agent but without a result, for status queries."""
-    query = select(operations.c.request_id).where(
-        operations.c.shop_id == shop_id,
-        operations.c.terminal_id == terminal_id,
+    ctx: Context, keys: Collection[tuple[str, str]], *, older_than: timedelta = timedelta(0)
+) -> dict[tuple[str, str], list[str]]:
+    """Per terminal among `keys`, the request ids its agent acknowledged but has not
+    answered (for status queries), in one query."""
+    if not keys:
+        return {}
+    query = select(operations.c.shop_id, operations.c.terminal_id, operations.c.request_id).where(
         operations.c.state == OperationState.ACCEPTED,
         operations.c.updated_at <= ctx.clock() - older_than,
     )
+    found: dict[tuple[str, str], list[str]] = {}
     async with ctx.db.read() as conn:
-        return list((await conn.execute(query)).scalars())
+        for shop_id, terminal_id, request_id in await conn.execute(query):
+            if (shop_id, terminal_id) in keys:
+                found.setdefault((shop_id, terminal_id), []).append(request_id)
+    return found
 
 
 async def record_result(

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import RowMapping, and_, select, tuple_, update
+from sqlalchemy import RowMapping, and_, bindparam, select, tuple_, update
 
 from kassa.domain import AuthenticationFailed, Conflict, NotFound, Shop, TerminalUnavailable
 from kassa.domain.terminals import AgentKind, Terminal, check_terminal_id
@@ -307,35 +307,54 @@ async def mark_disconnected(ctx: Context, terminal: Terminal, *, since: datetime
         )
 
 
-async def record_heartbeat(
-    ctx: Context, terminal: Terminal, *, health: Mapping[str, Any], stats: Mapping[str, Any]
+@dataclass(frozen=True, slots=True)
+class Heartbeat:
+    """What an agent last reported about itself: its local services' health and counters."""
+
+    shop_id: str
+    terminal_id: str
+    health: Mapping[str, Any]
+    stats: Mapping[str, Any]
+
+
+#: Rows per statement when thousands of terminals are updated at once.
+BATCH = 500
+
+
+async def keep_present(
+    ctx: Context, connected: Iterable[tuple[str, str]], heartbeats: Iterable[Heartbeat] = ()
 ) -> None:
-    async with ctx.db.write() as conn:
-        await conn.execute(
-            update(terminals)
-            .where(_key(terminal.shop_id, terminal.id))
-            .values(last_seen_at=ctx.clock(), health=dict(health), stats=dict(stats))
-        )
-
-
-async def keep_present(ctx: Context, connected: Iterable[tuple[str, str]]) -> None:
-    """Refresh `last_seen_at` of the terminals connected to this process, in one statement."""
+    """Refresh `last_seen_at` of the terminals connected to this process and store their
+    latest heartbeats, in one transaction: a hub with thousands of agents writes this in a
+    few statements every few seconds, not once per heartbeat."""
     keys = list(connected)
-    if not keys:
+    reports = [
+        {
+            "key_shop": beat.shop_id,
+            "key_id": beat.terminal_id,
+            "health": dict(beat.health),
+            "stats": dict(beat.stats),
+        }
+        for beat in heartbeats
+    ]
+    if not keys and not reports:
         return
+    now = ctx.clock()
     async with ctx.db.write() as conn:
-        await conn.execute(
-            update(terminals)
-            .where(tuple_(terminals.c.shop_id, terminals.c.id).in_(keys))
-            .values(last_seen_at=ctx.clock())
-        )
-
-
-async def get_terminals(ctx: Context, keys: Iterable[tuple[str, str]]) -> list[Terminal]:
-    """Several terminals at once, by (shop id, terminal id)."""
-    wanted = list(keys)
-    if not wanted:
-        return []
-    query = select(terminals).where(tuple_(terminals.c.shop_id, terminals.c.id).in_(wanted))
-    async with ctx.db.read() as conn:
-        return [terminal_record(row) for row in (await conn.execute(query)).mappings()]
+        for start in range(0, len(keys), BATCH):
+            chunk = keys[start : start + BATCH]
+            await conn.execute(
+                update(terminals)
+                .where(tuple_(terminals.c.shop_id, terminals.c.id).in_(chunk))
+                .values(last_seen_at=now)
+            )
+        if reports:
+            await conn.execute(
+                update(terminals)
+                .where(
+                    terminals.c.shop_id == bindparam("key_shop"),
+                    terminals.c.id == bindparam("key_id"),
+                )
+                .values(health=bindparam("health"), stats=bindparam("stats")),
+                reports,
+            )

@@ -61,6 +61,14 @@ class Link(ABC):
         #: Request ids sent on this connection and not answered yet.
         self.unanswered: set[str] = set()
         self.connected_at = terminal.connected_at
+        #: The agent's latest heartbeat, until the hub stores it.
+        self.heartbeat: terminals.Heartbeat | None = None
+
+    def report(self, *, health: Mapping[str, Any], stats: Mapping[str, Any]) -> None:
+        """Keep the agent's heartbeat for the hub's next write (see `TerminalHub.flush`)."""
+        self.heartbeat = terminals.Heartbeat(
+            self.terminal.shop_id, self.terminal.id, health=health, stats=stats
+        )
 
     @abstractmethod
     async def deliver(self, operation: Operation) -> None:
@@ -189,39 +197,55 @@ class TerminalHub:
             await link.close(CLOSE_DISABLED, "terminal_disabled")
 
     async def _sweep(self) -> None:
-        """Keep connected terminals marked present, wake links with queued work, and ask
-        Kassa agents about operations they accepted long ago without answering."""
+        """Every few seconds: wake links with queued work and store heartbeats; every
+        `PRESENCE_INTERVAL`: keep connected terminals marked present and ask Kassa agents
+        about operations they accepted long ago without answering."""
         elapsed = 0.0
         while True:
             await asyncio.sleep(SWEEP_INTERVAL)
             elapsed += SWEEP_INTERVAL
             try:
-                query = select(
-                    distinct(operations_table.c.shop_id), operations_table.c.terminal_id
-                ).where(operations_table.c.state == "queued")
-                async with self.ctx.db.read() as conn:
-                    waiting = {(row[0], row[1]) for row in await conn.execute(query)}
-                for key in waiting & self.links.keys():
-                    self.links[key].wakeup.set()
-                if elapsed >= terminals.PRESENCE_INTERVAL:
+                await self._wake_waiting()
+                presence = elapsed >= terminals.PRESENCE_INTERVAL
+                await self.flush(presence=presence)
+                if presence:
                     elapsed = 0.0
-                    await terminals.keep_present(self.ctx, list(self.links))
-                    for link in list(self.links.values()):
-                        await self.ask_unanswered(link, older_than=QUERY_AFTER)
+                    await self.ask_unanswered(older_than=QUERY_AFTER)
             except Exception:
                 log.exception("terminal sweep failed; trying again")
 
-    async def ask_unanswered(self, link: Link, *, older_than: timedelta = timedelta(0)) -> None:
-        """Send status queries for what the agent accepted and has not answered."""
-        if not link.kind.journaled:
-            return
-        for request_id in await terminal_operations.awaiting_answer(
-            self.ctx,
-            shop_id=link.terminal.shop_id,
-            terminal_id=link.terminal.id,
-            older_than=older_than,
-        ):
-            await link.query(request_id)
+    async def _wake_waiting(self) -> None:
+        query = select(distinct(operations_table.c.shop_id), operations_table.c.terminal_id).where(
+            operations_table.c.state == "queued"
+        )
+        async with self.ctx.db.read() as conn:
+            waiting = {(row[0], row[1]) for row in await conn.execute(query)}
+        for key in waiting & self.links.keys():
+            self.links[key].wakeup.set()
+
+    async def flush(self, *, presence: bool = False) -> None:
+        """Store the heartbeats received since the last flush and, with `presence`, mark
+        every terminal connected here as seen now, in one transaction."""
+        beats = []
+        for link in self.links.values():
+            if link.heartbeat is not None:
+                beats.append(link.heartbeat)
+                link.heartbeat = None
+        await terminals.keep_present(
+            self.ctx, list(self.links) if presence else (), heartbeats=beats
+        )
+
+    async def ask_unanswered(
+        self, links: list[Link] | None = None, *, older_than: timedelta = timedelta(0)
+    ) -> None:
+        """Send status queries for what agents accepted and have not answered."""
+        chosen = {link.key: link for link in (links or self.links.values()) if link.kind.journaled}
+        waiting = await terminal_operations.awaiting_answer(
+            self.ctx, chosen.keys(), older_than=older_than
+        )
+        for key, request_ids in waiting.items():
+            for request_id in request_ids:
+                await chosen[key].query(request_id)
 
     # Relaying operations for callers that wait for the answer
 

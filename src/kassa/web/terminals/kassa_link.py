@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse
 
 from kassa.domain import KassaError
 from kassa.domain.terminals import AgentKind, Operation, OperationError, Terminal
-from kassa.services import terminal_operations, terminals
+from kassa.services import terminal_operations
 from kassa.services.context import Context
 from kassa.web.errors import error_body
 from kassa.web.terminals.hub import Link, TerminalHub, authenticate, refusal
@@ -97,8 +97,8 @@ async def terminal_socket(websocket: WebSocket) -> None:
             },
         )
         if isinstance(data.get("stats"), dict):
-            await terminals.record_heartbeat(ctx, terminal, health={}, stats=data["stats"])
-        await hub.ask_unanswered(link)
+            link.report(health={}, stats=data["stats"])
+        await hub.ask_unanswered([link])
         while True:
             message = _parse(await websocket.receive_text())
             if message is None:
@@ -129,9 +129,7 @@ async def _handle(ctx: Context, link: KassaLink, kind: str, data: dict[str, Any]
     request_id = data.get("request_id")
     if kind == "heartbeat":
         health, stats = data.get("health"), data.get("stats")
-        await terminals.record_heartbeat(
-            ctx,
-            terminal,
+        link.report(
             health=health if isinstance(health, dict) else {},
             stats=stats if isinstance(stats, dict) else {},
         )
