@@ -1,0 +1,230 @@
+"""The WebSocket link to the hub: connect, hand each message to the session, heartbeat, and
+reconnect with backoff for as long as the agent runs.
+
+The loop is the agent's own rather than websockets' `async for … in connect()`: that one treats
+a 401 as fatal but reconnects at once after a close, resets its backoff on every handshake, and
+knows nothing of the hub's application close codes (docs/terminal-protocol.md, "Connecting").
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from typing import Any, Protocol
+
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketException
+
+from kassa.agent.backoff import Backoff
+from kassa.agent.config import AgentConfig
+from kassa.agent.stats import Stats
+
+log = logging.getLogger(__name__)
+
+MAX_FRAME = 2**20
+OPEN_TIMEOUT = 10.0
+
+#: Close codes the hub ends an accepted connection with.
+CLOSE_REVOKED = 4401
+CLOSE_DISABLED = 4403
+
+
+class TokenRefused(Exception):
+    """The hub refused the terminal's token for good (HTTP 401 or close 4401): retrying with
+    the same token cannot work."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(
+            f"the hub refused the terminal token: {code} {message}; issue a new one on the hub "
+            "(`kassa terminals token KIOSK_ID`, or `kassa terminals add SHOP KIOSK_ID` for a new "
+            "terminal), set it as KASSA_TERMINAL_TOKEN and restart the agent"
+        )
+
+
+class Session(Protocol):
+    """What the link needs from the agent."""
+
+    async def hello(self) -> dict[str, Any]:
+        """The `hello` data, sent first on every connection."""
+
+    async def opened(self) -> None:
+        """Called once `hello` is sent and `send` works: re-send what the hub lacks."""
+
+    def heartbeat(self) -> dict[str, Any]:
+        """The `heartbeat` data."""
+
+    async def received(self, message: dict[str, Any]) -> None:
+        """Handle one `{type, data}` message from the hub."""
+
+
+class Link:
+    def __init__(
+        self, config: AgentConfig, session: Session, backoff: Backoff, stats: Stats, version: str
+    ) -> None:
+        self.config = config
+        self.session = session
+        self.backoff = backoff
+        self.stats = stats
+        self.version = version
+        self._ws: ClientConnection | None = None
+        self._stopping = asyncio.Event()
+        self._connections = 0
+
+    @property
+    def connected(self) -> bool:
+        return self._ws is not None
+
+    async def send(self, kind: str, data: dict[str, Any]) -> bool:
+        """Send a message if connected (after `hello`); False if it could not be sent. What
+        must not be lost is in the journal and is sent again after the next `hello`."""
+        ws = self._ws
+        if ws is None:
+            return False
+        return await self._send(ws, kind, data)
+
+    async def close(self) -> None:
+        """Stop reconnecting and close the connection with 1001 (going away)."""
+        self._stopping.set()
+        ws = self._ws
+        if ws is not None:
+            await ws.close(1001, "agent shutting down")
+
+    async def run(self) -> None:
+        """Stay connected until `close`; raises `TokenRefused` when the hub refuses the token."""
+        delay = 0.0
+        streak = 0
+        while not self._stopping.is_set():
+            if delay:
+                log.info("reconnecting in %.1f s", delay)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stopping.wait(), delay)
+                if self._stopping.is_set():
+                    return
+            try:
+                code, reason = await self._connection()
+            except InvalidStatus as exc:
+                status = exc.response.status_code
+                error_code, message = refusal(exc.response.body)
+                if status == 401:
+                    raise TokenRefused(error_code or str(status), message) from None
+                streak += 1
+                if status == 403:
+                    log.error(
+                        "the hub refused the terminal: %s %s (an operator disabled it); "
+                        "retrying slowly",
+                        error_code or status,
+                        message,
+                    )
+                    delay = self.backoff.slow_delay()
+                else:
+                    log.warning("the hub refused the connection: HTTP %d %s", status, message)
+                    delay = self.backoff.next_delay()
+                continue
+            except (OSError, TimeoutError, WebSocketException) as exc:
+                streak += 1
+                log.log(
+                    logging.WARNING if streak == 1 else logging.INFO,
+                    "cannot reach the hub at %s: %s",
+                    self.config.hub_url,
+                    str(exc) or type(exc).__name__,
+                )
+                delay = self.backoff.next_delay()
+                continue
+            streak = 0
+            if self._stopping.is_set():
+                return
+            if code == CLOSE_REVOKED:
+                raise TokenRefused(str(code), reason or "token revoked")
+            if code == CLOSE_DISABLED:
+                log.error(
+                    "the hub disabled this terminal (close %d %s); retrying slowly", code, reason
+                )
+                delay = self.backoff.slow_delay()
+            else:
+                log.warning("disconnected from the hub: close %s %s", code, reason)
+                delay = self.backoff.next_delay()
+
+    async def _connection(self) -> tuple[int | None, str]:
+        """One connection, from the handshake to its close; returns the close code and reason."""
+        interval = self.config.ping_interval or None
+        async with connect(
+            self.config.hub_url,
+            additional_headers={"Authorization": f"Bearer {self.config.token}"},
+            user_agent_header=f"kassa-agent/{self.version}",
+            ping_interval=interval,
+            ping_timeout=interval,
+            open_timeout=OPEN_TIMEOUT,
+            max_size=MAX_FRAME,
+        ) as ws:
+            self.backoff.connected()
+            self._connections += 1
+            if self._connections > 1:
+                self.stats.reconnects += 1
+            log.info("connected to %s", self.config.hub_url)
+            heartbeat: asyncio.Task[None] | None = None
+            try:
+                if await self._send(ws, "hello", await self.session.hello()):
+                    self._ws = ws
+                    await self.session.opened()
+                    heartbeat = asyncio.create_task(self._heartbeats(ws))
+                    await self._read(ws)
+            finally:
+                self._ws = None
+                self.backoff.disconnected()
+                if heartbeat is not None:
+                    heartbeat.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await heartbeat
+        return ws.close_code, ws.close_reason or ""
+
+    async def _read(self, ws: ClientConnection) -> None:
+        with contextlib.suppress(ConnectionClosed):
+            async for frame in ws:
+                self.stats.messages_received += 1
+                message = _parse(frame)
+                if message is None:
+                    self.stats.errors += 1
+                    log.warning("ignored a frame that is not a {type, data} JSON object")
+                    continue
+                await self.session.received(message)
+
+    async def _heartbeats(self, ws: ClientConnection) -> None:
+        while True:
+            await asyncio.sleep(self.config.heartbeat)
+            await self._send(ws, "heartbeat", self.session.heartbeat())
+
+    async def _send(self, ws: ClientConnection, kind: str, data: dict[str, Any]) -> bool:
+        try:
+            await ws.send(json.dumps({"type": kind, "data": data}))
+        except ConnectionClosed:
+            return False
+        self.stats.messages_sent += 1
+        return True
+
+
+def _parse(frame: str | bytes) -> dict[str, Any] | None:
+    if isinstance(frame, bytes):
+        return None
+    try:
+        message = json.loads(frame)
+    except ValueError:
+        return None
+    if (
+        not isinstance(message, dict)
+        or not isinstance(message.get("type"), str)
+        or not isinstance(message.get("data", {}), dict)
+    ):
+        return None
+    message.setdefault("data", {})
+    return message
+
+
+def refusal(body: bytes | bytearray | None) -> tuple[str, str]:
+    """The `{"error": {code, message}}` of a refused handshake, as far as it can be read."""
+    try:
+        error = json.loads(body or b"")["error"]
+        return str(error["code"]), str(error["message"])
+    except (ValueError, KeyError, TypeError):
+        return "", (body or b"").decode("utf-8", "replace")[:200]

@@ -1,0 +1,73 @@
+"""`kassa agent`: run the kiosk edge agent, or check its set-up with `--check`.
+
+Imports only Typer, Rich and `kassa.agent`, so it works where only `kassa[agent]` is installed.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from kassa.agent.check import Status, run_checks
+from kassa.agent.config import ConfigError, find_env_file, load_config
+from kassa.agent.runner import EXIT_CONFIG, run_agent
+
+app = typer.Typer(
+    help="The kiosk edge agent: connects to the hub and runs its operations locally.",
+    add_completion=False,
+)
+
+console = Console()
+errors = Console(stderr=True)
+
+_STYLE = {Status.OK: "green", Status.WARN: "yellow", Status.FAIL: "bold red"}
+
+
+@app.command()
+def agent(
+    check: Annotated[
+        bool, typer.Option("--check", help="Check the set-up, print a report and exit.")
+    ] = False,
+    env_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--env-file",
+            help="Read settings from this file instead of the first .env found in the working "
+            "directory, /etc/kassa-agent/ or ~/.kassa-agent/.",
+        ),
+    ] = None,
+) -> None:
+    """Connect to the hub (KASSA_HUB_URL) with the terminal's token (KASSA_TERMINAL_TOKEN)
+    and run its operations against the local services; see docs/agent.md."""
+    if check:
+        raise typer.Exit(_report(env_file))
+    try:
+        config = load_config(find_env_file(env_file))
+    except ConfigError as exc:
+        errors.print(f"[bold red]error:[/] {escape(str(exc))}")
+        raise typer.Exit(EXIT_CONFIG) from None
+    raise typer.Exit(run_agent(config))
+
+
+def _report(env_file: Path | None) -> int:
+    findings = run_checks(env_file)
+    table = Table("Check", "", "Detail", title="kassa agent --check")
+    for finding in findings:
+        style = _STYLE[finding.status]
+        table.add_row(finding.name, f"[{style}]{finding.status}[/]", escape(finding.detail))
+    console.print(table)
+    failed = sum(finding.status is Status.FAIL for finding in findings)
+    if failed:
+        errors.print(f"[bold red]{failed} check(s) failed[/]")
+        return 1
+    console.print("[green]All checks passed.[/]")
+    return 0
+
+
+def main() -> None:
+    app(prog_name="kassa agent")
