@@ -11,7 +11,9 @@ import uvicorn
 from rich.table import Table
 
 from kassa.cli.admin import app as admin_app
+from kassa.cli.dev import app as dev_app
 from kassa.cli.output import configure_logging, console, errors, fail, money, run
+from kassa.cli.terminals import app as terminals_app
 from kassa.cli.webhooks import app as webhooks_app
 from kassa.cli.worker import worker
 from kassa.config import Settings
@@ -40,7 +42,27 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(providers_app, name="providers")
 app.add_typer(payments_app, name="payments")
 app.add_typer(webhooks_app, name="webhooks")
+app.add_typer(terminals_app, name="terminals")
 app.add_typer(admin_app, name="admin")
+app.add_typer(dev_app, name="dev")
+
+
+@app.command(
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+    add_help_option=False,
+)
+def agent(ctx: typer.Context) -> None:
+    """The kiosk edge agent (needs the agent extra); `kassa agent --help` for more."""
+    # The `kassa` command dispatches `kassa agent` before importing this module (in
+    # `kassa.cli.main()`), so the agent runs without the server extra; this entry is what
+    # `kassa --help` lists and what callers of this app, such as tests, reach.
+    try:
+        from kassa.cli.agent import app as agent_app
+    except ImportError as exc:
+        raise fail(
+            f"kassa agent needs the agent extra: pip install 'kassa[agent]' ({exc})"
+        ) from None
+    agent_app(args=ctx.args, prog_name="kassa agent")
 
 
 def main() -> None:

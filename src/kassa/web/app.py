@@ -38,6 +38,7 @@ from kassa.web.routes import (
     sandbox,
     webhook_endpoints,
 )
+from kassa.web.routes import terminals as terminal_routes
 from kassa.web.templating import Pages
 
 STATIC = Path(__file__).resolve().parent / "static"
@@ -101,6 +102,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         events,
         analytics,
         webhook_endpoints,
+        terminal_routes,
         providers,
         health,
         hooks,

@@ -16,6 +16,7 @@ from kassa.web.admin import (
     login,
     payments,
     shops,
+    terminals,
     users,
     webhooks,
 )
@@ -36,6 +37,7 @@ def install(app: FastAPI) -> None:
         inbox.router,
         webhooks.router,
         shops.router,
+        terminals.router,
     ):
         app.include_router(router)
     app.add_exception_handler(PageError, page_error)
