@@ -13,7 +13,7 @@ from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kassa.domain import EventSource, NotFound
@@ -27,6 +27,7 @@ from kassa.domain.terminals import (
 )
 from kassa.services import payments
 from kassa.services.context import Context
+from kassa.services.objects import timestamp
 from kassa.services.terminal_queue import NewOperation, enqueue, operation_record
 from kassa.services.terminal_signals import Signal, SignalKind, notify
 from kassa.store.tables import payments as payments_table
@@ -60,8 +61,8 @@ def operation_object(operation: Operation) -> dict[str, Any]:
         "payment": operation.payment_id,
         "result": operation.result,
         "error": error,
-        "deadline": operation.deadline,
-        "created_at": operation.created_at,
+        "deadline": timestamp(operation.deadline),
+        "created_at": timestamp(operation.created_at),
     }
 
 
@@ -125,18 +126,27 @@ async def list_operations(
 
 
 async def take_due(
-    ctx: Context, *, shop_id: str, terminal_id: str, via: AgentKind, kinds: frozenset[str] | None
+    ctx: Context,
+    *,
+    shop_id: str,
+    terminal_id: str,
+    via: AgentKind,
+    kinds: frozenset[str] | None,
+    connected_at: datetime,
 ) -> list[Operation]:
-    """Claim what to send to the terminal's agent now, on a connection speaking `via`.
+    """Claim what to send now to the terminal's agent, on a connection speaking `via` that
+    began at `connected_at`.
 
     Queued operations are claimed (→ sent) in one statement, so two connections never both
-    send one. Past their deadline they expire instead. A journaling agent also gets again
-    what it was sent but never acknowledged; what a journal-less agent was sent on an
-    earlier connection becomes unknown, since it may have run it. `kinds` limits what an
-    agent that knows only some kinds (the first proxy: payments) is given.
+    send one; past their deadline they expire instead. Of what was sent on an earlier
+    connection and never acknowledged, a journaling agent gets it again (its journal turns a
+    repeat into a lookup), while for a journal-less agent it becomes unknown: that agent may
+    have run it, and cannot be asked. `kinds` limits what an agent that knows only some
+    kinds (the first proxy: payments) is given.
     """
     now = ctx.clock()
     mine = (operations.c.shop_id == shop_id, operations.c.terminal_id == terminal_id)
+    earlier = and_(operations.c.state == OperationState.SENT, operations.c.sent_at < connected_at)
     async with ctx.db.write() as conn:
         await conn.execute(
             update(operations)
@@ -149,15 +159,24 @@ async def take_due(
                 error_message="The terminal did not connect before the deadline",
             )
         )
-        resend = [OperationState.QUEUED.value]
+        lost = earlier
         if via.journaled:
-            lost = operations.c.sent_via != AgentKind.KASSA.value
-        else:
-            lost = operations.c.sent_via.is_not(None)
-        await _settle_lost(conn, mine, lost, now)
+            lost = and_(earlier, operations.c.sent_via != AgentKind.KASSA.value)
+        await conn.execute(
+            update(operations)
+            .where(*mine, lost)
+            .values(
+                state=OperationState.UNKNOWN,
+                updated_at=now,
+                finished_at=now,
+                error_code=LOST_WITH_CONNECTION.code,
+                error_message=LOST_WITH_CONNECTION.message,
+            )
+        )
+        due = operations.c.state == OperationState.QUEUED
         if via.journaled:
-            resend.append(OperationState.SENT.value)
-        candidates = select(operations.c.request_id).where(*mine, operations.c.state.in_(resend))
+            due = or_(due, earlier)
+        candidates = select(operations.c.request_id).where(*mine, due)
         if kinds is not None:
             candidates = candidates.where(operations.c.kind.in_(kinds))
         rows = (
@@ -175,22 +194,6 @@ async def take_due(
             )
         ).mappings()
         return sorted((operation_record(row) for row in rows), key=lambda op: op.created_at)
-
-
-async def _settle_lost(
-    conn: AsyncConnection, mine: tuple[Any, ...], lost: Any, now: datetime
-) -> None:
-    await conn.execute(
-        update(operations)
-        .where(*mine, operations.c.state == OperationState.SENT, lost)
-        .values(
-            state=OperationState.UNKNOWN,
-            updated_at=now,
-            finished_at=now,
-            error_code=LOST_WITH_CONNECTION.code,
-            error_message=LOST_WITH_CONNECTION.message,
-        )
-    )
 
 
 async def connection_lost(ctx: Context, *, request_ids: Sequence[str]) -> list[Signal]:

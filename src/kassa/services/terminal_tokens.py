@@ -65,6 +65,8 @@ async def issue(ctx: Context, terminal: Terminal, *, days: int | None = None) ->
         "ver": terminal.token_version,
         "iat": int(now.timestamp()),
         "exp": int((now + lifetime).timestamp()),
+        # Tokens issued in the same second must still differ (a new one replaces a leaked one).
+        "jti": secrets.token_urlsafe(8),
     }
     return jwt.encode(claims, await signing_key(ctx), algorithm=ALGORITHM)
 

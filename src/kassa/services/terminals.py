@@ -18,6 +18,7 @@ from kassa.domain.terminals import AgentKind, Terminal, check_terminal_id
 from kassa.services import audit, shops, terminal_tokens
 from kassa.services.audit import Actor
 from kassa.services.context import Context
+from kassa.services.objects import timestamp
 from kassa.services.terminal_signals import Signal, SignalKind, notify
 from kassa.store.tables import provider_accounts, terminals
 
@@ -63,11 +64,11 @@ def terminal_object(terminal: Terminal, now: datetime) -> dict[str, Any]:
         "enabled": terminal.enabled,
         "online": terminal.online(now, within=ONLINE_WITHIN),
         "agent": {"kind": terminal.agent_kind, "version": terminal.agent_version},
-        "connected_at": terminal.connected_at,
-        "last_seen_at": terminal.last_seen_at,
+        "connected_at": timestamp(terminal.connected_at),
+        "last_seen_at": timestamp(terminal.last_seen_at),
         "health": dict(terminal.health),
         "stats": dict(terminal.stats),
-        "created_at": terminal.created_at,
+        "created_at": timestamp(terminal.created_at),
     }
 
 

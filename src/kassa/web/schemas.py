@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, field_validator
@@ -100,16 +100,25 @@ class RefundCreate(Body):
     reason: str | None = Field(None, max_length=500)
 
 
-class Confirmation(BaseModel):
-    """What the payer does next: follow a `redirect` to `url`, or pay at a `terminal` (whose
-    answer, once it comes, is kept here as `result`, or `error`)."""
+class RedirectConfirmation(BaseModel):
+    """The payer follows `url` (a checkout page)."""
 
-    type: Literal["redirect", "terminal"]
-    url: str | None = None
-    terminal: str | None = None
+    type: Literal["redirect"]
+    url: str
+
+
+class TerminalConfirmation(BaseModel):
+    """The payer pays at `terminal`; once it answers, its operation's `request_id` and the
+    card gateway's answer (`result`) or the failure (`error`) are kept here."""
+
+    type: Literal["terminal"]
+    terminal: str
     request_id: str | None = None
     result: dict[str, Any] | None = None
     error: dict[str, Any] | None = None
+
+
+Confirmation = Annotated[RedirectConfirmation | TerminalConfirmation, Field(discriminator="type")]
 
 
 class Failure(BaseModel):

@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import distinct, select
+from sqlalchemy import select
 
 from kassa.domain import (
     AuthenticationFailed,
@@ -26,7 +26,7 @@ from kassa.domain import (
     OperationTimedOut,
     TerminalUnavailable,
 )
-from kassa.domain.terminals import FINAL_STATES, AgentKind, Operation, Terminal
+from kassa.domain.terminals import FINAL_STATES, AgentKind, Operation, OperationState, Terminal
 from kassa.services import terminal_operations, terminals
 from kassa.services.context import Context
 from kassa.services.terminal_signals import Signal, SignalKind
@@ -144,6 +144,7 @@ class TerminalHub:
         log.info("terminal %s disconnected", link.terminal.id)
 
     async def _pump(self, link: Link) -> None:
+        assert link.connected_at is not None
         while True:
             await link.wakeup.wait()
             link.wakeup.clear()
@@ -154,6 +155,7 @@ class TerminalHub:
                     terminal_id=link.terminal.id,
                     via=link.kind,
                     kinds=link.kinds,
+                    connected_at=link.connected_at,
                 )
                 for operation in due:
                     link.unanswered.add(operation.request_id)
@@ -215,8 +217,10 @@ class TerminalHub:
                 log.exception("terminal sweep failed; trying again")
 
     async def _wake_waiting(self) -> None:
-        query = select(distinct(operations_table.c.shop_id), operations_table.c.terminal_id).where(
-            operations_table.c.state == "queued"
+        query = (
+            select(operations_table.c.shop_id, operations_table.c.terminal_id)
+            .where(operations_table.c.state == OperationState.QUEUED)
+            .distinct()
         )
         async with self.ctx.db.read() as conn:
             waiting = {(row[0], row[1]) for row in await conn.execute(query)}
@@ -289,7 +293,8 @@ class TerminalHub:
         answered = await self.wait_for(operation, within=wait)
         if answered.state not in FINAL_STATES:
             raise OperationTimedOut(
-                f"Terminal {terminal.id!r} did not answer within {wait:g} s", param=None
+                f"Terminal {terminal.id!r} did not answer operation {operation.request_id} "
+                f"within {wait:g} s; a late answer is still recorded"
             )
         return answered
 

@@ -14,6 +14,7 @@ from kassa.domain import KassaError
 from kassa.domain.terminals import AgentKind, Operation, OperationError, Terminal
 from kassa.services import terminal_operations
 from kassa.services.context import Context
+from kassa.services.objects import timestamp
 from kassa.web.errors import error_body
 from kassa.web.terminals.hub import Link, TerminalHub, authenticate, refusal
 
@@ -46,7 +47,7 @@ class KassaLink(Link):
                 "request_id": operation.request_id,
                 "kind": operation.kind,
                 "body": dict(operation.body),
-                "deadline": operation.deadline.isoformat().replace("+00:00", "Z"),
+                "deadline": timestamp(operation.deadline),
                 "method": operation.method,
             },
         )
@@ -93,7 +94,7 @@ async def terminal_socket(websocket: WebSocket) -> None:
             {
                 "terminal": terminal.id,
                 "heartbeat_interval": HEARTBEAT_INTERVAL,
-                "server_time": ctx.clock().isoformat().replace("+00:00", "Z"),
+                "server_time": timestamp(ctx.clock()),
             },
         )
         if isinstance(data.get("stats"), dict):
