@@ -175,7 +175,8 @@ async def create_payment(
                 ),
                 now=now,
             )
-            signals.append(queued[1])
+            if queued[1] is not None:
+                signals.append(queued[1])
         if created.status != PaymentStatus.PENDING:
             applied = await apply_payment_update(
                 conn,

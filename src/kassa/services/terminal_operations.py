@@ -75,9 +75,12 @@ async def queue_operation(
     body: Mapping[str, Any],
     answer_within: float | None = None,
     method: str = "POST",
+    request_id: str | None = None,
+    sent_via: AgentKind | None = None,
 ) -> Operation:
     """Queue an operation (not a payment) for a terminal; it must be answered within
-    `answer_within` seconds (the setting's default if not given)."""
+    `answer_within` seconds (the setting's default if not given). With `sent_via`, the
+    caller sends it itself, at once, on a connection of that kind."""
     wait = answer_within or ctx.settings.terminal_operation_timeout
     now = ctx.clock()
     new = NewOperation(
@@ -86,10 +89,13 @@ async def queue_operation(
         body=body,
         method=method,
         deadline=now + timedelta(seconds=min(wait, MAX_TIMEOUT)),
+        request_id=request_id,
+        sent_via=sent_via,
     )
     async with ctx.db.write() as conn:
         operation, signal = await enqueue(conn, shop_id=shop_id, new=new, now=now)
-    ctx.signals.publish(signal)
+    if signal is not None:
+        ctx.signals.publish(signal)
     return operation
 
 

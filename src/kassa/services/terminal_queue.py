@@ -66,13 +66,18 @@ class NewOperation:
     deadline: datetime
     method: str = "POST"
     payment_id: str | None = None
+    request_id: str | None = None
+    #: Already claimed for sending on a connection of this kind (the caller sends it at once,
+    #: as the hub's pump would): stored as sent, and no other process is told about it.
+    sent_via: AgentKind | None = None
 
 
 async def enqueue(
     conn: AsyncConnection, *, shop_id: str, new: NewOperation, now: datetime
-) -> tuple[Operation, Signal]:
+) -> tuple[Operation, Signal | None]:
     """Queue `new` in the caller's transaction; returns it and the signal to publish once
-    the transaction commits. The terminal must exist in the shop and be enabled."""
+    the transaction commits (`None` for an operation already claimed for sending). The
+    terminal must exist in the shop and be enabled."""
     row = (
         await conn.execute(
             select(terminals.c.enabled).where(
@@ -87,7 +92,7 @@ async def enqueue(
             f"Terminal {new.terminal_id!r} is disabled", param="terminal", code="terminal_disabled"
         )
     values = {
-        "request_id": str(uuid.uuid4()),
+        "request_id": new.request_id or str(uuid.uuid4()),
         "shop_id": shop_id,
         "terminal_id": new.terminal_id,
         "kind": check_kind(new.kind),
@@ -100,11 +105,20 @@ async def enqueue(
         "updated_at": now,
         "attempts": 0,
     }
+    if new.sent_via is not None:
+        values |= {
+            "state": OperationState.SENT.value,
+            "sent_at": now,
+            "sent_via": new.sent_via.value,
+            "attempts": 1,
+        }
     stored = (
         (await conn.execute(operations.insert().values(values).returning(*operations.c)))
         .mappings()
         .one()
     )
+    if new.sent_via is not None:
+        return operation_record(stored), None
     signal = Signal(SignalKind.WORK, shop_id, new.terminal_id)
     await notify(conn, signal)
     return operation_record(stored), signal

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from datetime import timedelta
@@ -24,6 +25,7 @@ from kassa.domain import (
     AuthenticationFailed,
     KassaError,
     OperationTimedOut,
+    ProviderError,
     TerminalUnavailable,
 )
 from kassa.domain.terminals import FINAL_STATES, AgentKind, Operation, OperationState, Terminal
@@ -281,46 +283,77 @@ class TerminalHub:
         if not self.is_online(terminal):
             raise TerminalUnavailable(f"Terminal {terminal.id!r} is not connected")
         wait = answer_within or self.ctx.settings.terminal_operation_timeout
-        operation = await terminal_operations.queue_operation(
-            self.ctx,
-            shop_id=terminal.shop_id,
-            terminal_id=terminal.id,
-            kind=kind,
-            body=body,
-            answer_within=wait,
-            method=method,
-        )
-        answered = await self.wait_for(operation, within=wait)
-        if answered.state not in FINAL_STATES:
+        link = self.links.get((terminal.shop_id, terminal.id))
+        if link is not None and link.kinds is not None and kind not in link.kinds:
+            raise ProviderError(
+                f"Terminal {terminal.id!r} runs an agent that takes only "
+                f"{', '.join(sorted(link.kinds))} operations",
+                code="route_not_found",
+            )
+        request_id = str(uuid.uuid4())
+        answered = asyncio.Event()
+        self._waiters.setdefault(request_id, set()).add(answered)
+        try:
+            # Connected here: stored as sent and sent at once, without waking the pump.
+            operation = await terminal_operations.queue_operation(
+                self.ctx,
+                shop_id=terminal.shop_id,
+                terminal_id=terminal.id,
+                kind=kind,
+                body=body,
+                answer_within=wait,
+                method=method,
+                request_id=request_id,
+                sent_via=link.kind if link is not None else None,
+            )
+            if link is not None:
+                await self._send_now(link, operation)
+            final = await self._final(operation, answered, within=wait)
+        finally:
+            self._forget(request_id, answered)
+        if final.state not in FINAL_STATES:
             raise OperationTimedOut(
-                f"Terminal {terminal.id!r} did not answer operation {operation.request_id} "
+                f"Terminal {terminal.id!r} did not answer operation {request_id} "
                 f"within {wait:g} s; a late answer is still recorded"
             )
-        return answered
+        return final
 
-    async def wait_for(self, operation: Operation, *, within: float) -> Operation:
+    async def _send_now(self, link: Link, operation: Operation) -> None:
+        link.unanswered.add(operation.request_id)
+        try:
+            await link.deliver(operation)
+        except Exception:
+            # The connection is failing; its handler ends it, and the operation is settled
+            # like anything else sent on it (sent again, or unknown, on the next one).
+            log.warning(
+                "request_id=%s could not be sent to terminal %s",
+                operation.request_id,
+                link.terminal.id,
+            )
+
+    async def _final(
+        self, operation: Operation, answered: asyncio.Event, *, within: float
+    ) -> Operation:
         """The operation once it is final, or as it stands after `within` seconds. Woken by
         result signals; the database is also read every second in case one is missed."""
-        event = asyncio.Event()
-        self._waiters.setdefault(operation.request_id, set()).add(event)
         loop = asyncio.get_running_loop()
         ends = loop.time() + within
-        try:
-            while True:
-                current = await terminal_operations.get_operation(
-                    self.ctx, shop_id=operation.shop_id, request_id=operation.request_id
-                )
-                left = ends - loop.time()
-                if current.state in FINAL_STATES or left <= 0:
-                    return current
-                event.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(event.wait(), timeout=min(1.0, left))
-        finally:
-            waiters = self._waiters[operation.request_id]
-            waiters.discard(event)
-            if not waiters:
-                del self._waiters[operation.request_id]
+        while True:
+            left = ends - loop.time()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(answered.wait(), timeout=max(0.0, min(1.0, left)))
+            answered.clear()
+            current = await terminal_operations.get_operation(
+                self.ctx, shop_id=operation.shop_id, request_id=operation.request_id
+            )
+            if current.state in FINAL_STATES or ends <= loop.time():
+                return current
+
+    def _forget(self, request_id: str, event: asyncio.Event) -> None:
+        waiters = self._waiters[request_id]
+        waiters.discard(event)
+        if not waiters:
+            del self._waiters[request_id]
 
 
 async def authenticate(ctx: Context, token: str | None) -> Terminal:
