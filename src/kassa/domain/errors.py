@@ -204,6 +204,10 @@ class TerminalUnavailable(Conflict):
 
 
 class OperationTimedOut(KassaError):
-    """A terminal did not answer an operation in time; its outcome is unknown."""
+    """A terminal did not answer operation `request_id` in time; its outcome is unknown."""
 
     code = "timeout"
+
+    def __init__(self, message: str, *, request_id: str) -> None:
+        super().__init__(message)
+        self.request_id = request_id

@@ -9,7 +9,7 @@ it, with the payment's event.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -18,11 +18,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kassa.domain import EventSource, NotFound
 from kassa.domain.terminals import (
-    AWAITING_RESULT,
     AgentKind,
     Operation,
     OperationError,
     OperationState,
+    Terminal,
     payment_update,
 )
 from kassa.services import payments
@@ -144,11 +144,11 @@ async def take_due(
     began at `connected_at`.
 
     Queued operations are claimed (→ sent) in one statement, so two connections never both
-    send one; past their deadline they expire instead. Of what was sent on an earlier
-    connection and never acknowledged, a journaling agent gets it again (its journal turns a
-    repeat into a lookup), while for a journal-less agent it becomes unknown: that agent may
-    have run it, and cannot be asked. `kinds` limits what an agent that knows only some
-    kinds (the first proxy: payments) is given.
+    send one; past their deadline they expire instead. What was sent on an earlier
+    connection and never acknowledged is sent again to a journaling agent (its journal turns
+    a repeat into a lookup); for other agents `settle_lost` has made it unknown first.
+    `kinds` limits what an agent that knows only some kinds (the first proxy: payments) is
+    given.
     """
     now = ctx.clock()
     mine = (operations.c.shop_id == shop_id, operations.c.terminal_id == terminal_id)
@@ -163,20 +163,6 @@ async def take_due(
                 finished_at=now,
                 error_code="expired",
                 error_message="The terminal did not connect before the deadline",
-            )
-        )
-        lost = earlier
-        if via.journaled:
-            lost = and_(earlier, operations.c.sent_via != AgentKind.KASSA.value)
-        await conn.execute(
-            update(operations)
-            .where(*mine, lost)
-            .values(
-                state=OperationState.UNKNOWN,
-                updated_at=now,
-                finished_at=now,
-                error_code=LOST_WITH_CONNECTION.code,
-                error_message=LOST_WITH_CONNECTION.message,
             )
         )
         due = operations.c.state == OperationState.QUEUED
@@ -202,37 +188,39 @@ async def take_due(
         return sorted((operation_record(row) for row in rows), key=lambda op: op.created_at)
 
 
-async def connection_lost(ctx: Context, *, request_ids: Sequence[str]) -> list[Signal]:
+async def settle_lost(
+    ctx: Context, terminal: Terminal, *, via: AgentKind, connected_at: datetime
+) -> None:
+    """Before a connection that began at `connected_at` takes work: what was sent to a
+    journal-less agent on an earlier connection, and never answered, is unknown (that agent
+    may have run it, and cannot be asked), so it is never sent again. A journaling agent
+    keeps what it was sent itself; only what a journal-less one was sent is settled."""
+    query = select(operations.c.request_id).where(
+        operations.c.shop_id == terminal.shop_id,
+        operations.c.terminal_id == terminal.id,
+        operations.c.state == OperationState.SENT,
+        operations.c.sent_at < connected_at,
+    )
+    if via.journaled:
+        query = query.where(operations.c.sent_via != AgentKind.KASSA.value)
+    async with ctx.db.read() as conn:
+        lost = list((await conn.execute(query)).scalars())
+    await connection_lost(ctx, terminal, request_ids=lost)
+
+
+async def connection_lost(ctx: Context, terminal: Terminal, *, request_ids: Iterable[str]) -> None:
     """What a journal-less agent was sent on a connection that has ended, unanswered, is
-    unknown now (it may have run it)."""
-    if not request_ids:
-        return []
-    now = ctx.clock()
-    async with ctx.db.write() as conn:
-        rows = (
-            await conn.execute(
-                update(operations)
-                .where(
-                    operations.c.request_id.in_(request_ids),
-                    operations.c.state.in_([state.value for state in AWAITING_RESULT]),
-                )
-                .values(
-                    state=OperationState.UNKNOWN,
-                    updated_at=now,
-                    finished_at=now,
-                    error_code=LOST_WITH_CONNECTION.code,
-                    error_message=LOST_WITH_CONNECTION.message,
-                )
-                .returning(operations.c.request_id, operations.c.shop_id, operations.c.terminal_id)
-            )
-        ).all()
-        signals = [
-            Signal(SignalKind.RESULT, row.shop_id, row.terminal_id, row.request_id) for row in rows
-        ]
-        for signal in signals:
-            await notify(conn, signal)
-    ctx.signals.publish(*signals)
-    return signals
+    unknown now (it may have run it); a payment's keeps the reason with the payment."""
+    for request_id in request_ids:
+        await record_result(
+            ctx,
+            shop_id=terminal.shop_id,
+            terminal_id=terminal.id,
+            request_id=request_id,
+            ok=False,
+            body=None,
+            error=LOST_WITH_CONNECTION,
+        )
 
 
 async def record_ack(ctx: Context, *, shop_id: str, terminal_id: str, request_id: str) -> None:

@@ -10,13 +10,15 @@ from collections.abc import AsyncIterator
 from fastapi import FastAPI
 
 from kassa.services.context import Context
-from kassa.web.terminals import kassa_link
+from kassa.web.terminals import field_links, kassa_link, send
 from kassa.web.terminals.hub import TerminalHub
 from kassa.web.terminals.listener import listen
 
 
 def install(app: FastAPI) -> None:
     app.include_router(kassa_link.router)
+    app.include_router(field_links.router)
+    app.include_router(send.router)
 
 
 @contextlib.asynccontextmanager

@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
+from fastapi import WebSocket
 from sqlalchemy import select
 
 from kassa.domain import (
@@ -122,6 +123,9 @@ class TerminalHub:
                 await old.close(CLOSE_REPLACED, "Replaced by a newer connection")
         await terminals.mark_connected(self.ctx, link.terminal, kind=link.kind, version=version)
         link.connected_at = self.ctx.clock()
+        await terminal_operations.settle_lost(
+            self.ctx, link.terminal, via=link.kind, connected_at=link.connected_at
+        )
         self.links[link.key] = link
         self._pumps[link.key] = asyncio.create_task(
             self._pump(link), name=f"terminal {link.terminal.id}"
@@ -140,7 +144,9 @@ class TerminalHub:
             with contextlib.suppress(asyncio.CancelledError):
                 await pump
         if not link.kind.journaled:
-            await terminal_operations.connection_lost(self.ctx, request_ids=sorted(link.unanswered))
+            await terminal_operations.connection_lost(
+                self.ctx, link.terminal, request_ids=sorted(link.unanswered)
+            )
         assert link.connected_at is not None
         await terminals.mark_disconnected(self.ctx, link.terminal, since=link.connected_at)
         log.info("terminal %s disconnected", link.terminal.id)
@@ -314,7 +320,8 @@ class TerminalHub:
         if final.state not in FINAL_STATES:
             raise OperationTimedOut(
                 f"Terminal {terminal.id!r} did not answer operation {request_id} "
-                f"within {wait:g} s; a late answer is still recorded"
+                f"within {wait:g} s; a late answer is still recorded",
+                request_id=request_id,
             )
         return final
 
@@ -354,6 +361,15 @@ class TerminalHub:
         waiters.discard(event)
         if not waiters:
             del self._waiters[request_id]
+
+
+def token_of(websocket: WebSocket) -> str | None:
+    """The token a connecting agent presents: `Authorization: Bearer …`, else `?token=`."""
+    header = websocket.headers.get("authorization", "")
+    scheme, _, credentials = header.partition(" ")
+    if scheme.lower() == "bearer" and credentials.strip():
+        return credentials.strip()
+    return websocket.query_params.get("token")
 
 
 async def authenticate(ctx: Context, token: str | None) -> Terminal:

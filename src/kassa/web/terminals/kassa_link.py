@@ -16,7 +16,7 @@ from kassa.services import terminal_operations
 from kassa.services.context import Context
 from kassa.services.objects import timestamp
 from kassa.web.errors import error_body
-from kassa.web.terminals.hub import Link, TerminalHub, authenticate, refusal
+from kassa.web.terminals.hub import Link, TerminalHub, authenticate, refusal, token_of
 
 log = logging.getLogger(__name__)
 
@@ -59,20 +59,12 @@ class KassaLink(Link):
         await self.websocket.close(code, reason)
 
 
-def _token(websocket: WebSocket) -> str | None:
-    header = websocket.headers.get("authorization", "")
-    scheme, _, credentials = header.partition(" ")
-    if scheme.lower() == "bearer" and credentials.strip():
-        return credentials.strip()
-    return websocket.query_params.get("token")
-
-
 @router.websocket("/terminals/ws")
 async def terminal_socket(websocket: WebSocket) -> None:
     ctx: Context = websocket.app.state.ctx
     hub: TerminalHub = websocket.app.state.terminals
     try:
-        terminal = await authenticate(ctx, _token(websocket))
+        terminal = await authenticate(ctx, token_of(websocket))
     except KassaError as error:
         status, code = refusal(error)
         await websocket.send_denial_response(
