@@ -76,7 +76,7 @@ class ScriptedAgent:
         await self.ws.close()
 
 
-def create_payment(server: LiveServer, kiosk: KioskShop, **extra: object) -> dict[str, object]:
+def create_payment(server: LiveServer, kiosk: KioskShop, **extra: object) -> dict[str, Any]:
     with kiosk.api(server) as api:
         response = api.post(
             "/v1/payments",
@@ -89,11 +89,11 @@ def create_payment(server: LiveServer, kiosk: KioskShop, **extra: object) -> dic
             },
         )
     assert response.status_code == 201, response.text
-    payment: dict[str, object] = response.json()
+    payment: dict[str, Any] = response.json()
     return payment
 
 
-def get_payment(server: LiveServer, kiosk: KioskShop, payment_id: object) -> dict[str, object]:
+def get_payment(server: LiveServer, kiosk: KioskShop, payment_id: object) -> dict[str, Any]:
     with kiosk.api(server) as api:
-        payment: dict[str, object] = api.get(f"/v1/payments/{payment_id}").json()
+        payment: dict[str, Any] = api.get(f"/v1/payments/{payment_id}").json()
     return payment

@@ -5,12 +5,15 @@ from __future__ import annotations
 import asyncio
 from dataclasses import replace
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from kassa.services import terminal_tokens, terminals
+from kassa.domain.terminals import AgentKind
+from kassa.services import terminal_operations, terminal_tokens, terminals
 from kassa.services.context import utcnow
+from tests.helpers import later
 from tests.live import LiveServer
 from tests.terminals.kiosk import (
     KioskShop,
@@ -47,8 +50,8 @@ def test_a_payment_goes_to_the_terminal_and_its_answer_settles_it(
         agent = await ScriptedAgent.connect(server, kiosk.token)
         payment = await asyncio.to_thread(create_payment, server, kiosk)
         assert payment["status"] == "pending"
-        assert payment["confirmation"]["type"] == "terminal"  # type: ignore[index]
-        assert payment["confirmation"]["terminal"] == "KIOSK_001"  # type: ignore[index]
+        assert payment["confirmation"]["type"] == "terminal"
+        assert payment["confirmation"]["terminal"] == "KIOSK_001"
         operation = await agent.receive("operation")
         assert operation["kind"] == "payment"
         assert operation["body"] == {
@@ -281,3 +284,34 @@ def test_heartbeats_show_the_agents_health_and_counters(
         await agent.close()
 
     asyncio.run(scenario())
+
+
+def test_a_payment_that_expires_before_its_terminal_connects_is_never_sent(
+    server: LiveServer, kiosk: KioskShop
+) -> None:
+    payment = create_payment(server, kiosk, expires_in=120)
+
+    async def sweep_later() -> list[Any]:
+        # What the hub would do for a connection made three minutes later.
+        future = later(server, timedelta(minutes=3))
+        return await terminal_operations.take_due(
+            future,
+            shop_id=kiosk.shop.id,
+            terminal_id=kiosk.terminal_id,
+            via=AgentKind.KASSA,
+            kinds=None,
+            connected_at=future.clock(),
+        )
+
+    assert server.call(sweep_later()) == []
+
+    async def scenario() -> None:
+        agent = await ScriptedAgent.connect(server, kiosk.token)
+        with pytest.raises(TimeoutError):
+            await agent.receive("operation", timeout=1)
+        await agent.close()
+
+    asyncio.run(scenario())
+    with kiosk.api(server) as api:
+        operations = api.get(f"/v1/terminals/{kiosk.terminal_id}/operations").json()["data"]
+    assert [(op["payment"], op["state"]) for op in operations] == [(payment["id"], "expired")]
