@@ -12,10 +12,10 @@ import socket
 import sys
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Self
+from typing import Any, Protocol, Self
 
 import httpx
 import uvicorn
@@ -85,6 +85,11 @@ class Gateway:
     @property
     def payment_url(self) -> str:
         return self.url + PAYMENT_PATH
+
+    @property
+    def status_url(self) -> str:
+        """The fake gateway's status lookup, as a route's `status_url` template."""
+        return self.payment_url + "/{order_id}"
 
     def start(self) -> Self:
         self.thread.start()
@@ -284,8 +289,18 @@ class AgentProcess:
         return self.output.read_text(encoding="utf-8", errors="replace")
 
 
+class HubAddress(Protocol):
+    """Where an agent connects, and with which token: a `FakeHub` or a real hub."""
+
+    @property
+    def url(self) -> str: ...
+
+    @property
+    def token(self) -> str: ...
+
+
 def agent_env(
-    directory: Path, hub: FakeHub, routes: Mapping[str, Mapping[str, Any]], **extra: str
+    directory: Path, hub: HubAddress, routes: Mapping[str, Mapping[str, Any]], **extra: str
 ) -> dict[str, str]:
     """Settings for an agent in `directory` connecting to `hub`, with quick timings."""
     routing = directory / "routing_config.yaml"
@@ -303,3 +318,10 @@ def agent_env(
         "KASSA_AGENT_STABLE_AFTER": "1",
         **extra,
     }
+
+
+async def until(condition: Callable[[], bool], within: float = 5) -> None:
+    """Poll `condition` (state in another thread or process: no event to wait on)."""
+    async with asyncio.timeout(within):
+        while not await asyncio.to_thread(condition):  # noqa: ASYNC110
+            await asyncio.sleep(0.05)

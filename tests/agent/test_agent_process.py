@@ -22,6 +22,7 @@ from tests.agent.helpers import (
     deadline,
     free_port,
     make_token,
+    until,
 )
 
 pytestmark = pytest.mark.slow
@@ -80,7 +81,7 @@ def test_payment_round_trip_and_repeats(tmp_path: Path, gateway: Gateway) -> Non
 
                 await hub_side.ws.send("not json")  # ignored, the link stays up
                 seen = len(hub_side.heartbeats)
-                await _until(lambda: len(hub_side.heartbeats) > seen)
+                await until(lambda: len(hub_side.heartbeats) > seen)
                 beat = hub_side.heartbeats[-1]
                 assert beat["in_flight"] == 0
                 assert beat["stats"]["requests"] == 1
@@ -250,7 +251,7 @@ def test_sigterm_drains_the_payment_in_flight(
                 hub_side, _ = await hub.accept()
                 await hub_side.operation("req-3", PAYMENT)
                 await hub_side.expect("ack")
-                await _until(lambda: bool(gateway.calls()))
+                await until(lambda: bool(gateway.calls()))
                 agent.signal(signal.SIGTERM)
                 await asyncio.sleep(0.3)
                 # Shutting down: a new operation is neither acknowledged nor run.
@@ -284,7 +285,7 @@ def test_a_second_signal_exits_at_once_and_the_call_is_never_repeated(
                 hub_side, _ = await hub.accept()
                 await hub_side.operation("req-5", PAYMENT)
                 await hub_side.expect("ack")
-                await _until(lambda: bool(gateway.calls()))
+                await until(lambda: bool(gateway.calls()))
                 agent.signal(signal.SIGTERM)
                 await asyncio.sleep(0.3)
                 agent.signal(signal.SIGTERM)
@@ -344,7 +345,7 @@ def test_a_disabled_terminal_retries_slowly(tmp_path: Path) -> None:
             env = agent_env(tmp_path, hub, {}, KASSA_AGENT_BACKOFF_MAX="0.4")
             agent = await AgentProcess(tmp_path, env).start()
             try:
-                await _until(lambda: hub.handshakes >= 3, within=5)
+                await until(lambda: hub.handshakes >= 3, within=5)
                 assert await agent.stop() == 0
             finally:
                 await agent.kill()
@@ -380,10 +381,3 @@ def test_check_report(tmp_path: Path, gateway: Gateway) -> None:
         assert "token_invalid" in text
 
     run(scenario)
-
-
-async def _until(condition: Callable[[], bool], within: float = 5) -> None:
-    """Poll `condition` (state in another thread or process: no event to wait on)."""
-    async with asyncio.timeout(within):
-        while not await asyncio.to_thread(condition):  # noqa: ASYNC110
-            await asyncio.sleep(0.05)

@@ -25,6 +25,10 @@ def test_defaults(tmp_path: Path) -> None:
     assert (config.grace, config.heartbeat, config.ping_interval) == (30, 30, 20)
     assert (config.backoff_max, config.stable_after, config.stats_interval) == (60, 60, 300)
     assert config.log_level == "INFO"
+    assert config.gateway_status_url is None
+    status = "http://127.0.0.1:8011/api/v1/dcpayment/payment/{order_id}"
+    looked_up = load_config(environ={**BASE, "KASSA_GATEWAY_STATUS_URL": status}, cwd=tmp_path)
+    assert looked_up.gateway_status_url == status
 
 
 @pytest.mark.parametrize(

@@ -105,3 +105,26 @@ def test_fiscal_and_kds(gateway: Gateway) -> None:
     kds = httpx.post(gateway.url + KDS_PATH, json={"order_id": 42, "items": []}).json()
     assert kds["status"] == "OK"
     assert [call["path"] for call in gateway.calls()] == [FISCAL_PATH, KDS_PATH]
+
+
+def test_status_lookup(gateway_factory: Callable[..., Gateway]) -> None:
+    gateway = gateway_factory("flaky")
+    url = gateway.status_url.format(order_id=42)
+    assert httpx.get(url).status_code == 404
+    assert httpx.get(url).json() == {"detail": "Payment not found"}
+    with pytest.raises(httpx.RemoteProtocolError):
+        httpx.post(gateway.payment_url, json=PAYMENT)  # charged, the answer lost
+    found = httpx.get(url)
+    assert found.status_code == 200
+    assert (found.json()["order_id"], found.json()["status"]) == (42, "SUCCESS")
+    assert httpx.get(url).json() == found.json()
+    assert gateway.charges() == {"42": 1}
+    assert len(gateway.calls()) == 1  # lookups are neither calls nor charges
+
+
+def test_status_lookup_of_a_payment_in_progress(gateway_factory: Callable[..., Gateway]) -> None:
+    gateway = gateway_factory("slow", 5)
+    with pytest.raises(httpx.ReadTimeout):
+        httpx.post(gateway.payment_url, json=PAYMENT, timeout=0.2)
+    lookup = httpx.get(gateway.status_url.format(order_id=42))
+    assert (lookup.status_code, lookup.json()["status"]) == (202, "IN_PROGRESS")

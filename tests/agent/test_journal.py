@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from kassa.agent.journal import Journal, Operation, State
+from kassa.agent.journal import Journal, Operation, State, outcome_unknown
 
 OPERATION = Operation("req-1", "payment", {"kiosk_id": "K", "order_id": 1, "sum": 15000})
 RESULT = {"ok": True, "body": {"status": "SUCCESS", "amount": 15000}}
@@ -64,16 +64,13 @@ def test_restart_after_a_crash(tmp_path: Path) -> None:
     first.close()
 
     second = Journal(path)
-    assert second.recover() == ["calling"]
-    calling = second.get("calling")
-    assert calling is not None
-    assert calling.state is State.DONE
-    assert calling.result is not None
-    assert calling.result["error"]["code"] == "outcome_unknown"
-    assert calling.result["error"]["unknown"] is True
+    assert [e.request_id for e in second.interrupted()] == ["calling"]
+    assert second.get("calling") == second.interrupted()[0]
     assert [e.request_id for e in second.received()] == ["received"]
+    assert [e.request_id for e in second.unacked()] == ["done"]
+    second.finish("calling", outcome_unknown())
+    assert second.interrupted() == []
     assert {e.request_id for e in second.unacked()} == {"calling", "done"}
-    assert second.recover() == []
 
 
 def test_prunes_only_old_acknowledged_rows(journal: Journal) -> None:

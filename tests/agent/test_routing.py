@@ -57,3 +57,33 @@ def test_mistakes_are_explained(tmp_path: Path, text: str, message: str) -> None
 def test_a_missing_file(tmp_path: Path) -> None:
     with pytest.raises(RoutingError, match="cannot read"):
         load_routing(tmp_path / "nope.yaml", GATEWAY)
+
+
+def test_status_urls(tmp_path: Path) -> None:
+    status = "http://127.0.0.1:8011/api/v1/dcpayment/payment/{order_id}"
+    path = tmp_path / "routing_config.yaml"
+    path.write_text(f"routes:\n  payment: {{url: '{GATEWAY}', status_url: '{status}'}}\n")
+    route = load_routing(path, GATEWAY).resolve("payment")
+    assert route == Route(GATEWAY, 30, status_url=status)
+    assert route.status_url_for({"order_id": "pay 1/2"}).endswith("/payment/pay%201%2F2")
+    assert load_routing(None, GATEWAY).resolve("payment") == Route(GATEWAY, PAYMENT_TIMEOUT)
+    default = load_routing(None, GATEWAY, status).resolve("payment")
+    assert default == Route(GATEWAY, PAYMENT_TIMEOUT, status_url=status)
+
+
+@pytest.mark.parametrize(
+    ("status_url", "message"),
+    [
+        ("ftp://x/{order_id}", "http:// or https://"),
+        ("http://x/{order_id", "not a valid template"),
+        ("http://x/{0}", "must name a field"),
+        ("http://x/{order_id.__class__}", "must name a field"),
+    ],
+)
+def test_status_url_mistakes_are_explained(tmp_path: Path, status_url: str, message: str) -> None:
+    path = tmp_path / "routing_config.yaml"
+    path.write_text(f"routes:\n  payment: {{url: 'http://x', status_url: '{status_url}'}}\n")
+    with pytest.raises(RoutingError, match=message):
+        load_routing(path, GATEWAY)
+    with pytest.raises(RoutingError, match=message):
+        load_routing(None, GATEWAY, status_url)

@@ -63,7 +63,7 @@ def run_checks(env_file: Path | None = None) -> list[Finding]:
     findings.extend(_token(config))
     routing: Routing | None = None
     try:
-        routing = load_routing(config.routing_path, config.gateway_url)
+        routing = load_routing(config.routing_path, config.gateway_url, config.gateway_status_url)
     except RoutingError as exc:
         findings.append(Finding("routes", Status.FAIL, str(exc)))
     else:

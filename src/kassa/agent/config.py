@@ -25,6 +25,7 @@ ENV_DIRECTORIES = (Path(), Path("/etc/kassa-agent"), Path("~/.kassa-agent"))
 HUB_URL = ("KASSA_HUB_URL", "CLOUD_WS_URL", "WS_SERVER_URL")
 TOKEN = ("KASSA_TERMINAL_TOKEN", "CLOUD_WS_TOKEN", "WS_TOKEN")
 GATEWAY_URL = ("KASSA_GATEWAY_URL", "LOCAL_GATEWAY_URL")
+GATEWAY_STATUS_URL = ("KASSA_GATEWAY_STATUS_URL",)
 ROUTING = ("KASSA_ROUTING_CONFIG", "ROUTING_CONFIG_PATH")
 JOURNAL = ("KASSA_AGENT_JOURNAL",)
 LOG_DIR = ("KASSA_AGENT_LOG_DIR",)
@@ -67,6 +68,8 @@ class AgentConfig:
     stable_after: float
     stats_interval: float
     kiosk_id: str | None = None
+    #: Where the default payment route asks about a call of unknown outcome (docs/agent.md).
+    gateway_status_url: str | None = None
     env_file: Path | None = None
     #: For each setting read from the environment, the name it was found under.
     sources: Mapping[str, str] = field(default_factory=dict)
@@ -180,6 +183,7 @@ def load_config(
         hub_url=hub_url,
         token=token,
         gateway_url=gateway_url,
+        gateway_status_url=pick("gateway_status_url", GATEWAY_STATUS_URL),
         routing_path=routing_path,
         journal_path=journal_path,
         log_dir=base / (pick("log_dir", LOG_DIR) or "logs"),

@@ -6,7 +6,8 @@ moving RECEIVED → CALLING → DONE (result stored) → ACKED (the hub stored t
 step is committed (WAL, `synchronous=FULL`) before the agent acts on it: the row exists before
 `ack` is sent, is CALLING before the local call starts, holds the result before `result` is
 sent. A row found CALLING at start-up belongs to a call cut short by a crash or kill: its outcome
-is unknown, so it becomes DONE with `outcome_unknown` and is never called again.
+is unknown, so it is never called again; it becomes DONE with what the route's status lookup
+tells, or with `outcome_unknown` (runner.py).
 
 The methods are blocking and thread-safe; the agent runs them with `asyncio.to_thread`.
 """
@@ -174,21 +175,9 @@ class Journal:
         """Operations journaled but never started, oldest first."""
         return self._select(State.RECEIVED)
 
-    def recover(self) -> list[str]:
-        """At start-up: every CALLING row (its call was cut short) becomes DONE with
-        `outcome_unknown`. Returns their request ids."""
-        with self._transaction() as db:
-            ids = [
-                row[0]
-                for row in db.execute(
-                    "SELECT request_id FROM operations WHERE state = ?", (State.CALLING,)
-                )
-            ]
-            db.execute(
-                "UPDATE operations SET state = ?, result = ?, updated_at = ? WHERE state = ?",
-                (State.DONE, json.dumps(outcome_unknown()), time.time(), State.CALLING),
-            )
-        return ids
+    def interrupted(self) -> list[Entry]:
+        """Calls cut short (CALLING rows, at start-up), oldest first; `finish` settles each."""
+        return self._select(State.CALLING)
 
     def prune(self, keep: float = KEEP_ACKED) -> int:
         """Forget ACKED rows older than `keep` seconds; returns how many."""

@@ -5,10 +5,14 @@ Every outcome becomes a result (docs/terminal-protocol.md, "error.code"), never 
 not be made (`connection_refused`, unknown false); anything after the request left the agent
 without a clear answer (5xx, timeout, a broken connection, garbage) is unknown, since a card
 may have been charged.
+
+Such an unknown outcome can be settled by asking the route's optional `status_url` (`look_up`):
+a GET, never the operation again.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
@@ -16,7 +20,7 @@ from typing import Any
 
 import httpx
 
-from kassa.agent.routing import Route
+from kassa.agent.routing import MissingField, Route
 
 log = logging.getLogger(__name__)
 
@@ -24,6 +28,10 @@ log = logging.getLogger(__name__)
 HEALTH_TIMEOUT = 3.0
 #: How much of an error answer goes into the result's message.
 MESSAGE_LIMIT = 500
+#: How often a status lookup is tried, within the route's timeout, before giving up.
+STATUS_TRIES = 3
+#: The pause before the second try, as a share of the route's timeout; it doubles after.
+STATUS_FIRST_PAUSE = 0.25
 
 
 def ok(body: Any) -> dict[str, Any]:
@@ -98,6 +106,56 @@ class LocalServices:
                 unknown=True,
             )
 
+    async def look_up(
+        self, route: Route, body: Any, request_id: str, unknown: dict[str, Any]
+    ) -> dict[str, Any]:
+        """What became of the call of `body` whose result was `unknown`, asked of the route's
+        `status_url`: its answer (HTTP 200 with JSON) as an ok result, `not_processed` if the
+        service never got the call (HTTP 404), else, after STATUS_TRIES tries within the
+        route's timeout, `unknown` itself with why the lookup did not tell."""
+        try:
+            url = route.status_url_for(body)
+        except MissingField as exc:
+            return _still_unknown(
+                unknown, f"the body has no field {exc.args[0]!r} for {route.status_url}"
+            )
+        deadline = time.monotonic() + route.timeout
+        why = "no time left"
+        for attempt in range(STATUS_TRIES):
+            if attempt:
+                pause = route.timeout * STATUS_FIRST_PAUSE * 2 ** (attempt - 1)
+                await asyncio.sleep(min(pause, max(deadline - time.monotonic(), 0)))
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            answer, why = await self._ask(url, remaining, request_id)
+            if answer is not None:
+                return answer
+        return _still_unknown(unknown, why)
+
+    async def _ask(
+        self, url: str, within: float, request_id: str
+    ) -> tuple[dict[str, Any] | None, str]:
+        """One status lookup: the settled result, or None and why it does not tell."""
+        try:
+            response = await self.client.get(url, timeout=within)
+        except httpx.HTTPError as exc:
+            return None, f"{url}: {_describe(exc)}"
+        log.info(
+            "request_id=%s status lookup GET %s -> HTTP %d", request_id, url, response.status_code
+        )
+        if response.status_code == 404:
+            message = (
+                f"{url}: the service never processed the call (HTTP 404); it was not sent again"
+            )
+            return failure("not_processed", message, unknown=False, status=404), ""
+        if response.status_code != 200:
+            return None, f"{url}: HTTP {response.status_code} {response.text.strip()[:100]!r}"
+        try:
+            return ok(response.json()), ""
+        except ValueError:
+            return None, f"{url}: HTTP 200 but not JSON: {response.text[:100]!r}"
+
     async def check(self, route: Route) -> dict[str, Any]:
         """Whether the service answers at all: a GET of its origin, where any HTTP answer
         (even a 404) counts as reachable."""
@@ -117,6 +175,12 @@ def _query(body: Any) -> dict[str, str]:
         str(key): value if isinstance(value, str) else json.dumps(value)
         for key, value in body.items()
     }
+
+
+def _still_unknown(unknown: dict[str, Any], why: str) -> dict[str, Any]:
+    """`unknown` with why the status lookup could not settle it."""
+    error = unknown["error"]
+    return {**unknown, "error": {**error, "message": f"{error['message']}; status lookup: {why}"}}
 
 
 def _describe(exc: Exception) -> str:

@@ -4,6 +4,8 @@ already uses on kiosks, so the same file serves both.
 ```yaml
 routes:
   payment: {url: http://127.0.0.1:8011/api/v1/dcpayment/payment, timeout: 35}
+  # Optional: where to ask what became of a call whose outcome is unknown (docs/agent.md).
+  # payment: {url: …, timeout: 35, status_url: "http://…/payment/{order_id}"}
   fiscal: {url: http://127.0.0.1:8011/api/v1/fiscal, timeout: 35}
 default: {url: http://127.0.0.1:8011/api/v1/other, timeout: 30}
 ```
@@ -14,8 +16,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from string import Formatter
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import yaml
 
@@ -28,10 +31,29 @@ class RoutingError(Exception):
     """The routes file cannot be used; the message says where and why."""
 
 
+class MissingField(Exception):
+    """The operation's body lacks a field that the route's `status_url` names."""
+
+
 @dataclass(frozen=True, slots=True)
 class Route:
     url: str
     timeout: float
+    #: Where to ask what became of a call whose outcome is unknown: a URL template whose
+    #: `{name}` placeholders are filled from the body's top-level fields. None: never asked.
+    status_url: str | None = None
+
+    def status_url_for(self, body: Any) -> str:
+        """`status_url` filled from `body` (each value URL-quoted); MissingField if a
+        placeholder has no value in `body`."""
+        assert self.status_url is not None
+        fields = body if isinstance(body, dict) else {}
+        values = {}
+        for name in _placeholders(self.status_url):
+            if fields.get(name) is None:
+                raise MissingField(name)
+            values[name] = quote(str(fields[name]), safe="")
+        return self.status_url.format_map(values)
 
     @property
     def origin(self) -> str:
@@ -60,9 +82,11 @@ class Routing:
         return named
 
 
-def load_routing(path: Path | None, gateway_url: str) -> Routing:
-    """The routes in `path` (none if None); `payment` goes to `gateway_url` unless the file
-    routes it."""
+def load_routing(
+    path: Path | None, gateway_url: str, gateway_status_url: str | None = None
+) -> Routing:
+    """The routes in `path` (none if None); `payment` goes to `gateway_url` (looked up at
+    `gateway_status_url`, if given) unless the file routes it."""
     data: Any = {}
     if path is not None:
         try:
@@ -80,9 +104,12 @@ def load_routing(path: Path | None, gateway_url: str) -> Routing:
     routes = {
         str(kind): _route(entry, f"{where}: routes.{kind}") for kind, entry in routes_data.items()
     }
-    routes.setdefault(
-        "payment", Route(url=_url(gateway_url, "the gateway URL"), timeout=PAYMENT_TIMEOUT)
-    )
+    if "payment" not in routes:
+        status_url = None
+        if gateway_status_url is not None:
+            status_url = _status_url(gateway_status_url, "the gateway status URL")
+        url = _url(gateway_url, "the gateway URL")
+        routes["payment"] = Route(url=url, timeout=PAYMENT_TIMEOUT, status_url=status_url)
     default = data.get("default")
     return Routing(routes, None if default is None else _route(default, f"{where}: default"))
 
@@ -93,7 +120,29 @@ def _route(entry: Any, where: str) -> Route:
     timeout = entry.get("timeout", DEFAULT_TIMEOUT)
     if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0:
         raise RoutingError(f"{where}.timeout must be a number of seconds above 0")
-    return Route(url=_url(entry["url"], f"{where}.url"), timeout=float(timeout))
+    status_url = entry.get("status_url")
+    return Route(
+        url=_url(entry["url"], f"{where}.url"),
+        timeout=float(timeout),
+        status_url=None if status_url is None else _status_url(status_url, f"{where}.status_url"),
+    )
+
+
+def _status_url(template: Any, where: str) -> str:
+    url = _url(template, where)
+    try:
+        names = _placeholders(url)
+    except ValueError as exc:
+        raise RoutingError(f"{where} is not a valid template: {exc}") from None
+    for name in names:
+        if not name.isidentifier():
+            raise RoutingError(f"{where}: {{{name}}} must name a field of the body")
+    return url
+
+
+def _placeholders(template: str) -> list[str]:
+    """The `{name}` placeholders of `template` (ValueError if it is malformed)."""
+    return [name for _, name, _, _ in Formatter().parse(template) if name is not None]
 
 
 def _url(url: Any, where: str) -> str:

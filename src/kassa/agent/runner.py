@@ -12,18 +12,18 @@ import signal
 import sqlite3
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from datetime import UTC, datetime
 from typing import Any
 
 from kassa.agent.backoff import Backoff
 from kassa.agent.config import AgentConfig
 from kassa.agent.health import HealthServer
-from kassa.agent.journal import Journal, Operation, State
+from kassa.agent.journal import Journal, Operation, State, outcome_unknown
 from kassa.agent.link import Link, TokenRefused
 from kassa.agent.local import LocalServices, failure
 from kassa.agent.logs import configure_logging
-from kassa.agent.routing import Routing, RoutingError, load_routing
+from kassa.agent.routing import Route, Routing, RoutingError, load_routing
 from kassa.agent.stats import Stats
 
 log = logging.getLogger(__name__)
@@ -137,7 +137,7 @@ class Agent:
                 operation.method,
             )
             await self.link.send("ack", {"request_id": request_id})
-            self._start(operation)
+            self._start(request_id, self._execute(operation))
             return
         entry = await asyncio.to_thread(self.journal.get, request_id)
         log.info(
@@ -180,20 +180,19 @@ class Agent:
 
     # -- running operations ------------------------------------------------------------------
 
-    def _start(self, operation: Operation) -> None:
-        request_id = operation.request_id
-        task = asyncio.create_task(self._guarded(operation), name=f"request_id={request_id}")
+    def _start(self, request_id: str, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(self._guarded(request_id, work), name=f"request_id={request_id}")
         self.in_flight[request_id] = task
         task.add_done_callback(lambda _: self.in_flight.pop(request_id, None))
 
-    async def _guarded(self, operation: Operation) -> None:
+    async def _guarded(self, request_id: str, work: Coroutine[Any, Any, None]) -> None:
         try:
-            await self._execute(operation)
+            await work
         except Exception:
-            # The journal failed: a row left CALLING is answered `outcome_unknown` at the
-            # next start, one left RECEIVED is run then; nothing is called twice.
+            # The journal failed: a row left CALLING is settled at the next start (never
+            # called again), one left RECEIVED is run then; nothing is called twice.
             self.stats.errors += 1
-            log.exception("request_id=%s could not be completed", operation.request_id)
+            log.exception("request_id=%s could not be completed", request_id)
 
     async def _execute(self, operation: Operation) -> None:
         request_id = operation.request_id
@@ -220,6 +219,31 @@ class Agent:
                 log.exception("request_id=%s the local call failed unexpectedly", request_id)
                 self.stats.errors += 1
                 result = failure("outcome_unknown", f"agent error: {exc!r}", unknown=True)
+            result = await self._settle(operation, route, result)
+        await self._complete(operation, result)
+
+    async def _settle(
+        self, operation: Operation, route: Route, result: dict[str, Any]
+    ) -> dict[str, Any]:
+        """`result`, unless its outcome is unknown and the route has a status lookup: then
+        what the lookup tells (the operation itself is never sent again)."""
+        if route.status_url is None or not result.get("error", {}).get("unknown"):
+            return result
+        log.info(
+            "request_id=%s outcome unknown (%s): asking %s",
+            operation.request_id,
+            result["error"]["code"],
+            route.status_url,
+        )
+        return await self.local.look_up(route, operation.body, operation.request_id, result)
+
+    async def _resume(self, operation: Operation, route: Route) -> None:
+        """Settle a call that a stop cut short, through the route's status lookup."""
+        await self._complete(operation, await self._settle(operation, route, outcome_unknown()))
+
+    async def _complete(self, operation: Operation, result: dict[str, Any]) -> None:
+        """Journal the result, count and log it, and send it to the hub."""
+        request_id = operation.request_id
         await asyncio.to_thread(self.journal.finish, request_id, result)
         self.stats.counted(result)
         error = result.get("error", {})
@@ -315,18 +339,28 @@ class Agent:
         return 0
 
     async def _recover(self) -> None:
-        for request_id in await asyncio.to_thread(self.journal.recover):
+        for entry in await asyncio.to_thread(self.journal.interrupted):
+            route = self.routing.resolve(entry.operation.kind)
+            if route is not None and route.status_url is not None:
+                log.warning(
+                    "request_id=%s the agent stopped during its local call: it is not called "
+                    "again; asking the status lookup what became of it",
+                    entry.request_id,
+                )
+                self._start(entry.request_id, self._resume(entry.operation, route))
+                continue
             log.warning(
                 "request_id=%s the agent stopped during its local call: outcome_unknown "
                 "(it is not called again; check the service's own records)",
-                request_id,
+                entry.request_id,
             )
+            await asyncio.to_thread(self.journal.finish, entry.request_id, outcome_unknown())
         pruned = await asyncio.to_thread(self.journal.prune)
         if pruned:
             log.info("forgot %d acknowledged operations older than 7 days", pruned)
         for entry in await asyncio.to_thread(self.journal.received):
             log.info("request_id=%s journaled before a stop, running it now", entry.request_id)
-            self._start(entry.operation)
+            self._start(entry.request_id, self._execute(entry.operation))
 
     async def _drain(self) -> None:
         """Wait up to the grace period for in-flight operations (each sends its result as it
@@ -390,7 +424,7 @@ def run_agent(config: AgentConfig) -> int:
         sys.stderr.write(f"error: cannot write logs in {config.log_dir}: {exc}\n")
         return EXIT_CONFIG
     try:
-        routing = load_routing(config.routing_path, config.gateway_url)
+        routing = load_routing(config.routing_path, config.gateway_url, config.gateway_status_url)
     except RoutingError as exc:
         log.error("%s", exc)
         return EXIT_CONFIG

@@ -6,6 +6,13 @@ docs/agent.md) plus the fiscal printer (`POST /api/v1/fiscal`) and the kitchen d
 routes (`{path, body, at}`), `GET /charges` counts payment requests per `order_id`, so a test
 can assert that each payment reached the gateway exactly once.
 
+`GET /api/v1/dcpayment/payment/{order_id}` is a status lookup (the agent's `status_url`, see
+docs/agent.md): 200 with the answer the payment got (even if that answer was lost on the way,
+as in `flaky`), 202 `{"status": "IN_PROGRESS"}` while it is still being processed, 404
+`{"detail": "Payment not found"}` if the order never reached the gateway. A lookup is neither a
+call nor a charge. The real dcpayment gateway documents no such call: this is for demos and
+tests.
+
 Modes:
 
 - `approve`: every valid payment succeeds (`status` SUCCESS, `response_code` "00").
@@ -67,6 +74,8 @@ class Record:
     calls: list[dict[str, Any]] = field(default_factory=list)
     charges: Counter[str] = field(default_factory=Counter)
     paid: set[str] = field(default_factory=set)
+    #: The answer each paid order got (once processing has finished).
+    answers: dict[str, dict[str, Any]] = field(default_factory=dict)
     flaky_count: int = 0
 
 
@@ -116,6 +125,8 @@ def create_app(mode: Mode | str = Mode.APPROVE, delay: float = 40.0) -> FastAPI:
         record.paid.add(order_id)
         if mode is Mode.SLOW:
             await asyncio.sleep(delay)
+        answer = _payment_answer(body, approved=mode is not Mode.DECLINE)
+        record.answers[order_id] = answer
         if mode is Mode.FLAKY:
             outcome = FLAKY_CYCLE[record.flaky_count % len(FLAKY_CYCLE)]
             record.flaky_count += 1
@@ -125,7 +136,15 @@ def create_app(mode: Mode | str = Mode.APPROVE, delay: float = 40.0) -> FastAPI:
                 return JSONResponse({"detail": "Service Unavailable"}, status_code=503)
             if outcome is Flaky.GARBAGE:
                 return Response("<html><body>502 Bad Gateway</body></html>", media_type="text/html")
-        return JSONResponse(_payment_answer(body, approved=mode is not Mode.DECLINE))
+        return JSONResponse(answer)
+
+    @app.get(PAYMENT_PATH + "/{order_id}")
+    async def payment_status(order_id: str) -> Response:
+        if order_id in record.answers:
+            return JSONResponse(record.answers[order_id])
+        if order_id in record.paid:
+            return JSONResponse({"status": "IN_PROGRESS", "order_id": order_id}, status_code=202)
+        return JSONResponse({"detail": "Payment not found"}, status_code=404)
 
     @app.post(FISCAL_PATH)
     async def fiscal(request: Request) -> Response:
