@@ -3,9 +3,9 @@ gateway, while the WebSocket is cut at random moments (closed by the hub, or tor
 TCP level with no close frame) and the agent is killed (SIGKILL) and restarted twice, each time
 while the gateway is processing a payment. The agent's route has a `status_url`, so no outcome
 stays unknown: every payment must end succeeded, with its answer kept and its order charged
-exactly once, except one that a kill cut off after the agent journaled the call but before the
-request left, which the status lookup finds never processed: failed `not_processed`, charged
-never (and not sent again). No order may be charged twice, nor any other order charged.
+exactly once. (A kill that lands after the agent journaled a call but before the request left
+makes the status lookup answer "never processed"; the hub then queues the payment once more,
+so it too is charged once.) No order may be charged twice, nor any other order charged.
 
 The schedule of cuts comes from a seeded `random.Random`: the seed is printed, and
 `KASSA_CHAOS_SEED=<seed>` replays the same schedule (the interleaving with the processes'
@@ -223,15 +223,11 @@ async def settle(server: LiveServer, kiosk: KioskShop, ids: list[str]) -> dict[s
 
 def outcome(payment: dict[str, Any], charges: int) -> str:
     """How a payment ended, checked against the gateway's charges: `succeeded` (answer kept,
-    charged once), `not_processed` (a kill struck after the agent journaled the call but
-    before the request left: the lookup found no such order, nothing was charged, and the
-    payment failed without being sent again), or what is wrong with it."""
+    charged once), or what is wrong with it."""
     confirmation = payment.get("confirmation") or {}
     error = confirmation.get("error") or {}
     if payment.get("status") == "succeeded" and confirmation.get("result") and charges == 1:
         return "succeeded"
-    if payment.get("status") == "failed" and error.get("code") == "not_processed" and not charges:
-        return "not_processed"
     return f"WRONG: {payment.get('status')}, charged {charges}x, error {error.get('code')}"
 
 

@@ -315,3 +315,50 @@ def test_a_payment_that_expires_before_its_terminal_connects_is_never_sent(
     with kiosk.api(server) as api:
         operations = api.get(f"/v1/terminals/{kiosk.terminal_id}/operations").json()["data"]
     assert [(op["payment"], op["state"]) for op in operations] == [(payment["id"], "expired")]
+
+
+NOT_PROCESSED = {"code": "not_processed", "message": "lookup: 404", "unknown": False}
+
+
+def test_a_payment_the_gateway_never_received_is_sent_again(
+    server: LiveServer, kiosk: KioskShop
+) -> None:
+    async def scenario() -> None:
+        agent = await ScriptedAgent.connect(server, kiosk.token)
+        payment = await asyncio.to_thread(create_payment, server, kiosk)
+        first = await agent.receive("operation")
+        await agent.send(
+            "result", {"request_id": first["request_id"], "ok": False, "error": NOT_PROCESSED}
+        )
+        again = await agent.receive("operation")
+        assert again["request_id"] != first["request_id"]
+        assert again["body"] == first["body"]
+        await agent.send(
+            "result", {"request_id": again["request_id"], "ok": True, "body": APPROVED}
+        )
+        await agent.receive("ack")
+        await agent.close()
+        settled = await asyncio.to_thread(get_payment, server, kiosk, payment["id"])
+        assert settled["status"] == "succeeded"
+
+    asyncio.run(scenario())
+
+
+def test_a_payment_is_sent_three_times_at_most(server: LiveServer, kiosk: KioskShop) -> None:
+    async def scenario() -> None:
+        agent = await ScriptedAgent.connect(server, kiosk.token)
+        payment = await asyncio.to_thread(create_payment, server, kiosk)
+        for _ in range(3):
+            operation = await agent.receive("operation")
+            await agent.send(
+                "result",
+                {"request_id": operation["request_id"], "ok": False, "error": NOT_PROCESSED},
+            )
+        with pytest.raises(TimeoutError):
+            await agent.receive("operation", timeout=1)
+        await agent.close()
+        settled = await asyncio.to_thread(get_payment, server, kiosk, payment["id"])
+        assert settled["status"] == "failed"
+        assert settled["failure"]["code"] == "not_processed"
+
+    asyncio.run(scenario())

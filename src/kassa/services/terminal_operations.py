@@ -13,7 +13,7 @@ from collections.abc import Collection, Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kassa.domain import EventSource, NotFound
@@ -41,6 +41,10 @@ LOST_WITH_CONNECTION = OperationError(
     unknown=True,
 )
 MAX_TIMEOUT = 600.0
+#: The agent's answer when its status lookup found the local service never got the call.
+NOT_PROCESSED = "not_processed"
+#: Operations one terminal payment may get (see `_try_again`).
+MAX_PAYMENT_ATTEMPTS = 3
 
 
 def operation_object(operation: Operation) -> dict[str, Any]:
@@ -278,6 +282,7 @@ async def record_result(
     else:
         state = OperationState.UNKNOWN if error is None or error.unknown else OperationState.DONE
     signal = Signal(SignalKind.RESULT, shop_id, terminal_id, request_id)
+    signals = [signal]
     async with ctx.db.write() as conn:
         row = (
             (
@@ -326,9 +331,11 @@ async def record_result(
             return operation_record(existing) if existing else None
         operation = operation_record(row)
         if operation.payment_id is not None:
-            await _settle_payment(conn, operation, ok=ok, body=body, error=error, now=now)
+            retry = await _settle_payment(conn, operation, ok=ok, body=body, error=error, now=now)
+            if retry is not None:
+                signals.append(retry)
         await notify(conn, signal)
-    ctx.signals.publish(signal)
+    ctx.signals.publish(*signals)
     return operation
 
 
@@ -340,8 +347,9 @@ async def _settle_payment(
     body: Mapping[str, Any] | None,
     error: OperationError | None,
     now: datetime,
-) -> None:
-    """Keep the terminal's answer with the payment and apply what it says."""
+) -> Signal | None:
+    """Keep the terminal's answer with the payment and apply what it says; returns the signal
+    of a new attempt when the answer was that the gateway never saw the payment."""
     assert operation.payment_id is not None
     payment = await payments.load(conn, operation.payment_id)
     confirmation = {
@@ -357,13 +365,47 @@ async def _settle_payment(
         .where(payments_table.c.id == payment.id)
         .values(confirmation=confirmation)
     )
+    if error is not None and error.code == NOT_PROCESSED and now < operation.deadline:
+        retry = await _try_again(conn, operation, now=now)
+        if retry is not None:
+            return retry
     reported = payment_update(ok=ok, body=body, error=error)
-    if reported is None:
-        return
-    await payments.apply_payment_update(
+    if reported is not None:
+        await payments.apply_payment_update(
+            conn,
+            payment=await payments.load(conn, payment.id),
+            reported=reported,
+            source=EventSource.PROVIDER,
+            now=now,
+        )
+    return None
+
+
+async def _try_again(
+    conn: AsyncConnection, operation: Operation, *, now: datetime
+) -> Signal | None:
+    """Queue the payment once more under a new request id: the agent's lookup found that the
+    gateway never received it (the agent stopped between journaling the call and sending
+    it), so nobody was charged and the payer is still at the kiosk. At most
+    `MAX_PAYMENT_ATTEMPTS` times, in case a misconfigured lookup keeps answering 404."""
+    attempts = (
+        await conn.execute(
+            select(func.count()).where(operations.c.payment_id == operation.payment_id)
+        )
+    ).scalar_one()
+    if attempts >= MAX_PAYMENT_ATTEMPTS:
+        return None
+    _, signal = await enqueue(
         conn,
-        payment=await payments.load(conn, payment.id),
-        reported=reported,
-        source=EventSource.PROVIDER,
+        shop_id=operation.shop_id,
+        new=NewOperation(
+            terminal_id=operation.terminal_id,
+            kind=operation.kind,
+            body=operation.body,
+            deadline=operation.deadline,
+            method=operation.method,
+            payment_id=operation.payment_id,
+        ),
         now=now,
     )
+    return signal

@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
-from fastapi import WebSocket
+from fastapi import WebSocket, WebSocketDisconnect
 from sqlalchemy import select
 
 from kassa.domain import (
@@ -47,6 +47,9 @@ SWEEP_INTERVAL = 5.0
 QUERY_AFTER = timedelta(seconds=60)
 
 Key = tuple[str, str]
+#: What sending on a connection that is closing raises: Starlette's disconnect, its
+#: "cannot send once a close message has been sent" (a RuntimeError), or the socket's error.
+CONNECTION_ENDED = (WebSocketDisconnect, RuntimeError, ConnectionError)
 
 
 class Link(ABC):
@@ -174,10 +177,11 @@ class TerminalHub:
                         link.terminal.id,
                     )
                     await link.deliver(operation)
-            except asyncio.CancelledError:
-                raise
+            except CONNECTION_ENDED:
+                # The connection is closing; its handler ends it and the agent reconnects.
+                log.info("terminal %s: connection ended while sending", link.terminal.id)
+                return
             except Exception:
-                # The connection is failing; its handler ends it and the agent reconnects.
                 log.exception("sending to terminal %s failed", link.terminal.id)
                 return
 
@@ -329,8 +333,8 @@ class TerminalHub:
         link.unanswered.add(operation.request_id)
         try:
             await link.deliver(operation)
-        except Exception:
-            # The connection is failing; its handler ends it, and the operation is settled
+        except CONNECTION_ENDED:
+            # The connection is closing; its handler ends it, and the operation is settled
             # like anything else sent on it (sent again, or unknown, on the next one).
             log.warning(
                 "request_id=%s could not be sent to terminal %s",
