@@ -318,17 +318,18 @@ class Heartbeat:
     stats: Mapping[str, Any]
 
 
-#: Rows per statement when thousands of terminals are updated at once.
-BATCH = 500
+#: Rows per transaction when thousands of terminals are updated at once: small enough that
+#: an operation's own write never waits long behind them (SQLite has one writer).
+BATCH = 100
 
 
 async def keep_present(
     ctx: Context, connected: Iterable[tuple[str, str]], heartbeats: Iterable[Heartbeat] = ()
 ) -> None:
-    """Refresh `last_seen_at` of the terminals connected to this process and store their
-    latest heartbeats, in one transaction: a hub with thousands of agents writes this in a
-    few statements every few seconds, not once per heartbeat."""
-    keys = list(connected)
+    """Store the latest heartbeats of terminals connected to this process (which also marks
+    them seen now), and mark the `connected` ones seen now: a hub with thousands of agents
+    writes this in batches every few seconds, not once per heartbeat."""
+    now = ctx.clock()
     reports = [
         {
             "key_shop": beat.shop_id,
@@ -338,24 +339,22 @@ async def keep_present(
         }
         for beat in heartbeats
     ]
-    if not keys and not reports:
-        return
-    now = ctx.clock()
-    async with ctx.db.write() as conn:
-        for start in range(0, len(keys), BATCH):
-            chunk = keys[start : start + BATCH]
+    store = (
+        update(terminals)
+        .where(
+            terminals.c.shop_id == bindparam("key_shop"),
+            terminals.c.id == bindparam("key_id"),
+        )
+        .values(health=bindparam("health"), stats=bindparam("stats"), last_seen_at=now)
+    )
+    for start in range(0, len(reports), BATCH):
+        async with ctx.db.write() as conn:
+            await conn.execute(store, reports[start : start + BATCH])
+    keys = list(connected)
+    for start in range(0, len(keys), BATCH):
+        async with ctx.db.write() as conn:
             await conn.execute(
                 update(terminals)
-                .where(tuple_(terminals.c.shop_id, terminals.c.id).in_(chunk))
+                .where(tuple_(terminals.c.shop_id, terminals.c.id).in_(keys[start : start + BATCH]))
                 .values(last_seen_at=now)
-            )
-        if reports:
-            await conn.execute(
-                update(terminals)
-                .where(
-                    terminals.c.shop_id == bindparam("key_shop"),
-                    terminals.c.id == bindparam("key_id"),
-                )
-                .values(health=bindparam("health"), stats=bindparam("stats")),
-                reports,
             )

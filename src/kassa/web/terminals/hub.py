@@ -95,6 +95,8 @@ class TerminalHub:
         self.links: dict[Key, Link] = {}
         self._pumps: dict[Key, asyncio.Task[None]] = {}
         self._waiters: dict[str, set[asyncio.Event]] = {}
+        #: Terminals whose heartbeat was stored since the last presence round.
+        self._reported: set[Key] = set()
         self._tasks: list[asyncio.Task[None]] = []
         self._unsubscribe = ctx.signals.subscribe(self._on_signal)
 
@@ -240,16 +242,20 @@ class TerminalHub:
             self.links[key].wakeup.set()
 
     async def flush(self, *, presence: bool = False) -> None:
-        """Store the heartbeats received since the last flush and, with `presence`, mark
-        every terminal connected here as seen now, in one transaction."""
+        """Store the heartbeats received since the last flush (each marks its terminal seen)
+        and, with `presence`, mark seen now the terminals connected here that sent none since
+        the last time (field agents send none)."""
         beats = []
         for link in self.links.values():
             if link.heartbeat is not None:
                 beats.append(link.heartbeat)
                 link.heartbeat = None
-        await terminals.keep_present(
-            self.ctx, list(self.links) if presence else (), heartbeats=beats
-        )
+                self._reported.add(link.key)
+        silent: list[Key] = []
+        if presence:
+            silent = [key for key in self.links if key not in self._reported]
+            self._reported.clear()
+        await terminals.keep_present(self.ctx, silent, heartbeats=beats)
 
     async def ask_unanswered(
         self, links: list[Link] | None = None, *, older_than: timedelta = timedelta(0)
