@@ -4,6 +4,7 @@ process of its own, and the fake card gateway (`kassa dev fake-gateway`)."""
 from __future__ import annotations
 
 import asyncio
+import signal
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -196,3 +197,21 @@ def operation_state(server: LiveServer, kiosk: KioskShop, payment_id: object) ->
         operations = api.get(f"/v1/terminals/{kiosk.terminal_id}/operations").json()["data"]
     states = [op["state"] for op in operations if op["payment"] == payment_id]
     return states[0] if states else None
+
+
+@pytest.mark.parametrize("gateway", [("slow", 2.0)], indirect=True)
+def test_sigterm_lets_a_payment_in_flight_finish_and_report(
+    server: LiveServer, kiosk: KioskShop, gateway: Gateway, tmp_path: Path
+) -> None:
+    async def scenario() -> None:
+        agent = await start_agent(server, kiosk, gateway, tmp_path).start()
+        await connected(server, kiosk)
+        payment = await asyncio.to_thread(create_payment, server, kiosk)
+        await until(lambda: bool(gateway.calls()))  # the card is being charged
+        agent.signal(signal.SIGTERM)
+        assert await agent.wait(within=15) == 0, agent.text()
+        done = await asyncio.to_thread(get_payment, server, kiosk, payment["id"])
+        assert done["status"] == "succeeded", agent.text()
+        assert gateway.charges() == {payment["id"]: 1}
+
+    asyncio.run(scenario())
