@@ -162,6 +162,8 @@ def test_an_owner_adds_a_terminal_and_sees_its_token_once(
     assert audited(admin_server, terminal_id) == [("terminal.add", owner_name(owner))]
     page = owner.get(f"/admin/terminals/{shop.name}/{terminal_id}")
     assert token.group() not in page.text
+    log = owner.get("/admin/audit", params={"actor": owner_name(owner)})
+    assert "Terminal added" in log.text
 
     async def connect() -> None:
         await (await ScriptedAgent.connect(admin_server, token.group())).close()
