@@ -8,7 +8,7 @@ from typing import cast
 
 import pytest
 
-from kassa.services.background import BackgroundLoop, Job
+from kassa.services.background import BackgroundLoop, Job, Service
 from kassa.services.context import Context
 
 
@@ -67,3 +67,49 @@ def test_a_stop_lets_the_job_in_hand_finish_and_starts_no_other() -> None:
     loop = BackgroundLoop(cast(Context, None), jobs, tick=3600)
     asyncio.run(asyncio.wait_for(loop.run(stop), timeout=1))
     assert runs == ["started", "finished"]
+
+
+def test_services_run_beside_the_jobs_and_finish_their_work_on_stop() -> None:
+    """A service is a task of its own: it runs while the jobs wait for their tick, and the
+    loop returns only once it has finished the work in hand."""
+    runs: list[str] = []
+    stop = asyncio.Event()
+    job_ran = asyncio.Event()
+
+    async def deliver(_: Context, stopping: asyncio.Event) -> None:
+        runs.append("service started")
+        await job_ran.wait()  # the jobs run while the service works
+        stop.set()
+        await stopping.wait()
+        await asyncio.sleep(0.01)  # the work in hand
+        runs.append("service finished")
+
+    async def job(_: Context) -> int:
+        runs.append("job")
+        job_ran.set()
+        return 0
+
+    loop = BackgroundLoop(cast(Context, None), (Service("s", deliver), Job("j", 0.0, job)))
+    asyncio.run(asyncio.wait_for(loop.run(stop), timeout=1))
+    assert sorted(runs[:2]) == ["job", "service started"]
+    assert runs[2:] == ["service finished"]
+
+
+def test_a_failing_service_is_logged_and_started_again(caplog: pytest.LogCaptureFixture) -> None:
+    starts: list[int] = []
+    stop = asyncio.Event()
+
+    async def flaky(_: Context, stopping: asyncio.Event) -> None:
+        starts.append(1)
+        if len(starts) < 2:
+            raise RuntimeError("down")
+        stop.set()
+
+    async def scenario() -> None:
+        loop = BackgroundLoop(cast(Context, None), (Service("flaky", flaky),), tick=0.01)
+        await asyncio.wait_for(loop.run(stop), timeout=1)
+
+    with caplog.at_level(logging.ERROR):
+        asyncio.run(scenario())
+    assert len(starts) == 2
+    assert "background service 'flaky' failed" in caplog.text

@@ -1,11 +1,12 @@
-"""The background loop: periodic jobs, each on its own interval. `kassa serve` runs it
-in-process (unless `KASSA_BACKGROUND=false`), and `kassa worker` runs it in processes of its
-own; any number may run at once, since every job claims its work.
+"""The background loop: periodic jobs, each on its own interval, and services that run as
+tasks of their own. `kassa serve` runs it in-process (unless `KASSA_BACKGROUND=false`), and
+`kassa worker` runs it in processes of its own; any number may run at once, since every job
+claims its work.
 
-It sends merchant webhooks, runs the event consumers, re-applies notifications stored as
-pending, re-checks open payments with their provider (reconciliation), settles payments past
-their expiry, resumes refunds whose provider never answered, and forgets Idempotency-Keys past
-their lifetime.
+It sends merchant webhooks (a service, woken as soon as events commit), runs the event
+consumers, re-applies notifications stored as pending, re-checks open payments with their
+provider (reconciliation), settles payments past their expiry, resumes refunds whose provider
+never answered, and forgets Idempotency-Keys past their lifetime.
 """
 
 from __future__ import annotations
@@ -40,8 +41,17 @@ class Job:
     run: Callable[[Context], Awaitable[int]]
 
 
-JOBS = (
-    Job("deliver webhooks", 1.0, webhook_sending.dispatch),
+@dataclass(frozen=True, slots=True)
+class Service:
+    """Work that runs as a task of its own beside the jobs, until the stop event it is given
+    is set; it then finishes the work in hand and returns."""
+
+    name: str
+    run: Callable[[Context, asyncio.Event], Awaitable[None]]
+
+
+JOBS: tuple[Job | Service, ...] = (
+    Service("deliver webhooks", webhook_sending.deliver_continuously),
     Job("run event consumers", 1.0, consumers.dispatch),
     Job("reprocess pending notifications", 10.0, notifications.reprocess_pending),
     Job("reconcile open payments", 15.0, reconciliation.reconcile_due),
@@ -54,15 +64,20 @@ JOBS = (
 class BackgroundLoop:
     """Runs `jobs` until `stop` is set; a failing job is logged and tried again later.
 
-    Jobs run one after another. Once `stop` is set no other job starts: the one in hand
-    finishes (its claims and transactions end cleanly) and `run` returns.
+    Jobs run one after another; each service runs as a task of its own beside them (and is
+    started again, a tick later, if it fails). Once `stop` is set no other job starts: the
+    one in hand and the services' work in hand finish (their claims and transactions end
+    cleanly) and `run` returns.
     """
 
-    def __init__(self, ctx: Context, jobs: tuple[Job, ...] = JOBS, *, tick: float = 1.0) -> None:
+    def __init__(
+        self, ctx: Context, jobs: tuple[Job | Service, ...] = JOBS, *, tick: float = 1.0
+    ) -> None:
         self.ctx = ctx
-        self.jobs = jobs
+        self.jobs = tuple(job for job in jobs if isinstance(job, Job))
+        self.services = tuple(job for job in jobs if isinstance(job, Service))
         self.tick = tick
-        self._due = dict.fromkeys((job.name for job in jobs), 0.0)
+        self._due = dict.fromkeys((job.name for job in self.jobs), 0.0)
 
     async def run_due(self, stop: asyncio.Event | None = None) -> None:
         """Run every job whose time has come, starting none once `stop` is set."""
@@ -82,7 +97,25 @@ class BackgroundLoop:
                     log.info("background job %r handled %d", job.name, done)
 
     async def run(self, stop: asyncio.Event) -> None:
+        services = [asyncio.create_task(self._keep(service, stop)) for service in self.services]
+        try:
+            while not stop.is_set():
+                await self.run_due(stop)
+                await self._pause(stop)
+        finally:
+            if not stop.is_set():  # cancelled: so are the services
+                for task in services:
+                    task.cancel()
+            await asyncio.gather(*services, return_exceptions=True)
+
+    async def _keep(self, service: Service, stop: asyncio.Event) -> None:
         while not stop.is_set():
-            await self.run_due(stop)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=self.tick)
+            try:
+                await service.run(self.ctx, stop)
+            except Exception:
+                log.exception("background service %r failed; starting it again", service.name)
+                await self._pause(stop)
+
+    async def _pause(self, stop: asyncio.Event) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=self.tick)

@@ -1,4 +1,5 @@
-"""Events: the outbox and the audit log. Written only inside the transaction of the change."""
+"""Events: the outbox and the audit log. Written only inside the transaction of the change,
+which then wakes the webhook dispatcher when it commits (`kassa.services.wakeups`)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from sqlalchemy import RowMapping, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kassa.domain import EventSource, EventType, ParameterInvalid, Payment, Refund, new_id
+from kassa.services import wakeups
 from kassa.services.context import Context
 from kassa.services.objects import list_object, payment_object, refund_object, timestamp
 from kassa.services.pagination import PageRequest, fetch_page
@@ -44,6 +46,7 @@ async def record(
             "created_at": now,
         },
     )
+    await wakeups.event_written(conn)
     return event_id
 
 

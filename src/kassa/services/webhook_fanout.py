@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import RowMapping, Select, select
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kassa.services import deliveries, outbox_cursor, webhooks
 from kassa.services.context import Context
@@ -25,7 +26,8 @@ CURSOR = "webhooks"
 
 
 async def fan_out(ctx: Context) -> int:
-    """Create the deliveries of the events written since the last round; returns how many."""
+    """Create the deliveries of the events written since the last round; returns how many.
+    The last page's deliveries and the cursor's move commit together."""
     now = ctx.clock()
     async with ctx.db.read() as conn:
         window = await outbox_cursor.open_window(conn, CURSOR)
@@ -33,6 +35,7 @@ async def fan_out(ctx: Context) -> int:
         return 0
     created = 0
     after = window.position.seq
+    rows: list[dict[str, Any]] = []
     for _ in range(PAGES):
         async with ctx.db.read() as conn:
             page = list((await conn.execute(_unfanned(after, window.upto))).mappings())
@@ -41,17 +44,22 @@ async def fan_out(ctx: Context) -> int:
                 webhook_endpoints.c.enabled, webhook_endpoints.c.shop_id.in_(shop_ids)
             )
             candidates = [webhooks.endpoint(row) for row in (await conn.execute(query)).mappings()]
-        created += await _create_deliveries(ctx, page, candidates, now=now)
+        rows = _new_deliveries(page, candidates, now=now)
         if len(page) < PAGE:
             handled_upto = window.upto
             break
+        async with ctx.db.write() as conn:
+            created += await _create_deliveries(ctx, conn, rows)
+        rows = []
         after = page[-1]["seq"]
     else:
         handled_upto = after  # a backlog: go on from here next round
     position = outbox_cursor.next_position(window, handled_upto=handled_upto, now=now)
-    if position != window.position:
+    if rows or position != window.position:
         async with ctx.db.write() as conn:
-            await outbox_cursor.move(conn, window, position)
+            created += await _create_deliveries(ctx, conn, rows)
+            if position != window.position:
+                await outbox_cursor.move(conn, window, position)
     return created
 
 
@@ -90,10 +98,10 @@ def _subscribed(endpoint: Endpoint, event: RowMapping) -> bool:
     )
 
 
-async def _create_deliveries(
-    ctx: Context, page: Sequence[RowMapping], candidates: Sequence[Endpoint], *, now: datetime
-) -> int:
-    rows = [
+def _new_deliveries(
+    page: Sequence[RowMapping], candidates: Sequence[Endpoint], *, now: datetime
+) -> list[dict[str, Any]]:
+    return [
         deliveries.new_delivery(
             event_id=event["id"], endpoint_id=endpoint.id, manual=False, now=now
         )
@@ -101,10 +109,14 @@ async def _create_deliveries(
         for endpoint in candidates
         if _subscribed(endpoint, event)
     ]
+
+
+async def _create_deliveries(
+    ctx: Context, conn: AsyncConnection, rows: Sequence[dict[str, Any]]
+) -> int:
     if not rows:
         return 0
     statement = ctx.db.insert_ignoring_conflict(
         webhook_deliveries, index_elements=["event_id", "endpoint_id"], index_where=AUTOMATIC
     ).returning(webhook_deliveries.c.id)
-    async with ctx.db.write() as conn:
-        return len((await conn.execute(statement, rows)).all())
+    return len((await conn.execute(statement, rows)).all())

@@ -6,6 +6,11 @@ marks each with a claim token and a lease. It posts each with no transaction ope
 records the attempt only if its claim still holds. A worker that dies mid-way loses its claims
 when their lease runs out, and those deliveries are sent again.
 
+The background loop's dispatcher (`deliver_continuously`) keeps one HTTP client and a fixed
+number of lanes: each of its transactions records the attempts finished since the last one and
+claims deliveries for the free lanes. It fans out and sends as soon as events commit
+(`kassa.services.wakeups`), as a lane frees up, and every second.
+
 A delivery that runs out of retries fails with a `webhook_delivery.failed` event. An endpoint
 whose every attempt failed for five days is disabled, with a reason and a
 `webhook_endpoint.disabled` event.
@@ -14,22 +19,23 @@ whose every attempt failed for five days is disabled, with a reason and a
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import secrets
 import time
 from collections.abc import AsyncIterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
-from sqlalchemy import RowMapping, Select, insert, literal_column, or_, select, update
+from sqlalchemy import RowMapping, Select, insert, literal_column, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kassa import __version__
 from kassa.domain import Conflict, EventType, NotFound, new_id
-from kassa.services import deliveries, webhook_fanout, webhooks
+from kassa.services import deliveries, wakeups, webhook_fanout, webhooks
 from kassa.services.context import Context
 from kassa.services.deliveries import LEASE, Delivery, Status
 from kassa.services.events import event_object
@@ -47,6 +53,11 @@ DISABLE_AFTER = timedelta(days=5)
 #: Deliveries sent at once by one worker, and how long one round keeps taking more.
 LANES = 16
 ROUND_SECONDS = 5.0
+#: How often the dispatcher looks for work when nothing woke it.
+TICK = 1.0
+#: A claimed delivery still waiting for a lane this long after its claim is not sent but
+#: released: its attempt must end (`TIMEOUT`) well within the claim's lease.
+STALE = (LEASE - 2 * timedelta(seconds=TIMEOUT)).total_seconds()
 USER_AGENT = f"Kassa/{__version__} (webhooks)"
 
 _random = secrets.SystemRandom()
@@ -68,6 +79,8 @@ class _Job:
     began: datetime
     event: dict[str, Any]
     endpoint: Endpoint
+    #: When it was claimed, on this process's monotonic clock.
+    claimed: float = field(default_factory=time.monotonic)
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,27 +103,201 @@ async def deliver_due(ctx: Context, *, lanes: int = LANES, seconds: float = ROUN
     """Send due deliveries, up to `lanes` at a time, taking more for about `seconds`; returns
     how many attempts were made."""
     deadline = time.monotonic() + seconds
-    async with ctx.db.read() as conn:
-        # Looking first keeps an idle round from taking SQLite's write lock every second.
-        if (await conn.execute(_due(ctx.clock()).limit(1))).first() is None:
-            return 0
-    first = await _claim(ctx, limit=lanes)
-    if not first:
-        return 0
     async with _client() as http:
+        sender = Sender(ctx, http, lanes=lanes)
+        try:
+            while True:
+                claimed = await sender.step(claim=time.monotonic() < deadline)
+                if not sender.busy and not claimed:
+                    return sender.attempts
+                await sender.changed()
+        finally:
+            await sender.abandon()
 
-        async def lane(job: _Job | None) -> int:
-            made = 0
-            while job is not None:
-                await _attempt(ctx, http, job)
-                made += 1
-                more = await _claim(ctx, limit=1) if time.monotonic() < deadline else []
-                job = more[0] if more else None
-            return made
 
-        async with asyncio.TaskGroup() as group:
-            tasks = [group.create_task(lane(job)) for job in first]
-    return sum(task.result() for task in tasks)
+async def deliver_continuously(
+    ctx: Context, stop: asyncio.Event, *, lanes: int = LANES, tick: float = TICK
+) -> None:
+    """The dispatcher of the background loop, until `stop` is set: fans out new events and
+    sends due deliveries over `lanes` lanes that keep taking more. It looks again as soon as
+    events commit (`kassa.services.wakeups`), when a lane is free, and every `tick` seconds
+    (retries falling due, lapsed claims, missed wake-ups). Once `stop` is set it claims no
+    more, finishes and records the attempts in hand, and returns."""
+    wakes = _Wakes()
+    unsubscribe = wakeups.on_events(ctx.db, wakes.events_written)
+    helpers = [asyncio.create_task(_relay(stop, wakes.poke))]
+    if not ctx.db.is_sqlite:
+        helpers.append(asyncio.create_task(wakeups.listen(ctx.db, wakes.events_written)))
+    try:
+        async with _client() as http:
+            sender = Sender(ctx, http, lanes=lanes, poke=wakes.poke)
+            try:
+                await _serve(ctx, sender, stop, tick=tick, wakes=wakes)
+                await _finish(sender)
+            finally:
+                await sender.abandon()
+    finally:
+        unsubscribe()
+        for helper in helpers:
+            helper.cancel()
+        await asyncio.gather(*helpers, return_exceptions=True)
+
+
+class _Wakes:
+    """What wakes the dispatcher: `poke` (a lane is free, the stop, new events), and whether
+    events were written since it last fanned out."""
+
+    def __init__(self) -> None:
+        self.poke = asyncio.Event()
+        self.new_events = True
+
+    def events_written(self) -> None:
+        self.new_events = True
+        self.poke.set()
+
+
+async def _serve(
+    ctx: Context, sender: Sender, stop: asyncio.Event, *, tick: float, wakes: _Wakes
+) -> None:
+    looked = 0.0
+    while not stop.is_set():
+        wakes.poke.clear()
+        try:
+            created = 0
+            if wakes.new_events or time.monotonic() - looked >= tick:
+                wakes.new_events = False
+                looked = time.monotonic()
+                created = await webhook_fanout.fan_out(ctx)
+            await sender.step(claim=True, look=not created)
+        except Exception:
+            log.exception("webhook dispatcher: a round failed; trying again shortly")
+            await _pause(stop, tick)
+            continue
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(wakes.poke.wait(), timeout=tick)
+
+
+async def _finish(sender: Sender) -> None:
+    """Let the attempts in hand finish and record them; release the claims not yet sent."""
+    sender.stop_taking()
+    while True:
+        try:
+            await sender.step(claim=False)
+        except Exception:
+            log.exception("webhook dispatcher: could not record the last attempts")
+        if not sender.busy:
+            return
+        await sender.changed()
+
+
+async def _relay(stop: asyncio.Event, poke: asyncio.Event) -> None:
+    await stop.wait()
+    poke.set()
+
+
+async def _pause(stop: asyncio.Event, seconds: float) -> None:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), timeout=seconds)
+
+
+class Sender:
+    """Sends claimed deliveries over at most `lanes` concurrent POSTs, with up to `ahead`
+    more claimed and waiting for a lane (so the lanes keep busy while the next claim waits for
+    the database). `step` records the attempts finished since the last step and claims due
+    deliveries for the free places, in one transaction; a lane that finishes sets `poke`."""
+
+    def __init__(
+        self,
+        ctx: Context,
+        http: httpx.AsyncClient,
+        *,
+        lanes: int,
+        ahead: int | None = None,
+        poke: asyncio.Event | None = None,
+    ) -> None:
+        self.ctx = ctx
+        self.http = http
+        self.places = lanes + (lanes if ahead is None else ahead)
+        self.poke = poke or asyncio.Event()
+        self.attempts = 0
+        self._lanes = asyncio.Semaphore(lanes)
+        self._sending: set[asyncio.Task[None]] = set()
+        self._waiting: dict[asyncio.Task[None], _Job] = {}
+        self._finished: list[tuple[_Job, _Outcome]] = []
+        self._released: list[_Job] = []
+
+    @property
+    def busy(self) -> bool:
+        """Whether attempts are being made, or made (or given up) and not yet recorded."""
+        return bool(self._sending or self._finished or self._released)
+
+    def stop_taking(self) -> None:
+        """Send no more: the claims still waiting for a lane are released at the next step."""
+        for task, job in list(self._waiting.items()):
+            task.cancel()
+            self._released.append(job)
+        self._waiting.clear()
+
+    async def changed(self) -> None:
+        """Wait until a lane has finished (or anything else set `poke`)."""
+        await self.poke.wait()
+        self.poke.clear()
+
+    async def step(self, *, claim: bool, look: bool = True) -> int:
+        """Record the finished attempts and, with `claim`, claim deliveries for the free
+        lanes; returns how many it claimed. If recording fails, those deliveries keep their
+        claims until the lease lapses, and are then sent again. With nothing to record, it
+        first looks (unless told not to: deliveries were just made) whether anything is due."""
+        finished, self._finished = self._finished, []
+        released, self._released = self._released, []
+        room = self.places - len(self._sending) if claim else 0
+        if not finished and not released and (room <= 0 or look):
+            if room <= 0:
+                return 0
+            async with self.ctx.db.read() as conn:
+                # Looking first keeps an idle worker from taking SQLite's write lock.
+                if (await conn.execute(_due(self.ctx.clock()).limit(1))).first() is None:
+                    return 0
+        jobs: list[_Job] = []
+        async with self.ctx.db.write() as conn:
+            if finished:
+                await _record_all(conn, finished, now=self.ctx.clock())
+            if released:
+                await _release(conn, released)
+            if room > 0:
+                jobs = await _claim_in(conn, now=self.ctx.clock(), limit=room)
+        for job in jobs:
+            task = asyncio.create_task(self._lane(job))
+            self._sending.add(task)
+            self._waiting[task] = job
+            task.add_done_callback(self._lane_done)
+        return len(jobs)
+
+    async def _lane(self, job: _Job) -> None:
+        async with self._lanes:
+            task = asyncio.current_task()
+            if task is not None:
+                self._waiting.pop(task, None)
+            if time.monotonic() - job.claimed > STALE:
+                self._released.append(job)
+                return
+            outcome = await _send(self.http, job, now=self.ctx.clock())
+        self.attempts += 1
+        self._finished.append((job, outcome))
+
+    async def abandon(self) -> None:
+        """Cancel the attempts still being made (their claims lapse, and they are sent
+        again later)."""
+        for task in list(self._sending):
+            task.cancel()
+        await asyncio.gather(*self._sending, return_exceptions=True)
+
+    def _lane_done(self, task: asyncio.Task[None]) -> None:
+        self._sending.discard(task)
+        self._waiting.pop(task, None)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("a webhook lane failed", exc_info=task.exception())
+        self.poke.set()
 
 
 def _client() -> httpx.AsyncClient:
@@ -139,31 +326,38 @@ def _due(now: datetime) -> Select[tuple[str]]:
 
 
 async def _claim(ctx: Context, *, limit: int) -> list[_Job]:
-    now = ctx.clock()
+    async with ctx.db.write() as conn:
+        return await _claim_in(conn, now=ctx.clock(), limit=limit)
+
+
+async def _claim_in(conn: AsyncConnection, *, now: datetime, limit: int) -> list[_Job]:
+    """Claim up to `limit` due deliveries in the transaction on `conn`."""
     claim = secrets.token_hex(16)
     delivery = webhook_deliveries.c
     due = _due(now).limit(limit).with_for_update(skip_locked=True, of=webhook_deliveries)
-    async with ctx.db.write() as conn:
-        claimed = (
-            await conn.execute(
-                update(webhook_deliveries)
-                .where(delivery.id.in_(due))
-                .values(claim=claim, locked_until=now + LEASE)
-                .returning(delivery.id)
-            )
-        ).scalars()
-        return await _jobs(conn, list(claimed), claim)
+    claimed = (
+        await conn.execute(
+            update(webhook_deliveries)
+            .where(delivery.id.in_(due))
+            .values(claim=claim, locked_until=now + LEASE)
+            .returning(*webhook_deliveries.c)
+        )
+    ).mappings()
+    return await _jobs_of(conn, list(claimed), claim)
 
 
 async def _jobs(conn: AsyncConnection, delivery_ids: Sequence[str], claim: str) -> list[_Job]:
     if not delivery_ids:
         return []
     delivery = webhook_deliveries.c
-    rows = list(
-        (await conn.execute(select(webhook_deliveries).where(delivery.id.in_(delivery_ids))))
-        .mappings()
-        .all()
-    )
+    query = select(webhook_deliveries).where(delivery.id.in_(delivery_ids))
+    return await _jobs_of(conn, list((await conn.execute(query)).mappings().all()), claim)
+
+
+async def _jobs_of(conn: AsyncConnection, rows: Sequence[RowMapping], claim: str) -> list[_Job]:
+    """The jobs of the claimed deliveries `rows`, with their events and endpoints."""
+    if not rows:
+        return []
     event_ids = {row["event_id"] for row in rows}
     endpoint_ids = {row["endpoint_id"] for row in rows}
     found_events = {
@@ -253,7 +447,101 @@ async def _first_bytes(chunks: AsyncIterator[bytes], size: int) -> bytes:
 async def _record(ctx: Context, job: _Job, outcome: _Outcome) -> None:
     """Store the attempt and the delivery's next step, if the claim still holds (the lease
     may have lapsed, or the endpoint been deleted meanwhile)."""
-    now = ctx.clock()
+    async with ctx.db.write() as conn:
+        await _record_all(conn, [(job, outcome)], now=ctx.clock())
+
+
+async def _record_all(
+    conn: AsyncConnection, finished: Sequence[tuple[_Job, _Outcome]], *, now: datetime
+) -> None:
+    """Record finished attempts in the transaction on `conn`, each only if its claim still
+    holds. The successes of endpoints with nothing but successes here take three statements
+    in all (deliveries, attempts, their endpoints' health); the rest are recorded one by one,
+    in the order they were made, endpoint by endpoint (a fixed order of locks across
+    workers)."""
+    by_endpoint: dict[str, list[tuple[_Job, _Outcome]]] = {}
+    for job, outcome in finished:
+        by_endpoint.setdefault(job.endpoint.id, []).append((job, outcome))
+    plain: list[tuple[_Job, _Outcome]] = []
+    mixed: list[tuple[_Job, _Outcome]] = []
+    for endpoint_id in sorted(by_endpoint):
+        theirs = by_endpoint[endpoint_id]
+        if all(outcome.succeeded for _, outcome in theirs):
+            plain += theirs
+        else:
+            mixed += sorted(theirs, key=lambda item: item[1].attempted_at)
+    if plain:
+        await _record_successes(conn, plain, now=now)
+    for job, outcome in mixed:
+        await _record_one(conn, job, outcome, now=now)
+
+
+async def _record_successes(
+    conn: AsyncConnection, finished: Sequence[tuple[_Job, _Outcome]], *, now: datetime
+) -> None:
+    delivery = webhook_deliveries.c
+    claims = sorted((job.delivery_id, job.claim) for job, _ in finished)
+    updated = await conn.execute(
+        update(webhook_deliveries)
+        .where(tuple_(delivery.id, delivery.claim).in_(claims))
+        .values(
+            status=Status.SUCCEEDED.value,
+            attempts=delivery.attempts + 1,
+            next_attempt_at=None,
+            claim=None,
+            locked_until=None,
+            updated_at=now,
+        )
+        .returning(delivery.id)
+    )
+    kept = set(updated.scalars())
+    for job, _ in finished:
+        if job.delivery_id not in kept:
+            log.warning("delivery %s: claim lost before its attempt was recorded", job.delivery_id)
+    recorded = [(job, outcome) for job, outcome in finished if job.delivery_id in kept]
+    if not recorded:
+        return
+    await conn.execute(
+        insert(webhook_attempts), [_attempt_row(job, outcome) for job, outcome in recorded]
+    )
+    column = webhook_endpoints.c
+    await conn.execute(
+        update(webhook_endpoints)
+        .where(
+            column.id.in_(sorted({job.endpoint.id for job, _ in recorded})),
+            column.failing_since.is_not(None),
+        )
+        .values(failing_since=None)
+    )
+
+
+async def _release(conn: AsyncConnection, released: Sequence[_Job]) -> None:
+    """Give up claims that were not sent, so that any worker may take them at once."""
+    delivery = webhook_deliveries.c
+    claims = sorted((job.delivery_id, job.claim) for job in released)
+    await conn.execute(
+        update(webhook_deliveries)
+        .where(tuple_(delivery.id, delivery.claim).in_(claims))
+        .values(claim=None, locked_until=None)
+    )
+
+
+def _attempt_row(job: _Job, outcome: _Outcome) -> dict[str, Any]:
+    return {
+        "id": new_id("wa"),
+        "delivery_id": job.delivery_id,
+        "attempted_at": outcome.attempted_at,
+        "succeeded": outcome.succeeded,
+        "status_code": outcome.status_code,
+        "latency_ms": outcome.latency_ms,
+        "response_body": outcome.body,
+        "error": outcome.error,
+    }
+
+
+async def _record_one(
+    conn: AsyncConnection, job: _Job, outcome: _Outcome, *, now: datetime
+) -> None:
     if outcome.succeeded:
         status, next_at = Status.SUCCEEDED, None
     else:
@@ -265,46 +553,35 @@ async def _record(ctx: Context, job: _Job, outcome: _Outcome) -> None:
         )
         status = Status.PENDING if next_at else Status.FAILED
     delivery = webhook_deliveries.c
-    async with ctx.db.write() as conn:
-        updated = await conn.execute(
-            update(webhook_deliveries)
-            .where(delivery.id == job.delivery_id, delivery.claim == job.claim)
-            .values(
-                status=status.value,
-                attempts=delivery.attempts + 1,
-                next_attempt_at=next_at,
-                claim=None,
-                locked_until=None,
-                updated_at=now,
-            )
-            .returning(delivery.id)
+    updated = await conn.execute(
+        update(webhook_deliveries)
+        .where(delivery.id == job.delivery_id, delivery.claim == job.claim)
+        .values(
+            status=status.value,
+            attempts=delivery.attempts + 1,
+            next_attempt_at=next_at,
+            claim=None,
+            locked_until=None,
+            updated_at=now,
         )
-        if updated.first() is None:
-            log.warning("delivery %s: claim lost before its attempt was recorded", job.delivery_id)
-            return
-        await conn.execute(
-            insert(webhook_attempts).values(
-                id=new_id("wa"),
-                delivery_id=job.delivery_id,
-                attempted_at=outcome.attempted_at,
-                succeeded=outcome.succeeded,
-                status_code=outcome.status_code,
-                latency_ms=outcome.latency_ms,
-                response_body=outcome.body,
-                error=outcome.error,
-            )
+        .returning(delivery.id)
+    )
+    if updated.first() is None:
+        log.warning("delivery %s: claim lost before its attempt was recorded", job.delivery_id)
+        return
+    await conn.execute(insert(webhook_attempts), [_attempt_row(job, outcome)])
+    await _update_health(conn, job.endpoint, outcome, now=now)
+    if status is Status.FAILED:
+        (failed,) = await deliveries.load_deliveries(conn, [job.delivery_id])
+        await webhooks.record_event(
+            conn,
+            type=EventType.WEBHOOK_DELIVERY_FAILED,
+            shop_id=job.endpoint.shop_id,
+            test=job.endpoint.test,
+            data=deliveries.delivery_object(failed),
+            now=now,
         )
-        await _update_health(conn, job.endpoint, outcome, now=now)
-        if status is Status.FAILED:
-            (failed,) = await deliveries.load_deliveries(conn, [job.delivery_id])
-            await webhooks.record_event(
-                conn,
-                type=EventType.WEBHOOK_DELIVERY_FAILED,
-                shop_id=job.endpoint.shop_id,
-                test=job.endpoint.test,
-                data=deliveries.delivery_object(failed),
-                now=now,
-            )
+        await wakeups.event_written(conn)
 
 
 async def _update_health(
@@ -348,6 +625,7 @@ async def _update_health(
             data=webhooks.endpoint_object(webhooks.endpoint(row)),
             now=now,
         )
+        await wakeups.event_written(conn)
 
 
 async def resend(

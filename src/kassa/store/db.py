@@ -4,11 +4,15 @@ SQLite is the embedded default. It allows one writer at a time, so Kassa gives i
 engine with a single connection whose transactions start with `BEGIN IMMEDIATE` (taking the
 write lock up front, so a read-then-write transaction can never fail half way with "database
 is locked") and a separate reader engine. PostgreSQL gets one pooled engine for both.
+
+A write transaction may be `touch`ed with topics ("events were written"); once it commits, the
+listeners registered with `Database.on_commit` hear them (how the webhook dispatcher wakes up).
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import logging
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -17,6 +21,13 @@ from sqlalchemy import ColumnElement, Insert, Table, TextClause, event, make_url
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+log = logging.getLogger(__name__)
+
+#: Where a connection keeps the topics its transaction touched (see `touch`).
+_TOUCHED = "kassa.touched"
+
+CommitListener = Callable[[frozenset[str]], None]
 
 _SQLITE_PRAGMAS = (
     "PRAGMA journal_mode=WAL",
@@ -32,6 +43,7 @@ class Database:
     def __init__(self, url: str | URL, *, pool_size: int = 20) -> None:
         self.url = make_url(url)
         self.dialect = self.url.get_backend_name()
+        self._commit_listeners: list[CommitListener] = []
         if self.dialect == "sqlite":
             self._prepare_sqlite_file()
             # No overflow: each SQLite connection is a thread of its own, too dear to churn.
@@ -61,13 +73,30 @@ class Database:
     async def read(self) -> AsyncIterator[AsyncConnection]:
         """A connection for reads; nothing written through it is committed."""
         async with self._reader.connect() as conn:
+            conn.info.pop(_TOUCHED, None)
             yield conn
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncConnection]:
-        """A transaction: committed when the block ends, rolled back if it raises."""
+        """A transaction: committed when the block ends, rolled back if it raises. Once it
+        has committed, the `on_commit` listeners hear the topics it was `touch`ed with."""
         async with self._writer.begin() as conn:
+            conn.info.pop(_TOUCHED, None)  # left by a transaction that rolled back
             yield conn
+            touched: set[str] | None = conn.info.pop(_TOUCHED, None)
+        if touched:
+            topics = frozenset(touched)
+            for listener in list(self._commit_listeners):
+                try:
+                    listener(topics)
+                except Exception:
+                    log.exception("an after-commit listener failed")
+
+    def on_commit(self, listener: CommitListener) -> Callable[[], None]:
+        """Call `listener` with the topics of every `touch`ed write transaction, after it
+        commits (in this process; a listener must not block). Returns the unsubscribe."""
+        self._commit_listeners.append(listener)
+        return lambda: self._commit_listeners.remove(listener)
 
     def insert_ignoring_conflict(
         self,
@@ -86,6 +115,16 @@ class Database:
         await self._reader.dispose()
         if self._writer is not self._reader:
             await self._writer.dispose()
+
+
+def touch(conn: AsyncConnection, topic: str) -> bool:
+    """Note that the transaction on `conn` (from `Database.write`) concerns `topic`, for the
+    `on_commit` listeners; returns whether it is the first time in this transaction."""
+    touched: set[str] = conn.info.setdefault(_TOUCHED, set())
+    if topic in touched:
+        return False
+    touched.add(topic)
+    return True
 
 
 def insert_ignoring_conflict(
