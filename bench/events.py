@@ -7,8 +7,8 @@ signed sandbox `payment.succeeded` notifications are sent at a steady rate, each
 one transition with its event, the way a provider's traffic does. The lag of an event is its
 arrival at the receiver minus its `created_at`.
 
-It runs the same thing twice: at a trickle (the baseline: the lag of an idle dispatcher, which
-is what the polling loop alone costs), then at `--rate` for `--seconds`. It prints p50/p99
+It runs the same thing twice: at a trickle (the baseline: the lag of an idle dispatcher, what
+waking it and sending alone cost), then at `--rate` for `--seconds`. It prints p50/p99
 lag, deliveries/s, the ratio of the two p99s, the verdict on the goal (p99 <= 1 s at
 200 events/s) and where the lag goes, from Kassa's own delivery records. It checks that every
 event arrived with a valid signature, and exits 1 if anything was lost.
@@ -202,6 +202,8 @@ class Receiver:
                 await writer.drain()
         except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, ConnectionError):
             pass  # the sender closed its connection (or broke it): nothing more to read
+        except asyncio.CancelledError:
+            pass  # the bench is ending with Kassa's keep-alive connections still open
         finally:
             writer.close()
 
@@ -376,7 +378,8 @@ async def run_phase(
 
 @dataclass
 class Round:
-    """One dispatcher round, as its deliveries show it."""
+    """One fan-out of the dispatcher (every delivery it makes has its start as `created_at`),
+    and the attempts at what it made."""
 
     start: float
     deliveries: int = 0
@@ -392,19 +395,19 @@ class Stages:
     fan_out: list[float]
     queued: list[float]
     hop: list[float]
-    #: The dispatcher rounds that fanned out this phase's events, in order.
+    #: The fan-outs that made this phase's deliveries, in order.
     rounds: list[Round]
 
     def rounds_line(self) -> str:
-        """How often rounds came, how big they were and how fast they sent."""
+        """How often fan-outs came, how big they were and how fast their deliveries went."""
         starts = [each.start for each in self.rounds]
         gaps = [later - earlier for earlier, later in itertools.pairwise(starts)]
         sizes = [each.deliveries for each in self.rounds]
         sending = sum(each.last_attempt - each.start for each in self.rounds)
         if not gaps or sending <= 0:
-            return f"{len(starts)} round(s)"
+            return f"{len(starts)} fan-out(s)"
         return (
-            f"{len(starts)} rounds, one every {percentile(gaps, 50):.2f} s (p50; max "
+            f"{len(starts)} fan-outs, one every {percentile(gaps, 50):.2f} s (p50; max "
             f"{max(gaps):.2f} s), of {percentile(sizes, 50):.0f} events (p50; max "
             f"{max(sizes)}), starting about {sum(sizes) / sending:.0f} attempts/s while sending"
         )
@@ -427,7 +430,7 @@ def split(phase: Phase, records: dict[str, Any]) -> Stages:
         record = records.get(arrival.event["id"])
         if record is None:
             continue
-        fanned = epoch(record["created_at"])  # a round's start: every delivery it makes has it
+        fanned = epoch(record["created_at"])  # a fan-out's start: every delivery it makes has it
         attempted = epoch(record["attempts"][0]["attempted_at"])
         fan_out.append(fanned - created[pid])
         queued.append(attempted - fanned)
