@@ -23,7 +23,7 @@ SCRIPT = textwrap.dedent(
             return None
 
     sys.meta_path.insert(0, NoServer())
-    sys.argv = ["kassa", "agent", "--check"]
+    sys.argv = ["kassa", *ARGS]
     from kassa.cli import main
 
     main()
@@ -31,9 +31,9 @@ SCRIPT = textwrap.dedent(
 )
 
 
-def test_kassa_agent_runs_without_the_server_packages(tmp_path: object) -> None:
-    code = f"BLOCKED = {BLOCKED!r}\n{SCRIPT}"
-    done = subprocess.run(
+def kassa_without_the_server(tmp_path: object, *args: str) -> subprocess.CompletedProcess[str]:
+    code = f"BLOCKED = {BLOCKED!r}\nARGS = {list(args)!r}\n{SCRIPT}"
+    return subprocess.run(
         [sys.executable, "-c", code],
         capture_output=True,
         text=True,
@@ -42,7 +42,20 @@ def test_kassa_agent_runs_without_the_server_packages(tmp_path: object) -> None:
         cwd=str(tmp_path),
         env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "COLUMNS": "200"},
     )
+
+
+def test_kassa_agent_runs_without_the_server_packages(tmp_path: object) -> None:
+    done = kassa_without_the_server(tmp_path, "agent", "--check")
     # The check itself runs and fails for want of settings: exit 1 with its report, not an
     # ImportError.
     assert done.returncode == 1, done.stderr
     assert "KASSA_HUB_URL is not set" in done.stdout + done.stderr
+
+
+def test_the_hubs_commands_say_what_is_missing_without_the_server_packages(
+    tmp_path: object,
+) -> None:
+    done = kassa_without_the_server(tmp_path, "--help")
+    assert done.returncode == 1
+    assert "need the server extra" in done.stderr
+    assert "Traceback" not in done.stderr

@@ -16,8 +16,13 @@ def main() -> None:
 
         agent(args=sys.argv[2:], prog_name="kassa agent")
         return
-    from kassa.cli.main import app
-
+    try:
+        from kassa.cli.main import app
+    except ImportError as exc:
+        sys.exit(
+            f"kassa: the hub's commands need the server extra (pip install 'kassa[server]'): "
+            f"{exc}. On a kiosk with only the agent extra, run `kassa agent`."
+        )
     app()
 
 
