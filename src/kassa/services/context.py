@@ -11,7 +11,6 @@ from typing import Generic, TypeVar
 from kassa.config import Settings
 from kassa.domain import ProviderAccount
 from kassa.services.gateways import Gateways
-from kassa.services.terminal_signals import Signals
 from kassa.store import Database
 
 K = TypeVar("K")
@@ -59,8 +58,6 @@ class Context:
     )
     #: Secrets the hub keeps in its database (`hub_secrets`), once read; they never change.
     secrets: dict[str, str] = field(default_factory=dict)
-    #: Terminal signals within this process (see `kassa.services.terminal_signals`).
-    signals: Signals = field(default_factory=Signals)
 
     @classmethod
     def open(cls, settings: Settings, *, gateways: Gateways | None = None) -> Context:

@@ -48,7 +48,6 @@ from kassa.services.objects import list_object, payment_object
 from kassa.services.pagination import PageRequest, fetch_page
 from kassa.services.scopes import Scope
 from kassa.services.terminal_queue import NewOperation, enqueue
-from kassa.services.terminal_signals import Signal
 from kassa.store import records
 from kassa.store.tables import payments
 
@@ -152,7 +151,6 @@ async def create_payment(
         provider_payment_id=created.provider_payment_id,
         confirmation=dict(created.confirmation),
     )
-    signals: list[Signal] = []
     async with ctx.db.write() as conn:
         await conn.execute(
             insert(payments).values(
@@ -163,7 +161,7 @@ async def create_payment(
             conn, type=EventType.PAYMENT_CREATED, source=EventSource.API, now=now, subject=payment
         )
         if created.operation is not None:
-            queued = await enqueue(
+            await enqueue(
                 conn,
                 shop_id=payment.shop_id,
                 new=NewOperation(
@@ -175,8 +173,6 @@ async def create_payment(
                 ),
                 now=now,
             )
-            if queued[1] is not None:
-                signals.append(queued[1])
         if created.status != PaymentStatus.PENDING:
             applied = await apply_payment_update(
                 conn,
@@ -186,7 +182,6 @@ async def create_payment(
                 now=now,
             )
             payment = applied.payment
-    ctx.signals.publish(*signals)
     return payment
 
 

@@ -97,10 +97,7 @@ async def queue_operation(
         sent_via=sent_via,
     )
     async with ctx.db.write() as conn:
-        operation, signal = await enqueue(conn, shop_id=shop_id, new=new, now=now)
-    if signal is not None:
-        ctx.signals.publish(signal)
-    return operation
+        return await enqueue(conn, shop_id=shop_id, new=new, now=now)
 
 
 async def get_operation(ctx: Context, *, shop_id: str, request_id: str) -> Operation:
@@ -281,8 +278,6 @@ async def record_result(
         state = OperationState.EXPIRED
     else:
         state = OperationState.UNKNOWN if error is None or error.unknown else OperationState.DONE
-    signal = Signal(SignalKind.RESULT, shop_id, terminal_id, request_id)
-    signals = [signal]
     async with ctx.db.write() as conn:
         row = (
             (
@@ -331,11 +326,8 @@ async def record_result(
             return operation_record(existing) if existing else None
         operation = operation_record(row)
         if operation.payment_id is not None:
-            retry = await _settle_payment(conn, operation, ok=ok, body=body, error=error, now=now)
-            if retry is not None:
-                signals.append(retry)
-        await notify(conn, signal)
-    ctx.signals.publish(*signals)
+            await _settle_payment(conn, operation, ok=ok, body=body, error=error, now=now)
+        await notify(conn, Signal(SignalKind.RESULT, shop_id, terminal_id, request_id))
     return operation
 
 
@@ -347,9 +339,9 @@ async def _settle_payment(
     body: Mapping[str, Any] | None,
     error: OperationError | None,
     now: datetime,
-) -> Signal | None:
-    """Keep the terminal's answer with the payment and apply what it says; returns the signal
-    of a new attempt when the answer was that the gateway never saw the payment."""
+) -> None:
+    """Keep the terminal's answer with the payment and apply what it says (or, when the
+    gateway never saw the payment, try it again)."""
     assert operation.payment_id is not None
     payment = await payments.load(conn, operation.payment_id)
     confirmation = {
@@ -365,10 +357,8 @@ async def _settle_payment(
         .where(payments_table.c.id == payment.id)
         .values(confirmation=confirmation)
     )
-    if error is not None and error.code == NOT_PROCESSED and now < operation.deadline:
-        retry = await _try_again(conn, operation, now=now)
-        if retry is not None:
-            return retry
+    if await _try_again(conn, operation, error, now=now):
+        return
     reported = payment_update(ok=ok, body=body, error=error)
     if reported is not None:
         await payments.apply_payment_update(
@@ -378,24 +368,26 @@ async def _settle_payment(
             source=EventSource.PROVIDER,
             now=now,
         )
-    return None
 
 
 async def _try_again(
-    conn: AsyncConnection, operation: Operation, *, now: datetime
-) -> Signal | None:
-    """Queue the payment once more under a new request id: the agent's lookup found that the
-    gateway never received it (the agent stopped between journaling the call and sending
-    it), so nobody was charged and the payer is still at the kiosk. At most
-    `MAX_PAYMENT_ATTEMPTS` times, in case a misconfigured lookup keeps answering 404."""
+    conn: AsyncConnection, operation: Operation, error: OperationError | None, *, now: datetime
+) -> bool:
+    """Queue the payment once more under a new request id, if the agent's lookup found that
+    the gateway never received it (the agent stopped between journaling the call and sending
+    it): nobody was charged and the payer is still at the kiosk. Only before its deadline, and
+    at most `MAX_PAYMENT_ATTEMPTS` times, in case a misconfigured lookup keeps answering 404.
+    Returns whether it did."""
+    if error is None or error.code != NOT_PROCESSED or now >= operation.deadline:
+        return False
     attempts = (
         await conn.execute(
             select(func.count()).where(operations.c.payment_id == operation.payment_id)
         )
     ).scalar_one()
     if attempts >= MAX_PAYMENT_ATTEMPTS:
-        return None
-    _, signal = await enqueue(
+        return False
+    await enqueue(
         conn,
         shop_id=operation.shop_id,
         new=NewOperation(
@@ -408,4 +400,4 @@ async def _try_again(
         ),
         now=now,
     )
-    return signal
+    return True

@@ -74,10 +74,10 @@ class NewOperation:
 
 async def enqueue(
     conn: AsyncConnection, *, shop_id: str, new: NewOperation, now: datetime
-) -> tuple[Operation, Signal | None]:
-    """Queue `new` in the caller's transaction; returns it and the signal to publish once
-    the transaction commits (`None` for an operation already claimed for sending). The
-    terminal must exist in the shop and be enabled."""
+) -> Operation:
+    """Queue `new` in the caller's transaction (its pump is signalled when the transaction
+    commits, unless the caller sends it itself). The terminal must exist in the shop and be
+    enabled."""
     row = (
         await conn.execute(
             select(terminals.c.enabled).where(
@@ -117,8 +117,6 @@ async def enqueue(
         .mappings()
         .one()
     )
-    if new.sent_via is not None:
-        return operation_record(stored), None
-    signal = Signal(SignalKind.WORK, shop_id, new.terminal_id)
-    await notify(conn, signal)
-    return operation_record(stored), signal
+    if new.sent_via is None:
+        await notify(conn, Signal(SignalKind.WORK, shop_id, new.terminal_id))
+    return operation_record(stored)

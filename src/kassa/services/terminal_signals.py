@@ -1,11 +1,11 @@
 """Signals between hub processes about terminals: "operations are waiting for terminal X",
 "operation R has its result", "terminal X changed (revoked, disabled)".
 
-A signal is published after the transaction that caused it commits. Within a process it goes
-straight to the subscribers; on PostgreSQL it is also sent with `pg_notify` inside that
-transaction (so it is delivered exactly when it commits), and every hub process LISTENs
-(`kassa.web.terminals.listener`) and hands what it hears to its own subscribers. A signal is
-only a hint to look at the database: missing one delays, never loses, an operation.
+A signal is sent with `notify` inside the transaction that causes it, and heard once that
+transaction commits: within the process through `Database.on_commit` (the mechanism that also
+wakes the webhook dispatcher), and on PostgreSQL by every hub process, through `pg_notify` in
+that transaction and a LISTEN (`kassa.web.terminals.listener`). A signal is only a hint to look
+at the database: missing one delays, never loses, an operation.
 """
 
 from __future__ import annotations
@@ -18,6 +18,9 @@ from enum import StrEnum
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
+
+from kassa.store import Database
+from kassa.store.db import touch
 
 log = logging.getLogger(__name__)
 
@@ -59,28 +62,26 @@ class Signal:
             return None
 
 
-Subscriber = Callable[[Signal], None]
-
-
-class Signals:
-    """This process's subscribers."""
-
-    def __init__(self) -> None:
-        self._subscribers: list[Subscriber] = []
-
-    def subscribe(self, subscriber: Subscriber) -> Callable[[], None]:
-        """Call `subscriber` with every signal from now on; returns the unsubscribe."""
-        self._subscribers.append(subscriber)
-        return lambda: self._subscribers.remove(subscriber)
-
-    def publish(self, *signals: Signal) -> None:
-        for signal in signals:
-            for subscriber in list(self._subscribers):
-                subscriber(signal)
+#: Signals ride on `Database.touch` topics, marked by this prefix.
+TOPIC_PREFIX = "terminal:"
 
 
 async def notify(conn: AsyncConnection, signal: Signal) -> None:
-    """Send `signal` to other hub processes when the transaction on `conn` commits
-    (PostgreSQL; with SQLite there is one hub process, and `Signals.publish` suffices)."""
-    if conn.dialect.name == "postgresql":
+    """Send `signal` once the transaction on `conn` (from `Database.write`) commits: to this
+    process's `on_signals` listeners and, on PostgreSQL, to every other hub process."""
+    if touch(conn, TOPIC_PREFIX + signal.encode()) and conn.dialect.name == "postgresql":
         await conn.execute(select(func.pg_notify(CHANNEL, signal.encode())))
+
+
+def on_signals(db: Database, heard: Callable[[Signal], None]) -> Callable[[], None]:
+    """Call `heard` with every signal of this process's transactions, after they commit;
+    returns the unsubscribe."""
+
+    def committed(topics: frozenset[str]) -> None:
+        for topic in topics:
+            if topic.startswith(TOPIC_PREFIX):
+                signal = Signal.decode(topic.removeprefix(TOPIC_PREFIX))
+                if signal is not None:
+                    heard(signal)
+
+    return db.on_commit(committed)

@@ -230,7 +230,6 @@ async def _change(
     actor: Actor | None,
 ) -> Terminal:
     now = ctx.clock()
-    signal = Signal(SignalKind.CHANGED, terminal.shop_id, terminal.id)
     async with ctx.db.write() as conn:
         row = (
             (
@@ -253,8 +252,7 @@ async def _change(
                 object_id=terminal.id,
                 shop_id=terminal.shop_id,
             )
-        await notify(conn, signal)
-    ctx.signals.publish(signal)
+        await notify(conn, Signal(SignalKind.CHANGED, terminal.shop_id, terminal.id))
     return terminal_record(row)
 
 

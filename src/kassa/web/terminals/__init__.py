@@ -28,7 +28,7 @@ async def running_hub(app: FastAPI, ctx: Context) -> AsyncIterator[TerminalHub]:
     hub = TerminalHub(ctx)
     app.state.terminals = hub
     hub.start()
-    listener = asyncio.create_task(listen(ctx)) if not ctx.db.is_sqlite else None
+    listener = asyncio.create_task(listen(ctx.db, hub.heard)) if not ctx.db.is_sqlite else None
     try:
         yield hub
     finally:

@@ -32,7 +32,7 @@ from kassa.domain import (
 from kassa.domain.terminals import FINAL_STATES, AgentKind, Operation, OperationState, Terminal
 from kassa.services import terminal_operations, terminals
 from kassa.services.context import Context
-from kassa.services.terminal_signals import Signal, SignalKind
+from kassa.services.terminal_signals import Signal, SignalKind, on_signals
 from kassa.store.tables import terminal_operations as operations_table
 
 log = logging.getLogger(__name__)
@@ -98,7 +98,7 @@ class TerminalHub:
         #: Terminals whose heartbeat was stored since the last presence round.
         self._reported: set[Key] = set()
         self._tasks: list[asyncio.Task[None]] = []
-        self._unsubscribe = ctx.signals.subscribe(self._on_signal)
+        self._unsubscribe = on_signals(ctx.db, self.heard)
 
     # Lifecycle
 
@@ -189,7 +189,8 @@ class TerminalHub:
 
     # Signals
 
-    def _on_signal(self, signal: Signal) -> None:
+    def heard(self, signal: Signal) -> None:
+        """Act on a signal from this or another hub process."""
         key = (signal.shop_id, signal.terminal_id)
         if signal.kind is SignalKind.RESULT and signal.request_id is not None:
             for event in self._waiters.get(signal.request_id, ()):

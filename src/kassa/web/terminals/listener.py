@@ -1,20 +1,22 @@
-"""Hears terminal signals from other hub processes (PostgreSQL LISTEN) and hands them to
-this process's subscribers. See `kassa.services.terminal_signals`; signals missed while the
-connection is down are covered by the hub's sweep."""
+"""Hears terminal signals from other hub processes (PostgreSQL LISTEN). See
+`kassa.services.terminal_signals`; signals missed while the connection is down are covered by
+the hub's sweep."""
 
 from __future__ import annotations
 
-from kassa.services.context import Context
+from collections.abc import Callable
+
 from kassa.services.terminal_signals import CHANNEL, Signal
+from kassa.store import Database
 from kassa.store.listen import listen as store_listen
 
 
-async def listen(ctx: Context) -> None:
-    """LISTEN until cancelled."""
+async def listen(db: Database, heard: Callable[[Signal], None]) -> None:
+    """LISTEN until cancelled, calling `heard` with every signal."""
 
-    def heard(payload: str) -> None:
-        signal = Signal.decode(payload)
+    def payload(text: str) -> None:
+        signal = Signal.decode(text)
         if signal is not None:
-            ctx.signals.publish(signal)
+            heard(signal)
 
-    await store_listen(ctx.db, CHANNEL, heard)
+    await store_listen(db, CHANNEL, payload)
