@@ -17,6 +17,7 @@ from tests.agent.helpers import (
     AgentProcess,
     FakeHub,
     Gateway,
+    HubConnection,
     agent_env,
     closed_url,
     deadline,
@@ -238,6 +239,20 @@ def test_failures_become_results(tmp_path: Path, gateway_factory: Callable[..., 
     run(scenario)
 
 
+async def sigterm_while_charging(
+    agent: AgentProcess, hub: FakeHub, gateway: Gateway, request_id: str
+) -> HubConnection:
+    """Once the agent has connected, send it a payment, and SIGTERM it while the gateway is
+    charging the card; the hub's side of the connection."""
+    hub_side, _ = await hub.accept()
+    await hub_side.operation(request_id, PAYMENT)
+    await hub_side.expect("ack")
+    await until(lambda: bool(gateway.calls()))
+    agent.signal(signal.SIGTERM)
+    await asyncio.sleep(0.3)
+    return hub_side
+
+
 def test_sigterm_drains_the_payment_in_flight(
     tmp_path: Path, gateway_factory: Callable[..., Gateway]
 ) -> None:
@@ -248,12 +263,7 @@ def test_sigterm_drains_the_payment_in_flight(
             env = agent_env(tmp_path, hub, {"payment": payment_route(gateway)})
             agent = await AgentProcess(tmp_path, env).start()
             try:
-                hub_side, _ = await hub.accept()
-                await hub_side.operation("req-3", PAYMENT)
-                await hub_side.expect("ack")
-                await until(lambda: bool(gateway.calls()))
-                agent.signal(signal.SIGTERM)
-                await asyncio.sleep(0.3)
+                hub_side = await sigterm_while_charging(agent, hub, gateway, "req-3")
                 # Shutting down: a new operation is neither acknowledged nor run.
                 await hub_side.operation("req-4", {**PAYMENT, "order_id": "pay_2"})
                 result = await hub_side.expect("result", within=5)
@@ -282,12 +292,7 @@ def test_a_second_signal_exits_at_once_and_the_call_is_never_repeated(
             env = agent_env(tmp_path, hub, {"payment": payment_route(gateway)})
             agent = await AgentProcess(tmp_path, env).start()
             try:
-                hub_side, _ = await hub.accept()
-                await hub_side.operation("req-5", PAYMENT)
-                await hub_side.expect("ack")
-                await until(lambda: bool(gateway.calls()))
-                agent.signal(signal.SIGTERM)
-                await asyncio.sleep(0.3)
+                hub_side = await sigterm_while_charging(agent, hub, gateway, "req-5")
                 agent.signal(signal.SIGTERM)
                 assert await agent.wait(within=3) == 130
 
