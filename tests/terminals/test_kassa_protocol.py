@@ -362,3 +362,25 @@ def test_a_payment_is_sent_three_times_at_most(server: LiveServer, kiosk: KioskS
         assert settled["failure"]["code"] == "not_processed"
 
     asyncio.run(scenario())
+
+
+@pytest.mark.parametrize(
+    ("extra", "status", "code"),
+    [
+        ({}, 422, "parameter_invalid"),  # no terminal named
+        ({"terminal": "NO_SUCH_KIOSK"}, 404, "resource_missing"),
+        ({"terminal": "kiosk 1"}, 422, "parameter_invalid"),
+        ({"terminal": "KIOSK_001", "currency": "USD"}, 422, "currency_unsupported"),
+    ],
+)
+def test_a_terminal_payment_with_bad_input_is_refused_and_nothing_is_queued(
+    server: LiveServer, kiosk: KioskShop, extra: dict[str, str], status: int, code: str
+) -> None:
+    body = {"amount": 15000, "currency": "RUB", "provider": "terminal", **extra}
+    with kiosk.api(server) as api:
+        response = api.post("/v1/payments", json=body)
+        assert response.status_code == status, response.text
+        assert response.json()["error"]["code"] == code
+        assert api.get("/v1/payments").json()["data"] == []
+        operations = api.get(f"/v1/terminals/{kiosk.terminal_id}/operations").json()["data"]
+    assert operations == []
