@@ -8,11 +8,13 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import update
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from kassa.domain.terminals import AgentKind
 from kassa.services import terminal_operations, terminal_tokens, terminals
 from kassa.services.context import utcnow
+from kassa.store.tables import terminals as terminals_table
 from tests.helpers import later
 from tests.live import LiveServer
 from tests.terminals.kiosk import (
@@ -281,6 +283,58 @@ def test_heartbeats_show_the_agents_health_and_counters(
         assert terminal.stats == {"requests": 3}
         assert terminal.agent_version == "9.9"
         assert terminal.online(utcnow(), within=terminals.ONLINE_WITHIN)
+        await agent.close()
+
+    asyncio.run(scenario())
+
+
+def test_a_heartbeat_that_repeats_the_stored_one_is_not_written_again_but_keeps_the_terminal_seen(
+    server: LiveServer, kiosk: KioskShop
+) -> None:
+    hub = server.app.state.terminals
+    health = {"payment": {"ok": True, "latency_ms": 3}}
+
+    def stored() -> Any:
+        return server.call(
+            terminals.get_terminal(server.ctx, shop_id=kiosk.shop.id, terminal_id=kiosk.terminal_id)
+        )
+
+    def tamper() -> None:
+        """Change the stored stats behind the hub's back, to see whether it writes again."""
+
+        async def write() -> None:
+            async with server.ctx.db.write() as conn:
+                await conn.execute(
+                    update(terminals_table)
+                    .where(terminals_table.c.id == kiosk.terminal_id)
+                    .values(stats={"requests": -1})
+                )
+
+        server.call(write())
+
+    async def beat(agent: ScriptedAgent, requests: int) -> None:
+        await agent.send("heartbeat", {"stats": {"requests": requests}, "health": health})
+        await agent.ws.send("not json")  # answered once the heartbeat before it was taken
+        assert (await agent.receive("error"))["code"] == "malformed"
+        await asyncio.to_thread(server.call, hub.flush())
+
+    async def scenario() -> None:
+        agent = await ScriptedAgent.connect(server, kiosk.token)
+        await beat(agent, 3)
+        first = await asyncio.to_thread(stored)
+        assert first.stats == {"requests": 3}
+        await asyncio.to_thread(tamper)
+        await beat(agent, 3)
+        assert (await asyncio.to_thread(stored)).stats == {"requests": -1}, "written again"
+        # The presence rounds mark it seen: the first skips what the last flush wrote.
+        await asyncio.to_thread(server.call, hub.flush(presence=True))
+        await asyncio.to_thread(server.call, hub.flush(presence=True))
+        seen = await asyncio.to_thread(stored)
+        assert seen.last_seen_at is not None
+        assert first.last_seen_at is not None
+        assert seen.last_seen_at > first.last_seen_at
+        await beat(agent, 4)
+        assert (await asyncio.to_thread(stored)).stats == {"requests": 4}
         await agent.close()
 
     asyncio.run(scenario())

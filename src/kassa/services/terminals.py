@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import RowMapping, and_, bindparam, select, tuple_, update
+from sqlalchemy import RowMapping, and_, bindparam, select, update
 
 from kassa.domain import AuthenticationFailed, Conflict, NotFound, Shop, TerminalUnavailable
 from kassa.domain.terminals import AgentKind, Terminal, check_terminal_id
@@ -316,17 +316,22 @@ class Heartbeat:
     stats: Mapping[str, Any]
 
 
-#: Rows per transaction when thousands of terminals are updated at once: small enough that
-#: an operation's own write never waits long behind them (SQLite has one writer).
-BATCH = 100
+#: Terminal ids per `UPDATE … WHERE id IN (…)` when marking terminals seen (SQLite takes
+#: 32,766 bound values per statement; PostgreSQL 65,535).
+IDS_PER_STATEMENT = 1000
 
 
 async def keep_present(
     ctx: Context, connected: Iterable[tuple[str, str]], heartbeats: Iterable[Heartbeat] = ()
 ) -> None:
     """Store the latest heartbeats of terminals connected to this process (which also marks
-    them seen now), and mark the `connected` ones seen now: a hub with thousands of agents
-    writes this in batches every few seconds, not once per heartbeat."""
+    them seen now), and mark the `connected` ones seen now.
+
+    A hub with thousands of agents writes this every few seconds in one transaction, not
+    once per heartbeat nor in many small transactions: with SQLite's one writer, a round
+    that holds it for a few tens of milliseconds delays the few operations that arrive
+    meanwhile, while the same rows spread over a second of small transactions would delay
+    every operation of that second."""
     now = ctx.clock()
     reports = [
         {
@@ -337,6 +342,11 @@ async def keep_present(
         }
         for beat in heartbeats
     ]
+    by_shop: dict[str, list[str]] = {}
+    for shop_id, terminal_id in connected:
+        by_shop.setdefault(shop_id, []).append(terminal_id)
+    if not reports and not by_shop:
+        return
     store = (
         update(terminals)
         .where(
@@ -345,14 +355,16 @@ async def keep_present(
         )
         .values(health=bindparam("health"), stats=bindparam("stats"), last_seen_at=now)
     )
-    for start in range(0, len(reports), BATCH):
-        async with ctx.db.write() as conn:
-            await conn.execute(store, reports[start : start + BATCH])
-    keys = list(connected)
-    for start in range(0, len(keys), BATCH):
-        async with ctx.db.write() as conn:
-            await conn.execute(
-                update(terminals)
-                .where(tuple_(terminals.c.shop_id, terminals.c.id).in_(keys[start : start + BATCH]))
-                .values(last_seen_at=now)
-            )
+    async with ctx.db.write() as conn:
+        if reports:
+            await conn.execute(store, reports)
+        for shop_id, ids in by_shop.items():
+            for start in range(0, len(ids), IDS_PER_STATEMENT):
+                await conn.execute(
+                    update(terminals)
+                    .where(
+                        terminals.c.shop_id == shop_id,
+                        terminals.c.id.in_(ids[start : start + IDS_PER_STATEMENT]),
+                    )
+                    .values(last_seen_at=now)
+                )

@@ -467,4 +467,7 @@ terminal_operations = Table(
     Column("error_message", Text),
     ForeignKeyConstraint(["shop_id", "terminal_id"], ["terminals.shop_id", "terminals.id"]),
     Index("ix_terminal_operations_terminal", "shop_id", "terminal_id", "state"),
+    # The hub's sweeps look for queued and unanswered operations across all terminals
+    # every few seconds: a short range of this index, however many operations are done.
+    Index("ix_terminal_operations_state", "state", "updated_at"),
 )

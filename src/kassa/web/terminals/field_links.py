@@ -27,7 +27,6 @@ from fastapi import APIRouter, WebSocket
 
 from kassa.domain import AuthenticationFailed, KassaError
 from kassa.domain.terminals import AgentKind, Operation, OperationError, Terminal
-from kassa.services import terminal_operations
 from kassa.services.context import Context
 from kassa.web.terminals.hub import Link, TerminalHub, authenticate, token_of
 
@@ -69,7 +68,7 @@ class FieldLink(Link):
             )
 
     @abstractmethod
-    async def take(self, ctx: Context, message: dict[str, Any]) -> None:
+    async def take(self, hub: TerminalHub, message: dict[str, Any]) -> None:
         """Handle one message from the agent."""
 
     async def query(self, request_id: str) -> None:
@@ -81,7 +80,7 @@ class FieldLink(Link):
 
     async def record(
         self,
-        ctx: Context,
+        hub: TerminalHub,
         request_id: str,
         *,
         body: dict[str, Any] | None = None,
@@ -89,16 +88,9 @@ class FieldLink(Link):
     ) -> None:
         """Store the agent's answer to `request_id`; answers to nothing it was sent (unknown
         ids, another terminal's) are dropped."""
-        recorded = await terminal_operations.record_result(
-            ctx,
-            shop_id=self.terminal.shop_id,
-            terminal_id=self.terminal.id,
-            request_id=request_id,
-            ok=error is None,
-            body=body,
-            error=error,
+        recorded = await hub.record_result(
+            self, request_id, ok=error is None, body=body, error=error
         )
-        self.unanswered.discard(request_id)
         if recorded is None:
             log.debug("terminal %s answered unknown request %s", self.terminal.id, request_id)
         else:
@@ -128,7 +120,7 @@ class WsClientLink(FieldLink):
             }
         )
 
-    async def take(self, ctx: Context, message: dict[str, Any]) -> None:
+    async def take(self, hub: TerminalHub, message: dict[str, Any]) -> None:
         """A reply: the local service's JSON plus `request_id`, or ws_client's own error
         `{request_id, status: "error", error, message}`."""
         reply = dict(message)
@@ -141,9 +133,9 @@ class WsClientLink(FieldLink):
             error = OperationError(
                 code=code[:64], message=str(reply.get("message") or ""), unknown=code not in NOT_RUN
             )
-            await self.record(ctx, request_id, error=error)
+            await self.record(hub, request_id, error=error)
         else:
-            await self.record(ctx, request_id, body=reply)
+            await self.record(hub, request_id, body=reply)
 
 
 class ProxyV1Link(FieldLink):
@@ -166,7 +158,7 @@ class ProxyV1Link(FieldLink):
             }
         )
 
-    async def take(self, ctx: Context, message: dict[str, Any]) -> None:
+    async def take(self, hub: TerminalHub, message: dict[str, Any]) -> None:
         """`payment_response` settles an operation; `pong` and anything else is ignored."""
         data = message.get("data")
         if message.get("type") != "payment_response" or not isinstance(data, dict):
@@ -175,7 +167,7 @@ class ProxyV1Link(FieldLink):
         if not isinstance(request_id, str):
             log.debug("terminal %s sent a payment_response without a request_id", self.terminal.id)
             return
-        await self.record(ctx, request_id, body=payment_answer(data))
+        await self.record(hub, request_id, body=payment_answer(data))
 
     async def ping_every(self, ctx: Context, interval: float) -> None:
         """The proxy's keep-alive, as its server sent it; ends when the socket fails."""
@@ -236,13 +228,13 @@ async def messages(websocket: WebSocket) -> AsyncIterator[dict[str, Any]]:
             log.debug("terminal sent a frame that is not a JSON object; ignored")
 
 
-async def serve(ctx: Context, hub: TerminalHub, link: FieldLink) -> None:
+async def serve(hub: TerminalHub, link: FieldLink) -> None:
     """Attach the accepted connection to the hub and take the agent's messages until it
     goes; then detach, which makes what it left unanswered `unknown`."""
     try:
         await hub.attach(link, version=None)
         async for message in messages(link.websocket):
-            await link.take(ctx, message)
+            await link.take(hub, message)
     finally:
         await hub.detach(link)
 
@@ -253,8 +245,7 @@ async def ws_client_socket(websocket: WebSocket) -> None:
     if terminal is None:
         return
     await websocket.accept()
-    app = websocket.app
-    await serve(app.state.ctx, app.state.terminals, WsClientLink(terminal, websocket))
+    await serve(websocket.app.state.terminals, WsClientLink(terminal, websocket))
 
 
 @router.websocket("/ws/{kiosk_id}")
@@ -273,7 +264,7 @@ async def proxy_v1_socket(websocket: WebSocket, kiosk_id: str) -> None:
     )
     pinging = asyncio.create_task(link.ping_every(ctx, PING_INTERVAL))
     try:
-        await serve(ctx, websocket.app.state.terminals, link)
+        await serve(websocket.app.state.terminals, link)
     finally:
         pinging.cancel()
         with contextlib.suppress(asyncio.CancelledError):

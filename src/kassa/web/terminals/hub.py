@@ -29,7 +29,14 @@ from kassa.domain import (
     ProviderError,
     TerminalUnavailable,
 )
-from kassa.domain.terminals import FINAL_STATES, AgentKind, Operation, OperationState, Terminal
+from kassa.domain.terminals import (
+    FINAL_STATES,
+    AgentKind,
+    Operation,
+    OperationError,
+    OperationState,
+    Terminal,
+)
 from kassa.services import terminal_operations, terminals
 from kassa.services.context import Context
 from kassa.services.terminal_signals import Signal, SignalKind, on_signals
@@ -67,14 +74,22 @@ class Link(ABC):
         #: Request ids sent on this connection and not answered yet.
         self.unanswered: set[str] = set()
         self.connected_at = terminal.connected_at
-        #: The agent's latest heartbeat, until the hub stores it.
+        #: The agent's latest heartbeat that says something new, until the hub stores it.
         self.heartbeat: terminals.Heartbeat | None = None
+        #: What the terminal's row holds (as of the last heartbeat the hub stored).
+        self.stored: tuple[Mapping[str, Any], Mapping[str, Any]] = (
+            terminal.health,
+            terminal.stats,
+        )
 
     def report(self, *, health: Mapping[str, Any], stats: Mapping[str, Any]) -> None:
-        """Keep the agent's heartbeat for the hub's next write (see `TerminalHub.flush`)."""
-        self.heartbeat = terminals.Heartbeat(
-            self.terminal.shop_id, self.terminal.id, health=health, stats=stats
-        )
+        """Keep the agent's heartbeat for the hub's next write (see `TerminalHub.flush`),
+        unless it repeats what is stored: most heartbeats do, and the presence round marks
+        the terminal seen without rewriting them."""
+        if (health, stats) != self.stored:
+            self.heartbeat = terminals.Heartbeat(
+                self.terminal.shop_id, self.terminal.id, health=health, stats=stats
+            )
 
     @abstractmethod
     async def deliver(self, operation: Operation) -> None:
@@ -95,6 +110,8 @@ class TerminalHub:
         self.links: dict[Key, Link] = {}
         self._pumps: dict[Key, asyncio.Task[None]] = {}
         self._waiters: dict[str, set[asyncio.Event]] = {}
+        #: Answers recorded here for callers of `relay` waiting here, by request id.
+        self._answers: dict[str, Operation] = {}
         #: Terminals whose heartbeat was stored since the last presence round.
         self._reported: set[Key] = set()
         self._tasks: list[asyncio.Task[None]] = []
@@ -243,20 +260,22 @@ class TerminalHub:
             self.links[key].wakeup.set()
 
     async def flush(self, *, presence: bool = False) -> None:
-        """Store the heartbeats received since the last flush (each marks its terminal seen)
-        and, with `presence`, mark seen now the terminals connected here that sent none since
-        the last time (field agents send none)."""
-        beats = []
+        """Store the heartbeats with news received since the last flush (each marks its
+        terminal seen) and, with `presence`, mark seen now the terminals connected here whose
+        row was not written since the last time (field agents send no heartbeats, and most
+        heartbeats repeat the last one)."""
+        beats = {}
         for link in self.links.values():
             if link.heartbeat is not None:
-                beats.append(link.heartbeat)
-                link.heartbeat = None
+                beats[link], link.heartbeat = link.heartbeat, None
                 self._reported.add(link.key)
         silent: list[Key] = []
         if presence:
             silent = [key for key in self.links if key not in self._reported]
             self._reported.clear()
-        await terminals.keep_present(self.ctx, silent, heartbeats=beats)
+        await terminals.keep_present(self.ctx, silent, heartbeats=beats.values())
+        for link, beat in beats.items():
+            link.stored = (beat.health, beat.stats)
 
     async def ask_unanswered(
         self, links: list[Link] | None = None, *, older_than: timedelta = timedelta(0)
@@ -269,6 +288,36 @@ class TerminalHub:
         for key, request_ids in waiting.items():
             for request_id in request_ids:
                 await chosen[key].query(request_id)
+
+    # Answers
+
+    async def record_result(
+        self,
+        link: Link,
+        request_id: str,
+        *,
+        ok: bool,
+        body: Mapping[str, Any] | None,
+        error: OperationError | None,
+    ) -> Operation | None:
+        """Store the answer the agent on `link` gave (see
+        `terminal_operations.record_result`), and hand it to a caller of `relay` waiting in
+        this process, which then need not read it back."""
+        recorded = await terminal_operations.record_result(
+            self.ctx,
+            shop_id=link.terminal.shop_id,
+            terminal_id=link.terminal.id,
+            request_id=request_id,
+            ok=ok,
+            body=body,
+            error=error,
+        )
+        link.unanswered.discard(request_id)
+        if recorded is not None and request_id in self._waiters:
+            self._answers[request_id] = recorded
+            for event in self._waiters[request_id]:
+                event.set()
+        return recorded
 
     # Relaying operations for callers that wait for the answer
 
@@ -353,7 +402,8 @@ class TerminalHub:
         self, operation: Operation, answered: asyncio.Event, *, within: float
     ) -> Operation:
         """The operation once it is final, or as it stands after `within` seconds. Woken by
-        result signals; the database is also read every second in case one is missed."""
+        an answer recorded here, or by a result signal from another process; the database is
+        also read every second in case a signal is missed."""
         loop = asyncio.get_running_loop()
         ends = loop.time() + within
         while True:
@@ -361,9 +411,11 @@ class TerminalHub:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(answered.wait(), timeout=max(0.0, min(1.0, left)))
             answered.clear()
-            current = await terminal_operations.get_operation(
-                self.ctx, shop_id=operation.shop_id, request_id=operation.request_id
-            )
+            current = self._answers.get(operation.request_id)
+            if current is None:
+                current = await terminal_operations.get_operation(
+                    self.ctx, shop_id=operation.shop_id, request_id=operation.request_id
+                )
             if current.state in FINAL_STATES or ends <= loop.time():
                 return current
 
@@ -372,6 +424,7 @@ class TerminalHub:
         waiters.discard(event)
         if not waiters:
             del self._waiters[request_id]
+            self._answers.pop(request_id, None)
 
 
 def token_of(websocket: WebSocket) -> str | None:

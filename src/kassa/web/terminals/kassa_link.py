@@ -99,7 +99,7 @@ async def terminal_socket(websocket: WebSocket) -> None:
                     "error", {"code": "malformed", "message": "Expected {type, data} JSON"}
                 )
                 continue
-            await _handle(ctx, link, *message)
+            await _handle(hub, link, *message)
     except (WebSocketDisconnect, TimeoutError):
         pass
     finally:
@@ -117,7 +117,7 @@ def _parse(text: str) -> tuple[str, dict[str, Any]] | None:
     return message["type"], data if isinstance(data, dict) else {}
 
 
-async def _handle(ctx: Context, link: KassaLink, kind: str, data: dict[str, Any]) -> None:
+async def _handle(hub: TerminalHub, link: KassaLink, kind: str, data: dict[str, Any]) -> None:
     terminal = link.terminal
     request_id = data.get("request_id")
     if kind == "heartbeat":
@@ -130,18 +130,16 @@ async def _handle(ctx: Context, link: KassaLink, kind: str, data: dict[str, Any]
         return  # unknown types, and messages about no request, are ignored
     elif kind == "ack":
         await terminal_operations.record_ack(
-            ctx, shop_id=terminal.shop_id, terminal_id=terminal.id, request_id=request_id
+            hub.ctx, shop_id=terminal.shop_id, terminal_id=terminal.id, request_id=request_id
         )
     elif kind == "result":
-        await _take_result(ctx, link, request_id, data)
+        await _take_result(hub, link, request_id, data)
     elif kind == "status" and data.get("state") == "not_found":
         # The agent has no record of an operation it acknowledged (its journal was lost):
         # whether it ran is unknown, and it must not be sent again.
-        await terminal_operations.record_result(
-            ctx,
-            shop_id=terminal.shop_id,
-            terminal_id=terminal.id,
-            request_id=request_id,
+        await hub.record_result(
+            link,
+            request_id,
             ok=False,
             body=None,
             error=OperationError(
@@ -153,7 +151,7 @@ async def _handle(ctx: Context, link: KassaLink, kind: str, data: dict[str, Any]
 
 
 async def _take_result(
-    ctx: Context, link: KassaLink, request_id: str, data: dict[str, Any]
+    hub: TerminalHub, link: KassaLink, request_id: str, data: dict[str, Any]
 ) -> None:
     ok = data.get("ok") is True
     body = data.get("body")
@@ -168,11 +166,9 @@ async def _take_result(
             unknown=raw.get("unknown") is not False,
             status=status if isinstance(status, int) else None,
         )
-    recorded = await terminal_operations.record_result(
-        ctx,
-        shop_id=link.terminal.shop_id,
-        terminal_id=link.terminal.id,
-        request_id=request_id,
+    recorded = await hub.record_result(
+        link,
+        request_id,
         ok=ok,
         body=body if isinstance(body, dict) else ({"value": body} if body is not None else None),
         error=error,
@@ -183,7 +179,6 @@ async def _take_result(
         link.terminal.id,
         "ok" if ok else error.code if error else "failed",
     )
-    link.unanswered.discard(request_id)
     if recorded is not None:
         # Acknowledged also when it was a repeat: the agent may forget it now.
         await link.send("ack", {"request_id": request_id})
