@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import RowMapping, select
+from sqlalchemy import RowMapping, literal, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kassa.domain import NotFound, TerminalUnavailable
@@ -29,7 +29,7 @@ from kassa.store.tables import terminal_operations as operations
 from kassa.store.tables import terminals
 
 
-def operation_record(row: RowMapping) -> Operation:
+def operation_record(row: RowMapping | Mapping[str, Any]) -> Operation:
     error = (
         OperationError(
             row["error_code"],
@@ -77,21 +77,9 @@ async def enqueue(
 ) -> Operation:
     """Queue `new` in the caller's transaction (its pump is signalled when the transaction
     commits, unless the caller sends it itself). The terminal must exist in the shop and be
-    enabled."""
-    row = (
-        await conn.execute(
-            select(terminals.c.enabled).where(
-                terminals.c.shop_id == shop_id, terminals.c.id == new.terminal_id
-            )
-        )
-    ).first()
-    if row is None:
-        raise NotFound(f"No terminal {new.terminal_id!r}", param="terminal")
-    if not row.enabled:
-        raise TerminalUnavailable(
-            f"Terminal {new.terminal_id!r} is disabled", param="terminal", code="terminal_disabled"
-        )
-    values = {
+    enabled: the row is inserted from a select of the enabled terminal, so the check and the
+    insert are one statement."""
+    values: dict[str, Any] = {
         "request_id": new.request_id or str(uuid.uuid4()),
         "shop_id": shop_id,
         "terminal_id": new.terminal_id,
@@ -104,6 +92,8 @@ async def enqueue(
         "created_at": now,
         "updated_at": now,
         "attempts": 0,
+        "sent_at": None,
+        "sent_via": None,
     }
     if new.sent_via is not None:
         values |= {
@@ -112,11 +102,27 @@ async def enqueue(
             "sent_via": new.sent_via.value,
             "attempts": 1,
         }
-    stored = (
-        (await conn.execute(operations.insert().values(values).returning(*operations.c)))
-        .mappings()
-        .one()
+    enabled_terminal = select(
+        *(literal(value, operations.c[name].type).label(name) for name, value in values.items())
+    ).where(
+        terminals.c.shop_id == shop_id,
+        terminals.c.id == new.terminal_id,
+        terminals.c.enabled.is_(True),
     )
+    inserted = await conn.execute(operations.insert().from_select(list(values), enabled_terminal))
+    if inserted.rowcount != 1:
+        enabled = (
+            await conn.execute(
+                select(terminals.c.enabled).where(
+                    terminals.c.shop_id == shop_id, terminals.c.id == new.terminal_id
+                )
+            )
+        ).scalar_one_or_none()
+        if enabled is None:
+            raise NotFound(f"No terminal {new.terminal_id!r}", param="terminal")
+        raise TerminalUnavailable(
+            f"Terminal {new.terminal_id!r} is disabled", param="terminal", code="terminal_disabled"
+        )
     if new.sent_via is None:
         await notify(conn, Signal(SignalKind.WORK, shop_id, new.terminal_id))
-    return operation_record(stored)
+    return operation_record({**values, "result": None, "error_code": None, "error_message": None})
