@@ -8,8 +8,10 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import update
 from websockets.exceptions import InvalidStatus
 
+from kassa.store.tables import terminals as terminals_table
 from tests.helpers import ShopSetup, make_shop
 from tests.live import LiveServer
 from tests.terminals.kiosk import KioskShop, ScriptedAgent, make_kiosk_shop
@@ -278,3 +280,33 @@ def test_the_api_docs_describe_terminals(server: LiveServer, shop: ShopSetup) ->
     schema = httpx.get(f"{server.url}/openapi.json").json()
     assert "/v1/terminals/{terminal_id}/operations" in schema["paths"]
     assert "TerminalWithToken" in schema["components"]["schemas"]
+
+
+def test_a_terminal_disabled_while_its_agent_is_still_connected_here_takes_no_operation(
+    server: LiveServer, kiosk: KioskShop
+) -> None:
+    """The hub does not read a terminal connected to it before relaying: the operation's
+    insert checks that it is still enabled. Disabled behind the hub's back (no signal, so the
+    connection stays), the relay is refused and nothing is stored or sent."""
+
+    async def disable_quietly() -> None:
+        async with server.ctx.db.write() as conn:
+            await conn.execute(
+                update(terminals_table)
+                .where(terminals_table.c.id == kiosk.terminal_id)
+                .values(enabled=False)
+            )
+
+    async def scenario() -> None:
+        agent = await ScriptedAgent.connect(server, kiosk.token)
+        await asyncio.to_thread(server.call, disable_quietly())
+        refused = await asyncio.to_thread(relay, server, kiosk, kind="print")
+        assert (refused.status_code, error_of(refused)) == (409, "terminal_disabled")
+        with pytest.raises(TimeoutError):
+            await agent.receive("operation", timeout=0.5)
+        await agent.close()
+
+    asyncio.run(scenario())
+    with kiosk.api(server) as api:
+        listed = api.get(f"/v1/terminals/{kiosk.terminal_id}/operations")
+    assert listed.json()["data"] == []

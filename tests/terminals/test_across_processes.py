@@ -10,7 +10,6 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import make_url
 
-from kassa.services import terminals
 from kassa.web.terminals import hub
 from tests.live import LiveServer
 from tests.terminals.kiosk import ScriptedAgent, create_payment, get_payment, make_kiosk_shop
@@ -61,11 +60,12 @@ def test_an_operation_relayed_by_one_process_is_answered_through_another(
     kiosk = make_kiosk_shop(connected_to)
 
     async def relay() -> dict[str, object]:
-        terminal = await terminals.get_terminal(
-            relaying.ctx, shop_id=kiosk.shop.id, terminal_id=kiosk.terminal_id
-        )
         operation = await relaying.app.state.terminals.relay(
-            terminal=terminal, kind="fiscal", body={"order_id": 7}, answer_within=10
+            shop_id=kiosk.shop.id,
+            terminal_id=kiosk.terminal_id,
+            kind="fiscal",
+            body={"order_id": 7},
+            answer_within=10,
         )
         return dict(operation.result or {})
 

@@ -341,7 +341,8 @@ async def relay(
 
     async def run(_: str) -> dict[str, Any]:
         operation = await _hub(request).relay(
-            terminal=await _terminal(ctx, caller, terminal_id),
+            shop_id=caller.shop.id,
+            terminal_id=terminal_id,
             kind=body.kind,
             body=body.body,
             answer_within=body.timeout,

@@ -321,15 +321,11 @@ class TerminalHub:
 
     # Relaying operations for callers that wait for the answer
 
-    def is_online(self, terminal: Terminal) -> bool:
-        return (terminal.shop_id, terminal.id) in self.links or terminal.online(
-            self.ctx.clock(), within=terminals.ONLINE_WITHIN
-        )
-
     async def relay(
         self,
         *,
-        terminal: Terminal,
+        shop_id: str,
+        terminal_id: str,
         kind: str,
         body: Mapping[str, Any],
         answer_within: float | None = None,
@@ -337,22 +333,27 @@ class TerminalHub:
     ) -> Operation:
         """Queue an operation for a connected terminal and wait for its answer.
 
-        Raises `TerminalUnavailable` if the terminal is disabled or no agent is connected
-        (to this or, by the database's account, another hub process), and
-        `OperationTimedOut` if no answer comes in time (the operation stays recorded; a late
-        answer is still kept).
+        Raises `NotFound` for a terminal the shop does not have, `TerminalUnavailable` if it
+        is disabled or no agent is connected (to this or, by the database's account, another
+        hub process), and `OperationTimedOut` if no answer comes in time (the operation stays
+        recorded; a late answer is still kept). A terminal connected here is not read first:
+        the operation's insert checks that it is still enabled.
         """
-        if not terminal.enabled:
-            raise TerminalUnavailable(
-                f"Terminal {terminal.id!r} is disabled", code="terminal_disabled"
-            )
-        if not self.is_online(terminal):
-            raise TerminalUnavailable(f"Terminal {terminal.id!r} is not connected")
         wait = answer_within or self.ctx.settings.terminal_operation_timeout
-        link = self.links.get((terminal.shop_id, terminal.id))
-        if link is not None and link.kinds is not None and kind not in link.kinds:
+        link = self.links.get((shop_id, terminal_id))
+        if link is None:
+            terminal = await terminals.get_terminal(
+                self.ctx, shop_id=shop_id, terminal_id=terminal_id
+            )
+            if not terminal.enabled:
+                raise TerminalUnavailable(
+                    f"Terminal {terminal_id!r} is disabled", code="terminal_disabled"
+                )
+            if not terminal.online(self.ctx.clock(), within=terminals.ONLINE_WITHIN):
+                raise TerminalUnavailable(f"Terminal {terminal_id!r} is not connected")
+        elif link.kinds is not None and kind not in link.kinds:
             raise ProviderError(
-                f"Terminal {terminal.id!r} runs an agent that takes only "
+                f"Terminal {terminal_id!r} runs an agent that takes only "
                 f"{', '.join(sorted(link.kinds))} operations",
                 code="route_not_found",
             )
@@ -363,8 +364,8 @@ class TerminalHub:
             # Connected here: stored as sent and sent at once, without waking the pump.
             operation = await terminal_operations.queue_operation(
                 self.ctx,
-                shop_id=terminal.shop_id,
-                terminal_id=terminal.id,
+                shop_id=shop_id,
+                terminal_id=terminal_id,
                 kind=kind,
                 body=body,
                 answer_within=wait,
@@ -379,7 +380,7 @@ class TerminalHub:
             self._forget(request_id, answered)
         if final.state not in FINAL_STATES:
             raise OperationTimedOut(
-                f"Terminal {terminal.id!r} did not answer operation {request_id} "
+                f"Terminal {terminal_id!r} did not answer operation {request_id} "
                 f"within {wait:g} s; a late answer is still recorded",
                 request_id=request_id,
             )

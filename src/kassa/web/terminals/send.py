@@ -85,7 +85,9 @@ async def send_to_kiosk(
         return legacy_error("kiosk_not_found", kiosk_id=kiosk_id)
     hub: TerminalHub = request.app.state.terminals
     try:
-        operation = await hub.relay(terminal=terminal, kind=kind, body=body, method=verb)
+        operation = await hub.relay(
+            shop_id=terminal.shop_id, terminal_id=terminal.id, kind=kind, body=body, method=verb
+        )
     except TerminalUnavailable as error:
         return legacy_error(UNAVAILABLE.get(error.code, "kiosk_offline"), kiosk_id=kiosk_id)
     except OperationTimedOut as error:
