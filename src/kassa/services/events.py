@@ -16,6 +16,9 @@ from kassa.services.objects import list_object, payment_object, refund_object, t
 from kassa.services.pagination import PageRequest, fetch_page
 from kassa.store.tables import events
 
+#: Built once: values are given at execution (SQLAlchemy then reuses its compiled form).
+_INSERT = insert(events)
+
 
 async def record(
     conn: AsyncConnection,
@@ -33,7 +36,7 @@ async def record(
         data, payment_id, refund_id = payment_object(subject), subject.id, None
     event_id = new_id("evt")
     await conn.execute(
-        insert(events),
+        _INSERT,
         {
             "id": event_id,
             "shop_id": subject.shop_id,

@@ -23,9 +23,10 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import Insert, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -46,6 +47,7 @@ from kassa.services.audit import Actor
 from kassa.services.context import Context
 from kassa.services.payments import apply_payment_update, find_reported
 from kassa.services.refunds import apply_refund_update
+from kassa.store.db import insert_ignoring_conflict
 from kassa.store.tables import ACCEPTED, notifications
 
 log = logging.getLogger(__name__)
@@ -397,15 +399,22 @@ async def _insert_accepted(
     ctx: Context, conn: AsyncConnection, row: dict[str, Any], outcome: str
 ) -> bool:
     """Store the notification as accepted, unless its event was accepted before."""
-    statement = ctx.db.insert_ignoring_conflict(
+    values = {**row, "verdict": Verdict.ACCEPTED.value, "outcome": outcome}
+    return (await conn.execute(_accepted_insert(ctx.db.dialect), values)).first() is not None
+
+
+@cache
+def _accepted_insert(dialect: str) -> Insert:
+    """The insert of an accepted notification, built once per dialect (values are given at
+    execution, and a reused statement is not traversed again for SQLAlchemy's cache key)."""
+    return insert_ignoring_conflict(
+        dialect,
         notifications,
         index_elements=["provider", "shop_id", "event_key"],
         # PostgreSQL matches an ON CONFLICT target to a partial index only by the same
         # predicate, written as a literal (a bound parameter does not match).
         index_where=ACCEPTED,
     ).returning(notifications.c.id)
-    values = {**row, "verdict": Verdict.ACCEPTED.value, "outcome": outcome}
-    return (await conn.execute(statement, values)).first() is not None
 
 
 async def _store(ctx: Context, row: dict[str, Any], verdict: Verdict, reason: str) -> Result:

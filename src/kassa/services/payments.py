@@ -12,9 +12,10 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import ColumnElement, Select, Update, bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kassa.domain import (
@@ -386,6 +387,37 @@ async def apply_payment_update(
         payment = await load(conn, payment.id)
 
 
+#: The bound name of the payment's id in `_transition_statement` (not a column's name, which
+#: would clash with the values being set).
+_PAYMENT_ID = "payment_key"
+
+
+@cache
+def _transition_statement(target: PaymentStatus, columns: frozenset[str]) -> Update:
+    """`UPDATE payments SET <columns> WHERE id = :payment_key AND status IN (sources of
+    target) RETURNING *`, built once per target and set of columns. Statements reused this
+    way are neither rebuilt nor traversed again for SQLAlchemy's cache key."""
+    return (
+        update(payments)
+        .where(
+            payments.c.id == bindparam(_PAYMENT_ID),
+            payments.c.status.in_([status.value for status in sources_of(target)]),
+        )
+        .values({column: bindparam(column) for column in sorted(columns)})
+        .returning(*payments.c)
+    )
+
+
+def _find_payment_by(column: ColumnElement[Any]) -> Select[Any]:
+    return select(payments).where(
+        column == bindparam("key"), payments.c.provider_account_id == bindparam("account")
+    )
+
+
+_FIND_BY_ID = _find_payment_by(payments.c.id)
+_FIND_BY_PROVIDER_ID = _find_payment_by(payments.c.provider_payment_id)
+
+
 async def transition(
     conn: AsyncConnection,
     *,
@@ -401,16 +433,9 @@ async def transition(
     (a concurrent change won). Raises `TransitionRejected` for a move the table forbids.
     """
     check_transition(payment.status, target)
-    statement = (
-        update(payments)
-        .where(
-            payments.c.id == payment.id,
-            payments.c.status.in_([status.value for status in sources_of(target)]),
-        )
-        .values(status=target.value, updated_at=now, **(changes or {}))
-        .returning(*payments.c)
-    )
-    row = (await conn.execute(statement)).mappings().first()
+    values = {"status": target.value, "updated_at": now, **(changes or {})}
+    statement = _transition_statement(target, frozenset(values))
+    row = (await conn.execute(statement, {**values, _PAYMENT_ID: payment.id})).mappings().first()
     if row is None:
         return None
     moved = records.payment(row)
@@ -428,13 +453,12 @@ async def find_reported(
     """The payment a provider's statement is about: by Kassa's id if the provider echoes it,
     else by the provider's own id; only among payments made through `account`."""
     if payment_id:
-        condition = payments.c.id == payment_id
+        query, key = _FIND_BY_ID, payment_id
     elif provider_payment_id:
-        condition = payments.c.provider_payment_id == provider_payment_id
+        query, key = _FIND_BY_PROVIDER_ID, provider_payment_id
     else:
         return None
-    query = select(payments).where(condition, payments.c.provider_account_id == account.id)
-    row = (await conn.execute(query)).mappings().first()
+    row = (await conn.execute(query, {"key": key, "account": account.id})).mappings().first()
     return records.payment(row) if row else None
 
 
