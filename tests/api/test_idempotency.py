@@ -6,6 +6,7 @@ from dataclasses import replace
 from datetime import timedelta
 
 import httpx
+import pytest
 from sqlalchemy import select
 
 from kassa.services import idempotency, shops
@@ -126,3 +127,21 @@ def test_keys_expire_after_their_lifetime(server: LiveServer, shop: ShopSetup) -
     assert server.call(idempotency.prune(server.ctx)) == 0
     much_later = replace(server.ctx, clock=lambda: utcnow() + 2 * ttl)
     assert server.call(idempotency.prune(much_later)) >= 1
+
+
+def test_pruning_forgets_expired_keys_a_batch_at_a_time(
+    server: LiveServer, shop: ShopSetup, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(idempotency, "PRUNE_BATCH", 2)
+    for n in range(5):
+        ref = KeyRef(shop_id=shop.shop.id, test=True, key=f"batch-{n}")
+        server.call(idempotency.claim(server.ctx, ref, request_hash="a", prefix="pay"))
+    ttl = timedelta(hours=server.settings.idempotency_ttl_hours, minutes=1)
+    assert server.call(idempotency.prune(replace(server.ctx, clock=lambda: utcnow() + ttl))) >= 5
+
+    async def kept() -> int:
+        query = select(idempotency_keys.c.key).where(idempotency_keys.c.shop_id == shop.shop.id)
+        async with server.ctx.db.read() as conn:
+            return len((await conn.execute(query)).all())
+
+    assert server.call(kept()) == 0

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import ColumnElement, RowMapping, delete, select, update
+from sqlalchemy import ColumnElement, RowMapping, delete, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kassa.domain import IdempotencyKeyInUse, IdempotencyKeyReused, ParameterInvalid, new_id
@@ -200,13 +200,26 @@ async def release(ctx: Context, ref: KeyRef) -> None:
         )
 
 
+#: Keys forgotten per transaction by `prune`: SQLite's writer runs on the event loop's thread,
+#: so a transaction's length is how long the loop waits.
+PRUNE_BATCH = 500
+
+
 async def prune(ctx: Context) -> int:
-    """Forget keys past their lifetime; returns how many."""
+    """Forget keys past their lifetime, a batch per transaction; returns how many."""
     cutoff = ctx.clock() - timedelta(hours=ctx.settings.idempotency_ttl_hours)
-    async with ctx.db.write() as conn:
-        result = await conn.execute(
-            delete(idempotency_keys)
-            .where(idempotency_keys.c.created_at < cutoff)
-            .returning(idempotency_keys.c.key)
-        )
-        return len(result.all())
+    key = tuple_(idempotency_keys.c.shop_id, idempotency_keys.c.test, idempotency_keys.c.key)
+    expired = (
+        select(idempotency_keys.c.shop_id, idempotency_keys.c.test, idempotency_keys.c.key)
+        .where(idempotency_keys.c.created_at < cutoff)
+        .limit(PRUNE_BATCH)
+    )
+    forgotten = 0
+    while True:
+        async with ctx.db.write() as conn:
+            deleted = (
+                await conn.execute(delete(idempotency_keys).where(key.in_(expired)))
+            ).rowcount
+        forgotten += deleted
+        if deleted < PRUNE_BATCH:
+            return forgotten
