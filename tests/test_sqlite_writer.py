@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import sys
+import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -164,3 +166,58 @@ def test_the_write_ahead_log_is_checkpointed_off_the_loop_every_so_many_commits(
     never, checkpointed = asyncio.run(both())
     assert never < 100_000, "the writer checkpointed in a commit, on the loop"
     assert checkpointed > 300_000, "the four commits were not checkpointed"
+
+
+_WRITER_SCRIPT = """
+import asyncio, sys, time
+from sqlalchemy import text
+from kassa.store.db import Database
+
+async def main():
+    database = Database(sys.argv[1])
+    print("ready", flush=True)
+    sys.stdin.readline()
+    started = time.time()
+    for n in range(int(sys.argv[2])):
+        async with database.write() as conn:
+            await conn.execute(text("INSERT INTO t VALUES (:n)"), {"n": n})
+    print(started, time.time(), flush=True)
+    await database.dispose()
+
+asyncio.run(main())
+"""
+
+
+def test_two_processes_writing_at_once_both_get_every_write_in(tmp_path: Path) -> None:
+    """Each process's writer meets the other's lock and waits for it: nothing is refused."""
+    writes = 1000
+
+    async def scenario(database: Database) -> tuple[list[Any], list[float], list[float]]:
+        other = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-c",
+            _WRITER_SCRIPT,
+            str(database.url),
+            str(writes),
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+        )
+        assert other.stdin is not None
+        assert other.stdout is not None
+        assert await asyncio.wait_for(other.stdout.readline(), 30) == b"ready\n"
+        other.stdin.write(b"go\n")
+        here = [time.time()]
+        for n in range(writes):
+            async with database.write() as conn:
+                await conn.execute(text("INSERT INTO t VALUES (:n)"), {"n": n})
+        here.append(time.time())
+        there = [float(t) for t in (await asyncio.wait_for(other.stdout.readline(), 60)).split()]
+        assert await asyncio.wait_for(other.wait(), 30) == 0
+        async with database.read() as conn:
+            counts = list(await conn.execute(text("SELECT n, count(*) FROM t GROUP BY n")))
+        return counts, here, there
+
+    counts, here, there = run(tmp_path, scenario)
+    overlap = min(here[1], there[1]) - max(here[0], there[0])
+    assert overlap > 0, "the two processes did not write at once"
+    assert [tuple(row) for row in counts] == [(n, 2) for n in range(writes)]
