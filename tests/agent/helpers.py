@@ -246,10 +246,18 @@ class AgentProcess:
             **env,
         }
         self.args = args
-        self.output = directory / f"agent-{time.monotonic_ns()}.out"
+        self.output = directory / "agent.out"
         self.process: asyncio.subprocess.Process | None = None
 
+    async def __aenter__(self) -> Self:
+        return await self.start()
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.kill()
+
     async def start(self) -> Self:
+        """Start the process; its output goes to a file of its own (`text()` reads it)."""
+        self.output = self.directory / f"agent-{time.monotonic_ns()}.out"
         with self.output.open("wb") as out:
             self.process = await asyncio.create_subprocess_exec(
                 sys.executable,
@@ -284,6 +292,12 @@ class AgentProcess:
         if self.process is not None and self.process.returncode is None:
             self.process.kill()
             await self.process.wait()
+
+    async def restart(self) -> Self:
+        """Start again in the same directory with the same environment (the journal and the
+        settings survive), after a SIGKILL if it is still running."""
+        await self.kill()
+        return await self.start()
 
     def text(self) -> str:
         return self.output.read_text(encoding="utf-8", errors="replace")

@@ -49,8 +49,7 @@ def test_payment_round_trip_and_repeats(tmp_path: Path, gateway: Gateway) -> Non
                 {"payment": payment_route(gateway)},
                 KASSA_AGENT_HEALTH_PORT=str(port),
             )
-            agent = await AgentProcess(tmp_path, env).start()
-            try:
+            async with AgentProcess(tmp_path, env) as agent:
                 hub_side, hello = await hub.accept()
                 assert hello["agent"] == "kassa-agent"
                 assert hello["version"]
@@ -102,15 +101,13 @@ def test_payment_round_trip_and_repeats(tmp_path: Path, gateway: Gateway) -> Non
                 assert hub_side.ws.close_code == 1001
 
                 # After a restart, the same operation still does not reach the gateway.
-                agent = await AgentProcess(tmp_path, env).start()
+                await agent.restart()
                 hub_side, hello = await hub.accept()
                 assert hello["unacked"] == []
                 await hub_side.operation("req-1", PAYMENT)
                 assert await hub_side.expect("ack") == {"request_id": "req-1"}
                 assert (await hub_side.expect("result"))["body"] == result["body"]
                 assert await agent.stop() == 0
-            finally:
-                await agent.kill()
         assert gateway.charges() == {"pay_1": 1}
         logs = "".join(path.read_text() for path in (tmp_path / "logs").iterdir())
         assert "request_id=req-1 received kind=payment" in logs
@@ -124,8 +121,7 @@ def test_unacked_result_survives_reconnects_and_restarts(tmp_path: Path, gateway
     async def scenario() -> None:
         async with FakeHub(make_token()) as hub:
             env = agent_env(tmp_path, hub, {"payment": payment_route(gateway)})
-            agent = await AgentProcess(tmp_path, env).start()
-            try:
+            async with AgentProcess(tmp_path, env) as agent:
                 hub_side, _ = await hub.accept()
                 await hub_side.operation("req-2", PAYMENT)
                 await hub_side.expect("ack")
@@ -137,17 +133,14 @@ def test_unacked_result_survives_reconnects_and_restarts(tmp_path: Path, gateway
                 assert hello["unacked"] == ["req-2"]
                 assert await hub_side.expect("result") == first
 
-                # A power cut, then a restart: still there.
-                await agent.kill()
-                agent = await AgentProcess(tmp_path, env).start()
+                # A power cut (restart kills it first), then a restart: still there.
+                await agent.restart()
                 hub_side, hello = await hub.accept()
                 assert hello["unacked"] == ["req-2"]
                 assert await hub_side.expect("result") == first
                 await hub_side.send("ack", {"request_id": "req-2"})
                 await hub_side.nothing(0.3)
                 assert await agent.stop() == 0
-            finally:
-                await agent.kill()
         journal = Journal(tmp_path / "journal.db")
         assert journal.unacked() == []  # the next start's hello lists nothing
         journal.close()
@@ -170,8 +163,7 @@ def test_start_up_runs_what_was_journaled_and_never_repeats_a_cut_call(
     async def scenario() -> None:
         async with FakeHub(make_token()) as hub:
             env = agent_env(tmp_path, hub, {"payment": payment_route(gateway)})
-            agent = await AgentProcess(tmp_path, env).start()
-            try:
+            async with AgentProcess(tmp_path, env) as agent:
                 hub_side, _ = await hub.accept()
                 results: dict[str, dict[str, Any]] = {}
                 while len(results) < 3:
@@ -181,8 +173,6 @@ def test_start_up_runs_what_was_journaled_and_never_repeats_a_cut_call(
                 assert results["cut"]["error"]["code"] == "outcome_unknown"
                 assert results["stale"]["error"]["code"] == "expired"
                 assert await agent.stop() == 0
-            finally:
-                await agent.kill()
         assert gateway.charges() == {"waiting": 1}
         assert "request_id=cut the agent stopped during its local call" in agent.text()
 
@@ -199,40 +189,39 @@ def test_failures_become_results(tmp_path: Path, gateway_factory: Callable[..., 
     }
 
     async def scenario() -> None:
-        async with FakeHub(make_token()) as hub:
-            agent = await AgentProcess(tmp_path, agent_env(tmp_path, hub, routes)).start()
-            try:
-                hub_side, hello = await hub.accept()
-                assert hello["routes"] == ["flaky", "kds", "payment"]
+        async with (
+            FakeHub(make_token()) as hub,
+            AgentProcess(tmp_path, agent_env(tmp_path, hub, routes)) as agent,
+        ):
+            hub_side, hello = await hub.accept()
+            assert hello["routes"] == ["flaky", "kds", "payment"]
 
-                async def outcome(request_id: str, kind: str, **options: Any) -> dict[str, Any]:
-                    body = {**PAYMENT, "order_id": request_id}
-                    await hub_side.operation(request_id, body, kind=kind, **options)
-                    assert await hub_side.expect("ack") == {"request_id": request_id}
-                    result = await hub_side.expect("result")
-                    assert result["request_id"] == request_id
-                    assert result["ok"] is False
-                    error: dict[str, Any] = result["error"]
-                    return error
+            async def outcome(request_id: str, kind: str, **options: Any) -> dict[str, Any]:
+                body = {**PAYMENT, "order_id": request_id}
+                await hub_side.operation(request_id, body, kind=kind, **options)
+                assert await hub_side.expect("ack") == {"request_id": request_id}
+                result = await hub_side.expect("result")
+                assert result["request_id"] == request_id
+                assert result["ok"] is False
+                error: dict[str, Any] = result["error"]
+                return error
 
-                late = await outcome("late", "payment", expires=deadline(-1))
-                assert (late["code"], late["unknown"]) == ("expired", False)
-                timeout = await outcome("slow", "payment")
-                assert (timeout["code"], timeout["unknown"]) == ("timeout", True)
-                dropped = await outcome("drop", "flaky")
-                assert (dropped["code"], dropped["unknown"]) == ("outcome_unknown", True)
-                unavailable = await outcome("busy", "flaky")
-                assert (unavailable["code"], unavailable["status"]) == ("http_error", 503)
-                assert unavailable["unknown"] is True
-                garbage = await outcome("garbage", "flaky")
-                assert (garbage["code"], garbage["unknown"]) == ("invalid_json", True)
-                refused = await outcome("refused", "kds")
-                assert (refused["code"], refused["unknown"]) == ("connection_refused", False)
-                unrouted = await outcome("print", "print")
-                assert (unrouted["code"], unrouted["unknown"]) == ("route_not_found", False)
-                assert await agent.stop() == 0
-            finally:
-                await agent.kill()
+            late = await outcome("late", "payment", expires=deadline(-1))
+            assert (late["code"], late["unknown"]) == ("expired", False)
+            timeout = await outcome("slow", "payment")
+            assert (timeout["code"], timeout["unknown"]) == ("timeout", True)
+            dropped = await outcome("drop", "flaky")
+            assert (dropped["code"], dropped["unknown"]) == ("outcome_unknown", True)
+            unavailable = await outcome("busy", "flaky")
+            assert (unavailable["code"], unavailable["status"]) == ("http_error", 503)
+            assert unavailable["unknown"] is True
+            garbage = await outcome("garbage", "flaky")
+            assert (garbage["code"], garbage["unknown"]) == ("invalid_json", True)
+            refused = await outcome("refused", "kds")
+            assert (refused["code"], refused["unknown"]) == ("connection_refused", False)
+            unrouted = await outcome("print", "print")
+            assert (unrouted["code"], unrouted["unknown"]) == ("route_not_found", False)
+            assert await agent.stop() == 0
         assert slow.charges() == {"slow": 1}
         assert flaky.charges() == {"drop": 1, "busy": 1, "garbage": 1}
 
@@ -261,8 +250,7 @@ def test_sigterm_drains_the_payment_in_flight(
     async def scenario() -> None:
         async with FakeHub(make_token()) as hub:
             env = agent_env(tmp_path, hub, {"payment": payment_route(gateway)})
-            agent = await AgentProcess(tmp_path, env).start()
-            try:
+            async with AgentProcess(tmp_path, env) as agent:
                 hub_side = await sigterm_while_charging(agent, hub, gateway, "req-3")
                 # Shutting down: a new operation is neither acknowledged nor run.
                 await hub_side.operation("req-4", {**PAYMENT, "order_id": "pay_2"})
@@ -274,8 +262,6 @@ def test_sigterm_drains_the_payment_in_flight(
                 await asyncio.wait_for(hub_side.closed.wait(), 5)
                 assert hub_side.ws.close_code == 1001
                 assert hub_side.messages.empty()
-            finally:
-                await agent.kill()
         assert gateway.charges() == {"pay_1": 1}
         assert "not taken: the agent is shutting down" in agent.text()
 
@@ -290,13 +276,12 @@ def test_a_second_signal_exits_at_once_and_the_call_is_never_repeated(
     async def scenario() -> None:
         async with FakeHub(make_token()) as hub:
             env = agent_env(tmp_path, hub, {"payment": payment_route(gateway)})
-            agent = await AgentProcess(tmp_path, env).start()
-            try:
+            async with AgentProcess(tmp_path, env) as agent:
                 hub_side = await sigterm_while_charging(agent, hub, gateway, "req-5")
                 agent.signal(signal.SIGTERM)
                 assert await agent.wait(within=3) == 130
 
-                agent = await AgentProcess(tmp_path, env).start()
+                await agent.restart()
                 hub_side, hello = await hub.accept()
                 assert hello["unacked"] == ["req-5"]
                 result = await hub_side.expect("result")
@@ -306,8 +291,6 @@ def test_a_second_signal_exits_at_once_and_the_call_is_never_repeated(
                 await hub_side.expect("ack")
                 assert (await hub_side.expect("result"))["error"]["code"] == "outcome_unknown"
                 assert await agent.stop() == 0
-            finally:
-                await agent.kill()
         assert gateway.charges() == {"pay_1": 1}
 
     run(scenario)
@@ -316,11 +299,8 @@ def test_a_second_signal_exits_at_once_and_the_call_is_never_repeated(
 def test_a_refused_token_stops_the_agent(tmp_path: Path) -> None:
     async def scenario() -> None:
         async with FakeHub(make_token(), refuse=(401, "token_revoked")) as hub:
-            agent = await AgentProcess(tmp_path, agent_env(tmp_path, hub, {})).start()
-            try:
+            async with AgentProcess(tmp_path, agent_env(tmp_path, hub, {})) as agent:
                 assert await agent.wait() == 2
-            finally:
-                await agent.kill()
             assert hub.handshakes == 1
         assert "the hub refused the terminal token: token_revoked" in agent.text()
         assert "kassa terminals add" in agent.text()
@@ -331,13 +311,10 @@ def test_a_refused_token_stops_the_agent(tmp_path: Path) -> None:
 def test_close_4401_stops_the_agent(tmp_path: Path) -> None:
     async def scenario() -> None:
         async with FakeHub(make_token()) as hub:
-            agent = await AgentProcess(tmp_path, agent_env(tmp_path, hub, {})).start()
-            try:
+            async with AgentProcess(tmp_path, agent_env(tmp_path, hub, {})) as agent:
                 hub_side, _ = await hub.accept()
                 await hub_side.ws.close(4401, "token revoked")
                 assert await agent.wait() == 2
-            finally:
-                await agent.kill()
             assert hub.handshakes == 1
         assert "the hub refused the terminal token: 4401 token revoked" in agent.text()
 
@@ -348,12 +325,9 @@ def test_a_disabled_terminal_retries_slowly(tmp_path: Path) -> None:
     async def scenario() -> None:
         async with FakeHub(make_token(), refuse=(403, "terminal_disabled")) as hub:
             env = agent_env(tmp_path, hub, {}, KASSA_AGENT_BACKOFF_MAX="0.4")
-            agent = await AgentProcess(tmp_path, env).start()
-            try:
+            async with AgentProcess(tmp_path, env) as agent:
                 await until(lambda: hub.handshakes >= 3, within=5)
                 assert await agent.stop() == 0
-            finally:
-                await agent.kill()
         assert "terminal_disabled" in agent.text()
 
     run(scenario)

@@ -53,15 +53,14 @@ def test_a_call_cut_by_a_crash_is_settled_by_the_lookup(
     async def scenario() -> None:
         async with FakeHub(make_token()) as hub:
             env = agent_env(tmp_path, hub, {"payment": looked_up_route(gateway)})
-            agent = await AgentProcess(tmp_path, env).start()
-            try:
+            async with AgentProcess(tmp_path, env) as agent:
                 hub_side, _ = await hub.accept()
                 await hub_side.operation("req-1", PAYMENT)
                 await hub_side.expect("ack")
                 await until(lambda: bool(gateway.calls()))
                 await agent.kill()  # during the call: the journal row stays CALLING
 
-                agent = await AgentProcess(tmp_path, env).start()
+                await agent.restart()
                 hub_side, hello = await hub.accept()
                 assert hello["unacked"] == []  # not settled yet: no result to re-send
                 result = await hub_side.expect("result", within=10)
@@ -70,8 +69,6 @@ def test_a_call_cut_by_a_crash_is_settled_by_the_lookup(
                 assert result["body"] == gateway.app.state.record.answers["pay_1"]
                 await hub_side.send("ack", {"request_id": "req-1"})
                 assert await agent.stop() == 0
-            finally:
-                await agent.kill()
         assert gateway.charges() == {"pay_1": 1}
         assert "asking the status lookup what became of it" in agent.text()
 
@@ -87,15 +84,12 @@ def test_a_timeout_is_settled_by_the_lookup(
     async def scenario() -> None:
         async with FakeHub(make_token()) as hub:
             routes = {"payment": looked_up_route(gateway, timeout=1)}
-            agent = await AgentProcess(tmp_path, agent_env(tmp_path, hub, routes)).start()
-            try:
+            async with AgentProcess(tmp_path, agent_env(tmp_path, hub, routes)) as agent:
                 hub_side, _ = await hub.accept()
                 result = await pay(hub_side, "pay_1")
                 assert result["ok"] is True
                 assert result["body"]["status"] == "SUCCESS"
                 assert await agent.stop() == 0
-            finally:
-                await agent.kill()
         assert gateway.charges() == {"pay_1": 1}
         journal = Journal(tmp_path / "journal.db")
         entry = journal.get("pay_1")
@@ -116,8 +110,7 @@ def test_a_call_that_never_arrived_is_not_processed(tmp_path: Path, gateway: Gat
     async def scenario() -> None:
         async with FakeHub(make_token()) as hub:
             env = agent_env(tmp_path, hub, {"payment": looked_up_route(gateway)})
-            agent = await AgentProcess(tmp_path, env).start()
-            try:
+            async with AgentProcess(tmp_path, env) as agent:
                 hub_side, _ = await hub.accept()
                 result = await hub_side.expect("result")
                 assert result["request_id"] == "cut"
@@ -128,8 +121,6 @@ def test_a_call_that_never_arrived_is_not_processed(tmp_path: Path, gateway: Gat
                     404,
                 )
                 assert await agent.stop() == 0
-            finally:
-                await agent.kill()
         assert gateway.charges() == {}  # looked up, never sent again
 
     asyncio.run(scenario())
@@ -146,26 +137,25 @@ def test_lost_answers_are_recovered_only_where_a_status_url_is_set(
     }
 
     async def scenario() -> None:
-        async with FakeHub(make_token()) as hub:
-            agent = await AgentProcess(tmp_path, agent_env(tmp_path, hub, routes)).start()
-            try:
-                hub_side, _ = await hub.accept()
-                for order_id in ("drop", "busy", "garbage"):
-                    result = await pay(hub_side, order_id)
-                    assert result["ok"] is True, result
-                    assert result["body"]["order_id"] == order_id
-                await pay(hub_side, "fine")  # the cycle's approval
-                for order_id, code in (
-                    ("plain-drop", "outcome_unknown"),
-                    ("plain-busy", "http_error"),
-                    ("plain-garbage", "invalid_json"),
-                ):
-                    error = (await pay(hub_side, order_id, kind="plain"))["error"]
-                    assert (error["code"], error["unknown"]) == (code, True)
-                    assert "status lookup" not in error["message"]
-                assert await agent.stop() == 0
-            finally:
-                await agent.kill()
+        async with (
+            FakeHub(make_token()) as hub,
+            AgentProcess(tmp_path, agent_env(tmp_path, hub, routes)) as agent,
+        ):
+            hub_side, _ = await hub.accept()
+            for order_id in ("drop", "busy", "garbage"):
+                result = await pay(hub_side, order_id)
+                assert result["ok"] is True, result
+                assert result["body"]["order_id"] == order_id
+            await pay(hub_side, "fine")  # the cycle's approval
+            for order_id, code in (
+                ("plain-drop", "outcome_unknown"),
+                ("plain-busy", "http_error"),
+                ("plain-garbage", "invalid_json"),
+            ):
+                error = (await pay(hub_side, order_id, kind="plain"))["error"]
+                assert (error["code"], error["unknown"]) == (code, True)
+                assert "status lookup" not in error["message"]
+            assert await agent.stop() == 0
         charges = flaky.charges()
         assert set(charges.values()) == {1}
         assert len(charges) == 7

@@ -166,7 +166,7 @@ class Chaos:
                     await asyncio.sleep(0.002)
         await self.agent.kill()
         await asyncio.sleep(pause)
-        self.agent = await AgentProcess(self.agent.directory, self.agent.env).start()
+        await self.agent.restart()
         self.done.append(f"kill({'mid-payment' if busy else 'idle'})")
 
     async def stop(self) -> None:

@@ -3,11 +3,12 @@
 SQLAlchemy's asyncio layer reaches SQLite through aiosqlite, which runs every call (opening a
 cursor, executing, fetching, closing, committing) on a thread of its own and hands the result
 back through the event loop. A write transaction of four statements is about twenty such round
-trips, and on a busy loop each waits for its turn: measured here, most of a notification's
-CPU and latency went to them, not to SQLite. A small statement on a local SQLite file takes
-microseconds, so Kassa's writer (`store.db`) runs its statements directly on the loop's thread
-through this module, which looks to SQLAlchemy's aiosqlite dialect like an aiosqlite
-connection (it is passed as the engine's `async_creator`). Readers keep aiosqlite: a long
+trips, and on a busy loop each waits for its turn: with `bench/ingest.py` they were about 40 %
+of a notification's CPU, far more than SQLite's own work. A small statement on a local SQLite
+file takes microseconds, so Kassa's writer (`store.db`) runs its statements directly on the
+loop's thread through this module, which looks to SQLAlchemy's aiosqlite dialect like an
+aiosqlite connection (it is passed as the engine's `async_creator`). The loop waits for the
+statements themselves, so write transactions are kept short. Readers keep aiosqlite: a long
 report must not hold up the loop.
 
 Two things would block the loop, and are kept off it:
