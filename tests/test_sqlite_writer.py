@@ -1,6 +1,7 @@
 """SQLite's writer connection, which runs on the event loop's thread (`kassa.store.sqlite_inline`):
 it waits for another process's write lock without stopping the loop, gives up after the busy
-timeout, serves writers in the order they came, and checkpoints off the loop."""
+timeout, serves writers in the order they came, checkpoints off the loop, and lets two processes
+write at once without refusing either."""
 
 from __future__ import annotations
 
