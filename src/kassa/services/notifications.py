@@ -6,9 +6,11 @@ The path is built for speed and for never losing anything:
 2. The provider verifies them (over the raw bytes) and reads them; a notification that fails
    is stored as `rejected` and changes nothing.
 3. One write transaction applies the updates through the transition table, writes their
-   events, and stores the notification as `accepted`. A partial unique index on the
-   provider's event identity makes a duplicate's insert do nothing; the duplicate's
-   transaction is then rolled back whole and the copy stored as `duplicate`.
+   events, and stores the notification as `accepted`. On SQLite, notifications that arrive
+   together share that transaction, each in a savepoint of its own (group commit,
+   `Database.write_together`), and each is answered once it has committed. A partial unique
+   index on the provider's event identity makes a duplicate's insert do nothing; the
+   duplicate's savepoint is then rolled back whole and the copy stored as `duplicate`.
 4. If applying fails, the notification is stored as `pending` and the provider is told to
    resend; the worker also re-applies pending notifications. So is one that could not be read
    because the provider's API did not answer (YooKassa's are re-read from the API).
@@ -261,17 +263,21 @@ async def receive(ctx: Context, *, provider: str, shop_ref: str, request: Inboun
 async def _accept(
     ctx: Context, row: dict[str, Any], account: ProviderAccount, parsed: Notification
 ) -> Result:
-    """Apply a verified notification and store it as accepted, in one transaction; or store
-    it as a duplicate, or as pending if applying failed."""
+    """Apply a verified notification and store it as accepted, in one commit; or store it as
+    a duplicate, or as pending if applying failed."""
     now = row["received_at"]
     row["event_key"] = parsed.event_key
+
+    async def apply_and_store(conn: AsyncConnection) -> str:
+        outcome, payment_id = await _apply(conn, account, parsed, now=now)
+        row.update(payment_id=payment_id, processed_at=now)
+        if not await _insert_accepted(ctx, conn, row, outcome):
+            raise _Duplicate
+        return outcome
+
     try:
-        async with ctx.db.write() as conn:
-            outcome, payment_id = await _apply(conn, account, parsed, now=now)
-            row.update(payment_id=payment_id, processed_at=now)
-            stored = await _insert_accepted(ctx, conn, row, outcome)
-            if not stored:
-                raise _Duplicate
+        # On SQLite concurrent notifications share a commit, each in a savepoint of its own.
+        outcome = await ctx.db.write_together(apply_and_store)
     except _Duplicate:
         return await _store(ctx, row, Verdict.DUPLICATE, _DUPLICATE)
     except Exception:
@@ -285,7 +291,7 @@ _DUPLICATE = "the same event was accepted before"
 
 
 class _Duplicate(Exception):
-    """Raised inside the write transaction to roll a duplicate's effects back."""
+    """Raised inside the savepoint to roll a duplicate's effects back."""
 
 
 class _Unread(Exception):

@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, Insert, Table, TextClause, event, make_url
 from sqlalchemy.dialects import postgresql, sqlite
@@ -26,6 +26,7 @@ from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from kassa.store import sqlite_inline
+from kassa.store.group_commit import GroupCommit
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +34,7 @@ log = logging.getLogger(__name__)
 _TOUCHED = "kassa.touched"
 
 CommitListener = Callable[[frozenset[str]], None]
+T = TypeVar("T")
 
 #: How long a statement waits for another connection's write lock before failing.
 SQLITE_BUSY_TIMEOUT = 30.0
@@ -52,6 +54,8 @@ class Database:
         self._commit_listeners: list[CommitListener] = []
         #: The event loop and lock of `_writer_turn` (a `Database` may outlive a loop).
         self._writer_queue: tuple[asyncio.AbstractEventLoop, asyncio.Lock] | None = None
+        #: The event loop and queue of `write_together`.
+        self._groups: tuple[asyncio.AbstractEventLoop, GroupCommit] | None = None
         if self.dialect == "sqlite":
             self._prepare_sqlite_file()
             # No overflow: each SQLite connection is a thread of its own, too dear to churn.
@@ -109,6 +113,20 @@ class Database:
                     listener(topics)
                 except Exception:
                     log.exception("an after-commit listener failed")
+
+    async def write_together(self, unit: Callable[[AsyncConnection], Awaitable[T]]) -> T:
+        """`unit(conn)` in a write transaction; what it returned, once committed, or what it
+        raised, with its writes rolled back. On SQLite, whose one writer takes transactions one
+        at a time anyway, the transaction is shared with the units that other tasks hand in
+        meanwhile, each in a savepoint of its own (see `kassa.store.group_commit`). PostgreSQL
+        runs transactions side by side on its pool: there each unit has its own."""
+        if not self.is_sqlite:
+            async with self.write() as conn:
+                return await unit(conn)
+        loop = asyncio.get_running_loop()
+        if self._groups is None or self._groups[0] is not loop:
+            self._groups = (loop, GroupCommit(self.write))
+        return await self._groups[1].run(unit)
 
     def _writer_turn(self) -> AbstractAsyncContextManager[Any]:
         """On SQLite, a first-come-first-served turn at the one writer connection. The pool

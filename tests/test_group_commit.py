@@ -1,0 +1,79 @@
+"""`Database.write_together`: a unit that raises is rolled back alone, on both databases; on
+SQLite units handed in together share one commit (group commit, `kassa.store.group_commit`),
+while PostgreSQL gives each its own transaction, side by side on its pool."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+
+import pytest
+from sqlalchemy import make_url, text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from kassa.store import group_commit
+from kassa.store.db import Database, touch
+
+
+def insert(n: int) -> Callable[[AsyncConnection], Awaitable[int]]:
+    async def unit(conn: AsyncConnection) -> int:
+        touch(conn, "grouped")
+        await conn.execute(text("INSERT INTO grouped VALUES (:n)"), {"n": n})
+        if n == 3:
+            raise ValueError("three is refused after its insert")
+        return n
+
+    return unit
+
+
+def is_sqlite(database_url: str) -> bool:
+    return make_url(database_url).get_backend_name() == "sqlite"
+
+
+def hand_in_six(database_url: str) -> tuple[list[int | BaseException], list[int], int]:
+    """Six units handed in at once (the fourth raises): their results, the rows kept, and how
+    many commits it took."""
+
+    async def scenario() -> tuple[list[int | BaseException], list[int], int]:
+        database = Database(database_url)
+        try:
+            async with database.write() as conn:
+                await conn.execute(text("DROP TABLE IF EXISTS grouped"))
+                await conn.execute(text("CREATE TABLE grouped (n INTEGER)"))
+            commits: list[frozenset[str]] = []
+            database.on_commit(commits.append)
+            results = await asyncio.gather(
+                *(database.write_together(insert(n)) for n in range(6)), return_exceptions=True
+            )
+            async with database.read() as conn:
+                rows = sorted((await conn.execute(text("SELECT n FROM grouped"))).scalars())
+            return results, rows, len(commits)
+        finally:
+            await database.dispose()
+
+    return asyncio.run(scenario())
+
+
+def test_one_unit_that_raises_is_undone_alone_and_on_sqlite_the_rest_share_a_commit(
+    own_database_url: str,
+) -> None:
+    results, rows, commits = hand_in_six(own_database_url)
+    assert results[:3] == [0, 1, 2]
+    assert isinstance(results[3], ValueError)
+    assert results[4:] == [4, 5]
+    assert rows == [0, 1, 2, 4, 5]
+    if is_sqlite(own_database_url):
+        assert commits == 1, "the six units did not share one commit"
+    else:
+        assert commits == 5, "each unit that did not raise commits on its own"
+
+
+def test_a_group_has_at_most_max_group_units(
+    own_database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if not is_sqlite(own_database_url):
+        pytest.skip("PostgreSQL gives every unit a transaction of its own")
+    monkeypatch.setattr(group_commit, "MAX_GROUP", 2)
+    _, rows, commits = hand_in_six(own_database_url)
+    assert rows == [0, 1, 2, 4, 5]
+    assert commits == 3
