@@ -1,6 +1,7 @@
 """`Database.write_together`: a unit that raises is rolled back alone, on both databases; on
 SQLite units handed in together share one commit (group commit, `kassa.store.group_commit`),
-while PostgreSQL gives each its own transaction, side by side on its pool."""
+while PostgreSQL gives each its own transaction, side by side on its pool; and a unit whose
+caller has gone before its turn is not run."""
 
 from __future__ import annotations
 
@@ -77,3 +78,26 @@ def test_a_group_has_at_most_max_group_units(
     _, rows, commits = hand_in_six(own_database_url)
     assert rows == [0, 1, 2, 4, 5]
     assert commits == 3
+
+
+def test_a_unit_whose_caller_has_gone_before_its_turn_is_not_run(own_database_url: str) -> None:
+    if not is_sqlite(own_database_url):
+        pytest.skip("PostgreSQL gives every unit a transaction of its own")
+
+    async def scenario() -> list[int]:
+        database = Database(own_database_url)
+        try:
+            async with database.write() as conn:
+                await conn.execute(text("DROP TABLE IF EXISTS grouped"))
+                await conn.execute(text("CREATE TABLE grouped (n INTEGER)"))
+                # The writer is busy: the unit waits for the next group, and its caller goes.
+                caller = asyncio.create_task(database.write_together(insert(7)))
+                await asyncio.sleep(0.05)
+                caller.cancel()
+            await asyncio.sleep(0.1)  # the group's turn comes and goes
+            async with database.read() as conn:
+                return list((await conn.execute(text("SELECT n FROM grouped"))).scalars())
+        finally:
+            await database.dispose()
+
+    assert asyncio.run(scenario()) == []

@@ -17,6 +17,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -52,10 +53,8 @@ class Database:
         self.url = make_url(url)
         self.dialect = self.url.get_backend_name()
         self._commit_listeners: list[CommitListener] = []
-        #: The event loop and lock of `_writer_turn` (a `Database` may outlive a loop).
-        self._writer_queue: tuple[asyncio.AbstractEventLoop, asyncio.Lock] | None = None
-        #: The event loop and queue of `write_together`.
-        self._groups: tuple[asyncio.AbstractEventLoop, GroupCommit] | None = None
+        #: SQLite's writer queues, bound to the event loop they were made in.
+        self._queues: _WriterQueues | None = None
         if self.dialect == "sqlite":
             self._prepare_sqlite_file()
             # No overflow: each SQLite connection is a thread of its own, too dear to churn.
@@ -123,10 +122,7 @@ class Database:
         if not self.is_sqlite:
             async with self.write() as conn:
                 return await unit(conn)
-        loop = asyncio.get_running_loop()
-        if self._groups is None or self._groups[0] is not loop:
-            self._groups = (loop, GroupCommit(self.write))
-        return await self._groups[1].run(unit)
+        return await self._writer_queues().groups.run(unit)
 
     def _writer_turn(self) -> AbstractAsyncContextManager[Any]:
         """On SQLite, a first-come-first-served turn at the one writer connection. The pool
@@ -136,10 +132,14 @@ class Database:
         some writers waited seconds (`bench/ingest.py`: p99 4.8 s against 0.14 s)."""
         if not self.is_sqlite:
             return nullcontext()
+        return self._writer_queues().turns
+
+    def _writer_queues(self) -> _WriterQueues:
+        """The queues for the running event loop (a `Database` may outlive a loop)."""
         loop = asyncio.get_running_loop()
-        if self._writer_queue is None or self._writer_queue[0] is not loop:
-            self._writer_queue = (loop, asyncio.Lock())
-        return self._writer_queue[1]
+        if self._queues is None or self._queues.loop is not loop:
+            self._queues = _WriterQueues(loop, asyncio.Lock(), GroupCommit(self.write))
+        return self._queues
 
     def on_commit(self, listener: CommitListener) -> Callable[[], None]:
         """Call `listener` with the topics of every `touch`ed write transaction, after it
@@ -164,6 +164,16 @@ class Database:
         await self._reader.dispose()
         if self._writer is not self._reader:
             await self._writer.dispose()
+
+
+@dataclass(frozen=True, slots=True)
+class _WriterQueues:
+    """SQLite's writer queues of one event loop: turns at the connection (`_writer_turn`) and
+    groups of units sharing a transaction (`write_together`)."""
+
+    loop: asyncio.AbstractEventLoop
+    turns: asyncio.Lock
+    groups: GroupCommit
 
 
 def touch(conn: AsyncConnection, topic: str) -> bool:

@@ -7,7 +7,8 @@ CPU (`bench/ingest.py`). A `GroupCommit` runs the units that queue up while a tr
 under way together in the next one, up to `MAX_GROUP` at a time, each in a savepoint of its
 own: a unit that raises is rolled back alone and the others still commit. A unit's caller
 hears how it went only after the commit, so whatever it wrote is durable by then (or, if the
-commit itself failed, it hears that error and nothing of the group stands).
+commit itself failed, it hears that error and nothing of the group stands). A unit whose
+caller has gone (a cancelled request) before its turn is not run.
 """
 
 from __future__ import annotations
@@ -63,6 +64,8 @@ class GroupCommit:
         try:
             async with self._transaction() as conn:
                 for unit, future in group:
+                    if future.done():  # its caller has gone before its turn: not run
+                        continue
                     outcomes.append((future, *await _in_savepoint(conn, unit)))
         except Exception as exc:  # the transaction failed: nothing of the group stands
             for _, future in group:
@@ -74,7 +77,7 @@ class GroupCommit:
                 future.cancel()
             raise
         for future, value, error in outcomes:
-            if future.done():  # its caller was cancelled; what it wrote stands all the same
+            if future.done():  # its caller went while it ran; what it wrote stands all the same
                 continue
             if error is None:
                 future.set_result(value)
