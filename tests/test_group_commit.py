@@ -1,12 +1,14 @@
 """`Database.write_together`: a unit that raises is rolled back alone, on both databases; on
 SQLite units handed in together share one commit (group commit, `kassa.store.group_commit`),
 while PostgreSQL gives each its own transaction, side by side on its pool; and a unit whose
-caller has gone before its turn is not run."""
+caller has gone before its turn is not run. Units that come with a batch are done together by
+it, which may hand some back to run alone; a batch that fails is undone and its units run
+alone."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 
 import pytest
 from sqlalchemy import make_url, text
@@ -101,3 +103,83 @@ def test_a_unit_whose_caller_has_gone_before_its_turn_is_not_run(own_database_ur
             await database.dispose()
 
     assert asyncio.run(scenario()) == []
+
+
+async def insert_together(conn: AsyncConnection, items: Sequence[int]) -> list[object]:
+    """A batch for `insert`'s units: one statement for the items it takes; it refuses 3
+    (writing nothing for it) and hands 5 back to run alone."""
+    taken = [n for n in items if n not in (3, 5)]
+    await conn.execute(text("INSERT INTO grouped VALUES (:n)"), [{"n": n} for n in taken])
+    answers: dict[int, object] = {3: ValueError("three is refused"), 5: group_commit.RUN_ALONE}
+    return [answers.get(n, n) for n in items]
+
+
+async def failing_batch(conn: AsyncConnection, items: Sequence[int]) -> list[object]:
+    await conn.execute(text("INSERT INTO grouped VALUES (:n)"), [{"n": n} for n in items])
+    raise RuntimeError("the batch fails after writing")
+
+
+def hand_in_six_with(
+    database_url: str, batch: group_commit.Batch
+) -> tuple[list[int | BaseException], list[int], list[int], int]:
+    """Six units with `batch` handed in at once: their results, the rows kept, the units that
+    ran alone, and how many commits it took."""
+    alone: list[int] = []
+
+    def tracked(n: int) -> Callable[[AsyncConnection], Awaitable[int]]:
+        unit = insert(n)
+
+        async def run(conn: AsyncConnection) -> int:
+            alone.append(n)
+            return await unit(conn)
+
+        return run
+
+    async def scenario() -> tuple[list[int | BaseException], list[int], list[int], int]:
+        database = Database(database_url)
+        try:
+            async with database.write() as conn:
+                await conn.execute(text("DROP TABLE IF EXISTS grouped"))
+                await conn.execute(text("CREATE TABLE grouped (n INTEGER)"))
+            commits: list[frozenset[str]] = []
+            database.on_commit(commits.append)
+            results = await asyncio.gather(
+                *(database.write_together(tracked(n), batch=batch, item=n) for n in range(6)),
+                return_exceptions=True,
+            )
+            async with database.read() as conn:
+                rows = sorted((await conn.execute(text("SELECT n FROM grouped"))).scalars())
+            return results, rows, sorted(alone), len(commits)
+        finally:
+            await database.dispose()
+
+    return asyncio.run(scenario())
+
+
+def test_a_batch_does_the_units_it_takes_and_hands_the_others_back(
+    own_database_url: str,
+) -> None:
+    results, rows, alone, commits = hand_in_six_with(own_database_url, insert_together)
+    assert results[:3] == [0, 1, 2]
+    assert isinstance(results[3], ValueError)
+    assert results[4:] == [4, 5]
+    assert rows == [0, 1, 2, 4, 5]
+    if is_sqlite(own_database_url):
+        assert alone == [5], "only the unit the batch handed back ran alone"
+        assert commits == 1
+    else:
+        assert alone == [0, 1, 2, 3, 4, 5], "PostgreSQL runs every unit alone, no batch"
+
+
+def test_a_batch_that_fails_is_rolled_back_and_its_units_run_alone(
+    own_database_url: str,
+) -> None:
+    if not is_sqlite(own_database_url):
+        pytest.skip("PostgreSQL runs no batches")
+    results, rows, alone, commits = hand_in_six_with(own_database_url, failing_batch)
+    assert results[:3] == [0, 1, 2]
+    assert isinstance(results[3], ValueError)
+    assert results[4:] == [4, 5]
+    assert rows == [0, 1, 2, 4, 5], "the failed batch's own writes did not stay"
+    assert alone == [0, 1, 2, 3, 4, 5]
+    assert commits == 1

@@ -24,8 +24,21 @@ from tests.helpers import (
 )
 from tests.live import LiveServer
 
-#: What ingestion calls to apply an update; replaced to inject a failure.
+#: What ingestion calls to apply an update alone; replaced to inject a failure.
 APPLY = "kassa.services.notifications.apply_payment_update"
+#: What it calls to apply simple notifications together (on SQLite); if that fails, each is
+#: applied alone.
+APPLY_TOGETHER = "kassa.services.notifications.apply_simple"
+
+
+def fail_applying(monkeypatch: pytest.MonkeyPatch, alone: Any) -> None:
+    """Make applying notifications together fail, and applying one alone call `alone`."""
+
+    async def fail(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("the database went away")
+
+    monkeypatch.setattr(APPLY_TOGETHER, fail)
+    monkeypatch.setattr(APPLY, alone)
 
 
 def post(server: LiveServer, shop: str, body: bytes, headers: dict[str, str]) -> httpx.Response:
@@ -222,7 +235,7 @@ def _store_pending(
     async def fail(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(APPLY, fail)
+    fail_applying(monkeypatch, fail)
     body, headers = sandbox_notification(shop.secret, payment, "succeeded")
     assert post(server, shop.name, body, headers).status_code == 500
     return body, headers
@@ -245,7 +258,7 @@ def test_failed_apply_is_kept_as_pending_and_reprocessed(
             raise RuntimeError("the database went away")
         return await apply_payment_update(*args, **kwargs)
 
-    monkeypatch.setattr(APPLY, failing_once)
+    fail_applying(monkeypatch, failing_once)
     body, headers = sandbox_notification(shop.secret, payment, "succeeded")
     response = post(server, shop.name, body, headers)
     assert response.status_code == 500  # the provider will resend

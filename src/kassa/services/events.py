@@ -3,6 +3,8 @@ which then wakes the webhook dispatcher when it commits (`kassa.services.wakeups
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -20,6 +22,16 @@ from kassa.store.tables import events
 _INSERT = insert(events)
 
 
+@dataclass(frozen=True, slots=True)
+class NewEvent:
+    """An event to write for a change to `subject` (the object is the snapshot it carries)."""
+
+    type: EventType
+    source: EventSource
+    now: datetime
+    subject: Payment | Refund
+
+
 async def record(
     conn: AsyncConnection,
     *,
@@ -30,27 +42,36 @@ async def record(
 ) -> str:
     """Write the event for a change to `subject` (the object is the snapshot the event
     carries); call it on the connection of the transaction that made the change."""
+    row = _row(NewEvent(type, source, now, subject))
+    await conn.execute(_INSERT, row)
+    await wakeups.event_written(conn)
+    return str(row["id"])
+
+
+async def record_many(conn: AsyncConnection, new: Sequence[NewEvent]) -> None:
+    """`record` for several events with one statement."""
+    if new:
+        await conn.execute(_INSERT, [_row(event) for event in new])
+        await wakeups.event_written(conn)
+
+
+def _row(event: NewEvent) -> dict[str, Any]:
+    subject = event.subject
     if isinstance(subject, Refund):
         data, payment_id, refund_id = refund_object(subject), subject.payment_id, subject.id
     else:
         data, payment_id, refund_id = payment_object(subject), subject.id, None
-    event_id = new_id("evt")
-    await conn.execute(
-        _INSERT,
-        {
-            "id": event_id,
-            "shop_id": subject.shop_id,
-            "test": subject.test,
-            "type": type.value,
-            "source": source.value,
-            "payment_id": payment_id,
-            "refund_id": refund_id,
-            "data": {"object": data},
-            "created_at": now,
-        },
-    )
-    await wakeups.event_written(conn)
-    return event_id
+    return {
+        "id": new_id("evt"),
+        "shop_id": subject.shop_id,
+        "test": subject.test,
+        "type": event.type.value,
+        "source": event.source.value,
+        "payment_id": payment_id,
+        "refund_id": refund_id,
+        "data": {"object": data},
+        "created_at": event.now,
+    }
 
 
 def event_object(row: RowMapping) -> dict[str, Any]:

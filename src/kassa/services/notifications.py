@@ -47,6 +47,7 @@ from kassa.providers import CheckResult, InboundRequest, Notification, PaymentCh
 from kassa.services import audit, shops
 from kassa.services.audit import Actor
 from kassa.services.context import Context
+from kassa.services.notification_batch import NO_SUCH_PAYMENT, Duplicate, apply_simple, simple
 from kassa.services.payments import apply_payment_update, find_reported
 from kassa.services.refunds import apply_refund_update
 from kassa.store.db import insert_ignoring_conflict
@@ -272,13 +273,17 @@ async def _accept(
         outcome, payment_id = await _apply(conn, account, parsed, now=now)
         row.update(payment_id=payment_id, processed_at=now)
         if not await _insert_accepted(ctx, conn, row, outcome):
-            raise _Duplicate
+            raise Duplicate
         return outcome
 
+    batchable = simple(row, account, parsed)
     try:
-        # On SQLite concurrent notifications share a commit, each in a savepoint of its own.
-        outcome = await ctx.db.write_together(apply_and_store)
-    except _Duplicate:
+        # On SQLite concurrent notifications share a commit, each in a savepoint of its own,
+        # and the simple ones are applied together (`kassa.services.notification_batch`).
+        outcome = await ctx.db.write_together(
+            apply_and_store, batch=apply_simple if batchable else None, item=batchable
+        )
+    except Duplicate:
         return await _store(ctx, row, Verdict.DUPLICATE, _DUPLICATE)
     except Exception:
         log.exception("applying %s notification %s failed", account.provider, row["id"])
@@ -288,10 +293,6 @@ async def _accept(
 
 
 _DUPLICATE = "the same event was accepted before"
-
-
-class _Duplicate(Exception):
-    """Raised inside the savepoint to roll a duplicate's effects back."""
 
 
 class _Unread(Exception):
@@ -365,7 +366,7 @@ async def _apply(
             provider_payment_id=reported.provider_payment_id,
         )
         if payment is None:
-            outcomes.append("ignored: no such payment")
+            outcomes.append(NO_SUCH_PAYMENT)
             continue
         payment_id = payment.id
         if isinstance(reported, PaymentUpdate):

@@ -9,19 +9,20 @@ cannot both win.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, Update, bindparam, insert, select, update
+from sqlalchemy import ColumnElement, Select, Update, bindparam, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kassa.domain import (
     OPEN_STATUSES,
     AmountInvalid,
     CurrencyUnsupported,
+    Decision,
     EventSource,
     EventType,
     MethodUnsupported,
@@ -369,10 +370,8 @@ async def apply_payment_update(
     """
     while True:
         decision = decide(payment, reported)
+        note_decision(payment, decision, source)
         if decision.target is None:
-            if decision.rejected:
-                level = logging.INFO if decision.stale else logging.WARNING
-                log.log(level, "payment %s: %s (from %s)", payment.id, decision.outcome, source)
             return Applied(payment, decision.outcome)
         moved = await transition(
             conn,
@@ -387,25 +386,46 @@ async def apply_payment_update(
         payment = await load(conn, payment.id)
 
 
+def note_decision(payment: Payment, decision: Decision, source: EventSource) -> None:
+    """Log an update that was rejected (a stale one quietly: expected with concurrent
+    readers)."""
+    if decision.rejected:
+        level = logging.INFO if decision.stale else logging.WARNING
+        log.log(level, "payment %s: %s (from %s)", payment.id, decision.outcome, source)
+
+
 #: The bound name of the payment's id in `_transition_statement` (not a column's name, which
 #: would clash with the values being set).
 _PAYMENT_ID = "payment_key"
 
 
 @cache
-def _transition_statement(target: PaymentStatus, columns: frozenset[str]) -> Update:
+def _transition_statement(
+    target: PaymentStatus, columns: frozenset[str], *, returning: bool = True
+) -> Update:
     """`UPDATE payments SET <columns> WHERE id = :payment_key AND status IN (sources of
-    target) RETURNING *`, built once per target and set of columns. Statements reused this
+    target) [RETURNING *]`, built once per target and set of columns. Statements reused this
     way are neither rebuilt nor traversed again for SQLAlchemy's cache key."""
-    return (
+    statement = (
         update(payments)
         .where(
             payments.c.id == bindparam(_PAYMENT_ID),
-            payments.c.status.in_([status.value for status in sources_of(target)]),
+            # Equalities, not an IN list: SQLAlchemy cannot run an IN list's expanding
+            # parameter with executemany (`transition_many`).
+            or_(*(payments.c.status == status.value for status in sorted(sources_of(target)))),
         )
         .values({column: bindparam(column) for column in sorted(columns)})
-        .returning(*payments.c)
     )
+    return statement.returning(*payments.c) if returning else statement
+
+
+def _transition_values(
+    payment: Payment, target: PaymentStatus, now: datetime, changes: dict[str, Any] | None
+) -> dict[str, Any]:
+    """The values that move `payment` to `target`; raises `TransitionRejected` for a move the
+    table forbids."""
+    check_transition(payment.status, target)
+    return {"status": target.value, "updated_at": now, **(changes or {})}
 
 
 def _find_payment_by(column: ColumnElement[Any]) -> Select[Any]:
@@ -416,6 +436,7 @@ def _find_payment_by(column: ColumnElement[Any]) -> Select[Any]:
 
 _FIND_BY_ID = _find_payment_by(payments.c.id)
 _FIND_BY_PROVIDER_ID = _find_payment_by(payments.c.provider_payment_id)
+_FIND_MANY = select(payments).where(payments.c.id.in_(bindparam("ids", expanding=True)))
 
 
 async def transition(
@@ -432,14 +453,58 @@ async def transition(
     Returns the updated payment, or None if the stored status no longer allows `target`
     (a concurrent change won). Raises `TransitionRejected` for a move the table forbids.
     """
-    check_transition(payment.status, target)
-    values = {"status": target.value, "updated_at": now, **(changes or {})}
+    values = _transition_values(payment, target, now, changes)
     statement = _transition_statement(target, frozenset(values))
     row = (await conn.execute(statement, {**values, _PAYMENT_ID: payment.id})).mappings().first()
     if row is None:
         return None
     moved = records.payment(row)
     await events.record(conn, type=payment_event(target), source=source, now=now, subject=moved)
+    return moved
+
+
+@dataclass(frozen=True, slots=True)
+class Move:
+    """One payment's transition in `transition_many`."""
+
+    payment: Payment
+    target: PaymentStatus
+    changes: dict[str, Any]
+    now: datetime
+
+
+class ConcurrentChange(Exception):
+    """A payment in `transition_many` was no longer in the status its move started from."""
+
+
+async def transition_many(
+    conn: AsyncConnection, moves: Sequence[Move], *, source: EventSource
+) -> list[Payment]:
+    """`transition` for several different payments at once, in the caller's transaction: an
+    `UPDATE` per kind of move with every payment's values and one insert of all their
+    events. Returns the moved payments in order. Raises
+    `ConcurrentChange` if any payment had moved meanwhile (and `TransitionRejected` for a move
+    the table forbids), having possibly written part: roll the caller's savepoint back."""
+    if len({move.payment.id for move in moves}) != len(moves):
+        raise ValueError("transition_many moves each payment once")
+    by_statement: dict[Update, list[dict[str, Any]]] = {}
+    moved: list[Payment] = []
+    for move in moves:
+        values = _transition_values(move.payment, move.target, move.now, move.changes)
+        statement = _transition_statement(move.target, frozenset(values), returning=False)
+        by_statement.setdefault(statement, []).append({**values, _PAYMENT_ID: move.payment.id})
+        # The row as the UPDATE leaves it: every column it sets is a field of the same name.
+        moved.append(replace(move.payment, **{**values, "status": move.target}))
+    for statement, rows in by_statement.items():
+        if (await conn.execute(statement, rows)).rowcount != len(rows):
+            raise ConcurrentChange("a payment moved while a batch of transitions was applied")
+    await events.record_many(
+        conn,
+        [
+            events.NewEvent(payment_event(move.target), source, move.now, payment)
+            for move, payment in zip(moves, moved, strict=True)
+        ],
+    )
     return moved
 
 
@@ -460,6 +525,14 @@ async def find_reported(
         return None
     row = (await conn.execute(query, {"key": key, "account": account.id})).mappings().first()
     return records.payment(row) if row else None
+
+
+async def find_many(conn: AsyncConnection, payment_ids: Sequence[str]) -> dict[str, Payment]:
+    """The payments with these ids that exist, by id, with one query."""
+    if not payment_ids:
+        return {}
+    rows = await conn.execute(_FIND_MANY, {"ids": list(payment_ids)})
+    return {row["id"]: records.payment(row) for row in rows.mappings()}
 
 
 async def find_payment(ctx: Context, *, payment_id: str) -> Payment:

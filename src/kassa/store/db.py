@@ -27,7 +27,7 @@ from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from kassa.store import sqlite_inline
-from kassa.store.group_commit import GroupCommit
+from kassa.store.group_commit import Batch, GroupCommit
 
 log = logging.getLogger(__name__)
 
@@ -113,16 +113,23 @@ class Database:
                 except Exception:
                     log.exception("an after-commit listener failed")
 
-    async def write_together(self, unit: Callable[[AsyncConnection], Awaitable[T]]) -> T:
+    async def write_together(
+        self,
+        unit: Callable[[AsyncConnection], Awaitable[T]],
+        *,
+        batch: Batch | None = None,
+        item: Any = None,
+    ) -> T:
         """`unit(conn)` in a write transaction; what it returned, once committed, or what it
         raised, with its writes rolled back. On SQLite, whose one writer takes transactions one
         at a time anyway, the transaction is shared with the units that other tasks hand in
-        meanwhile, each in a savepoint of its own (see `kassa.store.group_commit`). PostgreSQL
+        meanwhile, each in a savepoint of its own, and units that came with the same `batch`
+        have their `item`s done together by it (see `kassa.store.group_commit`). PostgreSQL
         runs transactions side by side on its pool: there each unit has its own."""
         if not self.is_sqlite:
             async with self.write() as conn:
                 return await unit(conn)
-        return await self._writer_queues().groups.run(unit)
+        return await self._writer_queues().groups.run(unit, batch=batch, item=item)
 
     def _writer_turn(self) -> AbstractAsyncContextManager[Any]:
         """On SQLite, a first-come-first-served turn at the one writer connection. The pool
