@@ -26,7 +26,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from kassa.store import sqlite_inline
+from kassa.store import json_codec, sqlite_inline
 from kassa.store.group_commit import Batch, GroupCommit
 
 log = logging.getLogger(__name__)
@@ -39,6 +39,11 @@ T = TypeVar("T")
 
 #: How long a statement waits for another connection's write lock before failing.
 SQLITE_BUSY_TIMEOUT = 30.0
+#: How the engines write and read JSON columns.
+_JSON_CODEC: dict[str, Any] = {
+    "json_serializer": json_codec.dumps,
+    "json_deserializer": json_codec.loads,
+}
 _SQLITE_PRAGMAS = (
     "PRAGMA journal_mode=WAL",
     "PRAGMA synchronous=NORMAL",
@@ -58,7 +63,9 @@ class Database:
         if self.dialect == "sqlite":
             self._prepare_sqlite_file()
             # No overflow: each SQLite connection is a thread of its own, too dear to churn.
-            self._reader = create_async_engine(self.url, pool_size=pool_size, max_overflow=0)
+            self._reader = create_async_engine(
+                self.url, pool_size=pool_size, max_overflow=0, **_JSON_CODEC
+            )
             _configure_sqlite_reader(self._reader)
             # The writer runs on the loop's own thread: see `kassa.store.sqlite_inline`.
             self._writer = create_async_engine(
@@ -70,12 +77,17 @@ class Database:
                     pragmas=_SQLITE_PRAGMAS,
                     busy_timeout=SQLITE_BUSY_TIMEOUT,
                 ),
+                **_JSON_CODEC,
             )
             _begin_with(self._writer, "BEGIN IMMEDIATE")
         elif self.dialect == "postgresql":
             # pool_recycle, not pre-ping: a ping would cost a round trip at every checkout.
             self._reader = self._writer = create_async_engine(
-                self.url, pool_size=pool_size, max_overflow=pool_size * 2, pool_recycle=1800
+                self.url,
+                pool_size=pool_size,
+                max_overflow=pool_size * 2,
+                pool_recycle=1800,
+                **_JSON_CODEC,
             )
         else:
             raise ValueError(f"unsupported database {self.dialect!r}: use sqlite or postgresql")
