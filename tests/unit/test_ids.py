@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from kassa.domain import new_id
-from kassa.domain.ids import has_prefix
+from kassa.domain.ids import _encode, has_prefix
 
 
 def test_shape() -> None:
@@ -22,3 +22,13 @@ def test_ids_sort_by_time() -> None:
 
 def test_ids_are_unique() -> None:
     assert len({new_id("pay", now_ms=1) for _ in range(1000)}) == 1000
+
+
+def test_the_characters_are_crockford_base32_digits_of_time_then_randomness() -> None:
+    digits = "0123456789abcdefghjkmnpqrstvwxyz"
+
+    def base32(value: int, length: int) -> str:
+        return "".join(digits[(value >> 5 * i) & 31] for i in reversed(range(length)))
+
+    for ms, random in ((0, 0), (1, 1), (1_700_000_000_000, 2**80 - 1), (2**50 - 1, 12345)):
+        assert _encode(ms, random) == base32(ms, 10) + base32(random, 16)
