@@ -75,6 +75,9 @@ def bench_app(settings: Settings) -> FastAPI:
         return Response(status_code=200)
 
     app.add_api_route(BARE_PATH, bare, methods=["POST"], include_in_schema=False)
+    # First in the route list: FastAPI tries routes in order, and passing the included
+    # routers costs up to 0.15 ms, which would make the floor look higher than it is.
+    app.router.routes.insert(0, app.router.routes.pop())
     return app
 
 
