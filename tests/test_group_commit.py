@@ -1,9 +1,9 @@
 """`Database.write_together`: a unit that raises is rolled back alone, on both databases; on
 SQLite units handed in together share one commit (group commit, `kassa.store.group_commit`),
 while PostgreSQL gives each its own transaction, side by side on its pool; and a unit whose
-caller has gone before its turn is not run. Units that come with a batch are done together by
-it, which may hand some back to run alone; a batch that fails is undone and its units run
-alone."""
+caller has gone before its turn is not run. Units that come with a batch share a commit on
+both databases and are done together by it, which may hand some back to run alone; a batch
+that fails is undone and its units run alone."""
 
 from __future__ import annotations
 
@@ -164,18 +164,13 @@ def test_a_batch_does_the_units_it_takes_and_hands_the_others_back(
     assert isinstance(results[3], ValueError)
     assert results[4:] == [4, 5]
     assert rows == [0, 1, 2, 4, 5]
-    if is_sqlite(own_database_url):
-        assert alone == [5], "only the unit the batch handed back ran alone"
-        assert commits == 1
-    else:
-        assert alone == [0, 1, 2, 3, 4, 5], "PostgreSQL runs every unit alone, no batch"
+    assert alone == [5], "only the unit the batch handed back ran alone"
+    assert commits == 1
 
 
 def test_a_batch_that_fails_is_rolled_back_and_its_units_run_alone(
     own_database_url: str,
 ) -> None:
-    if not is_sqlite(own_database_url):
-        pytest.skip("PostgreSQL runs no batches")
     results, rows, alone, commits = hand_in_six_with(own_database_url, failing_batch)
     assert results[:3] == [0, 1, 2]
     assert isinstance(results[3], ValueError)

@@ -1,8 +1,7 @@
-"""Notifications that arrive together: on SQLite the simple ones are applied as a batch
-(`kassa.services.notification_batch`), on PostgreSQL each alone; either way every one ends
-exactly as it would alone: duplicates within the batch and from before, a second notification
-for a payment of the batch, a payment of another shop, and event snapshots that match the
-stored payment."""
+"""Notifications that arrive together: the simple ones are applied as a batch
+(`kassa.services.notification_batch`), and every one ends exactly as it would alone:
+duplicates within the batch and from before, a second notification for a payment of the
+batch, a payment of another shop, and event snapshots that match the stored payment."""
 
 from __future__ import annotations
 
@@ -36,7 +35,7 @@ def receive_together(
     server: LiveServer, shop: ShopSetup, sent: Sequence[Sent], monkeypatch: pytest.MonkeyPatch
 ) -> tuple[list[notifications.Result], list[int]]:
     """Hand `sent` to ingestion at once, on the server's loop; what became of each, and the
-    sizes of the batches that applied them together (none on PostgreSQL). A batch that fails
+    sizes of the batches that applied them together. A batch that fails
     fails the test: its notifications would end right all the same, applied alone."""
     batches: list[int] = []
 
@@ -103,10 +102,7 @@ def test_notifications_together_end_as_each_would_alone(
     ]
     results, batches = receive_together(server, shop, sent, monkeypatch)
 
-    if server.ctx.db.is_sqlite:
-        assert batches == [6], "the six were not handed to one batch, or it failed"
-    else:
-        assert batches == [], "PostgreSQL applies each alone"
+    assert batches == [6], "the six were not handed to one batch, or it failed"
     verdicts = [(result.verdict.value, result.outcome) for result in results]
     assert verdicts == [
         ("accepted", "pending → succeeded"),

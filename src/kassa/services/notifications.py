@@ -6,11 +6,13 @@ The path is built for speed and for never losing anything:
 2. The provider verifies them (over the raw bytes) and reads them; a notification that fails
    is stored as `rejected` and changes nothing.
 3. One write transaction applies the updates through the transition table, writes their
-   events, and stores the notification as `accepted`. On SQLite, notifications that arrive
-   together share that transaction, each in a savepoint of its own (group commit,
-   `Database.write_together`), and each is answered once it has committed. A partial unique
-   index on the provider's event identity makes a duplicate's insert do nothing; the
-   duplicate's savepoint is then rolled back whole and the copy stored as `duplicate`.
+   events, and stores the notification as `accepted`. Notifications that arrive together
+   share that transaction (group commit, `Database.write_together`; on PostgreSQL only the
+   simple ones), and each is answered once it has committed. The simple ones, a payment's
+   new status by Kassa's id, are applied together by `kassa.services.notification_batch`;
+   the others each in a savepoint of their own. A partial unique index on the provider's
+   event identity makes a duplicate's insert do nothing; the duplicate's savepoint is then
+   rolled back whole and the copy stored as `duplicate`.
 4. If applying fails, the notification is stored as `pending` and the provider is told to
    resend; the worker also re-applies pending notifications. So is one that could not be read
    because the provider's API did not answer (YooKassa's are re-read from the API).
@@ -278,8 +280,8 @@ async def _accept(
 
     batchable = simple(row, account, parsed)
     try:
-        # On SQLite concurrent notifications share a commit, each in a savepoint of its own,
-        # and the simple ones are applied together (`kassa.services.notification_batch`).
+        # Concurrent notifications share a commit (see the module docstring), and the simple
+        # ones are applied together (`kassa.services.notification_batch`).
         outcome = await ctx.db.write_together(
             apply_and_store, batch=apply_simple if batchable else None, item=batchable
         )

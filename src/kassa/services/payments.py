@@ -487,16 +487,16 @@ async def transition_many(
     the table forbids), having possibly written part: roll the caller's savepoint back."""
     if len({move.payment.id for move in moves}) != len(moves):
         raise ValueError("transition_many moves each payment once")
-    by_statement: dict[Update, list[dict[str, Any]]] = {}
+    by_kind: dict[tuple[PaymentStatus, frozenset[str]], list[dict[str, Any]]] = {}
     moved: list[Payment] = []
     for move in moves:
         values = _transition_values(move.payment, move.target, move.now, move.changes)
-        statement = _transition_statement(move.target, frozenset(values), returning=False)
-        by_statement.setdefault(statement, []).append({**values, _PAYMENT_ID: move.payment.id})
+        kind = (move.target, frozenset(values))
+        by_kind.setdefault(kind, []).append({**values, _PAYMENT_ID: move.payment.id})
         # The row as the UPDATE leaves it: every column it sets is a field of the same name.
         moved.append(replace(move.payment, **{**values, "status": move.target}))
-    for statement, rows in by_statement.items():
-        if (await conn.execute(statement, rows)).rowcount != len(rows):
+    for (target, columns), rows in by_kind.items():
+        if await _update_each(conn, target, columns, rows) != len(rows):
             raise ConcurrentChange("a payment moved while a batch of transitions was applied")
     await events.record_many(
         conn,
@@ -506,6 +506,25 @@ async def transition_many(
         ],
     )
     return moved
+
+
+async def _update_each(
+    conn: AsyncConnection,
+    target: PaymentStatus,
+    columns: frozenset[str],
+    rows: list[dict[str, Any]],
+) -> int:
+    """Run the transition `UPDATE` for each of `rows`; how many payments it moved. One
+    statement for all where the driver counts the rows an executemany changed (sqlite3);
+    asyncpg does not, so there each payment has its own `UPDATE … RETURNING`."""
+    if conn.dialect.supports_sane_multi_rowcount:
+        statement = _transition_statement(target, columns, returning=False)
+        return (await conn.execute(statement, rows)).rowcount
+    statement = _transition_statement(target, columns)
+    # In the order of the payments' ids, as every batch does: two batches in different
+    # processes then lock their common payments in the same order and cannot deadlock.
+    ordered = sorted(rows, key=lambda row: str(row[_PAYMENT_ID]))
+    return sum([(await conn.execute(statement, row)).first() is not None for row in ordered])
 
 
 async def find_reported(

@@ -58,7 +58,7 @@ class Database:
         self.url = make_url(url)
         self.dialect = self.url.get_backend_name()
         self._commit_listeners: list[CommitListener] = []
-        #: SQLite's writer queues, bound to the event loop they were made in.
+        #: The writer queues, bound to the event loop they were made in.
         self._queues: _WriterQueues | None = None
         if self.dialect == "sqlite":
             self._prepare_sqlite_file()
@@ -133,12 +133,14 @@ class Database:
         item: Any = None,
     ) -> T:
         """`unit(conn)` in a write transaction; what it returned, once committed, or what it
-        raised, with its writes rolled back. On SQLite, whose one writer takes transactions one
-        at a time anyway, the transaction is shared with the units that other tasks hand in
-        meanwhile, each in a savepoint of its own, and units that came with the same `batch`
-        have their `item`s done together by it (see `kassa.store.group_commit`). PostgreSQL
-        runs transactions side by side on its pool: there each unit has its own."""
-        if not self.is_sqlite:
+        raised, with its writes rolled back. The transaction is shared with the units that
+        other tasks hand in meanwhile, each in a savepoint of its own, and units that came
+        with the same `batch` have their `item`s done together by it (group commit, see
+        `kassa.store.group_commit`). On SQLite, whose one writer takes transactions one at a
+        time anyway, every unit is grouped. PostgreSQL runs transactions side by side on its
+        pool, and groups, which run one after another, only pay there with a batch: a unit
+        without one has a transaction of its own."""
+        if not self.is_sqlite and batch is None:
             async with self.write() as conn:
                 return await unit(conn)
         return await self._writer_queues().groups.run(unit, batch=batch, item=item)
@@ -187,8 +189,8 @@ class Database:
 
 @dataclass(frozen=True, slots=True)
 class _WriterQueues:
-    """SQLite's writer queues of one event loop: turns at the connection (`_writer_turn`) and
-    groups of units sharing a transaction (`write_together`)."""
+    """The writer queues of one event loop: turns at SQLite's one writer connection
+    (`_writer_turn`) and groups of units sharing a transaction (`write_together`)."""
 
     loop: asyncio.AbstractEventLoop
     turns: asyncio.Lock
