@@ -473,6 +473,10 @@ class Move:
     now: datetime
 
 
+#: `transition_many`'s UPDATE parameters by kind of move: its target and the columns it sets.
+_RowsByKind = dict[tuple[PaymentStatus, frozenset[str]], list[dict[str, Any]]]
+
+
 class ConcurrentChange(Exception):
     """A payment in `transition_many` was no longer in the status its move started from."""
 
@@ -487,7 +491,7 @@ async def transition_many(
     the table forbids), having possibly written part: roll the caller's savepoint back."""
     if len({move.payment.id for move in moves}) != len(moves):
         raise ValueError("transition_many moves each payment once")
-    by_kind: dict[tuple[PaymentStatus, frozenset[str]], list[dict[str, Any]]] = {}
+    by_kind: _RowsByKind = {}
     moved: list[Payment] = []
     for move in moves:
         values = _transition_values(move.payment, move.target, move.now, move.changes)
@@ -495,9 +499,8 @@ async def transition_many(
         by_kind.setdefault(kind, []).append({**values, _PAYMENT_ID: move.payment.id})
         # The row as the UPDATE leaves it: every column it sets is a field of the same name.
         moved.append(replace(move.payment, **{**values, "status": move.target}))
-    for (target, columns), rows in by_kind.items():
-        if await _update_each(conn, target, columns, rows) != len(rows):
-            raise ConcurrentChange("a payment moved while a batch of transitions was applied")
+    if await _update_each(conn, by_kind) != len(moves):
+        raise ConcurrentChange("a payment moved while a batch of transitions was applied")
     await events.record_many(
         conn,
         [
@@ -508,23 +511,28 @@ async def transition_many(
     return moved
 
 
-async def _update_each(
-    conn: AsyncConnection,
-    target: PaymentStatus,
-    columns: frozenset[str],
-    rows: list[dict[str, Any]],
-) -> int:
-    """Run the transition `UPDATE` for each of `rows`; how many payments it moved. One
-    statement for all where the driver counts the rows an executemany changed (sqlite3);
-    asyncpg does not, so there each payment has its own `UPDATE … RETURNING`."""
+async def _update_each(conn: AsyncConnection, by_kind: _RowsByKind) -> int:
+    """Run the transition `UPDATE` for every row of `by_kind` (rows by target and columns set);
+    how many payments it moved. sqlite3 counts the rows an executemany changed, so there it is
+    one statement per kind of move. asyncpg does not, so there each payment has its own
+    `UPDATE … RETURNING`, in the order of the payments' ids: two batches moving some of the
+    same payments then lock them in the same order rather than each waiting for the other."""
     if conn.dialect.supports_sane_multi_rowcount:
-        statement = _transition_statement(target, columns, returning=False)
-        return (await conn.execute(statement, rows)).rowcount
-    statement = _transition_statement(target, columns)
-    # In the order of the payments' ids, as every batch does: two batches in different
-    # processes then lock their common payments in the same order and cannot deadlock.
-    ordered = sorted(rows, key=lambda row: str(row[_PAYMENT_ID]))
-    return sum([(await conn.execute(statement, row)).first() is not None for row in ordered])
+        changed = 0
+        for (target, columns), rows in by_kind.items():
+            statement = _transition_statement(target, columns, returning=False)
+            changed += (await conn.execute(statement, rows)).rowcount
+        return changed
+    each = sorted(
+        ((kind, row) for kind, rows in by_kind.items() for row in rows),
+        key=lambda pair: str(pair[1][_PAYMENT_ID]),
+    )
+    return sum(
+        [
+            (await conn.execute(_transition_statement(*kind), row)).first() is not None
+            for kind, row in each
+        ]
+    )
 
 
 async def find_reported(
