@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 
 import pytest
 from sqlalchemy import make_url, text
@@ -18,8 +19,11 @@ from kassa.store import group_commit
 from kassa.store.db import Database, touch
 
 
-def insert(n: int) -> Callable[[AsyncConnection], Awaitable[int]]:
+def insert(n: int, ran: list[int]) -> Callable[[AsyncConnection], Awaitable[int]]:
+    """A unit that inserts `n` (noting in `ran` that it ran), and raises after it if `n` is 3."""
+
     async def unit(conn: AsyncConnection) -> int:
+        ran.append(n)
         touch(conn, "grouped")
         await conn.execute(text("INSERT INTO grouped VALUES (:n)"), {"n": n})
         if n == 3:
@@ -33,11 +37,21 @@ def is_sqlite(database_url: str) -> bool:
     return make_url(database_url).get_backend_name() == "sqlite"
 
 
-def hand_in_six(database_url: str) -> tuple[list[int | BaseException], list[int], int]:
-    """Six units handed in at once (the fourth raises): their results, the rows kept, and how
-    many commits it took."""
+@dataclass
+class HandedIn:
+    """What became of six units handed in at once (the fourth raises)."""
 
-    async def scenario() -> tuple[list[int | BaseException], list[int], int]:
+    results: list[int | BaseException]
+    rows: list[int]
+    #: The units that ran on their own (not done by a batch).
+    alone: list[int]
+    commits: int
+
+
+def hand_in_six(database_url: str, batch: group_commit.Batch | None = None) -> HandedIn:
+    """Hand in six `insert` units at once, with `batch` if given."""
+
+    async def scenario() -> HandedIn:
         database = Database(database_url)
         try:
             async with database.write() as conn:
@@ -45,12 +59,14 @@ def hand_in_six(database_url: str) -> tuple[list[int | BaseException], list[int]
                 await conn.execute(text("CREATE TABLE grouped (n INTEGER)"))
             commits: list[frozenset[str]] = []
             database.on_commit(commits.append)
+            alone: list[int] = []
             results = await asyncio.gather(
-                *(database.write_together(insert(n)) for n in range(6)), return_exceptions=True
+                *(database.write_together(insert(n, alone), batch=batch, item=n) for n in range(6)),
+                return_exceptions=True,
             )
             async with database.read() as conn:
                 rows = sorted((await conn.execute(text("SELECT n FROM grouped"))).scalars())
-            return results, rows, len(commits)
+            return HandedIn(results, rows, sorted(alone), len(commits))
         finally:
             await database.dispose()
 
@@ -60,15 +76,15 @@ def hand_in_six(database_url: str) -> tuple[list[int | BaseException], list[int]
 def test_one_unit_that_raises_is_undone_alone_and_on_sqlite_the_rest_share_a_commit(
     own_database_url: str,
 ) -> None:
-    results, rows, commits = hand_in_six(own_database_url)
-    assert results[:3] == [0, 1, 2]
-    assert isinstance(results[3], ValueError)
-    assert results[4:] == [4, 5]
-    assert rows == [0, 1, 2, 4, 5]
+    handed = hand_in_six(own_database_url)
+    assert handed.results[:3] == [0, 1, 2]
+    assert isinstance(handed.results[3], ValueError)
+    assert handed.results[4:] == [4, 5]
+    assert handed.rows == [0, 1, 2, 4, 5]
     if is_sqlite(own_database_url):
-        assert commits == 1, "the six units did not share one commit"
+        assert handed.commits == 1, "the six units did not share one commit"
     else:
-        assert commits == 5, "each unit that did not raise commits on its own"
+        assert handed.commits == 5, "each unit that did not raise commits on its own"
 
 
 def test_a_group_has_at_most_max_group_units(
@@ -77,9 +93,9 @@ def test_a_group_has_at_most_max_group_units(
     if not is_sqlite(own_database_url):
         pytest.skip("PostgreSQL gives every unit a transaction of its own")
     monkeypatch.setattr(group_commit, "MAX_GROUP", 2)
-    _, rows, commits = hand_in_six(own_database_url)
-    assert rows == [0, 1, 2, 4, 5]
-    assert commits == 3
+    handed = hand_in_six(own_database_url)
+    assert handed.rows == [0, 1, 2, 4, 5]
+    assert handed.commits == 3
 
 
 def test_a_unit_whose_caller_has_gone_before_its_turn_is_not_run(own_database_url: str) -> None:
@@ -93,7 +109,8 @@ def test_a_unit_whose_caller_has_gone_before_its_turn_is_not_run(own_database_ur
                 await conn.execute(text("DROP TABLE IF EXISTS grouped"))
                 await conn.execute(text("CREATE TABLE grouped (n INTEGER)"))
                 # The writer is busy: the unit waits for the next group, and its caller goes.
-                caller = asyncio.create_task(database.write_together(insert(7)))
+                ran: list[int] = []
+                caller = asyncio.create_task(database.write_together(insert(7, ran)))
                 await asyncio.sleep(0.05)
                 caller.cancel()
             await asyncio.sleep(0.1)  # the group's turn comes and goes
@@ -119,62 +136,25 @@ async def failing_batch(conn: AsyncConnection, items: Sequence[int]) -> list[obj
     raise RuntimeError("the batch fails after writing")
 
 
-def hand_in_six_with(
-    database_url: str, batch: group_commit.Batch
-) -> tuple[list[int | BaseException], list[int], list[int], int]:
-    """Six units with `batch` handed in at once: their results, the rows kept, the units that
-    ran alone, and how many commits it took."""
-    alone: list[int] = []
-
-    def tracked(n: int) -> Callable[[AsyncConnection], Awaitable[int]]:
-        unit = insert(n)
-
-        async def run(conn: AsyncConnection) -> int:
-            alone.append(n)
-            return await unit(conn)
-
-        return run
-
-    async def scenario() -> tuple[list[int | BaseException], list[int], list[int], int]:
-        database = Database(database_url)
-        try:
-            async with database.write() as conn:
-                await conn.execute(text("DROP TABLE IF EXISTS grouped"))
-                await conn.execute(text("CREATE TABLE grouped (n INTEGER)"))
-            commits: list[frozenset[str]] = []
-            database.on_commit(commits.append)
-            results = await asyncio.gather(
-                *(database.write_together(tracked(n), batch=batch, item=n) for n in range(6)),
-                return_exceptions=True,
-            )
-            async with database.read() as conn:
-                rows = sorted((await conn.execute(text("SELECT n FROM grouped"))).scalars())
-            return results, rows, sorted(alone), len(commits)
-        finally:
-            await database.dispose()
-
-    return asyncio.run(scenario())
-
-
 def test_a_batch_does_the_units_it_takes_and_hands_the_others_back(
     own_database_url: str,
 ) -> None:
-    results, rows, alone, commits = hand_in_six_with(own_database_url, insert_together)
-    assert results[:3] == [0, 1, 2]
-    assert isinstance(results[3], ValueError)
-    assert results[4:] == [4, 5]
-    assert rows == [0, 1, 2, 4, 5]
-    assert alone == [5], "only the unit the batch handed back ran alone"
-    assert commits == 1
+    handed = hand_in_six(own_database_url, insert_together)
+    assert handed.results[:3] == [0, 1, 2]
+    assert isinstance(handed.results[3], ValueError)
+    assert handed.results[4:] == [4, 5]
+    assert handed.rows == [0, 1, 2, 4, 5]
+    assert handed.alone == [5], "only the unit the batch handed back ran alone"
+    assert handed.commits == 1
 
 
 def test_a_batch_that_fails_is_rolled_back_and_its_units_run_alone(
     own_database_url: str,
 ) -> None:
-    results, rows, alone, commits = hand_in_six_with(own_database_url, failing_batch)
-    assert results[:3] == [0, 1, 2]
-    assert isinstance(results[3], ValueError)
-    assert results[4:] == [4, 5]
-    assert rows == [0, 1, 2, 4, 5], "the failed batch's own writes did not stay"
-    assert alone == [0, 1, 2, 3, 4, 5]
-    assert commits == 1
+    handed = hand_in_six(own_database_url, failing_batch)
+    assert handed.results[:3] == [0, 1, 2]
+    assert isinstance(handed.results[3], ValueError)
+    assert handed.results[4:] == [4, 5]
+    assert handed.rows == [0, 1, 2, 4, 5], "the failed batch's own writes did not stay"
+    assert handed.alone == [0, 1, 2, 3, 4, 5]
+    assert handed.commits == 1
