@@ -15,7 +15,18 @@ from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, Update, bindparam, insert, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    Update,
+    bindparam,
+    column,
+    insert,
+    or_,
+    select,
+    update,
+    values,
+)
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kassa.domain import (
@@ -408,15 +419,17 @@ def _transition_statement(
     way are neither rebuilt nor traversed again for SQLAlchemy's cache key."""
     statement = (
         update(payments)
-        .where(
-            payments.c.id == bindparam(_PAYMENT_ID),
-            # Equalities, not an IN list: SQLAlchemy cannot run an IN list's expanding
-            # parameter with executemany (`transition_many`).
-            or_(*(payments.c.status == status.value for status in sorted(sources_of(target)))),
-        )
-        .values({column: bindparam(column) for column in sorted(columns)})
+        .where(payments.c.id == bindparam(_PAYMENT_ID), _may_move_to(target))
+        .values({name: bindparam(name) for name in sorted(columns)})
     )
     return statement.returning(*payments.c) if returning else statement
+
+
+def _may_move_to(target: PaymentStatus) -> ColumnElement[bool]:
+    """The payment's stored status is one `target` may be reached from. Equalities, not an IN
+    list: SQLAlchemy cannot run an IN list's expanding parameter with executemany
+    (`transition_many`)."""
+    return or_(*(payments.c.status == status.value for status in sorted(sources_of(target))))
 
 
 def _transition_values(
@@ -512,26 +525,36 @@ async def transition_many(
 
 
 async def _update_each(conn: AsyncConnection, by_kind: _RowsByKind) -> int:
-    """Run the transition `UPDATE` for every row of `by_kind` (rows by target and columns set);
-    how many payments it moved. sqlite3 counts the rows an executemany changed, so there it is
-    one statement per kind of move. asyncpg does not, so there each payment has its own
-    `UPDATE … RETURNING`, in the order of the payments' ids: two batches moving some of the
-    same payments then lock them in the same order rather than each waiting for the other."""
-    if conn.dialect.supports_sane_multi_rowcount:
-        changed = 0
-        for (target, columns), rows in by_kind.items():
+    """Run the transition `UPDATE` for every row of `by_kind` (rows by target and columns set),
+    one statement per kind of move; how many payments it moved. sqlite3 counts the rows an
+    executemany changed. asyncpg does not, so on PostgreSQL the rows go in as a `VALUES` list
+    of an `UPDATE … FROM … RETURNING`, whose returned rows are counted."""
+    changed = 0
+    for (target, columns), rows in by_kind.items():
+        if conn.dialect.supports_sane_multi_rowcount:
             statement = _transition_statement(target, columns, returning=False)
             changed += (await conn.execute(statement, rows)).rowcount
-        return changed
-    each = sorted(
-        ((kind, row) for kind, rows in by_kind.items() for row in rows),
-        key=lambda pair: str(pair[1][_PAYMENT_ID]),
-    )
-    return sum(
-        [
-            (await conn.execute(_transition_statement(*kind), row)).first() is not None
-            for kind, row in each
-        ]
+        else:
+            changed += len((await conn.execute(_update_from(target, columns, rows))).all())
+    return changed
+
+
+def _update_from(
+    target: PaymentStatus, columns: frozenset[str], rows: list[dict[str, Any]]
+) -> Update:
+    """`UPDATE payments SET <columns> FROM (VALUES <rows>) … RETURNING id`: the transition of
+    every payment in `rows` in one statement."""
+    names = sorted(columns)
+    moved = values(
+        column(_PAYMENT_ID, payments.c.id.type),
+        *(column(name, payments.c[name].type) for name in names),
+        name="moved",
+    ).data([(row[_PAYMENT_ID], *(row[name] for name in names)) for row in rows])
+    return (
+        update(payments)
+        .where(payments.c.id == moved.c[_PAYMENT_ID], _may_move_to(target))
+        .values({name: moved.c[name] for name in names})
+        .returning(payments.c.id)
     )
 
 
