@@ -10,9 +10,9 @@ The path is built for speed and for never losing anything:
    share that transaction (group commit, `Database.write_together`; on PostgreSQL only the
    simple ones), and each is answered once it has committed. The simple ones, a payment's
    new status by Kassa's id, are applied together by `kassa.services.notification_batch`;
-   the others each in a savepoint of their own. A partial unique index on the provider's
-   event identity makes a duplicate's insert do nothing; the duplicate's savepoint is then
-   rolled back whole and the copy stored as `duplicate`.
+   the others each in a savepoint of their own (on PostgreSQL, a transaction). A partial
+   unique index on the provider's event identity makes a duplicate's insert do nothing; the
+   duplicate's savepoint is then rolled back whole and the copy stored as `duplicate`.
 4. If applying fails, the notification is stored as `pending` and the provider is told to
    resend; the worker also re-applies pending notifications. So is one that could not be read
    because the provider's API did not answer (YooKassa's are re-read from the API).
