@@ -1,13 +1,14 @@
 """Benchmark of provider-notification ingestion (`POST /hooks/sandbox/{shop}`), run by hand.
 
 One uvicorn process serves Kassa's app (built by `create_app`, exactly as `kassa serve` runs
-it) plus a bare route, `POST /bench/bare`, that only reads the body and answers 200. A lean
-client (raw asyncio streams, HTTP/1.1 keep-alive, one connection per unit of concurrency)
-first measures the bare route, then N signed sandbox `payment.succeeded` notifications for N
-pending payments, both with the same bodies, concurrency and N, after a warm-up of each.
-It prints notifications/s, p50/p99 latency, bare req/s and their ratio (the goal: >= 0.6),
-then checks through the API that every payment succeeded with exactly one
-`payment.succeeded` event, and exits 1 if anything was lost.
+it) plus a bare route, `POST /bench/bare`, matched first, that only reads the body and
+answers 200. A lean client (raw asyncio streams, HTTP/1.1 keep-alive, one connection per
+unit of concurrency) first measures the bare route, then N signed sandbox
+`payment.succeeded` notifications for N pending payments, both with the same bodies,
+concurrency and N, after a warm-up of each. It prints notifications/s, p50/p99 latency,
+bare req/s and their ratio (the goal: >= 0.6), then checks through the API that every
+payment succeeded with exactly one `payment.succeeded` event, and exits 1 if anything was
+lost.
 
     .venv/bin/python bench/ingest.py [--n 2000] [--concurrency 50] [--database-url URL]
 

@@ -58,6 +58,7 @@ class Simple:
     row: dict[str, Any]
     account: ProviderAccount
     update: PaymentUpdate
+    payment_id: str
 
 
 def simple(row: dict[str, Any], account: ProviderAccount, parsed: Notification) -> Simple | None:
@@ -67,14 +68,14 @@ def simple(row: dict[str, Any], account: ProviderAccount, parsed: Notification) 
     update = parsed.updates[0]
     if not isinstance(update, PaymentUpdate) or not update.payment_id:
         return None
-    return Simple(row, account, update)
+    return Simple(row, account, update, update.payment_id)
 
 
 async def apply_simple(conn: AsyncConnection, items: Sequence[Simple]) -> list[Any]:
     """Apply `items` and store them as accepted; per item its outcome, a `Duplicate`, or
     `RUN_ALONE` (see the module docstring)."""
     taken_keys = await _accepted_before(conn, items)
-    payments = await find_many(conn, [item.update.payment_id or "" for item in items])
+    payments = await find_many(conn, [item.payment_id for item in items])
     taken_payments: set[str] = set()
     alone_keys: set[tuple[Any, ...]] = set()
     answers: list[Any] = []
@@ -82,7 +83,7 @@ async def apply_simple(conn: AsyncConnection, items: Sequence[Simple]) -> list[A
     stored: list[dict[str, Any]] = []
     for item in items:
         row, key = item.row, _key(item.row)
-        payment = payments.get(item.update.payment_id or "")
+        payment = payments.get(item.payment_id)
         if payment is not None and payment.provider_account_id != item.account.id:
             payment = None  # another account's payment: as `find_reported` would not find it
         if (payment is not None and payment.id in taken_payments) or key in alone_keys:
