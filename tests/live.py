@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import secrets
+import signal
 import socket
+import subprocess
+import sys
 import threading
+import time
 from collections.abc import Coroutine, Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, Self, TypeVar
 
 import asyncpg
+import httpx
 import uvicorn
 from fastapi import FastAPI
 from sqlalchemy import make_url
@@ -128,3 +136,54 @@ def fresh_postgres(base_url: str) -> Iterator[str]:
         yield url
     finally:
         asyncio.run(execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+class Served:
+    """A running `kassa serve` process and the lines it has printed so far."""
+
+    def __init__(self, port: int, process: subprocess.Popen[str]) -> None:
+        self.base = f"http://127.0.0.1:{port}"
+        self.process = process
+        self.lines: list[str] = []
+
+    @property
+    def text(self) -> str:
+        return "\n".join(self.lines)
+
+
+@contextmanager
+def serve_process(data_dir: Path, *args: str) -> Iterator[Served]:
+    """Run `python -m kassa serve ARGS` on a free port, with its SQLite database in
+    `data_dir`, until the block ends; it must then stop cleanly on SIGINT."""
+    with free_socket() as sock:
+        port = int(sock.getsockname()[1])
+    env = {**os.environ, "KASSA_DATA_DIR": str(data_dir), "KASSA_PORT": str(port)}
+    env.pop("KASSA_DATABASE_URL", None)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "kassa", "serve", *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    served = Served(port, process)
+    assert process.stdout is not None
+    reader = threading.Thread(target=lambda: served.lines.extend(process.stdout or []))
+    reader.start()
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{served.base}/readyz").status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert process.poll() is None, served.text
+            assert time.monotonic() < deadline, "kassa serve did not become ready"
+            time.sleep(0.1)
+        yield served
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=20)
+        reader.join(timeout=5)
+    assert process.returncode == 0, served.text

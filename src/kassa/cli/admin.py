@@ -5,12 +5,22 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
-from kassa.cli.output import console, errors, fail, run
+from kassa.cli.output import (
+    JsonOption,
+    console,
+    errors,
+    fail,
+    id_column,
+    print_json,
+    run,
+    show,
+    table,
+)
 from kassa.domain import AdminUser, Role
 from kassa.services import admins, audit
 from kassa.services.context import Context
+from kassa.services.objects import timestamp
 
 app = typer.Typer(
     help="Admin UI users: create (owner, operator, viewer), list, set a password.",
@@ -74,10 +84,26 @@ def set_password(name: str, generate: Generate = False) -> None:
 
 
 @app.command("users")
-def users() -> None:
+def users(as_json: JsonOption = False) -> None:
     """List the admin UI's users."""
-    table = Table("name", "role", "active", "id", "created")
-    for user in run(admins.list_users):
+    found = run(admins.list_users)
+    if as_json:
+        print_json([_user_object(user) for user in found])
+        return
+    listed = table("name", "role", "active", id_column("id"), "created")
+    for user in found:
         created = user.created_at.strftime("%Y-%m-%d %H:%M")
-        table.add_row(user.name, user.role.value, "yes" if user.active else "no", user.id, created)
-    console.print(table)
+        listed.add_row(user.name, user.role.value, "yes" if user.active else "no", user.id, created)
+    show(listed)
+
+
+def _user_object(user: AdminUser) -> dict[str, object]:
+    return {
+        "id": user.id,
+        "object": "admin_user",
+        "name": user.name,
+        "role": user.role.value,
+        "active": user.active,
+        "created_at": timestamp(user.created_at),
+        "updated_at": timestamp(user.updated_at),
+    }

@@ -2,22 +2,34 @@
 
 from __future__ import annotations
 
-import asyncio
+from functools import partial
 from typing import Annotated
 
 import httpx
 import typer
 import uvicorn
-from rich.table import Table
 
 from kassa.cli.admin import app as admin_app
 from kassa.cli.dev import app as dev_app
-from kassa.cli.output import configure_logging, console, errors, fail, money, run
+from kassa.cli.output import (
+    JsonOption,
+    configure_logging,
+    console,
+    errors,
+    fail,
+    id_column,
+    in_context,
+    money,
+    print_json,
+    run,
+    show,
+    table,
+)
 from kassa.cli.terminals import app as terminals_app
 from kassa.cli.webhooks import app as webhooks_app
 from kassa.cli.worker import worker
 from kassa.config import Settings
-from kassa.domain import Payment, PaymentStatus, ProviderAccount, Shop
+from kassa.domain import KassaError, Payment, PaymentStatus, ProviderAccount, Shop
 from kassa.providers import PROVIDERS, provider_class
 from kassa.services import (
     admins,
@@ -30,6 +42,7 @@ from kassa.services import (
     simulate,
 )
 from kassa.services.context import Context
+from kassa.services.objects import payment_object, timestamp
 from kassa.store import upgrade
 
 app = typer.Typer(help="Kassa: a self-hosted payments hub.", no_args_is_help=True)
@@ -76,7 +89,12 @@ def serve(
     demo: Annotated[
         bool, typer.Option(help="Create the demo shop, its sandbox and a test key if missing.")
     ] = False,
-    new_key: Annotated[bool, typer.Option(help="With --demo: print a new test key.")] = False,
+    new_key: Annotated[
+        bool,
+        typer.Option(
+            help="Print a new test key: the demo shop's with --demo, else the only shop's."
+        ),
+    ] = False,
 ) -> None:
     """Apply migrations and serve the API, the hooks and the pages, with the background loop
     unless KASSA_BACKGROUND=false (then `kassa worker` processes do the background work)."""
@@ -87,7 +105,17 @@ def serve(
     configure_logging(settings)
     upgrade(settings.resolved_database_url)
     if demo:
-        _print_demo(settings, asyncio.run(_demo(settings, new_key=new_key)))
+        set_up = in_context(settings, partial(bootstrap.ensure_demo, new_key=new_key))
+        _print_demo(settings, set_up)
+    elif new_key:
+        try:
+            shop, secret = in_context(settings, bootstrap.key_for_only_shop)
+        except KassaError as exc:  # no shop, or several: say which command was meant
+            raise fail(exc.message, code=2) from None
+        console.print(
+            f"Test API key for shop {shop.name}: [bold green]{secret}[/]  (shown once; keep it)",
+            soft_wrap=True,
+        )
     uvicorn.run(
         create_app(settings),
         host=settings.host,
@@ -100,14 +128,6 @@ def serve(
 
 
 app.command()(worker)
-
-
-async def _demo(settings: Settings, *, new_key: bool) -> bootstrap.Demo:
-    ctx = Context.open(settings)
-    try:
-        return await bootstrap.ensure_demo(ctx, new_key=new_key)
-    finally:
-        await ctx.close()
 
 
 def _print_demo(settings: Settings, demo: bootstrap.Demo) -> None:
@@ -173,13 +193,27 @@ def shops_timezone(name: str, timezone: str) -> None:
 
 
 @shops_app.command("list")
-def shops_list() -> None:
+def shops_list(as_json: JsonOption = False) -> None:
     """List shops."""
-    table = Table("name", "id", "time zone", "created")
-    for shop in run(shops.list_shops):
+    found = run(shops.list_shops)
+    if as_json:
+        print_json([_shop_object(shop) for shop in found])
+        return
+    listed = table("name", id_column("id"), "time zone", "created")
+    for shop in found:
         created = shop.created_at.strftime("%Y-%m-%d %H:%M")
-        table.add_row(shop.name, shop.id, shop.timezone, created)
-    console.print(table)
+        listed.add_row(shop.name, shop.id, shop.timezone, created)
+    show(listed)
+
+
+def _shop_object(shop: Shop) -> dict[str, object]:
+    return {
+        "id": shop.id,
+        "object": "shop",
+        "name": shop.name,
+        "timezone": shop.timezone,
+        "created_at": timestamp(shop.created_at),
+    }
 
 
 @keys_app.command("create")
@@ -199,19 +233,39 @@ def keys_create(
 
 
 @keys_app.command("list")
-def keys_list(shop: str) -> None:
+def keys_list(shop: str, as_json: JsonOption = False) -> None:
     """List a shop's API keys (their first characters only)."""
 
     async def work(ctx: Context) -> list[keys.ApiKey]:
         return await keys.list_keys(ctx, shop=await shops.get_shop(ctx, name=shop))
 
-    table = Table("id", "key", "mode", "created", "revoked")
-    for key in run(work):
+    found = run(work)
+    if as_json:
+        print_json([_key_object(key) for key in found])
+        return
+    listed = table(id_column("id"), "key", "mode", "created", "revoked")
+    for key in found:
         revoked = key.revoked_at.strftime("%Y-%m-%d %H:%M") if key.revoked_at else ""
-        mode = "test" if key.test else "live"
         created = key.created_at.strftime("%Y-%m-%d %H:%M")
-        table.add_row(key.id, key.prefix + "…", mode, created, revoked)
-    console.print(table)
+        listed.add_row(key.id, key.prefix + "…", _mode(key.test), created, revoked)
+    show(listed)
+
+
+def _key_object(key: keys.ApiKey) -> dict[str, object]:
+    """A key as scripts see it: its first characters only, as in the table."""
+    return {
+        "id": key.id,
+        "object": "api_key",
+        "shop": key.shop_id,
+        "prefix": key.prefix,
+        "test": key.test,
+        "created_at": timestamp(key.created_at),
+        "revoked_at": timestamp(key.revoked_at),
+    }
+
+
+def _mode(test: bool) -> str:
+    return "test" if test else "live"
 
 
 @keys_app.command("revoke")
@@ -260,26 +314,45 @@ def providers_configure(
 
 
 @providers_app.command("list")
-def providers_list(shop: str) -> None:
+def providers_list(shop: str, as_json: JsonOption = False) -> None:
     """List a shop's provider accounts; secrets are masked."""
 
     async def work(ctx: Context) -> list[ProviderAccount]:
         found = await shops.get_shop(ctx, name=shop)
         return await shops.list_accounts(ctx, shop_id=found.id)
 
-    table = Table("provider", "mode", "enabled", "settings", "api_url")
-    for account in run(work):
+    found = run(work)
+    if as_json:
+        print_json([_account_object(account) for account in found])
+        return
+    listed = table(id_column("id"), "provider", "mode", "enabled", "settings", "api_url")
+    for account in found:
         shown = ", ".join(
             f"{name}={value}" for name, value in shops.masked_credentials(account).items()
         )
-        table.add_row(
+        listed.add_row(
+            account.id,
             account.provider,
-            "test" if account.test else "live",
+            _mode(account.test),
             "yes" if account.enabled else "no",
             shown,
             account.api_url or "",
         )
-    console.print(table)
+    show(listed)
+
+
+def _account_object(account: ProviderAccount) -> dict[str, object]:
+    """A provider account as scripts see it, its secrets masked as in the table."""
+    return {
+        "id": account.id,
+        "object": "provider_account",
+        "shop": account.shop_id,
+        "provider": account.provider,
+        "test": account.test,
+        "enabled": account.enabled,
+        "settings": shops.masked_credentials(account),
+        "api_url": account.api_url,
+    }
 
 
 @payments_app.command("list")
@@ -287,6 +360,7 @@ def payments_list(
     shop: Annotated[str | None, typer.Option(help="Only this shop's payments.")] = None,
     status: Annotated[PaymentStatus | None, typer.Option(help="Only this status.")] = None,
     limit: Annotated[int, typer.Option(min=1, max=1000)] = 20,
+    as_json: JsonOption = False,
 ) -> None:
     """List payments, newest first."""
 
@@ -295,22 +369,26 @@ def payments_list(
         found = payment_search.PaymentFilter(shop_id=shop_id, status=status)
         return (await payment_search.search(ctx, found, limit=limit)).payments
 
-    table = Table("id", "status", "amount", "provider", "customer", "created", "mode")
-    for payment in run(work):
-        table.add_row(
+    found = run(work)
+    if as_json:
+        print_json([payment_object(payment) for payment in found])
+        return
+    listed = table(id_column("id"), "status", "amount", "provider", "customer", "created", "mode")
+    for payment in found:
+        listed.add_row(
             payment.id,
             payment.status.value,
             money(payment.amount, payment.currency),
             payment.provider,
             payment.customer or "",
             payment.created_at.strftime("%Y-%m-%d %H:%M:%S"),
-            "test" if payment.test else "live",
+            _mode(payment.test),
         )
-    console.print(table)
+    show(listed)
 
 
 @payments_app.command("show")
-def payments_show(payment_id: str) -> None:
+def payments_show(payment_id: str, as_json: JsonOption = False) -> None:
     """Show a payment with its events."""
 
     async def work(ctx: Context) -> tuple[Payment, list[dict[str, object]]]:
@@ -318,14 +396,18 @@ def payments_show(payment_id: str) -> None:
         return payment, await events.payment_timeline(ctx, payment_id=payment_id)
 
     payment, timeline = run(work)
-    details = Table(show_header=False, box=None)
+    if as_json:
+        print_json({**payment_object(payment), "events": timeline})
+        return
+    # Fields beside their values: the id fits whole in any terminal 50 columns wide.
+    details = table("field", "value", show_header=False, box=None)
     details.add_row("id", payment.id)
     details.add_row("status", payment.status.value)
     details.add_row("amount", money(payment.amount, payment.currency))
     details.add_row("captured", money(payment.amount_captured, payment.currency))
     details.add_row("refunded", money(payment.amount_refunded, payment.currency))
     details.add_row("provider", f"{payment.provider} ({payment.provider_payment_id or '-'})")
-    details.add_row("mode", "test" if payment.test else "live")
+    details.add_row("mode", _mode(payment.test))
     details.add_row("customer", payment.customer or "")
     details.add_row("description", payment.description or "")
     if payment.confirmation:
@@ -333,13 +415,13 @@ def payments_show(payment_id: str) -> None:
     if payment.failure_code:
         details.add_row("failure", f"{payment.failure_code}: {payment.failure_message or ''}")
     details.add_row("created", payment.created_at.isoformat())
-    console.print(details)
-    table = Table("event", "type", "source", "at")
+    show(details)
+    timeline_table = table(id_column("event"), "type", "source", "at")
     for event in timeline:
-        table.add_row(
+        timeline_table.add_row(
             str(event["id"]), str(event["type"]), str(event["source"]), str(event["created_at"])
         )
-    console.print(table)
+    show(timeline_table)
 
 
 @app.command("simulate")

@@ -1,14 +1,18 @@
-"""How the CLI talks: Rich tables on stdout, errors on stderr with an exit code."""
+"""How the CLI talks: Rich tables on stdout, errors on stderr with an exit code, and JSON for
+scripts (`--json`)."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Annotated, Any, TypeVar
 
 import typer
-from rich.console import Console
+from rich.console import Console, RenderableType
+from rich.measure import Measurement
+from rich.table import Column, Table
 
 from kassa.config import Settings
 from kassa.domain import KassaError
@@ -20,6 +24,15 @@ console = Console()
 errors = Console(stderr=True)
 
 T = TypeVar("T")
+
+#: `--json` on list and show commands: what scripts read instead of the tables.
+JsonOption = Annotated[
+    bool, typer.Option("--json", help="Print JSON for scripts instead of a table.")
+]
+
+#: Columns other than ids may be squeezed down to this many characters (folding their text).
+_NARROWEST = 8
+_UNBOUNDED = 1_000_000
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:
@@ -40,6 +53,14 @@ def run(work: Callable[[Context], Awaitable[T]]) -> T:
     a message and exit code 1."""
     settings = Settings()
     upgrade(settings.resolved_database_url)
+    try:
+        return in_context(settings, work)
+    except KassaError as exc:
+        raise fail(exc.message) from None
+
+
+def in_context(settings: Settings, work: Callable[[Context], Awaitable[T]]) -> T:
+    """Open a context on `settings`, run `work` in it and close the context."""
 
     async def main() -> T:
         ctx = Context.open(settings)
@@ -48,11 +69,61 @@ def run(work: Callable[[Context], Awaitable[T]]) -> T:
         finally:
             await ctx.close()
 
-    try:
-        return asyncio.run(main())
-    except KassaError as exc:
-        raise fail(exc.message) from None
+    return asyncio.run(main())
 
 
 def money(amount: int, currency: str) -> str:
     return f"{format_major(amount, currency)} {currency}"
+
+
+def id_column(header: str) -> Column:
+    """A column of ids (or anything else people copy and paste whole): never wrapped, folded
+    or cut short, whatever the width of the terminal. A column keeps its cells, so make a new
+    one for each table."""
+    return Column(header, no_wrap=True)
+
+
+def text_column(header: str) -> Column:
+    """A column of text that may wrap, and folds a long word rather than cutting it."""
+    return Column(header, overflow="fold")
+
+
+def table(*columns: Column | str, **options: Any) -> Table:
+    """A table whose plain (string) columns fold rather than cut what does not fit."""
+    return Table(*(text_column(c) if isinstance(c, str) else c for c in columns), **options)
+
+
+def show(renderable: RenderableType) -> None:
+    """Print a table (or anything) on stdout so that no id in it is cut short.
+
+    Rich fits a table into the terminal, or into 80 columns in a pipe, and as a last resort
+    cuts every column, ids included (`pay_01m9…`), which then cannot be pasted into another
+    command. Id columns (`id_column`) are never squeezed; when even they and the narrowest
+    of the other columns do not fit, the table is drawn wider than the terminal instead.
+    """
+    if isinstance(renderable, Table):
+        needed = _narrowest_whole(renderable)
+        if needed > console.width:
+            renderable.width = needed
+    console.print(renderable, crop=False)
+
+
+def _narrowest_whole(found: Table) -> int:
+    """The narrowest width at which `found` shows its id columns whole."""
+    options = console.options.update_width(_UNBOUNDED)
+
+    def widest(column: Column) -> int:
+        cells = [column.header, *column.cells]
+        return max(Measurement.get(console, options, cell).maximum for cell in cells)
+
+    columns = sum(
+        widest(column) if column.no_wrap else min(widest(column), _NARROWEST)
+        for column in found.columns
+    )
+    # Rich's own count of the borders and padding around and between the columns.
+    return columns + found._extra_width
+
+
+def print_json(document: Any) -> None:
+    """Print `document` as JSON on stdout, never wrapped (Rich would wrap long lines)."""
+    typer.echo(json.dumps(document, ensure_ascii=False, indent=2))

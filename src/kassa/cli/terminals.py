@@ -14,11 +14,12 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from kassa.cli.output import console, errors, run
+from kassa.cli.output import JsonOption, console, errors, id_column, print_json, run, show, table
 from kassa.domain.terminals import Operation, Terminal
 from kassa.services import audit, shops, terminal_operations, terminals
 from kassa.services.context import Context
-from kassa.services.terminals import ONLINE_WITHIN, Issued
+from kassa.services.terminal_operations import operation_object
+from kassa.services.terminals import ONLINE_WITHIN, Issued, terminal_object
 
 app = typer.Typer(
     help="Terminals (kiosks): add (token shown once), list with who is online, revoke, "
@@ -108,6 +109,7 @@ def add(
 @app.command("list")
 def list_terminals(
     shop: Annotated[str | None, typer.Option("--shop", help="Only this shop's.")] = None,
+    as_json: JsonOption = False,
 ) -> None:
     """List terminals (every shop's, or one's) with who is online now."""
 
@@ -117,9 +119,19 @@ def list_terminals(
         return await terminals.list_terminals(ctx, shop_id=shop_id), names, ctx.clock()
 
     found, names, now = run(work)
-    table = Table("shop", "id", "name", "location", "state", "last seen", "agent", "enabled")
+    if as_json:
+        print_json(
+            [
+                {**terminal_object(terminal, now), "shop": names.get(terminal.shop_id)}
+                for terminal in found
+            ]
+        )
+        return
+    listed = table(
+        "shop", id_column("id"), "name", "location", "state", "last seen", "agent", "enabled"
+    )
     for terminal in found:
-        table.add_row(
+        listed.add_row(
             names.get(terminal.shop_id, terminal.shop_id),
             terminal.id,
             escape(terminal.name),
@@ -129,7 +141,7 @@ def list_terminals(
             _agent(terminal),
             "yes" if terminal.enabled else "[red]no[/]",
         )
-    console.print(table)
+    show(listed)
 
 
 @app.command("revoke")
@@ -186,8 +198,10 @@ def disable(
 
 
 @app.command("show")
-def show(
-    terminal_id: Annotated[str, typer.Argument(metavar="ID")], shop: ShopOption = None
+def show_terminal(
+    terminal_id: Annotated[str, typer.Argument(metavar="ID")],
+    shop: ShopOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """A terminal: its state, its local services' health, its counters and its recent
     operations."""
@@ -201,6 +215,15 @@ def show(
         return found, owner.name, recent, ctx.clock()
 
     terminal, shop_name, recent, now = run(work)
+    if as_json:
+        print_json(
+            {
+                **terminal_object(terminal, now),
+                "shop": shop_name,
+                "operations": [operation_object(operation) for operation in recent],
+            }
+        )
+        return
     facts = Table.grid(padding=(0, 2))
     for label, value in (
         ("shop", shop_name),
@@ -215,18 +238,20 @@ def show(
         ("created", _when(terminal.created_at)),
     ):
         facts.add_row(f"[bold]{label}[/]", value)
-    console.print(facts)
+    show(facts)
     if terminal.health:
         health = Table("route", "health", title="Local services")
         for route, report in sorted(terminal.health.items()):
             health.add_row(escape(route), _health(report))
-        console.print(health)
+        show(health)
     if terminal.stats:
         stats = Table("counter", "value", title="Counters")
         for counter, value in sorted(terminal.stats.items()):
             stats.add_row(escape(counter), escape(str(value)))
-        console.print(stats)
-    operations = Table("id", "kind", "state", "created", "error", title="Recent operations")
+        show(stats)
+    operations = table(
+        id_column("id"), "kind", "state", "created", "error", title="Recent operations"
+    )
     for operation in recent:
         error = operation.error
         operations.add_row(
@@ -236,4 +261,4 @@ def show(
             _when(operation.created_at),
             escape(f"{error.code}: {error.message}") if error else "",
         )
-    console.print(operations)
+    show(operations)

@@ -7,14 +7,13 @@ from typing import Annotated
 
 import typer
 from rich.markup import escape
-from rich.table import Column, Table
 
-from kassa.cli.output import console, errors, run
+from kassa.cli.output import JsonOption, console, errors, id_column, print_json, run, show, table
 from kassa.services import deliveries, shops, webhook_sending, webhooks
 from kassa.services.context import Context
-from kassa.services.deliveries import Delivery
+from kassa.services.deliveries import Delivery, delivery_object
 from kassa.services.pagination import MAX_LIMIT, PageRequest
-from kassa.services.webhooks import Endpoint, Operator
+from kassa.services.webhooks import Endpoint, Operator, endpoint_object
 
 app = typer.Typer(
     help="Webhook endpoints: add (secret shown once), list, remove, enable, rotate the "
@@ -24,12 +23,6 @@ app = typer.Typer(
 
 #: The operator may touch every shop's endpoints.
 ANYWHERE = Operator()
-
-
-def _id(header: str) -> Column:
-    """A new column of ids (a column keeps its cells: one per table): wrapped in a narrow
-    terminal, never cut short, since they are copied."""
-    return Column(header, overflow="fold", min_width=8)
 
 
 @app.command("add")
@@ -72,7 +65,7 @@ def add(
 
 
 @app.command("list")
-def list_endpoints(shop: str) -> None:
+def list_endpoints(shop: str, as_json: JsonOption = False) -> None:
     """List SHOP's webhook endpoints, test and live."""
 
     async def work(ctx: Context) -> list[Endpoint]:
@@ -87,15 +80,19 @@ def list_endpoints(shop: str) -> None:
                 return found
             after = more[-1].id
 
-    table = Table(_id("id"), Column("url", overflow="fold"), "events", "mode", "state", "created")
-    for endpoint in run(work):
+    found = run(work)
+    if as_json:
+        print_json([endpoint_object(endpoint) for endpoint in found])
+        return
+    listed = table(id_column("id"), "url", "events", "mode", "state", "created")
+    for endpoint in found:
         if endpoint.enabled:
             state = "enabled"
             if endpoint.failing_since:
                 state += f", failing since {endpoint.failing_since:%Y-%m-%d %H:%M}"
         else:
             state = f"disabled: {endpoint.disabled_reason}"
-        table.add_row(
+        listed.add_row(
             endpoint.id,
             escape(endpoint.url),
             ", ".join(endpoint.events),
@@ -103,7 +100,7 @@ def list_endpoints(shop: str) -> None:
             escape(state),
             f"{endpoint.created_at:%Y-%m-%d %H:%M}",
         )
-    console.print(table)
+    show(listed)
 
 
 @app.command("remove")
@@ -183,7 +180,9 @@ def resend(
 
 @app.command("deliveries")
 def list_deliveries(
-    endpoint_id: str, limit: Annotated[int, typer.Option(min=1, max=MAX_LIMIT)] = 20
+    endpoint_id: str,
+    limit: Annotated[int, typer.Option(min=1, max=MAX_LIMIT)] = 20,
+    as_json: JsonOption = False,
 ) -> None:
     """Show an endpoint's latest deliveries with their last attempt."""
 
@@ -193,12 +192,22 @@ def list_deliveries(
         )
         return found
 
-    _print_deliveries(run(work))
+    found = run(work)
+    if as_json:
+        print_json([delivery_object(delivery) for delivery in found])
+        return
+    _print_deliveries(found)
 
 
 def _print_deliveries(found: list[Delivery]) -> None:
-    table = Table(
-        _id("delivery"), _id("endpoint"), _id("event"), "status", "attempts", "last answer", "next"
+    listed = table(
+        id_column("delivery"),
+        id_column("endpoint"),
+        id_column("event"),
+        "status",
+        "attempts",
+        "last answer",
+        "next",
     )
     for delivery in found:
         last = delivery.attempts[-1] if delivery.attempts else None
@@ -208,7 +217,7 @@ def _print_deliveries(found: list[Delivery]) -> None:
             answer = f"HTTP {last.status_code} in {last.latency_ms} ms"
         else:
             answer = last.error or ""
-        table.add_row(
+        listed.add_row(
             delivery.id,
             delivery.endpoint_id,
             delivery.event_id,
@@ -217,7 +226,7 @@ def _print_deliveries(found: list[Delivery]) -> None:
             escape(answer),
             f"{delivery.next_attempt_at:%Y-%m-%d %H:%M:%S}" if delivery.next_attempt_at else "",
         )
-    console.print(table)
+    show(listed)
 
 
 def _mode(endpoint: Endpoint) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from kassa.domain import NotFound, ProviderAccount, Shop
+from kassa.domain import InvalidState, NotFound, ProviderAccount, Shop
 from kassa.services import admins, keys, shops
 from kassa.services.context import Context
 
@@ -42,3 +42,19 @@ async def ensure_demo(ctx: Context, *, new_key: bool = False) -> Demo:
         _, secret = await keys.create_key(ctx, shop=shop)
     owner_password = await admins.ensure_first_owner(ctx)
     return Demo(shop=shop, sandbox=sandbox, new_key=secret, owner_password=owner_password)
+
+
+async def key_for_only_shop(ctx: Context) -> tuple[Shop, str]:
+    """A new test key for the database's one shop (`kassa serve --new-key` without `--demo`).
+    With no shop or several, which one is meant is unclear: `InvalidState` says what to run."""
+    found = await shops.list_shops(ctx)
+    if len(found) != 1:
+        names = ", ".join(shop.name for shop in found)
+        which = f"it has {len(found)} ({names})" if found else "it has none"
+        raise InvalidState(
+            f"--new-key makes a test key for the database's only shop, and {which}: "
+            "run `kassa keys create SHOP` for a shop's key, or `kassa serve --demo --new-key` "
+            "for the demo shop's"
+        )
+    _, secret = await keys.create_key(ctx, shop=found[0])
+    return found[0], secret
