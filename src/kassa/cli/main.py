@@ -10,6 +10,7 @@ import typer
 import uvicorn
 
 from kassa.cli.admin import app as admin_app
+from kassa.cli.audit import audit
 from kassa.cli.dev import app as dev_app
 from kassa.cli.output import (
     JsonOption,
@@ -128,6 +129,7 @@ def serve(
 
 
 app.command()(worker)
+app.command()(audit)
 
 
 def _print_demo(settings: Settings, demo: bootstrap.Demo) -> None:

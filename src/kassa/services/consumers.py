@@ -25,7 +25,7 @@ import importlib
 import logging
 import re
 import time
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -44,6 +44,9 @@ log = logging.getLogger(__name__)
 
 #: What a consumer does with an event: its writes go through the connection it is given.
 Handler = Callable[[AsyncConnection, Event], Awaitable[None]]
+#: A consumer's own check for `kassa audit`: reading through the connection it is given, it
+#: yields a description of each receipt without its effect, or effect without its receipt.
+Auditor = Callable[[AsyncConnection], AsyncIterator[str]]
 
 #: The waits before each new try of an event a handler failed on; the failure after the last
 #: wait gives up.
@@ -80,12 +83,17 @@ class Consumer:
 
     A consumer seen for the first time starts at the end of the outbox, like a new webhook
     endpoint; `from_start` makes it go through every event already written first.
+
+    `audit`, if given, is run by `kassa audit` to check that each receipt of this consumer
+    (`consumer_receipts`) has its effect, and each effect its receipt; only the consumer
+    knows where its effects are.
     """
 
     name: str
     types: tuple[str, ...]
     handle: Handler
     from_start: bool = False
+    audit: Auditor | None = None
 
     def __post_init__(self) -> None:
         if not _NAME.fullmatch(self.name):

@@ -110,6 +110,15 @@ class Database:
             yield conn
 
     @asynccontextmanager
+    async def snapshot(self) -> AsyncIterator[AsyncConnection]:
+        """A connection for reads that all see the database as it was at the first one:
+        SQLite's read transaction does so already; PostgreSQL's needs `REPEATABLE READ`."""
+        async with self.read() as conn:
+            if not self.is_sqlite:
+                await conn.execution_options(isolation_level="REPEATABLE READ")
+            yield conn
+
+    @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncConnection]:
         """A transaction: committed when the block ends, rolled back if it raises. Once it
         has committed, the `on_commit` listeners hear the topics it was `touch`ed with."""
