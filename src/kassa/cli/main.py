@@ -11,6 +11,7 @@ import uvicorn
 
 from kassa.cli.admin import app as admin_app
 from kassa.cli.audit import audit
+from kassa.cli.backup import backup, restore
 from kassa.cli.dev import app as dev_app
 from kassa.cli.output import (
     JsonOption,
@@ -130,6 +131,8 @@ def serve(
 
 app.command()(worker)
 app.command()(audit)
+app.command()(backup)
+app.command()(restore)
 
 
 def _print_demo(settings: Settings, demo: bootstrap.Demo) -> None:
