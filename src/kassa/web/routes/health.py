@@ -7,6 +7,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
 from kassa.web.deps import ContextDep
+from kassa.web.metrics import Metrics
 
 router = APIRouter(tags=["operations"])
 
@@ -31,7 +32,7 @@ async def readyz(request: Request, ctx: ContextDep) -> JSONResponse:
 
 
 @router.get("/metrics", summary="Prometheus metrics", response_class=Response)
-async def metrics(request: Request) -> Response:
-    return Response(
-        request.app.state.metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8"
-    )
+async def metrics(request: Request, ctx: ContextDep) -> Response:
+    found: Metrics = request.app.state.metrics
+    await found.refresh_vitals(ctx)
+    return Response(found.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
