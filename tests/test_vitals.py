@@ -25,6 +25,8 @@ from tests.helpers import ShopSetup, checkout, create_payment, make_shop
 from tests.live import LiveServer
 
 RULES = Path(__file__).parents[1] / "deploy" / "prometheus" / "kassa-rules.yml"
+#: promtool's unit tests of the rules: live figures alert, test ones do not, and so on.
+RULES_TESTS = RULES.with_name("kassa-rules.test.yml")
 #: Labels Prometheus adds to every series it scrapes.
 TARGET_LABELS = {"instance", "job"}
 #: PromQL's words that look like metric names in an expression.
@@ -174,9 +176,10 @@ PROMTOOL = shutil.which("promtool")
 
 
 @pytest.mark.skipif(PROMTOOL is None, reason="promtool is not installed (Debian: prometheus)")
-def test_promtool_checks_the_rules() -> None:
+def test_promtool_checks_the_rules_and_runs_their_tests() -> None:
     assert PROMTOOL is not None
-    checked = subprocess.run(
-        [PROMTOOL, "check", "rules", str(RULES)], capture_output=True, text=True, check=False
-    )
-    assert checked.returncode == 0, checked.stdout + checked.stderr
+    for args in (["check", "rules", RULES.name], ["test", "rules", RULES_TESTS.name]):
+        done = subprocess.run(
+            [PROMTOOL, *args], cwd=RULES.parent, capture_output=True, text=True, check=False
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
