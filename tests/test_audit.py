@@ -100,8 +100,8 @@ def world(own_database_url: str) -> Iterator[World]:
 
 
 def _make_world(server: LiveServer, api: httpx.Client) -> World:
-    def paid(**fields: object) -> str:
-        payment = create_payment(api, **fields)
+    def paid() -> str:
+        payment = create_payment(api)
         assert checkout(server, payment, "pay").status_code == 200
         return str(payment["id"])
 

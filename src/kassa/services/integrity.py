@@ -44,6 +44,8 @@ from kassa.store.tables import (
 BATCH = 1000
 #: Findings kept per check (the rest are counted): a badly broken database stays readable.
 LIMIT = 1000
+#: How much of a consumer's failure a finding quotes (`consumer_failures` has all of it).
+ERROR_SHOWN = 200
 
 
 @dataclass(frozen=True, slots=True)
@@ -286,7 +288,8 @@ async def consumer_effects(
     for name, event_id, attempts, error in await conn.execute(given_up):
         yield Finding(
             f"{name}:{event_id}",
-            f"given up after {attempts} attempts, so its effect never happened: {error}",
+            f"given up after {attempts} attempts, so its effect never happened: "
+            f"{error[:ERROR_SHOWN]}",
         )
     for each in registry:
         unwanted = sorted(kind for kind in EVENT_TYPES if not each.wants(kind))
