@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 from pathlib import Path
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 #: The addresses YooKassa sends notifications from, as its official SDKs (Python, PHP) list them.
@@ -33,6 +33,13 @@ class Settings(BaseSettings):
         None,
         description="SQLAlchemy URL; default sqlite+aiosqlite:///<data_dir>/kassa.db. "
         "PostgreSQL: postgresql+asyncpg://user@host/db.",
+    )
+    secret_key: SecretStr | None = Field(
+        None,
+        description="The key Kassa encrypts the secrets it stores with (provider credentials, "
+        "webhook signing secrets...), or several separated by commas, the newest first; "
+        "`kassa secrets generate` makes one. Required when several hosts share one database. "
+        "Default: the key file <data_dir>/secret.key, made on first start.",
     )
     host: str = "127.0.0.1"
     port: int = 8000
@@ -112,6 +119,11 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite+aiosqlite:///{self.data_dir / 'kassa.db'}"
+
+    @property
+    def secret_key_file(self) -> Path:
+        """Where the keys are kept when `KASSA_SECRET_KEY` is not set."""
+        return self.data_dir / "secret.key"
 
     @field_validator("trusted_proxies", "yookassa_notification_sources", "yookassa_extra_sources")
     @classmethod

@@ -12,7 +12,8 @@ from rich.table import Table
 
 from kassa.cli.admin import app as admin_app
 from kassa.cli.dev import app as dev_app
-from kassa.cli.output import configure_logging, console, errors, fail, money, run
+from kassa.cli.output import configure_logging, console, errors, fail, money, prepare, run
+from kassa.cli.secrets import app as secrets_app
 from kassa.cli.terminals import app as terminals_app
 from kassa.cli.webhooks import app as webhooks_app
 from kassa.cli.worker import worker
@@ -30,7 +31,6 @@ from kassa.services import (
     simulate,
 )
 from kassa.services.context import Context
-from kassa.store import upgrade
 
 app = typer.Typer(help="Kassa: a self-hosted payments hub.", no_args_is_help=True)
 shops_app = typer.Typer(help="Create and list shops.", no_args_is_help=True)
@@ -44,6 +44,7 @@ app.add_typer(payments_app, name="payments")
 app.add_typer(webhooks_app, name="webhooks")
 app.add_typer(terminals_app, name="terminals")
 app.add_typer(admin_app, name="admin")
+app.add_typer(secrets_app, name="secrets")
 app.add_typer(dev_app, name="dev")
 
 
@@ -85,7 +86,7 @@ def serve(
     options = {"host": host, "port": port}
     settings = Settings().model_copy(update={k: v for k, v in options.items() if v is not None})
     configure_logging(settings)
-    upgrade(settings.resolved_database_url)
+    prepare(settings)
     if demo:
         _print_demo(settings, asyncio.run(_demo(settings, new_key=new_key)))
     uvicorn.run(
@@ -144,7 +145,7 @@ def _print_demo(settings: Settings, demo: bootstrap.Demo) -> None:
 def migrate() -> None:
     """Bring the database schema up to date."""
     settings = Settings()
-    upgrade(settings.resolved_database_url)
+    prepare(settings)
     console.print(f"Schema up to date: {settings.resolved_database_url}")
 
 

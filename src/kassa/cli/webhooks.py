@@ -152,7 +152,7 @@ def rotate(
     endpoint, secret = run(work)
     console.print(f"New signing secret: {secret}", soft_wrap=True)
     expires = endpoint.previous_secret_expires_at
-    if endpoint.previous_secret and expires is not None:
+    if endpoint.encrypted_previous_secret and expires is not None:
         errors.print(f"The previous secret also signs until {expires:%Y-%m-%d %H:%M:%S} UTC.")
     else:
         errors.print("The previous secret no longer signs.")

@@ -12,6 +12,7 @@ from kassa.config import Settings
 from kassa.domain import ProviderAccount
 from kassa.services.gateways import Gateways
 from kassa.store import Database
+from kassa.store.keyring import Keyring
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -39,6 +40,12 @@ class ShortCache(Generic[K, V]):
         self._items.clear()
 
 
+def keyring_for(settings: Settings) -> Keyring:
+    """The keys of `KASSA_SECRET_KEY`, else of the key file in the data directory."""
+    secret_key = settings.secret_key.get_secret_value() if settings.secret_key else None
+    return Keyring.configured(secret_key, settings.secret_key_file)
+
+
 def utcnow() -> datetime:
     """The current time, timezone-aware in UTC."""
     return datetime.now(UTC)
@@ -51,12 +58,15 @@ class Context:
     db: Database
     settings: Settings
     gateways: Gateways
+    #: The keys stored secrets are encrypted with (`kassa.services.encryption`).
+    keyring: Keyring
     clock: Callable[[], datetime] = field(default=utcnow)
     #: The enabled accounts behind each `/hooks/{provider}/{shop}`, read on every notification.
     hook_accounts: ShortCache[tuple[str, str], list[ProviderAccount]] = field(
         default_factory=lambda: ShortCache(ttl=5.0)
     )
-    #: Secrets the hub keeps in its database (`hub_secrets`), once read; they never change.
+    #: Secrets the hub keeps in its database (`hub_secrets`), once read and decrypted; they
+    #: never change.
     secrets: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -66,6 +76,7 @@ class Context:
             db=Database(settings.resolved_database_url),
             settings=settings,
             gateways=gateways or Gateways(settings),
+            keyring=keyring_for(settings),
         )
 
     async def close(self) -> None:

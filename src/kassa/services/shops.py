@@ -21,7 +21,7 @@ from kassa.domain import (
     new_id,
 )
 from kassa.providers import provider_class
-from kassa.services import audit
+from kassa.services import audit, encryption
 from kassa.services.audit import Actor
 from kassa.services.context import Context
 from kassa.store import records
@@ -186,7 +186,8 @@ async def configure_provider(
             .mappings()
             .first()
         )
-        credentials = {**(dict(row["credentials"]) if row else {}), **params}
+        stored = ctx.keyring.decrypt_values(row["credentials"]) if row else {}
+        credentials = {**stored, **params}
         generated = {
             name: value
             for name, value in cls.generate_credentials().items()
@@ -198,8 +199,15 @@ async def configure_provider(
         ]
         if missing:
             raise ParameterInvalid(f"{cls.title} needs {missing[0]}=…", param=missing[0])
+        # Every secret is encrypted again under the database's current key (a rotation may
+        # have begun since it was stored: see kassa.services.encryption).
+        seal = await encryption.sealer(ctx, conn)
+        secret = {f.name for f in cls.credential_fields if f.secret}
         values = {
-            "credentials": credentials,
+            "credentials": {
+                name: seal(value) if name in secret else value
+                for name, value in credentials.items()
+            },
             # Settings not given keep their stored values; a new account starts enabled.
             "enabled": enabled if enabled is not None else row is None or row["enabled"],
             "api_url": api_url if api_url_given or row is None else row["api_url"],
@@ -221,27 +229,27 @@ async def configure_provider(
                 .where(provider_accounts.c.id == row["id"])
                 .values(**values)
             )
-        stored = (await conn.execute(statement.returning(*provider_accounts.c))).mappings().one()
+        written = (await conn.execute(statement.returning(*provider_accounts.c))).mappings().one()
         if actor is not None:
             await audit.record(
                 conn,
                 actor=actor,
                 action="provider.configure",
                 now=now,
-                object_id=stored["id"],
+                object_id=written["id"],
                 shop_id=shop.id,
                 outcome="created" if row is None else "updated",
                 details={
                     "provider": provider,
                     "test": test,
-                    "enabled": stored["enabled"],
-                    "api_url": stored["api_url"],
+                    "enabled": written["enabled"],
+                    "api_url": written["api_url"],
                     "credentials_set": sorted(params),
                     "generated": sorted(generated),
                 },
             )
     ctx.hook_accounts.clear()
-    return Configured(records.provider_account(stored), generated)
+    return Configured(records.provider_account(written, ctx.keyring), generated)
 
 
 def masked_credentials(account: ProviderAccount) -> dict[str, str]:
@@ -265,7 +273,7 @@ async def list_accounts(
         query = query.where(provider_accounts.c.enabled.is_(True))
     async with ctx.db.read() as conn:
         rows = (await conn.execute(query.order_by(provider_accounts.c.provider))).mappings()
-        return [records.provider_account(row) for row in rows]
+        return [records.provider_account(row, ctx.keyring) for row in rows]
 
 
 async def choose_account(
@@ -311,7 +319,8 @@ async def hook_accounts(ctx: Context, *, shop_name: str, provider: str) -> list[
         .order_by(provider_accounts.c.test)
     )
     async with ctx.db.read() as conn:
-        found = [records.provider_account(row) for row in (await conn.execute(query)).mappings()]
+        rows = (await conn.execute(query)).mappings().all()
+    found = [records.provider_account(row, ctx.keyring) for row in rows]
     ctx.hook_accounts.put((shop_name, provider), found)
     return found
 
@@ -323,4 +332,4 @@ async def get_account(ctx: Context, *, account_id: str) -> ProviderAccount:
         row = (await conn.execute(query)).mappings().first()
     if row is None:
         raise NotFound(f"No provider account {account_id!r}", param="account")
-    return records.provider_account(row)
+    return records.provider_account(row, ctx.keyring)

@@ -40,6 +40,7 @@ from kassa.services.context import Context
 from kassa.services.deliveries import LEASE, Delivery, Status
 from kassa.services.events import event_object
 from kassa.services.webhooks import Endpoint, Scope
+from kassa.store.keyring import Keyring
 from kassa.store.tables import events, webhook_attempts, webhook_deliveries, webhook_endpoints
 
 log = logging.getLogger(__name__)
@@ -281,7 +282,7 @@ class Sender:
             if time.monotonic() - job.claimed > STALE:
                 self._released.append(job)
                 return
-            outcome = await _send(self.http, job, now=self.ctx.clock())
+            outcome = await _send(self.http, job, self.ctx.keyring, now=self.ctx.clock())
         self.attempts += 1
         self._finished.append((job, outcome))
 
@@ -384,7 +385,7 @@ async def _jobs_of(conn: AsyncConnection, rows: Sequence[RowMapping], claim: str
 
 
 async def _attempt(ctx: Context, http: httpx.AsyncClient, job: _Job) -> None:
-    outcome = await _send(http, job, now=ctx.clock())
+    outcome = await _send(http, job, ctx.keyring, now=ctx.clock())
     await _record(ctx, job, outcome)
 
 
@@ -394,14 +395,14 @@ def _body(event: Mapping[str, Any]) -> bytes:
 
 
 def signed_headers(
-    endpoint: Endpoint, *, msg_id: str, body: bytes, now: datetime
+    endpoint: Endpoint, keyring: Keyring, *, msg_id: str, body: bytes, now: datetime
 ) -> dict[str, str]:
     """The Standard Webhooks headers of a delivery made at `now`: one signature per secret
     that signs at that moment, space-separated."""
     stamp = int(now.timestamp())
     signatures = (
         webhooks.sign(secret, msg_id=msg_id, timestamp=stamp, body=body)
-        for secret in endpoint.signing_secrets(now)
+        for secret in endpoint.signing_secrets(now, keyring)
     )
     return {
         "content-type": "application/json",
@@ -411,9 +412,9 @@ def signed_headers(
     }
 
 
-async def _send(http: httpx.AsyncClient, job: _Job, *, now: datetime) -> _Outcome:
+async def _send(http: httpx.AsyncClient, job: _Job, keyring: Keyring, *, now: datetime) -> _Outcome:
     body = _body(job.event)
-    headers = signed_headers(job.endpoint, msg_id=job.event["id"], body=body, now=now)
+    headers = signed_headers(job.endpoint, keyring, msg_id=job.event["id"], body=body, now=now)
     started = time.monotonic()
 
     def elapsed() -> int:

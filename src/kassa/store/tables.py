@@ -66,6 +66,7 @@ provider_accounts = Table(
     Column("provider", String(32), nullable=False),
     Column("test", Boolean, nullable=False),
     Column("enabled", Boolean, nullable=False),
+    #: The provider's credentials by name; secret ones encrypted (`kassa.store.keyring`).
     Column("credentials", Document, nullable=False),
     Column("api_url", String(2048)),
     Column("created_at", UtcDateTime, nullable=False),
@@ -159,6 +160,7 @@ idempotency_keys = Table(
     Column("state", String(16), nullable=False),
     Column("resource_id", String(ID), nullable=False),
     Column("response_status", Integer),
+    #: The answer to replay; encrypted when it shows a secret (`kassa.web.idempotent`).
     Column("response_body", LargeBinary),
     Column("created_at", UtcDateTime, nullable=False, index=True),
     Column("locked_at", UtcDateTime, nullable=False),
@@ -253,9 +255,10 @@ webhook_endpoints = Table(
     Column("events", Document, nullable=False),
     Column("enabled", Boolean, nullable=False),
     Column("disabled_reason", Text),
-    # Symmetric signing keys (`whsec_…`): they must stay usable, so they cannot be hashed.
-    Column("secret", String(128), nullable=False),
-    Column("previous_secret", String(128)),
+    # Symmetric signing keys (`whsec_…`): they must stay usable, so they cannot be hashed;
+    # they are stored encrypted (`kassa.store.keyring`).
+    Column("secret", Text, nullable=False),
+    Column("previous_secret", Text),
     Column("previous_secret_expires_at", UtcDateTime),
     # Since when every attempt has failed (cleared by a success); 5 days of it disable.
     Column("failing_since", UtcDateTime),
@@ -412,12 +415,13 @@ audit_log = Table(
 )
 
 #: Secrets the hub makes for itself on first use (the key terminal tokens are signed with),
-#: kept in the database so every hub process shares them.
+#: kept in the database, encrypted, so every hub process shares them; and `key_check`, which
+#: names the key stored secrets are encrypted with (`kassa.services.encryption`).
 hub_secrets = Table(
     "hub_secrets",
     metadata,
     Column("name", String(64), primary_key=True),
-    Column("value", String(255), nullable=False),
+    Column("value", Text, nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
 )
 

@@ -162,7 +162,7 @@ async def create_endpoint(
         return webhooks.endpoint_object(endpoint, secret=secret)
 
     return await idempotent.respond(
-        request, ctx, caller, idempotency_key, prefix="we", status=201, run=run
+        request, ctx, caller, idempotency_key, prefix="we", status=201, run=run, secret=True
     )
 
 
@@ -264,7 +264,7 @@ async def rotate_secret(
         return webhooks.endpoint_object(endpoint, secret=secret)
 
     return await idempotent.respond(
-        request, ctx, caller, idempotency_key, prefix="req", status=200, run=run
+        request, ctx, caller, idempotency_key, prefix="req", status=200, run=run, secret=True
     )
 
 
