@@ -145,7 +145,10 @@ class Place:
         if self.kind == "bytes":
             return seal(keyring.decrypt(bytes(value).decode())).encode()
         if self.kind == "values":
-            return {name: seal(item) for name, item in keyring.decrypt_values(value).items()}
+            return {
+                name: seal(keyring.decrypt(item)) if is_token(item) else item
+                for name, item in value.items()
+            }
         return seal(keyring.decrypt(value))
 
 
