@@ -52,9 +52,11 @@ def rotate() -> None:
         return await encryption.rotate(ctx, actor=audit.CLI)
 
     done = run(work)
+    if done.previous != done.current:
+        console.print(f"Rotated from key {done.previous} to key {done.current}.")
     console.print(
-        f"Rotated from key {done.previous} to key {done.current}; stored secrets encrypted "
-        f"again: {done.moved}.",
+        f"Every stored secret is encrypted with key {done.current} now ({done.moved} were "
+        "encrypted again).",
         soft_wrap=True,
     )
     if done.retired:
