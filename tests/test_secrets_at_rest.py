@@ -5,6 +5,7 @@ stops Kassa with a clear message. On SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import secrets
 import subprocess
@@ -12,27 +13,43 @@ import sys
 from collections.abc import Iterator
 from contextlib import closing
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
+import jwt
 import pytest
+from alembic import command
 from sqlalchemy import insert, make_url, select
+from sqlalchemy.ext.asyncio import create_async_engine
 from typer.testing import CliRunner, Result
 
 from kassa.cli import app
 from kassa.config import Settings
-from kassa.services import audit, encryption, keys, shops, terminal_tokens, webhook_sending
-from kassa.services.context import Context, utcnow
+from kassa.services import (
+    audit,
+    encryption,
+    idempotency,
+    keys,
+    shops,
+    terminal_tokens,
+    webhook_sending,
+    webhooks,
+)
+from kassa.services.context import Context, keyring_for, utcnow
 from kassa.services.webhooks import Operator
+from kassa.store import tables, upgrade
 from kassa.store.keyring import (
     CHECK_NAME,
     CHECK_TEXT,
     Keyring,
+    KeyringError,
     SecretKeyMissing,
     key_id,
     new_key,
 )
+from kassa.store.migrate import alembic_config
 from kassa.store.tables import audit_log, hub_secrets
 from tests.conftest import new_database
 from tests.emulators.cloudpayments import hmac_b64
@@ -420,3 +437,159 @@ def test_a_missing_or_wrong_key_stops_kassa_with_a_clear_message(
     assert f"encrypted with key {current}" in message
     assert f"restore the key file {tmp_path / 'secret.key'}" in message
     assert not (tmp_path / "secret.key").exists()
+
+
+def test_a_database_from_before_encryption_is_encrypted_and_keeps_working(
+    fresh_url: str, receiver: Receiver
+) -> None:
+    """Data as Kassa stored it at revision 0007, secrets as they are; upgraded in place by
+    migration 0008 with the session's key, everything works as before; and a downgrade gives
+    the secrets back as they were."""
+    command.downgrade(alembic_config(fresh_url), "0007")  # nothing stored yet: needs no key
+    request = {"url": receiver.url + "/old"}
+    before = asyncio.run(_store_as_0007(fresh_url, request))
+    keyring = keyring_for(Settings())
+
+    upgrade(fresh_url, keyring=keyring)
+    upgraded = asyncio.run(_secret_rows(fresh_url))
+    assert upgraded["sandbox"]["secret"].startswith("enc1:")
+    assert upgraded["cloudpayments"]["public_id"] == "test_api_public"
+    assert upgraded["endpoint"][0].startswith("enc1:")
+    assert upgraded["endpoint"][1].startswith("enc1:")
+    assert upgraded["hub"]["terminal_tokens"].startswith("enc1:")
+    assert keyring.decrypt(upgraded["hub"][CHECK_NAME]) == CHECK_TEXT
+    assert upgraded["answer"].startswith(b"enc1:")
+    assert keyring.decrypt(upgraded["sandbox"]["secret"]) == before["sandbox"]["secret"]
+
+    server = LiveServer(fresh_url).start()
+    try:
+        stored = stored_text(server)
+        for secret in (*before["endpoint"], before["hub"]["terminal_tokens"], CP_SECRET):
+            assert secret not in stored
+        _, key = server.call(
+            keys.create_key(server.ctx, shop=server.call(shops.get_shop(server.ctx, name="old")))
+        )
+        api = httpx.Client(
+            base_url=server.url, headers={"Authorization": f"Bearer {key}"}, timeout=30
+        )
+        now = utcnow()
+        token = jwt.encode(
+            {
+                "kiosk_id": "KIOSK_1",
+                "shop": "shop_old",
+                "ver": 1,
+                "iat": int(now.timestamp()),
+                "exp": int((now + timedelta(days=1)).timestamp()),
+            },
+            before["hub"]["terminal_tokens"],
+            algorithm="HS256",
+        )
+        found = Secrets(
+            server=server,
+            api=api,
+            shop_name="old",
+            sandbox=before["sandbox"]["secret"],
+            endpoint_id="we_old",
+            endpoint_path="/old",
+            webhook_new=before["endpoint"][0],
+            webhook_old=before["endpoint"][1],
+            terminal_token=token,
+            replays={"made-at-0007": ("/v1/webhook_endpoints", request)},
+        )
+        receiver.secrets["/old"] = [found.webhook_new, found.webhook_old]
+        with closing(api):
+            everything_works(found, receiver)
+    finally:
+        server.stop()
+
+    command.downgrade(alembic_config(fresh_url, keyring), "0007")
+    assert asyncio.run(_secret_rows(fresh_url)) == before
+    with pytest.raises(KeyringError, match="run `kassa migrate`"):
+        upgrade(fresh_url)  # secrets to encrypt, and no key given
+
+
+async def _store_as_0007(url: str, request: dict[str, str]) -> dict[str, Any]:
+    """A shop `old` with a sandbox and a CloudPayments account, a webhook endpoint whose
+    secret was rotated, the hub's terminal key and the stored answer to `request` (which
+    made the endpoint and showed its secret), all written as revision 0007 wrote them."""
+    now = utcnow()
+    webhook_new, webhook_old = webhooks.new_secret(), webhooks.new_secret()
+    answer = {"id": "we_old", "object": "webhook_endpoint", "secret": webhook_old}
+    times = {"created_at": now, "updated_at": now}
+    engine = create_async_engine(url)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(
+                insert(tables.shops).values(id="shop_old", name="old", created_at=now)
+            )
+            for provider, test, credentials in (
+                ("sandbox", True, {"secret": "sbx_sk_" + secrets.token_urlsafe(24)}),
+                ("cloudpayments", False, {"public_id": "test_api_public", "api_secret": CP_SECRET}),
+            ):
+                await conn.execute(
+                    insert(tables.provider_accounts).values(
+                        id=f"pa_{provider}",
+                        shop_id="shop_old",
+                        provider=provider,
+                        test=test,
+                        enabled=True,
+                        credentials=credentials,
+                        **times,
+                    )
+                )
+            await conn.execute(
+                insert(tables.webhook_endpoints).values(
+                    id="we_old",
+                    shop_id="shop_old",
+                    test=True,
+                    url=request["url"],
+                    events=["*"],
+                    enabled=True,
+                    secret=webhook_new,
+                    previous_secret=webhook_old,
+                    previous_secret_expires_at=now + timedelta(days=1),
+                    **times,
+                )
+            )
+            await conn.execute(
+                insert(tables.hub_secrets).values(
+                    name="terminal_tokens", value=secrets.token_urlsafe(48), created_at=now
+                )
+            )
+            await conn.execute(
+                insert(tables.idempotency_keys).values(
+                    shop_id="shop_old",
+                    test=True,
+                    key="made-at-0007",
+                    request_hash=idempotency.fingerprint(
+                        "POST", "/v1/webhook_endpoints", json.dumps(request).encode()
+                    ),
+                    state="done",
+                    resource_id="we_old",
+                    response_status=201,
+                    response_body=json.dumps(answer, separators=(",", ":")).encode(),
+                    created_at=now,
+                    locked_at=now,
+                )
+            )
+    finally:
+        await engine.dispose()
+    return await _secret_rows(url)
+
+
+async def _secret_rows(url: str) -> dict[str, Any]:
+    engine = create_async_engine(url)
+    try:
+        async with engine.connect() as conn:
+            accounts = (await conn.execute(select(tables.provider_accounts))).mappings().all()
+            endpoint = (await conn.execute(select(tables.webhook_endpoints))).mappings().one()
+            hub = (await conn.execute(select(tables.hub_secrets))).mappings().all()
+            answer = (await conn.execute(select(tables.idempotency_keys))).mappings().one()
+    finally:
+        await engine.dispose()
+    return {
+        **{row["provider"]: dict(row["credentials"]) for row in accounts},
+        "endpoint": (endpoint["secret"], endpoint["previous_secret"]),
+        "hub": {row["name"]: row["value"] for row in hub},
+        "answer": answer["response_body"],
+    }

@@ -32,7 +32,7 @@ SECRET_CREDENTIALS = {
 }
 #: What stored answers that showed a secret once hold: a webhook endpoint's (made or
 #: rotated), a terminal's token (added, revoked, issued).
-SECRET_ANSWERS = (b'%"secret":"whsec_%', b'%"token":"%')
+SECRET_ANSWERS = ('%"secret":"whsec_%', '%"token":"%')
 
 provider_accounts = sa.table(
     "provider_accounts",
@@ -88,11 +88,14 @@ class _Key:
         return self.keyring.decrypt(value) if is_token(value) else value
 
 
-def _answers_like(patterns: Iterable[bytes]) -> sa.ColumnElement[bool]:
-    """Stored answers that match one of the LIKE `patterns` (bytes: PostgreSQL has `bytea
-    LIKE bytea`, and SQLite's LIKE reads a blob as text)."""
+def _answers_like(bind: sa.Connection, patterns: Iterable[str]) -> sa.ColumnElement[bool]:
+    """Stored answers (bytes) that match one of the LIKE `patterns`."""
     body = idempotency_keys.c.response_body
-    return sa.or_(*(body.op("LIKE")(sa.literal(p, sa.LargeBinary)) for p in patterns))
+    if bind.dialect.name == "sqlite":  # its LIKE never matches a blob: read it as text
+        return sa.or_(*(sa.cast(body, sa.Text).like(pattern) for pattern in patterns))
+    return sa.or_(
+        *(body.op("LIKE")(sa.literal(pattern.encode(), sa.LargeBinary)) for pattern in patterns)
+    )
 
 
 def _change(
@@ -159,15 +162,16 @@ def upgrade() -> None:
         )
 
     key = _Key()
+    bind = op.get_bind()
     _change(
-        op.get_bind(),
+        bind,
         key.encrypt,
         lambda provider, _: SECRET_CREDENTIALS.get(provider, ()),
-        _answers_like(SECRET_ANSWERS),
+        _answers_like(bind, SECRET_ANSWERS),
     )
     if key.used is not None:
         # The database's current key (see kassa.services.encryption) is the one used here.
-        op.get_bind().execute(
+        bind.execute(
             hub_secrets.insert().values(
                 name=CHECK_NAME,
                 value=key.keyring.encrypt(CHECK_TEXT, key.used),
@@ -184,7 +188,7 @@ def downgrade() -> None:
         bind,
         key.decrypt,
         lambda _, document: document,
-        _answers_like([PREFIX.encode() + b"%"]),
+        _answers_like(bind, [PREFIX + "%"]),
     )
 
     with op.batch_alter_table("hub_secrets") as batch:
