@@ -21,7 +21,7 @@ import httpx
 import jwt
 import pytest
 from alembic import command
-from sqlalchemy import insert, make_url, select
+from sqlalchemy import insert, make_url, select, update
 from sqlalchemy.ext.asyncio import create_async_engine
 from typer.testing import CliRunner, Result
 
@@ -593,3 +593,29 @@ async def _secret_rows(url: str) -> dict[str, Any]:
         "hub": {row["name"]: row["value"] for row in hub},
         "answer": answer["response_body"],
     }
+
+
+def test_credentials_given_anew_replace_ones_no_key_can_read(server: LiveServer) -> None:
+    """After a lost key, an account can be configured again with its secrets."""
+    lost = new_key()
+
+    async def scenario() -> tuple[str, str]:
+        ctx = server.ctx
+        shop = await shops.create_shop(ctx, name=f"t-{secrets.token_hex(5)}")
+        made = await shops.configure_provider(ctx, shop=shop, provider="sandbox", settings={})
+        unreadable = Keyring([lost]).encrypt("sbx_sk_lost", key_id(lost))
+        async with ctx.db.write() as conn:
+            await conn.execute(
+                update(tables.provider_accounts)
+                .where(tables.provider_accounts.c.id == made.account.id)
+                .values(credentials={"secret": unreadable})
+            )
+        with pytest.raises(SecretKeyMissing):
+            await shops.get_account(ctx, account_id=made.account.id)
+        again = await shops.configure_provider(
+            ctx, shop=shop, provider="sandbox", settings={"secret": "sbx_sk_given_again"}
+        )
+        read = await shops.get_account(ctx, account_id=made.account.id)
+        return again.account.credentials["secret"], read.credentials["secret"]
+
+    assert server.call(scenario()) == ("sbx_sk_given_again", "sbx_sk_given_again")

@@ -186,8 +186,10 @@ async def configure_provider(
             .mappings()
             .first()
         )
-        stored = ctx.keyring.decrypt_values(row["credentials"]) if row else {}
-        credentials = {**stored, **params}
+        # Only what is kept is decrypted: secrets given anew replace ones that may not be
+        # readable any more (a lost key).
+        kept = {k: v for k, v in (row["credentials"] if row else {}).items() if k not in params}
+        credentials = {**ctx.keyring.decrypt_values(kept), **params}
         generated = {
             name: value
             for name, value in cls.generate_credentials().items()
