@@ -17,7 +17,6 @@ No message here ever holds a key or a secret.
 from __future__ import annotations
 
 import base64
-import binascii
 import hashlib
 import logging
 import os
@@ -87,7 +86,7 @@ def _parse(keys: Iterable[str], where: str) -> dict[str, Fernet]:
     for number, key in enumerate(keys, start=1):
         try:
             fernet = Fernet(key)
-        except (ValueError, binascii.Error):
+        except ValueError:  # binascii.Error, for bad base64, is one too
             raise KeyringError(
                 f"{where}: key {number} is not a Kassa key (44 characters of URL-safe base64, "
                 "as `kassa secrets generate` prints)"
