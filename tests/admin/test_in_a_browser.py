@@ -5,7 +5,6 @@ go to `test-artifacts/screenshots/` (not committed)."""
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,7 +13,7 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 
-from tests.admin.conftest import PASSWORD, People, insert_payments
+from tests.admin.conftest import PASSWORD, People, insert_payments, new_address
 from tests.helpers import checkout, create_payment, make_shop
 from tests.live import LiveServer
 
@@ -44,7 +43,7 @@ class Tab:
     test on any error the page reports, such as a Content-Security-Policy violation."""
 
     def __init__(self, browser: Browser, server: LiveServer, **options: Any) -> None:
-        address = f"2001:db8::{secrets.token_hex(2)}"
+        address = new_address()
         self.context: BrowserContext = browser.new_context(
             base_url=server.url,
             locale="en-US",

@@ -388,8 +388,12 @@ admin_login_failures = Table(
     Column("name", String(64), nullable=False),
     Column("client", String(64), nullable=False),
     Column("failed_at", UtcDateTime, nullable=False, index=True),
+    #: For an attempt made under the per-name brake: the `seq` of the name's failure it came
+    #: after. Unique per name, so only one attempt takes each turn (`services/logins.py`).
+    Column("claims_after", SequenceKey),
     Index("ix_admin_login_failures_name", "name", "failed_at"),
     Index("ix_admin_login_failures_client", "client", "failed_at"),
+    Index("uq_admin_login_failures_claim", "name", "claims_after", unique=True),
 )
 
 #: Who did what in the admin UI (and the CLI's user management), newest last by `seq`.
