@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -55,13 +56,15 @@ class Tab:
         self.page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
         self.page.on("pageerror", lambda e: self.errors.append(str(e)))
 
-    def sign_in(self, name: str) -> None:
-        self.page.goto("/admin/payments")
-        expect(self.page).to_have_url("/admin/login?next=%2Fadmin%2Fpayments")
+    def sign_in(self, name: str, *, at: str = "/admin/payments") -> None:
+        """Open `at`, be sent to the sign-in page, sign in, and come back to it."""
+        self.page.goto(at)
+        if at != "/admin/login":
+            expect(self.page).to_have_url(f"/admin/login?next={quote(at, safe='')}")
         self.page.get_by_label("User name").fill(name)
         self.page.get_by_label("Password").fill(PASSWORD)
         self.page.get_by_role("button", name="Sign in").click()
-        expect(self.page).to_have_url("/admin/payments")
+        expect(self.page).to_have_url(at if at != "/admin/login" else "/admin")
 
     def shot(self, name: str) -> None:
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
@@ -179,4 +182,56 @@ def test_see_the_dashboard_with_a_chart(
     expect(page.locator("svg.chart").first).to_be_visible()
     expect(page.locator("svg.chart rect.bar").first).to_be_attached()
     tab.shot("dashboard")
+    tab.close()
+
+
+def test_test_mode_shows_test_payments_on_the_dashboard(
+    browser: Browser, admin_server: LiveServer, people: People
+) -> None:
+    """What a `make run` user sees: test payments only, some paid; after signing in, the
+    dashboard; the Test mode switch turns on figures and charts that count them."""
+    shop = make_shop(admin_server)
+    with httpx.Client(
+        base_url=admin_server.url, headers={"Authorization": f"Bearer {shop.key}"}
+    ) as api:
+        made = [create_payment(api, amount=amount) for amount in (150000, 50000, 9900)]
+    for payment in made[:2]:
+        checkout(admin_server, payment, "pay")
+
+    tab = Tab(browser, admin_server, viewport={"width": 1280, "height": 900})
+    page = tab.page
+    tab.sign_in(people.viewer, at="/admin/login")  # lands on the dashboard
+    expect(page.locator("h1")).to_have_text("Dashboard")
+    switch = page.get_by_role("button", name="Test mode")
+    expect(switch).to_have_attribute("aria-pressed", "false")
+    switch.click()
+    expect(page.locator("#test-banner")).to_be_visible()
+    expect(page.get_by_role("button", name="Test mode")).to_have_attribute("aria-pressed", "true")
+    page.get_by_label("Shop").select_option(shop.name)
+    page.get_by_role("button", name="Apply").click()
+    expect(page.locator("#test-banner")).to_be_visible()  # still in test mode
+
+    # The figures count the three test payments, two of them paid (2 000.00 RUB).
+    expect(page.get_by_text("2 succeeded of 3 created")).to_be_visible()
+    expect(page.locator(".cards").first).to_contain_text("RUB\u00a02,000.00")
+    # Both charts have a bar for today: revenue, and payments created (3) and paid (2).
+    revenue = page.locator('svg.chart[aria-labelledby^="revenue-RUB"]')
+    expect(revenue).to_be_visible()
+    counts = page.locator('svg.chart[aria-labelledby^="count"]')
+    drawn = counts.locator("rect.bar:not(.over)").evaluate_all(
+        "bars => bars.filter(b => b.getAttribute('height') > 0).map(b => b.textContent)"
+    )
+    assert len(drawn) == 1
+    assert drawn[0].endswith(": 3"), drawn
+    tall = revenue.locator("rect.bar").evaluate_all(
+        "bars => bars.filter(b => b.getAttribute('height') > 0).length"
+    )
+    assert tall == 1
+    assert (
+        counts.locator("rect.bar.over").evaluate_all(
+            "bars => bars.filter(b => b.getAttribute('height') > 0).length"
+        )
+        == 1
+    )
+    tab.shot("dashboard-test-mode")
     tab.close()
