@@ -14,13 +14,15 @@ from kassa.domain import CURRENCY_EXPONENTS, Payment, PaymentStatus
 from kassa.services.context import Context
 from kassa.store import records
 from kassa.store.tables import payments
+from kassa.store.text import unicode_lower
 
 
 @dataclass(frozen=True, slots=True)
 class PaymentFilter:
     """Which payments to list. Amounts are in major units of each payment's own currency
     ("from 500" is 500 ₽ for a rouble payment and 500 Stars for a Stars one); `text` is a
-    Kassa id, a provider's payment id, or part of a customer reference."""
+    Kassa id, a provider's payment id, or part of a customer reference or of the description,
+    in any case and any script (`%` and `_` are matched as themselves)."""
 
     shop_id: str | None = None
     status: PaymentStatus | None = None
@@ -50,11 +52,13 @@ class PaymentFilter:
         if self.amount_min is not None or self.amount_max is not None:
             conditions.append(_amount_between(self.amount_min, self.amount_max))
         if self.text:
+            typed = self.text.lower()
             conditions.append(
                 or_(
                     c.id == self.text,
                     c.provider_payment_id == self.text,
-                    c.customer.icontains(self.text, autoescape=True),
+                    unicode_lower(c.customer).contains(typed, autoescape=True),
+                    unicode_lower(c.description).contains(typed, autoescape=True),
                 )
             )
         return conditions

@@ -26,7 +26,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from kassa.store import json_codec, sqlite_inline
+from kassa.store import json_codec, sqlite_inline, text
 from kassa.store.group_commit import Batch, GroupCommit
 
 log = logging.getLogger(__name__)
@@ -80,6 +80,11 @@ class Database:
                 **_JSON_CODEC,
             )
             _begin_with(self._writer, "BEGIN IMMEDIATE")
+            event.listen(
+                self._writer.sync_engine,
+                "connect",
+                lambda dbapi_connection, _record: text.register_sqlite_functions(dbapi_connection),
+            )
         elif self.dialect == "postgresql":
             # pool_recycle, not pre-ping: a ping would cost a round trip at every checkout.
             self._reader = self._writer = create_async_engine(
@@ -232,6 +237,7 @@ def _configure_sqlite_reader(engine: AsyncEngine) -> None:
         for pragma in (*_SQLITE_PRAGMAS, f"PRAGMA busy_timeout={int(SQLITE_BUSY_TIMEOUT * 1000)}"):
             cursor.execute(pragma)
         cursor.close()
+        text.register_sqlite_functions(dbapi_connection)
 
     _begin_with(engine, "BEGIN")
 
