@@ -4,6 +4,7 @@ headers redacted), and re-processing a pending one, for each role."""
 from __future__ import annotations
 
 import re
+import secrets
 from collections.abc import Iterator
 from typing import Any
 
@@ -12,10 +13,12 @@ import pytest
 from sqlalchemy import insert
 
 from kassa.domain import new_id
-from kassa.services import audit
+from kassa.services import audit, shops
 from kassa.services.context import utcnow
 from kassa.store.tables import notifications
 from kassa.web.admin import inbox
+from kassa.web.admin.filters import common_zone
+from kassa.web.i18n import format_time
 from tests.admin.conftest import Visitor, text_of
 from tests.helpers import (
     ShopSetup,
@@ -87,6 +90,37 @@ def pending(server: LiveServer, shop: ShopSetup, payment: dict[str, Any]) -> str
 def audited(server: LiveServer, object_id: str) -> list[audit.Entry]:
     found, _ = server.call(audit.list_entries(server.ctx, object_id=object_id))
     return found
+
+
+def test_every_time_on_the_list_is_in_one_zone_and_says_which(
+    admin_server: LiveServer, viewer: Visitor, shop: ShopSetup, api: httpx.Client
+) -> None:
+    """A notification for a known shop and one for a shop name that does not exist: both
+    in the page's zone (the shops' common zone, else UTC), not one in the shop's and the
+    other in UTC."""
+    body, headers = sandbox_notification(shop.secret, create_payment(api), "succeeded")
+    known = hook(admin_server, shop, body, headers)
+    nowhere = f"gone-{secrets.token_hex(4)}"
+    httpx.post(f"{admin_server.url}/hooks/sandbox/{nowhere}", content=b"{}")
+    (stray,) = stored_notifications(admin_server, nowhere)
+    zone = common_zone(admin_server.call(shops.list_shops(admin_server.ctx)), None)
+    received = {
+        row["id"]: row["received_at"] for row in stored_notifications(admin_server, shop.name)
+    }
+    received[stray["id"]] = stray["received_at"]
+
+    page = viewer.get("/admin/notifications", params={"provider": "sandbox"})
+    for notification_id in (known, stray["id"]):
+        row = re.search(rf"<tr>(?:(?!</tr>).)*{notification_id}.*?</tr>", page.text, re.S)
+        assert row, notification_id
+        shown = format_time(received[notification_id], zone, short=True, locale="en")
+        assert f">{shown}</td>" in row.group(0), (notification_id, zone)
+    assert f"Times are in {zone}" in text_of(page.text)
+    one = viewer.get(f"/admin/notifications/{stray['id']}")
+    assert format_time(stray["received_at"], zone, locale="en") in text_of(one.text)
+    assert f"Times are in {zone}" in text_of(one.text)
+    audit_page = viewer.get("/admin/audit")
+    assert f"Times are in {zone}" in text_of(audit_page.text)
 
 
 def test_every_role_sees_the_inbox_and_a_notification_redacted_and_escaped(

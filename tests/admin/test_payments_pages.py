@@ -116,7 +116,7 @@ def test_the_list_shows_each_payment_in_its_shop_time_zone(
     page = viewer.get("/admin/payments", params={"shop": shop.name})
     local = payment.created_at.astimezone(ZoneInfo("Asia/Almaty"))
     assert local.strftime("%-m/%-d/%y, %-I:%M") in page.text
-    assert "whole days in Asia/Almaty" in page.text
+    assert "Times are in Asia/Almaty, and dates are whole days there" in page.text
     assert "RUB\u00a0100.00" in page.text
     russian = viewer.get(
         "/admin/payments", params={"shop": shop.name}, headers={"Accept-Language": "ru"}
