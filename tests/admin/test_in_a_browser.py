@@ -47,9 +47,8 @@ class Tab:
         address = new_address()
         self.context: BrowserContext = browser.new_context(
             base_url=server.url,
-            locale="en-US",
             extra_http_headers={"X-Forwarded-For": address},
-            **options,
+            **{"locale": "en-US", **options},
         )
         self.page: Page = self.context.new_page()
         self.errors: list[str] = []
@@ -66,9 +65,9 @@ class Tab:
         self.page.get_by_role("button", name="Sign in").click()
         expect(self.page).to_have_url(at if at != "/admin/login" else "/admin")
 
-    def shot(self, name: str) -> None:
+    def shot(self, name: str, *, full_page: bool = True) -> None:
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        self.page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+        self.page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=full_page)
 
     def close(self) -> None:
         self.context.close()
@@ -234,4 +233,42 @@ def test_test_mode_shows_test_payments_on_the_dashboard(
         == 1
     )
     tab.shot("dashboard-test-mode")
+    tab.close()
+
+
+#: The filter fields whose text does not fit them (a select showing "Любой провайд…"): each
+#: is measured against a copy of itself as wide as its content wants.
+CUT_OFF = """() => [...document.querySelectorAll('.filters select, .filters label')].filter(el => {
+    const probe = el.cloneNode(true);
+    probe.style.cssText += ';position:absolute;visibility:hidden;width:max-content;max-width:none';
+    el.parentNode.append(probe);
+    const needed = probe.getBoundingClientRect().width;
+    probe.remove();
+    return el.getBoundingClientRect().width + 1 < needed;
+}).map(el => el.textContent.trim().replace(/\\s+/g, ' ').slice(0, 40))"""
+FITS = "document.documentElement.scrollWidth <= document.documentElement.clientWidth"
+
+
+def test_russian_filters_and_the_docs_fit_their_width(
+    browser: Browser, admin_server: LiveServer, people: People
+) -> None:
+    tab = Tab(browser, admin_server, viewport={"width": 1280, "height": 900})
+    page = tab.page
+    tab.sign_in(people.viewer)
+    page.get_by_role("link", name="RU", exact=True).click()
+    expect(page.locator("html")).to_have_attribute("lang", "ru")
+    for width in (1280, 1024):
+        page.set_viewport_size({"width": width, "height": 900})
+        for path in ("/admin/payments", "/admin/notifications", "/admin"):
+            page.goto(path)
+            assert page.evaluate(CUT_OFF) == [], (path, width)
+            assert page.evaluate(FITS), (path, width)
+    page.goto("/admin/payments")
+    tab.shot("payments-ru")
+
+    for width in (1280, 375):
+        page.set_viewport_size({"width": width, "height": 900})
+        page.goto("/docs")
+        assert page.evaluate(FITS), width
+    tab.shot("docs-phone", full_page=False)
     tab.close()

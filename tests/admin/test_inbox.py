@@ -149,7 +149,7 @@ def test_every_role_sees_the_inbox_and_a_notification_redacted_and_escaped(
         assert page.status_code == 200
         text = text_of(page.text)
         assert "Accepted" in text
-        assert "pending → succeeded" in text
+        assert "Pending → Succeeded" in text
         assert f'href="/admin/payments/{payment["id"]}"' in page.text
         assert '"status": "succeeded"' in text  # the JSON body, indented
         assert "[redacted]" in text

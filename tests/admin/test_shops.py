@@ -125,7 +125,7 @@ def test_secrets_are_write_only_and_blank_keeps_them(
 
     missing = owner.submit(page, f"{page}/providers/yookassa", mode="live", cred_shop_id="1")
     assert missing.status_code == 422
-    assert "The yookassa account was not saved." in text_of(missing.text)
+    assert "The YooKassa account was not saved." in text_of(missing.text)
     assert owner.submit(page, f"{page}/providers/nope", mode="test").status_code == 404
 
 

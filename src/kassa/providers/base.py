@@ -49,12 +49,15 @@ class Capabilities:
 
 @dataclass(frozen=True, slots=True)
 class CredentialField:
-    """One setting of a provider account, named as the provider names it."""
+    """One setting of a provider account, named as the provider names it. `description`
+    is English marked for translation (`N_`); `default`, if any, is what an empty value
+    means."""
 
     name: str
     description: str
     secret: bool = False
     required: bool = True
+    default: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -53,6 +53,7 @@ from kassa.domain import (
     currency_exponent,
 )
 from kassa.domain.money import format_major, to_decimal
+from kassa.domain.translatable import N_
 from kassa.providers import wire
 from kassa.providers.base import (
     Capabilities,
@@ -480,14 +481,17 @@ class CloudPaymentsProvider(Provider):
         two_stage=True, partial_capture=True, cancel=True, refunds=True, partial_refunds=True
     )
     credential_fields = (
-        CredentialField("public_id", "The site's Public ID (pk_… or test_api_…)."),
+        CredentialField("public_id", N_("The site's Public ID (pk_… or test_api_…).")),
         CredentialField(
-            "api_secret", "The site's API secret: API calls and notification HMAC.", secret=True
+            "api_secret",
+            N_("The site's API secret: API calls and notification HMAC."),
+            secret=True,
         ),
         CredentialField(
             "widget_url",
-            f"The widget script; default {DEFAULT_WIDGET_URL} (TipTopPay has its own).",
+            N_("The widget script (TipTopPay has its own)."),
             required=False,
+            default=DEFAULT_WIDGET_URL,
         ),
     )
     hook_kinds = NOTIFICATION_KINDS

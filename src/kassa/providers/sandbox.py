@@ -38,6 +38,7 @@ from kassa.domain import (
     RefundUpdate,
     SignatureInvalid,
 )
+from kassa.domain.translatable import N_
 from kassa.providers import wire
 from kassa.providers.base import (
     Capabilities,
@@ -129,7 +130,7 @@ class SandboxProvider(Provider):
     """Kassa's embedded test provider; see the module docstring for its wire format."""
 
     name = "sandbox"
-    title = "Sandbox"
+    title = N_("Sandbox")
     default_api_url = "/sandbox/api"
     methods = frozenset({"card", "sbp"})
     capabilities = Capabilities(
@@ -138,7 +139,7 @@ class SandboxProvider(Provider):
     credential_fields = (
         CredentialField(
             "secret",
-            "Authenticates API calls and signs notifications; generated when not given.",
+            N_("Authenticates API calls and signs notifications; generated when not given."),
             secret=True,
         ),
     )

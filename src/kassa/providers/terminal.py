@@ -19,12 +19,13 @@ from typing import ClassVar
 
 from kassa.domain import ParameterInvalid
 from kassa.domain.terminals import check_terminal_id, payment_body, payment_deadline
+from kassa.domain.translatable import N_
 from kassa.providers.base import OperationRequest, PaymentRequest, Provider, ProviderPayment
 
 
 class TerminalProvider(Provider):
     name = "terminal"
-    title = "Payment terminal"
+    title = N_("Payment terminal")
     #: Kassa itself relays the payment to the terminal; there is no API to call.
     default_api_url = "/terminals"
     methods: ClassVar[frozenset[str]] = frozenset({"card"})

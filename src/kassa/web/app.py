@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 from alembic.script import ScriptDirectory
 from fastapi import FastAPI
-from fastapi.responses import RedirectResponse
+from fastapi.responses import FileResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
@@ -43,6 +43,8 @@ from kassa.web.routes import terminals as terminal_routes
 from kassa.web.templating import Pages
 
 STATIC = Path(__file__).resolve().parent / "static"
+#: The icon changes only with a release: browsers may keep it a day.
+ICON_CACHE = {"Cache-Control": "public, max-age=86400"}
 
 DESCRIPTION = """\
 One API in front of many payment providers. Authenticate with `Authorization: Bearer <API key>`;
@@ -132,5 +134,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.get("/", include_in_schema=False)
     async def home() -> RedirectResponse:
         return RedirectResponse("/docs")
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    async def favicon() -> FileResponse:
+        """Where browsers look for a site's icon by themselves (a copy of the static one)."""
+        return FileResponse(STATIC / "favicon.ico", media_type="image/x-icon", headers=ICON_CACHE)
 
     return app

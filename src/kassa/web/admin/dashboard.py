@@ -9,12 +9,11 @@ URL (`?mode=test`) and is remembered for the browser session in a cookie."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from decimal import Decimal
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
-from babel.dates import format_timedelta
 from babel.numbers import format_percent
 from fastapi import Request
 from fastapi.responses import HTMLResponse
@@ -112,13 +111,6 @@ def percent(value: Decimal) -> str:
     return format_percent(value, format="#,##0.#%", locale=current_locale())
 
 
-def duration(seconds: int) -> str:
-    """Roughly, in the largest unit that fits ("3 min", "2 h")."""
-    return format_timedelta(
-        timedelta(seconds=seconds), threshold=1.5, format="short", locale=current_locale()
-    )
-
-
 def chosen_mode(request: Request, asked: str, errors: set[str]) -> str:
     """The mode asked for in the URL, else the one remembered, else live."""
     if asked in MODES:
@@ -192,7 +184,6 @@ async def dashboard(request: Request, ctx: ContextDep, session: Signed) -> HTMLR
         ),
         stuck=await analytics.stuck(ctx, scope),
         percent=percent,
-        duration=duration,
     )
     if values["mode"] == mode:
         response.set_cookie(
