@@ -90,6 +90,13 @@ FORMS: tuple[tuple[re.Pattern[str], Say], ...] = tuple(
                 % {"reported": m[1], "amount": m[2]}
             ),
         ),
+        (
+            r"rejected: captured (-?\d+) is outside 1\.\.(\d+)",
+            lambda m: (
+                _("rejected: the captured amount %(captured)s is not within 1…%(amount)s")
+                % {"captured": m[1], "amount": m[2]}
+            ),
+        ),
         (r"ignored: no such payment", _fixed(N_("ignored: no such payment"))),
         (r"nothing to apply", _fixed(N_("nothing to apply"))),
         (
