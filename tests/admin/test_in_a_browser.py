@@ -257,14 +257,15 @@ def test_russian_filters_and_the_docs_fit_their_width(
     tab.sign_in(people.viewer)
     page.get_by_role("link", name="RU", exact=True).click()
     expect(page.locator("html")).to_have_attribute("lang", "ru")
-    for width in (1280, 1024):
-        page.set_viewport_size({"width": width, "height": 900})
-        for path in ("/admin/payments", "/admin/notifications", "/admin"):
-            page.goto(path)
-            assert page.evaluate(CUT_OFF) == [], (path, width)
-            assert page.evaluate(FITS), (path, width)
     page.goto("/admin/payments")
+    assert page.evaluate(CUT_OFF) == []
+    assert page.evaluate(FITS)
     tab.shot("payments-ru")
+    page.set_viewport_size({"width": 1024, "height": 900})
+    for path in ("/admin/payments", "/admin/notifications", "/admin"):
+        page.goto(path)
+        assert page.evaluate(CUT_OFF) == [], path
+        assert page.evaluate(FITS), path
 
     for width in (1280, 375):
         page.set_viewport_size({"width": width, "height": 900})
