@@ -92,7 +92,8 @@ class LiveServer(LiveApp):
             background=False,
             api_rate_limit=10_000,
             api_rate_burst=10_000,
-            **settings,
+            # The tests' webhook receivers listen on 127.0.0.1, which Kassa refuses by default.
+            **{"webhooks_allow_private": True, **settings},
         )
         super().__init__(create_app(self.settings), name="kassa-test-server", sock=sock)
 

@@ -110,6 +110,12 @@ class Settings(BaseSettings):
         description="Seconds a webhook endpoint's old secret keeps signing next to the new one "
         "after a rotation, unless the rotation says otherwise.",
     )
+    webhooks_allow_private: bool = Field(
+        False,
+        description="Let webhook endpoints be on loopback, private, link-local and other "
+        "non-public addresses. For development and tests only: with it, anyone holding an API "
+        "key can make Kassa call the services of its own network and read their answers.",
+    )
 
     terminal_token_secret: str | None = Field(
         None,

@@ -35,7 +35,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kassa import __version__
 from kassa.domain import Conflict, EventType, NotFound, new_id
-from kassa.services import deliveries, wakeups, webhook_fanout, webhooks
+from kassa.services import (
+    deliveries,
+    wakeups,
+    webhook_destinations,
+    webhook_fanout,
+    webhooks,
+)
 from kassa.services.context import Context
 from kassa.services.deliveries import LEASE, Delivery, Status
 from kassa.services.events import event_object
@@ -103,7 +109,7 @@ async def deliver_due(ctx: Context, *, lanes: int = LANES, seconds: float = ROUN
     """Send due deliveries, up to `lanes` at a time, taking more for about `seconds`; returns
     how many attempts were made."""
     deadline = time.monotonic() + seconds
-    async with _client() as http:
+    async with _client(ctx) as http:
         sender = Sender(ctx, http, lanes=lanes)
         try:
             while True:
@@ -129,7 +135,7 @@ async def deliver_continuously(
     if not ctx.db.is_sqlite:
         helpers.append(asyncio.create_task(wakeups.listen(ctx.db, wakes.events_written)))
     try:
-        async with _client() as http:
+        async with _client(ctx) as http:
             sender = Sender(ctx, http, lanes=lanes, poke=wakes.poke)
             try:
                 await _serve(ctx, sender, stop, tick=tick, wakes=wakes)
@@ -300,10 +306,19 @@ class Sender:
         self.poke.set()
 
 
-def _client() -> httpx.AsyncClient:
-    """The client deliveries go out through: redirects are not followed (a 3xx is a failure)."""
+def _client(ctx: Context) -> httpx.AsyncClient:
+    """The client deliveries go out through: it connects only to public addresses (unless
+    the settings allow others; `kassa.services.webhook_destinations`), and never follows a
+    redirect (a 3xx is a failure). An explicit transport also keeps proxies from the
+    environment out of it."""
+    transport = webhook_destinations.delivery_transport(
+        allow_private=ctx.settings.webhooks_allow_private
+    )
     return httpx.AsyncClient(
-        timeout=TIMEOUT, follow_redirects=False, headers={"user-agent": USER_AGENT}
+        transport=transport,
+        timeout=TIMEOUT,
+        follow_redirects=False,
+        headers={"user-agent": USER_AGENT},
     )
 
 
@@ -428,6 +443,8 @@ async def _send(http: httpx.AsyncClient, job: _Job, *, now: datetime) -> _Outcom
     except (TimeoutError, httpx.TimeoutException):
         return _Outcome(now, elapsed(), error=f"no answer within {TIMEOUT:g} s")
     except httpx.HTTPError as exc:
+        if isinstance(exc.__cause__, webhook_destinations.DestinationRefused):
+            return _Outcome(now, elapsed(), error=str(exc))
         # The exception's text names the host and the failure, never the URL's credentials.
         return _Outcome(now, elapsed(), error=f"{type(exc).__name__}: {exc}"[:500])
     # PostgreSQL's text cannot hold NUL: an answer with one must not make the attempt unstorable.
@@ -650,7 +667,7 @@ async def resend(
         ]
         await conn.execute(insert(webhook_deliveries), rows)
         jobs = await _jobs(conn, [row["id"] for row in rows], claim)
-    async with _client() as http, asyncio.TaskGroup() as group:
+    async with _client(ctx) as http, asyncio.TaskGroup() as group:
         for job in jobs:
             group.create_task(_attempt(ctx, http, job))
     async with ctx.db.read() as conn:
