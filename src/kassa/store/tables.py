@@ -314,6 +314,8 @@ webhook_attempts = Table(
     Column("latency_ms", Integer, nullable=False),
     Column("response_body", Text),
     Column("error", Text),
+    # `in_flight` (committed before the POST is sent), `done`, or `unknown` (its sender died).
+    Column("state", String(16), nullable=False, server_default=text("'done'")),
 )
 
 #: How far a reader of the outbox (`events.seq`) has got; see `kassa.services.outbox_cursor`.

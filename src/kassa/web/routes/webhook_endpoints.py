@@ -105,10 +105,14 @@ class WebhookEndpointDeleted(BaseModel):
 
 class AttemptOut(BaseModel):
     id: str
+    state: Literal["in_flight", "done", "unknown"] = Field(
+        description="in_flight: being made (recorded before it is sent); done: its outcome is "
+        "below; unknown: Kassa stopped while making it, so it may have reached the endpoint."
+    )
     attempted_at: str
     succeeded: bool
     status_code: int | None
-    latency_ms: int
+    latency_ms: int = Field(description="0 unless the attempt is done.")
     response_body: str | None = Field(description="The first 1 KiB of the answer.")
     error: str | None = Field(description="Why no answer came (timeout, connection refused…).")
 
