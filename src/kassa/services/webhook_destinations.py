@@ -210,13 +210,14 @@ class GuardedTransport(httpx.AsyncHTTPTransport):
     changes)."""
 
     def __init__(self, backend: GuardedBackend | None = None) -> None:
-        super().__init__()
-        limits = httpx.Limits(max_connections=100, max_keepalive_connections=20)
+        ssl_context = httpx.create_ssl_context()  # certificates verified, as everywhere
+        super().__init__(verify=ssl_context)
         self._pool = httpcore.AsyncConnectionPool(
-            ssl_context=httpx.create_ssl_context(),
-            max_connections=limits.max_connections,
-            max_keepalive_connections=limits.max_keepalive_connections,
-            keepalive_expiry=limits.keepalive_expiry,
+            ssl_context=ssl_context,
+            # httpx's default limits
+            max_connections=100,
+            max_keepalive_connections=20,
+            keepalive_expiry=5.0,
             network_backend=backend or GuardedBackend(),
         )
 
