@@ -396,24 +396,17 @@ async def _start(
 async def _settle_unknown(conn: AsyncConnection, delivery_ids: Sequence[str]) -> Counter[str]:
     """Mark the attempts a dead claim left in flight on the deliveries `delivery_ids` (now
     claimed by the caller, so no live worker is making them) as of unknown outcome, and count
-    them as attempts of their deliveries; returns how many each delivery had."""
+    them as attempts of their deliveries; returns how many each delivery had. Each is counted
+    once: only rows still in flight are taken, and a slow worker that records the outcome
+    later replaces `unknown` with it without counting it again."""
     attempt = webhook_attempts.c
-    left = (
-        await conn.execute(
-            select(attempt.id, attempt.delivery_id).where(
-                attempt.delivery_id.in_(delivery_ids),
-                attempt.state == AttemptState.IN_FLIGHT.value,
-            )
-        )
-    ).all()
-    found = Counter(delivery_id for _, delivery_id in left)
-    if not left:
-        return found
-    await conn.execute(
+    settled = await conn.execute(
         update(webhook_attempts)
-        .where(attempt.id.in_([attempt_id for attempt_id, _ in left]))
+        .where(attempt.delivery_id.in_(delivery_ids), attempt.state == AttemptState.IN_FLIGHT.value)
         .values(state=AttemptState.UNKNOWN.value, error=deliveries.OUTCOME_UNKNOWN)
+        .returning(attempt.delivery_id)
     )
+    found = Counter(settled.scalars())
     delivery = webhook_deliveries.c
     for delivery_id, count in sorted(found.items()):
         await conn.execute(
