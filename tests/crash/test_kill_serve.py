@@ -50,9 +50,9 @@ TARGETS = {
     "canceled": "canceled",
     "authorized": "requires_capture",
 }
-PAYMENTS = 48
+PAYMENTS = 32
 #: Acknowledgements seen before the kill, in the burst of PAYMENTS * 4 notifications.
-KILL_AFTER_ACKS = 64
+KILL_AFTER_ACKS = 40
 #: Deliveries the receiver has had before the kill, and how slowly it answers.
 DELIVERIES = 24
 KILL_AFTER_DELIVERIES = 6
