@@ -103,14 +103,15 @@ class LiveServer(LiveApp):
         return context
 
 
-def sqlite_url(directory: str) -> str:
+def sqlite_url(directory: str, revision: str = "head") -> str:
     url = f"sqlite+aiosqlite:///{directory}/kassa.db"
-    upgrade(url)
+    upgrade(url, revision)
     return url
 
 
-def fresh_postgres(base_url: str) -> Iterator[str]:
-    """A new, migrated database on the server of `base_url`, dropped afterwards."""
+def fresh_postgres(base_url: str, revision: str = "head") -> Iterator[str]:
+    """A new database on the server of `base_url`, migrated to `revision`, dropped
+    afterwards."""
     base = make_url(base_url)
     name = f"kassa_test_{secrets.token_hex(4)}"
     admin_dsn = base.set(drivername="postgresql").render_as_string(hide_password=False)
@@ -125,7 +126,7 @@ def fresh_postgres(base_url: str) -> Iterator[str]:
     asyncio.run(execute(f'CREATE DATABASE "{name}"'))
     url = base.set(database=name).render_as_string(hide_password=False)
     try:
-        upgrade(url)
+        upgrade(url, revision)
         yield url
     finally:
         asyncio.run(execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

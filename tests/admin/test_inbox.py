@@ -56,9 +56,17 @@ def hook(server: LiveServer, shop: ShopSetup, body: bytes, headers: dict[str, st
     return str(row[-1]["id"])
 
 
-def pending(server: LiveServer, shop: ShopSetup, payment: dict[str, Any]) -> str:
-    """A notification that verified but could not be applied yet (as after a crash)."""
-    body, headers = sandbox_notification(shop.secret, payment, "succeeded")
+def pending(
+    server: LiveServer,
+    shop: ShopSetup,
+    payment: dict[str, Any],
+    headers: dict[str, str] | None = None,
+) -> str:
+    """A notification that verified but could not be applied yet (as after a crash), stored
+    with `headers` as they are (by default its own, signature included, as rows stored before
+    signatures were redacted have them)."""
+    body, signed = sandbox_notification(shop.secret, payment, "succeeded")
+    headers = signed if headers is None else headers
     notification_id = new_id("ntf")
 
     async def store() -> None:
@@ -272,3 +280,40 @@ def test_reprocess_needs_the_csrf_token_and_unknown_ids_are_404(
     missing = owner.submit("/admin/notifications", "/admin/notifications/ntf_nope/reprocess")
     assert missing.status_code == 404
     assert "Notification not found" in missing.text
+
+
+def test_signatures_are_never_shown_not_even_from_rows_stored_before(
+    admin_server: LiveServer,
+    shop: ShopSetup,
+    api: httpx.Client,
+    owner: Visitor,
+    viewer: Visitor,
+) -> None:
+    """A signature and its body are all it takes to send a notification again: nobody sees
+    one, read-only viewers included, whether the row was stored now (redacted) or before
+    (a row of an older Kassa, with the signature in the clear)."""
+    payment = create_payment(api, amount=2500)
+    body, headers = sandbox_notification(shop.secret, payment, "succeeded")
+    accepted = hook(admin_server, shop, body, headers)
+    (stored,) = [r for r in stored_notifications(admin_server, shop.name) if r["id"] == accepted]
+    assert stored["headers"]["x-sandbox-signature"] == "[redacted]"
+    old_headers = {
+        "content-type": "application/json",
+        "x-sandbox-signature": "0f" * 32,
+        "content-hmac": "b2xkLXNpZ25hdHVyZQ==",
+        "x-content-hmac": "b2xkLWRlY29kZWQtc2lnbmF0dXJl",
+    }
+    old = pending(admin_server, shop, payment, old_headers)
+    secrets = [headers["x-sandbox-signature"], *list(old_headers.values())[1:]]
+    for client in (viewer, owner):
+        for url in (
+            f"/admin/notifications/{accepted}",
+            f"/admin/notifications/{old}",
+            f"/admin/payments/{payment['id']}",
+        ):
+            page = client.get(url)
+            assert page.status_code == 200, url
+            assert "[redacted]" in page.text
+            assert "application/json" in page.text  # the other headers are still shown
+            for secret in secrets:
+                assert secret not in page.text, (url, secret)

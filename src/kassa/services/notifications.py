@@ -57,15 +57,23 @@ from kassa.store.tables import ACCEPTED, notifications
 
 log = logging.getLogger(__name__)
 
-#: Header names whose values are credentials; stored as "[redacted]".
+#: Words in the names of headers whose values are credentials or signatures; such headers are
+#: stored and shown as "[redacted]". A signature is as good as a credential to whoever holds
+#: the body it signs: with both, a notification can be sent again (CloudPayments'
+#: `Content-HMAC` and `X-Content-HMAC`, the sandbox's `X-Sandbox-Signature`).
 _SECRET_HEADER_WORDS = (
-    "authorization",
+    "auth",
     "cookie",
     "token",
     "secret",
     "api-key",
     "apikey",
     "password",
+    "passwd",
+    "credential",
+    "session",
+    "signature",
+    "hmac",
 )
 #: Pending notifications younger than this are left to the provider's own resend.
 REPROCESS_AFTER = timedelta(seconds=30)
