@@ -506,6 +506,19 @@ async def _reprocess(ctx: Context, row: Any) -> bool:
                 .where(this)
                 .values(verdict=Verdict.DUPLICATE.value, reason=_DUPLICATE)
             )
+    except NotificationRejected as exc:
+        # Reading it needed the provider's API, which now refuses it (a notification posted
+        # to another kind's URL, say): it changed nothing and never will.
+        async with ctx.db.write() as conn:
+            await conn.execute(
+                update(notifications)
+                .where(this, notifications.c.verdict == Verdict.PENDING.value)
+                .values(
+                    verdict=Verdict.REJECTED.value,
+                    reason=exc.message,
+                    attempts=notifications.c.attempts + 1,
+                )
+            )
     except Exception:
         log.exception("re-applying notification %s failed", row["id"])
         async with ctx.db.write() as conn:
