@@ -366,5 +366,7 @@ def simulate_notification(
         raise fail(f"could not reach Kassa at {base_url}: {exc}") from None
     console.print(f"{delivery.method} {delivery.url}", soft_wrap=True)
     console.print(f"Kassa answered HTTP {delivery.status_code}: {delivery.answer}", soft_wrap=True)
+    if delivery.reason:
+        console.print(f"It was rejected: {delivery.reason}", soft_wrap=True, markup=False)
     if delivery.status_code >= 300:
         raise typer.Exit(1)

@@ -239,6 +239,12 @@ class Provider:
             raise NotificationRejected(f"{self.title} does not send notifications from {address}")
 
     @classmethod
+    def sends_notifications(cls) -> bool:
+        """Whether the provider notifies Kassa at `/hooks/{provider}/…` (whether it reads
+        notifications at all)."""
+        return cls.parse_notification is not Provider.parse_notification
+
+    @classmethod
     def generate_credentials(cls) -> dict[str, str]:
         """Credentials Kassa can create itself (e.g. the sandbox's signing secret)."""
         return {}

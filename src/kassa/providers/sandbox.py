@@ -238,8 +238,8 @@ class SandboxProvider(Provider):
         self, request: InboundRequest, *, verify: bool = True
     ) -> Notification:
         if verify:
-            signature = request.headers.get(SIGNATURE_HEADER, "")
-            if not hmac.compare_digest(signature, sign(self._secret, request.body)):
+            signature = request.headers.get(SIGNATURE_HEADER)
+            if not wire.signature_matches(signature, sign(self._secret, request.body)):
                 raise SignatureInvalid("X-Sandbox-Signature does not match the body")
         try:
             document = json.loads(request.body)

@@ -91,6 +91,20 @@ class Result:
     outcome: str
     check: CheckResult | None = None
 
+    @property
+    def answer(self) -> str:
+        """What the sender is told: the outcome, except why a notification was rejected,
+        which would tell whoever probes `/hooks` which shops exist (an unknown shop and a
+        bad signature must look alike); the stored row keeps the reason for the shop's
+        admins."""
+        return NOT_ACCEPTED if self.verdict == Verdict.REJECTED else self.outcome
+
+
+#: The longest event identity (`Notification.event_key`) stored; a longer one is unreadable.
+EVENT_KEY_LENGTH = 255
+#: The answer to every rejected notification, whatever the reason.
+NOT_ACCEPTED = "not accepted"
+
 
 @dataclass(frozen=True, slots=True)
 class Stored:
@@ -159,6 +173,8 @@ class InboxFilter:
 
     provider: str | None = None
     shop_id: str | None = None
+    #: The shop name in the notification's URL (there may be no such shop).
+    shop_ref: str | None = None
     verdict: str | None = None
     received_gte: datetime | None = None
     received_lt: datetime | None = None
@@ -174,6 +190,7 @@ async def inbox(
         for column, value in (
             (notifications.c.provider, found.provider),
             (notifications.c.shop_id, found.shop_id),
+            (notifications.c.shop_ref, found.shop_ref),
             (notifications.c.verdict, found.verdict),
         )
         if value is not None
@@ -264,6 +281,8 @@ async def receive(ctx: Context, *, provider: str, shop_ref: str, request: Inboun
         row.update(shop_id=exc.account.shop_id, account_id=exc.account.id)
         return await _store(ctx, row, Verdict.PENDING, f"{exc.reason}; will be retried")
     row.update(shop_id=account.shop_id, account_id=account.id)
+    if parsed is not None and len(parsed.event_key or "") > EVENT_KEY_LENGTH:
+        parsed, error = None, f"the event's identity is longer than {EVENT_KEY_LENGTH} characters"
     if parsed is None:
         return await _store(ctx, row, Verdict.REJECTED, error)
     if parsed.check is not None:
@@ -397,11 +416,11 @@ def _row(*, provider: str, shop_ref: str, request: InboundRequest, now: datetime
         "id": new_id("ntf"),
         "provider": provider,
         "shop_id": None,
-        "shop_ref": shop_ref[:255],
+        "shop_ref": _column_text(shop_ref, 255),
         "account_id": None,
-        "kind": request.kind,
+        "kind": None if request.kind is None else _column_text(request.kind, 32),
         "method": request.method,
-        "source_ip": request.source_ip,
+        "source_ip": None if request.source_ip is None else _column_text(request.source_ip, 64),
         "headers": redact(request.headers),
         "query": request.query,
         "body": request.body,
@@ -410,6 +429,12 @@ def _row(*, provider: str, shop_ref: str, request: InboundRequest, now: datetime
         "payment_id": None,
         "processed_at": None,
     }
+
+
+def _column_text(value: str, limit: int) -> str:
+    """Text from the request's path or peer as a column holds it on both databases: at most
+    `limit` characters, and NUL, which PostgreSQL's text refuses, as U+FFFD."""
+    return value.replace("\x00", "\ufffd")[:limit]
 
 
 async def _insert_accepted(

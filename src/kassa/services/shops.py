@@ -297,6 +297,8 @@ async def choose_account(
 async def hook_accounts(ctx: Context, *, shop_name: str, provider: str) -> list[ProviderAccount]:
     """The enabled accounts that may have sent a notification to `/hooks/{provider}/{shop}`
     (kept a few seconds: every notification needs them)."""
+    if not SHOP_NAME.fullmatch(shop_name):
+        return []  # no shop can have that name: nothing to look up, or to keep
     cached = ctx.hook_accounts.get((shop_name, provider))
     if cached is not None:
         return cached

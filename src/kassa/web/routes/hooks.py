@@ -23,8 +23,8 @@ async def hook(request: Request) -> Response:
     shop: str = request.path_params["shop"]
     kind: str | None = request.path_params.get("kind")
     cls = PROVIDERS.get(provider)
-    if cls is None:
-        raise HTTPException(404, f"No provider called {provider!r}")
+    if cls is None or not cls.sends_notifications():
+        raise HTTPException(404, f"No provider called {provider!r} sends notifications")
     inbound = InboundRequest(
         method=request.method,
         headers={name.lower(): value for name, value in request.headers.items()},
@@ -36,5 +36,5 @@ async def hook(request: Request) -> Response:
     )
     result = await notifications.receive(ctx, provider=provider, shop_ref=shop, request=inbound)
     request.app.state.metrics.notifications.labels(provider, result.verdict.value).inc()
-    reply = cls.reply(result.verdict, result.outcome, result.check)
+    reply = cls.reply(result.verdict, result.answer, result.check)
     return Response(reply.body, reply.status_code, media_type=reply.media_type)
