@@ -92,8 +92,14 @@ class LiveServer(LiveApp):
             background=False,
             api_rate_limit=10_000,
             api_rate_burst=10_000,
-            # The tests' webhook receivers listen on 127.0.0.1, which Kassa refuses by default.
-            **{"webhooks_allow_private": True, **settings},
+            **{
+                # The tests' webhook receivers listen on 127.0.0.1, which Kassa refuses by
+                # default; tests send many rejected notifications from 127.0.0.1, and those of
+                # the limit itself start a server with a low one.
+                "webhooks_allow_private": True,
+                "rejected_notification_limit": 100_000,
+                **settings,
+            },
         )
         super().__init__(create_app(self.settings), name="kassa-test-server", sock=sock)
 

@@ -68,6 +68,16 @@ class Settings(BaseSettings):
     yookassa_extra_sources: list[str] = Field(
         [], description="Networks to accept YooKassa notifications from besides the published ones."
     )
+    rejected_notification_limit: int = Field(
+        60,
+        ge=1,
+        description="Rejected provider notifications (bad signature, unknown shop…) kept per "
+        "source address per minute, in a burst of as many; past that they are answered 429 "
+        "and not stored. Verified notifications are never limited.",
+    )
+    rejected_notification_retention_days: int = Field(
+        30, ge=1, description="Days a rejected provider notification is kept, then deleted."
+    )
     log_level: str = "info"
     admin_session_idle_minutes: int = Field(
         60, ge=1, description="An admin session ends after this many minutes without a request."

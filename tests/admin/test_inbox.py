@@ -15,6 +15,7 @@ from sqlalchemy import insert
 from kassa.domain import new_id
 from kassa.services import audit, shops
 from kassa.services.context import utcnow
+from kassa.services.notifications import REJECTED_BODY_BYTES
 from kassa.store.tables import notifications
 from kassa.web.admin import inbox
 from kassa.web.admin.filters import common_zone
@@ -51,7 +52,8 @@ def hook(server: LiveServer, shop: ShopSetup, body: bytes, headers: dict[str, st
         content=body,
         headers={**headers, "Authorization": SECRET_HEADER_VALUE},
     )
-    row = [r for r in stored_notifications(server, shop.name) if r["body"] == body]
+    kept = (body, body[:REJECTED_BODY_BYTES])  # a rejected one keeps the start
+    row = [r for r in stored_notifications(server, shop.name) if r["body"] in kept]
     assert row, response.text
     return str(row[-1]["id"])
 
@@ -317,3 +319,14 @@ def test_signatures_are_never_shown_not_even_from_rows_stored_before(
             assert "application/json" in page.text  # the other headers are still shown
             for secret in secrets:
                 assert secret not in page.text, (url, secret)
+
+
+def test_a_rejected_notification_shows_what_was_kept_of_its_body(
+    admin_server: LiveServer, shop: ShopSetup, viewer: Visitor
+) -> None:
+    body = b"<" + b"x" * 9999
+    rejected = hook(admin_server, shop, body, {"x-sandbox-signature": "wrong"})
+    page = viewer.get(f"/admin/notifications/{rejected}")
+    text = text_of(page.text)
+    assert "Only the first 4096 of its 10000 bytes were kept" in text
+    assert "&lt;" + "x" * 4095 + "</pre>" in page.text

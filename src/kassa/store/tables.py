@@ -179,6 +179,9 @@ notifications = Table(
     Column("headers", Document, nullable=False),
     Column("query", Text, nullable=False),
     Column("body", LargeBinary, nullable=False),
+    #: The length of the body received; a rejected notification keeps only its start.
+    #: NULL for rows stored before revision 0008, which kept their bodies whole.
+    Column("body_length", Integer),
     Column("received_at", UtcDateTime, nullable=False),
     Column("verdict", String(16), nullable=False),
     Column("reason", Text),
@@ -202,6 +205,12 @@ notifications = Table(
         "received_at",
         sqlite_where=text("verdict = 'pending'"),
         postgresql_where=text("verdict = 'pending'"),
+    ),
+    Index(
+        "ix_notifications_rejected",
+        "received_at",
+        sqlite_where=text("verdict = 'rejected'"),
+        postgresql_where=text("verdict = 'rejected'"),
     ),
 )
 

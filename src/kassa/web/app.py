@@ -99,6 +99,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.metrics = Metrics()
     app.state.limiter = RateLimiter(rate=settings.api_rate_limit, burst=settings.api_rate_burst)
+    limit = settings.rejected_notification_limit
+    app.state.rejected_notifications = RateLimiter(rate=limit / 60, burst=limit)
     app.state.pages = Pages()
     app.state.schema_head = ScriptDirectory.from_config(alembic_config("")).get_current_head()
 

@@ -1,4 +1,5 @@
-"""notifications: signature headers redacted in the rows stored before
+"""notifications: the body's length (a rejected one keeps only its start), an index of
+rejected ones by age (they expire), and signature headers redacted in the rows stored before
 
 Revision ID: 0010_notification_storage
 Revises: 0009_webhook_attempt_state
@@ -72,8 +73,20 @@ def _redact_stored_headers() -> None:
 
 
 def upgrade() -> None:
+    with op.batch_alter_table("notifications") as batch:
+        batch.add_column(sa.Column("body_length", sa.Integer(), nullable=True))
+    op.create_index(
+        "ix_notifications_rejected",
+        "notifications",
+        ["received_at"],
+        sqlite_where=sa.text("verdict = 'rejected'"),
+        postgresql_where=sa.text("verdict = 'rejected'"),
+    )
     _redact_stored_headers()
 
 
 def downgrade() -> None:
-    """Redacted values cannot come back."""
+    """Redacted headers and the rejected bodies' cut-off ends cannot come back."""
+    op.drop_index("ix_notifications_rejected", table_name="notifications")
+    with op.batch_alter_table("notifications") as batch:
+        batch.drop_column("body_length")
