@@ -127,3 +127,51 @@ def test_answers_name_no_reason_but_the_inbox_keeps_it(
     assert response.json() == {"verdict": "rejected", "message": "not accepted"}
     (row,) = stored_notifications(server, shop.name)
     assert row["reason"] == "X-Sandbox-Signature does not match the body"
+
+
+def test_a_doubled_signature_header_matches_nothing(
+    server: LiveServer, shop: ShopSetup, api: httpx.Client
+) -> None:
+    """Sent twice, a header's values are read together ("a, b"), as HTTP has it: never as
+    whichever copy a framework happens to keep."""
+    payment = api.post("/v1/payments", json={"amount": 100, "currency": "RUB"}).json()
+    body, headers = sandbox_notification(shop.secret, payment, "succeeded")
+    signature = headers["x-sandbox-signature"]
+    for pair in ((signature, "00"), ("00", signature), (signature, signature)):
+        doubled = [("content-type", "application/json")] + [
+            ("x-sandbox-signature", value) for value in pair
+        ]
+        response = httpx.post(
+            f"{server.url}/hooks/sandbox/{shop.name}", content=body, headers=doubled
+        )
+        assert response.status_code == 401
+    assert api.get(f"/v1/payments/{payment['id']}").json()["status"] == "pending"
+
+
+def test_a_type_after_a_provider_that_has_none_is_rejected(
+    server: LiveServer, shop: ShopSetup, api: httpx.Client
+) -> None:
+    """Only CloudPayments' URLs end with a type; the others' notifications go to the URL
+    Kassa prints, and nothing else."""
+    payment = api.post("/v1/payments", json={"amount": 100, "currency": "RUB"}).json()
+    body, headers = sandbox_notification(shop.secret, payment, "succeeded")
+    response = post(server, f"sandbox/{shop.name}/pay", body, headers)
+    assert response.status_code == 401
+    (row,) = stored_notifications(server, shop.name)
+    assert "with nothing after it" in row["reason"]
+    assert api.get(f"/v1/payments/{payment['id']}").json()["status"] == "pending"
+
+
+@pytest.mark.parametrize("field", ["order_id", "failure_code"])
+def test_a_signed_body_with_nul_is_unreadable_not_a_500(
+    server: LiveServer, shop: ShopSetup, caplog: pytest.LogCaptureFixture, field: str
+) -> None:
+    """PostgreSQL's text cannot hold NUL: no provider sends one, so it is unreadable (it was
+    a 500 and a notification left pending for ever, on PostgreSQL)."""
+    payment = {"id": "pay_x", "provider_payment_id": "p", "amount": 100, "currency": "RUB"}
+    body, headers = sandbox_notification(shop.secret, payment, "failed", **{field: "a\x00b"})
+    response = post(server, f"sandbox/{shop.name}", body, headers)
+    assert response.status_code == 401
+    (row,) = stored_notifications(server, shop.name)
+    assert "NUL" in row["reason"]
+    assert tracebacks(caplog) == []

@@ -527,6 +527,14 @@ def test_other_notification_types_are_acknowledged(server: LiveServer, site: Sit
     assert (response.status_code, response.json()) == (200, OK)
     (row,) = stored_notifications(server, site.name)
     assert (row["verdict"], row["outcome"]) == ("accepted", "nothing to apply")
+    # A type CloudPayments does not send is no CloudPayments URL.
+    response = httpx.post(
+        f"{server.url}/hooks/cloudpayments/{site.name}/teleport",
+        content=body,
+        headers={"Content-HMAC": hmac_b64(site.api_secret, body)},
+    )
+    assert (response.status_code, response.json()) == (401, REFUSED)
+    assert "must end with its type" in stored_notifications(server, site.name)[-1]["reason"]
 
 
 def test_a_wrong_secret_in_kassa_refuses_payments_and_pay_is_resent_until_fixed(

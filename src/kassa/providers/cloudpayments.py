@@ -80,6 +80,9 @@ DEFAULT_WIDGET_URL = "https://widget.cloudpayments.ru/bundles/cloudpayments.js"
 
 #: The notification types Kassa acts on, as the last segment of the notification URL.
 NOTIFICATION_KINDS = ("check", "pay", "fail", "confirm", "refund", "cancel")
+#: The other types CloudPayments sends ([3rd-party code]: izatop/cloudpayments): stored and
+#: acknowledged, nothing applied. A URL ending with anything else is no CloudPayments one.
+OTHER_KINDS = ("recurrent", "receipt")
 
 #: CloudPayments takes more currencies; these are the ones Kassa knows. All have two decimals,
 #: which the refund notification relies on (it carries no `Currency`).
@@ -291,6 +294,8 @@ class _Fields:
             return None
         if isinstance(value, bool) or not isinstance(value, str | int):
             raise TypeError(f"{name} is not text")
+        if isinstance(value, str) and "\x00" in value:
+            raise ValueError(f"{name} holds a NUL character")  # PostgreSQL's text cannot
         return str(value)
 
     def required(self, name: str) -> str:
@@ -465,7 +470,7 @@ def read_notification(kind: str, values: Mapping[str, Any]) -> Notification:
             check=PaymentCheck(payment_id=fields.text("InvoiceId"), amount=fields.money()),
         )
     if kind not in NOTIFICATION_KINDS:
-        # Recurrent, Receipt, ...: nothing about a payment's state.
+        # Recurrent, Receipt: nothing about a payment's state.
         return Notification(event_key=None)
     transaction = fields.transaction_id()
     update: PaymentUpdate | RefundUpdate
@@ -474,7 +479,9 @@ def read_notification(kind: str, values: Mapping[str, Any]) -> Notification:
         update = RefundUpdate(
             status=RefundStatus.SUCCEEDED,
             amount=fields.money(currency_required=False).amount,
-            refund_id=kassa_refund if isinstance(kassa_refund, str) else None,
+            refund_id=kassa_refund
+            if isinstance(kassa_refund, str) and "\x00" not in kassa_refund
+            else None,
             provider_refund_id=transaction,
             payment_id=fields.text("InvoiceId"),
             provider_payment_id=fields.transaction_id("PaymentTransactionId"),
@@ -843,10 +850,10 @@ class CloudPaymentsProvider(Provider):
         self, request: InboundRequest, *, verify: bool = True
     ) -> Notification:
         kind = (request.kind or "").lower()
-        if not kind:
+        if kind not in NOTIFICATION_KINDS + OTHER_KINDS:
             raise NotificationRejected(
                 "The notification URL must end with its type: "
-                + ", ".join(f"/{name}" for name in NOTIFICATION_KINDS)
+                + ", ".join(f"/{name}" for name in NOTIFICATION_KINDS + OTHER_KINDS)
             )
         if verify:
             verify_signature(self._secret, request)

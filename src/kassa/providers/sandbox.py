@@ -249,7 +249,7 @@ class SandboxProvider(Provider):
                 if kind.startswith("refund.")
                 else payment_update(document["object"])
             )
-            return Notification(event_key=str(document["id"]), updates=[update])
+            return Notification(event_key=wire.text(document, "id"), updates=[update])
         except wire.MALFORMED as exc:
             raise NotificationRejected(f"Unreadable sandbox notification: {exc!r}") from exc
 

@@ -22,6 +22,8 @@ def text(document: Any, key: str, *, required: bool = True) -> str | None:
         return None
     if not isinstance(value, str):
         raise TypeError(f"{key} is not a string")
+    if "\x00" in value:  # no provider sends one, and PostgreSQL's text cannot hold it
+        raise ValueError(f"{key} holds a NUL character")
     return value
 
 

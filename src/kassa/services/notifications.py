@@ -45,7 +45,14 @@ from kassa.domain import (
     ProviderUnavailable,
     new_id,
 )
-from kassa.providers import CheckResult, InboundRequest, Notification, PaymentCheck, Verdict
+from kassa.providers import (
+    PROVIDERS,
+    CheckResult,
+    InboundRequest,
+    Notification,
+    PaymentCheck,
+    Verdict,
+)
 from kassa.services import audit, shops
 from kassa.services.audit import Actor
 from kassa.services.context import Context
@@ -303,6 +310,10 @@ async def receive(
             return Result("", Verdict.REJECTED, reason, limited=True)
         return await _store(ctx, _rejected(row), Verdict.REJECTED, reason)
 
+    if request.kind is not None and not PROVIDERS[provider].hook_kinds:
+        return await reject(
+            f"{provider} notifications come to /hooks/{provider}/<shop>, with nothing after it"
+        )
     accounts = await shops.hook_accounts(ctx, shop_name=shop_ref, provider=provider)
     if not accounts:
         return await reject(f"no enabled {provider} account for shop {shop_ref!r}")

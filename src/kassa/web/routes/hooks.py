@@ -52,7 +52,7 @@ async def hook(request: Request) -> Response:
         raise HTTPException(404, f"No provider called {provider!r} sends notifications")
     inbound = InboundRequest(
         method=request.method,
-        headers={name.lower(): value for name, value in request.headers.items()},
+        headers=_headers(request),
         body=await request.body(),
         query=request.url.query,
         kind=kind,
@@ -70,6 +70,16 @@ async def hook(request: Request) -> Response:
     request.app.state.metrics.notifications.labels(provider, result.verdict.value).inc()
     reply = cls.reply(result.verdict, result.answer, result.check)
     return Response(reply.body, reply.status_code, media_type=reply.media_type)
+
+
+def _headers(request: Request) -> dict[str, str]:
+    """The request's headers by lower-case name; one sent more than once has its values
+    joined by ", " as HTTP reads them, so a doubled signature matches nothing rather than
+    whichever copy came first or last."""
+    headers: dict[str, str] = {}
+    for name, value in request.headers.items():  # Starlette's names are lower-case already
+        headers[name] = f"{headers[name]}, {value}" if name in headers else value
+    return headers
 
 
 def _too_many(request: Request, wait: int) -> Response:
