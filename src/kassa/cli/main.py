@@ -158,6 +158,12 @@ def shops_create(name: str, timezone: TimezoneOption = shops.DEFAULT_TIMEZONE) -
     """Create a shop. Its name goes into notification URLs: /hooks/{provider}/{name}."""
     shop = run(lambda ctx: shops.create_shop(ctx, name=name, timezone=timezone))
     console.print(f"Created shop [bold]{shop.name}[/] ({shop.id}, {shop.timezone})")
+    console.print(
+        f"It has the {shops.DEFAULT_PROVIDER} provider in test mode; make a test key with "
+        f"[bold]kassa keys create {shop.name}[/] and create a payment (README: Your first "
+        "payment).",
+        soft_wrap=True,
+    )
 
 
 @shops_app.command("timezone")

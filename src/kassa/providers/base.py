@@ -197,6 +197,9 @@ class Provider:
     credential_fields: ClassVar[tuple[CredentialField, ...]] = ()
     #: Whether accounts of this provider can only be test accounts.
     test_only: ClassVar[bool] = False
+    #: Whether a payment goes through this provider only when it names it (or, for terminals,
+    #: a terminal): never the shop's default for a payment that names no provider.
+    named_only: ClassVar[bool] = False
     #: How long the provider remembers an idempotency key; a call repeated later could be done
     #: twice, so Kassa stops repeating it then. `None`: as long as Kassa needs.
     idempotency_window: ClassVar[timedelta | None] = None

@@ -31,6 +31,9 @@ class TerminalProvider(Provider):
     methods: ClassVar[frozenset[str]] = frozenset({"card"})
     #: The gateway reports `currency_code` 643 and amounts in kopecks: roubles only.
     currencies: ClassVar[frozenset[str] | None] = frozenset({"RUB"})
+    #: A payment reaches a kiosk only when it names the terminal (or this provider): adding a
+    #: terminal to a shop must not change where its other payments go.
+    named_only = True
 
     async def create(self, request: PaymentRequest) -> ProviderPayment:
         if not request.terminal:

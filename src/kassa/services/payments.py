@@ -119,7 +119,7 @@ async def create_payment(
             param="expires_in",
         )
     account = await shops.choose_account(
-        ctx, shop_id=caller.shop.id, test=caller.test, provider=params.provider
+        ctx, shop=caller.shop, test=caller.test, provider=params.provider, terminal=params.terminal
     )
     gateway = ctx.gateways.for_account(account)
     _check_offer(gateway, params)
