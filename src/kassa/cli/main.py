@@ -9,10 +9,12 @@ import httpx
 import typer
 import uvicorn
 from rich.table import Table
+from sqlalchemy import make_url
 
 from kassa.cli.admin import app as admin_app
 from kassa.cli.dev import app as dev_app
-from kassa.cli.output import configure_logging, console, errors, fail, money, run
+from kassa.cli.logs import configure_logging
+from kassa.cli.output import console, errors, fail, money, run
 from kassa.cli.terminals import app as terminals_app
 from kassa.cli.webhooks import app as webhooks_app
 from kassa.cli.worker import worker
@@ -93,6 +95,9 @@ def serve(
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level,
+        # uvicorn's loggers are left to the root handler `configure_logging` set up, whose
+        # filter takes secrets (a kiosk's `?token=`) out of every line, access lines included.
+        log_config=None,
         server_header=False,
         # Forwarded headers are read by the app, from KASSA_TRUSTED_PROXIES only.
         proxy_headers=False,
@@ -112,7 +117,8 @@ async def _demo(settings: Settings, *, new_key: bool) -> bootstrap.Demo:
 
 def _print_demo(settings: Settings, demo: bootstrap.Demo) -> None:
     base = settings.resolved_public_url
-    console.print(f"\n[bold]Kassa[/] on {base}  (database: {settings.resolved_database_url})")
+    database = make_url(settings.resolved_database_url).render_as_string(hide_password=True)
+    console.print(f"\n[bold]Kassa[/] on {base}  (database: {database})")
     console.print(f"  API base URL  {base}/v1")
     console.print(f"  API docs      {base}/docs")
     console.print(f"  Admin UI      {base}/admin")
@@ -145,7 +151,8 @@ def migrate() -> None:
     """Bring the database schema up to date."""
     settings = Settings()
     upgrade(settings.resolved_database_url)
-    console.print(f"Schema up to date: {settings.resolved_database_url}")
+    database = make_url(settings.resolved_database_url).render_as_string(hide_password=True)
+    console.print(f"Schema up to date: {database}")
 
 
 TimezoneOption = Annotated[

@@ -9,7 +9,8 @@ import signal
 
 from sqlalchemy import make_url
 
-from kassa.cli.output import configure_logging, fail
+from kassa.cli.logs import configure_logging
+from kassa.cli.output import fail
 from kassa.config import Settings
 from kassa.services import consumers
 from kassa.services.background import JOBS, BackgroundLoop

@@ -39,10 +39,12 @@ T = TypeVar("T")
 
 #: How long a statement waits for another connection's write lock before failing.
 SQLITE_BUSY_TIMEOUT = 30.0
-#: How the engines write and read JSON columns.
-_JSON_CODEC: dict[str, Any] = {
+#: How the engines write and read JSON columns; and the statements' parameters (credentials,
+#: secrets, hashes of keys) are left out of the errors they raise, which end up in the log.
+_ENGINE_OPTIONS: dict[str, Any] = {
     "json_serializer": json_codec.dumps,
     "json_deserializer": json_codec.loads,
+    "hide_parameters": True,
 }
 _SQLITE_PRAGMAS = (
     "PRAGMA journal_mode=WAL",
@@ -64,7 +66,7 @@ class Database:
             self._prepare_sqlite_file()
             # No overflow: each SQLite connection is a thread of its own, too dear to churn.
             self._reader = create_async_engine(
-                self.url, pool_size=pool_size, max_overflow=0, **_JSON_CODEC
+                self.url, pool_size=pool_size, max_overflow=0, **_ENGINE_OPTIONS
             )
             _configure_sqlite_reader(self._reader)
             # The writer runs on the loop's own thread: see `kassa.store.sqlite_inline`.
@@ -77,7 +79,7 @@ class Database:
                     pragmas=_SQLITE_PRAGMAS,
                     busy_timeout=SQLITE_BUSY_TIMEOUT,
                 ),
-                **_JSON_CODEC,
+                **_ENGINE_OPTIONS,
             )
             _begin_with(self._writer, "BEGIN IMMEDIATE")
             event.listen(
@@ -92,7 +94,7 @@ class Database:
                 pool_size=pool_size,
                 max_overflow=pool_size * 2,
                 pool_recycle=1800,
-                **_JSON_CODEC,
+                **_ENGINE_OPTIONS,
             )
         else:
             raise ValueError(f"unsupported database {self.dialect!r}: use sqlite or postgresql")
