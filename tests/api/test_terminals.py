@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy import update
-from websockets.exceptions import InvalidStatus
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from kassa.store.tables import terminals as terminals_table
 from tests.helpers import ShopSetup, make_shop
@@ -286,8 +286,9 @@ def test_a_terminal_disabled_while_its_agent_is_still_connected_here_takes_no_op
     server: LiveServer, kiosk: KioskShop
 ) -> None:
     """The hub does not read a terminal connected to it before relaying: the operation's
-    insert checks that it is still enabled. Disabled behind the hub's back (no signal, so the
-    connection stays), the relay is refused and nothing is stored or sent."""
+    insert checks that it is still enabled. Disabled behind the hub's back (no signal, no
+    counter moved, so the connection stays), the relay is refused, nothing is stored or sent,
+    and the connection is cut then."""
 
     async def disable_quietly() -> None:
         async with server.ctx.db.write() as conn:
@@ -302,9 +303,10 @@ def test_a_terminal_disabled_while_its_agent_is_still_connected_here_takes_no_op
         await asyncio.to_thread(server.call, disable_quietly())
         refused = await asyncio.to_thread(relay, server, kiosk, kind="print")
         assert (refused.status_code, error_of(refused)) == (409, "terminal_disabled")
-        with pytest.raises(TimeoutError):
-            await agent.receive("operation", timeout=0.5)
-        await agent.close()
+        with pytest.raises(ConnectionClosed) as closed:
+            await agent.receive("operation", timeout=5)
+        assert closed.value.rcvd is not None
+        assert closed.value.rcvd.code == 4403
 
     asyncio.run(scenario())
     with kiosk.api(server) as api:

@@ -436,6 +436,15 @@ hub_secrets = Table(
     Column("created_at", UtcDateTime, nullable=False),
 )
 
+#: Counters a change bumps in its own transaction, for other processes to notice it by polling
+#: one row (SQLite has no LISTEN/NOTIFY): see `kassa.services.terminal_rights`.
+change_counters = Table(
+    "change_counters",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("value", BigInteger, nullable=False),
+)
+
 # Terminals (kiosks) and the operations relayed to their agents (`kassa.services.terminals`).
 
 terminals = Table(
