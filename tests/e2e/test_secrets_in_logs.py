@@ -36,11 +36,13 @@ def test_a_kiosk_token_in_the_url_never_reaches_the_log(tmp_path: Path) -> None:
                 await connect(f"{ws}/ws/KIOSK_LOG?kiosk=1&token={forged}")
 
         asyncio.run(old_agents())
-        httpx.get(f"{served.base}/healthz", params={"token": token, "api_key": "sk_test_x"})
+        httpx.get(
+            f"{served.base}/healthz", params={"token": token, "api_key": "sk_test_NotInTheLog"}
+        )
     text = served.text
     assert token not in text
     assert forged not in text
-    assert "sk_test_x" not in text
+    assert "sk_test_NotInTheLog" not in text
     # The lines are still there, with the path and the parameter's name.
     assert re.search(r'"WebSocket /ws\?token=\[redacted\]" \[accepted\]', text), text
     assert re.search(r'"WebSocket /ws\?token=\[redacted\]" 403', text), text

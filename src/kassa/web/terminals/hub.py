@@ -143,7 +143,7 @@ class TerminalHub:
         for link in list(self.links.values()):
             with contextlib.suppress(Exception):
                 await link.close(CLOSE_GOING_AWAY, "Kassa is restarting")
-        for task in [*list(self._tasks), *self._pumps.values()]:
+        for task in [*self._tasks, *self._pumps.values()]:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
 
