@@ -1,8 +1,8 @@
 """a change counter every hub process polls, bumped with every change to a terminal's right
 to connect
 
-Revision ID: 0008_terminal_rights
-Revises: 0007
+Revision ID: 0011_terminal_rights
+Revises: 0010_notification_storage
 Create Date: 2026-12-06
 """
 
@@ -11,8 +11,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0008_terminal_rights"
-down_revision: str | None = "0007"
+revision: str = "0011_terminal_rights"
+down_revision: str | None = "0010_notification_storage"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
