@@ -25,7 +25,7 @@ from kassa.services.gateways import Gateways
 from kassa.store.migrate import alembic_config
 from kassa.web import admin, apidocs, errors, terminals
 from kassa.web.metrics import Metrics
-from kassa.web.middleware import BodyLimit, RequestMetrics, SecurityHeaders
+from kassa.web.middleware import BodyLimit, RejectNul, RequestMetrics, SecurityHeaders
 from kassa.web.ratelimit import RateLimiter
 from kassa.web.routes import (
     analytics,
@@ -104,6 +104,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.pages = Pages()
     app.state.schema_head = ScriptDirectory.from_config(alembic_config("")).get_current_head()
 
+    app.add_middleware(RejectNul)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(SecurityHeaders)
     app.add_middleware(RequestMetrics, metrics=app.state.metrics)
