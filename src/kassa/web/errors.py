@@ -91,6 +91,10 @@ def error_response(error: KassaError) -> JSONResponse:
     )
 
 
+#: Where FastAPI found a parameter; `param` names the parameter alone.
+_LOCATIONS = frozenset({"body", "query", "path", "header", "cookie"})
+
+
 def _validation_response(exc: RequestValidationError) -> JSONResponse:
     errors = list(exc.errors())
     first: dict[str, Any] = errors[0] if errors else {}
@@ -99,7 +103,7 @@ def _validation_response(exc: RequestValidationError) -> JSONResponse:
         return JSONResponse(
             error_body("invalid_json", "The request body is not valid JSON"), status_code=400
         )
-    location = [str(part) for part in first.get("loc", ()) if part not in ("body", "query")]
+    location = [str(part) for part in first.get("loc", ()) if part not in _LOCATIONS]
     param = ".".join(location) or None
     if kind == "missing":
         code, message = "parameter_missing", f"{param} is required"

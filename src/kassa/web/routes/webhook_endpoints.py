@@ -10,10 +10,10 @@ from pydantic import BaseModel, Field, StrictBool, StrictInt
 
 from kassa.services import deliveries, webhook_sending, webhooks
 from kassa.services.objects import list_object
-from kassa.services.pagination import MAX_LIMIT, PageRequest
+from kassa.services.pagination import PageRequest
 from kassa.services.webhooks import MAX_DESCRIPTION, MAX_FILTERS, MAX_URL_LENGTH
 from kassa.web import idempotent
-from kassa.web.deps import CallerDep, ContextDep, IdempotencyKey
+from kassa.web.deps import CallerDep, ContextDep, IdempotencyKey, Limit, StartingAfter
 from kassa.web.schemas import ERRORS, Body
 
 # No prefix: the router also serves `/v1/events/{id}/resend`, beside the events it resends.
@@ -176,8 +176,8 @@ async def create_endpoint(
 async def list_endpoints(
     ctx: ContextDep,
     caller: CallerDep,
-    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 10,
-    starting_after: str | None = None,
+    limit: Limit = 10,
+    starting_after: StartingAfter = None,
 ) -> Any:
     found, has_more = await webhooks.list_endpoints(
         ctx, scope=caller, page=PageRequest(kind="we", limit=limit, starting_after=starting_after)
@@ -283,8 +283,8 @@ async def list_deliveries(
     ctx: ContextDep,
     caller: CallerDep,
     event: Annotated[str | None, Query(description="Only this event's deliveries")] = None,
-    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 10,
-    starting_after: str | None = None,
+    limit: Limit = 10,
+    starting_after: StartingAfter = None,
 ) -> Any:
     """Deliveries to the endpoint, newest first, each with every attempt made."""
     found, has_more = await deliveries.list_deliveries(
