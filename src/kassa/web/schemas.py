@@ -221,7 +221,7 @@ class ErrorOut(BaseModel):
 ERRORS: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorOut, "description": description}
     for status, description in (
-        (400, "Malformed request (invalid JSON)"),
+        (400, "Malformed request: invalid JSON, or the NUL character (U+0000) anywhere"),
         (401, "Missing, unknown or revoked API key"),
         (402, "The provider declined the operation"),
         (404, "No such object for this key"),
