@@ -222,6 +222,7 @@ def test_a_create_is_checked_whole_before_the_provider_is_called(
         (b'{"\\u0000": 1}', b"application/json", True),
         (b'{"a": "\\\\\\u0000"}', b"application/json", True),
         (b'{"a": "\\\\u0000"}', b"application/json", False),
+        (b'{"a": "\\\\u0000 \\u0000"}', b"application/json", True),
         (b'{"a": "100%00"}', b"application/json", False),
         (b'{"a": "\x00"}', b"text/plain", True),
         (b"a=%00", b"application/x-www-form-urlencoded; charset=utf-8", True),

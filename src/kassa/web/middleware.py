@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import time
 from typing import Any
 from urllib.parse import parse_qsl
@@ -65,10 +64,8 @@ async def _send_error(send: Send, status: int, document: dict[str, Any], *, clos
     await send({"type": "http.response.body", "body": json_bytes(document)})
 
 
-#: `\u0000` in JSON text, unless its backslash is itself escaped (`\\u0000` is the six
-#: characters `\u0000`): an even run of backslashes may stand before it, an odd one not.
-_JSON_NUL = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
 _FORM = b"application/x-www-form-urlencoded"
+_JSON_NUL = b"\\u0000"
 
 
 def body_has_nul(body: bytes, content_type: bytes) -> bool:
@@ -78,7 +75,22 @@ def body_has_nul(body: bytes, content_type: bytes) -> bool:
         return True
     if content_type.lower().startswith(_FORM):
         return b"%00" in body
-    return _JSON_NUL.search(body) is not None
+    return _json_has_nul(body)
+
+
+def _json_has_nul(body: bytes) -> bool:
+    """Whether JSON text has the escape `\\u0000`, not itself escaped: `\\\\u0000` is the six
+    characters `\\u0000`, so the run of backslashes before the `u` must be odd. (A plain
+    search first: it is what almost every body needs, at the speed of a substring search.)"""
+    found = body.find(_JSON_NUL)
+    while found != -1:
+        start = found
+        while start > 0 and body[start - 1] == 0x5C:  # backslash
+            start -= 1
+        if (found - start) % 2 == 0:
+            return True
+        found = body.find(_JSON_NUL, found + 1)
+    return False
 
 
 class RejectNul:
