@@ -91,7 +91,8 @@ def error_response(error: KassaError) -> JSONResponse:
     )
 
 
-#: Where FastAPI found a parameter; `param` names the parameter alone.
+#: Where FastAPI says it found a parameter (first in an error's `loc`); `param` names the
+#: parameter alone.
 _LOCATIONS = frozenset({"body", "query", "path", "header", "cookie"})
 
 
@@ -103,7 +104,8 @@ def _validation_response(exc: RequestValidationError) -> JSONResponse:
         return JSONResponse(
             error_body("invalid_json", "The request body is not valid JSON"), status_code=400
         )
-    location = [str(part) for part in first.get("loc", ()) if part not in _LOCATIONS]
+    loc = list(first.get("loc", ()))
+    location = [str(part) for part in (loc[1:] if loc and loc[0] in _LOCATIONS else loc)]
     param = ".".join(location) or None
     if kind == "missing":
         code, message = "parameter_missing", f"{param} is required"
