@@ -271,9 +271,14 @@ def test_bad_operations_are_refused(
 
 
 def test_a_body_that_is_not_an_object_is_refused(server: LiveServer, kiosk: KioskShop) -> None:
-    # 400, not 422: `web/errors.py` drops every "body" from an error's location, this field's
-    # name too, and takes it for the request body itself.
-    assert relay(server, kiosk, kind="print", body=[]).status_code == 400
+    # The field is called `body`: it is named as the parameter at fault, not taken for the
+    # request body itself.
+    answer = relay(server, kiosk, kind="print", body=[])
+    assert answer.status_code == 422
+    assert (answer.json()["error"]["code"], answer.json()["error"]["param"]) == (
+        "parameter_invalid",
+        "body",
+    )
 
 
 def test_the_api_docs_describe_terminals(server: LiveServer, shop: ShopSetup) -> None:
