@@ -338,8 +338,13 @@ def attack(
     assert [r.getMessage() for r in caplog.records if r.exc_info] == []
 
 
+def refused_at_the_edge(response: httpx.Response) -> bool:
+    """A NUL anywhere in a request is refused before any hook reads it (`RejectNul`)."""
+    return response.status_code == 400 and response.json()["error"]["code"] == "invalid_character"
+
+
 def refused(forgery: Forgery, response: httpx.Response) -> bool:
-    return response.status_code in (401, 403, 404)
+    return response.status_code in (401, 403, 404) or refused_at_the_edge(response)
 
 
 # The hooks under attack, on a Kassa of this module's own
@@ -476,6 +481,8 @@ def check_answered(forgery: Forgery, response: httpx.Response) -> bool:
     CloudPayments' API bears it out, so that it is about the truth (here a Confirm of 500.00
     at `/pay`, refused as a Pay: the payment is for 800.00). That nothing changed either way
     is what `attack` checks last."""
+    if refused_at_the_edge(response):
+        return True
     code = response.json().get("code") if response.status_code in (200, 401) else None
     if response.status_code == 200:
         kind = forgery.path.rsplit("/", 1)[-1]
@@ -579,7 +586,7 @@ def test_the_terminal_provider_has_no_hook_to_forge(
         Watched(kassa),
         caplog,
         forgeries(genuine, other_shops=[], other_ids=["pay_x"]),
-        allowed=lambda _, response: response.status_code == 404,
+        allowed=lambda _, response: response.status_code == 404 or refused_at_the_edge(response),
         max_examples=15,
     )
 
@@ -635,7 +642,9 @@ def test_signed_odd_sandbox_bodies_are_refused_cleanly(
         watched,
         caplog,
         st.tuples(st.sampled_from(fields), odd).map(sign),
-        allowed=lambda _, response: response.status_code in (200, 401),
+        allowed=lambda _, response: (
+            response.status_code in (200, 401) or refused_at_the_edge(response)
+        ),
         max_examples=80,
     )
 
@@ -679,6 +688,8 @@ def test_signed_odd_cloudpayments_bodies_are_refused_cleanly(
         watched,
         caplog,
         st.tuples(st.sampled_from(fields), odd, charsets, st.sampled_from(KINDS)).map(sign),
-        allowed=lambda _, response: response.status_code in (200, 401),
+        allowed=lambda _, response: (
+            response.status_code in (200, 401) or refused_at_the_edge(response)
+        ),
         max_examples=80,
     )
