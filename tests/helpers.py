@@ -84,6 +84,10 @@ def make_provider_shop(
     async def setup() -> ProviderShop:
         ctx = server.ctx
         shop = await shops.create_shop(ctx, name=f"t-{secrets.token_hex(5)}")
+        # Every new shop has the sandbox in test mode: switched off, `provider` is the only one.
+        await shops.configure_provider(
+            ctx, shop=shop, provider="sandbox", settings={"enabled": "false"}
+        )
         configured = await shops.configure_provider(
             ctx, shop=shop, provider=provider, settings={**settings, "test": str(not live)}
         )

@@ -460,7 +460,7 @@ def test_a_database_from_before_encryption_is_encrypted_and_keeps_working(
     fresh_url: str, receiver: Receiver
 ) -> None:
     """Data as Kassa stored it at revision 0007, secrets as they are; upgraded in place by
-    migration 0008 with the session's key, everything works as before; and a downgrade gives
+    migration 0012 with the session's key, everything works as before; and a downgrade gives
     the secrets back as they were."""
     command.downgrade(alembic_config(fresh_url), "0007")  # nothing stored yet: needs no key
     request = {"url": receiver.url + "/old"}

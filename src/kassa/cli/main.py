@@ -9,10 +9,12 @@ import httpx
 import typer
 import uvicorn
 from rich.table import Table
+from sqlalchemy import make_url
 
 from kassa.cli.admin import app as admin_app
 from kassa.cli.dev import app as dev_app
-from kassa.cli.output import configure_logging, console, errors, fail, money, prepare, run
+from kassa.cli.logs import configure_logging
+from kassa.cli.output import console, errors, fail, money, prepare, run
 from kassa.cli.secrets import app as secrets_app
 from kassa.cli.terminals import app as terminals_app
 from kassa.cli.webhooks import app as webhooks_app
@@ -94,6 +96,9 @@ def serve(
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level,
+        # uvicorn's loggers are left to the root handler `configure_logging` set up, whose
+        # filter takes secrets (a kiosk's `?token=`) out of every line, access lines included.
+        log_config=None,
         server_header=False,
         # Forwarded headers are read by the app, from KASSA_TRUSTED_PROXIES only.
         proxy_headers=False,
@@ -113,7 +118,8 @@ async def _demo(settings: Settings, *, new_key: bool) -> bootstrap.Demo:
 
 def _print_demo(settings: Settings, demo: bootstrap.Demo) -> None:
     base = settings.resolved_public_url
-    console.print(f"\n[bold]Kassa[/] on {base}  (database: {settings.resolved_database_url})")
+    database = make_url(settings.resolved_database_url).render_as_string(hide_password=True)
+    console.print(f"\n[bold]Kassa[/] on {base}  (database: {database})")
     console.print(f"  API base URL  {base}/v1")
     console.print(f"  API docs      {base}/docs")
     console.print(f"  Admin UI      {base}/admin")
@@ -146,7 +152,8 @@ def migrate() -> None:
     """Bring the database schema up to date."""
     settings = Settings()
     prepare(settings)
-    console.print(f"Schema up to date: {settings.resolved_database_url}")
+    database = make_url(settings.resolved_database_url).render_as_string(hide_password=True)
+    console.print(f"Schema up to date: {database}")
 
 
 TimezoneOption = Annotated[
@@ -159,6 +166,12 @@ def shops_create(name: str, timezone: TimezoneOption = shops.DEFAULT_TIMEZONE) -
     """Create a shop. Its name goes into notification URLs: /hooks/{provider}/{name}."""
     shop = run(lambda ctx: shops.create_shop(ctx, name=name, timezone=timezone))
     console.print(f"Created shop [bold]{shop.name}[/] ({shop.id}, {shop.timezone})")
+    console.print(
+        f"It has the {shops.DEFAULT_PROVIDER} provider in test mode; make a test key with "
+        f"[bold]kassa keys create {shop.name}[/] and create a payment (README: Your first "
+        "payment).",
+        soft_wrap=True,
+    )
 
 
 @shops_app.command("timezone")
@@ -367,5 +380,7 @@ def simulate_notification(
         raise fail(f"could not reach Kassa at {base_url}: {exc}") from None
     console.print(f"{delivery.method} {delivery.url}", soft_wrap=True)
     console.print(f"Kassa answered HTTP {delivery.status_code}: {delivery.answer}", soft_wrap=True)
+    if delivery.reason:
+        console.print(f"It was rejected: {delivery.reason}", soft_wrap=True, markup=False)
     if delivery.status_code >= 300:
         raise typer.Exit(1)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
@@ -28,13 +27,6 @@ def fail(message: str, code: int = 1) -> typer.Exit:
     """Print an error and return the `Exit` to raise."""
     errors.print(f"[bold red]error:[/] {message}")
     return typer.Exit(code)
-
-
-def configure_logging(settings: Settings) -> None:
-    """Log to stderr at `KASSA_LOG_LEVEL`, each line with its time, level and logger."""
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
 
 
 def prepare(settings: Settings) -> None:

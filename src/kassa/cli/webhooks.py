@@ -12,7 +12,7 @@ from rich.table import Column, Table
 from kassa.cli.output import console, errors, run
 from kassa.services import deliveries, shops, webhook_sending, webhooks
 from kassa.services.context import Context
-from kassa.services.deliveries import Delivery
+from kassa.services.deliveries import AttemptState, Delivery
 from kassa.services.pagination import MAX_LIMIT, PageRequest
 from kassa.services.webhooks import Endpoint, Operator
 
@@ -204,6 +204,8 @@ def _print_deliveries(found: list[Delivery]) -> None:
         last = delivery.attempts[-1] if delivery.attempts else None
         if last is None:
             answer = ""
+        elif last.state is AttemptState.IN_FLIGHT:
+            answer = "in flight"
         elif last.status_code is not None:
             answer = f"HTTP {last.status_code} in {last.latency_ms} ms"
         else:

@@ -9,7 +9,8 @@ import signal
 
 from sqlalchemy import make_url
 
-from kassa.cli.output import configure_logging, fail, prepare
+from kassa.cli.logs import configure_logging
+from kassa.cli.output import fail, prepare
 from kassa.config import Settings
 from kassa.services import consumers
 from kassa.services.background import JOBS, BackgroundLoop

@@ -20,11 +20,18 @@ V = TypeVar("V")
 
 class ShortCache(Generic[K, V]):
     """Values kept for `ttl` seconds. For data read on every request that rarely changes:
-    changes made in this process clear it at once, other processes see them within `ttl`."""
+    changes made in this process clear it at once, other processes see them within `ttl`.
 
-    def __init__(self, ttl: float, clock: Callable[[], float] = time.monotonic) -> None:
+    At most `max_items` are kept: when it is full, expired items are dropped, and if none
+    had expired, everything is (its keys may come from requests, `/hooks/{provider}/{shop}`
+    with any shop name, so they must not grow without end)."""
+
+    def __init__(
+        self, ttl: float, clock: Callable[[], float] = time.monotonic, max_items: int = 10_000
+    ) -> None:
         self.ttl = ttl
         self.clock = clock
+        self.max_items = max_items
         self._items: dict[K, tuple[float, V]] = {}
 
     def get(self, key: K) -> V | None:
@@ -34,7 +41,15 @@ class ShortCache(Generic[K, V]):
         return item[1]
 
     def put(self, key: K, value: V) -> None:
-        self._items[key] = (self.clock() + self.ttl, value)
+        now = self.clock()
+        if len(self._items) >= self.max_items and key not in self._items:
+            self._items = {k: item for k, item in self._items.items() if item[0] >= now}
+            if len(self._items) >= self.max_items:
+                self._items.clear()
+        self._items[key] = (now + self.ttl, value)
+
+    def __len__(self) -> int:
+        return len(self._items)
 
     def clear(self) -> None:
         self._items.clear()

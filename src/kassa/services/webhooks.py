@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kassa.domain import EventSource, EventType, NotFound, ParameterInvalid, new_id
 from kassa.domain.events import EVENT_FAMILIES, filter_matches, is_event_filter
-from kassa.services import encryption
+from kassa.services import encryption, webhook_destinations
 from kassa.services.context import Context
 from kassa.services.objects import timestamp
 from kassa.services.pagination import PageRequest, fetch_page
@@ -159,8 +159,10 @@ def check_filters(filters: Sequence[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(filters))
 
 
-def check_url(url: str) -> str:
-    """`url` if it is an absolute http(s) URL Kassa can post to."""
+def check_url(url: str, *, allow_private: bool) -> str:
+    """`url` if it is an absolute http(s) URL Kassa can post to, and, unless `allow_private`,
+    its host is not written as a non-public address (`kassa.services.webhook_destinations`;
+    what a name resolves to is checked at every delivery)."""
     try:
         parsed = httpx.URL(url)  # what deliveries will be posted with
     except httpx.InvalidURL:
@@ -173,6 +175,14 @@ def check_url(url: str) -> str:
     if len(url) > MAX_URL_LENGTH:
         raise ParameterInvalid(
             f"url is longer than {MAX_URL_LENGTH} characters", param="url", code="url_invalid"
+        )
+    refused = None if allow_private else webhook_destinations.saved_host_refusal(parsed.host)
+    if refused is not None:
+        raise ParameterInvalid(
+            f"url is not allowed: {refused}, and Kassa sends webhooks only to public "
+            "addresses (KASSA_WEBHOOKS_ALLOW_PRIVATE=true allows others, for development)",
+            param="url",
+            code="url_not_allowed",
         )
     return url
 
@@ -215,7 +225,7 @@ async def create_endpoint(
         "id": endpoint_id or new_id("we"),
         "shop_id": shop_id,
         "test": test,
-        "url": check_url(url),
+        "url": check_url(url, allow_private=ctx.settings.webhooks_allow_private),
         "description": _check_description(description),
         "events": list(check_filters(events)),
         "enabled": enabled,
@@ -282,7 +292,7 @@ async def update_endpoint(
     disabled reason and failure record: its pending deliveries resume on their schedule."""
     changes: dict[str, Any] = {"updated_at": ctx.clock()}
     if url is not None:
-        changes["url"] = check_url(url)
+        changes["url"] = check_url(url, allow_private=ctx.settings.webhooks_allow_private)
     if events is not None:
         changes["events"] = list(check_filters(events))
     if description is not None:

@@ -181,6 +181,9 @@ notifications = Table(
     Column("headers", Document, nullable=False),
     Column("query", Text, nullable=False),
     Column("body", LargeBinary, nullable=False),
+    #: The length of the body received; a rejected notification keeps only its start.
+    #: NULL for rows stored before revision 0010, which kept their bodies whole.
+    Column("body_length", Integer),
     Column("received_at", UtcDateTime, nullable=False),
     Column("verdict", String(16), nullable=False),
     Column("reason", Text),
@@ -204,6 +207,12 @@ notifications = Table(
         "received_at",
         sqlite_where=text("verdict = 'pending'"),
         postgresql_where=text("verdict = 'pending'"),
+    ),
+    Index(
+        "ix_notifications_rejected",
+        "received_at",
+        sqlite_where=text("verdict = 'rejected'"),
+        postgresql_where=text("verdict = 'rejected'"),
     ),
 )
 
@@ -317,6 +326,8 @@ webhook_attempts = Table(
     Column("latency_ms", Integer, nullable=False),
     Column("response_body", Text),
     Column("error", Text),
+    # `in_flight` (committed before the POST is sent), `done`, or `unknown` (its sender died).
+    Column("state", String(16), nullable=False, server_default=text("'done'")),
 )
 
 #: How far a reader of the outbox (`events.seq`) has got; see `kassa.services.outbox_cursor`.
@@ -391,8 +402,12 @@ admin_login_failures = Table(
     Column("name", String(64), nullable=False),
     Column("client", String(64), nullable=False),
     Column("failed_at", UtcDateTime, nullable=False, index=True),
+    #: For an attempt made under the per-name brake: the `seq` of the name's failure it came
+    #: after. Unique per name, so only one attempt takes each turn (`services/logins.py`).
+    Column("claims_after", SequenceKey),
     Index("ix_admin_login_failures_name", "name", "failed_at"),
     Index("ix_admin_login_failures_client", "client", "failed_at"),
+    Index("uq_admin_login_failures_claim", "name", "claims_after", unique=True),
 )
 
 #: Who did what in the admin UI (and the CLI's user management), newest last by `seq`.
@@ -423,6 +438,15 @@ hub_secrets = Table(
     Column("name", String(64), primary_key=True),
     Column("value", Text, nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
+)
+
+#: Counters a change bumps in its own transaction, for other processes to notice it by polling
+#: one row (SQLite has no LISTEN/NOTIFY): see `kassa.services.terminal_rights`.
+change_counters = Table(
+    "change_counters",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("value", BigInteger, nullable=False),
 )
 
 # Terminals (kiosks) and the operations relayed to their agents (`kassa.services.terminals`).

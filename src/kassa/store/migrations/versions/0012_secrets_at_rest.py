@@ -5,8 +5,8 @@ too), the hub's own secrets and the stored Idempotency-Key answers that carried 
 encrypted with Kassa's key (`kassa.store.keyring`), which the code that runs the migration
 passes in (`kassa migrate`, and every `kassa` command, do). Downgrading decrypts them again.
 
-Revision ID: 0008_secrets_at_rest
-Revises: 0007
+Revision ID: 0012_secrets_at_rest
+Revises: 0011_terminal_rights
 Create Date: 2026-12-07
 """
 
@@ -19,8 +19,8 @@ from alembic import context, op
 import kassa.store.types
 from kassa.store.keyring import CHECK_NAME, CHECK_TEXT, PREFIX, Keyring, KeyringError, is_token
 
-revision: str = "0008_secrets_at_rest"
-down_revision: str | None = "0007"
+revision: str = "0012_secrets_at_rest"
+down_revision: str | None = "0011_terminal_rights"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -72,7 +72,7 @@ class _Key:
     def keyring(self) -> Keyring:
         if self._keyring is None:
             raise KeyringError(
-                "Migration 0008 encrypts the secrets in the database and needs Kassa's key: "
+                "Migration 0012 encrypts the secrets in the database and needs Kassa's key: "
                 "run `kassa migrate`, with this Kassa's KASSA_SECRET_KEY or data directory"
             )
         return self._keyring
