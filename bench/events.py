@@ -98,7 +98,8 @@ class Kassa:
 
     def __init__(self, database_url: str, workers: int = 0) -> None:
         self.database_url = database_url
-        self.server = Server(database_url, background=not workers)
+        # The receiver is on loopback, which deliveries refuse unless told otherwise.
+        self.server = Server(database_url, background=not workers, webhooks_allow_private=True)
         self.workers = workers
         self.worker_processes: list[subprocess.Popen[bytes]] = []
 
@@ -108,7 +109,12 @@ class Kassa:
 
     def start(self) -> None:
         self.server.start()
-        env = {**os.environ, "KASSA_DATABASE_URL": self.database_url, "KASSA_LOG_LEVEL": "warning"}
+        env = {
+            **os.environ,
+            "KASSA_DATABASE_URL": self.database_url,
+            "KASSA_LOG_LEVEL": "warning",
+            "KASSA_WEBHOOKS_ALLOW_PRIVATE": "true",
+        }
         command = [sys.executable, "-m", "kassa", "worker"]
         for _ in range(self.workers):
             self.worker_processes.append(subprocess.Popen(command, env=env))  # noqa: S603

@@ -14,8 +14,13 @@ import httpx
 import pytest
 from sqlalchemy import make_url
 
+from kassa.store.keyring import new_key
 from tests.helpers import ShopSetup, make_shop
 from tests.live import LiveServer, fresh_postgres, sqlite_url
+
+# Stored secrets are encrypted: every Kassa of the session, in this process or one of its
+# own, has this key, as several hosts sharing one database would.
+os.environ.setdefault("KASSA_SECRET_KEY", new_key())
 
 BACKENDS = ["sqlite"]
 if os.environ.get("KASSA_TEST_DATABASE_URL"):

@@ -17,7 +17,7 @@ from kassa.providers.sandbox import SIGNATURE_HEADER, sign
 from kassa.providers.wire import value_amount
 from kassa.services import keys, shops
 from kassa.services.context import Context, utcnow
-from kassa.store.tables import events, notifications, sandbox_payments
+from kassa.store.tables import events, metadata, notifications, sandbox_payments
 
 if TYPE_CHECKING:
     from tests.live import LiveServer
@@ -84,6 +84,10 @@ def make_provider_shop(
     async def setup() -> ProviderShop:
         ctx = server.ctx
         shop = await shops.create_shop(ctx, name=f"t-{secrets.token_hex(5)}")
+        # Every new shop has the sandbox in test mode: switched off, `provider` is the only one.
+        await shops.configure_provider(
+            ctx, shop=shop, provider="sandbox", settings={"enabled": "false"}
+        )
         configured = await shops.configure_provider(
             ctx, shop=shop, provider=provider, settings={**settings, "test": str(not live)}
         )
@@ -172,3 +176,21 @@ def event_types(server: LiveServer, payment_id: str) -> list[str]:
 def count_events(server: LiveServer, payment_id: str, type: str) -> int:
     """How many events of `type` the payment has."""
     return event_types(server, payment_id).count(type)
+
+
+def stored_text(server: LiveServer) -> str:
+    """Everything the server's database holds, as text: every row of every table (bytes read
+    as Latin-1, so any text in them shows as it is)."""
+
+    def text(value: object) -> str:
+        return value.decode("latin-1") if isinstance(value, bytes) else str(value)
+
+    async def read() -> str:
+        lines: list[str] = []
+        async with server.ctx.db.read() as conn:
+            for table in metadata.sorted_tables:
+                for row in await conn.execute(select(table)):
+                    lines.append(" ".join(text(value) for value in row))
+        return "\n".join(lines)
+
+    return server.call(read())

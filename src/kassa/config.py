@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 from pathlib import Path
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 #: The addresses YooKassa sends notifications from, as its official SDKs (Python, PHP) list them.
@@ -33,6 +33,13 @@ class Settings(BaseSettings):
         None,
         description="SQLAlchemy URL; default sqlite+aiosqlite:///<data_dir>/kassa.db. "
         "PostgreSQL: postgresql+asyncpg://user@host/db.",
+    )
+    secret_key: SecretStr | None = Field(
+        None,
+        description="The key Kassa encrypts the secrets it stores with (provider credentials, "
+        "webhook signing secrets...), or several separated by commas, the newest first; "
+        "`kassa secrets generate` makes one. Required when several hosts share one database. "
+        "Default: the key file <data_dir>/secret.key, made on first start.",
     )
     host: str = "127.0.0.1"
     port: int = 8000
@@ -68,6 +75,16 @@ class Settings(BaseSettings):
     yookassa_extra_sources: list[str] = Field(
         [], description="Networks to accept YooKassa notifications from besides the published ones."
     )
+    rejected_notification_limit: int = Field(
+        60,
+        ge=1,
+        description="Rejected provider notifications (bad signature, unknown shop…) kept per "
+        "source address per minute, in a burst of as many; past that they are answered 429 "
+        "and not stored. Verified notifications are never limited.",
+    )
+    rejected_notification_retention_days: int = Field(
+        30, ge=1, description="Days a rejected provider notification is kept, then deleted."
+    )
     log_level: str = "info"
     admin_session_idle_minutes: int = Field(
         60, ge=1, description="An admin session ends after this many minutes without a request."
@@ -76,19 +93,45 @@ class Settings(BaseSettings):
         12, ge=1, description="An admin session ends this many hours after signing in, at most."
     )
     admin_login_max_failures: int = Field(
-        5, ge=1, description="Failed sign-ins per user name within the window before a pause."
+        5,
+        ge=1,
+        description="Failed sign-ins for one user name from one client address within the "
+        "window before that pair (only) is paused.",
     )
     admin_login_max_failures_per_client: int = Field(
-        20, ge=1, description="Failed sign-ins per client address within the window."
+        20,
+        ge=1,
+        description="Failed sign-ins from one client address, any names, within the window "
+        "before that address is paused.",
     )
     admin_login_window_minutes: int = Field(
         15, ge=1, description="The window failed sign-ins are counted in, in minutes."
+    )
+    admin_login_brake_after: int = Field(
+        10,
+        ge=1,
+        description="Failed sign-ins for one user name from all addresses within the window "
+        "after which each further attempt for it waits (the brake; never a lock-out).",
+    )
+    admin_login_brake_seconds: float = Field(
+        1.0,
+        gt=0,
+        description="The brake's first wait, in seconds; it doubles with each further failure.",
+    )
+    admin_login_brake_max_seconds: float = Field(
+        60.0, gt=0, description="The longest the brake makes an attempt wait, in seconds."
     )
     webhook_secret_overlap: int = Field(
         86_400,
         ge=0,
         description="Seconds a webhook endpoint's old secret keeps signing next to the new one "
         "after a rotation, unless the rotation says otherwise.",
+    )
+    webhooks_allow_private: bool = Field(
+        False,
+        description="Let webhook endpoints be on loopback, private, link-local and other "
+        "non-public addresses. For development and tests only: with it, anyone holding an API "
+        "key can make Kassa call the services of its own network and read their answers.",
     )
 
     terminal_token_secret: str | None = Field(
@@ -112,6 +155,11 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite+aiosqlite:///{self.data_dir / 'kassa.db'}"
+
+    @property
+    def secret_key_file(self) -> Path:
+        """Where the keys are kept when `KASSA_SECRET_KEY` is not set."""
+        return self.data_dir / "secret.key"
 
     @field_validator("trusted_proxies", "yookassa_notification_sources", "yookassa_extra_sources")
     @classmethod

@@ -74,12 +74,18 @@ def people(admin_server: LiveServer) -> People:
     )
 
 
-class Visitor(httpx.Client):
-    """A browser without script: keeps cookies, comes from its own address, reads each
-    form's CSRF token from the page it is on."""
+def new_address() -> str:
+    """An IPv6 address in a /64 network of its own (sign-in limits count an IPv6 address by
+    its /64)."""
+    return f"2001:db8:{secrets.token_hex(2)}:{secrets.token_hex(2)}::{secrets.token_hex(2)}"
 
-    def __init__(self, server: LiveServer, **headers: str) -> None:
-        address = f"2001:db8::{secrets.token_hex(2)}:{secrets.token_hex(2)}"
+
+class Visitor(httpx.Client):
+    """A browser without script: keeps cookies, comes from its own address (or `address`),
+    reads each form's CSRF token from the page it is on."""
+
+    def __init__(self, server: LiveServer, address: str | None = None, **headers: str) -> None:
+        address = address or new_address()
         super().__init__(
             base_url=server.url,
             headers={"X-Forwarded-For": address, **headers},

@@ -3,6 +3,8 @@ the language switcher, and the audit entries all of it leaves."""
 
 from __future__ import annotations
 
+import asyncio
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
@@ -12,10 +14,18 @@ import httpx
 import pytest
 
 from kassa.domain import Role
-from kassa.services import admins, audit
+from kassa.services import admins, audit, logins
 from kassa.services.audit import Entry
 from kassa.web.middleware import CONTENT_SECURITY_POLICY
-from tests.admin.conftest import PASSWORD, People, Visitor, new_user, signed_in, text_of
+from tests.admin.conftest import (
+    PASSWORD,
+    People,
+    Visitor,
+    new_address,
+    new_user,
+    signed_in,
+    text_of,
+)
 from tests.helpers import later
 from tests.live import LiveServer
 
@@ -52,6 +62,9 @@ def test_signing_in_goes_back_to_the_page_asked_for(
     assert asked.status_code == 303
     assert asked.headers["location"] == "/admin/login?next=%2Fadmin%2Fpayments%3Fstatus%3Dsucceeded"
     assert visitor.get("/admin").headers["location"] == "/admin/login?next=%2Fadmin"
+
+    with Visitor(admin_server) as plain:  # from the sign-in page itself: the dashboard
+        assert plain.login(people.viewer).headers["location"] == "/admin"
 
     response = visitor.login(people.operator, next="/admin/payments?status=succeeded")
     assert response.status_code == 303
@@ -103,20 +116,82 @@ def test_a_wrong_password_says_so_and_is_audited(
     assert visitor.get("/admin/payments").status_code == 303
 
 
-def test_failed_sign_ins_pause_a_user_name(admin_server: LiveServer) -> None:
+def test_guessing_a_name_from_one_address_pauses_only_that_address(
+    admin_server: LiveServer,
+) -> None:
     name = new_user(admin_server, Role.OPERATOR)
     limit = admin_server.settings.admin_login_max_failures
-    for _ in range(limit):
-        with Visitor(admin_server) as attacker:
+    with Visitor(admin_server) as attacker:
+        for _ in range(limit):
             assert attacker.login(name, password="guess-guess").status_code == 401
-    with Visitor(admin_server) as someone:
-        refused = someone.login(name)  # even the right password, from another address
-        assert refused.status_code == 429
+        with Visitor(admin_server) as owner:  # from anywhere else: straight in
+            assert owner.login(name).status_code == 303
+        for _ in range(3):  # refused before the password is checked, and not counted
+            refused = attacker.login(name)  # even the right password, from that address
+            assert refused.status_code == 429
         assert "try again in 15 minutes" in text_of(refused.text)
-        with Visitor(admin_server, **{"Accept-Language": "ru"}) as russian:
+        assert 890 <= int(refused.headers["retry-after"]) <= 900
+        # The rest of its IPv6 /64 is the same subscriber.
+        neighbour = attacker.address.rsplit(":", 1)[0] + ":beef"
+        with Visitor(admin_server, neighbour, **{"Accept-Language": "ru"}) as russian:
             assert "через 15 минут" in text_of(russian.login(name).text)
         with clock_ahead(admin_server, timedelta(minutes=16)):
-            assert someone.login(name).status_code == 303
+            assert attacker.login(name).status_code == 303
+
+
+def test_guessing_admin_from_many_addresses_brakes_but_never_locks_it(
+    admin_database_url: str,
+) -> None:
+    """The brake on a name: after `brake_after` failures from all addresses, each attempt
+    waits a doubling delay after the latest failure; the owner, from an address of their
+    own with the right password, gets in once it has passed. The clock is moved, not waited."""
+    server = LiveServer(
+        admin_database_url,
+        trusted_proxies=["127.0.0.1"],
+        admin_login_max_failures=2,
+        admin_login_brake_after=3,
+        admin_login_brake_seconds=60,
+        admin_login_brake_max_seconds=100,
+    ).start()
+    try:
+        server.call(
+            admins.create_user(
+                server.ctx, name="admin", role=Role.OWNER, password=PASSWORD, actor=audit.CLI
+            )
+        )
+        with Visitor(server) as first, Visitor(server) as second:
+            for attacker in (first, first, second):
+                assert attacker.login("admin", password="guess-guess").status_code == 401
+            assert first.login("admin").status_code == 429  # its own pair: paused
+        with Visitor(server) as owner:
+            braked = owner.login("admin")
+            assert braked.status_code == 429
+            assert 55 <= int(braked.headers["retry-after"]) <= 60
+            assert re.search(r"try again in (\d\d seconds|1 minute)\.", text_of(braked.text))
+            with clock_ahead(server, timedelta(seconds=61)):
+                assert owner.login("admin").status_code == 303
+        # One more failure doubles the wait (60 * 2 = 120, capped at 100 seconds).
+        with clock_ahead(server, timedelta(seconds=62)), Visitor(server) as third:
+            assert third.login("admin", password="guess-guess").status_code == 401
+        with Visitor(server) as owner:
+            with clock_ahead(server, timedelta(seconds=62 + 70)):
+                assert owner.login("admin").status_code == 429
+            with clock_ahead(server, timedelta(seconds=62 + 101)):
+                assert owner.login("admin").status_code == 303
+
+        # Attempts from many addresses at once when a wait ends: one gets the turn.
+        async def at_once() -> list[BaseException | logins.Session]:
+            ctx = later(server, timedelta(seconds=62 + 110))
+            attempts = [
+                logins.log_in(ctx, name="admin", password="guess-guess", client=new_address())
+                for _ in range(5)
+            ]
+            return await asyncio.gather(*attempts, return_exceptions=True)
+
+        outcomes = [type(outcome).__name__ for outcome in server.call(at_once())]
+        assert sorted(outcomes) == ["AuthenticationFailed"] + ["RateLimited"] * 4
+    finally:
+        server.stop()
 
 
 def test_failed_sign_ins_pause_a_client_address(admin_database_url: str) -> None:
@@ -233,7 +308,7 @@ def test_the_language_follows_the_browser_then_the_switcher(
         assert "Payments" in client.get("/admin/payments").text
         for target in ("//evil.example/", "https://evil.example/", "/admin\\..\\x", "/docs"):
             away = client.get("/admin/language", params={"lang": "ru", "next": target})
-            assert away.headers["location"] == "/admin/payments"
+            assert away.headers["location"] == "/admin"
         assert "Платежи" in client.get("/admin/payments").text
 
 

@@ -53,7 +53,34 @@ def test_the_dashboard_shows_a_shop_figures(
     assert page.text.count("<svg") == 2  # revenue (RUB) and payment counts
     assert '<title id="count-title">Payments per day</title>' in page.text
     assert f'href="/admin/payments/{made["stuck"].id}"' in page.text
-    assert "1 live payments are still pending" in text
+    assert "1 live payment is still pending" in text
+    assert 'aria-pressed="false"' in page.text  # the Test mode switch, off
+
+
+def test_test_mode_counts_test_payments_and_is_remembered(
+    viewer: Visitor, busy: tuple[ShopSetup, dict[str, Any]]
+) -> None:
+    shop, _ = busy
+    english = {"Accept-Language": "en"}
+    page = viewer.get("/admin", params={"shop": shop.name, "mode": "test"}, headers=english)
+    assert page.status_code == 200, page.text
+    text = text_of(page.text)
+    assert "Test mode is on" in text
+    assert 'aria-pressed="true"' in page.text
+    assert 'class="admin test-mode"' in page.text
+    assert text.count("RUB\u00a099,999.99") >= 3  # only the test payment
+    assert "RUB\u00a0200.01" not in text
+    assert "100% 1 succeeded of 1 created" in text
+    # Remembered for the browser session: the dashboard stays in test mode until switched off.
+    assert "Test mode is on" in text_of(viewer.get("/admin", params={"shop": shop.name}).text)
+    live = viewer.get("/admin", params={"shop": shop.name, "mode": "live"}, headers=english)
+    assert "Test mode is on" not in text_of(live.text)
+    assert "RUB\u00a0200.01" in text_of(viewer.get("/admin", params={"shop": shop.name}).text)
+    russian = viewer.get(
+        "/admin", params={"shop": shop.name, "mode": "test"}, headers={"Accept-Language": "ru"}
+    )
+    assert "Включён тестовый режим" in text_of(russian.text)
+    assert "успешно 1 из 1 созданного" in text_of(russian.text)
 
 
 def test_the_dashboard_in_russian(viewer: Visitor, busy: tuple[ShopSetup, dict[str, Any]]) -> None:
@@ -83,11 +110,14 @@ def test_the_empty_state_says_what_to_do(admin_server: LiveServer, viewer: Visit
     assert "No live payments in this period." in text
     assert "sk_live_" in text
     assert "<svg" not in page.text
+    assert f'href="/admin?shop={quiet.name}&amp;mode=test">Show test payments' in page.text
 
 
 def test_unreadable_filters_are_named(viewer: Visitor) -> None:
     page = viewer.get(
-        "/admin", params={"shop": "no-such-shop", "days": "13"}, headers={"Accept-Language": "en"}
+        "/admin",
+        params={"shop": "no-such-shop", "days": "13", "mode": "both"},
+        headers={"Accept-Language": "en"},
     )
     assert page.status_code == 422
-    assert "Choose the shop and the period from the lists." in text_of(page.text)
+    assert "Choose the shop, the period and the mode from the lists." in text_of(page.text)

@@ -4,6 +4,7 @@ headers redacted), and re-processing a pending one, for each role."""
 from __future__ import annotations
 
 import re
+import secrets
 from collections.abc import Iterator
 from typing import Any
 
@@ -12,10 +13,13 @@ import pytest
 from sqlalchemy import insert
 
 from kassa.domain import new_id
-from kassa.services import audit
+from kassa.services import audit, shops
 from kassa.services.context import utcnow
+from kassa.services.notifications import REJECTED_BODY_BYTES
 from kassa.store.tables import notifications
 from kassa.web.admin import inbox
+from kassa.web.admin.filters import common_zone
+from kassa.web.i18n import format_time
 from tests.admin.conftest import Visitor, text_of
 from tests.helpers import (
     ShopSetup,
@@ -48,14 +52,23 @@ def hook(server: LiveServer, shop: ShopSetup, body: bytes, headers: dict[str, st
         content=body,
         headers={**headers, "Authorization": SECRET_HEADER_VALUE},
     )
-    row = [r for r in stored_notifications(server, shop.name) if r["body"] == body]
+    kept = (body, body[:REJECTED_BODY_BYTES])  # a rejected one keeps the start
+    row = [r for r in stored_notifications(server, shop.name) if r["body"] in kept]
     assert row, response.text
     return str(row[-1]["id"])
 
 
-def pending(server: LiveServer, shop: ShopSetup, payment: dict[str, Any]) -> str:
-    """A notification that verified but could not be applied yet (as after a crash)."""
-    body, headers = sandbox_notification(shop.secret, payment, "succeeded")
+def pending(
+    server: LiveServer,
+    shop: ShopSetup,
+    payment: dict[str, Any],
+    headers: dict[str, str] | None = None,
+) -> str:
+    """A notification that verified but could not be applied yet (as after a crash), stored
+    with `headers` as they are (by default its own, signature included, as rows stored before
+    signatures were redacted have them)."""
+    body, signed = sandbox_notification(shop.secret, payment, "succeeded")
+    headers = signed if headers is None else headers
     notification_id = new_id("ntf")
 
     async def store() -> None:
@@ -89,6 +102,37 @@ def audited(server: LiveServer, object_id: str) -> list[audit.Entry]:
     return found
 
 
+def test_every_time_on_the_list_is_in_one_zone_and_says_which(
+    admin_server: LiveServer, viewer: Visitor, shop: ShopSetup, api: httpx.Client
+) -> None:
+    """A notification for a known shop and one for a shop name that does not exist: both
+    in the page's zone (the shops' common zone, else UTC), not one in the shop's and the
+    other in UTC."""
+    body, headers = sandbox_notification(shop.secret, create_payment(api), "succeeded")
+    known = hook(admin_server, shop, body, headers)
+    nowhere = f"gone-{secrets.token_hex(4)}"
+    httpx.post(f"{admin_server.url}/hooks/sandbox/{nowhere}", content=b"{}")
+    (stray,) = stored_notifications(admin_server, nowhere)
+    zone = common_zone(admin_server.call(shops.list_shops(admin_server.ctx)), None)
+    received = {
+        row["id"]: row["received_at"] for row in stored_notifications(admin_server, shop.name)
+    }
+    received[stray["id"]] = stray["received_at"]
+
+    page = viewer.get("/admin/notifications", params={"provider": "sandbox"})
+    for notification_id in (known, stray["id"]):
+        row = re.search(rf"<tr>(?:(?!</tr>).)*{notification_id}.*?</tr>", page.text, re.S)
+        assert row, notification_id
+        shown = format_time(received[notification_id], zone, short=True, locale="en")
+        assert f">{shown}</td>" in row.group(0), (notification_id, zone)
+    assert f"Times are in {zone}" in text_of(page.text)
+    one = viewer.get(f"/admin/notifications/{stray['id']}")
+    assert format_time(stray["received_at"], zone, locale="en") in text_of(one.text)
+    assert f"Times are in {zone}" in text_of(one.text)
+    audit_page = viewer.get("/admin/audit")
+    assert f"Times are in {zone}" in text_of(audit_page.text)
+
+
 def test_every_role_sees_the_inbox_and_a_notification_redacted_and_escaped(
     admin_server: LiveServer,
     *,
@@ -115,7 +159,7 @@ def test_every_role_sees_the_inbox_and_a_notification_redacted_and_escaped(
         assert page.status_code == 200
         text = text_of(page.text)
         assert "Accepted" in text
-        assert "pending → succeeded" in text
+        assert "Pending → Succeeded" in text
         assert f'href="/admin/payments/{payment["id"]}"' in page.text
         assert '"status": "succeeded"' in text  # the JSON body, indented
         assert "[redacted]" in text
@@ -238,3 +282,51 @@ def test_reprocess_needs_the_csrf_token_and_unknown_ids_are_404(
     missing = owner.submit("/admin/notifications", "/admin/notifications/ntf_nope/reprocess")
     assert missing.status_code == 404
     assert "Notification not found" in missing.text
+
+
+def test_signatures_are_never_shown_not_even_from_rows_stored_before(
+    admin_server: LiveServer,
+    shop: ShopSetup,
+    api: httpx.Client,
+    owner: Visitor,
+    viewer: Visitor,
+) -> None:
+    """A signature and its body are all it takes to send a notification again: nobody sees
+    one, read-only viewers included, whether the row was stored now (redacted) or before
+    (a row of an older Kassa, with the signature in the clear)."""
+    payment = create_payment(api, amount=2500)
+    body, headers = sandbox_notification(shop.secret, payment, "succeeded")
+    accepted = hook(admin_server, shop, body, headers)
+    (stored,) = [r for r in stored_notifications(admin_server, shop.name) if r["id"] == accepted]
+    assert stored["headers"]["x-sandbox-signature"] == "[redacted]"
+    old_headers = {
+        "content-type": "application/json",
+        "x-sandbox-signature": "0f" * 32,
+        "content-hmac": "b2xkLXNpZ25hdHVyZQ==",
+        "x-content-hmac": "b2xkLWRlY29kZWQtc2lnbmF0dXJl",
+    }
+    old = pending(admin_server, shop, payment, old_headers)
+    secrets = [headers["x-sandbox-signature"], *list(old_headers.values())[1:]]
+    for client in (viewer, owner):
+        for url in (
+            f"/admin/notifications/{accepted}",
+            f"/admin/notifications/{old}",
+            f"/admin/payments/{payment['id']}",
+        ):
+            page = client.get(url)
+            assert page.status_code == 200, url
+            assert "[redacted]" in page.text
+            assert "application/json" in page.text  # the other headers are still shown
+            for secret in secrets:
+                assert secret not in page.text, (url, secret)
+
+
+def test_a_rejected_notification_shows_what_was_kept_of_its_body(
+    admin_server: LiveServer, shop: ShopSetup, viewer: Visitor
+) -> None:
+    body = b"<" + b"x" * 9999
+    rejected = hook(admin_server, shop, body, {"x-sandbox-signature": "wrong"})
+    page = viewer.get(f"/admin/notifications/{rejected}")
+    text = text_of(page.text)
+    assert "Only the first 4096 of its 10000 bytes were kept" in text
+    assert "&lt;" + "x" * 4095 + "</pre>" in page.text

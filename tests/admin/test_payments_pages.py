@@ -76,6 +76,37 @@ def test_filters_narrow_the_list(
     assert find(q="%") == set(), "LIKE wildcards are searched for literally"
 
 
+def test_search_finds_an_order_by_its_description(
+    admin_server: LiveServer, viewer: Visitor
+) -> None:
+    shop = make_shop(admin_server)
+    descriptions = {
+        "pizza": "Заказ №1 — Пицца Маргарита",
+        "tree": "ЗАКАЗ Ёлка",  # noqa: RUF001 - Cyrillic capitals, the point of the test
+        "percent": "Order 100% cotton_shirt",
+        "lookalike": "Order 1000 cottonXshirt",
+    }
+    ids = {
+        name: insert_payments(admin_server, shop, 1, description=text)[0].id
+        for name, text in descriptions.items()
+    }
+
+    def find(q: str) -> set[str]:
+        page = viewer.get("/admin/payments", params={"shop": shop.name, "q": q})
+        return {name for name, payment in ids.items() if payment in listed(page)}
+
+    assert find("заказ") == {"pizza", "tree"}, "Cyrillic in any case, on SQLite too"
+    assert find("ЁЛКА") == {"tree"}
+    assert find("пицца маргарита") == {"pizza"}
+    assert find("100%") == {"percent"}, "% is matched as itself"
+    assert find("cotton_shirt") == {"percent"}, "_ is matched as itself"
+    assert find("ORDER") == {"percent", "lookalike"}
+    page = viewer.get("/admin/payments", params={"shop": shop.name})
+    assert "<th>Description</th>" in page.text
+    row = '<td data-label="Description" class="description">ЗАКАЗ Ёлка</td>'  # noqa: RUF001
+    assert row in page.text
+
+
 def test_the_list_shows_each_payment_in_its_shop_time_zone(
     admin_server: LiveServer, viewer: Visitor
 ) -> None:
@@ -85,7 +116,7 @@ def test_the_list_shows_each_payment_in_its_shop_time_zone(
     page = viewer.get("/admin/payments", params={"shop": shop.name})
     local = payment.created_at.astimezone(ZoneInfo("Asia/Almaty"))
     assert local.strftime("%-m/%-d/%y, %-I:%M") in page.text
-    assert "whole days in Asia/Almaty" in page.text
+    assert "Times are in Asia/Almaty, and dates are whole days there" in page.text
     assert "RUB\u00a0100.00" in page.text
     russian = viewer.get(
         "/admin/payments", params={"shop": shop.name}, headers={"Accept-Language": "ru"}

@@ -9,9 +9,11 @@ import secrets
 
 import httpx
 import pytest
+from sqlalchemy import delete
 
 from kassa.domain import ProviderAccount
 from kassa.services import audit, keys, shops
+from kassa.store.tables import provider_accounts
 from tests.admin.conftest import Visitor, text_of
 from tests.helpers import ShopSetup, make_shop
 from tests.live import LiveServer
@@ -125,17 +127,32 @@ def test_secrets_are_write_only_and_blank_keeps_them(
 
     missing = owner.submit(page, f"{page}/providers/yookassa", mode="live", cred_shop_id="1")
     assert missing.status_code == 422
-    assert "The yookassa account was not saved." in text_of(missing.text)
+    assert "The YooKassa account was not saved." in text_of(missing.text)
     assert owner.submit(page, f"{page}/providers/nope", mode="test").status_code == 404
 
 
-def test_a_generated_sandbox_secret_is_shown_once(admin_server: LiveServer, owner: Visitor) -> None:
+def test_a_new_shop_has_the_sandbox_and_a_generated_secret_is_shown_once(
+    admin_server: LiveServer, owner: Visitor
+) -> None:
     name = f"t-{secrets.token_hex(4)}"
     owner.submit("/admin/shops", name=name, timezone="Europe/Moscow")
     page = f"/admin/shops/{name}"
+    shop = admin_server.call(shops.get_shop(admin_server.ctx, name=name))
+    (account,) = admin_server.call(shops.list_accounts(admin_server.ctx, shop_id=shop.id))
+    assert (account.provider, account.test, account.enabled) == ("sandbox", True, True)
+    assert account.credentials["secret"] not in owner.get(page).text
+    assert [e.action for e in audited(admin_server, account.id)] == ["provider.configure"]
+
+    # A shop made before every shop got the sandbox: configuring it generates the secret.
+    async def forget() -> None:
+        async with admin_server.ctx.db.write() as conn:
+            await conn.execute(
+                delete(provider_accounts).where(provider_accounts.c.id == account.id)
+            )
+
+    admin_server.call(forget())
     made = owner.submit(page, f"{page}/providers/sandbox", mode="test", enabled="yes")
     assert made.status_code == 200
-    shop = admin_server.call(shops.get_shop(admin_server.ctx, name=name))
     (account,) = admin_server.call(shops.list_accounts(admin_server.ctx, shop_id=shop.id))
     secret = account.credentials["secret"]
     assert secret in made.text

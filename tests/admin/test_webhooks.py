@@ -102,8 +102,10 @@ def test_every_role_sees_endpoints_and_attempts_but_never_the_secret(
         assert "Failed" in text
         assert " ms" in text
         assert "&lt;b&gt;backend&lt;/b&gt;" in page.text
-        assert endpoint.secret not in page.text
-        assert endpoint.secret not in listing.text
+        secret = admin_server.ctx.keyring.decrypt(endpoint.encrypted_secret)
+        for shown in (page.text, listing.text):
+            assert secret not in shown
+            assert endpoint.encrypted_secret not in shown
         resend_link = f"/admin/webhooks/{endpoint.id}/deliveries/{delivery.id}/resend"
         assert (resend_link in page.text) == (client is not viewer)
 

@@ -42,6 +42,21 @@ def test_docs_page_lists_every_endpoint_offline(server: LiveServer) -> None:
     assert httpx.get(server.url + "/", follow_redirects=False).headers["location"] == "/docs"
 
 
+def test_the_icon_is_served_from_here(server: LiveServer) -> None:
+    """Browsers ask for /favicon.ico by themselves; the pages name it and an SVG one."""
+    icon = httpx.get(server.url + "/favicon.ico")
+    assert icon.status_code == 200
+    assert icon.headers["content-type"] == "image/x-icon"
+    assert icon.content[:4] == b"\x00\x00\x01\x00"  # an ICO file's header
+    assert "max-age" in icon.headers["cache-control"]
+    svg = httpx.get(server.url + "/static/favicon.svg")
+    assert svg.status_code == 200
+    assert svg.headers["content-type"] == "image/svg+xml"
+    page = httpx.get(server.url + "/docs").text
+    assert '<link rel="icon" href="/favicon.ico"' in page
+    assert '<link rel="icon" href="/static/favicon.svg"' in page
+
+
 def test_openapi_document(server: LiveServer) -> None:
     spec = httpx.get(server.url + "/openapi.json").json()
     assert spec["info"]["title"] == "Kassa"

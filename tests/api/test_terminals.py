@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy import update
-from websockets.exceptions import InvalidStatus
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from kassa.store.tables import terminals as terminals_table
 from tests.helpers import ShopSetup, make_shop
@@ -271,9 +271,14 @@ def test_bad_operations_are_refused(
 
 
 def test_a_body_that_is_not_an_object_is_refused(server: LiveServer, kiosk: KioskShop) -> None:
-    # 400, not 422: `web/errors.py` drops every "body" from an error's location, this field's
-    # name too, and takes it for the request body itself.
-    assert relay(server, kiosk, kind="print", body=[]).status_code == 400
+    # The field is called `body`: it is named as the parameter at fault, not taken for the
+    # request body itself.
+    answer = relay(server, kiosk, kind="print", body=[])
+    assert answer.status_code == 422
+    assert (answer.json()["error"]["code"], answer.json()["error"]["param"]) == (
+        "parameter_invalid",
+        "body",
+    )
 
 
 def test_the_api_docs_describe_terminals(server: LiveServer, shop: ShopSetup) -> None:
@@ -286,8 +291,9 @@ def test_a_terminal_disabled_while_its_agent_is_still_connected_here_takes_no_op
     server: LiveServer, kiosk: KioskShop
 ) -> None:
     """The hub does not read a terminal connected to it before relaying: the operation's
-    insert checks that it is still enabled. Disabled behind the hub's back (no signal, so the
-    connection stays), the relay is refused and nothing is stored or sent."""
+    insert checks that it is still enabled. Disabled behind the hub's back (no signal, no
+    counter moved, so the connection stays), the relay is refused, nothing is stored or sent,
+    and the connection is cut then."""
 
     async def disable_quietly() -> None:
         async with server.ctx.db.write() as conn:
@@ -302,9 +308,10 @@ def test_a_terminal_disabled_while_its_agent_is_still_connected_here_takes_no_op
         await asyncio.to_thread(server.call, disable_quietly())
         refused = await asyncio.to_thread(relay, server, kiosk, kind="print")
         assert (refused.status_code, error_of(refused)) == (409, "terminal_disabled")
-        with pytest.raises(TimeoutError):
-            await agent.receive("operation", timeout=0.5)
-        await agent.close()
+        with pytest.raises(ConnectionClosed) as closed:
+            await agent.receive("operation", timeout=5)
+        assert closed.value.rcvd is not None
+        assert closed.value.rcvd.code == 4403
 
     asyncio.run(scenario())
     with kiosk.api(server) as api:

@@ -16,6 +16,8 @@ def kassa(database_url: str, server: LiveServer) -> CliRunner:
         env={
             "KASSA_DATABASE_URL": database_url,
             "KASSA_PUBLIC_URL": server.url,
+            # Webhook endpoints on the tests' receivers, on 127.0.0.1.
+            "KASSA_WEBHOOKS_ALLOW_PRIVATE": "true",
             "COLUMNS": "250",
         }
     )

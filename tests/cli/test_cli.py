@@ -127,13 +127,39 @@ def test_migrate(kassa: CliRunner) -> None:
     assert "Schema up to date" in result.stdout
 
 
-def test_configure_shows_a_generated_secret_once_and_keeps_settings(
+def test_a_new_shop_has_the_sandbox_and_configure_keeps_its_settings(
     kassa: CliRunner, name: str
 ) -> None:
-    invoke(kassa, "shops", "create", name)
+    created = invoke(kassa, "shops", "create", name)
+    assert "sandbox provider in test mode" in created.stdout
+    listed = invoke(kassa, "providers", "list", name).stdout
+    assert re.search(r"sandbox\s+│\s+test\s+│\s+yes\s+│\s+secret=••••", listed), listed
     first = invoke(kassa, "providers", "configure", name, "sandbox", "enabled=false")
-    assert re.search(r"Generated secret: sbx_sk_\S+", first.stdout)
+    assert "Generated" not in first.stdout  # its secret was made with the shop, never shown
     again = invoke(kassa, "providers", "configure", name, "sandbox")
     assert "Generated" not in again.stdout
     listed = invoke(kassa, "providers", "list", name).stdout
     assert re.search(r"sandbox\s+│\s+test\s+│\s+no", listed), listed  # still disabled
+
+
+def test_a_new_shop_takes_the_readmes_first_payment(
+    kassa: CliRunner, server: LiveServer, name: str
+) -> None:
+    """`kassa shops create` + `kassa keys create` + the README's curl: a sandbox payment."""
+    invoke(kassa, "shops", "create", name)
+    key = invoke(kassa, "keys", "create", name).stdout.strip()
+    with httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {key}"}) as api:
+        payment = create_payment(api, description="Order 1")
+    assert (payment["provider"], payment["status"], payment["test"]) == ("sandbox", "pending", True)
+
+    # Live mode has nothing by default (the sandbox takes no real money): the error says what
+    # to run.
+    live = invoke(kassa, "keys", "create", name, "--live").stdout.strip()
+    headers = {"Authorization": f"Bearer {live}"}
+    refused = httpx.post(
+        f"{server.url}/v1/payments", headers=headers, json={"amount": 100, "currency": "RUB"}
+    )
+    assert refused.status_code == 422
+    error = refused.json()["error"]
+    assert error["code"] == "provider_not_configured"
+    assert f"kassa providers configure {name} PROVIDER" in error["message"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import httpx
 from typer.testing import CliRunner
 
+from kassa.services import shops
 from tests.cli.conftest import invoke
 from tests.helpers import ShopSetup, create_payment
 from tests.live import LiveServer, free_socket
@@ -91,3 +92,20 @@ def test_kassa_not_running(
         )
     assert result.exit_code == 1
     assert f"could not reach Kassa at {url}" in result.stderr
+
+
+def test_a_rejected_simulation_says_why(
+    kassa: CliRunner, server: LiveServer, api: httpx.Client, shop: ShopSetup
+) -> None:
+    """Kassa tells whoever sent a notification only that it was not accepted (so `/hooks`
+    says nothing of which shops exist); `kassa simulate` reads why from what Kassa stored."""
+    payment = create_payment(api)
+    server.call(
+        shops.configure_provider(
+            server.ctx, shop=shop.shop, provider="sandbox", settings={"enabled": "false"}
+        )
+    )
+    result = invoke(kassa, "simulate", "sandbox", "payment.succeeded", "--payment", payment["id"])
+    assert result.exit_code == 1
+    assert 'HTTP 401: {"verdict":"rejected","message":"not accepted"}' in result.stdout
+    assert f"It was rejected: no enabled sandbox account for shop '{shop.name}'" in result.stdout

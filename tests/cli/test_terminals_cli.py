@@ -6,12 +6,14 @@ import asyncio
 import re
 import secrets
 
+import httpx
 import pytest
 from typer.testing import CliRunner, Result
 from websockets.exceptions import InvalidStatus
 
 from kassa.services import audit
 from tests.cli.conftest import invoke
+from tests.helpers import create_payment
 from tests.live import LiveServer
 from tests.terminals.kiosk import ScriptedAgent
 
@@ -149,3 +151,19 @@ def test_unknown_and_ambiguous_terminals(kassa: CliRunner, shop: str, kiosk_id: 
     assert ambiguous.exit_code == 1
     assert "name the shop" in ambiguous.stderr
     assert invoke(kassa, "terminals", "show", kiosk_id, "--shop", other).exit_code == 0
+
+
+def test_a_terminal_takes_only_the_payments_that_name_it(
+    kassa: CliRunner, server: LiveServer, shop: str, kiosk_id: str
+) -> None:
+    """Adding a terminal leaves payments that name no provider with the shop's sandbox."""
+    assert invoke(kassa, "providers", "configure", shop, "sandbox").exit_code == 0
+    token_of(invoke(kassa, "terminals", "add", shop, kiosk_id))
+    key = invoke(kassa, "keys", "create", shop).stdout.strip()
+    with httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {key}"}) as api:
+        plain = create_payment(api)
+        at_kiosk = create_payment(api, terminal=kiosk_id)
+        named = create_payment(api, provider="terminal", terminal=kiosk_id)
+    assert plain["provider"] == "sandbox"
+    assert (at_kiosk["provider"], at_kiosk["confirmation"]["terminal"]) == ("terminal", kiosk_id)
+    assert named["provider"] == "terminal"

@@ -16,10 +16,11 @@ import httpx
 import pytest
 
 from kassa.providers.cloudpayments import CloudPaymentsProvider
-from kassa.services import expiry, payments, refunds, shops
+from kassa.services import expiry, notifications, payments, refunds, shops
 from tests.emulators.cloudpayments import (
     CloudPaymentsEmulator,
     Delivery,
+    Sent,
     Site,
     connect,
     hmac_b64,
@@ -240,8 +241,11 @@ def test_a_capture_made_in_the_cabinet_is_found_by_refresh(
     assert confirmed.json() == {"Success": True, "Message": None}
     refreshed = api.post(f"/v1/payments/{payment['id']}/refresh").json()
     assert (refreshed["status"], refreshed["amount_captured"]) == ("succeeded", 50000)
-    (call,) = emulator.calls_to("/payments/get", site.public_id)
-    assert call.body == f'{{"TransactionId":{attempt.transaction_id}}}'.encode()
+    # The Pay was confirmed with the API when it arrived; the refresh asked again.
+    calls = emulator.calls_to("/payments/get", site.public_id)
+    assert [call.body for call in calls] == [
+        f'{{"TransactionId":{attempt.transaction_id}}}'.encode()
+    ] * 2
 
 
 def test_refresh_of_a_payment_nobody_paid_leaves_it_pending(
@@ -523,6 +527,14 @@ def test_other_notification_types_are_acknowledged(server: LiveServer, site: Sit
     assert (response.status_code, response.json()) == (200, OK)
     (row,) = stored_notifications(server, site.name)
     assert (row["verdict"], row["outcome"]) == ("accepted", "nothing to apply")
+    # A type CloudPayments does not send is no CloudPayments URL.
+    response = httpx.post(
+        f"{server.url}/hooks/cloudpayments/{site.name}/teleport",
+        content=body,
+        headers={"Content-HMAC": hmac_b64(site.api_secret, body)},
+    )
+    assert (response.status_code, response.json()) == (401, REFUSED)
+    assert "must end with its type" in stored_notifications(server, site.name)[-1]["reason"]
 
 
 def test_a_wrong_secret_in_kassa_refuses_payments_and_pay_is_resent_until_fixed(
@@ -555,12 +567,14 @@ def test_a_wrong_secret_in_kassa_refuses_payments_and_pay_is_resent_until_fixed(
         assert get(api, payment)["status"] == "succeeded"
 
 
-def test_simulated_notifications_are_accepted(
-    server: LiveServer, site: Site, api: httpx.Client
+def test_simulated_notifications_change_a_payment_only_as_far_as_the_api_agrees(
+    server: LiveServer, site: Site, api: httpx.Client, emulator: CloudPaymentsEmulator
 ) -> None:
+    """`kassa simulate` signs what CloudPayments would send. A Check, a Fail and a Refund say
+    what they are in their own fields; a Pay, a Confirm or a Cancel is applied only once
+    CloudPayments' API confirms its transaction is in that state."""
     held = create_payment(api, amount=70000, capture=False)
     declined = create_payment(api)
-    voided = create_payment(api, capture=False)
 
     def simulate(payment: dict[str, Any], event: str) -> httpx.Response:
         async def build() -> Any:
@@ -578,21 +592,140 @@ def test_simulated_notifications_are_accepted(
         )
 
     assert simulate(held, "check").json() == OK
-    for event, status in [
-        ("pay", "requires_capture"),
-        ("confirm", "succeeded"),
-        ("refund", "refunded"),
-    ]:
-        answer = simulate(held, event)
-        assert (answer.status_code, answer.json()) == (200, OK)
-        assert get(api, held)["status"] == status
+    # Nobody paid: CloudPayments does not know the made-up transaction.
+    assert simulate(held, "pay").json() == REFUSED
+    assert get(api, held)["status"] == "pending"
+    assert "does not know transaction" in stored_notifications(server, site.name)[-1]["reason"]
+
+    site.pay(held)  # the payer holds the money for real
+    assert get(api, held)["status"] == "requires_capture"
+    assert simulate(held, "pay").json() == OK  # the same Pay again: a duplicate
+    assert simulate(held, "confirm").json() == REFUSED  # the API says Authorized
+    assert simulate(held, "cancel").json() == REFUSED
+    assert get(api, held)["status"] == "requires_capture"
+    assert api.post(f"/v1/payments/{held['id']}/capture").status_code == 200
+    assert simulate(held, "confirm").json() == OK  # now it is Completed
+    answer = simulate(held, "refund")
+    assert (answer.status_code, answer.json()) == (200, OK)
+    assert get(api, held)["status"] == "refunded"
     assert simulate(held, "check").json() == REFUSED  # paid and refunded: not payable
+
     assert simulate(declined, "fail").json() == OK
     assert get(api, declined)["status"] == "failed"
-    simulate(voided, "pay")
-    assert simulate(voided, "cancel").json() == OK
+    verdicts = [row["verdict"] for row in stored_notifications(server, site.name)]
+    assert verdicts.count("rejected") == 3
+    assert event_types(server, held["id"]).count("payment.succeeded") == 1
+
+
+# The kind of a notification comes from what it signs, not from its URL
+
+
+def posted_to(sent: Sent, kind: str) -> httpx.Response:
+    """A genuine signed notification, posted to the URL of another kind (the URL is not
+    signed: anyone who saw the notification can do this)."""
+    return sent.send(url=f"{sent.url.rsplit('/', 1)[0]}/{kind}")
+
+
+@pytest.mark.parametrize("kind", ["confirm", "cancel", "fail", "refund"])
+def test_a_holds_pay_posted_to_another_kinds_url_changes_nothing(
+    server: LiveServer, site: Site, api: httpx.Client, emulator: CloudPaymentsEmulator, kind: str
+) -> None:
+    """To `/confirm` it made the hold `succeeded` with the whole amount captured, though
+    nothing was; to `/cancel` it canceled a payment whose money stayed held."""
+    payment = create_payment(api, amount=100000, capture=False)
+    attempt = site.pay(payment)
+    assert attempt.outcome is not None
+    assert get(api, payment)["status"] == "requires_capture"
+
+    response = posted_to(attempt.outcome, kind)
+    assert (response.status_code, response.json()) == (401, REFUSED)
+    after = get(api, payment)
+    assert (after["status"], after["amount_captured"]) == ("requires_capture", 0)
+    assert event_types(server, payment["id"]) == ["payment.created", "payment.requires_capture"]
+    row = stored_notifications(server, site.name)[-1]
+    assert (row["kind"], row["verdict"], row["event_key"]) == (kind, "rejected", None)
+    assert "refused" in row["reason"]
+    assert emulator.transactions[attempt.transaction_id].status == "Authorized"
+
+
+@pytest.mark.parametrize(("outcome", "kind"), [("fail", "pay"), ("fail", "confirm")])
+def test_a_fail_posted_as_a_success_changes_nothing(
+    server: LiveServer, site: Site, api: httpx.Client, outcome: str, kind: str
+) -> None:
+    payment = create_payment(api)
+    attempt = site.pay(payment, decline=True, send_outcome=False)
+    assert attempt.outcome is not None
+    assert attempt.outcome.kind == outcome
+    assert posted_to(attempt.outcome, kind).json() == REFUSED
+    assert get(api, payment)["status"] == "pending"
+    assert "Status=Declined" in stored_notifications(server, site.name)[-1]["reason"]
+
+
+def test_a_check_posted_to_pay_is_refused_unless_the_api_says_it_was_paid(
+    server: LiveServer, site: Site, api: httpx.Client, emulator: CloudPaymentsEmulator
+) -> None:
+    """A Check says what the Pay will say (Status=Completed) before anybody has paid; only
+    CloudPayments' API can tell them apart. Here the card was then declined (and the Fail
+    lost)."""
+    payment = create_payment(api)
+    site.pay(payment, decline=True, send_outcome=False)
+    check = [sent for sent in emulator.sent if sent.kind == "check"][-1]
+    assert b"Status=Completed" in check.content
+    assert (posted_to(check, "pay").status_code, get(api, payment)["status"]) == (401, "pending")
+    row = stored_notifications(server, site.name)[-1]
+    assert (row["kind"], row["verdict"]) == ("pay", "rejected")
+    assert "API says transaction" in row["reason"]
+    assert "Declined" in row["reason"]
+    assert event_types(server, payment["id"]) == ["payment.created"]
+
+    paid = create_payment(api)
+    site.pay(paid, send_outcome=False)  # paid for real; the Pay is late
+    check = [sent for sent in emulator.sent if sent.kind == "check"][-1]
+    assert posted_to(check, "pay").json() == OK  # true now, as the API confirms
+    assert get(api, paid)["status"] == "succeeded"
+
+
+def test_a_capture_and_a_void_made_in_the_cabinet_arrive_as_confirm_and_cancel(
+    site: Site, api: httpx.Client, emulator: CloudPaymentsEmulator
+) -> None:
+    """Genuine Confirm and Cancel notifications still work: the API bears them out."""
+    captured = create_payment(api, amount=80000, capture=False)
+    voided = create_payment(api, capture=False)
+    holds = {site.pay(p).transaction_id: p for p in (captured, voided)}
+    (capture_id, void_id) = holds
+    auth = (site.public_id, site.api_secret)
+    confirm = {"TransactionId": capture_id, "Amount": 500}
+    assert httpx.post(f"{emulator.url}/payments/confirm", json=confirm, auth=auth).json()["Success"]
+    void = {"TransactionId": void_id}
+    assert httpx.post(f"{emulator.url}/payments/void", json=void, auth=auth).json()["Success"]
+    assert [answer.json() for answer in site.deliver()] == [OK, OK]
+    after = get(api, captured)
+    assert (after["status"], after["amount_captured"]) == ("succeeded", 50000)
     assert get(api, voided)["status"] == "canceled"
-    assert all(row["verdict"] == "accepted" for row in stored_notifications(server, site.name))
+
+
+def test_a_notification_the_api_cannot_confirm_now_is_kept_and_settled_later(
+    server: LiveServer, site: Site, api: httpx.Client, emulator: CloudPaymentsEmulator
+) -> None:
+    """CloudPayments' API down: the Pay is kept pending and applied once the API confirms
+    it; a Check posted to `/pay` meanwhile ends rejected once the API says otherwise."""
+    paid = create_payment(api)
+    attempt = site.pay(paid, send_outcome=False)
+    declined = create_payment(api)
+    site.pay(declined, decline=True, send_outcome=False)
+    check = [sent for sent in emulator.sent if sent.kind == "check"][-1]
+    assert attempt.outcome is not None
+    emulator.fail_next("/payments/get", "error", times=2)
+    assert attempt.outcome.send().status_code == 500
+    assert posted_to(check, "pay").status_code == 500
+    assert [get(api, p)["status"] for p in (paid, declined)] == ["pending", "pending"]
+
+    server.call(notifications.reprocess_pending(later(server, timedelta(minutes=1))))
+    pay, forged = stored_notifications(server, site.name)[-2:]
+    assert (pay["verdict"], pay["outcome"]) == ("accepted", "pending → succeeded")
+    assert (forged["verdict"], forged["payment_id"]) == ("rejected", None)
+    assert "Declined" in forged["reason"]
+    assert [get(api, p)["status"] for p in (paid, declined)] == ["succeeded", "pending"]
 
 
 # Outages

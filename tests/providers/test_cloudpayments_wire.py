@@ -29,6 +29,8 @@ from kassa.providers.cloudpayments import (
     CloudPaymentsProvider,
     TransactionStatus,
     check_code,
+    check_kind,
+    confirms,
     json_body,
     kassa_status,
     read_fields,
@@ -265,3 +267,89 @@ def test_widget_options_follow_the_payment() -> None:
         "script-url": "https://widget.tiptoppay.kz/bundles/widget.js",
     }
     assert provider.widget_origin == "https://widget.tiptoppay.kz"
+
+
+PAYMENT = {"TransactionId": "42", "Amount": "15.00", "Currency": "RUB", "InvoiceId": "pay_1"}
+
+
+@pytest.mark.parametrize(
+    ("kind", "fields", "refused"),
+    [
+        ("pay", {"Status": "Authorized", "OperationType": "Payment"}, False),
+        ("pay", {"Status": "Completed"}, False),
+        ("pay", {"Status": "Declined"}, True),
+        ("pay", {"Status": "Cancelled"}, True),
+        ("pay", {}, True),
+        ("pay", {"Status": "Completed", "OperationType": "Refund"}, True),
+        ("confirm", {"Status": "Completed"}, False),
+        ("confirm", {"Status": "Authorized"}, True),
+        ("cancel", {"Status": "Cancelled"}, False),
+        ("cancel", {}, False),  # its fields are not documented: the API decides
+        ("cancel", {"Status": "Authorized"}, True),
+        ("fail", {"Status": "Declined", "ReasonCode": "5051"}, False),
+        ("fail", {"Status": "Completed"}, True),
+        ("fail", {}, True),
+        ("refund", {"OperationType": "Refund", "PaymentTransactionId": "41"}, False),
+        ("refund", {"OperationType": "Payment", "Status": "Completed"}, True),
+        ("check", {"Status": "Completed"}, False),
+        ("check", {"Status": "Declined"}, True),
+        ("check", {"OperationType": "Refund"}, True),
+        ("recurrent", {"Status": "Active"}, False),  # not acted on
+    ],
+)
+def test_a_body_must_fit_the_kind_of_its_url(
+    kind: str, fields: dict[str, str], refused: bool
+) -> None:
+    values = {**PAYMENT, **fields}
+    if refused:
+        with pytest.raises(NotificationRejected):
+            check_kind(kind, values)
+    else:
+        check_kind(kind, values)
+
+
+def test_an_unknown_status_is_unreadable() -> None:
+    with pytest.raises(ValueError, match="Pending"):
+        check_kind("pay", {**PAYMENT, "Status": "Pending"})
+
+
+@pytest.mark.parametrize(
+    ("kind", "claimed", "api", "confirmed"),
+    [
+        ("pay", "Authorized", "Authorized", True),
+        ("pay", "Authorized", "Completed", True),  # captured since: a late Pay is true
+        ("pay", "Authorized", "Cancelled", True),
+        ("pay", "Completed", "Completed", True),
+        ("pay", "Completed", "Declined", False),  # a Check's body: the card was declined
+        ("pay", "Authorized", "AwaitingAuthentication", False),
+        ("confirm", "Completed", "Authorized", False),
+        ("confirm", "Completed", "Completed", True),
+        ("cancel", None, "Cancelled", True),
+        ("cancel", None, "Authorized", False),
+    ],
+)
+def test_the_api_must_bear_out_what_the_body_says(
+    kind: str, claimed: str | None, api: str, confirmed: bool
+) -> None:
+    values = {**PAYMENT, **({"Status": claimed} if claimed else {})}
+    found = read_transaction({**PAYMENT, "TransactionId": 42, "Status": api})
+    assert (confirms(kind, values, found) is None) is confirmed
+
+
+@pytest.mark.parametrize(
+    "model",
+    [
+        {**PAYMENT, "InvoiceId": "pay_2"},
+        {**PAYMENT, "Currency": "USD"},
+        {**PAYMENT, "OperationType": "Refund"},
+    ],
+)
+def test_the_api_must_describe_the_bodys_transaction(model: dict[str, str]) -> None:
+    found = read_transaction({**model, "Status": "Completed"})
+    assert confirms("pay", {**PAYMENT, "Status": "Completed"}, found) is not None
+
+
+@pytest.mark.parametrize("number", ["9223372036854775808", "1" * 40, "1" * 5000])
+def test_transaction_numbers_beyond_64_bits_are_unreadable(number: str) -> None:
+    with pytest.raises(ValueError, match="not a transaction number"):
+        read_notification("pay", {**PAYMENT, "TransactionId": number, "Status": "Completed"})

@@ -586,8 +586,9 @@ def test_a_simulated_notification_is_accepted(
     # The API knows no such refund: the simulation shows the path works, and is refused.
     refund = gateway.simulate(payment, "refund.succeeded")
     answer = httpx.post(url, content=refund.body, headers={**refund.headers, **headers})
-    assert answer.status_code == 403
-    assert "does not confirm refund.succeeded" in answer.json()["message"]
+    assert (answer.status_code, answer.json()["message"]) == (403, "not accepted")
+    row = stored_notifications(server, shop.name)[-1]
+    assert "does not confirm refund.succeeded" in row["reason"]
 
     with pytest.raises(NotSupported):
         gateway.simulate(payment, "payout.succeeded")

@@ -355,6 +355,7 @@ def test_a_payment_that_expires_before_its_terminal_connects_is_never_sent(
             via=AgentKind.KASSA,
             kinds=None,
             connected_at=future.clock(),
+            token_version=1,
         )
 
     assert server.call(sweep_later()) == []

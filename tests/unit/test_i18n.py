@@ -44,16 +44,31 @@ def test_money_per_locale(amount: int, currency: str, ru: str, en: str) -> None:
     assert format_money(amount, currency, "en") == en
 
 
-def test_every_message_has_a_russian_translation() -> None:
-    russian = translations("ru")
+def extracted() -> list[str | tuple[str, ...]]:
+    """Every message Babel finds in Kassa's code and pages (`babel.cfg`'s patterns):
+    strings, and (singular, plural) pairs."""
     method_map = [("**.py", "python"), ("web/templates/**.html", "jinja2")]
     options = {"web/templates/**.html": {"extensions": "jinja2.ext.i18n"}}
-    messages = {
+    return [
         message
         for _, _, message, _, _ in extract_from_dir(
             ROOT / "src" / "kassa", method_map, options_map=options
         )
-        if isinstance(message, str)
-    }
-    assert {"Pay", "Decline", "Authorize", "Parameters"} <= messages
+    ]
+
+
+def test_every_message_has_a_russian_translation() -> None:
+    russian = translations("ru")
+    messages = {message for message in extracted() if isinstance(message, str)}
+    assert {"Pay", "Decline", "Authorize", "Parameters", "Payment terminal"} <= messages
     assert [m for m in sorted(messages) if russian.gettext(m) == m] == []
+
+
+def test_every_counter_has_its_three_russian_forms() -> None:
+    """Russian says 1 платёж, 2 платежа, 5 платежей: each plural message has three forms."""
+    russian = translations("ru")
+    pairs = {(m[0], m[1]) for m in extracted() if isinstance(m, tuple) and m[0] and m[1]}
+    assert ("%(num)d attempt", "%(num)d attempts") in pairs
+    forms = {pair: {russian.ngettext(*pair, n) for n in (1, 2, 5)} for pair in pairs}
+    untranslated = [p for p in sorted(pairs) if forms[p] & set(p) or len(forms[p]) < 2]
+    assert untranslated == []

@@ -62,7 +62,25 @@ def test_more_digits_than_the_currency_has_is_refused() -> None:
     assert from_decimal("10.1000", "RUB") == 1010
 
 
-@pytest.mark.parametrize("value", [1.5, True, "abc", "NaN", "Infinity", ""])
+@pytest.mark.parametrize(
+    "value",
+    # Decimal() itself would take the last six: spaces, underscores, exponents, a sign,
+    # other scripts' digits (fullwidth, Arabic-Indic).
+    [
+        1.5,
+        True,
+        "abc",
+        "NaN",
+        "Infinity",
+        "",
+        " 12",
+        "1_000",
+        "1e3",
+        "+5",
+        "\uff11\uff12",
+        "\u0661",
+    ],
+)
 def test_non_decimal_values_are_refused(value: object) -> None:
     with pytest.raises(AmountInvalid):
         from_decimal(value, "RUB")  # type: ignore[arg-type]

@@ -54,11 +54,13 @@ def verifies(secret: str, body: bytes, headers: dict[str, str]) -> bool:
 
 @dataclass
 class Receiver:
-    """Answers `answer(path, n)` to the n-th request (from 0) on `path`, after `delay` s."""
+    """Answers `answer(path, n)` to the n-th request (from 0) on `path`, after `delay` s,
+    with a `Location` header where `locations` has one for the path."""
 
     answer: Callable[[str, int], int] = lambda _path, _n: OK
     delay: float = 0.0
     secrets: dict[str, list[str]] = field(default_factory=dict)
+    locations: dict[str, str] = field(default_factory=dict)
     requests: list[Received] = field(default_factory=list)
     in_flight: Counter[str] = field(default_factory=Counter)
     overlaps: list[str] = field(default_factory=list)
@@ -82,13 +84,21 @@ class Receiver:
         if held and not any(verdicts.values()):
             return PlainTextResponse("bad signature", status_code=400)
         status = self.answer(request.url.path, count)
-        return PlainTextResponse(f"answer {count}: {status}", status_code=status)
+        location = self.locations.get(request.url.path)
+        extra = {"location": location} if location else None
+        return PlainTextResponse(f"answer {count}: {status}", status_code=status, headers=extra)
 
     def reset(self) -> None:
         """Forget everything and answer 200 again, for the next test."""
         self.answer = lambda _path, _n: OK
         self.delay = 0.0
-        for collected in (self.secrets, self.requests, self.in_flight, self.overlaps):
+        for collected in (
+            self.secrets,
+            self.locations,
+            self.requests,
+            self.in_flight,
+            self.overlaps,
+        ):
             collected.clear()
 
     def app(self) -> Starlette:

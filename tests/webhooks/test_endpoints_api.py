@@ -43,8 +43,9 @@ def test_the_secret_is_kept_out_of_reprs(server: LiveServer, hooks: Hooks) -> No
     found = server.call(
         webhooks.get_endpoint(server.ctx, scope=webhooks.Operator(), endpoint_id=created["id"])
     )
-    assert found.secret == created["secret"]
+    assert server.ctx.keyring.decrypt(found.encrypted_secret) == created["secret"]
     assert created["secret"] not in repr(found)
+    assert found.encrypted_secret not in repr(found)
 
 
 def test_events_default_to_everything(hooks: Hooks) -> None:
@@ -210,4 +211,8 @@ def test_rotations_at_once_lose_no_secret(server: LiveServer, hooks: Hooks) -> N
 
     issued = server.call(rotate_together())
     found = server.call(webhooks.get_endpoint(server.ctx, scope=scope, endpoint_id=endpoint_id))
-    assert {found.secret, found.previous_secret} == set(issued)
+    assert found.encrypted_previous_secret is not None
+    decrypt = server.ctx.keyring.decrypt
+    assert {decrypt(found.encrypted_secret), decrypt(found.encrypted_previous_secret)} == set(
+        issued
+    )

@@ -16,8 +16,15 @@ from kassa.services import webhooks
 from kassa.services.deliveries import RETRY_FOR, next_attempt_at, retry_delay
 from kassa.services.outbox_cursor import GAP_TIMEOUT, Position, Window, next_position
 from kassa.services.webhook_sending import signed_headers
+from kassa.store.keyring import Keyring, key_id, new_key
 
 T0 = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+KEY = new_key()
+KEYRING = Keyring([KEY])
+
+
+def encrypted(secret: str) -> str:
+    return KEYRING.encrypt(secret, key_id(KEY))
 
 
 def test_the_schedule_is_standard_webhooks_then_every_twelve_hours() -> None:
@@ -71,8 +78,8 @@ def make_endpoint(filters: list[str]) -> webhooks.Endpoint:
         failing_since=None,
         created_at=T0,
         updated_at=T0,
-        secret=webhooks.new_secret(),
-        previous_secret=None,
+        encrypted_secret=encrypted(webhooks.new_secret()),
+        encrypted_previous_secret=None,
         previous_secret_expires_at=None,
     )
 
@@ -139,18 +146,20 @@ def test_the_by_hand_verifier_in_the_docs_accepts_what_kassa_sends() -> None:
     now = datetime.now(UTC)
     endpoint = replace(
         make_endpoint(["*"]),
-        secret=new,
-        previous_secret=old,
+        encrypted_secret=encrypted(new),
+        encrypted_previous_secret=encrypted(old),
         previous_secret_expires_at=now + timedelta(hours=1),
     )
     body = '{"id":"evt_1","data":{"object":{"description":"Кофе"}}}'.encode()
-    headers = signed_headers(endpoint, msg_id="evt_1", body=body, now=now)
+    headers = signed_headers(endpoint, KEYRING, msg_id="evt_1", body=body, now=now)
     verify(new, body, headers)
     verify(old, body, headers)  # during the rotation's overlap
     with pytest.raises(ValueError, match="no valid signature"):
         verify(webhooks.new_secret(), body, headers)
     with pytest.raises(ValueError, match="no valid signature"):
         verify(new, body + b" ", headers)
-    stale = signed_headers(endpoint, msg_id="evt_1", body=body, now=now - timedelta(minutes=6))
+    stale = signed_headers(
+        endpoint, KEYRING, msg_id="evt_1", body=body, now=now - timedelta(minutes=6)
+    )
     with pytest.raises(ValueError, match="too far"):
         verify(new, body, stale)

@@ -59,18 +59,51 @@ def test_four_workers_send_each_event_once(
 def test_a_dead_workers_claim_lapses(
     server: LiveServer, hooks: Hooks, receiver: Receiver, api: httpx.Client
 ) -> None:
-    """A worker claimed a delivery and died before sending: after the lease, another sends it."""
+    """A worker claimed a delivery and died, here before sending: after the lease, another
+    sends it. Whether the first had sent it nobody can tell, so its attempt, recorded in
+    flight with the claim, counts as one of unknown outcome."""
     endpoint = hooks.create(receiver.url + "/kassa")
     create_payment(api)
     server.call(webhook_fanout.fan_out(server.ctx))
     (claimed,) = server.call(webhook_sending._claim(server.ctx, limit=5))
     assert hooks.run() == 0  # taken: nobody else sends it
     assert receiver.requests == []
+    (delivery,) = hooks.deliveries(endpoint["id"])
+    assert [a["state"] for a in delivery["attempts"]] == ["in_flight"]
     hooks.run(later(server, LEASE + timedelta(seconds=1)))
     assert len(receiver.requests) == 1
     (delivery,) = hooks.deliveries(endpoint["id"])
-    assert (delivery["status"], len(delivery["attempts"])) == ("succeeded", 1)
     assert claimed.delivery_id == delivery["id"]
+    assert delivery["status"] == "succeeded"
+    unknown, sent = delivery["attempts"]
+    assert (unknown["state"], unknown["succeeded"]) == ("unknown", False)
+    assert unknown["error"].startswith("outcome unknown")
+    assert (sent["state"], sent["succeeded"], sent["status_code"]) == ("done", True, 200)
+
+
+def test_a_delivery_sent_twice_across_a_crash_is_recorded_twice(
+    server: LiveServer, hooks: Hooks, receiver: Receiver, api: httpx.Client
+) -> None:
+    """A worker sent a delivery and died before recording the answer; the next sends it
+    again. Both POSTs are in the record: the first of unknown outcome."""
+    endpoint = hooks.create(receiver.url + "/kassa")
+    create_payment(api)
+    server.call(webhook_fanout.fan_out(server.ctx))
+    (claimed,) = server.call(webhook_sending._claim(server.ctx, limit=5))
+
+    async def send_and_die() -> None:
+        async with httpx.AsyncClient() as http:
+            await webhook_sending._send(http, claimed, server.ctx.keyring, now=server.ctx.clock())
+
+    server.call(send_and_die())
+    hooks.run(later(server, LEASE + timedelta(seconds=1)))
+    assert len(receiver.requests) == 2
+    (delivery,) = hooks.deliveries(endpoint["id"])
+    assert len(delivery["attempts"]) == 2  # one per POST made
+    assert [(a["state"], a["succeeded"]) for a in delivery["attempts"]] == [
+        ("unknown", False),
+        ("done", True),
+    ]
 
 
 def postgres_only(server: LiveServer) -> None:

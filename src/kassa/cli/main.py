@@ -8,25 +8,28 @@ from typing import Annotated
 import httpx
 import typer
 import uvicorn
+from sqlalchemy import make_url
 
 from kassa.cli.admin import app as admin_app
 from kassa.cli.audit import audit
 from kassa.cli.backup import backup, restore
 from kassa.cli.dev import app as dev_app
+from kassa.cli.logs import configure_logging
 from kassa.cli.output import (
     JsonOption,
-    configure_logging,
     console,
     errors,
     fail,
     id_column,
     in_context,
     money,
+    prepare,
     print_json,
     run,
     show,
     table,
 )
+from kassa.cli.secrets import app as secrets_app
 from kassa.cli.terminals import app as terminals_app
 from kassa.cli.webhooks import app as webhooks_app
 from kassa.cli.worker import worker
@@ -45,7 +48,6 @@ from kassa.services import (
 )
 from kassa.services.context import Context
 from kassa.services.objects import payment_object, timestamp
-from kassa.store import upgrade
 
 app = typer.Typer(help="Kassa: a self-hosted payments hub.", no_args_is_help=True)
 shops_app = typer.Typer(help="Create and list shops.", no_args_is_help=True)
@@ -59,6 +61,7 @@ app.add_typer(payments_app, name="payments")
 app.add_typer(webhooks_app, name="webhooks")
 app.add_typer(terminals_app, name="terminals")
 app.add_typer(admin_app, name="admin")
+app.add_typer(secrets_app, name="secrets")
 app.add_typer(dev_app, name="dev")
 
 
@@ -105,7 +108,7 @@ def serve(
     options = {"host": host, "port": port}
     settings = Settings().model_copy(update={k: v for k, v in options.items() if v is not None})
     configure_logging(settings)
-    upgrade(settings.resolved_database_url)
+    prepare(settings)
     if demo:
         set_up = in_context(settings, partial(bootstrap.ensure_demo, new_key=new_key))
         _print_demo(settings, set_up)
@@ -123,6 +126,9 @@ def serve(
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level,
+        # uvicorn's loggers are left to the root handler `configure_logging` set up, whose
+        # filter takes secrets (a kiosk's `?token=`) out of every line, access lines included.
+        log_config=None,
         server_header=False,
         # Forwarded headers are read by the app, from KASSA_TRUSTED_PROXIES only.
         proxy_headers=False,
@@ -137,7 +143,8 @@ app.command()(restore)
 
 def _print_demo(settings: Settings, demo: bootstrap.Demo) -> None:
     base = settings.resolved_public_url
-    console.print(f"\n[bold]Kassa[/] on {base}  (database: {settings.resolved_database_url})")
+    database = make_url(settings.resolved_database_url).render_as_string(hide_password=True)
+    console.print(f"\n[bold]Kassa[/] on {base}  (database: {database})")
     console.print(f"  API base URL  {base}/v1")
     console.print(f"  API docs      {base}/docs")
     console.print(f"  Admin UI      {base}/admin")
@@ -169,8 +176,9 @@ def _print_demo(settings: Settings, demo: bootstrap.Demo) -> None:
 def migrate() -> None:
     """Bring the database schema up to date."""
     settings = Settings()
-    upgrade(settings.resolved_database_url)
-    console.print(f"Schema up to date: {settings.resolved_database_url}")
+    prepare(settings)
+    database = make_url(settings.resolved_database_url).render_as_string(hide_password=True)
+    console.print(f"Schema up to date: {database}")
 
 
 TimezoneOption = Annotated[
@@ -183,6 +191,12 @@ def shops_create(name: str, timezone: TimezoneOption = shops.DEFAULT_TIMEZONE) -
     """Create a shop. Its name goes into notification URLs: /hooks/{provider}/{name}."""
     shop = run(lambda ctx: shops.create_shop(ctx, name=name, timezone=timezone))
     console.print(f"Created shop [bold]{shop.name}[/] ({shop.id}, {shop.timezone})")
+    console.print(
+        f"It has the {shops.DEFAULT_PROVIDER} provider in test mode; make a test key with "
+        f"[bold]kassa keys create {shop.name}[/] and create a payment (README: Your first "
+        "payment).",
+        soft_wrap=True,
+    )
 
 
 @shops_app.command("timezone")
@@ -453,5 +467,7 @@ def simulate_notification(
         raise fail(f"could not reach Kassa at {base_url}: {exc}") from None
     console.print(f"{delivery.method} {delivery.url}", soft_wrap=True)
     console.print(f"Kassa answered HTTP {delivery.status_code}: {delivery.answer}", soft_wrap=True)
+    if delivery.reason:
+        console.print(f"It was rejected: {delivery.reason}", soft_wrap=True, markup=False)
     if delivery.status_code >= 300:
         raise typer.Exit(1)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, TypeVar
 
@@ -17,8 +16,10 @@ from rich.table import Column, Table
 from kassa.config import Settings
 from kassa.domain import KassaError
 from kassa.domain.money import format_major
-from kassa.services.context import Context
+from kassa.services import encryption
+from kassa.services.context import Context, keyring_for
 from kassa.store import upgrade
+from kassa.store.keyring import KeyringError
 
 console = Console()
 errors = Console(stderr=True)
@@ -41,22 +42,36 @@ def fail(message: str, code: int = 1) -> typer.Exit:
     return typer.Exit(code)
 
 
-def configure_logging(settings: Settings) -> None:
-    """Log to stderr at `KASSA_LOG_LEVEL`, each line with its time, level and logger."""
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+def prepare(settings: Settings) -> None:
+    """Bring the schema up to date (a migration may encrypt stored secrets) and make sure
+    this Kassa has the key the database's secrets are encrypted with: a missing or wrong key
+    is a message and exit code 1, before anything else is done."""
+    try:
+        upgrade(settings.resolved_database_url, keyring=keyring_for(settings))
+        asyncio.run(_check_key(settings))
+    except KeyringError as exc:
+        raise fail(str(exc)) from None
+
+
+async def _check_key(settings: Settings) -> None:
+    ctx = Context.open(settings)
+    try:
+        await encryption.check(ctx)
+    finally:
+        await ctx.close()
 
 
 def run(work: Callable[[Context], Awaitable[T]]) -> T:
-    """Bring the schema up to date, open a context, run `work` in it; a domain error becomes
-    a message and exit code 1."""
+    """Bring the schema up to date, check the key, open a context, run `work` in it; a
+    domain error becomes a message and exit code 1."""
     settings = Settings()
-    upgrade(settings.resolved_database_url)
+    prepare(settings)
     try:
         return in_context(settings, work)
     except KassaError as exc:
         raise fail(exc.message) from None
+    except KeyringError as exc:
+        raise fail(str(exc)) from None
 
 
 def in_context(settings: Settings, work: Callable[[Context], Awaitable[T]]) -> T:

@@ -11,7 +11,7 @@ from rich.markup import escape
 from kassa.cli.output import JsonOption, console, errors, id_column, print_json, run, show, table
 from kassa.services import deliveries, shops, webhook_sending, webhooks
 from kassa.services.context import Context
-from kassa.services.deliveries import Delivery, delivery_object
+from kassa.services.deliveries import AttemptState, Delivery, delivery_object
 from kassa.services.pagination import MAX_LIMIT, PageRequest
 from kassa.services.webhooks import Endpoint, Operator, endpoint_object
 
@@ -149,7 +149,7 @@ def rotate(
     endpoint, secret = run(work)
     console.print(f"New signing secret: {secret}", soft_wrap=True)
     expires = endpoint.previous_secret_expires_at
-    if endpoint.previous_secret and expires is not None:
+    if endpoint.encrypted_previous_secret and expires is not None:
         errors.print(f"The previous secret also signs until {expires:%Y-%m-%d %H:%M:%S} UTC.")
     else:
         errors.print("The previous secret no longer signs.")
@@ -213,6 +213,8 @@ def _print_deliveries(found: list[Delivery]) -> None:
         last = delivery.attempts[-1] if delivery.attempts else None
         if last is None:
             answer = ""
+        elif last.state is AttemptState.IN_FLIGHT:
+            answer = "in flight"
         elif last.status_code is not None:
             answer = f"HTTP {last.status_code} in {last.latency_ms} ms"
         else:

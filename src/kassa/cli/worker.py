@@ -9,12 +9,12 @@ import signal
 
 from sqlalchemy import make_url
 
-from kassa.cli.output import configure_logging, fail
+from kassa.cli.logs import configure_logging
+from kassa.cli.output import fail, prepare
 from kassa.config import Settings
 from kassa.services import consumers
 from kassa.services.background import JOBS, BackgroundLoop
 from kassa.services.context import Context
-from kassa.store import upgrade
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +34,7 @@ def worker() -> None:
         consumers.load(settings.consumers)
     except ValueError as exc:
         raise fail(f"KASSA_CONSUMERS: {exc}") from None
-    upgrade(settings.resolved_database_url)
+    prepare(settings)
     asyncio.run(_work(settings))
     log.info("worker stopped")
 

@@ -7,6 +7,7 @@ Floats never touch money.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
@@ -46,11 +47,18 @@ def to_decimal(amount: int, currency: str) -> Decimal:
     return Decimal(amount).scaleb(-exponent).quantize(Decimal(1).scaleb(-exponent))
 
 
+_DECIMAL_TEXT = re.compile(r"-?[0-9]+(\.[0-9]+)?")
+
+
 def from_decimal(value: Decimal | str | int, currency: str, *, param: str = "amount") -> int:
     """A major-unit value ("1500.00", Decimal, int) to minor units, refusing lost precision."""
     if isinstance(value, float | bool):
         raise AmountInvalid(f"{value!r} is not an exact decimal amount", param=param)
     exponent = currency_exponent(currency)
+    if isinstance(value, str) and not _DECIMAL_TEXT.fullmatch(value):
+        # Decimal() would also take " 12", "1_000", "1e3" and other scripts' digits ("١٢");
+        # a provider's amount is plain ASCII digits.
+        raise AmountInvalid(f"{value[:40]!r} is not a decimal amount", param=param)
     try:
         decimal = Decimal(value)
     except (InvalidOperation, ValueError):

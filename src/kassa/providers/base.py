@@ -49,12 +49,15 @@ class Capabilities:
 
 @dataclass(frozen=True, slots=True)
 class CredentialField:
-    """One setting of a provider account, named as the provider names it."""
+    """One setting of a provider account, named as the provider names it. `description`
+    is English marked for translation (`N_`); `default`, if any, is what an empty value
+    means."""
 
     name: str
     description: str
     secret: bool = False
     required: bool = True
+    default: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,6 +197,9 @@ class Provider:
     credential_fields: ClassVar[tuple[CredentialField, ...]] = ()
     #: Whether accounts of this provider can only be test accounts.
     test_only: ClassVar[bool] = False
+    #: Whether a payment goes through this provider only when it names it (or, for terminals,
+    #: a terminal): never the shop's default for a payment that names no provider.
+    named_only: ClassVar[bool] = False
     #: How long the provider remembers an idempotency key; a call repeated later could be done
     #: twice, so Kassa stops repeating it then. `None`: as long as Kassa needs.
     idempotency_window: ClassVar[timedelta | None] = None
@@ -234,6 +240,12 @@ class Provider:
             address = address.ipv4_mapped
         if not any(address in network for network in self.notification_sources):
             raise NotificationRejected(f"{self.title} does not send notifications from {address}")
+
+    @classmethod
+    def sends_notifications(cls) -> bool:
+        """Whether the provider notifies Kassa at `/hooks/{provider}/…` (whether it reads
+        notifications at all)."""
+        return cls.parse_notification is not Provider.parse_notification
 
     @classmethod
     def generate_credentials(cls) -> dict[str, str]:

@@ -53,6 +53,7 @@ from kassa.domain import (
     currency_exponent,
 )
 from kassa.domain.money import format_major, to_decimal
+from kassa.domain.translatable import N_
 from kassa.providers import wire
 from kassa.providers.base import (
     Capabilities,
@@ -79,6 +80,9 @@ DEFAULT_WIDGET_URL = "https://widget.cloudpayments.ru/bundles/cloudpayments.js"
 
 #: The notification types Kassa acts on, as the last segment of the notification URL.
 NOTIFICATION_KINDS = ("check", "pay", "fail", "confirm", "refund", "cancel")
+#: The other types CloudPayments sends ([3rd-party code]: izatop/cloudpayments): stored and
+#: acknowledged, nothing applied. A URL ending with anything else is no CloudPayments one.
+OTHER_KINDS = ("recurrent", "receipt")
 
 #: CloudPayments takes more currencies; these are the ones Kassa knows. All have two decimals,
 #: which the refund notification relies on (it carries no `Currency`).
@@ -200,10 +204,7 @@ def verify_signature(secret: str, request: InboundRequest) -> None:
     )
     for header, signed in candidates:
         given = request.headers.get(header)
-        # Header values arrive as latin-1 text; compare bytes, so odd input cannot raise.
-        if given is not None and hmac.compare_digest(
-            given.strip().encode("latin-1", "replace"), sign(secret, signed).encode()
-        ):
+        if given is not None and wire.signature_matches(given.strip(), sign(secret, signed)):
             return
     raise SignatureInvalid("Content-HMAC does not match the notification")
 
@@ -293,6 +294,8 @@ class _Fields:
             return None
         if isinstance(value, bool) or not isinstance(value, str | int):
             raise TypeError(f"{name} is not text")
+        if isinstance(value, str) and "\x00" in value:
+            raise ValueError(f"{name} holds a NUL character")  # PostgreSQL's text cannot
         return str(value)
 
     def required(self, name: str) -> str:
@@ -303,9 +306,14 @@ class _Fields:
 
     def transaction_id(self, name: str = "TransactionId") -> str:
         value = self.required(name)
-        if not value.isascii() or not value.isdigit():
+        # An integer in CloudPayments' models; that it fits in 64 bits is assumed (its width
+        # is NOT FOUND), so a longer one is refused rather than stored.
+        if not value.isascii() or not value.isdigit() or len(value.lstrip("0")) > 19:
+            raise ValueError(f"{name} {value[:40]!r} is not a transaction number")
+        number = int(value)
+        if number >= 2**63:
             raise ValueError(f"{name} {value!r} is not a transaction number")
-        return str(int(value))
+        return str(number)
 
     def money(self, *, currency_required: bool = True) -> Money:
         """`Amount` (a decimal string in forms, a number in JSON) in `Currency`."""
@@ -332,6 +340,127 @@ class _Fields:
 REFUND_DATA_KEY = "kassa_refund_id"
 
 
+# Which kind a notification is: from what it signs, not from its URL
+
+
+@dataclass(frozen=True, slots=True)
+class KindRule:
+    """What the signed body of one kind of notification says about its transaction.
+
+    The kind a notification is posted as is the last segment of its URL, which nothing signs:
+    a genuine body posted to another kind's URL must not be read as that kind. So the body's
+    own `OperationType` and `Status` must fit the kind. Where a body of another kind can say
+    the same (a Check's body is what the Pay's will be; whether a one-stage Pay or a Confirm
+    said `Completed` changes nothing, but a Check's `Completed` comes before anybody paid; the
+    Cancel notification's fields are not documented), CloudPayments' API must confirm the
+    transaction is in that state before the notification is applied.
+    """
+
+    operation: str
+    #: The `Status` values the body may carry; empty: not looked at.
+    statuses: frozenset[TransactionStatus]
+    #: Whether the body must carry a `Status` (Pay, Fail and Confirm do, [official copy]).
+    status_required: bool
+    #: Whether the transaction's state must be confirmed with `/payments/get` first.
+    confirmed_by_api: bool
+
+
+_S = TransactionStatus
+KIND_RULES: dict[str, KindRule] = {
+    # A Check comes before authorization and carries the status the payment will have
+    # (observed in integrations; [official copy] lists Status among its fields): it changes
+    # nothing, so only a body that plainly is not one is refused.
+    "check": KindRule(
+        "Payment",
+        frozenset({_S.AWAITING_AUTHENTICATION, _S.AUTHORIZED, _S.COMPLETED}),
+        status_required=False,
+        confirmed_by_api=False,
+    ),
+    "pay": KindRule(
+        "Payment",
+        frozenset({_S.AUTHORIZED, _S.COMPLETED}),
+        status_required=True,
+        confirmed_by_api=True,
+    ),
+    # Declined is final and no other kind carries it (a Check precedes the decision).
+    "fail": KindRule(
+        "Payment", frozenset({_S.DECLINED}), status_required=True, confirmed_by_api=False
+    ),
+    "confirm": KindRule(
+        "Payment", frozenset({_S.COMPLETED}), status_required=True, confirmed_by_api=True
+    ),
+    # The Refund notification carries OperationType=Refund and PaymentTransactionId, which no
+    # other kind has ([official copy]); its Status is not documented.
+    "refund": KindRule("Refund", frozenset(), status_required=False, confirmed_by_api=False),
+    # The Cancel notification's fields are NOT FOUND in the documentation: a Status, if there
+    # is one, must say Cancelled, and the API must say so in any case.
+    "cancel": KindRule(
+        "Payment", frozenset({_S.CANCELLED}), status_required=False, confirmed_by_api=True
+    ),
+}
+
+#: The states a transaction in a status may be in later: a hold is confirmed or voided, and
+#: every other status but 3-D Secure's is final.
+LATER_STATES: dict[TransactionStatus, frozenset[TransactionStatus]] = {
+    _S.AWAITING_AUTHENTICATION: frozenset(TransactionStatus),
+    _S.AUTHORIZED: frozenset({_S.AUTHORIZED, _S.COMPLETED, _S.CANCELLED}),
+    _S.COMPLETED: frozenset({_S.COMPLETED}),
+    _S.CANCELLED: frozenset({_S.CANCELLED}),
+    _S.DECLINED: frozenset({_S.DECLINED}),
+}
+
+
+def claimed_status(values: Mapping[str, Any]) -> TransactionStatus | None:
+    """The body's `Status`, if it has one; `ValueError` for a status CloudPayments does not
+    have (the body cannot be read)."""
+    status = _Fields(values).text("Status")
+    return None if status is None else TransactionStatus(status)
+
+
+def check_kind(kind: str, values: Mapping[str, Any]) -> None:
+    """Raise `NotificationRejected` if the body's own fields contradict `kind` (see
+    `KindRule`), or `ValueError` if its Status is unknown. Kinds Kassa does not act on
+    (Recurrent, Receipt…) change nothing and are not checked."""
+    rule = KIND_RULES.get(kind)
+    if rule is None:
+        return
+    fields = _Fields(values)
+    operation = fields.text("OperationType")
+    if operation is not None and operation != rule.operation:
+        raise NotificationRejected(
+            f"The body is a CloudPayments {operation} notification (OperationType), "
+            f"not a {kind} one: refused"
+        )
+    status = claimed_status(values)
+    if status is None and rule.status_required:
+        raise NotificationRejected(f"A CloudPayments {kind} notification carries a Status")
+    if status is not None and rule.statuses and status not in rule.statuses:
+        raise NotificationRejected(
+            f"The body says Status={status.value}, which a CloudPayments {kind} notification "
+            "never says: it was sent to another kind's URL, and is refused"
+        )
+
+
+def confirms(kind: str, values: Mapping[str, Any], found: Transaction) -> str | None:
+    """Why the transaction as the API has it (`found`) does not bear out a `kind`
+    notification with these fields; `None` if it does. The transaction must be the body's
+    (number, invoice, currency) and in the body's status or one it may have reached since."""
+    fields = _Fields(values)
+    claimed = claimed_status(values)
+    expected = LATER_STATES[claimed] if claimed is not None else KIND_RULES[kind].statuses
+    says = f"CloudPayments' API says transaction {found.transaction_id}"
+    if (found.transaction_id, found.invoice_id) != (
+        fields.transaction_id(),
+        fields.text("InvoiceId"),
+    ) or fields.text("Currency") not in (None, found.currency):
+        return f"{says} is for invoice {found.invoice_id} in {found.currency}, not this one"
+    if found.operation not in (None, "Payment"):
+        return f"{says} is a {found.operation}"
+    if found.status not in expected:
+        return f"{says} is {found.status.value if found.status else 'in an unknown status'}"
+    return None
+
+
 def read_notification(kind: str, values: Mapping[str, Any]) -> Notification:
     """A verified notification of type `kind` in Kassa's terms; see the module docstring."""
     fields = _Fields(values)
@@ -341,7 +470,7 @@ def read_notification(kind: str, values: Mapping[str, Any]) -> Notification:
             check=PaymentCheck(payment_id=fields.text("InvoiceId"), amount=fields.money()),
         )
     if kind not in NOTIFICATION_KINDS:
-        # Recurrent, Receipt, ...: nothing about a payment's state.
+        # Recurrent, Receipt: nothing about a payment's state.
         return Notification(event_key=None)
     transaction = fields.transaction_id()
     update: PaymentUpdate | RefundUpdate
@@ -350,7 +479,9 @@ def read_notification(kind: str, values: Mapping[str, Any]) -> Notification:
         update = RefundUpdate(
             status=RefundStatus.SUCCEEDED,
             amount=fields.money(currency_required=False).amount,
-            refund_id=kassa_refund if isinstance(kassa_refund, str) else None,
+            refund_id=kassa_refund
+            if isinstance(kassa_refund, str) and "\x00" not in kassa_refund
+            else None,
             provider_refund_id=transaction,
             payment_id=fields.text("InvoiceId"),
             provider_payment_id=fields.transaction_id("PaymentTransactionId"),
@@ -480,14 +611,17 @@ class CloudPaymentsProvider(Provider):
         two_stage=True, partial_capture=True, cancel=True, refunds=True, partial_refunds=True
     )
     credential_fields = (
-        CredentialField("public_id", "The site's Public ID (pk_… or test_api_…)."),
+        CredentialField("public_id", N_("The site's Public ID (pk_… or test_api_…).")),
         CredentialField(
-            "api_secret", "The site's API secret: API calls and notification HMAC.", secret=True
+            "api_secret",
+            N_("The site's API secret: API calls and notification HMAC."),
+            secret=True,
         ),
         CredentialField(
             "widget_url",
-            f"The widget script; default {DEFAULT_WIDGET_URL} (TipTopPay has its own).",
+            N_("The widget script (TipTopPay has its own)."),
             required=False,
+            default=DEFAULT_WIDGET_URL,
         ),
     )
     hook_kinds = NOTIFICATION_KINDS
@@ -716,19 +850,57 @@ class CloudPaymentsProvider(Provider):
         self, request: InboundRequest, *, verify: bool = True
     ) -> Notification:
         kind = (request.kind or "").lower()
-        if not kind:
+        if kind not in NOTIFICATION_KINDS + OTHER_KINDS:
             raise NotificationRejected(
                 "The notification URL must end with its type: "
-                + ", ".join(f"/{name}" for name in NOTIFICATION_KINDS)
+                + ", ".join(f"/{name}" for name in NOTIFICATION_KINDS + OTHER_KINDS)
             )
         if verify:
             verify_signature(self._secret, request)
         try:
-            return read_notification(kind, read_fields(request))
+            values = read_fields(request)
+            check_kind(kind, values)
+            notification = read_notification(kind, values)
+        except NotificationRejected:
+            raise
         except wire.MALFORMED as exc:
             raise NotificationRejected(
                 f"Unreadable CloudPayments {kind} notification: {exc!r}"
             ) from exc
+        # Also when re-applying one stored as pending (`verify` off): the API's word is what
+        # makes the kind certain, and it may be why the notification was left pending.
+        rule = KIND_RULES.get(kind)
+        if rule is not None and rule.confirmed_by_api:
+            await self._confirm(kind, values)
+        return notification
+
+    async def _confirm(self, kind: str, values: Mapping[str, Any]) -> None:
+        """Refuse the notification unless `/payments/get` bears it out (see `KindRule`).
+        `ProviderUnavailable` if the API does not answer: Kassa keeps the notification
+        pending and asks again later."""
+        transaction = _Fields(values).transaction_id()
+        try:
+            envelope = await self._call(
+                "/payments/get", {"TransactionId": _transaction_number(transaction)}
+            )
+        except ProviderDeclined as exc:
+            raise NotificationRejected(
+                f"CloudPayments' API did not confirm the {kind} notification: {exc.message}"
+            ) from exc
+        if envelope.model is None:
+            raise NotificationRejected(
+                f"CloudPayments' API does not know transaction {transaction} "
+                f"({envelope.message or 'no reason given'}): the {kind} notification is refused"
+            )
+        try:
+            found = read_transaction(envelope.model)
+        except wire.MALFORMED as exc:
+            raise ProviderUnavailable(
+                f"CloudPayments described transaction {transaction} unreadably: {exc!r}"
+            ) from exc
+        refusal = confirms(kind, values, found)
+        if refusal is not None:
+            raise NotificationRejected(f"{refusal}, not what the {kind} notification says")
 
     @classmethod
     def reply(cls, verdict: Verdict, message: str, check: CheckResult | None = None) -> HookReply:

@@ -38,6 +38,7 @@ from kassa.domain import (
     RefundUpdate,
     SignatureInvalid,
 )
+from kassa.domain.translatable import N_
 from kassa.providers import wire
 from kassa.providers.base import (
     Capabilities,
@@ -129,7 +130,7 @@ class SandboxProvider(Provider):
     """Kassa's embedded test provider; see the module docstring for its wire format."""
 
     name = "sandbox"
-    title = "Sandbox"
+    title = N_("Sandbox")
     default_api_url = "/sandbox/api"
     methods = frozenset({"card", "sbp"})
     capabilities = Capabilities(
@@ -138,7 +139,7 @@ class SandboxProvider(Provider):
     credential_fields = (
         CredentialField(
             "secret",
-            "Authenticates API calls and signs notifications; generated when not given.",
+            N_("Authenticates API calls and signs notifications; generated when not given."),
             secret=True,
         ),
     )
@@ -237,8 +238,8 @@ class SandboxProvider(Provider):
         self, request: InboundRequest, *, verify: bool = True
     ) -> Notification:
         if verify:
-            signature = request.headers.get(SIGNATURE_HEADER, "")
-            if not hmac.compare_digest(signature, sign(self._secret, request.body)):
+            signature = request.headers.get(SIGNATURE_HEADER)
+            if not wire.signature_matches(signature, sign(self._secret, request.body)):
                 raise SignatureInvalid("X-Sandbox-Signature does not match the body")
         try:
             document = json.loads(request.body)
@@ -248,7 +249,7 @@ class SandboxProvider(Provider):
                 if kind.startswith("refund.")
                 else payment_update(document["object"])
             )
-            return Notification(event_key=str(document["id"]), updates=[update])
+            return Notification(event_key=wire.text(document, "id"), updates=[update])
         except wire.MALFORMED as exc:
             raise NotificationRejected(f"Unreadable sandbox notification: {exc!r}") from exc
 

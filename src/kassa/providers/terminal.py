@@ -19,17 +19,21 @@ from typing import ClassVar
 
 from kassa.domain import ParameterInvalid
 from kassa.domain.terminals import check_terminal_id, payment_body, payment_deadline
+from kassa.domain.translatable import N_
 from kassa.providers.base import OperationRequest, PaymentRequest, Provider, ProviderPayment
 
 
 class TerminalProvider(Provider):
     name = "terminal"
-    title = "Payment terminal"
+    title = N_("Payment terminal")
     #: Kassa itself relays the payment to the terminal; there is no API to call.
     default_api_url = "/terminals"
     methods: ClassVar[frozenset[str]] = frozenset({"card"})
     #: The gateway reports `currency_code` 643 and amounts in kopecks: roubles only.
     currencies: ClassVar[frozenset[str] | None] = frozenset({"RUB"})
+    #: A payment reaches a kiosk only when it names the terminal (or this provider): adding a
+    #: terminal to a shop must not change where its other payments go.
+    named_only = True
 
     async def create(self, request: PaymentRequest) -> ProviderPayment:
         if not request.terminal:

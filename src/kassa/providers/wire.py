@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -21,7 +22,18 @@ def text(document: Any, key: str, *, required: bool = True) -> str | None:
         return None
     if not isinstance(value, str):
         raise TypeError(f"{key} is not a string")
+    if "\x00" in value:  # no provider sends one, and PostgreSQL's text cannot hold it
+        raise ValueError(f"{key} holds a NUL character")
     return value
+
+
+def signature_matches(given: str | None, expected: str) -> bool:
+    """Whether a signature header's value is `expected`, compared in constant time. Header
+    values arrive as text decoded from latin-1, and may hold any byte: they are compared as
+    bytes, since comparing text that is not ASCII raises instead of answering."""
+    if given is None:
+        return False
+    return hmac.compare_digest(given.encode("utf-8", "replace"), expected.encode())
 
 
 def read_answer(reader: Callable[[Any], T], document: Any, *, provider: str) -> T:

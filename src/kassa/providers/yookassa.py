@@ -69,6 +69,7 @@ from kassa.domain import (
     RefundStatus,
     RefundUpdate,
 )
+from kassa.domain.translatable import N_
 from kassa.providers import wire
 from kassa.providers.base import (
     Capabilities,
@@ -332,12 +333,14 @@ class YooKassaProvider(Provider):
     )
     credential_fields = (
         CredentialField(
-            "shop_id", "The shop's identifier (shopId) in YooKassa's cabinet: the API login."
+            "shop_id", N_("The shop's identifier (shopId) in YooKassa's cabinet: the API login.")
         ),
         CredentialField(
             "secret_key",
-            "A secret key from YooKassa's cabinet (Integration → API keys); a test shop's "
-            "keys start with test_.",
+            N_(
+                "A secret key from YooKassa's cabinet (Integration → API keys); a test shop's "
+                "keys start with test_."
+            ),
             secret=True,
         ),
     )

@@ -7,7 +7,8 @@ happened to a payment; the audit log says which person asked for it.
 
 Actions in use: `login`, `login.failed`, `logout`, `user.create`, `user.update`,
 `payment.capture`, `payment.cancel`, `payment.refresh`, `refund.create`, `shop.create`,
-`provider.configure`, `key.create`, `key.revoke`, `notification.reprocess`, `delivery.resend`.
+`provider.configure`, `key.create`, `key.revoke`, `notification.reprocess`, `delivery.resend`,
+`secrets.rotate`.
 """
 
 from __future__ import annotations

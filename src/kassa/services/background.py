@@ -6,7 +6,7 @@ claims its work.
 It sends merchant webhooks (a service, woken as soon as events commit), runs the event
 consumers, re-applies notifications stored as pending, re-checks open payments with their
 provider (reconciliation), settles payments past their expiry, resumes refunds whose provider
-never answered, and forgets Idempotency-Keys past their lifetime.
+never answered, and forgets Idempotency-Keys and rejected notifications past their lifetime.
 """
 
 from __future__ import annotations
@@ -58,6 +58,7 @@ JOBS: tuple[Job | Service, ...] = (
     Job("expire payments", 30.0, expiry.expire_due),
     Job("resume pending refunds", 60.0, refunds.resume_pending),
     Job("prune idempotency keys", 3600.0, idempotency.prune),
+    Job("prune rejected notifications", 3600.0, notifications.prune_rejected),
 )
 
 

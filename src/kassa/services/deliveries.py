@@ -54,11 +54,29 @@ class Status(StrEnum):
     FAILED = "failed"
 
 
+class AttemptState(StrEnum):
+    """Whether an attempt's answer is known. An attempt is recorded `in_flight`, and committed,
+    before its POST is sent, and `done` once the answer (or its absence) is known; an attempt
+    still in flight when its sender died becomes `unknown` (it may have reached the endpoint)
+    when the delivery is next taken up. So every POST made is an attempt in the record."""
+
+    IN_FLIGHT = "in_flight"
+    DONE = "done"
+    UNKNOWN = "unknown"
+
+
+#: The error of an attempt whose outcome is unknown.
+OUTCOME_UNKNOWN = (
+    "outcome unknown: Kassa stopped while making this attempt; it may have reached the endpoint"
+)
+
+
 @dataclass(frozen=True, slots=True)
 class Attempt:
     """One POST to an endpoint and what came of it."""
 
     id: str
+    state: AttemptState
     attempted_at: datetime
     succeeded: bool
     status_code: int | None
@@ -97,6 +115,7 @@ def delivery_object(delivery: Delivery) -> dict[str, Any]:
         "attempts": [
             {
                 "id": attempt.id,
+                "state": attempt.state.value,
                 "attempted_at": timestamp(attempt.attempted_at),
                 "succeeded": attempt.succeeded,
                 "status_code": attempt.status_code,
@@ -209,6 +228,7 @@ async def _attempts_of(
         found.setdefault(row["delivery_id"], []).append(
             Attempt(
                 id=row["id"],
+                state=AttemptState(row["state"]),
                 attempted_at=row["attempted_at"],
                 succeeded=row["succeeded"],
                 status_code=row["status_code"],

@@ -6,6 +6,9 @@ and the same body gets that response replayed, one with a different body gets
 `idempotency_key_reused`. Requests arriving while the first still runs wait for it and then
 replay its response, so concurrent duplicates have exactly one effect.
 
+An answer that holds a secret (a webhook signing secret, a terminal token: shown once) is
+stored encrypted, and decrypted to be replayed.
+
 If the outcome is unknown (the provider timed out, the process died), the claim is left
 retryable with its reserved id: the retry re-runs under the same id, which the provider also
 sees as its idempotency key, so it can never charge twice.
@@ -25,7 +28,9 @@ from sqlalchemy import ColumnElement, RowMapping, delete, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kassa.domain import IdempotencyKeyInUse, IdempotencyKeyReused, ParameterInvalid, new_id
+from kassa.services import encryption
 from kassa.services.context import Context
+from kassa.store.keyring import PREFIX
 from kassa.store.tables import idempotency_keys
 
 #: A claim older than this whose request never finished is taken over (its process died).
@@ -140,9 +145,10 @@ async def _try_claim(ctx: Context, ref: KeyRef, *, request_hash: str, prefix: st
                 param="Idempotency-Key",
             )
         if row["state"] == State.DONE:
-            return Claim(
-                row["resource_id"], StoredResponse(row["response_status"], row["response_body"])
-            )
+            body: bytes = row["response_body"]
+            if body.startswith(PREFIX.encode()):
+                body = ctx.keyring.decrypt(body.decode()).encode()
+            return Claim(row["resource_id"], StoredResponse(row["response_status"], body))
         if row["state"] == State.RETRYABLE or row["locked_at"] < now - STALE_CLAIM:
             taken = await _take(
                 conn, ref, row, request_hash=request_hash, resource_id=row["resource_id"], now=now
@@ -178,17 +184,19 @@ async def _take(
     return result.first() is not None
 
 
-async def complete(ctx: Context, ref: KeyRef, response: StoredResponse) -> None:
-    """Store the response of the request holding the claim, for replays."""
+async def complete(
+    ctx: Context, ref: KeyRef, response: StoredResponse, *, secret: bool = False
+) -> None:
+    """Store the response of the request holding the claim, for replays; encrypted if it
+    holds a `secret`."""
     async with ctx.db.write() as conn:
+        body = response.body
+        if secret:
+            body = (await encryption.sealer(ctx, conn))(body.decode()).encode()
         await conn.execute(
             update(idempotency_keys)
             .where(*_where(ref))
-            .values(
-                state=State.DONE.value,
-                response_status=response.status,
-                response_body=response.body,
-            )
+            .values(state=State.DONE.value, response_status=response.status, response_body=body)
         )
 
 

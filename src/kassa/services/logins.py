@@ -1,4 +1,4 @@
-"""Signing in to the admin UI: rate-limited password checks and server-side sessions.
+"""Signing in to the admin UI: throttled password checks and server-side sessions.
 
 A session is a random token in the browser's cookie; the database keeps only its SHA-256, so
 a copy of the database signs nobody in. A session ends when its user signs out, after
@@ -6,21 +6,43 @@ a copy of the database signs nobody in. A session ends when its user signs out, 
 or when its user is deactivated or gets a new password.
 
 Failed sign-ins are stored (not kept in memory), so the limits hold across restarts and
-across several `kassa serve` processes: at most `admin_login_max_failures` per user name and
-`admin_login_max_failures_per_client` per client address within `admin_login_window_minutes`.
-Over either, sign-in is refused (even with the right password) until the oldest counted
-failure leaves the window. A successful sign-in clears its name's failures.
+across several `kassa serve` processes. They are counted within `admin_login_window_minutes`
+and by the client's address as the trusted-proxy logic gives it, an IPv6 address by its /64
+network (one subscriber's whole block, which costs an attacker nothing to rotate through):
+
+- **One name from one address** (`admin_login_max_failures`): that pair is paused until its
+  oldest counted failure leaves the window. Someone guessing `admin` pauses only themselves:
+  the owner signs in from anywhere else.
+- **One address, any names** (`admin_login_max_failures_per_client`): that address is paused
+  likewise.
+- **One name from all addresses**, the brake against guessing from many addresses: after
+  `admin_login_brake_after` failures for a name, each further attempt for it waits
+  `admin_login_brake_seconds * 2 ** (failures - brake_after)` seconds after the name's latest
+  failure, at most `admin_login_brake_max_seconds`. It never locks the name: whoever tries
+  once the wait is over has their password checked, so the owner (right password, an
+  address of their own) gets in after at most that capped wait. Guessing is thereby held to
+  about one try per capped wait, whatever the number of addresses.
+
+A refused attempt is refused before the password is checked (it says how long to wait) and
+is not counted. Under the brake, attempts that arrive at once cannot all slip through when a
+wait ends: each first claims the turn in the database (see `_Turn`), and only one gets it. A
+successful sign-in clears the failures of its own name and address only, so it does not lift
+the pauses of whoever is guessing the name elsewhere.
 """
 
 from __future__ import annotations
 
 import hashlib
+import ipaddress
+import math
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
+from kassa.config import Settings
 from kassa.domain import AdminUser, AuthenticationFailed, RateLimited
 from kassa.services import admins, audit
 from kassa.services.audit import Actor
@@ -50,34 +72,103 @@ class Session:
         return Actor(name=self.user.name, user_id=self.user.id, client=self.client)
 
 
-async def _refuse_if_limited(ctx: Context, *, name: str, client: str, now: datetime) -> None:
+def throttle_key(client: str) -> str:
+    """What failed sign-ins are counted by for `client`: an IPv4 address itself, an IPv6
+    address its /64 network (an IPv4-mapped one as the IPv4 address), anything else as is."""
+    try:
+        address = ipaddress.ip_address(client)
+    except ValueError:
+        return client
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.IPv6Network((address, 64), strict=False))
+    return str(address)
+
+
+def brake_delay(settings: Settings, failures: int) -> timedelta:
+    """How long after a name's latest failure its next attempt waits, with `failures` of
+    its failures in the window (no wait below `admin_login_brake_after`)."""
+    over = failures - settings.admin_login_brake_after
+    if over < 0:
+        return timedelta(0)
+    seconds = settings.admin_login_brake_seconds * 2 ** min(over, 32)
+    return timedelta(seconds=min(seconds, settings.admin_login_brake_max_seconds))
+
+
+def _refused(wait: timedelta) -> RateLimited:
+    seconds = max(1, math.ceil(wait.total_seconds()))
+    return RateLimited(
+        f"Too many failed sign-ins; try again in {seconds} seconds", retry_after=seconds
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _Turn:
+    """Under the brake, one attempt at a time: the one that records a failure claiming to
+    come after the name's latest failure (`after`, its seq). The unique index on (name,
+    claims_after) lets one such claim in however many attempts arrive at once; the claim is
+    the attempt's failure if the password is wrong."""
+
+    after: int
+    failures: int
+
+
+async def _check_limits(ctx: Context, *, name: str, key: str, now: datetime) -> _Turn | None:
+    """Raise `RateLimited` if the pair, the address or the name's brake says wait; under the
+    brake, the turn this attempt must claim before its password is checked."""
     settings = ctx.settings
     window = timedelta(minutes=settings.admin_login_window_minutes)
     failures = admin_login_failures.c
+    recent = failures.failed_at > now - window
     async with ctx.db.read() as conn:
-        for column, value, limit in (
-            (failures.name, name, settings.admin_login_max_failures),
-            (failures.client, client, settings.admin_login_max_failures_per_client),
+        for conditions, limit in (
+            ((failures.name == name, failures.client == key), settings.admin_login_max_failures),
+            ((failures.client == key,), settings.admin_login_max_failures_per_client),
         ):
-            counted = select(func.count(), func.min(failures.failed_at)).where(
-                column == value, failures.failed_at > now - window
-            )
+            counted = select(func.count(), func.min(failures.failed_at)).where(recent, *conditions)
             count, oldest = (await conn.execute(counted)).one()
             if count >= limit:
-                wait = oldest + window - now
-                minutes = max(1, -(-int(wait.total_seconds()) // 60))
-                raise RateLimited(
-                    f"Too many failed sign-ins; try again in {minutes} minutes",
-                    retry_after=max(1, int(wait.total_seconds())),
+                raise _refused(oldest + window - now)
+        count = await conn.scalar(select(func.count()).where(recent, failures.name == name))
+        if not count or count < settings.admin_login_brake_after:
+            return None
+        latest = (
+            await conn.execute(
+                select(failures.seq, failures.failed_at)
+                .where(failures.name == name)
+                .order_by(failures.seq.desc())
+                .limit(1)
+            )
+        ).one()
+    opens = latest.failed_at + brake_delay(settings, count)
+    if opens > now:
+        raise _refused(opens - now)
+    return _Turn(after=latest.seq, failures=count)
+
+
+async def _claim(ctx: Context, turn: _Turn, *, name: str, key: str, now: datetime) -> None:
+    """Take the brake's turn, or raise `RateLimited` if another attempt took it first."""
+    try:
+        async with ctx.db.write() as conn:
+            await conn.execute(
+                insert(admin_login_failures).values(
+                    name=name, client=key, failed_at=now, claims_after=turn.after
                 )
+            )
+    except IntegrityError:
+        raise _refused(brake_delay(ctx.settings, turn.failures + 1)) from None
 
 
 async def log_in(ctx: Context, *, name: str, password: str, client: str) -> Session:
     """A new session for `name` if `password` is right and no limit is reached; otherwise
     `RateLimited` or `AuthenticationFailed` (which never says whether the name exists)."""
     name = name.strip().lower()[:64]
+    key = throttle_key(client)
     now = ctx.clock()
-    await _refuse_if_limited(ctx, name=name, client=client, now=now)
+    turn = await _check_limits(ctx, name=name, key=key, now=now)
+    if turn is not None:
+        await _claim(ctx, turn, name=name, key=key, now=now)
     user = await admins.verify(ctx, name=name, password=password)
     if user is None:
         window = timedelta(minutes=ctx.settings.admin_login_window_minutes)
@@ -85,9 +176,10 @@ async def log_in(ctx: Context, *, name: str, password: str, client: str) -> Sess
             await conn.execute(
                 delete(admin_login_failures).where(admin_login_failures.c.failed_at < now - window)
             )
-            await conn.execute(
-                insert(admin_login_failures).values(name=name, client=client, failed_at=now)
-            )
+            if turn is None:  # a claimed turn is already recorded as this failure
+                await conn.execute(
+                    insert(admin_login_failures).values(name=name, client=key, failed_at=now)
+                )
             await audit.record(
                 conn,
                 actor=Actor(name=name, client=client),
@@ -99,7 +191,11 @@ async def log_in(ctx: Context, *, name: str, password: str, client: str) -> Sess
     session = Session(user=user, token=token, client=client, created_at=now)
     idle = timedelta(minutes=ctx.settings.admin_session_idle_minutes)
     async with ctx.db.write() as conn:
-        await conn.execute(delete(admin_login_failures).where(admin_login_failures.c.name == name))
+        await conn.execute(
+            delete(admin_login_failures).where(
+                admin_login_failures.c.name == name, admin_login_failures.c.client == key
+            )
+        )
         # Sessions idle past the limit are dead: clear them out while here.
         await conn.execute(delete(admin_sessions).where(admin_sessions.c.last_seen_at < now - idle))
         await conn.execute(

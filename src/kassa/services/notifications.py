@@ -24,13 +24,13 @@ answered from the payment as it stands and stored as accepted, with the answer a
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Insert, insert, select, update
+from sqlalchemy import Insert, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -45,7 +45,14 @@ from kassa.domain import (
     ProviderUnavailable,
     new_id,
 )
-from kassa.providers import CheckResult, InboundRequest, Notification, PaymentCheck, Verdict
+from kassa.providers import (
+    PROVIDERS,
+    CheckResult,
+    InboundRequest,
+    Notification,
+    PaymentCheck,
+    Verdict,
+)
 from kassa.services import audit, shops
 from kassa.services.audit import Actor
 from kassa.services.context import Context
@@ -57,15 +64,23 @@ from kassa.store.tables import ACCEPTED, notifications
 
 log = logging.getLogger(__name__)
 
-#: Header names whose values are credentials; stored as "[redacted]".
+#: Words in the names of headers whose values are credentials or signatures; such headers are
+#: stored and shown as "[redacted]". A signature is as good as a credential to whoever holds
+#: the body it signs: with both, a notification can be sent again (CloudPayments'
+#: `Content-HMAC` and `X-Content-HMAC`, the sandbox's `X-Sandbox-Signature`).
 _SECRET_HEADER_WORDS = (
-    "authorization",
+    "auth",
     "cookie",
     "token",
     "secret",
     "api-key",
     "apikey",
     "password",
+    "passwd",
+    "credential",
+    "session",
+    "signature",
+    "hmac",
 )
 #: Pending notifications younger than this are left to the provider's own resend.
 REPROCESS_AFTER = timedelta(seconds=30)
@@ -82,6 +97,22 @@ class Result:
     verdict: Verdict
     outcome: str
     check: CheckResult | None = None
+    #: Rejected, and not stored: its sender had sent too many rejected ones lately.
+    limited: bool = False
+
+    @property
+    def answer(self) -> str:
+        """What the sender is told: the outcome, except why a notification was rejected,
+        which would tell whoever probes `/hooks` which shops exist (an unknown shop and a
+        bad signature must look alike); the stored row keeps the reason for the shop's
+        admins."""
+        return NOT_ACCEPTED if self.verdict == Verdict.REJECTED else self.outcome
+
+
+#: The longest event identity (`Notification.event_key`) stored; a longer one is unreadable.
+EVENT_KEY_LENGTH = 255
+#: The answer to every rejected notification, whatever the reason.
+NOT_ACCEPTED = "not accepted"
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +135,13 @@ class Stored:
     shop_id: str | None = None
     shop_ref: str = ""
     payment_id: str | None = None
+    #: The length of the body received; more than `len(body)` when only its start was kept.
+    body_length: int | None = None
+
+    @property
+    def cut(self) -> bool:
+        """Whether only the start of the body was kept (a rejected notification's)."""
+        return self.body_length is not None and self.body_length > len(self.body)
 
     @property
     def text(self) -> str:
@@ -142,6 +180,7 @@ def _stored(row: Any) -> Stored:
         shop_id=row["shop_id"],
         shop_ref=row["shop_ref"],
         payment_id=row["payment_id"],
+        body_length=row["body_length"],
     )
 
 
@@ -151,6 +190,8 @@ class InboxFilter:
 
     provider: str | None = None
     shop_id: str | None = None
+    #: The shop name in the notification's URL (there may be no such shop).
+    shop_ref: str | None = None
     verdict: str | None = None
     received_gte: datetime | None = None
     received_lt: datetime | None = None
@@ -166,6 +207,7 @@ async def inbox(
         for column, value in (
             (notifications.c.provider, found.provider),
             (notifications.c.shop_id, found.shop_id),
+            (notifications.c.shop_ref, found.shop_ref),
             (notifications.c.verdict, found.verdict),
         )
         if value is not None
@@ -242,22 +284,49 @@ def redact(headers: Mapping[str, str]) -> dict[str, str]:
     }
 
 
-async def receive(ctx: Context, *, provider: str, shop_ref: str, request: InboundRequest) -> Result:
-    """Verify, store and apply one notification; see the module docstring."""
+def _always() -> bool:
+    return True
+
+
+async def receive(
+    ctx: Context,
+    *,
+    provider: str,
+    shop_ref: str,
+    request: InboundRequest,
+    may_store_rejected: Callable[[], bool] = _always,
+) -> Result:
+    """Verify, store and apply one notification; see the module docstring.
+
+    A notification that is rejected is stored only if `may_store_rejected()` says so (the
+    web layer's limit of rejected notifications per sender); otherwise nothing is written
+    and the result is `limited`. It is asked only once a notification has been rejected, so
+    a verified notification is never limited, whoever else sends from its address."""
     now = ctx.clock()
     row = _row(provider=provider, shop_ref=shop_ref, request=request, now=now)
+
+    async def reject(reason: str) -> Result:
+        if not may_store_rejected():
+            return Result("", Verdict.REJECTED, reason, limited=True)
+        return await _store(ctx, _rejected(row), Verdict.REJECTED, reason)
+
+    if request.kind is not None and not PROVIDERS[provider].hook_kinds:
+        return await reject(
+            f"{provider} notifications come to /hooks/{provider}/<shop>, with nothing after it"
+        )
     accounts = await shops.hook_accounts(ctx, shop_name=shop_ref, provider=provider)
     if not accounts:
-        reason = f"no enabled {provider} account for shop {shop_ref!r}"
-        return await _store(ctx, row, Verdict.REJECTED, reason)
+        return await reject(f"no enabled {provider} account for shop {shop_ref!r}")
     try:
         account, parsed, error = await _verify(ctx, accounts, request)
     except _Unread as exc:
         row.update(shop_id=exc.account.shop_id, account_id=exc.account.id)
         return await _store(ctx, row, Verdict.PENDING, f"{exc.reason}; will be retried")
     row.update(shop_id=account.shop_id, account_id=account.id)
+    if parsed is not None and len(parsed.event_key or "") > EVENT_KEY_LENGTH:
+        parsed, error = None, f"the event's identity is longer than {EVENT_KEY_LENGTH} characters"
     if parsed is None:
-        return await _store(ctx, row, Verdict.REJECTED, error)
+        return await reject(error)
     if parsed.check is not None:
         return await _answer_check(ctx, row, account, parsed.check)
     return await _accept(ctx, row, account, parsed)
@@ -389,19 +458,49 @@ def _row(*, provider: str, shop_ref: str, request: InboundRequest, now: datetime
         "id": new_id("ntf"),
         "provider": provider,
         "shop_id": None,
-        "shop_ref": shop_ref[:255],
+        "shop_ref": _column_text(shop_ref, 255),
         "account_id": None,
-        "kind": request.kind,
+        "kind": None if request.kind is None else _column_text(request.kind, 32),
         "method": request.method,
-        "source_ip": request.source_ip,
+        "source_ip": None if request.source_ip is None else _column_text(request.source_ip, 64),
         "headers": redact(request.headers),
         "query": request.query,
         "body": request.body,
+        "body_length": len(request.body),
         "received_at": now,
         "event_key": None,
         "payment_id": None,
         "processed_at": None,
     }
+
+
+#: What a rejected notification keeps of its body and query: enough to see what it was.
+REJECTED_BODY_BYTES = 4096
+#: What it keeps of its headers: at most this many, each value cut to `REJECTED_HEADER_CHARS`
+#: (the body limit does not bound headers).
+REJECTED_HEADERS = 64
+REJECTED_HEADER_CHARS = 1024
+#: The longest reason or outcome stored (a reason may quote what it could not read).
+REASON_CHARS = 2000
+
+
+def _rejected(row: dict[str, Any]) -> dict[str, Any]:
+    """A rejected notification's row: its headers, the start of its body and query, and the
+    body's whole length, not the whole request, so that nobody can fill the disk through
+    `/hooks` (rejected ones are also limited per sender and expire)."""
+    headers = list(row["headers"].items())[:REJECTED_HEADERS]
+    return {
+        **row,
+        "headers": {name[:256]: value[:REJECTED_HEADER_CHARS] for name, value in headers},
+        "body": row["body"][:REJECTED_BODY_BYTES],
+        "query": row["query"][:REJECTED_BODY_BYTES],
+    }
+
+
+def _column_text(value: str, limit: int) -> str:
+    """Text from the request's path or peer as a column holds it on both databases: at most
+    `limit` characters, and NUL, which PostgreSQL's text refuses, as U+FFFD."""
+    return value.replace("\x00", "\ufffd")[:limit]
 
 
 async def _insert_accepted(
@@ -428,6 +527,7 @@ def _accepted_insert(dialect: str) -> Insert:
 
 async def _store(ctx: Context, row: dict[str, Any], verdict: Verdict, reason: str) -> Result:
     values = {**row, "verdict": verdict.value}
+    reason = reason[:REASON_CHARS]
     values["reason" if verdict in (Verdict.REJECTED, Verdict.DUPLICATE) else "outcome"] = reason
     async with ctx.db.write() as conn:
         await conn.execute(insert(notifications), values)
@@ -498,6 +598,19 @@ async def _reprocess(ctx: Context, row: Any) -> bool:
                 .where(this)
                 .values(verdict=Verdict.DUPLICATE.value, reason=_DUPLICATE)
             )
+    except NotificationRejected as exc:
+        # Reading it needed the provider's API, which now refuses it (a notification posted
+        # to another kind's URL, say): it changed nothing and never will.
+        async with ctx.db.write() as conn:
+            await conn.execute(
+                update(notifications)
+                .where(this, notifications.c.verdict == Verdict.PENDING.value)
+                .values(
+                    verdict=Verdict.REJECTED.value,
+                    reason=exc.message[:REASON_CHARS],
+                    attempts=notifications.c.attempts + 1,
+                )
+            )
     except Exception:
         log.exception("re-applying notification %s failed", row["id"])
         async with ctx.db.write() as conn:
@@ -506,3 +619,31 @@ async def _reprocess(ctx: Context, row: Any) -> bool:
             )
         return False
     return True
+
+
+#: Rejected notifications deleted per transaction when they expire (small, so the SQLite
+#: writer, which runs on the event loop, is never held long).
+PRUNE_BATCH = 500
+
+
+async def prune_rejected(ctx: Context) -> int:
+    """Delete rejected notifications older than `KASSA_REJECTED_NOTIFICATION_RETENTION_DAYS`,
+    a batch per transaction; returns how many. Found through the partial index
+    `ix_notifications_rejected`. Verified notifications are kept: they are the record of
+    what changed payments."""
+    cutoff = ctx.clock() - timedelta(days=ctx.settings.rejected_notification_retention_days)
+    expired = (
+        select(notifications.c.id)
+        .where(notifications.c.verdict == Verdict.REJECTED.value)
+        .where(notifications.c.received_at < cutoff)
+        .limit(PRUNE_BATCH)
+    )
+    deleted = 0
+    while True:
+        async with ctx.db.write() as conn:
+            batch = (
+                await conn.execute(delete(notifications).where(notifications.c.id.in_(expired)))
+            ).rowcount
+        deleted += batch
+        if batch < PRUNE_BATCH:
+            return deleted

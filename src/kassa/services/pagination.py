@@ -18,8 +18,9 @@ MAX_LIMIT = 100
 
 @dataclass(frozen=True, slots=True)
 class PageRequest:
-    """`limit` objects older than the object `starting_after`, newest first. `kind` is the id
-    prefix of the listed objects (`pay`), against which the cursor is checked."""
+    """`limit` objects older than the object `starting_after`, newest first; without it (or
+    with an empty one), from the newest. `kind` is the id prefix of the listed objects
+    (`pay`), against which the cursor is checked."""
 
     kind: str
     limit: int = 10
@@ -28,7 +29,7 @@ class PageRequest:
     def __post_init__(self) -> None:
         if not 1 <= self.limit <= MAX_LIMIT:
             raise ParameterInvalid(f"limit must be between 1 and {MAX_LIMIT}", param="limit")
-        if self.starting_after is not None and not has_prefix(self.starting_after, self.kind):
+        if self.starting_after and not has_prefix(self.starting_after, self.kind):
             raise ParameterInvalid(
                 f"starting_after must be the id of an object in the list ({self.kind}_…)",
                 param="starting_after",

@@ -10,17 +10,19 @@ from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
 from sqlalchemy import ColumnElement, and_, false, or_, select
 
-from kassa.domain import CURRENCY_EXPONENTS, Payment, PaymentStatus
+from kassa.domain import CURRENCY_EXPONENTS, MAX_AMOUNT, Payment, PaymentStatus
 from kassa.services.context import Context
 from kassa.store import records
 from kassa.store.tables import payments
+from kassa.store.text import unicode_lower
 
 
 @dataclass(frozen=True, slots=True)
 class PaymentFilter:
     """Which payments to list. Amounts are in major units of each payment's own currency
     ("from 500" is 500 ₽ for a rouble payment and 500 Stars for a Stars one); `text` is a
-    Kassa id, a provider's payment id, or part of a customer reference."""
+    Kassa id, a provider's payment id, or part of a customer reference or of the description,
+    in any case and any script (`%` and `_` are matched as themselves)."""
 
     shop_id: str | None = None
     status: PaymentStatus | None = None
@@ -50,27 +52,38 @@ class PaymentFilter:
         if self.amount_min is not None or self.amount_max is not None:
             conditions.append(_amount_between(self.amount_min, self.amount_max))
         if self.text:
+            typed = self.text.lower()
             conditions.append(
                 or_(
                     c.id == self.text,
                     c.provider_payment_id == self.text,
-                    c.customer.icontains(self.text, autoescape=True),
+                    unicode_lower(c.customer).contains(typed, autoescape=True),
+                    unicode_lower(c.description).contains(typed, autoescape=True),
                 )
             )
         return conditions
 
 
 def _amount_between(low: Decimal | None, high: Decimal | None) -> ColumnElement[bool]:
-    """Amounts within [low, high] major units, each currency scaled by its own exponent."""
+    """Amounts within [low, high] major units, each currency scaled by its own exponent.
+
+    No payment is over `MAX_AMOUNT` minor units, so a bound beyond it is not compared (it
+    would not fit the column's 64 bits: 9300000000 TON is 9.3e18 nanotons): a lower one
+    leaves the currency out, an upper one leaves it unbounded."""
+    if low is not None and low > MAX_AMOUNT:  # more than any payment in any currency
+        return false()
     per_currency = []
     for currency, exponent in CURRENCY_EXPONENTS.items():
         bounds: list[ColumnElement[bool]] = [payments.c.currency == currency]
         if low is not None:
             minimum = low.scaleb(exponent).to_integral_value(rounding=ROUND_CEILING)
+            if minimum > MAX_AMOUNT:
+                continue
             bounds.append(payments.c.amount >= int(minimum))
-        if high is not None:
+        if high is not None and high < MAX_AMOUNT:
             maximum = high.scaleb(exponent).to_integral_value(rounding=ROUND_FLOOR)
-            bounds.append(payments.c.amount <= int(maximum))
+            if maximum < MAX_AMOUNT:
+                bounds.append(payments.c.amount <= int(maximum))
         per_currency.append(and_(*bounds))
     return or_(false(), *per_currency)
 

@@ -69,6 +69,36 @@ log = logging.getLogger(__name__)
 MIN_EXPIRES_IN = 60
 MAX_EXPIRES_IN = 30 * 86_400
 
+#: The longest text each field of a new payment may have (what its column holds, or less).
+MAX_LENGTHS = {
+    "provider": 32,
+    "method": 32,
+    "description": 1000,
+    "customer": 255,
+    "return_url": 2048,
+    "terminal": 64,
+}
+MAX_METADATA_KEYS = 50
+MAX_METADATA_KEY = 40
+MAX_METADATA_VALUE = 500
+
+NUL = "\x00"
+
+
+def metadata_problem(metadata: Mapping[str, object]) -> str | None:
+    """What is wrong with a payment's metadata, or None: up to 50 keys of 1-40 characters,
+    each a string of at most 500, and no NUL anywhere (the database cannot hold it)."""
+    if len(metadata) > MAX_METADATA_KEYS:
+        return f"at most {MAX_METADATA_KEYS} keys"
+    for key, value in metadata.items():
+        if not isinstance(value, str):
+            return "values are strings"
+        if not 0 < len(key) <= MAX_METADATA_KEY or len(value) > MAX_METADATA_VALUE:
+            return f"keys are 1-{MAX_METADATA_KEY} characters, values at most {MAX_METADATA_VALUE}"
+        if NUL in key or NUL in value:
+            return "keys and values may not contain the NUL character (U+0000)"
+    return None
+
 
 @dataclass(frozen=True, slots=True)
 class NewPayment:
@@ -85,6 +115,21 @@ class NewPayment:
     return_url: str | None = None
     expires_in: int | None = None
     terminal: str | None = None
+
+    def check(self) -> None:
+        """Refuse text Kassa could not store (too long for its column, or with a NUL, which
+        PostgreSQL cannot hold), so that nothing fails once the provider has been asked."""
+        for name, limit in MAX_LENGTHS.items():
+            value: str | None = getattr(self, name)
+            if value is None:
+                continue
+            if len(value) > limit:
+                raise ParameterInvalid(f"{name} is longer than {limit} characters", param=name)
+            if NUL in value:
+                raise ParameterInvalid(f"{name} contains the NUL character (U+0000)", param=name)
+        problem = metadata_problem(self.metadata)
+        if problem is not None:
+            raise ParameterInvalid(f"metadata: {problem}", param="metadata")
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,12 +148,15 @@ async def create_payment(
 
     The provider is called first and Kassa's id is its idempotency key, so an outage leaves
     nothing half-written here, and a retry with the same `payment_id` (a replayed
-    Idempotency-Key) can never make a second payment at the provider.
+    Idempotency-Key) can never make a second payment at the provider. Everything that can
+    refuse the payment is checked before the provider is called, so a refused create leaves
+    no payment at the provider that Kassa does not know.
     """
     if payment_id is not None:
         existing = await _find(ctx, caller, payment_id)
         if existing is not None:
             return existing
+    params.check()
     money = Money(params.amount, params.currency)
     if money.amount == 0:
         raise AmountInvalid("amount must be positive")
@@ -119,7 +167,7 @@ async def create_payment(
             param="expires_in",
         )
     account = await shops.choose_account(
-        ctx, shop_id=caller.shop.id, test=caller.test, provider=params.provider
+        ctx, shop=caller.shop, test=caller.test, provider=params.provider, terminal=params.terminal
     )
     gateway = ctx.gateways.for_account(account)
     _check_offer(gateway, params)

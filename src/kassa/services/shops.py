@@ -1,15 +1,21 @@
-"""Shops and their provider accounts."""
+"""Shops and their provider accounts, and which account a new payment goes through.
+
+Every new shop gets a sandbox account in test mode (`DEFAULT_PROVIDER`): it cannot take real
+money, and with it a new shop's first test payment works at once, whether the shop was made
+with the CLI, the admin UI or the services."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from datetime import datetime
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import Insert, Update, insert, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kassa.domain import (
     Conflict,
@@ -21,7 +27,9 @@ from kassa.domain import (
     new_id,
 )
 from kassa.providers import provider_class
-from kassa.services import audit
+from kassa.providers.base import Provider
+from kassa.providers.terminal import TerminalProvider
+from kassa.services import audit, encryption
 from kassa.services.audit import Actor
 from kassa.services.context import Context
 from kassa.store import records
@@ -32,6 +40,9 @@ SHOP_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
 
 #: The time zone a new shop's times are shown in, unless it names another.
 DEFAULT_TIMEZONE = "Europe/Moscow"
+
+#: The provider every new shop gets an account with, in test mode.
+DEFAULT_PROVIDER = "sandbox"
 
 #: Settings every provider account has besides the provider's own credentials.
 ACCOUNT_SETTINGS = ("api_url", "test", "enabled")
@@ -51,8 +62,9 @@ def check_timezone(name: str) -> str:
 async def create_shop(
     ctx: Context, *, name: str, timezone: str = DEFAULT_TIMEZONE, actor: Actor | None = None
 ) -> Shop:
-    """A new shop; its name is lower-case letters, digits, `-` and `_`, and unique. With
-    `actor` (a person in the admin UI), `shop.create` is audited in the same transaction."""
+    """A new shop, with its sandbox account in test mode; its name is lower-case letters,
+    digits, `-` and `_`, and unique. With `actor` (a person in the admin UI), `shop.create`
+    and the account's `provider.configure` are audited in the same transaction."""
     if not SHOP_NAME.fullmatch(name):
         raise ParameterInvalid(
             "A shop name is 1-63 lower-case letters, digits, '-' or '_', starting with a "
@@ -62,6 +74,7 @@ async def create_shop(
     shop = Shop(
         id=new_id("shop"), name=name, created_at=ctx.clock(), timezone=check_timezone(timezone)
     )
+    sandbox = _wanted(DEFAULT_PROVIDER, {"test": "true"})
     try:
         async with ctx.db.write() as conn:
             await conn.execute(
@@ -79,8 +92,12 @@ async def create_shop(
                     shop_id=shop.id,
                     details={"name": shop.name, "timezone": shop.timezone},
                 )
+            await _store_account(
+                ctx, conn, shop=shop, wanted=sandbox, now=shop.created_at, actor=actor
+            )
     except IntegrityError:
         raise Conflict(f"A shop named {name!r} already exists", param="name") from None
+    ctx.hook_accounts.clear()
     return shop
 
 
@@ -137,22 +154,19 @@ class Configured:
     generated: dict[str, str]
 
 
-async def configure_provider(
-    ctx: Context,
-    *,
-    shop: Shop,
-    provider: str,
-    settings: Mapping[str, str],
-    actor: Actor | None = None,
-) -> Configured:
-    """Create or update the shop's account with `provider`.
+@dataclass(frozen=True, slots=True)
+class _Wanted:
+    """A provider account's settings as asked for, checked (nothing stored yet)."""
 
-    `settings` holds the provider's credentials under the provider's own names, plus `api_url`
-    (point it at an emulator or a proxy), `test` and `enabled`. Settings not given keep their
-    stored values; missing credentials Kassa can make (the sandbox secret) are generated.
-    With `actor`, `provider.configure` is audited in the same transaction: which settings
-    were given, never their values.
-    """
+    provider: type[Provider]
+    test: bool
+    enabled: bool | None
+    api_url: str | None
+    api_url_given: bool
+    credentials: dict[str, str]
+
+
+def _wanted(provider: str, settings: Mapping[str, str]) -> _Wanted:
     cls = provider_class(provider)
     params = dict(settings)
     test = _parse_bool("test", params.pop("test", None), default=cls.test_only)
@@ -170,78 +184,118 @@ async def configure_provider(
             f"{cls.title} has no setting {unknown[0]!r}; its settings are: {allowed}",
             param=unknown[0],
         )
+    return _Wanted(cls, test, enabled, api_url, api_url_given, params)
 
-    now = ctx.clock()
+
+async def configure_provider(
+    ctx: Context,
+    *,
+    shop: Shop,
+    provider: str,
+    settings: Mapping[str, str],
+    actor: Actor | None = None,
+) -> Configured:
+    """Create or update the shop's account with `provider`.
+
+    `settings` holds the provider's credentials under the provider's own names, plus `api_url`
+    (point it at an emulator or a proxy), `test` and `enabled`. Settings not given keep their
+    stored values; missing credentials Kassa can make (the sandbox secret) are generated.
+    With `actor`, `provider.configure` is audited in the same transaction: which settings
+    were given, never their values.
+    """
+    wanted = _wanted(provider, settings)
     async with ctx.db.write() as conn:
-        row = (
-            (
-                await conn.execute(
-                    select(provider_accounts).where(
-                        provider_accounts.c.shop_id == shop.id,
-                        provider_accounts.c.provider == provider,
-                        provider_accounts.c.test == test,
-                    )
+        configured = await _store_account(
+            ctx, conn, shop=shop, wanted=wanted, now=ctx.clock(), actor=actor
+        )
+    ctx.hook_accounts.clear()
+    return configured
+
+
+async def _store_account(
+    ctx: Context,
+    conn: AsyncConnection,
+    *,
+    shop: Shop,
+    wanted: _Wanted,
+    now: datetime,
+    actor: Actor | None,
+) -> Configured:
+    """Create or update the account `wanted` describes, in the caller's transaction."""
+    cls = wanted.provider
+    row = (
+        (
+            await conn.execute(
+                select(provider_accounts).where(
+                    provider_accounts.c.shop_id == shop.id,
+                    provider_accounts.c.provider == cls.name,
+                    provider_accounts.c.test == wanted.test,
                 )
             )
-            .mappings()
-            .first()
         )
-        credentials = {**(dict(row["credentials"]) if row else {}), **params}
-        generated = {
-            name: value
-            for name, value in cls.generate_credentials().items()
-            if name not in credentials
-        }
-        credentials |= generated
-        missing = [
-            f.name for f in cls.credential_fields if f.required and not credentials.get(f.name)
-        ]
-        if missing:
-            raise ParameterInvalid(f"{cls.title} needs {missing[0]}=…", param=missing[0])
-        values = {
-            "credentials": credentials,
-            # Settings not given keep their stored values; a new account starts enabled.
-            "enabled": enabled if enabled is not None else row is None or row["enabled"],
-            "api_url": api_url if api_url_given or row is None else row["api_url"],
-            "updated_at": now,
-        }
-        statement: Insert | Update
-        if row is None:
-            statement = insert(provider_accounts).values(
-                id=new_id("pa"),
-                shop_id=shop.id,
-                provider=provider,
-                test=test,
-                created_at=now,
-                **values,
-            )
-        else:
-            statement = (
-                update(provider_accounts)
-                .where(provider_accounts.c.id == row["id"])
-                .values(**values)
-            )
-        stored = (await conn.execute(statement.returning(*provider_accounts.c))).mappings().one()
-        if actor is not None:
-            await audit.record(
-                conn,
-                actor=actor,
-                action="provider.configure",
-                now=now,
-                object_id=stored["id"],
-                shop_id=shop.id,
-                outcome="created" if row is None else "updated",
-                details={
-                    "provider": provider,
-                    "test": test,
-                    "enabled": stored["enabled"],
-                    "api_url": stored["api_url"],
-                    "credentials_set": sorted(params),
-                    "generated": sorted(generated),
-                },
-            )
-    ctx.hook_accounts.clear()
-    return Configured(records.provider_account(stored), generated)
+        .mappings()
+        .first()
+    )
+    # Only what is kept is decrypted: secrets given anew replace ones that may not be readable
+    # any more (a lost key).
+    kept = {
+        k: v for k, v in (row["credentials"] if row else {}).items() if k not in wanted.credentials
+    }
+    credentials = {**ctx.keyring.decrypt_values(kept), **wanted.credentials}
+    generated = {
+        name: value for name, value in cls.generate_credentials().items() if name not in credentials
+    }
+    credentials |= generated
+    missing = [f.name for f in cls.credential_fields if f.required and not credentials.get(f.name)]
+    if missing:
+        raise ParameterInvalid(f"{cls.title} needs {missing[0]}=…", param=missing[0])
+    # Every secret is encrypted again under the database's current key (a rotation may have
+    # begun since it was stored: see kassa.services.encryption).
+    seal = await encryption.sealer(ctx, conn)
+    secret = {f.name for f in cls.credential_fields if f.secret}
+    values = {
+        "credentials": {
+            name: seal(value) if name in secret else value for name, value in credentials.items()
+        },
+        # Settings not given keep their stored values; a new account starts enabled.
+        "enabled": wanted.enabled if wanted.enabled is not None else row is None or row["enabled"],
+        "api_url": wanted.api_url if wanted.api_url_given or row is None else row["api_url"],
+        "updated_at": now,
+    }
+    statement: Insert | Update
+    if row is None:
+        statement = insert(provider_accounts).values(
+            id=new_id("pa"),
+            shop_id=shop.id,
+            provider=cls.name,
+            test=wanted.test,
+            created_at=now,
+            **values,
+        )
+    else:
+        statement = (
+            update(provider_accounts).where(provider_accounts.c.id == row["id"]).values(**values)
+        )
+    stored = (await conn.execute(statement.returning(*provider_accounts.c))).mappings().one()
+    if actor is not None:
+        await audit.record(
+            conn,
+            actor=actor,
+            action="provider.configure",
+            now=now,
+            object_id=stored["id"],
+            shop_id=shop.id,
+            outcome="created" if row is None else "updated",
+            details={
+                "provider": cls.name,
+                "test": wanted.test,
+                "enabled": stored["enabled"],
+                "api_url": stored["api_url"],
+                "credentials_set": sorted(wanted.credentials),
+                "generated": sorted(generated),
+            },
+        )
+    return Configured(records.provider_account(stored, ctx.keyring), generated)
 
 
 def masked_credentials(account: ProviderAccount) -> dict[str, str]:
@@ -265,38 +319,62 @@ async def list_accounts(
         query = query.where(provider_accounts.c.enabled.is_(True))
     async with ctx.db.read() as conn:
         rows = (await conn.execute(query.order_by(provider_accounts.c.provider))).mappings()
-        return [records.provider_account(row) for row in rows]
+        return [records.provider_account(row, ctx.keyring) for row in rows]
 
 
 async def choose_account(
-    ctx: Context, *, shop_id: str, test: bool, provider: str | None
+    ctx: Context, *, shop: Shop, test: bool, provider: str | None, terminal: str | None = None
 ) -> ProviderAccount:
-    """The enabled account a new payment goes through: the named provider's, or the only one."""
+    """The enabled account a new payment goes through: the named provider's (a payment that
+    names a `terminal` names the terminal provider), else the shop's only one in the mode.
+
+    Providers a payment must name (`Provider.named_only`: terminals) are never chosen for a
+    payment that names none, so adding a terminal changes nothing for the shop's other
+    payments.
+    """
     mode = "test" if test else "live"
-    accounts = await list_accounts(ctx, shop_id=shop_id, test=test, enabled_only=True)
+    if provider is None and terminal is not None:
+        provider = TerminalProvider.name
+    accounts = await list_accounts(ctx, shop_id=shop.id, test=test, enabled_only=True)
     if provider is not None:
         provider_class(provider)
         for account in accounts:
             if account.provider == provider:
                 return account
         raise ProviderNotConfigured(
-            f"The shop has no enabled {provider} account in {mode} mode", param="provider"
+            f"Shop {shop.name!r} has no enabled {provider} account in {mode} mode; connect one "
+            f"with `kassa providers configure {shop.name} {provider} key=value …` (or on the "
+            "shop's page in the admin UI)",
+            param="provider",
         )
-    if len(accounts) == 1:
-        return accounts[0]
-    if not accounts:
+    defaults = [account for account in accounts if not provider_class(account.provider).named_only]
+    if len(defaults) == 1:
+        return defaults[0]
+    if not defaults:
+        suggestion = (
+            f"kassa providers configure {shop.name} sandbox enabled=true"
+            if test
+            else f"kassa providers configure {shop.name} PROVIDER key=value …"
+        )
         raise ProviderNotConfigured(
-            f"The shop has no enabled provider account in {mode} mode", param="provider"
+            f"Shop {shop.name!r} has no enabled provider account in {mode} mode for a payment "
+            f"that names no provider; connect one with `{suggestion}` (or on the shop's page "
+            "in the admin UI)",
+            param="provider",
         )
-    names = ", ".join(account.provider for account in accounts)
+    names = ", ".join(account.provider for account in defaults)
     raise ParameterInvalid(
-        f"provider is required: the shop has several ({names})", param="provider"
+        f"provider is required: the shop has several ({names}); name one, or disable the "
+        f"others with `kassa providers configure {shop.name} PROVIDER enabled=false`",
+        param="provider",
     )
 
 
 async def hook_accounts(ctx: Context, *, shop_name: str, provider: str) -> list[ProviderAccount]:
     """The enabled accounts that may have sent a notification to `/hooks/{provider}/{shop}`
     (kept a few seconds: every notification needs them)."""
+    if not SHOP_NAME.fullmatch(shop_name):
+        return []  # no shop can have that name: nothing to look up, or to keep
     cached = ctx.hook_accounts.get((shop_name, provider))
     if cached is not None:
         return cached
@@ -311,7 +389,8 @@ async def hook_accounts(ctx: Context, *, shop_name: str, provider: str) -> list[
         .order_by(provider_accounts.c.test)
     )
     async with ctx.db.read() as conn:
-        found = [records.provider_account(row) for row in (await conn.execute(query)).mappings()]
+        rows = (await conn.execute(query)).mappings().all()
+    found = [records.provider_account(row, ctx.keyring) for row in rows]
     ctx.hook_accounts.put((shop_name, provider), found)
     return found
 
@@ -323,4 +402,4 @@ async def get_account(ctx: Context, *, account_id: str) -> ProviderAccount:
         row = (await conn.execute(query)).mappings().first()
     if row is None:
         raise NotFound(f"No provider account {account_id!r}", param="account")
-    return records.provider_account(row)
+    return records.provider_account(row, ctx.keyring)

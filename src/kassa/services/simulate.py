@@ -8,14 +8,16 @@ would call, so a user can check their set-up end to end (URL, proxy, secrets, al
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import httpx
 
 from kassa.domain import ParameterInvalid, PermissionDenied
-from kassa.providers import Provider
-from kassa.services import payments, shops
+from kassa.providers import Provider, Verdict
+from kassa.services import notifications, payments, shops
 from kassa.services.context import Context
+from kassa.services.notifications import InboxFilter
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +28,9 @@ class Delivery:
     url: str
     status_code: int
     answer: str
+    #: Why Kassa rejected it, from the notification it stored (Kassa tells the sender only
+    #: that it was not accepted); `None` if it was not rejected, or was stored elsewhere.
+    reason: str | None = None
 
 
 async def simulate(
@@ -57,9 +62,23 @@ async def simulate(
         url += f"?{notification.query}"
     headers = {**notification.headers, **_forwarded_for(ctx, gateway)}
     request: dict[str, Any] = {"headers": headers, "content": notification.body or None}
+    sent_at = ctx.clock()
     async with httpx.AsyncClient(timeout=ctx.settings.provider_timeout) as http:
         response = await http.request(notification.method, url, **request)
-    return Delivery(notification.method, url, response.status_code, response.text)
+    rejected = InboxFilter(
+        provider=provider,
+        shop_ref=shop.name,
+        verdict=Verdict.REJECTED.value,
+        received_gte=sent_at - CLOCK_SKEW,
+    )
+    found, _ = await notifications.inbox(ctx, rejected, limit=1)
+    reason = found[0].reason if found and response.status_code >= 300 else None
+    return Delivery(notification.method, url, response.status_code, response.text, reason)
+
+
+#: How far the running Kassa's clock may be behind this one's when the notification it
+#: rejected is looked up.
+CLOCK_SKEW = timedelta(seconds=2)
 
 
 def _forwarded_for(ctx: Context, gateway: Provider) -> dict[str, str]:

@@ -29,6 +29,7 @@ from kassa.services import payments
 from kassa.services.context import Context
 from kassa.services.objects import timestamp
 from kassa.services.terminal_queue import NewOperation, enqueue, operation_record
+from kassa.services.terminal_rights import current_right, lost
 from kassa.services.terminal_signals import Signal, SignalKind, notify
 from kassa.store.tables import payments as payments_table
 from kassa.store.tables import terminal_operations as operations
@@ -81,10 +82,12 @@ async def queue_operation(
     method: str = "POST",
     request_id: str | None = None,
     sent_via: AgentKind | None = None,
+    token_version: int | None = None,
 ) -> Operation:
     """Queue an operation (not a payment) for a terminal; it must be answered within
     `answer_within` seconds (the setting's default if not given). With `sent_via`, the
-    caller sends it itself, at once, on a connection of that kind."""
+    caller sends it itself, at once, on a connection of that kind, authenticated with a token
+    of `token_version`."""
     wait = answer_within or ctx.settings.terminal_operation_timeout
     now = ctx.clock()
     new = NewOperation(
@@ -95,6 +98,7 @@ async def queue_operation(
         deadline=now + timedelta(seconds=min(wait, MAX_TIMEOUT)),
         request_id=request_id,
         sent_via=sent_via,
+        token_version=token_version,
     )
     async with ctx.db.write() as conn:
         return await enqueue(conn, shop_id=shop_id, new=new, now=now)
@@ -140,9 +144,14 @@ async def take_due(
     via: AgentKind,
     kinds: frozenset[str] | None,
     connected_at: datetime,
+    token_version: int,
 ) -> list[Operation]:
     """Claim what to send now to the terminal's agent, on a connection speaking `via` that
-    began at `connected_at`.
+    began at `connected_at`, authenticated with a token of `token_version`.
+
+    Nothing is claimed for a connection whose right to stay is gone (revoked, disabled,
+    removed): that raises the `KassaError` that would refuse it now (see
+    `kassa.services.terminal_rights`), read in the transaction that would claim.
 
     Queued operations are claimed (→ sent) in one statement, so two connections never both
     send one; past their deadline they expire instead. What was sent on an earlier
@@ -155,6 +164,10 @@ async def take_due(
     mine = (operations.c.shop_id == shop_id, operations.c.terminal_id == terminal_id)
     earlier = and_(operations.c.state == OperationState.SENT, operations.c.sent_at < connected_at)
     async with ctx.db.write() as conn:
+        right = await current_right(conn, shop_id=shop_id, terminal_id=terminal_id, lock=True)
+        refused = lost(terminal_id, right, token_version=token_version)
+        if refused is not None:
+            raise refused
         await conn.execute(
             update(operations)
             .where(*mine, operations.c.state == OperationState.QUEUED, operations.c.deadline < now)

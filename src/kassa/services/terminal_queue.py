@@ -24,6 +24,7 @@ from kassa.domain.terminals import (
     OperationState,
     check_kind,
 )
+from kassa.services.terminal_rights import current_right
 from kassa.services.terminal_signals import Signal, SignalKind, notify
 from kassa.store.tables import terminal_operations as operations
 from kassa.store.tables import terminals
@@ -70,6 +71,9 @@ class NewOperation:
     #: Already claimed for sending on a connection of this kind (the caller sends it at once,
     #: as the hub's pump would): stored as sent, and no other process is told about it.
     sent_via: AgentKind | None = None
+    #: With `sent_via`: the token version that connection was authenticated with, which the
+    #: terminal must still be at (see `kassa.services.terminal_rights`).
+    token_version: int | None = None
 
 
 async def enqueue(
@@ -77,8 +81,9 @@ async def enqueue(
 ) -> Operation:
     """Queue `new` in the caller's transaction (its pump is signalled when the transaction
     commits, unless the caller sends it itself). The terminal must exist in the shop and be
-    enabled: the row is inserted from a select of the enabled terminal, so the check and the
-    insert are one statement."""
+    enabled, and for an operation sent at once on a connection, still be at the version of
+    that connection's token: the row is inserted from a select of such a terminal, so the
+    check and the insert are one statement."""
     values: dict[str, Any] = {
         "request_id": new.request_id or str(uuid.uuid4()),
         "shop_id": shop_id,
@@ -109,20 +114,21 @@ async def enqueue(
         terminals.c.id == new.terminal_id,
         terminals.c.enabled.is_(True),
     )
+    if new.token_version is not None:
+        enabled_terminal = enabled_terminal.where(terminals.c.token_version == new.token_version)
     inserted = await conn.execute(operations.insert().from_select(list(values), enabled_terminal))
     if inserted.rowcount != 1:
-        enabled = (
-            await conn.execute(
-                select(terminals.c.enabled).where(
-                    terminals.c.shop_id == shop_id, terminals.c.id == new.terminal_id
-                )
-            )
-        ).scalar_one_or_none()
-        if enabled is None:
+        right = await current_right(conn, shop_id=shop_id, terminal_id=new.terminal_id)
+        if right is None:
             raise NotFound(f"No terminal {new.terminal_id!r}", param="terminal")
-        raise TerminalUnavailable(
-            f"Terminal {new.terminal_id!r} is disabled", param="terminal", code="terminal_disabled"
-        )
+        if not right.enabled:
+            raise TerminalUnavailable(
+                f"Terminal {new.terminal_id!r} is disabled",
+                param="terminal",
+                code="terminal_disabled",
+            )
+        # The connection it was to be sent on was authenticated with a revoked token.
+        raise TerminalUnavailable(f"Terminal {new.terminal_id!r} is not connected")
     if new.sent_via is None:
         await notify(conn, Signal(SignalKind.WORK, shop_id, new.terminal_id))
     return operation_record({**values, "result": None, "error_code": None, "error_message": None})

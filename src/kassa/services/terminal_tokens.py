@@ -5,7 +5,8 @@ shop and the terminal's token version: revoking a terminal bumps its version, so
 issued before stops working at once, without a list of revoked tokens.
 
 The signing key is `KASSA_TERMINAL_TOKEN_SECRET` or, by default, one Kassa generates on first
-use and keeps in `hub_secrets`, so every hub process signs and verifies with the same key.
+use and keeps in `hub_secrets` (encrypted, like every stored secret), so every hub process
+signs and verifies with the same key.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from sqlalchemy import select
 
 from kassa.domain import AuthenticationFailed
 from kassa.domain.terminals import Terminal
+from kassa.services import encryption
 from kassa.services.context import Context
 from kassa.store.tables import hub_secrets
 
@@ -44,13 +46,19 @@ async def signing_key(ctx: Context) -> str:
     if cached is not None:
         return cached
     async with ctx.db.write() as conn:
+        seal = await encryption.sealer(ctx, conn)
         await conn.execute(
             ctx.db.insert_ignoring_conflict(hub_secrets, index_elements=["name"]),
-            {"name": SECRET_NAME, "value": secrets.token_urlsafe(48), "created_at": ctx.clock()},
+            {
+                "name": SECRET_NAME,
+                "value": seal(secrets.token_urlsafe(48)),
+                "created_at": ctx.clock(),
+            },
         )
-        value: str = (
+        stored: str = (
             await conn.execute(select(hub_secrets.c.value).where(hub_secrets.c.name == SECRET_NAME))
         ).scalar_one()
+    value = ctx.keyring.decrypt(stored)
     ctx.secrets[SECRET_NAME] = value
     return value
 

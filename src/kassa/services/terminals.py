@@ -1,7 +1,9 @@
 """Terminals: add, list, revoke, enable and disable; who may connect; who is online.
 
 Adding a terminal also makes sure the shop has `terminal` provider accounts (live and test),
-so `POST /v1/payments {"provider": "terminal", "terminal": …}` works at once.
+so `POST /v1/payments {"terminal": …}` works at once; a payment that names no terminal never
+goes to them (`kassa.services.shops.choose_account`). Who may stay connected, and how every
+hub process learns of a revoke or a disable: `kassa.services.terminal_rights`.
 """
 
 from __future__ import annotations
@@ -13,13 +15,13 @@ from typing import Any
 
 from sqlalchemy import RowMapping, and_, bindparam, select, update
 
-from kassa.domain import AuthenticationFailed, Conflict, NotFound, Shop, TerminalUnavailable
+from kassa.domain import Conflict, NotFound, Shop
 from kassa.domain.terminals import AgentKind, Terminal, check_terminal_id
-from kassa.services import audit, shops, terminal_tokens
+from kassa.services import audit, shops, terminal_rights, terminal_tokens
 from kassa.services.audit import Actor
 from kassa.services.context import Context
 from kassa.services.objects import timestamp
-from kassa.services.terminal_signals import Signal, SignalKind, notify
+from kassa.services.terminal_rights import Right
 from kassa.store.tables import provider_accounts, terminals
 
 #: A connected terminal's hub process refreshes `last_seen_at` this often …
@@ -252,7 +254,7 @@ async def _change(
                 object_id=terminal.id,
                 shop_id=terminal.shop_id,
             )
-        await notify(conn, Signal(SignalKind.CHANGED, terminal.shop_id, terminal.id))
+        await terminal_rights.changed(conn, shop_id=terminal.shop_id, terminal_id=terminal.id)
     return terminal_record(row)
 
 
@@ -264,18 +266,16 @@ async def authenticate(ctx: Context, token: str) -> Terminal:
     `terminal_disabled`) for a terminal an operator has disabled.
     """
     claims = await terminal_tokens.verify(ctx, token)
+    terminal: Terminal | None
     try:
         terminal = await get_terminal(ctx, shop_id=claims.shop_id, terminal_id=claims.kiosk_id)
     except NotFound:
-        raise AuthenticationFailed(
-            f"Terminal {claims.kiosk_id!r} no longer exists", code="terminal_not_found"
-        ) from None
-    if claims.version != terminal.token_version:
-        raise AuthenticationFailed(
-            "The terminal token was revoked; issue a new one", code="token_revoked"
-        )
-    if not terminal.enabled:
-        raise TerminalUnavailable(f"Terminal {terminal.id!r} is disabled", code="terminal_disabled")
+        terminal = None
+    right = None if terminal is None else Right(terminal.enabled, terminal.token_version)
+    refused = terminal_rights.lost(claims.kiosk_id, right, token_version=claims.version)
+    if refused is not None:
+        raise refused
+    assert terminal is not None  # `lost` refuses a terminal that is gone
     return terminal
 
 

@@ -2,9 +2,12 @@
 
 A worker claims due deliveries in a short transaction (on PostgreSQL with `FOR UPDATE SKIP
 LOCKED`, so workers never take the same one; SQLite's single writer serialises claims) and
-marks each with a claim token and a lease. It posts each with no transaction open, then
-records the attempt only if its claim still holds. A worker that dies mid-way loses its claims
-when their lease runs out, and those deliveries are sent again.
+marks each with a claim token and a lease. The same transaction records each delivery's next
+attempt as in flight, so that every POST that may leave has an attempt in the record. The
+worker posts each with no transaction open, then records the attempt's outcome, and the
+delivery's next step only if its claim still holds. A worker that dies mid-way loses its
+claims when their lease runs out; whoever claims those deliveries next marks the attempts left
+in flight as of unknown outcome (they count as attempts) and sends them again.
 
 The background loop's dispatcher (`deliver_continuously`) keeps one HTTP client and a fixed
 number of lanes: each of its transactions records the attempts finished since the last one and
@@ -24,22 +27,41 @@ import json
 import logging
 import secrets
 import time
+from collections import Counter
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
-from sqlalchemy import RowMapping, Select, insert, literal_column, or_, select, tuple_, update
+from sqlalchemy import (
+    RowMapping,
+    Select,
+    bindparam,
+    delete,
+    insert,
+    literal_column,
+    or_,
+    select,
+    tuple_,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kassa import __version__
 from kassa.domain import Conflict, EventType, NotFound, new_id
-from kassa.services import deliveries, wakeups, webhook_fanout, webhooks
+from kassa.services import (
+    deliveries,
+    wakeups,
+    webhook_destinations,
+    webhook_fanout,
+    webhooks,
+)
 from kassa.services.context import Context
-from kassa.services.deliveries import LEASE, Delivery, Status
+from kassa.services.deliveries import LEASE, AttemptState, Delivery, Status
 from kassa.services.events import event_object
 from kassa.services.webhooks import Endpoint, Scope
+from kassa.store.keyring import Keyring
 from kassa.store.tables import events, webhook_attempts, webhook_deliveries, webhook_endpoints
 
 log = logging.getLogger(__name__)
@@ -75,7 +97,10 @@ class _Job:
 
     delivery_id: str
     claim: str
+    #: The attempts recorded before this one (the retry schedule counts them).
     attempts: int
+    #: This attempt's row, recorded in flight with the claim.
+    attempt_id: str
     began: datetime
     event: dict[str, Any]
     endpoint: Endpoint
@@ -103,7 +128,7 @@ async def deliver_due(ctx: Context, *, lanes: int = LANES, seconds: float = ROUN
     """Send due deliveries, up to `lanes` at a time, taking more for about `seconds`; returns
     how many attempts were made."""
     deadline = time.monotonic() + seconds
-    async with _client() as http:
+    async with _client(ctx) as http:
         sender = Sender(ctx, http, lanes=lanes)
         try:
             while True:
@@ -129,7 +154,7 @@ async def deliver_continuously(
     if not ctx.db.is_sqlite:
         helpers.append(asyncio.create_task(wakeups.listen(ctx.db, wakes.events_written)))
     try:
-        async with _client() as http:
+        async with _client(ctx) as http:
             sender = Sender(ctx, http, lanes=lanes, poke=wakes.poke)
             try:
                 await _serve(ctx, sender, stop, tick=tick, wakes=wakes)
@@ -281,7 +306,7 @@ class Sender:
             if time.monotonic() - job.claimed > STALE:
                 self._released.append(job)
                 return
-            outcome = await _send(self.http, job, now=self.ctx.clock())
+            outcome = await _send(self.http, job, self.ctx.keyring, now=self.ctx.clock())
         self.attempts += 1
         self._finished.append((job, outcome))
 
@@ -300,10 +325,19 @@ class Sender:
         self.poke.set()
 
 
-def _client() -> httpx.AsyncClient:
-    """The client deliveries go out through: redirects are not followed (a 3xx is a failure)."""
+def _client(ctx: Context) -> httpx.AsyncClient:
+    """The client deliveries go out through: it connects only to public addresses (unless
+    the settings allow others; `kassa.services.webhook_destinations`), and never follows a
+    redirect (a 3xx is a failure). An explicit transport also keeps proxies from the
+    environment out of it."""
+    transport = webhook_destinations.delivery_transport(
+        allow_private=ctx.settings.webhooks_allow_private
+    )
     return httpx.AsyncClient(
-        timeout=TIMEOUT, follow_redirects=False, headers={"user-agent": USER_AGENT}
+        transport=transport,
+        timeout=TIMEOUT,
+        follow_redirects=False,
+        headers={"user-agent": USER_AGENT},
     )
 
 
@@ -343,21 +377,71 @@ async def _claim_in(conn: AsyncConnection, *, now: datetime, limit: int) -> list
             .returning(*webhook_deliveries.c)
         )
     ).mappings()
-    return await _jobs_of(conn, list(claimed), claim)
+    return await _start(conn, list(claimed), claim, now=now)
 
 
-async def _jobs(conn: AsyncConnection, delivery_ids: Sequence[str], claim: str) -> list[_Job]:
-    if not delivery_ids:
-        return []
-    delivery = webhook_deliveries.c
-    query = select(webhook_deliveries).where(delivery.id.in_(delivery_ids))
-    return await _jobs_of(conn, list((await conn.execute(query)).mappings().all()), claim)
-
-
-async def _jobs_of(conn: AsyncConnection, rows: Sequence[RowMapping], claim: str) -> list[_Job]:
-    """The jobs of the claimed deliveries `rows`, with their events and endpoints."""
+async def _start(
+    conn: AsyncConnection, rows: Sequence[Mapping[Any, Any]], claim: str, *, now: datetime
+) -> list[_Job]:
+    """The jobs of the deliveries `rows`, just claimed with `claim` in the transaction on
+    `conn`, each with its attempt recorded in flight in that transaction: once it commits,
+    whatever is sent is in the record, even if this process dies before hearing back."""
     if not rows:
         return []
+    unknown = await _settle_unknown(conn, [row["id"] for row in rows])
+    jobs = await _jobs_of(conn, rows, claim, unknown)
+    await conn.execute(insert(webhook_attempts), [_in_flight(job, now) for job in jobs])
+    return jobs
+
+
+async def _settle_unknown(conn: AsyncConnection, delivery_ids: Sequence[str]) -> Counter[str]:
+    """Mark the attempts a dead claim left in flight on the deliveries `delivery_ids` (now
+    claimed by the caller, so no live worker is making them) as of unknown outcome, and count
+    them as attempts of their deliveries; returns how many each delivery had. Each is counted
+    once: only rows still in flight are taken, and a slow worker that records the outcome
+    later replaces `unknown` with it without counting it again."""
+    attempt = webhook_attempts.c
+    settled = await conn.execute(
+        update(webhook_attempts)
+        .where(attempt.delivery_id.in_(delivery_ids), attempt.state == AttemptState.IN_FLIGHT.value)
+        .values(state=AttemptState.UNKNOWN.value, error=deliveries.OUTCOME_UNKNOWN)
+        .returning(attempt.delivery_id)
+    )
+    found = Counter(settled.scalars())
+    delivery = webhook_deliveries.c
+    for delivery_id, count in sorted(found.items()):
+        await conn.execute(
+            update(webhook_deliveries)
+            .where(delivery.id == delivery_id)
+            .values(attempts=delivery.attempts + count)
+        )
+        log.warning(
+            "delivery %s: %d attempt(s) left in flight by a stopped worker; outcome unknown",
+            delivery_id,
+            count,
+        )
+    return found
+
+
+def _in_flight(job: _Job, now: datetime) -> dict[str, Any]:
+    return {
+        "id": job.attempt_id,
+        "delivery_id": job.delivery_id,
+        "state": AttemptState.IN_FLIGHT.value,
+        "attempted_at": now,
+        "succeeded": False,
+        "latency_ms": 0,
+    }
+
+
+async def _jobs_of(
+    conn: AsyncConnection,
+    rows: Sequence[Mapping[Any, Any]],
+    claim: str,
+    unknown: Mapping[str, int],
+) -> list[_Job]:
+    """The jobs of the claimed deliveries `rows`, with their events and endpoints;
+    `unknown` attempts of theirs were just counted."""
     event_ids = {row["event_id"] for row in rows}
     endpoint_ids = {row["endpoint_id"] for row in rows}
     found_events = {
@@ -374,7 +458,8 @@ async def _jobs_of(conn: AsyncConnection, rows: Sequence[RowMapping], claim: str
         _Job(
             delivery_id=row["id"],
             claim=claim,
-            attempts=row["attempts"],
+            attempts=row["attempts"] + unknown.get(row["id"], 0),
+            attempt_id=new_id("wa"),
             began=row["created_at"],
             event=found_events[row["event_id"]],
             endpoint=found_endpoints[row["endpoint_id"]],
@@ -384,7 +469,7 @@ async def _jobs_of(conn: AsyncConnection, rows: Sequence[RowMapping], claim: str
 
 
 async def _attempt(ctx: Context, http: httpx.AsyncClient, job: _Job) -> None:
-    outcome = await _send(http, job, now=ctx.clock())
+    outcome = await _send(http, job, ctx.keyring, now=ctx.clock())
     await _record(ctx, job, outcome)
 
 
@@ -394,14 +479,14 @@ def _body(event: Mapping[str, Any]) -> bytes:
 
 
 def signed_headers(
-    endpoint: Endpoint, *, msg_id: str, body: bytes, now: datetime
+    endpoint: Endpoint, keyring: Keyring, *, msg_id: str, body: bytes, now: datetime
 ) -> dict[str, str]:
     """The Standard Webhooks headers of a delivery made at `now`: one signature per secret
     that signs at that moment, space-separated."""
     stamp = int(now.timestamp())
     signatures = (
         webhooks.sign(secret, msg_id=msg_id, timestamp=stamp, body=body)
-        for secret in endpoint.signing_secrets(now)
+        for secret in endpoint.signing_secrets(now, keyring)
     )
     return {
         "content-type": "application/json",
@@ -411,9 +496,9 @@ def signed_headers(
     }
 
 
-async def _send(http: httpx.AsyncClient, job: _Job, *, now: datetime) -> _Outcome:
+async def _send(http: httpx.AsyncClient, job: _Job, keyring: Keyring, *, now: datetime) -> _Outcome:
     body = _body(job.event)
-    headers = signed_headers(job.endpoint, msg_id=job.event["id"], body=body, now=now)
+    headers = signed_headers(job.endpoint, keyring, msg_id=job.event["id"], body=body, now=now)
     started = time.monotonic()
 
     def elapsed() -> int:
@@ -428,6 +513,8 @@ async def _send(http: httpx.AsyncClient, job: _Job, *, now: datetime) -> _Outcom
     except (TimeoutError, httpx.TimeoutException):
         return _Outcome(now, elapsed(), error=f"no answer within {TIMEOUT:g} s")
     except httpx.HTTPError as exc:
+        if isinstance(exc.__cause__, webhook_destinations.DestinationRefused):
+            return _Outcome(now, elapsed(), error=str(exc))
         # The exception's text names the host and the failure, never the URL's credentials.
         return _Outcome(now, elapsed(), error=f"{type(exc).__name__}: {exc}"[:500])
     # PostgreSQL's text cannot hold NUL: an answer with one must not make the attempt unstorable.
@@ -454,9 +541,10 @@ async def _record(ctx: Context, job: _Job, outcome: _Outcome) -> None:
 async def _record_all(
     conn: AsyncConnection, finished: Sequence[tuple[_Job, _Outcome]], *, now: datetime
 ) -> None:
-    """Record finished attempts in the transaction on `conn`, each only if its claim still
-    holds. The successes of endpoints with nothing but successes here take three statements
-    in all (deliveries, attempts, their endpoints' health); the rest are recorded one by one,
+    """Record finished attempts in the transaction on `conn`: each attempt's outcome always,
+    its delivery's next step only if its claim still holds. The successes of endpoints with
+    nothing but successes here take three statements in all (deliveries, attempts, their
+    endpoints' health); the rest are recorded one by one,
     in the order they were made, endpoint by endpoint (a fixed order of locks across
     workers)."""
     by_endpoint: dict[str, list[tuple[_Job, _Outcome]]] = {}
@@ -495,15 +583,13 @@ async def _record_successes(
         .returning(delivery.id)
     )
     kept = set(updated.scalars())
+    await _complete(conn, finished)
     for job, _ in finished:
         if job.delivery_id not in kept:
             log.warning("delivery %s: claim lost before its attempt was recorded", job.delivery_id)
     recorded = [(job, outcome) for job, outcome in finished if job.delivery_id in kept]
     if not recorded:
         return
-    await conn.execute(
-        insert(webhook_attempts), [_attempt_row(job, outcome) for job, outcome in recorded]
-    )
     column = webhook_endpoints.c
     await conn.execute(
         update(webhook_endpoints)
@@ -516,27 +602,61 @@ async def _record_successes(
 
 
 async def _release(conn: AsyncConnection, released: Sequence[_Job]) -> None:
-    """Give up claims that were not sent, so that any worker may take them at once."""
+    """Give up claims that were not sent, so that any worker may take them at once, and
+    forget their attempts, which were never made (unless the claim was lost meanwhile: then
+    its taker has counted the attempt already)."""
     delivery = webhook_deliveries.c
     claims = sorted((job.delivery_id, job.claim) for job in released)
-    await conn.execute(
-        update(webhook_deliveries)
-        .where(tuple_(delivery.id, delivery.claim).in_(claims))
-        .values(claim=None, locked_until=None)
+    kept = set(
+        (
+            await conn.execute(
+                update(webhook_deliveries)
+                .where(tuple_(delivery.id, delivery.claim).in_(claims))
+                .values(claim=None, locked_until=None)
+                .returning(delivery.id)
+            )
+        ).scalars()
     )
+    unsent = [job.attempt_id for job in released if job.delivery_id in kept]
+    if unsent:
+        attempt = webhook_attempts.c
+        await conn.execute(
+            delete(webhook_attempts).where(
+                attempt.id.in_(unsent), attempt.state == AttemptState.IN_FLIGHT.value
+            )
+        )
 
 
-def _attempt_row(job: _Job, outcome: _Outcome) -> dict[str, Any]:
-    return {
-        "id": new_id("wa"),
-        "delivery_id": job.delivery_id,
-        "attempted_at": outcome.attempted_at,
-        "succeeded": outcome.succeeded,
-        "status_code": outcome.status_code,
-        "latency_ms": outcome.latency_ms,
-        "response_body": outcome.body,
-        "error": outcome.error,
-    }
+async def _complete(conn: AsyncConnection, finished: Sequence[tuple[_Job, _Outcome]]) -> None:
+    """Record the outcome of attempts made, whether or not their claims still hold: the POST
+    was made, so it stays in the record (a worker that took over the delivery may have marked
+    it of unknown outcome meanwhile, and counted it; the outcome is now known)."""
+    attempt = webhook_attempts.c
+    await conn.execute(
+        update(webhook_attempts)
+        .where(attempt.id == bindparam("attempt_id"))
+        .values(
+            state=AttemptState.DONE.value,
+            attempted_at=bindparam("at"),
+            succeeded=bindparam("ok"),
+            status_code=bindparam("code"),
+            latency_ms=bindparam("ms"),
+            response_body=bindparam("body"),
+            error=bindparam("why"),
+        ),
+        [
+            {
+                "attempt_id": job.attempt_id,
+                "at": outcome.attempted_at,
+                "ok": outcome.succeeded,
+                "code": outcome.status_code,
+                "ms": outcome.latency_ms,
+                "body": outcome.body,
+                "why": outcome.error,
+            }
+            for job, outcome in finished
+        ],
+    )
 
 
 async def _record_one(
@@ -552,6 +672,7 @@ async def _record_one(
             jitter=_random.uniform(-1.0, 1.0),
         )
         status = Status.PENDING if next_at else Status.FAILED
+    await _complete(conn, [(job, outcome)])
     delivery = webhook_deliveries.c
     updated = await conn.execute(
         update(webhook_deliveries)
@@ -569,7 +690,6 @@ async def _record_one(
     if updated.first() is None:
         log.warning("delivery %s: claim lost before its attempt was recorded", job.delivery_id)
         return
-    await conn.execute(insert(webhook_attempts), [_attempt_row(job, outcome)])
     await _update_health(conn, job.endpoint, outcome, now=now)
     if status is Status.FAILED:
         (failed,) = await deliveries.load_deliveries(conn, [job.delivery_id])
@@ -649,8 +769,8 @@ async def resend(
             for target in targets
         ]
         await conn.execute(insert(webhook_deliveries), rows)
-        jobs = await _jobs(conn, [row["id"] for row in rows], claim)
-    async with _client() as http, asyncio.TaskGroup() as group:
+        jobs = await _start(conn, rows, claim, now=now)
+    async with _client(ctx) as http, asyncio.TaskGroup() as group:
         for job in jobs:
             group.create_task(_attempt(ctx, http, job))
     async with ctx.db.read() as conn:

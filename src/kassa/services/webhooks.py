@@ -1,8 +1,9 @@
 """Merchant webhook endpoints: where a shop wants its events sent, and the secrets that sign them.
 
 Each endpoint has a signing secret `whsec_<base64>` (Standard Webhooks), shown once when it is
-made and when it is rotated. It is a symmetric key Kassa must keep to sign with, so it is
-stored as it is; it never appears in logs, events or later API answers. After a rotation the
+made and when it is rotated. It is a symmetric key Kassa must keep to sign with, so it cannot
+be hashed: it is stored encrypted (`kassa.services.encryption`) and decrypted only to sign a
+delivery; it never appears in logs, events or later API answers. After a rotation the
 old secret keeps signing next to the new one for an overlap, so receivers can switch over.
 What is sent to endpoints and how: `kassa.services.deliveries`, `webhook_fanout` and
 `webhook_sending`.
@@ -25,9 +26,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kassa.domain import EventSource, EventType, NotFound, ParameterInvalid, new_id
 from kassa.domain.events import EVENT_FAMILIES, filter_matches, is_event_filter
+from kassa.services import encryption, webhook_destinations
 from kassa.services.context import Context
 from kassa.services.objects import timestamp
 from kassa.services.pagination import PageRequest, fetch_page
+from kassa.store.keyring import Keyring
 from kassa.store.tables import events, webhook_attempts, webhook_deliveries, webhook_endpoints
 
 WHSEC_PREFIX = "whsec_"
@@ -56,7 +59,8 @@ class Operator:
 
 @dataclass(frozen=True, slots=True)
 class Endpoint:
-    """A webhook endpoint. The secrets are left out of its repr, so logging one leaks nothing."""
+    """A webhook endpoint. Its secrets are kept encrypted (`signing_secrets` decrypts them)
+    and out of its repr, so logging one leaks nothing."""
 
     id: str
     shop_id: str
@@ -69,18 +73,18 @@ class Endpoint:
     failing_since: datetime | None
     created_at: datetime
     updated_at: datetime
-    secret: str = field(repr=False)
-    previous_secret: str | None = field(repr=False)
+    encrypted_secret: str = field(repr=False)
+    encrypted_previous_secret: str | None = field(repr=False)
     previous_secret_expires_at: datetime | None
 
-    def signing_secrets(self, now: datetime) -> list[str]:
+    def signing_secrets(self, now: datetime, keyring: Keyring) -> list[str]:
         """The secrets that sign a delivery made at `now`: the current one, and the previous
         one while its overlap lasts."""
-        keys = [self.secret]
+        encrypted = [self.encrypted_secret]
         expires = self.previous_secret_expires_at
-        if self.previous_secret and expires is not None and now < expires:
-            keys.append(self.previous_secret)
-        return keys
+        if self.encrypted_previous_secret and expires is not None and now < expires:
+            encrypted.append(self.encrypted_previous_secret)
+        return [keyring.decrypt(token) for token in encrypted]
 
     def wants(self, event_type: str) -> bool:
         """Whether the endpoint's filter takes events of `event_type`."""
@@ -100,8 +104,8 @@ def endpoint(row: RowMapping) -> Endpoint:
         failing_since=row["failing_since"],
         created_at=row["created_at"],
         updated_at=row["updated_at"],
-        secret=row["secret"],
-        previous_secret=row["previous_secret"],
+        encrypted_secret=row["secret"],
+        encrypted_previous_secret=row["previous_secret"],
         previous_secret_expires_at=row["previous_secret_expires_at"],
     )
 
@@ -118,7 +122,7 @@ def endpoint_object(found: Endpoint, *, secret: str | None = None) -> dict[str, 
         "disabled_reason": found.disabled_reason,
         "failing_since": timestamp(found.failing_since),
         "previous_secret_expires_at": timestamp(
-            found.previous_secret_expires_at if found.previous_secret else None
+            found.previous_secret_expires_at if found.encrypted_previous_secret else None
         ),
         "test": found.test,
         "created_at": timestamp(found.created_at),
@@ -155,8 +159,10 @@ def check_filters(filters: Sequence[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(filters))
 
 
-def check_url(url: str) -> str:
-    """`url` if it is an absolute http(s) URL Kassa can post to."""
+def check_url(url: str, *, allow_private: bool) -> str:
+    """`url` if it is an absolute http(s) URL Kassa can post to, and, unless `allow_private`,
+    its host is not written as a non-public address (`kassa.services.webhook_destinations`;
+    what a name resolves to is checked at every delivery)."""
     try:
         parsed = httpx.URL(url)  # what deliveries will be posted with
     except httpx.InvalidURL:
@@ -169,6 +175,14 @@ def check_url(url: str) -> str:
     if len(url) > MAX_URL_LENGTH:
         raise ParameterInvalid(
             f"url is longer than {MAX_URL_LENGTH} characters", param="url", code="url_invalid"
+        )
+    refused = None if allow_private else webhook_destinations.saved_host_refusal(parsed.host)
+    if refused is not None:
+        raise ParameterInvalid(
+            f"url is not allowed: {refused}, and Kassa sends webhooks only to public "
+            "addresses (KASSA_WEBHOOKS_ALLOW_PRIVATE=true allows others, for development)",
+            param="url",
+            code="url_not_allowed",
         )
     return url
 
@@ -211,15 +225,15 @@ async def create_endpoint(
         "id": endpoint_id or new_id("we"),
         "shop_id": shop_id,
         "test": test,
-        "url": check_url(url),
+        "url": check_url(url, allow_private=ctx.settings.webhooks_allow_private),
         "description": _check_description(description),
         "events": list(check_filters(events)),
         "enabled": enabled,
-        "secret": secret,
         "created_at": now,
         "updated_at": now,
     }
     async with ctx.db.write() as conn:
+        values["secret"] = (await encryption.sealer(ctx, conn))(secret)
         row = (
             (
                 await conn.execute(
@@ -278,7 +292,7 @@ async def update_endpoint(
     disabled reason and failure record: its pending deliveries resume on their schedule."""
     changes: dict[str, Any] = {"updated_at": ctx.clock()}
     if url is not None:
-        changes["url"] = check_url(url)
+        changes["url"] = check_url(url, allow_private=ctx.settings.webhooks_allow_private)
     if events is not None:
         changes["events"] = list(check_filters(events))
     if description is not None:
@@ -318,12 +332,16 @@ async def rotate_secret(
     async with ctx.db.write() as conn:
         current = await _load(conn, scope, endpoint_id, lock=True)
         keep = overlap > timedelta(0)
+        seal = await encryption.sealer(ctx, conn)
         statement = (
             update(webhook_endpoints)
             .where(webhook_endpoints.c.id == endpoint_id)
             .values(
-                secret=secret,
-                previous_secret=current.secret if keep else None,
+                secret=seal(secret),
+                # Encrypted again: under the current key, should a rotation have begun.
+                previous_secret=seal(ctx.keyring.decrypt(current.encrypted_secret))
+                if keep
+                else None,
                 previous_secret_expires_at=now + overlap if keep else None,
                 updated_at=now,
             )

@@ -26,7 +26,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from kassa.store import json_codec, sqlite_inline
+from kassa.store import json_codec, sqlite_inline, text
 from kassa.store.group_commit import Batch, GroupCommit
 
 log = logging.getLogger(__name__)
@@ -39,10 +39,12 @@ T = TypeVar("T")
 
 #: How long a statement waits for another connection's write lock before failing.
 SQLITE_BUSY_TIMEOUT = 30.0
-#: How the engines write and read JSON columns.
-_JSON_CODEC: dict[str, Any] = {
+#: How the engines write and read JSON columns; and the statements' parameters (credentials,
+#: secrets, hashes of keys) are left out of the errors they raise, which end up in the log.
+_ENGINE_OPTIONS: dict[str, Any] = {
     "json_serializer": json_codec.dumps,
     "json_deserializer": json_codec.loads,
+    "hide_parameters": True,
 }
 _SQLITE_PRAGMAS = (
     "PRAGMA journal_mode=WAL",
@@ -64,7 +66,7 @@ class Database:
             self._prepare_sqlite_file()
             # No overflow: each SQLite connection is a thread of its own, too dear to churn.
             self._reader = create_async_engine(
-                self.url, pool_size=pool_size, max_overflow=0, **_JSON_CODEC
+                self.url, pool_size=pool_size, max_overflow=0, **_ENGINE_OPTIONS
             )
             _configure_sqlite_reader(self._reader)
             # The writer runs on the loop's own thread: see `kassa.store.sqlite_inline`.
@@ -77,9 +79,14 @@ class Database:
                     pragmas=_SQLITE_PRAGMAS,
                     busy_timeout=SQLITE_BUSY_TIMEOUT,
                 ),
-                **_JSON_CODEC,
+                **_ENGINE_OPTIONS,
             )
             _begin_with(self._writer, "BEGIN IMMEDIATE")
+            event.listen(
+                self._writer.sync_engine,
+                "connect",
+                lambda dbapi_connection, _record: text.register_sqlite_functions(dbapi_connection),
+            )
         elif self.dialect == "postgresql":
             # pool_recycle, not pre-ping: a ping would cost a round trip at every checkout.
             self._reader = self._writer = create_async_engine(
@@ -87,7 +94,7 @@ class Database:
                 pool_size=pool_size,
                 max_overflow=pool_size * 2,
                 pool_recycle=1800,
-                **_JSON_CODEC,
+                **_ENGINE_OPTIONS,
             )
         else:
             raise ValueError(f"unsupported database {self.dialect!r}: use sqlite or postgresql")
@@ -241,6 +248,7 @@ def _configure_sqlite_reader(engine: AsyncEngine) -> None:
         for pragma in (*_SQLITE_PRAGMAS, f"PRAGMA busy_timeout={int(SQLITE_BUSY_TIMEOUT * 1000)}"):
             cursor.execute(pragma)
         cursor.close()
+        text.register_sqlite_functions(dbapi_connection)
 
     _begin_with(engine, "BEGIN")
 

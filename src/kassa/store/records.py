@@ -17,6 +17,7 @@ from kassa.domain import (
     Role,
     Shop,
 )
+from kassa.store.keyring import Keyring
 
 
 def shop(row: RowMapping) -> Shop:
@@ -36,14 +37,15 @@ def admin_user(row: RowMapping) -> AdminUser:
     )
 
 
-def provider_account(row: RowMapping) -> ProviderAccount:
+def provider_account(row: RowMapping, keyring: Keyring) -> ProviderAccount:
+    """The account, its secret credentials decrypted."""
     return ProviderAccount(
         id=row["id"],
         shop_id=row["shop_id"],
         provider=row["provider"],
         test=row["test"],
         enabled=row["enabled"],
-        credentials=dict(row["credentials"]),
+        credentials=keyring.decrypt_values(row["credentials"]),
         api_url=row["api_url"],
     )
 

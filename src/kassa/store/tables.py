@@ -66,6 +66,7 @@ provider_accounts = Table(
     Column("provider", String(32), nullable=False),
     Column("test", Boolean, nullable=False),
     Column("enabled", Boolean, nullable=False),
+    #: The provider's credentials by name; secret ones encrypted (`kassa.store.keyring`).
     Column("credentials", Document, nullable=False),
     Column("api_url", String(2048)),
     Column("created_at", UtcDateTime, nullable=False),
@@ -159,6 +160,7 @@ idempotency_keys = Table(
     Column("state", String(16), nullable=False),
     Column("resource_id", String(ID), nullable=False),
     Column("response_status", Integer),
+    #: The answer to replay; encrypted when it shows a secret (`kassa.web.idempotent`).
     Column("response_body", LargeBinary),
     Column("created_at", UtcDateTime, nullable=False, index=True),
     Column("locked_at", UtcDateTime, nullable=False),
@@ -179,6 +181,9 @@ notifications = Table(
     Column("headers", Document, nullable=False),
     Column("query", Text, nullable=False),
     Column("body", LargeBinary, nullable=False),
+    #: The length of the body received; a rejected notification keeps only its start.
+    #: NULL for rows stored before revision 0010, which kept their bodies whole.
+    Column("body_length", Integer),
     Column("received_at", UtcDateTime, nullable=False),
     Column("verdict", String(16), nullable=False),
     Column("reason", Text),
@@ -202,6 +207,12 @@ notifications = Table(
         "received_at",
         sqlite_where=text("verdict = 'pending'"),
         postgresql_where=text("verdict = 'pending'"),
+    ),
+    Index(
+        "ix_notifications_rejected",
+        "received_at",
+        sqlite_where=text("verdict = 'rejected'"),
+        postgresql_where=text("verdict = 'rejected'"),
     ),
 )
 
@@ -253,9 +264,10 @@ webhook_endpoints = Table(
     Column("events", Document, nullable=False),
     Column("enabled", Boolean, nullable=False),
     Column("disabled_reason", Text),
-    # Symmetric signing keys (`whsec_…`): they must stay usable, so they cannot be hashed.
-    Column("secret", String(128), nullable=False),
-    Column("previous_secret", String(128)),
+    # Symmetric signing keys (`whsec_…`): they must stay usable, so they cannot be hashed;
+    # they are stored encrypted (`kassa.store.keyring`).
+    Column("secret", Text, nullable=False),
+    Column("previous_secret", Text),
     Column("previous_secret_expires_at", UtcDateTime),
     # Since when every attempt has failed (cleared by a success); 5 days of it disable.
     Column("failing_since", UtcDateTime),
@@ -314,6 +326,8 @@ webhook_attempts = Table(
     Column("latency_ms", Integer, nullable=False),
     Column("response_body", Text),
     Column("error", Text),
+    # `in_flight` (committed before the POST is sent), `done`, or `unknown` (its sender died).
+    Column("state", String(16), nullable=False, server_default=text("'done'")),
 )
 
 #: How far a reader of the outbox (`events.seq`) has got; see `kassa.services.outbox_cursor`.
@@ -388,8 +402,12 @@ admin_login_failures = Table(
     Column("name", String(64), nullable=False),
     Column("client", String(64), nullable=False),
     Column("failed_at", UtcDateTime, nullable=False, index=True),
+    #: For an attempt made under the per-name brake: the `seq` of the name's failure it came
+    #: after. Unique per name, so only one attempt takes each turn (`services/logins.py`).
+    Column("claims_after", SequenceKey),
     Index("ix_admin_login_failures_name", "name", "failed_at"),
     Index("ix_admin_login_failures_client", "client", "failed_at"),
+    Index("uq_admin_login_failures_claim", "name", "claims_after", unique=True),
 )
 
 #: Who did what in the admin UI (and the CLI's user management), newest last by `seq`.
@@ -412,13 +430,23 @@ audit_log = Table(
 )
 
 #: Secrets the hub makes for itself on first use (the key terminal tokens are signed with),
-#: kept in the database so every hub process shares them.
+#: kept in the database, encrypted, so every hub process shares them; and `key_check`, which
+#: names the key stored secrets are encrypted with (`kassa.services.encryption`).
 hub_secrets = Table(
     "hub_secrets",
     metadata,
     Column("name", String(64), primary_key=True),
-    Column("value", String(255), nullable=False),
+    Column("value", Text, nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
+)
+
+#: Counters a change bumps in its own transaction, for other processes to notice it by polling
+#: one row (SQLite has no LISTEN/NOTIFY): see `kassa.services.terminal_rights`.
+change_counters = Table(
+    "change_counters",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("value", BigInteger, nullable=False),
 )
 
 # Terminals (kiosks) and the operations relayed to their agents (`kassa.services.terminals`).

@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 from alembic.script import ScriptDirectory
 from fastapi import FastAPI
-from fastapi.responses import RedirectResponse
+from fastapi.responses import FileResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
@@ -25,7 +25,7 @@ from kassa.services.gateways import Gateways
 from kassa.store.migrate import alembic_config
 from kassa.web import admin, apidocs, errors, terminals
 from kassa.web.metrics import Metrics
-from kassa.web.middleware import BodyLimit, RequestMetrics, SecurityHeaders
+from kassa.web.middleware import BodyLimit, RejectNul, RequestMetrics, SecurityHeaders
 from kassa.web.ratelimit import RateLimiter
 from kassa.web.routes import (
     analytics,
@@ -43,6 +43,8 @@ from kassa.web.routes import terminals as terminal_routes
 from kassa.web.templating import Pages
 
 STATIC = Path(__file__).resolve().parent / "static"
+#: The icon changes only with a release: browsers may keep it a day.
+ICON_CACHE = {"Cache-Control": "public, max-age=86400"}
 
 DESCRIPTION = """\
 One API in front of many payment providers. Authenticate with `Authorization: Bearer <API key>`;
@@ -97,9 +99,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.metrics = Metrics()
     app.state.limiter = RateLimiter(rate=settings.api_rate_limit, burst=settings.api_rate_burst)
+    limit = settings.rejected_notification_limit
+    app.state.rejected_notifications = RateLimiter(rate=limit / 60, burst=limit)
     app.state.pages = Pages()
     app.state.schema_head = ScriptDirectory.from_config(alembic_config("")).get_current_head()
 
+    app.add_middleware(RejectNul)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(SecurityHeaders)
     app.add_middleware(RequestMetrics, metrics=app.state.metrics)
@@ -132,5 +137,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.get("/", include_in_schema=False)
     async def home() -> RedirectResponse:
         return RedirectResponse("/docs")
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    async def favicon() -> FileResponse:
+        """Where browsers look for a site's icon by themselves (a copy of the static one)."""
+        return FileResponse(STATIC / "favicon.ico", media_type="image/x-icon", headers=ICON_CACHE)
 
     return app

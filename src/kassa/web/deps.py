@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Header, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from kassa.domain import AuthenticationFailed
 from kassa.services import keys
 from kassa.services.context import Context
+from kassa.services.idempotency import MAX_KEY_LENGTH, WAIT_SECONDS
 from kassa.services.keys import Caller
+from kassa.services.pagination import MAX_LIMIT
 
 _bearer = HTTPBearer(auto_error=False, description="Your API key: sk_test_… or sk_live_…")
 
@@ -41,10 +43,37 @@ async def get_caller(
 
 CallerDep = Annotated[Caller, Depends(get_caller)]
 
+IDEMPOTENCY_RULES = (
+    f"Makes retrying this POST safe. 1-{MAX_KEY_LENGTH} printable ASCII characters naming the "
+    "operation in your system (an order number, a UUID); keys belong to the API key's shop and "
+    "mode. A retry with the same key, method, path and JSON body gets the first answer again "
+    "(its status and body, errors of Kassa's rules included) with `Idempotent-Replayed: true`, "
+    "and nothing runs twice. The same key with another request: `409 idempotency_key_reused`. "
+    f"While the first request still runs, a retry waits up to {WAIT_SECONDS:.0f} s for it, then "
+    "replays its answer or answers `409 idempotency_key_in_use`. After `502 "
+    "provider_unavailable` or `500` the key stays open: a retry runs again under the same "
+    "object id, so the provider cannot act twice. Requests refused before they run (invalid "
+    "JSON or parameters, a bad API key, the rate limit) do not use a key up. A key lasts "
+    "KASSA_IDEMPOTENCY_TTL_HOURS (24 by default) from its first use, then counts as new."
+)
+
 IdempotencyKey = Annotated[
     str | None,
     Header(
         alias="Idempotency-Key",
-        description="Makes a retried POST safe: the same key and body replay the first answer.",
+        min_length=1,
+        max_length=MAX_KEY_LENGTH,
+        pattern=r"^[ -~]+$",
+        description=IDEMPOTENCY_RULES,
     ),
 ]
+
+StartingAfter = Annotated[
+    str | None,
+    Query(
+        description="The id of the last object you got: list the ones older than it. "
+        "Absent or empty: from the newest."
+    ),
+]
+
+Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="How many objects, 1-100.")]

@@ -13,6 +13,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import iter_route_contexts
 from starlette.exceptions import HTTPException
 
 from kassa.domain import (
@@ -58,6 +59,16 @@ _HTTP_CODES = {
 }
 
 
+class RequestRefused(HTTPException):
+    """A refusal with a code of Kassa's own, raised where a domain error cannot go: while the
+    body is read (FastAPI turns anything but an `HTTPException` raised there into a generic
+    400), before the request has been interpreted."""
+
+    def __init__(self, status_code: int, code: str, message: str) -> None:
+        super().__init__(status_code, message)
+        self.code = code
+
+
 def status_of(error: KassaError) -> int:
     """The HTTP status for a domain error."""
     for cls, status in _STATUSES:
@@ -80,6 +91,11 @@ def error_response(error: KassaError) -> JSONResponse:
     )
 
 
+#: Where FastAPI says it found a parameter (first in an error's `loc`); `param` names the
+#: parameter alone.
+_LOCATIONS = frozenset({"body", "query", "path", "header", "cookie"})
+
+
 def _validation_response(exc: RequestValidationError) -> JSONResponse:
     errors = list(exc.errors())
     first: dict[str, Any] = errors[0] if errors else {}
@@ -88,7 +104,8 @@ def _validation_response(exc: RequestValidationError) -> JSONResponse:
         return JSONResponse(
             error_body("invalid_json", "The request body is not valid JSON"), status_code=400
         )
-    location = [str(part) for part in first.get("loc", ()) if part not in ("body", "query")]
+    loc = list(first.get("loc", ()))
+    location = [str(part) for part in (loc[1:] if loc and loc[0] in _LOCATIONS else loc)]
     param = ".".join(location) or None
     if kind == "missing":
         code, message = "parameter_missing", f"{param} is required"
@@ -116,12 +133,16 @@ def install(app: FastAPI) -> None:
         return _validation_response(exc)
 
     @app.exception_handler(HTTPException)
-    async def _http_error(_request: Request, exc: HTTPException) -> JSONResponse:
-        code = _HTTP_CODES.get(exc.status_code, "http_error")
+    async def _http_error(request: Request, exc: HTTPException) -> JSONResponse:
+        if isinstance(exc, RequestRefused):
+            code = exc.code
+        else:
+            code = _HTTP_CODES.get(exc.status_code, "http_error")
         message = exc.detail if isinstance(exc.detail, str) else code.replace("_", " ")
-        return JSONResponse(
-            error_body(code, message), status_code=exc.status_code, headers=exc.headers
-        )
+        headers = exc.headers
+        if exc.status_code == 405:
+            headers = {**(headers or {}), "Allow": ", ".join(allowed_methods(request))}
+        return JSONResponse(error_body(code, message), status_code=exc.status_code, headers=headers)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
@@ -130,6 +151,20 @@ def install(app: FastAPI) -> None:
             error_body("internal_error", "Kassa failed to handle the request; it was logged"),
             status_code=500,
         )
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route takes at the request's path.
+
+    The router answers 405 from the first route whose path matched, so its `Allow` named that
+    route's methods only: `GET` for `/v1/payments`, which also takes `POST` (a route each)."""
+    path = request.scope.get("path", "")
+    methods: set[str] = set()
+    for route in iter_route_contexts(request.app.routes):
+        regex = getattr(route, "path_regex", None)
+        if route.methods and regex is not None and regex.match(path):
+            methods |= route.methods
+    return sorted(methods)
 
 
 def json_bytes(document: Any) -> bytes:

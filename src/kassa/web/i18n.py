@@ -11,13 +11,13 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import cache
 from io import BytesIO
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from babel.dates import format_datetime
+from babel.dates import format_datetime, format_timedelta
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.numbers import format_currency, format_decimal
@@ -118,4 +118,11 @@ def format_time(
         "short" if short else "medium",
         tzinfo=ZoneInfo(timezone),
         locale=locale or _current.get(),
+    )
+
+
+def format_duration(seconds: float, locale: str | None = None) -> str:
+    """Roughly, in the largest unit that fits: `3 min`, `2 h` (`3 мин`, `2 ч`)."""
+    return format_timedelta(
+        timedelta(seconds=seconds), threshold=1.5, format="short", locale=locale or _current.get()
     )

@@ -26,12 +26,14 @@ async def respond(
     prefix: str,
     status: int,
     run: Run,
+    secret: bool = False,
 ) -> Response:
     """Run `run(resource_id)` at most once per Idempotency-Key and answer `status` with its
     document, or replay the stored answer of an earlier run.
 
     A domain error is an answer too and is stored; an unknown outcome (provider unreachable,
-    an unexpected failure) is not, and the key stays retryable with its reserved id.
+    an unexpected failure) is not, and the key stays retryable with its reserved id. An
+    answer that holds a `secret` (shown once, such as a signing secret) is stored encrypted.
     """
     if key is None:
         return _json(status, await run(new_id(prefix)))
@@ -56,7 +58,7 @@ async def respond(
         await idempotency.release(ctx, ref)
         raise
     body = json_bytes(document)
-    await idempotency.complete(ctx, ref, StoredResponse(status, body))
+    await idempotency.complete(ctx, ref, StoredResponse(status, body), secret=secret)
     return Response(body, status, media_type="application/json")
 
 

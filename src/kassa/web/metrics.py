@@ -52,6 +52,13 @@ class Metrics:
         self._vitals_lock = asyncio.Lock()
         self._vitals_until = 0.0
 
+        self.notifications_limited = Counter(
+            "kassa_notifications_rate_limited",
+            "Provider notifications answered 429 and not stored: their sender had sent too many "
+            "rejected ones (or requests to unknown providers) lately.",
+            registry=self.registry,
+        )
+
     def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
         self.requests.labels(method, route, str(status)).inc()
         self.latency.labels(route).observe(seconds)

@@ -1,7 +1,9 @@
-"""Per-API-key rate limiting: a token bucket per key, in this process's memory."""
+"""Rate limiting in this process's memory: a token bucket per key (an API key, or the network a
+provider notification came from)."""
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import time
 from collections.abc import Callable
@@ -10,25 +12,61 @@ from kassa.domain import RateLimited
 
 
 class RateLimiter:
-    """`rate` requests per second per key, with bursts up to `burst`."""
+    """`rate` requests per second per key, with bursts up to `burst`.
+
+    At most `max_keys` buckets are kept, the least recently used dropped first: a dropped
+    bucket starts full again, which only its key could notice (keys may come from requests,
+    such as client addresses, so they must not grow without end)."""
 
     def __init__(
-        self, *, rate: float, burst: int, clock: Callable[[], float] = time.monotonic
+        self,
+        *,
+        rate: float,
+        burst: int,
+        clock: Callable[[], float] = time.monotonic,
+        max_keys: int = 100_000,
     ) -> None:
         self.rate = rate
         self.burst = burst
         self.clock = clock
+        self.max_keys = max_keys
         self._buckets: dict[str, tuple[float, float]] = {}
+
+    def take(self, key: str) -> int:
+        """Take one token for `key`: 0 if there was one, else the whole seconds until there
+        will be."""
+        now = self.clock()
+        tokens, last = self._buckets.pop(key, (float(self.burst), now))
+        tokens = min(float(self.burst), tokens + (now - last) * self.rate)
+        wait = 0
+        if tokens < 1:
+            wait = math.ceil((1 - tokens) / self.rate)
+        else:
+            tokens -= 1
+        self._buckets[key] = (tokens, now)  # last in the order: the most recently used
+        if len(self._buckets) > self.max_keys:
+            del self._buckets[next(iter(self._buckets))]
+        return wait
 
     def check(self, key: str) -> None:
         """Take one token for `key`, or raise `RateLimited` saying when one will be free."""
-        now = self.clock()
-        tokens, last = self._buckets.get(key, (float(self.burst), now))
-        tokens = min(float(self.burst), tokens + (now - last) * self.rate)
-        if tokens < 1:
-            self._buckets[key] = (tokens, now)
-            wait = math.ceil((1 - tokens) / self.rate)
+        wait = self.take(key)
+        if wait:
             raise RateLimited(
                 f"Too many requests for this API key; retry in {wait} s", retry_after=wait
             )
-        self._buckets[key] = (tokens - 1, now)
+
+
+def client_network(address: str | None) -> str:
+    """The key to limit a client address by: the address itself for IPv4 (an IPv4-mapped
+    IPv6 address counts as its IPv4 one), its /64 for IPv6, since one host commonly has a
+    whole /64 to pick addresses from. Anything unreadable shares one key."""
+    try:
+        ip = ipaddress.ip_address(address or "")
+    except ValueError:
+        return "unreadable"
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.IPv6Network((ip, 64), strict=False))
+    return str(ip)

@@ -8,9 +8,13 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, field_validator
 
 from kassa.domain import MAX_AMOUNT
-from kassa.services.payments import MAX_EXPIRES_IN, MIN_EXPIRES_IN, NewPayment
-
-MAX_METADATA_KEYS = 50
+from kassa.services.payments import (
+    MAX_EXPIRES_IN,
+    MAX_LENGTHS,
+    MIN_EXPIRES_IN,
+    NewPayment,
+    metadata_problem,
+)
 
 
 def _check_url(value: str | None) -> str | None:
@@ -34,12 +38,18 @@ class PaymentCreate(Body):
         min_length=3, max_length=8, description="RUB, KZT, USD, EUR, XTR, USDT, TON or BTC."
     )
     provider: str | None = Field(
-        None, max_length=32, description="Which provider; optional if the shop has just one."
+        None,
+        max_length=MAX_LENGTHS["provider"],
+        description="Which provider; optional if the shop has just one.",
     )
-    method: str | None = Field(None, max_length=32, description="e.g. card, sbp.")
-    description: str | None = Field(None, max_length=1000)
+    method: str | None = Field(
+        None, max_length=MAX_LENGTHS["method"], description="e.g. card, sbp."
+    )
+    description: str | None = Field(None, max_length=MAX_LENGTHS["description"])
     customer: str | None = Field(
-        None, max_length=255, description="Your reference for the payer (user id, e-mail…)."
+        None,
+        max_length=MAX_LENGTHS["customer"],
+        description="Your reference for the payer (user id, e-mail…).",
     )
     metadata: dict[str, str] = Field(
         default_factory=dict, description="Up to 50 keys (≤ 40 chars) of strings (≤ 500 chars)."
@@ -48,11 +58,11 @@ class PaymentCreate(Body):
         True, description="false: only hold the money; capture or cancel it later."
     )
     return_url: str | None = Field(
-        None, max_length=2048, description="Where the payer goes after paying."
+        None, max_length=MAX_LENGTHS["return_url"], description="Where the payer goes after paying."
     )
     terminal: str | None = Field(
         None,
-        max_length=64,
+        max_length=MAX_LENGTHS["terminal"],
         description='With provider "terminal": the terminal (kiosk) that takes the payment.',
     )
     expires_in: StrictInt | None = Field(
@@ -75,11 +85,9 @@ class PaymentCreate(Body):
     @field_validator("metadata")
     @classmethod
     def _metadata(cls, value: dict[str, str]) -> dict[str, str]:
-        if len(value) > MAX_METADATA_KEYS:
-            raise ValueError(f"at most {MAX_METADATA_KEYS} keys")
-        for key, item in value.items():
-            if not 0 < len(key) <= 40 or len(item) > 500:
-                raise ValueError("keys are 1-40 characters, values at most 500")
+        problem = metadata_problem(value)
+        if problem is not None:
+            raise ValueError(problem)
         return value
 
     def to_params(self) -> NewPayment:
@@ -213,7 +221,7 @@ class ErrorOut(BaseModel):
 ERRORS: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorOut, "description": description}
     for status, description in (
-        (400, "Malformed request (invalid JSON)"),
+        (400, "Malformed request: invalid JSON, or the NUL character (U+0000) anywhere"),
         (401, "Missing, unknown or revoked API key"),
         (402, "The provider declined the operation"),
         (404, "No such object for this key"),

@@ -10,6 +10,7 @@ from starlette.responses import HTMLResponse
 
 from kassa.web.i18n import (
     current_locale,
+    format_duration,
     format_money,
     format_time,
     gettext_,
@@ -30,6 +31,7 @@ def build_environment() -> Environment:
     env.install_gettext_callables(gettext_, ngettext_, newstyle=True)  # type: ignore[attr-defined]
     env.globals["money"] = format_money
     env.globals["when"] = format_time
+    env.globals["duration"] = format_duration
     env.globals["current_locale"] = current_locale
     return env
 

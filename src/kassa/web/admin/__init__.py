@@ -21,11 +21,21 @@ from kassa.web.admin import (
     webhooks,
 )
 from kassa.web.admin.auth import LoginRequired, login_required
+from kassa.web.admin.names import counter_name, provider_title, status_name
+from kassa.web.admin.outcomes import as_written, outcome
 from kassa.web.admin.render import PageError, page_error
 
 
 def install(app: FastAPI) -> None:
-    """Mount the admin pages, with their error pages and sign-in redirects."""
+    """Mount the admin pages, with their error pages and sign-in redirects, and give their
+    templates the names they read values by."""
+    app.state.pages.env.globals.update(
+        as_written=as_written,
+        counter_name=counter_name,
+        outcome=outcome,
+        provider_title=provider_title,
+        status_name=status_name,
+    )
     for router in (
         login.public,
         login.router,

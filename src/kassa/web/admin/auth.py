@@ -60,7 +60,7 @@ class LoginRequired(Exception):
 async def login_required(request: Request, exc: Exception) -> RedirectResponse:
     assert isinstance(exc, LoginRequired)
     # After signing in, come back to the page, not to a form's POST address.
-    back = here(request) if request.method == "GET" else "/admin/payments"
+    back = here(request) if request.method == "GET" else "/admin"
     query = {"next": back} | ({"expired": "1"} if exc.expired else {})
     response = RedirectResponse(f"/admin/login?{urlencode(query)}", status_code=303)
     if exc.expired:

@@ -1,15 +1,19 @@
 """The dashboard (`/admin`): revenue today, over 7 and 30 days per shop and per provider;
 daily charts drawn as SVG on the server; conversion, average check, time to success; and
-payments stuck waiting. Live payments only: test payments are never revenue."""
+payments stuck waiting.
+
+It counts one mode at a time: live payments (revenue), or, with its Test mode switch on, test
+payments, so that whoever tries Kassa with the sandbox sees figures too. The mode is in the
+URL (`?mode=test`) and is remembered for the browser session in a cookie."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from decimal import Decimal
+from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
-from babel.dates import format_timedelta
 from babel.numbers import format_percent
 from fastapi import Request
 from fastapi.responses import HTMLResponse
@@ -17,7 +21,7 @@ from fastapi.responses import HTMLResponse
 from kassa.domain import Shop
 from kassa.services import analytics, shops
 from kassa.services.analytics import Figures, Period, Report, Scope
-from kassa.web.admin.auth import Signed, admin_router
+from kassa.web.admin.auth import Signed, admin_router, is_https
 from kassa.web.admin.filters import common_zone
 from kassa.web.admin.render import render
 from kassa.web.deps import ContextDep
@@ -29,6 +33,11 @@ router = admin_router()
 PERIODS = (30, 7, 90)
 #: The revenue cards: today, the last 7 days, the last 30 days.
 WINDOWS = (1, 7, 30)
+
+#: The modes the dashboard shows, the default first.
+MODES = ("live", "test")
+#: Where the chosen mode is remembered until the browser closes.
+MODE_COOKIE = "kassa_dashboard_mode"
 
 #: The chart's drawing area, in SVG user units (it scales to the page's width).
 CHART_WIDTH = 600
@@ -102,19 +111,24 @@ def percent(value: Decimal) -> str:
     return format_percent(value, format="#,##0.#%", locale=current_locale())
 
 
-def duration(seconds: int) -> str:
-    """Roughly, in the largest unit that fits ("3 min", "2 h")."""
-    return format_timedelta(
-        timedelta(seconds=seconds), threshold=1.5, format="short", locale=current_locale()
-    )
+def chosen_mode(request: Request, asked: str, errors: set[str]) -> str:
+    """The mode asked for in the URL, else the one remembered, else live."""
+    if asked in MODES:
+        return asked
+    if asked:
+        errors.add("mode")
+    remembered = request.cookies.get(MODE_COOKIE, "")
+    return remembered if remembered in MODES else MODES[0]
 
 
 @router.get("")
 async def dashboard(request: Request, ctx: ContextDep, session: Signed) -> HTMLResponse:
-    """The figures of every shop, or one, over the chosen period (`?shop=&days=`)."""
+    """The figures of every shop, or one, over the chosen period, in the chosen mode
+    (`?shop=&days=&mode=`)."""
     all_shops = await shops.list_shops(ctx)
-    values = {name: request.query_params.get(name, "").strip() for name in ("shop", "days")}
+    values = {name: request.query_params.get(name, "").strip() for name in ("shop", "days", "mode")}
     errors: set[str] = set()
+    mode = chosen_mode(request, values["mode"], errors)
     chosen: Shop | None = {shop.name: shop for shop in all_shops}.get(values["shop"])
     if values["shop"] and chosen is None:
         errors.add("shop")
@@ -126,7 +140,7 @@ async def dashboard(request: Request, ctx: ContextDep, session: Signed) -> HTMLR
             errors.add("days")
     zone = common_zone(all_shops, chosen)
     today = ctx.clock().astimezone(ZoneInfo(zone)).date()
-    scope = Scope(test=False, shop_id=chosen.id if chosen else None, timezone=zone)
+    scope = Scope(test=mode == "test", shop_id=chosen.id if chosen else None, timezone=zone)
     found = await analytics.report(ctx, scope, Period.ending(today, days, zone), group_by="day")
     by_shop, by_provider = [], []
     for window in WINDOWS:
@@ -135,12 +149,17 @@ async def dashboard(request: Request, ctx: ContextDep, session: Signed) -> HTMLR
         by_provider.append(await analytics.report(ctx, scope, period, group_by="provider"))
     daily = list(found.groups.items())
     created_chart = bar_chart([(date.fromisoformat(day), one.created) for day, one in daily])
-    return render(
+    switch_to = MODES[1] if mode == MODES[0] else MODES[0]
+    kept = {name: values[name] for name in ("shop", "days") if values[name]}
+    response = render(
         request,
         "admin/dashboard.html",
         session=session,
         status_code=422 if errors else 200,
         values=values,
+        test_mode=scope.test,
+        switch_to=switch_to,
+        switch_href="/admin?" + urlencode({**kept, "mode": switch_to}),
         errors=errors,
         shops=all_shops,
         periods=PERIODS,
@@ -165,5 +184,14 @@ async def dashboard(request: Request, ctx: ContextDep, session: Signed) -> HTMLR
         ),
         stuck=await analytics.stuck(ctx, scope),
         percent=percent,
-        duration=duration,
     )
+    if values["mode"] == mode:
+        response.set_cookie(
+            MODE_COOKIE,
+            mode,
+            path="/admin",
+            httponly=True,
+            samesite="lax",
+            secure=is_https(request),
+        )
+    return response

@@ -1,5 +1,7 @@
 """The payments CSV export, written while it is read: batch by batch from the database to the
-socket, so a large export neither holds every row in memory nor waits to start sending.
+socket, so a large export neither holds every row in memory nor waits for its last row to
+start sending (it waits for its first batch, so that a failing query is still an error
+answer).
 
 The file is UTF-8 with a byte-order mark (so spreadsheet programs read Cyrillic right),
 amounts are major units with a dot (`1500.00`), times are ISO 8601 in the shop's time zone,
@@ -11,7 +13,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping
 from datetime import UTC
 from zoneinfo import ZoneInfo
 
@@ -67,16 +69,29 @@ def _row(payment: Payment, shop: Shop | None) -> list[str]:
     ]
 
 
-async def csv_chunks(
+async def csv_export(
     ctx: Context, found: PaymentFilter, shops: Mapping[str, Shop]
 ) -> AsyncIterator[str]:
-    """The export as text chunks: the header, then one chunk per batch of payments."""
+    """The export as text chunks: the header with the first batch of payments, then one
+    chunk per batch.
+
+    The first batch is read before this returns, so a query that fails (every batch runs the
+    same query, continued) fails here, before the response has started and while it can
+    still be an error page, instead of cutting the download off midway."""
+    batches = payment_search.stream(ctx, found)
+    first: list[Payment] = await anext(batches, [])
+    return _chunks(first, batches, shops)
+
+
+async def _chunks(
+    first: list[Payment], rest: AsyncIterator[list[Payment]], shops: Mapping[str, Shop]
+) -> AsyncIterator[str]:
+    yield "\ufeff" + _csv([list(COLUMNS)]) + _csv(_row(p, shops.get(p.shop_id)) for p in first)
+    async for batch in rest:
+        yield _csv(_row(payment, shops.get(payment.shop_id)) for payment in batch)
+
+
+def _csv(rows: Iterable[list[str]]) -> str:
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(COLUMNS)
-    yield "\ufeff" + buffer.getvalue()
-    async for batch in payment_search.stream(ctx, found):
-        buffer = io.StringIO()
-        writer = csv.writer(buffer, lineterminator="\r\n")
-        writer.writerows(_row(payment, shops.get(payment.shop_id)) for payment in batch)
-        yield buffer.getvalue()
+    csv.writer(buffer, lineterminator="\r\n").writerows(rows)
+    return buffer.getvalue()

@@ -2,7 +2,9 @@
 
 Dates are whole days in one time zone: the chosen shop's, or, across shops, theirs if they
 all share one, else UTC. A value that cannot be read is reported by its field's name (the
-page says what is wrong with it, translated) and left out of the filter.
+page says what is wrong with it, translated) and left out of the filter. Amounts are any
+non-negative numbers: the search compares each currency's payments only against bounds its
+column can hold (`kassa.services.payment_search`).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from fastapi import Request
 from kassa.domain import AmountInvalid, PaymentStatus, Shop
 from kassa.providers import PROVIDERS
 from kassa.services.payment_search import PaymentFilter
+from kassa.web.timestamps import day_in_range
 
 #: The form's fields, as named in the query string.
 FIELDS = ("shop", "status", "provider", "mode", "from", "to", "min", "max", "q")
@@ -52,7 +55,10 @@ def common_zone(shops: list[Shop], chosen: Shop | None) -> str:
 
 
 def _day(value: str, zone: str) -> datetime:
-    return datetime.combine(date.fromisoformat(value), time(), tzinfo=ZoneInfo(zone))
+    """The start of day `value` in `zone`; `ValueError` for a day outside the range that
+    timestamps may name (`kassa.web.timestamps`)."""
+    day = day_in_range(date.fromisoformat(value))
+    return datetime.combine(day, time(), tzinfo=ZoneInfo(zone))
 
 
 def parse_amount(value: str) -> Decimal:

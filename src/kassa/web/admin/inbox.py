@@ -18,6 +18,7 @@ from kassa.services import notifications, payments, shops
 from kassa.services.logins import Session
 from kassa.services.notifications import InboxFilter, Stored
 from kassa.web.admin.auth import Acting, Signed, admin_router
+from kassa.web.admin.filters import common_zone
 from kassa.web.admin.render import PageError, render
 from kassa.web.deps import ContextDep
 
@@ -48,8 +49,8 @@ class InboxForm:
 
 
 def read_form(request: Request, all_shops: list[Shop]) -> InboxForm:
-    """The filter the query string asks for; dates are whole days in the chosen shop's time
-    zone, or UTC across shops."""
+    """The filter the query string asks for; dates are whole days in the page's time zone:
+    the chosen shop's, or across shops, theirs if they share one, else UTC."""
     values = {name: request.query_params.get(name, "").strip() for name in FIELDS}
     errors: set[str] = set()
     chosen = next((shop for shop in all_shops if shop.name == values["shop"]), None)
@@ -59,7 +60,7 @@ def read_form(request: Request, all_shops: list[Shop]) -> InboxForm:
         errors.add("provider")
     if values["verdict"] and values["verdict"] not in VERDICTS:
         errors.add("verdict")
-    zone = chosen.timezone if chosen else "UTC"
+    zone = common_zone(all_shops, chosen)
     days: dict[str, datetime | None] = {"from": None, "to": None}
     for name in days:
         if values[name]:
@@ -128,6 +129,8 @@ async def _detail(
     except NotFound:
         raise PageError(404, "notification") from None
     shop = await shops.get_shop(ctx, shop_id=stored.shop_id) if stored.shop_id else None
+    # A notification for no known shop is shown in the zone the lists use.
+    zone = shop.timezone if shop else common_zone(await shops.list_shops(ctx), None)
     payment = None
     if stored.payment_id:
         try:
@@ -143,6 +146,7 @@ async def _detail(
         status_code=status_code,
         n=stored,
         shop=shop,
+        zone=zone,
         payment=payment,
         body=readable_body(stored),
         done=done,

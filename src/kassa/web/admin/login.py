@@ -38,7 +38,7 @@ def _login_page(
     status_code: int = 200,
     name: str = "",
     error: str | None = None,
-    minutes: int | None = None,
+    wait: int | None = None,
     notice: str | None = None,
 ) -> HTMLResponse:
     token = request.cookies.get(csrf.LOGIN_COOKIE) or csrf.new_login_token()
@@ -51,7 +51,7 @@ def _login_page(
         next_page=next_page,
         user_name=name,
         error=error,
-        minutes=minutes,
+        wait=wait,
         notice=notice,
     )
     response.set_cookie(
@@ -97,15 +97,16 @@ async def login(
     try:
         session = await logins.log_in(ctx, name=name, password=password, client=client_of(request))
     except RateLimited as exc:
-        minutes = max(1, -(-exc.retry_after // 60))
-        return _login_page(
+        paused = _login_page(
             request,
             next_page=next_page,
             status_code=429,
             name=name,
             error="rate_limited",
-            minutes=minutes,
+            wait=exc.retry_after,
         )
+        paused.headers["Retry-After"] = str(exc.retry_after)
+        return paused
     except AuthenticationFailed:
         return _login_page(request, next_page=next_page, status_code=401, name=name, error="wrong")
     response = RedirectResponse(next_page, status_code=303)

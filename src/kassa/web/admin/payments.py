@@ -10,7 +10,7 @@ from kassa.providers import PROVIDERS
 from kassa.services import audit, events, notifications, payment_search, payments, refunds, shops
 from kassa.web.admin.actions import available_actions
 from kassa.web.admin.auth import Signed, admin_router
-from kassa.web.admin.export import csv_chunks
+from kassa.web.admin.export import csv_export
 from kassa.web.admin.filters import read_filters
 from kassa.web.admin.render import NO_STORE, PageError, render
 from kassa.web.deps import ContextDep
@@ -57,7 +57,7 @@ async def payments_csv(request: Request, ctx: ContextDep, session: Signed) -> St
         raise PageError(422, "filters")
     stamp = ctx.clock().strftime("%Y%m%d-%H%M%S")
     return StreamingResponse(
-        csv_chunks(ctx, form.filter, {shop.id: shop for shop in all_shops}),
+        await csv_export(ctx, form.filter, {shop.id: shop for shop in all_shops}),
         media_type="text/csv; charset=utf-8",
         headers={
             "Content-Disposition": f'attachment; filename="kassa-payments-{stamp}.csv"',

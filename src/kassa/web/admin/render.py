@@ -31,7 +31,7 @@ def here(request: Request) -> str:
 
 
 def safe_next(target: str | None) -> str:
-    """`target` if it is a page of the admin UI, else the payments page (never another site:
+    """`target` if it is a page of the admin UI, else the dashboard (never another site:
     `//evil.example` and `/\\evil.example` are refused)."""
     if (
         target
@@ -40,7 +40,7 @@ def safe_next(target: str | None) -> str:
         and "\\" not in target
     ):
         return target
-    return "/admin/payments"
+    return "/admin"
 
 
 def render(

@@ -19,6 +19,7 @@ from kassa.services import keys, shops
 from kassa.services.keys import ApiKey
 from kassa.services.logins import Session
 from kassa.web.admin.auth import Owner, Signed, admin_router
+from kassa.web.admin.filters import common_zone
 from kassa.web.admin.render import PageError, render
 from kassa.web.deps import ContextDep
 from kassa.web.errors import status_of
@@ -41,12 +42,14 @@ async def _list_page(
     name: str = "",
     timezone: str = shops.DEFAULT_TIMEZONE,
 ) -> HTMLResponse:
+    all_shops = await shops.list_shops(ctx)
     return render(
         request,
         "admin/shops.html",
         session=session,
         status_code=status_code,
-        shops=await shops.list_shops(ctx),
+        shops=all_shops,
+        zone=common_zone(all_shops, None),
         error=error,
         shop_name=name,
         timezone=timezone,

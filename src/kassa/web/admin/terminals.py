@@ -19,6 +19,7 @@ from kassa.services import shops, terminal_operations, terminals
 from kassa.services.logins import Session
 from kassa.services.terminals import ONLINE_WITHIN
 from kassa.web.admin.auth import Acting, Owner, Signed, admin_router
+from kassa.web.admin.filters import common_zone
 from kassa.web.admin.render import NO_STORE, PageError, locale_of, render
 from kassa.web.deps import ContextDep
 from kassa.web.errors import status_of
@@ -44,6 +45,7 @@ async def _listing(ctx: ContextDep, shop: str) -> dict[str, Any]:
         "shop": shop,
         "shops": all_shops,
         "shops_by_id": {s.id: s for s in all_shops},
+        "zone": common_zone(all_shops, chosen),
         "now": ctx.clock(),
         "online_within": ONLINE_WITHIN,
     }

@@ -15,6 +15,7 @@ from kassa.services import analytics
 from kassa.services.analytics import Figures, Period, PeriodInvalid, Scope
 from kassa.web.deps import CallerDep, ContextDep
 from kassa.web.schemas import ERRORS
+from kassa.web.timestamps import RANGE, Day
 
 router = APIRouter(prefix="/v1/analytics", tags=["analytics"])
 
@@ -86,9 +87,11 @@ async def get_analytics(
     ctx: ContextDep,
     caller: CallerDep,
     from_: Annotated[
-        date | None, Query(alias="from", description="First day (YYYY-MM-DD), included")
+        Day | None, Query(alias="from", description=f"First day (YYYY-MM-DD), included; {RANGE}")
     ] = None,
-    to: Annotated[date | None, Query(description="Last day (YYYY-MM-DD), included")] = None,
+    to: Annotated[
+        Day | None, Query(description=f"Last day (YYYY-MM-DD), included; {RANGE}")
+    ] = None,
     group_by: Annotated[Literal["provider", "day"] | None, Query()] = None,
 ) -> dict[str, object]:
     """The key's shop and mode: revenue per currency, counts, conversion, average check and

@@ -7,8 +7,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 
 from kassa.services import events
-from kassa.services.pagination import MAX_LIMIT, PageRequest
-from kassa.web.deps import CallerDep, ContextDep
+from kassa.services.pagination import PageRequest
+from kassa.web.deps import CallerDep, ContextDep, Limit, StartingAfter
 from kassa.web.schemas import ERRORS, EventList
 
 router = APIRouter(prefix="/v1/events", tags=["events"])
@@ -22,8 +22,8 @@ async def list_events(
         str | None, Query(description="An event type, or a family such as payment.*")
     ] = None,
     payment: Annotated[str | None, Query(description="Only this payment's events")] = None,
-    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 10,
-    starting_after: str | None = None,
+    limit: Limit = 10,
+    starting_after: StartingAfter = None,
 ) -> Any:
     """The key's events, newest first; each carries the object as it was at that moment."""
     return await events.list_events(

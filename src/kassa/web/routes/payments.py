@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
@@ -10,19 +9,15 @@ from fastapi import APIRouter, Query, Request, Response
 from kassa.domain import PaymentStatus
 from kassa.services import payments
 from kassa.services.objects import payment_object
-from kassa.services.pagination import MAX_LIMIT, PageRequest
+from kassa.services.pagination import PageRequest
 from kassa.web import idempotent
-from kassa.web.deps import CallerDep, ContextDep, IdempotencyKey
+from kassa.web.deps import CallerDep, ContextDep, IdempotencyKey, Limit, StartingAfter
 from kassa.web.schemas import ERRORS, CaptureRequest, PaymentCreate, PaymentList, PaymentOut
+from kassa.web.timestamps import RANGE, Timestamp
 
 router = APIRouter(prefix="/v1/payments", tags=["payments"])
 
-
-def _aware(value: datetime | None) -> datetime | None:
-    """Timestamps without a zone are taken as UTC."""
-    if value is None or value.tzinfo is not None:
-        return value
-    return value.replace(tzinfo=UTC)
+_TIME = f"ISO 8601 or Unix seconds (UTC without a zone), {RANGE}"
 
 
 @router.post(
@@ -63,12 +58,10 @@ async def list_payments(
     status: PaymentStatus | None = None,
     provider: str | None = None,
     customer: str | None = None,
-    created_gte: Annotated[datetime | None, Query(description="ISO 8601 or Unix time")] = None,
-    created_lt: Annotated[datetime | None, Query(description="ISO 8601 or Unix time")] = None,
-    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 10,
-    starting_after: Annotated[
-        str | None, Query(description="A payment id: list the ones older than it")
-    ] = None,
+    created_gte: Annotated[Timestamp | None, Query(description=_TIME)] = None,
+    created_lt: Annotated[Timestamp | None, Query(description=_TIME)] = None,
+    limit: Limit = 10,
+    starting_after: StartingAfter = None,
 ) -> Any:
     """The key's payments, newest first; page with `starting_after` = the last id you got."""
     return await payments.list_payments(
@@ -78,8 +71,8 @@ async def list_payments(
         status=status,
         provider=provider,
         customer=customer,
-        created_gte=_aware(created_gte),
-        created_lt=_aware(created_lt),
+        created_gte=created_gte,
+        created_lt=created_lt,
     )
 
 

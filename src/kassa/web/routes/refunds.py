@@ -8,9 +8,9 @@ from fastapi import APIRouter, Query, Request, Response
 
 from kassa.services import refunds
 from kassa.services.objects import refund_object
-from kassa.services.pagination import MAX_LIMIT, PageRequest
+from kassa.services.pagination import PageRequest
 from kassa.web import idempotent
-from kassa.web.deps import CallerDep, ContextDep, IdempotencyKey
+from kassa.web.deps import CallerDep, ContextDep, IdempotencyKey, Limit, StartingAfter
 from kassa.web.schemas import ERRORS, RefundCreate, RefundList, RefundOut
 
 router = APIRouter(prefix="/v1/refunds", tags=["refunds"])
@@ -53,8 +53,8 @@ async def list_refunds(
     ctx: ContextDep,
     caller: CallerDep,
     payment: Annotated[str | None, Query(description="Only this payment's refunds")] = None,
-    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 10,
-    starting_after: str | None = None,
+    limit: Limit = 10,
+    starting_after: StartingAfter = None,
 ) -> Any:
     return await refunds.list_refunds(
         ctx,

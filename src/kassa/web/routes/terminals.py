@@ -1,7 +1,8 @@
 """`/v1/terminals`: a shop's terminals (kiosks), their tokens, and operations relayed to them.
 
 Terminals belong to a shop, not to a mode: a test key and a live key of the shop see the same
-terminals. A token is in the answer that made it only (add, revoke, token); Kassa keeps none.
+terminals. A token is in the answer that made it only (add, revoke, token); Kassa keeps none
+but that answer, encrypted, for Idempotency-Key replays.
 """
 
 from __future__ import annotations
@@ -180,7 +181,7 @@ async def add_terminal(
         return terminal_document(issued.terminal, ctx.clock(), issued.token)
 
     return await idempotent.respond(
-        request, ctx, caller, idempotency_key, prefix="req", status=201, run=run
+        request, ctx, caller, idempotency_key, prefix="req", status=201, run=run, secret=True
     )
 
 
@@ -219,7 +220,7 @@ async def revoke(
         return terminal_document(issued.terminal, ctx.clock(), issued.token)
 
     return await idempotent.respond(
-        request, ctx, caller, idempotency_key, prefix="req", status=200, run=run
+        request, ctx, caller, idempotency_key, prefix="req", status=200, run=run, secret=True
     )
 
 
@@ -244,7 +245,7 @@ async def issue_token(
         return terminal_document(terminal, ctx.clock(), token)
 
     return await idempotent.respond(
-        request, ctx, caller, idempotency_key, prefix="req", status=200, run=run
+        request, ctx, caller, idempotency_key, prefix="req", status=200, run=run, secret=True
     )
 
 

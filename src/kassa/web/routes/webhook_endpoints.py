@@ -10,10 +10,10 @@ from pydantic import BaseModel, Field, StrictBool, StrictInt
 
 from kassa.services import deliveries, webhook_sending, webhooks
 from kassa.services.objects import list_object
-from kassa.services.pagination import MAX_LIMIT, PageRequest
+from kassa.services.pagination import PageRequest
 from kassa.services.webhooks import MAX_DESCRIPTION, MAX_FILTERS, MAX_URL_LENGTH
 from kassa.web import idempotent
-from kassa.web.deps import CallerDep, ContextDep, IdempotencyKey
+from kassa.web.deps import CallerDep, ContextDep, IdempotencyKey, Limit, StartingAfter
 from kassa.web.schemas import ERRORS, Body
 
 # No prefix: the router also serves `/v1/events/{id}/resend`, beside the events it resends.
@@ -105,10 +105,14 @@ class WebhookEndpointDeleted(BaseModel):
 
 class AttemptOut(BaseModel):
     id: str
+    state: Literal["in_flight", "done", "unknown"] = Field(
+        description="in_flight: being made (recorded before it is sent); done: its outcome is "
+        "below; unknown: Kassa stopped while making it, so it may have reached the endpoint."
+    )
     attempted_at: str
     succeeded: bool
     status_code: int | None
-    latency_ms: int
+    latency_ms: int = Field(description="0 unless the attempt is done.")
     response_body: str | None = Field(description="The first 1 KiB of the answer.")
     error: str | None = Field(description="Why no answer came (timeout, connection refused…).")
 
@@ -162,7 +166,7 @@ async def create_endpoint(
         return webhooks.endpoint_object(endpoint, secret=secret)
 
     return await idempotent.respond(
-        request, ctx, caller, idempotency_key, prefix="we", status=201, run=run
+        request, ctx, caller, idempotency_key, prefix="we", status=201, run=run, secret=True
     )
 
 
@@ -172,8 +176,8 @@ async def create_endpoint(
 async def list_endpoints(
     ctx: ContextDep,
     caller: CallerDep,
-    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 10,
-    starting_after: str | None = None,
+    limit: Limit = 10,
+    starting_after: StartingAfter = None,
 ) -> Any:
     found, has_more = await webhooks.list_endpoints(
         ctx, scope=caller, page=PageRequest(kind="we", limit=limit, starting_after=starting_after)
@@ -264,7 +268,7 @@ async def rotate_secret(
         return webhooks.endpoint_object(endpoint, secret=secret)
 
     return await idempotent.respond(
-        request, ctx, caller, idempotency_key, prefix="req", status=200, run=run
+        request, ctx, caller, idempotency_key, prefix="req", status=200, run=run, secret=True
     )
 
 
@@ -279,8 +283,8 @@ async def list_deliveries(
     ctx: ContextDep,
     caller: CallerDep,
     event: Annotated[str | None, Query(description="Only this event's deliveries")] = None,
-    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 10,
-    starting_after: str | None = None,
+    limit: Limit = 10,
+    starting_after: StartingAfter = None,
 ) -> Any:
     """Deliveries to the endpoint, newest first, each with every attempt made."""
     found, has_more = await deliveries.list_deliveries(

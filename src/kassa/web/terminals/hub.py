@@ -6,6 +6,11 @@ field's). The hub keeps one link per terminal (a newer connection replaces an ol
 and one pump task per link that sends the terminal's due operations whenever it is woken:
 by a signal (an operation was queued here or, through PostgreSQL NOTIFY, on another
 process), on connect, and by a sweep every few seconds in case a signal was missed.
+
+A link is cut as soon as its terminal's right to connect is gone (revoked, disabled,
+removed), by whichever process: on the change's signal, and by a watch that polls the
+rights' change counter a few times a second (`kassa.services.terminal_rights`). Work is
+handed to a link only while the database says its right holds.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ import contextlib
 import logging
 import uuid
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Coroutine, Mapping
 from datetime import timedelta
 from typing import Any
 
@@ -37,7 +42,7 @@ from kassa.domain.terminals import (
     OperationState,
     Terminal,
 )
-from kassa.services import terminal_operations, terminals
+from kassa.services import terminal_operations, terminal_rights, terminals
 from kassa.services.context import Context
 from kassa.services.terminal_signals import Signal, SignalKind, on_signals
 from kassa.store.tables import terminal_operations as operations_table
@@ -51,6 +56,9 @@ CLOSE_REPLACED = 4409
 CLOSE_GOING_AWAY = 1001
 #: How often queued work is looked for without a signal, and status queries repeated.
 SWEEP_INTERVAL = 5.0
+#: How often the rights' change counter is read while agents are connected: a revoke or a
+#: disable made by another process (the CLI) cuts its connections within this.
+RIGHTS_POLL_INTERVAL = 0.25
 QUERY_AFTER = timedelta(seconds=60)
 
 Key = tuple[str, str]
@@ -114,13 +122,19 @@ class TerminalHub:
         self._answers: dict[str, Operation] = {}
         #: Terminals whose heartbeat was stored since the last presence round.
         self._reported: set[Key] = set()
-        self._tasks: list[asyncio.Task[None]] = []
+        self._tasks: set[asyncio.Task[None]] = set()
         self._unsubscribe = on_signals(ctx.db, self.heard)
 
     # Lifecycle
 
     def start(self) -> None:
-        self._tasks.append(asyncio.create_task(self._sweep(), name="terminal sweep"))
+        self._spawn(self._sweep(), name="terminal sweep")
+        self._spawn(self._watch_rights(), name="terminal rights watch")
+
+    def _spawn(self, work: Coroutine[Any, Any, None], *, name: str) -> None:
+        task = asyncio.create_task(work, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     async def stop(self) -> None:
         self._unsubscribe()
@@ -149,6 +163,9 @@ class TerminalHub:
             self.ctx, link.terminal, via=link.kind, connected_at=link.connected_at
         )
         self.links[link.key] = link
+        # A revoke or disable that committed after the token was checked, before the link
+        # was watched, is caught here; one that commits later moves the counter.
+        await self.revalidate([link])
         self._pumps[link.key] = asyncio.create_task(
             self._pump(link), name=f"terminal {link.terminal.id}"
         )
@@ -186,6 +203,7 @@ class TerminalHub:
                     via=link.kind,
                     kinds=link.kinds,
                     connected_at=link.connected_at,
+                    token_version=link.terminal.token_version,
                 )
                 for operation in due:
                     link.unanswered.add(operation.request_id)
@@ -196,6 +214,10 @@ class TerminalHub:
                         link.terminal.id,
                     )
                     await link.deliver(operation)
+            except KassaError as refused:
+                # Its right to connect is gone: nothing was claimed for it.
+                await self._cut(link, refused)
+                return
             except CONNECTION_ENDED:
                 # The connection is closing; its handler ends it and the agent reconnects.
                 log.info("terminal %s: connection ended while sending", link.terminal.id)
@@ -218,17 +240,49 @@ class TerminalHub:
         elif signal.kind is SignalKind.WORK and key in self.links:
             self.links[key].wakeup.set()
         elif signal.kind is SignalKind.CHANGED and key in self.links:
-            self._tasks.append(asyncio.create_task(self._recheck(self.links[key])))
+            self._spawn(self.revalidate([self.links[key]]), name=f"terminal {key[1]} recheck")
 
-    async def _recheck(self, link: Link) -> None:
-        """A terminal was revoked or disabled: end its connection if it may no longer stay."""
-        current = await terminals.get_terminal(
-            self.ctx, shop_id=link.terminal.shop_id, terminal_id=link.terminal.id
-        )
-        if current.token_version != link.terminal.token_version:
-            await link.close(CLOSE_REVOKED, "token_revoked")
-        elif not current.enabled:
-            await link.close(CLOSE_DISABLED, "terminal_disabled")
+    # Rights
+
+    async def revalidate(self, links: list[Link]) -> None:
+        """Cut those of `links` whose terminal's right to connect is gone."""
+        if not links:
+            return
+        rights = await terminal_rights.current_rights(self.ctx, [link.key for link in links])
+        for link in links:
+            refused = terminal_rights.lost(
+                link.terminal.id,
+                rights.get(link.key),
+                token_version=link.terminal.token_version,
+            )
+            if refused is not None and self.links.get(link.key) is link:
+                await self._cut(link, refused)
+
+    async def _cut(self, link: Link, refused: KassaError) -> None:
+        """End a connection whose right is gone, with the close code that says why (its
+        handler then detaches it)."""
+        code = CLOSE_DISABLED if isinstance(refused, TerminalUnavailable) else CLOSE_REVOKED
+        log.info("terminal %s: cutting its connection (%s)", link.terminal.id, refused.code)
+        with contextlib.suppress(Exception):
+            await link.close(code, refused.code)
+
+    async def _watch_rights(self) -> None:
+        """While agents are connected here, read the rights' change counter every
+        `RIGHTS_POLL_INTERVAL` and, when it moved, re-check every link: how a revoke or a
+        disable made by another process reaches this one without LISTEN/NOTIFY (SQLite), or
+        with a NOTIFY missed (PostgreSQL)."""
+        seen: int | None = None
+        while True:
+            await asyncio.sleep(RIGHTS_POLL_INTERVAL)
+            if not self.links:
+                continue  # every new link is checked as it attaches
+            try:
+                now = await terminal_rights.revision(self.ctx)
+                if now != seen:
+                    await self.revalidate(list(self.links.values()))
+                    seen = now
+            except Exception:
+                log.exception("checking the terminals' rights failed; trying again")
 
     async def _sweep(self) -> None:
         """Every few seconds: wake links with queued work and store heartbeats; every
@@ -337,7 +391,8 @@ class TerminalHub:
         is disabled or no agent is connected (to this or, by the database's account, another
         hub process), and `OperationTimedOut` if no answer comes in time (the operation stays
         recorded; a late answer is still kept). A terminal connected here is not read first:
-        the operation's insert checks that it is still enabled.
+        the operation's insert checks that it is still enabled and at the version of the
+        connection's token (if not, the connection is cut and `TerminalUnavailable` raised).
         """
         wait = answer_within or self.ctx.settings.terminal_operation_timeout
         link = self.links.get((shop_id, terminal_id))
@@ -362,17 +417,23 @@ class TerminalHub:
         self._waiters.setdefault(request_id, set()).add(answered)
         try:
             # Connected here: stored as sent and sent at once, without waking the pump.
-            operation = await terminal_operations.queue_operation(
-                self.ctx,
-                shop_id=shop_id,
-                terminal_id=terminal_id,
-                kind=kind,
-                body=body,
-                answer_within=wait,
-                method=method,
-                request_id=request_id,
-                sent_via=link.kind if link is not None else None,
-            )
+            try:
+                operation = await terminal_operations.queue_operation(
+                    self.ctx,
+                    shop_id=shop_id,
+                    terminal_id=terminal_id,
+                    kind=kind,
+                    body=body,
+                    answer_within=wait,
+                    method=method,
+                    request_id=request_id,
+                    sent_via=link.kind if link is not None else None,
+                    token_version=link.terminal.token_version if link is not None else None,
+                )
+            except TerminalUnavailable:
+                if link is not None:
+                    await self.revalidate([link])  # its right is gone: cut it now
+                raise
             if link is not None:
                 await self._send_now(link, operation)
             final = await self._final(operation, answered, within=wait)

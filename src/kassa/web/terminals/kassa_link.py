@@ -7,7 +7,7 @@ import json
 import logging
 from typing import Any
 
-from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from fastapi import APIRouter, WebSocket
 from fastapi.responses import JSONResponse
 
 from kassa.domain import KassaError
@@ -16,7 +16,14 @@ from kassa.services import terminal_operations
 from kassa.services.context import Context
 from kassa.services.objects import timestamp
 from kassa.web.errors import error_body
-from kassa.web.terminals.hub import Link, TerminalHub, authenticate, refusal, token_of
+from kassa.web.terminals.hub import (
+    CONNECTION_ENDED,
+    Link,
+    TerminalHub,
+    authenticate,
+    refusal,
+    token_of,
+)
 
 log = logging.getLogger(__name__)
 
@@ -100,8 +107,8 @@ async def terminal_socket(websocket: WebSocket) -> None:
                 )
                 continue
             await _handle(hub, link, *message)
-    except (WebSocketDisconnect, TimeoutError):
-        pass
+    except (*CONNECTION_ENDED, TimeoutError):
+        pass  # the agent went, or the hub cut the connection (its right to connect is gone)
     finally:
         await hub.detach(link)
 

@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Header, Request
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel, ConfigDict, Field
 
 from kassa.domain import (
     Conflict,
@@ -32,6 +33,7 @@ from kassa.domain.terminals import Operation, Terminal, check_kind
 from kassa.services import terminals
 from kassa.services.context import Context
 from kassa.web.deps import ContextDep, get_caller
+from kassa.web.schemas import ERRORS
 from kassa.web.terminals.hub import TerminalHub
 
 router = APIRouter(tags=["terminals"])
@@ -49,10 +51,29 @@ def legacy_error(error: str, *, status_code: int = 200, **fields: Any) -> JSONRe
     return JSONResponse({"status": "error", "error": error, **fields}, status_code=status_code)
 
 
+class LegacyError(BaseModel):
+    """The old server's error shape (also answered with 200, for a kiosk that cannot take
+    the request)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    status: Literal["error"]
+    error: str = Field(examples=["missing_header", "kiosk_offline"])
+    message: str | None = None
+
+
 @router.post(
     "/send",
     summary="Relay a request to a kiosk (the ws-gateway server's call)",
     response_model=None,
+    responses={
+        200: {"description": "The kiosk's reply, or the old server's error shape"},
+        400: {
+            "model": LegacyError,
+            "description": "No Header-Kiosk-Id, or a body not a JSON object",
+        },
+        **{status: ERRORS[status] for status in (401, 422, 429)},
+    },
 )
 async def send_to_kiosk(
     request: Request,
