@@ -61,6 +61,9 @@ def test_ids_are_whole_in_80_columns(narrow: CliRunner, shop: ShopSetup, api: ht
         assert payment_id in shown.stdout
         (event_id,) = re.findall(r"evt_\w+", shown.stdout)
         assert len(event_id) == len(ids[0]), shown.stdout
+    # The other columns keep their narrowest width (8) rather than give way to the ids.
+    rows = [line for line in listed.stdout.splitlines() if "pay_" in line]
+    assert all("pending" in row and "sandbox" in row for row in rows), listed.stdout
     keys = invoke(narrow, "keys", "list", shop.name).stdout
     (key_id,) = re.findall(r"key_\w+", keys)
     assert invoke(narrow, "keys", "revoke", key_id).exit_code == 0  # pasted as printed

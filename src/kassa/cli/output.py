@@ -132,10 +132,12 @@ def _narrowest_whole(found: Table) -> int:
         return max(Measurement.get(console, options, cell).maximum for cell in cells)
 
     columns = sum(
-        widest(column) if column.no_wrap else min(widest(column), _NARROWEST)
+        (widest(column) if column.no_wrap else min(widest(column), _NARROWEST))
+        + found._get_padding_width(column._index)
         for column in found.columns
     )
-    # Rich's own count of the borders and padding around and between the columns.
+    # Rich's own counts: each column's padding (above), and the borders around and between
+    # the columns.
     return columns + found._extra_width
 
 
