@@ -14,11 +14,11 @@ checks them with its `Consumer.audit`, which `consumer_effects` runs.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from sqlalchemy import Column, RowMapping, and_, case, func, literal, select
+from sqlalchemy import Column, RowMapping, Table, and_, case, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kassa.domain import PaymentStatus, RefundStatus
@@ -147,20 +147,43 @@ def _status(kind: type[E], value: str) -> E | None:
         return None
 
 
+async def _status_events(
+    conn: AsyncConnection,
+    *,
+    family: str,
+    table: Table,
+    subject: Column[Any],
+    kind: type[E],
+    problems: Callable[[E, Mapping[str, int]], list[str]],
+) -> AsyncIterator[Finding]:
+    """Each row of `table` (of the `family` payment or refund) against its events, those
+    whose `subject` column names it: what `problems` finds wrong with them for the status the
+    row is in."""
+    async for batch in _batches(conn, table.c.id, table.c.status):
+        ids = [row["id"] for row in batch]
+        counts = await _event_counts(conn, subject, ids, f"{family}.")
+        for row in batch:
+            status = _status(kind, row["status"])
+            if status is None:
+                yield Finding(row["id"], f"its status {row['status']!r} is not a {family} status")
+                continue
+            for problem in problems(status, counts.get(row["id"], {})):
+                yield Finding(row["id"], problem)
+
+
 async def payment_events(conn: AsyncConnection) -> AsyncIterator[Finding]:
     """Every payment has one event for each status it has been in: one `payment.created`,
     one `payment.succeeded` if it succeeded (and so if it was refunded later)…; and no event
     names a payment that does not exist."""
-    async for batch in _batches(conn, payments.c.id, payments.c.status):
-        ids = [row["id"] for row in batch]
-        counts = await _event_counts(conn, events.c.payment_id, ids, "payment.")
-        for row in batch:
-            status = _status(PaymentStatus, row["status"])
-            if status is None:
-                yield Finding(row["id"], f"its status {row['status']!r} is not a payment status")
-                continue
-            for problem in payment_event_problems(status, counts.get(row["id"], {})):
-                yield Finding(row["id"], problem)
+    async for finding in _status_events(
+        conn,
+        family="payment",
+        table=payments,
+        subject=events.c.payment_id,
+        kind=PaymentStatus,
+        problems=payment_event_problems,
+    ):
+        yield finding
     known = select(payments.c.id).where(payments.c.id == events.c.payment_id).exists()
     orphans = select(events.c.id, events.c.payment_id).where(
         events.c.payment_id.is_not(None), ~known
@@ -172,16 +195,15 @@ async def payment_events(conn: AsyncConnection) -> AsyncIterator[Finding]:
 async def refund_events(conn: AsyncConnection) -> AsyncIterator[Finding]:
     """Every refund has one event of the status it is in (`refund.succeeded` …), at most one
     of each status it passed through, and none of another."""
-    async for batch in _batches(conn, refunds.c.id, refunds.c.status):
-        ids = [row["id"] for row in batch]
-        counts = await _event_counts(conn, events.c.refund_id, ids, "refund.")
-        for row in batch:
-            status = _status(RefundStatus, row["status"])
-            if status is None:
-                yield Finding(row["id"], f"its status {row['status']!r} is not a refund status")
-                continue
-            for problem in refund_event_problems(status, counts.get(row["id"], {})):
-                yield Finding(row["id"], problem)
+    async for finding in _status_events(
+        conn,
+        family="refund",
+        table=refunds,
+        subject=events.c.refund_id,
+        kind=RefundStatus,
+        problems=refund_event_problems,
+    ):
+        yield finding
 
 
 async def payment_amounts(conn: AsyncConnection) -> AsyncIterator[Finding]:
