@@ -145,6 +145,20 @@ def test_a_file_that_is_not_a_kassa_backup_is_refused(tmp_path: Path) -> None:
     assert "no database" in missing.stderr
 
 
+def test_the_database_itself_is_neither_a_backup_nor_a_restore(tmp_path: Path) -> None:
+    """`--force` would have put a copy in the place of the file a running Kassa holds: it
+    would go on writing into the file it has open, which is then gone."""
+    data = kassa_on(tmp_path / "data")
+    assert invoke(data, "migrate").exit_code == 0
+    database = tmp_path / "data" / "kassa.db"
+    inode = database.stat().st_ino
+    for command in ("backup", "restore"):
+        refused = invoke(data, command, str(database), "--force")
+        assert refused.exit_code == 1, refused.output
+        assert "is the database itself" in " ".join(refused.stderr.split())
+    assert database.stat().st_ino == inode
+
+
 def test_the_postgresql_commands_show_no_password() -> None:
     url = "postgresql+asyncpg://kassa:s3cr%40t@db.internal:5433/shop?ssl=require"
     runner = CliRunner(env={"KASSA_DATABASE_URL": url})

@@ -77,6 +77,7 @@ def backup_sqlite(database: Path, target: Path, *, force: bool = False) -> Copy:
     """Copy the live `database` to `target` (replaced only with `force`), consistently."""
     if not database.exists():
         raise InvalidRequest(f"there is no database at {database} to back up")
+    _refuse_same_file(target, database)
     if target.exists() and not force:
         raise InvalidRequest(f"{target} exists; choose another path, or --force to replace it")
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -101,6 +102,7 @@ def restore_sqlite(backup: Path, database: Path, *, force: bool = False) -> Copy
     Kassa holds `database` open."""
     if not backup.is_file():
         raise InvalidRequest(f"there is no backup at {backup}")
+    _refuse_same_file(backup, database)
     with _connect(backup) as source:
         found = _describe(source, backup, "the backup")
         _check_revision(found)
@@ -119,6 +121,13 @@ def restore_sqlite(backup: Path, database: Path, *, force: bool = False) -> Copy
         finally:
             target.close()
     return restored
+
+
+def _refuse_same_file(path: Path, database: Path) -> None:
+    """A backup is never the database itself: replacing a live database's file under a
+    running Kassa would have it write on into the file it still holds, and lose that."""
+    if path.exists() and database.exists() and path.samefile(database):
+        raise InvalidRequest(f"{path} is the database itself: choose another path")
 
 
 def _take(conn: sqlite3.Connection, database: Path) -> None:
