@@ -38,6 +38,13 @@ def _password_note(url: str) -> str:
     return " ".join(notes)
 
 
+def _print_command(command: list[str], note: str) -> None:
+    """PostgreSQL's tool does the work: its command line alone on stdout, for
+    `sh -c "$(kassa backup …)"`, and what to know about it on stderr."""
+    typer.echo(shlex.join(command))
+    errors.print(f"[dim]{escape(note)}[/]")
+
+
 def backup(
     path: Annotated[Path, typer.Argument(help="The file to write.")], force: Force = False
 ) -> None:
@@ -47,8 +54,7 @@ def backup(
     try:
         database = backups.sqlite_file(url)
         if database is None:
-            typer.echo(shlex.join(backups.pg_dump_command(url, path)))
-            errors.print(f"[dim]{escape(_password_note(url))} {KEY_NOTE}[/]")
+            _print_command(backups.pg_dump_command(url, path), f"{_password_note(url)} {KEY_NOTE}")
             return
         made = backups.backup_sqlite(database, path, force=force)
     except KassaError as exc:
@@ -74,11 +80,8 @@ def restore(
     try:
         database = backups.sqlite_file(url)
         if database is None:
-            typer.echo(shlex.join(backups.pg_restore_command(url, path)))
-            errors.print(
-                f"[dim]Stop Kassa first; afterwards run kassa migrate, then kassa audit. "
-                f"{escape(_password_note(url))}[/]"
-            )
+            note = "Stop Kassa first; afterwards run kassa migrate, then kassa audit."
+            _print_command(backups.pg_restore_command(url, path), f"{note} {_password_note(url)}")
             return
         restored = backups.restore_sqlite(path, database, force=force)
     except KassaError as exc:
