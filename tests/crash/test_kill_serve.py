@@ -38,7 +38,7 @@ from kassa.services.deliveries import LEASE
 from kassa.store.tables import events, payments, webhook_attempts, webhook_deliveries
 from tests.crash.serve import Kassa, Served, on_database
 from tests.helpers import sandbox_notification
-from tests.webhooks.receiver import Receiver, serve
+from tests.webhooks.receiver import Receiver
 
 pytestmark = pytest.mark.slow
 
@@ -63,17 +63,6 @@ SETTLE_WITHIN = 60.0
 def reported(n: int) -> str:
     """What the sandbox reports about the n-th payment of a test."""
     return list(TARGETS)[n % len(TARGETS)]
-
-
-@pytest.fixture(scope="module")
-def merchant() -> Iterator[Receiver]:
-    yield from serve(Receiver())
-
-
-@pytest.fixture
-def receiver(merchant: Receiver) -> Receiver:
-    merchant.reset()
-    return merchant
 
 
 @pytest.fixture(scope="module")

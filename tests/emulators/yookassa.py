@@ -42,7 +42,8 @@ import secrets
 import threading
 import uuid
 from collections import Counter, deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -53,6 +54,8 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Mount, Route
+
+from tests.live import LiveApp
 
 #: The address `notify` claims to come from: inside YooKassa's published 185.71.76.0/27.
 YOOKASSA_ADDRESS = "185.71.76.10"
@@ -132,7 +135,7 @@ def parse_amount(document: Any, parameter: str = "amount") -> tuple[Decimal, str
 
 
 class YooKassaEmulator:
-    """The emulator; serve `app` (e.g. `LiveApp(emulator.app)`) and set `base_url`."""
+    """The emulator; serve `app` (`running()` does) and set `base_url`."""
 
     def __init__(self, *, retry_after_ms: int = 20, hang_seconds: float = 3.0) -> None:
         #: Where the emulator is served, without `/v3`; set by whoever serves it.
@@ -502,3 +505,15 @@ class YooKassaEmulator:
             amount = payment["amount"]
             text = f"YooKassa emulator: {amount['value']} {amount['currency']}, {payment['status']}"
         return PlainTextResponse(text)
+
+
+@contextmanager
+def running(**options: Any) -> Iterator[YooKassaEmulator]:
+    """An emulator (made with `options`) served on loopback for the duration of the block."""
+    emulator = YooKassaEmulator(**options)
+    live = LiveApp(emulator.app, name="yookassa-emulator").start()
+    emulator.base_url = live.url
+    try:
+        yield emulator
+    finally:
+        live.stop()

@@ -33,10 +33,10 @@ from kassa.providers.sandbox import sign as sandbox_sign
 from kassa.services import shops
 from kassa.store.tables import events, payments, refunds
 from tests.emulators import cloudpayments as cp
-from tests.emulators.yookassa import YOOKASSA_ADDRESS, YooKassaEmulator
+from tests.emulators.yookassa import YOOKASSA_ADDRESS, YooKassaEmulator, running
 from tests.helpers import ShopSetup, create_payment, make_provider_shop, make_shop
 from tests.helpers import sandbox_notification as sandbox_body
-from tests.live import LiveApp, LiveServer
+from tests.live import LiveServer
 
 #: Few examples, always the same ones: a bounded, repeatable part of `make test`.
 FUZZ = settings(
@@ -510,13 +510,8 @@ def test_cloudpayments_forgeries_change_nothing(
 
 @pytest.fixture(scope="module")
 def yookassa() -> Iterator[YooKassaEmulator]:
-    emulator = YooKassaEmulator()
-    live = LiveApp(emulator.app, name="yookassa-emulator").start()
-    emulator.base_url = live.url
-    try:
+    with running() as emulator:
         yield emulator
-    finally:
-        live.stop()
 
 
 def test_yookassa_forgeries_change_nothing(

@@ -16,7 +16,7 @@ import pytest
 
 from kassa.domain import NotSupported
 from kassa.services import notifications, payments, reconciliation
-from tests.emulators.yookassa import YOOKASSA_ADDRESS, YooKassaEmulator
+from tests.emulators.yookassa import YOOKASSA_ADDRESS, YooKassaEmulator, running
 from tests.helpers import (
     ProviderShop,
     count_events,
@@ -25,7 +25,7 @@ from tests.helpers import (
     make_provider_shop,
     stored_notifications,
 )
-from tests.live import LiveApp, LiveServer
+from tests.live import LiveServer
 
 #: Kassa's provider timeout here: short, so outage tests are quick.
 PROVIDER_TIMEOUT = 2.0
@@ -33,13 +33,8 @@ PROVIDER_TIMEOUT = 2.0
 
 @pytest.fixture(scope="module")
 def yookassa() -> Iterator[YooKassaEmulator]:
-    emulator = YooKassaEmulator(hang_seconds=PROVIDER_TIMEOUT + 1)
-    live = LiveApp(emulator.app, name="yookassa-emulator").start()
-    emulator.base_url = live.url
-    try:
+    with running(hang_seconds=PROVIDER_TIMEOUT + 1) as emulator:
         yield emulator
-    finally:
-        live.stop()
 
 
 @pytest.fixture(scope="module")

@@ -17,19 +17,7 @@ from kassa.services.pagination import PageRequest
 from tests.cli.conftest import kassa  # noqa: F401 - the `kassa …` runner, for the CLI tests
 from tests.helpers import ShopSetup
 from tests.live import LiveServer
-from tests.webhooks.receiver import Receiver, serve
-
-
-@pytest.fixture(scope="session")
-def merchant() -> Iterator[Receiver]:
-    """One receiver for the session: starting and stopping a server per test costs more."""
-    yield from serve(Receiver())
-
-
-@pytest.fixture
-def receiver(merchant: Receiver) -> Receiver:
-    merchant.reset()
-    return merchant
+from tests.webhooks.receiver import Receiver, merchant, receiver  # noqa: F401 - fixtures
 
 
 def at(server: LiveServer, when: datetime) -> Context:

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import pytest
 from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 from starlette.applications import Starlette
@@ -118,3 +119,17 @@ def serve(receiver: Receiver) -> Iterator[Receiver]:
         yield receiver
     finally:
         live.stop()
+
+
+@pytest.fixture(scope="session")
+def merchant() -> Iterator[Receiver]:
+    """One receiver for the session: starting and stopping a server per test costs more.
+    Import it, with `receiver`, where a test module or conftest uses them."""
+    yield from serve(Receiver())
+
+
+@pytest.fixture
+def receiver(merchant: Receiver) -> Receiver:
+    """The session's receiver, reset for the test."""
+    merchant.reset()
+    return merchant
