@@ -35,6 +35,7 @@ SERVICES = [
     "no change: refund already succeeded",
     "no change: refund still pending; provider id kept",
     "recorded a refund made at the provider",
+    "rejected: a refund of 50000 exceeds what the payment has left",
     "refused: it is accepted",
     "refused: not possible now",
     "no change",

@@ -97,6 +97,13 @@ FORMS: tuple[tuple[re.Pattern[str], Say], ...] = tuple(
                 % {"captured": m[1], "amount": m[2]}
             ),
         ),
+        (
+            r"rejected: a refund of (\d+) exceeds what the payment has left",
+            lambda m: (
+                _("rejected: a refund of %(amount)s exceeds what the payment has left")
+                % {"amount": m[1]}
+            ),
+        ),
         (r"ignored: no such payment", _fixed(N_("ignored: no such payment"))),
         (r"nothing to apply", _fixed(N_("nothing to apply"))),
         (
