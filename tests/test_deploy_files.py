@@ -212,5 +212,38 @@ def test_the_deploy_guide_is_linked_and_complete() -> None:
         assert needed in guide, needed
     for link in re.findall(r"\]\(([^)#]+)\)", guide):
         if not link.startswith("http"):
-            target = (ROOT / "docs" / link).resolve()
-            assert target.exists() or link == "secrets.md", link
+            assert (ROOT / "docs" / link).resolve().exists(), link
+
+
+def systemd_value(raw: str) -> str:
+    """A value as systemd's EnvironmentFile= reads it (the part of its syntax examples use):
+    quoted, the text inside the quotes; else all of it, a `# …` after it included."""
+    raw = raw.strip()
+    if len(raw) >= 2 and raw[0] == raw[-1] and raw[0] in "'\"":
+        return raw[1:-1]
+    return raw
+
+
+def test_the_guide_s_settings_file_reads_alike_in_systemd_and_the_shell(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The units read /etc/kassa/kassa.env, and the guide's `kassa` commands source it in
+    sh: each line must mean the same to both, and Kassa must accept what they read."""
+    guide = (ROOT / "docs" / "deploy.md").read_text()
+    example = re.search(r"`/etc/kassa/kassa.env` holds the settings.*?```sh\n(.*?)```", guide, re.S)
+    assert example, "the guide shows no kassa.env"
+    read = {}
+    for line in example.group(1).splitlines():
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        name, _, raw = line.partition("=")
+        (shell_word,) = shlex.split(line, comments=True)  # one NAME=value word, nothing after
+        assert shell_word == f"{name}={systemd_value(raw)}", line
+        read[name] = systemd_value(raw)
+    assert {"KASSA_DATA_DIR", "KASSA_DATABASE_URL", "KASSA_SECRET_KEY"} <= set(read)
+    for name, value in read.items():
+        if name != "KASSA_SECRET_KEY":  # a placeholder
+            monkeypatch.setenv(name, value)
+    settings = Settings()
+    assert settings.trusted_proxies == ["127.0.0.1"]
+    assert str(settings.data_dir) == "/var/lib/kassa"
