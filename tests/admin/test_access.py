@@ -5,17 +5,21 @@ from __future__ import annotations
 
 import asyncio
 import re
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import timedelta
 from http.cookies import SimpleCookie
 
 import httpx
 import pytest
+from sqlalchemy import func, select
 
 from kassa.domain import Role
 from kassa.services import admins, audit, logins
 from kassa.services.audit import Entry
+from kassa.store.tables import admin_login_failures
 from kassa.web.middleware import CONTENT_SECURITY_POLICY
 from tests.admin.conftest import (
     PASSWORD,
@@ -192,6 +196,51 @@ def test_guessing_admin_from_many_addresses_brakes_but_never_locks_it(
         assert sorted(outcomes) == ["AuthenticationFailed"] + ["RateLimited"] * 4
     finally:
         server.stop()
+
+
+@pytest.mark.parametrize("limit", ["pair", "address", "brake"])
+def test_guesses_sent_at_once_are_held_to_each_limit(admin_server: LiveServer, limit: str) -> None:
+    """Every limit holds however many attempts arrive at once: each is recorded before its
+    password is checked and counted with the others, so a burst gets no more checks than
+    attempts one after another would (all 10 were checked against limits of 2, 3 and 4)."""
+    settings = admin_server.settings.model_copy(
+        update={
+            "admin_login_max_failures": 2,
+            "admin_login_max_failures_per_client": 3,
+            "admin_login_brake_after": 4,
+        }
+    )
+    ctx = replace(admin_server.ctx, settings=settings)
+    name, address = new_user(admin_server, Role.OPERATOR), new_address()
+    attempts = {
+        "pair": [(name, address)] * 10,
+        "address": [(f"{name}-{n}", address) for n in range(10)],
+        "brake": [(name, new_address()) for _ in range(10)],
+    }[limit]
+    allowed = {"pair": 2, "address": 3, "brake": 4}[limit]
+
+    async def at_once() -> list[BaseException | logins.Session]:
+        return await asyncio.gather(
+            *(
+                logins.log_in(ctx, name=who, password="guess-guess", client=where)
+                for who, where in attempts
+            ),
+            return_exceptions=True,
+        )
+
+    outcomes = Counter(type(outcome).__name__ for outcome in admin_server.call(at_once()))
+    checked = outcomes["AuthenticationFailed"]
+    assert checked <= allowed
+    assert outcomes["RateLimited"] == 10 - checked
+    # The refused ones were not counted: the failures are those of the checked attempts.
+    clients = {logins.throttle_key(where) for _, where in attempts}
+
+    async def failures() -> int:
+        counted = select(func.count()).where(admin_login_failures.c.client.in_(clients))
+        async with admin_server.ctx.db.read() as conn:
+            return int((await conn.execute(counted)).scalar_one())
+
+    assert admin_server.call(failures()) == checked
 
 
 def test_failed_sign_ins_pause_a_client_address(admin_database_url: str) -> None:

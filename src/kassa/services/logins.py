@@ -18,16 +18,20 @@ network (one subscriber's whole block, which costs an attacker nothing to rotate
 - **One name from all addresses**, the brake against guessing from many addresses: after
   `admin_login_brake_after` failures for a name, each further attempt for it waits
   `admin_login_brake_seconds * 2 ** (failures - brake_after)` seconds after the name's latest
-  failure, at most `admin_login_brake_max_seconds`. It never locks the name: whoever tries
-  once the wait is over has their password checked, so the owner (right password, an
-  address of their own) gets in after at most that capped wait. Guessing is thereby held to
-  about one try per capped wait, whatever the number of addresses.
+  failure, at most `admin_login_brake_max_seconds`. It never locks the name: the first
+  attempt once the wait is over has its password checked, so the owner (right password, an
+  address of their own) gets in after that capped wait, or the next one if a guess came
+  first. Guessing is thereby held to about one try per capped wait, whatever the number of
+  addresses.
 
 A refused attempt is refused before the password is checked (it says how long to wait) and
-is not counted. Under the brake, attempts that arrive at once cannot all slip through when a
-wait ends: each first claims the turn in the database (see `_Turn`), and only one gets it. A
-successful sign-in clears the failures of its own name and address only, so it does not lift
-the pauses of whoever is guessing the name elsewhere.
+is not counted. Attempts that arrive at once get no more checks than attempts one after
+another would: each is recorded as a failure before its password is checked and then counted
+with every attempt recorded by then, and refused (its record deleted) if that puts it over a
+limit (`_hold_to_limits`); so of a burst at most the limit are checked, and possibly none. Under
+the brake, each attempt also first claims the turn in the database (see `_Turn`), and only
+one gets it. A successful sign-in clears the failures of its own name and address only, so
+it does not lift the pauses of whoever is guessing the name elsewhere.
 """
 
 from __future__ import annotations
@@ -39,7 +43,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import ColumnElement, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from kassa.config import Settings
@@ -114,6 +118,17 @@ class _Turn:
     failures: int
 
 
+def _counted(
+    settings: Settings, *, name: str, key: str
+) -> tuple[tuple[tuple[ColumnElement[bool], ...], int], ...]:
+    """The failures the pair and the address limits count (conditions), each with its limit."""
+    failures = admin_login_failures.c
+    return (
+        ((failures.name == name, failures.client == key), settings.admin_login_max_failures),
+        ((failures.client == key,), settings.admin_login_max_failures_per_client),
+    )
+
+
 async def _check_limits(ctx: Context, *, name: str, key: str, now: datetime) -> _Turn | None:
     """Raise `RateLimited` if the pair, the address or the name's brake says wait; under the
     brake, the turn this attempt must claim before its password is checked."""
@@ -122,10 +137,7 @@ async def _check_limits(ctx: Context, *, name: str, key: str, now: datetime) -> 
     failures = admin_login_failures.c
     recent = failures.failed_at > now - window
     async with ctx.db.read() as conn:
-        for conditions, limit in (
-            ((failures.name == name, failures.client == key), settings.admin_login_max_failures),
-            ((failures.client == key,), settings.admin_login_max_failures_per_client),
-        ):
+        for conditions, limit in _counted(settings, name=name, key=key):
             counted = select(func.count(), func.min(failures.failed_at)).where(recent, *conditions)
             count, oldest = (await conn.execute(counted)).one()
             if count >= limit:
@@ -147,17 +159,56 @@ async def _check_limits(ctx: Context, *, name: str, key: str, now: datetime) -> 
     return _Turn(after=latest.seq, failures=count)
 
 
-async def _claim(ctx: Context, turn: _Turn, *, name: str, key: str, now: datetime) -> None:
-    """Take the brake's turn, or raise `RateLimited` if another attempt took it first."""
+async def _record(ctx: Context, turn: _Turn | None, *, name: str, key: str, now: datetime) -> int:
+    """Record the attempt as a failure before its password is checked (cleared if it turns
+    out right); under the brake this takes the turn, or raises `RateLimited` if another
+    attempt took it first. Returns the record's `seq`."""
     try:
         async with ctx.db.write() as conn:
-            await conn.execute(
-                insert(admin_login_failures).values(
-                    name=name, client=key, failed_at=now, claims_after=turn.after
+            inserted = await conn.execute(
+                insert(admin_login_failures)
+                .values(
+                    name=name,
+                    client=key,
+                    failed_at=now,
+                    claims_after=None if turn is None else turn.after,
                 )
+                .returning(admin_login_failures.c.seq)
             )
+            seq: int = inserted.scalar_one()
     except IntegrityError:
+        assert turn is not None  # only a turn is unique
         raise _refused(brake_delay(ctx.settings, turn.failures + 1)) from None
+    return seq
+
+
+async def _hold_to_limits(
+    ctx: Context, seq: int, *, braked: bool, name: str, key: str, now: datetime
+) -> None:
+    """Refuse the attempt recorded as `seq` if, counted with every attempt recorded by now,
+    it is over the pair's or the address's limit or, outside the brake (`braked`: it took a
+    turn), the number of failures after which the brake begins; its record is then deleted.
+
+    Why this holds for attempts that arrive at once: each counts after its own record is
+    committed, so of two attempts the one recorded later counts the other's record (a
+    refused attempt's record, deleted again, may make others refused too, never checked)."""
+    settings = ctx.settings
+    failures = admin_login_failures.c
+    recent = failures.failed_at > now - timedelta(minutes=settings.admin_login_window_minutes)
+    limits = list(_counted(settings, name=name, key=key))
+    if not braked:
+        limits.append(((failures.name == name,), settings.admin_login_brake_after))
+    async with ctx.db.read() as conn:
+        for conditions, limit in limits:
+            counted = select(func.count()).where(recent, *conditions)
+            if (await conn.execute(counted)).scalar_one() > limit:
+                break
+        else:
+            return
+    async with ctx.db.write() as conn:
+        await conn.execute(delete(admin_login_failures).where(failures.seq == seq))
+    await _check_limits(ctx, name=name, key=key, now=now)  # raises, saying how long to wait
+    raise _refused(timedelta(seconds=1))  # the others' records went meanwhile: try again
 
 
 async def log_in(ctx: Context, *, name: str, password: str, client: str) -> Session:
@@ -167,8 +218,8 @@ async def log_in(ctx: Context, *, name: str, password: str, client: str) -> Sess
     key = throttle_key(client)
     now = ctx.clock()
     turn = await _check_limits(ctx, name=name, key=key, now=now)
-    if turn is not None:
-        await _claim(ctx, turn, name=name, key=key, now=now)
+    seq = await _record(ctx, turn, name=name, key=key, now=now)
+    await _hold_to_limits(ctx, seq, braked=turn is not None, name=name, key=key, now=now)
     user = await admins.verify(ctx, name=name, password=password)
     if user is None:
         window = timedelta(minutes=ctx.settings.admin_login_window_minutes)
@@ -176,10 +227,6 @@ async def log_in(ctx: Context, *, name: str, password: str, client: str) -> Sess
             await conn.execute(
                 delete(admin_login_failures).where(admin_login_failures.c.failed_at < now - window)
             )
-            if turn is None:  # a claimed turn is already recorded as this failure
-                await conn.execute(
-                    insert(admin_login_failures).values(name=name, client=key, failed_at=now)
-                )
             await audit.record(
                 conn,
                 actor=Actor(name=name, client=client),
@@ -191,6 +238,7 @@ async def log_in(ctx: Context, *, name: str, password: str, client: str) -> Sess
     session = Session(user=user, token=token, client=client, created_at=now)
     idle = timedelta(minutes=ctx.settings.admin_session_idle_minutes)
     async with ctx.db.write() as conn:
+        # This attempt's record too.
         await conn.execute(
             delete(admin_login_failures).where(
                 admin_login_failures.c.name == name, admin_login_failures.c.client == key
