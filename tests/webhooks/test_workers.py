@@ -10,14 +10,15 @@ from datetime import timedelta
 
 import httpx
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kassa.domain import EventType
 from kassa.services import webhook_fanout, webhook_sending, webhooks
 from kassa.services.context import Context
 from kassa.services.deliveries import LEASE
-from kassa.store.tables import events, outbox_cursors
+from kassa.store import Database
+from kassa.store.tables import events, outbox_cursors, webhook_deliveries
 from tests.helpers import ShopSetup, create_payment, later
 from tests.live import LiveServer
 from tests.webhooks.conftest import Hooks
@@ -166,6 +167,70 @@ def test_a_gap_left_by_a_rollback_is_stepped_over(
     hooks.run(later(server, timedelta(minutes=3)))
     assert server.call(cursor(server)) >= newest
     assert [r.event["data"]["object"]["id"] for r in receiver.requests] == [payment["id"]]
+
+
+@pytest.mark.parametrize("taker", ["a late outcome", "the endpoint's removal"])
+def test_a_claim_and_what_meets_it_take_rows_in_one_order(
+    server: LiveServer, hooks: Hooks, receiver: Receiver, api: httpx.Client, taker: str
+) -> None:
+    """A delivery's row first, then its attempts' (the order a claim takes them in): a worker
+    recording an outcome after its lease lapsed, or an endpoint's removal, that meets a claim
+    of the same delivery waits for it, instead of each waiting for the other until PostgreSQL
+    ends one as a deadlock (as it did when they took the attempt's row first)."""
+    if server.ctx.db.is_sqlite:
+        pytest.skip("SQLite has one writer: two transactions never wait for each other")
+    endpoint = hooks.create(receiver.url + "/kassa")
+    create_payment(api)
+    server.call(webhook_fanout.fan_out(server.ctx))
+    (job,) = server.call(webhook_sending._claim(server.ctx, limit=5))
+    ctx, delivery = server.ctx, webhook_deliveries.c
+
+    async def meet_the_claim() -> None:
+        if taker == "a late outcome":
+            failed = webhook_sending._Outcome(ctx.clock(), 5, status_code=500)
+            async with ctx.db.write() as conn:
+                await webhook_sending._record_one(conn, job, failed, now=ctx.clock())
+        else:
+            await webhooks.delete_endpoint(
+                ctx, scope=webhooks.Operator(), endpoint_id=endpoint["id"]
+            )
+
+    async def scenario() -> None:
+        async with ctx.db.write() as claim:  # another worker takes the lapsed delivery
+            await claim.execute(
+                update(webhook_deliveries)
+                .where(delivery.id == job.delivery_id)
+                .values(claim="another worker's")
+            )
+            meeting = asyncio.create_task(meet_the_claim())
+            await waiting_for_a_lock(ctx.db, meeting)
+            await webhook_sending._settle_unknown(claim, [job.delivery_id])
+        await asyncio.wait_for(meeting, timeout=30)
+
+    server.call(scenario(), timeout=60)
+    if taker == "a late outcome":
+        (found,) = hooks.deliveries(endpoint["id"])
+        assert found["attempts"][0]["state"] == "done"  # its outcome, now known, replaced unknown
+    else:
+        assert api.get(f"/v1/webhook_endpoints/{endpoint['id']}").status_code == 404
+
+
+async def waiting_for_a_lock(db: Database, task: asyncio.Task[None]) -> None:
+    """Until `task` waits for a row lock in another session of the database (PostgreSQL;
+    asked in a transaction of its own each time: a transaction sees one `pg_stat_activity`)."""
+    waiting = text(
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+        "AND wait_event_type = 'Lock'"
+    )
+    for _ in range(1000):
+        if task.done():
+            await task  # its error, if it raised
+            raise AssertionError("it did not wait for the claim")
+        async with db.read() as conn:
+            if (await conn.execute(waiting)).scalar_one():
+                return
+        await asyncio.sleep(0.01)
+    raise AssertionError("nothing waited for the claim's lock")
 
 
 async def cursor(server: LiveServer) -> int:

@@ -546,7 +546,10 @@ async def _record_all(
     nothing but successes here take three statements in all (deliveries, attempts, their
     endpoints' health); the rest are recorded one by one,
     in the order they were made, endpoint by endpoint (a fixed order of locks across
-    workers)."""
+    workers). Each takes its delivery's row before its attempt's, the order a claim takes
+    them in (`_claim_in`, then `_settle_unknown`), so a worker whose claim lapsed and the
+    worker claiming the delivery anew never wait for each other (on PostgreSQL, a
+    deadlock)."""
     by_endpoint: dict[str, list[tuple[_Job, _Outcome]]] = {}
     for job, outcome in finished:
         by_endpoint.setdefault(job.endpoint.id, []).append((job, outcome))
@@ -672,7 +675,6 @@ async def _record_one(
             jitter=_random.uniform(-1.0, 1.0),
         )
         status = Status.PENDING if next_at else Status.FAILED
-    await _complete(conn, [(job, outcome)])
     delivery = webhook_deliveries.c
     updated = await conn.execute(
         update(webhook_deliveries)
@@ -687,6 +689,8 @@ async def _record_one(
         )
         .returning(delivery.id)
     )
+    # After the delivery's row, as a claim takes them (see `_record_all`).
+    await _complete(conn, [(job, outcome)])
     if updated.first() is None:
         log.warning("delivery %s: claim lost before its attempt was recorded", job.delivery_id)
         return

@@ -359,6 +359,10 @@ async def delete_endpoint(ctx: Context, *, scope: Scope, endpoint_id: str) -> En
         its_deliveries = select(webhook_deliveries.c.id).where(
             webhook_deliveries.c.endpoint_id == endpoint_id
         )
+        # The deliveries' rows before their attempts', the order a claim takes them in
+        # (`kassa.services.webhook_sending`): else this and a claim of one of them could
+        # each wait for the other (on PostgreSQL, a deadlock).
+        await conn.execute(its_deliveries.with_for_update())
         await conn.execute(
             delete(webhook_attempts).where(webhook_attempts.c.delivery_id.in_(its_deliveries))
         )
