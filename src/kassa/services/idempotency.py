@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import ColumnElement, RowMapping, delete, select, tuple_, update
+from sqlalchemy import ColumnElement, RowMapping, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kassa.domain import IdempotencyKeyInUse, IdempotencyKeyReused, ParameterInvalid, new_id
@@ -216,18 +216,6 @@ PRUNE_BATCH = 500
 async def prune(ctx: Context) -> int:
     """Forget keys past their lifetime, a batch per transaction; returns how many."""
     cutoff = ctx.clock() - timedelta(hours=ctx.settings.idempotency_ttl_hours)
-    key = tuple_(idempotency_keys.c.shop_id, idempotency_keys.c.test, idempotency_keys.c.key)
-    expired = (
-        select(idempotency_keys.c.shop_id, idempotency_keys.c.test, idempotency_keys.c.key)
-        .where(idempotency_keys.c.created_at < cutoff)
-        .limit(PRUNE_BATCH)
+    return await ctx.db.delete_in_batches(
+        idempotency_keys, idempotency_keys.c.created_at < cutoff, batch=PRUNE_BATCH
     )
-    forgotten = 0
-    while True:
-        async with ctx.db.write() as conn:
-            deleted = (
-                await conn.execute(delete(idempotency_keys).where(key.in_(expired)))
-            ).rowcount
-        forgotten += deleted
-        if deleted < PRUNE_BATCH:
-            return forgotten

@@ -30,7 +30,7 @@ from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Insert, delete, insert, select, update
+from sqlalchemy import Insert, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -632,18 +632,9 @@ async def prune_rejected(ctx: Context) -> int:
     `ix_notifications_rejected`. Verified notifications are kept: they are the record of
     what changed payments."""
     cutoff = ctx.clock() - timedelta(days=ctx.settings.rejected_notification_retention_days)
-    expired = (
-        select(notifications.c.id)
-        .where(notifications.c.verdict == Verdict.REJECTED.value)
-        .where(notifications.c.received_at < cutoff)
-        .limit(PRUNE_BATCH)
+    return await ctx.db.delete_in_batches(
+        notifications,
+        notifications.c.verdict == Verdict.REJECTED.value,
+        notifications.c.received_at < cutoff,
+        batch=PRUNE_BATCH,
     )
-    deleted = 0
-    while True:
-        async with ctx.db.write() as conn:
-            batch = (
-                await conn.execute(delete(notifications).where(notifications.c.id.in_(expired)))
-            ).rowcount
-        deleted += batch
-        if batch < PRUNE_BATCH:
-            return deleted

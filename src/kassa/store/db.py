@@ -21,7 +21,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, Insert, Table, TextClause, event, make_url
+from sqlalchemy import (
+    ColumnElement,
+    Insert,
+    Table,
+    TextClause,
+    delete,
+    event,
+    make_url,
+    select,
+    tuple_,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
@@ -195,6 +205,23 @@ class Database:
         return insert_ignoring_conflict(
             self.dialect, table, index_elements=index_elements, index_where=index_where
         )
+
+    async def delete_in_batches(
+        self, table: Table, *conditions: ColumnElement[bool], batch: int
+    ) -> int:
+        """Delete the rows of `table` that meet `conditions`, `batch` per transaction, and
+        return how many. Each transaction stays short: SQLite's writer runs on the event
+        loop's thread, so the loop waits for as long as one runs."""
+        keys = list(table.primary_key.columns)
+        key = keys[0] if len(keys) == 1 else tuple_(*keys)
+        some = select(*keys).where(*conditions).limit(batch)
+        deleted = 0
+        while True:
+            async with self.write() as conn:
+                count = (await conn.execute(delete(table).where(key.in_(some)))).rowcount
+            deleted += count
+            if count < batch:
+                return deleted
 
     async def dispose(self) -> None:
         """Close every pooled connection."""
