@@ -37,7 +37,6 @@ it does not lift the pauses of whoever is guessing the name elsewhere.
 from __future__ import annotations
 
 import hashlib
-import ipaddress
 import math
 import secrets
 from dataclasses import dataclass
@@ -50,6 +49,7 @@ from kassa.config import Settings
 from kassa.domain import AdminUser, AuthenticationFailed, RateLimited
 from kassa.services import admins, audit
 from kassa.services.audit import Actor
+from kassa.services.client_keys import client_key
 from kassa.services.context import Context
 from kassa.store import records
 from kassa.store.tables import admin_login_failures, admin_sessions, admin_users
@@ -77,17 +77,9 @@ class Session:
 
 
 def throttle_key(client: str) -> str:
-    """What failed sign-ins are counted by for `client`: an IPv4 address itself, an IPv6
-    address its /64 network (an IPv4-mapped one as the IPv4 address), anything else as is."""
-    try:
-        address = ipaddress.ip_address(client)
-    except ValueError:
-        return client
-    if isinstance(address, ipaddress.IPv6Address):
-        if address.ipv4_mapped is not None:
-            return str(address.ipv4_mapped)
-        return str(ipaddress.IPv6Network((address, 64), strict=False))
-    return str(address)
+    """What failed sign-ins are counted by for `client`: its `client_key` (an IPv6 address's
+    /64), or, for something that is no IP address, `client` as it is."""
+    return client_key(client) or client
 
 
 def brake_delay(settings: Settings, failures: int) -> timedelta:

@@ -3,12 +3,12 @@ provider notification came from)."""
 
 from __future__ import annotations
 
-import ipaddress
 import math
 import time
 from collections.abc import Callable
 
 from kassa.domain import RateLimited
+from kassa.services.client_keys import client_key
 
 
 class RateLimiter:
@@ -58,15 +58,6 @@ class RateLimiter:
 
 
 def client_network(address: str | None) -> str:
-    """The key to limit a client address by: the address itself for IPv4 (an IPv4-mapped
-    IPv6 address counts as its IPv4 one), its /64 for IPv6, since one host commonly has a
-    whole /64 to pick addresses from. Anything unreadable shares one key."""
-    try:
-        ip = ipaddress.ip_address(address or "")
-    except ValueError:
-        return "unreadable"
-    if isinstance(ip, ipaddress.IPv6Address):
-        if ip.ipv4_mapped is not None:
-            return str(ip.ipv4_mapped)
-        return str(ipaddress.IPv6Network((ip, 64), strict=False))
-    return str(ip)
+    """The key to limit a client address by (`client_key`: an IPv6 address's /64); anything
+    that is no IP address shares one key."""
+    return client_key(address) or "unreadable"
