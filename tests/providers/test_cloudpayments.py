@@ -728,6 +728,33 @@ def test_a_notification_the_api_cannot_confirm_now_is_kept_and_settled_later(
     assert [get(api, p)["status"] for p in (paid, declined)] == ["succeeded", "pending"]
 
 
+def test_a_pay_kassa_cannot_confirm_with_its_own_credentials_is_kept_until_they_are_fixed(
+    server: LiveServer, emulator: CloudPaymentsEmulator
+) -> None:
+    """CloudPayments' API refusing Kassa's own credentials (a wrong Public ID, which the HMAC
+    does not cover) says nothing against a genuine, signed Pay: it is kept pending whole, not
+    rejected for good, and applied once the account is fixed."""
+    site = connect(server, emulator, public_id="test_api_not_this_one")
+    with site.shop.api(server) as api:
+        payment = create_payment(api)
+        attempt = site.pay(payment)
+        assert attempt.answer is not None
+        assert (attempt.answer.status_code, attempt.answer.json()) == (500, REFUSED)
+        (kept,) = [n for n in stored_notifications(server, site.name) if n["kind"] == "pay"]
+        assert kept["verdict"] == "pending"
+        assert "401" in kept["outcome"]
+        server.call(
+            shops.configure_provider(
+                server.ctx,
+                shop=site.shop.shop,
+                provider="cloudpayments",
+                settings={"public_id": site.public_id, "test": "true"},
+            )
+        )
+        server.call(notifications.reprocess_pending(later(server, timedelta(minutes=1))))
+        assert get(api, payment)["status"] == "succeeded"
+
+
 # Outages
 
 

@@ -876,16 +876,18 @@ class CloudPaymentsProvider(Provider):
 
     async def _confirm(self, kind: str, values: Mapping[str, Any]) -> None:
         """Refuse the notification unless `/payments/get` bears it out (see `KindRule`).
-        `ProviderUnavailable` if the API does not answer: Kassa keeps the notification
-        pending and asks again later."""
+        `ProviderUnavailable` if the API does not answer, or refuses the request itself (HTTP
+        401 for a wrong Public ID, which the notification's HMAC does not cover): that says
+        nothing against the notification, so Kassa keeps it pending and asks again later."""
         transaction = _Fields(values).transaction_id()
         try:
             envelope = await self._call(
                 "/payments/get", {"TransactionId": _transaction_number(transaction)}
             )
         except ProviderDeclined as exc:
-            raise NotificationRejected(
-                f"CloudPayments' API did not confirm the {kind} notification: {exc.message}"
+            raise ProviderUnavailable(
+                f"CloudPayments' API could not be asked about the {kind} notification: "
+                f"{exc.message}"
             ) from exc
         if envelope.model is None:
             raise NotificationRejected(
