@@ -136,10 +136,6 @@ class Keyring:
             self._create_file()
         return self._order[0]
 
-    def has(self, key_id: str) -> bool:
-        """Whether this Kassa has the key `key_id` (reading the key file again if need be)."""
-        return self._find(key_id) is not None
-
     def encrypt(self, plaintext: str, key_id: str) -> str:
         """`plaintext` encrypted under the key `key_id`."""
         fernet = self._fernet(key_id)
