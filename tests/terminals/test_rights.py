@@ -8,12 +8,17 @@ import json
 import os
 import sys
 import time
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from sqlalchemy import update
+from sqlalchemy.ext.asyncio import create_async_engine
 from websockets.exceptions import ConnectionClosed
 
+from kassa.domain import TerminalUnavailable
+from kassa.domain.terminals import AgentKind
+from kassa.services import terminal_queue
 from kassa.store.tables import terminals as terminals_table
 from tests.live import LiveServer
 from tests.terminals.kiosk import KioskShop, ScriptedAgent, create_payment, make_kiosk_shop
@@ -142,3 +147,57 @@ def test_no_work_goes_to_a_connection_whose_token_was_revoked_before_it_is_cut(
     asyncio.run(scenario())
     expected = [("queued", kiosk.terminal_id)] if work == "payment" else []
     assert [(op["state"], op["terminal"]) for op in operations(server, kiosk)] == expected
+
+
+def test_an_operation_sent_at_once_waits_for_a_revoke_being_written(
+    server: LiveServer, kiosk: KioskShop, database_url: str
+) -> None:
+    """PostgreSQL: a revoke is being written (not yet committed) as an operation is queued to
+    be sent at once on a connection of the old token. The queueing waits for the revoke and
+    then refuses; read without a lock, the old row would let it through."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("SQLite has one writer: a revoke cannot be half-written meanwhile")
+    where = (
+        terminals_table.c.shop_id == kiosk.shop.id,
+        terminals_table.c.id == kiosk.terminal_id,
+    )
+
+    async def scenario() -> None:
+        engine = create_async_engine(database_url)
+        try:
+            async with engine.connect() as revoking:
+                await revoking.begin()
+                (version,) = (
+                    await revoking.execute(
+                        update(terminals_table)
+                        .where(*where)
+                        .values(token_version=terminals_table.c.token_version + 1)
+                        .returning(terminals_table.c.token_version - 1)
+                    )
+                ).one()
+                queued = asyncio.create_task(queue_at_once(version))
+                await asyncio.sleep(0.3)  # let the queueing reach the terminal's row
+                await revoking.commit()
+            with pytest.raises(TerminalUnavailable):
+                await queued
+        finally:
+            await engine.dispose()
+
+    async def queue_at_once(version: int) -> None:
+        async with server.ctx.db.write() as conn:
+            await terminal_queue.enqueue(
+                conn,
+                shop_id=kiosk.shop.id,
+                new=terminal_queue.NewOperation(
+                    terminal_id=kiosk.terminal_id,
+                    kind="print",
+                    body={"text": "x"},
+                    deadline=server.ctx.clock() + timedelta(minutes=1),
+                    sent_via=AgentKind.KASSA,
+                    token_version=version,
+                ),
+                now=server.ctx.clock(),
+            )
+
+    server.call(scenario())
+    assert operations(server, kiosk) == []

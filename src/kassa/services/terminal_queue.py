@@ -116,6 +116,10 @@ async def enqueue(
     )
     if new.token_version is not None:
         enabled_terminal = enabled_terminal.where(terminals.c.token_version == new.token_version)
+    # On PostgreSQL a revoke or disable being written meanwhile waits for this transaction (or
+    # this statement waits for it, and then sees the row as changed): an operation is never
+    # queued or sent on a right that a committed change has taken away.
+    enabled_terminal = enabled_terminal.with_for_update(read=True, of=terminals)
     inserted = await conn.execute(operations.insert().from_select(list(values), enabled_terminal))
     if inserted.rowcount != 1:
         right = await current_right(conn, shop_id=shop_id, terminal_id=new.terminal_id)
