@@ -333,8 +333,10 @@ async def consumer_effects(
 
 
 async def webhook_delivery_receipts(conn: AsyncConnection) -> AsyncIterator[Finding]:
-    """A webhook delivery is `succeeded` exactly when one of its attempts succeeded: its
-    receipt matches what the endpoint answered."""
+    """A webhook delivery's receipt matches what the endpoint answered: `succeeded` only with
+    an attempt that succeeded, and not `failed` with one. A `pending` delivery may have one: an
+    attempt whose claim lapsed while it was sent is recorded when its answer comes, while the
+    worker that took the delivery over sends it again (at least once), so it is not a finding."""
     delivery = webhook_deliveries.c
     answered = (
         select(webhook_attempts.c.id)
@@ -342,9 +344,10 @@ async def webhook_delivery_receipts(conn: AsyncConnection) -> AsyncIterator[Find
         .exists()
     )
     succeeded = delivery.status == deliveries.Status.SUCCEEDED.value
+    failed = delivery.status == deliveries.Status.FAILED.value
     query = (
         select(delivery.id, delivery.status)
-        .where((succeeded & ~answered) | (~succeeded & answered))
+        .where((succeeded & ~answered) | (failed & answered))
         .order_by(delivery.id)
     )
     for delivery_id, status in await conn.execute(query):
