@@ -7,7 +7,7 @@ import json
 import logging
 from typing import Any
 
-from fastapi import APIRouter, WebSocket
+from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from fastapi.responses import JSONResponse
 
 from kassa.domain import KassaError
@@ -17,7 +17,6 @@ from kassa.services.context import Context
 from kassa.services.objects import timestamp
 from kassa.web.errors import error_body
 from kassa.web.terminals.hub import (
-    CONNECTION_ENDED,
     Link,
     TerminalHub,
     authenticate,
@@ -107,8 +106,12 @@ async def terminal_socket(websocket: WebSocket) -> None:
                 )
                 continue
             await _handle(hub, link, *message)
-    except (*CONNECTION_ENDED, TimeoutError):
+    except (WebSocketDisconnect, ConnectionError, TimeoutError):
         pass  # the agent went, or the hub cut the connection (its right to connect is gone)
+    except RuntimeError as error:
+        # What Starlette raises for a receive after the hub closed the connection; said, so
+        # that a fault of another kind does not end a connection without a word.
+        log.info("terminal %s: connection ended: %s", link.terminal.id, error)
     finally:
         await hub.detach(link)
 
