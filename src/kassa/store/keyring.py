@@ -234,7 +234,7 @@ class Keyring:
         path = self._writable_file()
         path.parent.mkdir(parents=True, exist_ok=True)
         if _write(path, [new_key()], replace=False):
-            log.info("made the key file %s: keep a copy of it, apart from the database backups", path)
+            log.info("made the key file %s: keep a copy, apart from the database backups", path)
         # else another process made it first: its key is the one
         self._read_file()
         if not self._order:
