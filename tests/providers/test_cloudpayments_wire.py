@@ -25,16 +25,18 @@ from kassa.domain import (
     SignatureInvalid,
 )
 from kassa.providers import CheckResult, InboundRequest, Verdict
-from kassa.providers.cloudpayments import (
-    CloudPaymentsProvider,
-    TransactionStatus,
-    check_code,
+from kassa.providers.cloudpayments import CloudPaymentsProvider
+from kassa.providers.cloudpayments.notifications import (
     check_kind,
     confirms,
-    json_body,
-    kassa_status,
     read_fields,
     read_notification,
+)
+from kassa.providers.cloudpayments.wire import (
+    TransactionStatus,
+    check_code,
+    json_body,
+    kassa_status,
     read_transaction,
     verify_signature,
     wire_amount,
