@@ -27,7 +27,7 @@ from kassa.domain import (
     RefundStatus,
     RefundUpdate,
 )
-from kassa.providers import PaymentRequest, Verdict
+from kassa.providers import PaymentRequest, RedirectConfirmation, Verdict
 from kassa.providers.base import InboundRequest
 from kassa.providers.wire import MALFORMED, value_amount
 from kassa.providers.yookassa import (
@@ -350,10 +350,9 @@ def test_the_create_request(emulator: YooKassaEmulator) -> None:
         "payment_method_data": {"type": "bank_card"},
     }
     assert created.status == PaymentStatus.PENDING
-    assert created.confirmation == {
-        "type": "redirect",
-        "url": f"http://yookassa.test/checkout/{created.provider_payment_id}",
-    }
+    assert created.confirmation == RedirectConfirmation(
+        f"http://yookassa.test/checkout/{created.provider_payment_id}"
+    )
 
 
 def inbound(body: bytes, source_ip: str | None = YOOKASSA_ADDRESS) -> InboundRequest:

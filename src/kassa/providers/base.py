@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import httpx
 
@@ -90,13 +90,95 @@ class OperationRequest:
     deadline: datetime
 
 
+# What the payer must do: one of these, `type` telling which (the API's `confirmation`)
+
+
+@dataclass(frozen=True, slots=True)
+class RedirectConfirmation:
+    """The payer follows `url`: the provider's checkout page, or Kassa's own payer page."""
+
+    type: ClassVar[Literal["redirect"]] = "redirect"
+    url: str
+
+
+@dataclass(frozen=True, slots=True)
+class QrConfirmation:
+    """The payer scans a QR code of `payload` (an SBP or Kaspi link, say) with a banking
+    app; `image_url`, if the provider draws the code itself, is a picture of it."""
+
+    type: ClassVar[Literal["qr"]] = "qr"
+    payload: str
+    image_url: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RequisitesConfirmation:
+    """The payer transfers exactly `amount` (minor units of `currency`, which may differ from
+    the payment's own by the provider's adjustment) to a card number (`pan`) or, through SBP,
+    to a phone number (`phone`): one of the two. `bank` and `holder` are the recipient's bank
+    and name as the payer's banking app will show them; the requisites hold until
+    `expires_at`."""
+
+    type: ClassVar[Literal["requisites"]] = "requisites"
+    amount: int
+    currency: str
+    pan: str | None = None
+    phone: str | None = None
+    bank: str | None = None
+    holder: str | None = None
+    expires_at: datetime | None = None
+
+    def __post_init__(self) -> None:
+        if (self.pan is None) == (self.phone is None):
+            raise ValueError("requisites name a card number (pan) or a phone number, one of them")
+        if self.amount <= 0:
+            raise ValueError("the amount to transfer is positive")
+
+
+@dataclass(frozen=True, slots=True)
+class InvoiceLinkConfirmation:
+    """The payer opens `url`, an invoice in a messenger or a wallet (Telegram, CryptoBot)."""
+
+    type: ClassVar[Literal["invoice_link"]] = "invoice_link"
+    url: str
+
+
+@dataclass(frozen=True, slots=True)
+class WidgetConfirmation:
+    """The payer pays in the provider's widget: its `script`, opened with `params` (JSON
+    values), on the merchant's own page."""
+
+    type: ClassVar[Literal["widget"]] = "widget"
+    script: str
+    params: Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class TerminalConfirmation:
+    """The payer pays at the shop's terminal (kiosk) `terminal`."""
+
+    type: ClassVar[Literal["terminal"]] = "terminal"
+    terminal: str
+
+
+Confirmation = (
+    RedirectConfirmation
+    | QrConfirmation
+    | RequisitesConfirmation
+    | InvoiceLinkConfirmation
+    | WidgetConfirmation
+    | TerminalConfirmation
+)
+
+
 @dataclass(frozen=True, slots=True)
 class ProviderPayment:
     """The provider's answer to a create: its id (unknown until the payer pays, for widget
-    providers such as CloudPayments), and what the payer must do next."""
+    providers such as CloudPayments), and what the payer must do next (`None` when the
+    provider did not say)."""
 
     provider_payment_id: str | None
-    confirmation: Mapping[str, Any]
+    confirmation: Confirmation | None
     status: PaymentStatus = PaymentStatus.PENDING
     operation: OperationRequest | None = None
 

@@ -81,6 +81,7 @@ from kassa.providers.base import (
     PaymentRequest,
     Provider,
     ProviderPayment,
+    RedirectConfirmation,
     SimulatedNotification,
     Verdict,
     send,
@@ -266,7 +267,7 @@ def created_payment(document: Any) -> ProviderPayment:
     url = wire.text(confirmation, "confirmation_url", required=False)
     return ProviderPayment(
         provider_payment_id=wire.text(document, "id"),
-        confirmation={"type": "redirect", "url": url} if url else {},
+        confirmation=RedirectConfirmation(url) if url else None,
         status=payment_update(document).status,
     )
 

@@ -57,7 +57,7 @@ from kassa.providers import PaymentRequest, Provider
 from kassa.services import events, shops
 from kassa.services.context import Context
 from kassa.services.keys import Caller
-from kassa.services.objects import list_object, payment_object
+from kassa.services.objects import confirmation_object, list_object, payment_object
 from kassa.services.pagination import PageRequest, fetch_page
 from kassa.services.scopes import Scope
 from kassa.services.terminal_queue import NewOperation, enqueue
@@ -210,7 +210,7 @@ async def create_payment(
     payment = replace(
         payment,
         provider_payment_id=created.provider_payment_id,
-        confirmation=dict(created.confirmation),
+        confirmation=confirmation_object(created.confirmation) if created.confirmation else None,
     )
     async with ctx.db.write() as conn:
         await conn.execute(

@@ -42,6 +42,7 @@ from kassa.providers.base import (
     PaymentRequest,
     Provider,
     ProviderPayment,
+    RedirectConfirmation,
     SimulatedNotification,
     Verdict,
     send,
@@ -130,7 +131,7 @@ class CloudPaymentsProvider(Provider):
     async def create(self, request: PaymentRequest) -> ProviderPayment:
         return ProviderPayment(
             provider_payment_id=None,
-            confirmation={"type": "redirect", "url": f"{self.public_url}/pay/{request.payment_id}"},
+            confirmation=RedirectConfirmation(f"{self.public_url}/pay/{request.payment_id}"),
         )
 
     def widget(self, payment: Payment, *, language: str) -> dict[str, str]:
