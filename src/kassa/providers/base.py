@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
+from importlib.resources.abc import Traversable
 from typing import Any, ClassVar, Literal
 
 import httpx
@@ -171,6 +173,33 @@ Confirmation = (
 )
 
 
+#: The Content-Security-Policy directives a payer page's widget may add sources to.
+PAGE_DIRECTIVES = frozenset(
+    {"script-src", "frame-src", "connect-src", "img-src", "font-src", "style-src"}
+)
+_DATA_NAME = re.compile(r"[a-z][a-z0-9-]*")
+
+
+@dataclass(frozen=True, slots=True)
+class PayerPage:
+    """What Kassa's payer page (`/pay/{payment}`) shows while a payment waits for its payer:
+    the provider's widget. The page loads `widget.script`, then the provider's `payer_script`
+    opens the widget with `widget.params`, which the page carries as `data-*` attributes
+    (so their names are lower-case words joined by hyphens, their values text). `sources`
+    is what the widget needs the page's Content-Security-Policy to let in besides Kassa's
+    own, by directive (one of `PAGE_DIRECTIVES`): `{"script-src": ("https://w.example",)}`."""
+
+    widget: WidgetConfirmation
+    sources: Mapping[str, tuple[str, ...]]
+
+    def __post_init__(self) -> None:
+        for name in self.widget.params:
+            if not _DATA_NAME.fullmatch(name):
+                raise ValueError(f"{name!r} cannot be the name of a data- attribute")
+        if unknown := set(self.sources) - PAGE_DIRECTIVES:
+            raise ValueError(f"a widget cannot widen {', '.join(sorted(unknown))}")
+
+
 @dataclass(frozen=True, slots=True)
 class ProviderPayment:
     """The provider's answer to a create: its id (unknown until the payer pays, for widget
@@ -290,6 +319,15 @@ class Provider:
     hook_kinds: ClassVar[tuple[str, ...]] = ()
     #: The events `kassa simulate` can send for this provider, in the provider's own names.
     simulated_events: ClassVar[tuple[str, ...]] = ()
+    #: The script that opens the provider's widget on Kassa's payer page (a file beside its
+    #: module; see `payer_page`), or `None` for a provider without one. The page runs it
+    #: before its own `pay.js`; it sets `window.kassaWidget = {ready(), open(data, done)}`:
+    #: `ready()` says whether the widget's own script loaded what it should, `open` opens the
+    #: widget with the page's `data-*` attributes (`data.publicId` for `data-public-id`) and
+    #: calls `done.paid()` when the widget says the payer paid, `done.declined(reason)` when
+    #: not. The widget's word only changes what the page says: Kassa learns the outcome from
+    #: the provider.
+    payer_script: ClassVar[Traversable | None] = None
 
     def __init__(
         self,
@@ -360,6 +398,12 @@ class Provider:
         """Check the notification is authentic (unless `verify` is off for one already checked)
         and read it; raise `SignatureInvalid` if it is not."""
         raise NotSupported(f"{self.title} sends no notifications")
+
+    def payer_page(self, payment: Payment, *, language: str) -> PayerPage | None:
+        """What Kassa's payer page shows while `payment` waits for its payer (`language`:
+        "ru" or "en"), or `None`: the page then says where the payment stands, with a link
+        to the confirmation URL if that is not the page itself."""
+        return None
 
     def simulate(self, payment: Payment, event: str) -> SimulatedNotification:
         """The notification the provider would send about `payment` for `event` (one of

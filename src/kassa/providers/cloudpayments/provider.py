@@ -13,6 +13,7 @@ import json
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from importlib import resources
 from typing import Any, assert_never
 from urllib.parse import urlencode, urlsplit
 
@@ -39,12 +40,14 @@ from kassa.providers.base import (
     HookReply,
     InboundRequest,
     Notification,
+    PayerPage,
     PaymentRequest,
     Provider,
     ProviderPayment,
     RedirectConfirmation,
     SimulatedNotification,
     Verdict,
+    WidgetConfirmation,
     send,
 )
 from kassa.providers.cloudpayments.notifications import (
@@ -109,6 +112,7 @@ class CloudPaymentsProvider(Provider):
     )
     hook_kinds = NOTIFICATION_KINDS
     simulated_events = NOTIFICATION_KINDS
+    payer_script = resources.files("kassa.providers.cloudpayments") / "widget.js"
 
     @property
     def public_id(self) -> str:
@@ -122,24 +126,23 @@ class CloudPaymentsProvider(Provider):
     def widget_url(self) -> str:
         return self.account.credentials.get("widget_url") or DEFAULT_WIDGET_URL
 
-    @property
-    def widget_origin(self) -> str:
-        """Where the widget script and its frames come from (for the page's CSP)."""
-        parts = urlsplit(self.widget_url)
-        return f"{parts.scheme}://{parts.netloc}"
-
     async def create(self, request: PaymentRequest) -> ProviderPayment:
         return ProviderPayment(
             provider_payment_id=None,
             confirmation=RedirectConfirmation(f"{self.public_url}/pay/{request.payment_id}"),
         )
 
-    def widget(self, payment: Payment, *, language: str) -> dict[str, str]:
-        """What Kassa's payment page hands the widget (strings; the page's script builds the
-        call `widget.pay(method, options, callbacks)` from them). The call's shape is from
+    def payer_page(self, payment: Payment, *, language: str) -> PayerPage:
+        """The widget on Kassa's page: `widget.js` (beside this module) builds the call
+        `widget.pay(method, options, callbacks)` from these strings. The call's shape is from
         [3rd-party code] (aveBHS/take-keys); `language` as a constructor option is unverified.
+
+        The widget's origin (`widget_url`'s, which TipTopPay changes) is let in for its
+        script, its frames (the card form), its images, fonts and calls. Its styles are let
+        in inline too: the widget draws its overlay into the page, and which way it does that
+        is not documented (NOT FOUND), while a style cannot run code.
         """
-        options = {
+        params = {
             "method": "charge" if payment.capture else "auth",
             "public-id": self.public_id,
             "amount": format_major(payment.amount, payment.currency),
@@ -147,11 +150,22 @@ class CloudPaymentsProvider(Provider):
             "description": payment.description or payment.id,
             "invoice-id": payment.id,
             "language": "ru-RU" if language == "ru" else "en-US",
-            "script-url": self.widget_url,
         }
         if payment.customer:
-            options["account-id"] = payment.customer
-        return options
+            params["account-id"] = payment.customer
+        parts = urlsplit(self.widget_url)
+        origin = f"{parts.scheme}://{parts.netloc}"
+        return PayerPage(
+            widget=WidgetConfirmation(self.widget_url, params),
+            sources={
+                "script-src": (origin,),
+                "frame-src": (origin,),
+                "connect-src": (origin,),
+                "img-src": (origin,),
+                "font-src": (origin,),
+                "style-src": (origin, "'unsafe-inline'"),
+            },
+        )
 
     # The API
 
