@@ -30,13 +30,15 @@ from kassa.domain import (
 from kassa.providers import PaymentRequest, RedirectConfirmation, Verdict
 from kassa.providers.base import InboundRequest
 from kassa.providers.wire import MALFORMED, value_amount
-from kassa.providers.yookassa import (
+from kassa.providers.yookassa import YooKassaProvider
+from kassa.providers.yookassa.provider import (
     DEFAULT_RETRY_AFTER_MS,
     MAX_RETRY_AFTER_MS,
-    YooKassaProvider,
+    _retry_after_ms,
+)
+from kassa.providers.yookassa.wire import (
     YooKassaRefundStatus,
     YooKassaStatus,
-    _retry_after_ms,
     kassa_refund_status,
     kassa_status,
     payment_update,

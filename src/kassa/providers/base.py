@@ -319,6 +319,9 @@ class Provider:
     hook_kinds: ClassVar[tuple[str, ...]] = ()
     #: The events `kassa simulate` can send for this provider, in the provider's own names.
     simulated_events: ClassVar[tuple[str, ...]] = ()
+    #: The networks the provider publishes as its notifications' sources, for a provider that
+    #: does not sign them (see `check_source`); Kassa's settings may replace or extend them.
+    notification_networks: ClassVar[tuple[str, ...]] = ()
     #: The script that opens the provider's widget on Kassa's payer page (a file beside its
     #: module; see `payer_page`), or `None` for a provider without one. The page runs it
     #: before its own `pay.js`; it sets `window.kassaWidget = {ready(), open(data, done)}`:
@@ -343,7 +346,8 @@ class Provider:
         self.api_url = api_url.rstrip("/")
         #: Kassa's own public base URL, for pages the payer is sent to.
         self.public_url = public_url.rstrip("/")
-        #: The networks this provider's notifications may come from (configured in Settings).
+        #: The networks this provider's notifications may come from: `notification_networks`,
+        #: as Kassa's settings replace or extend them.
         self.notification_sources = tuple(notification_sources)
 
     def check_source(self, request: InboundRequest) -> None:

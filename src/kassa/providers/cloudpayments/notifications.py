@@ -221,7 +221,7 @@ def confirms(kind: str, values: Mapping[str, Any], found: Transaction) -> str | 
 
 
 def read_notification(kind: str, values: Mapping[str, Any]) -> Notification:
-    """A verified notification of type `kind` in Kassa's terms; see the module docstring."""
+    """A verified notification of type `kind` in Kassa's terms; see wire.py's docstring."""
     fields = Fields(values)
     if kind == "check":
         return Notification(
