@@ -1,5 +1,5 @@
 """Notifications that arrive together: the simple ones are applied as a batch
-(`kassa.services.notification_batch`), and every one ends exactly as it would alone:
+(`kassa.services.notifications.batch`), and every one ends exactly as it would alone:
 duplicates within the batch and from before, a second notification for a payment of the
 batch, a payment of another shop, and event snapshots that match the stored payment."""
 
@@ -15,8 +15,9 @@ from sqlalchemy import select
 
 from kassa.domain import EventSource, PaymentStatus
 from kassa.providers import InboundRequest
-from kassa.services import notifications, payments
-from kassa.services.notification_batch import Simple, apply_simple
+from kassa.services.notifications import inbound as notifications
+from kassa.services.notifications.batch import Simple, apply_simple
+from kassa.services.payments import lifecycle as payments
 from kassa.store.tables import events
 from tests.helpers import (
     ShopSetup,
