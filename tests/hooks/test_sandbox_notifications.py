@@ -12,7 +12,7 @@ import pytest
 
 from kassa.providers.sandbox import SIGNATURE_HEADER, sign
 from kassa.services.notifications import inbound as notifications
-from kassa.services.payments.lifecycle import apply_payment_update
+from kassa.services.payments.transitions import apply_payment_update
 from tests.helpers import (
     ShopSetup,
     create_payment,

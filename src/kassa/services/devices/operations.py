@@ -30,7 +30,7 @@ from kassa.services.devices.queue import NewOperation, enqueue, operation_record
 from kassa.services.devices.rights import current_right, lost
 from kassa.services.devices.signals import Signal, SignalKind, notify
 from kassa.services.objects import timestamp
-from kassa.services.payments import lifecycle as payments
+from kassa.services.payments import transitions
 from kassa.store.tables import payments as payments_table
 from kassa.store.tables import terminal_operations as operations
 
@@ -356,7 +356,7 @@ async def _settle_payment(
     """Keep the terminal's answer with the payment and apply what it says (or, when the
     gateway never saw the payment, try it again)."""
     assert operation.payment_id is not None
-    payment = await payments.load(conn, operation.payment_id)
+    payment = await transitions.load(conn, operation.payment_id)
     confirmation = {
         **dict(payment.confirmation or {}),
         "request_id": operation.request_id,
@@ -374,9 +374,9 @@ async def _settle_payment(
         return
     reported = payment_update(ok=ok, body=body, error=error)
     if reported is not None:
-        await payments.apply_payment_update(
+        await transitions.apply_payment_update(
             conn,
-            payment=await payments.load(conn, payment.id),
+            payment=await transitions.load(conn, payment.id),
             reported=reported,
             source=EventSource.PROVIDER,
             now=now,

@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kassa.domain import EventSource, PaymentUpdate, ProviderAccount, decide
 from kassa.providers import Notification, Verdict
-from kassa.services.payments.lifecycle import Move, find_many, note_decision, transition_many
+from kassa.services.payments.transitions import Move, find_many, note_decision, transition_many
 from kassa.store.group_commit import RUN_ALONE
 from kassa.store.tables import ACCEPTED, notifications
 

@@ -57,8 +57,8 @@ from kassa.services.admin import audit
 from kassa.services.admin.audit import Actor
 from kassa.services.context import Context
 from kassa.services.notifications.batch import NO_SUCH_PAYMENT, Duplicate, apply_simple, simple
-from kassa.services.payments.lifecycle import apply_payment_update, find_reported
 from kassa.services.payments.refunds import apply_refund_update
+from kassa.services.payments.transitions import apply_payment_update, find_reported
 from kassa.services.shops import shops
 from kassa.store.db import insert_ignoring_conflict
 from kassa.store.tables import ACCEPTED, notifications

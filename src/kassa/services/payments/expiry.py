@@ -23,7 +23,8 @@ from kassa.domain import (
 )
 from kassa.providers import Provider
 from kassa.services.context import Context
-from kassa.services.payments.lifecycle import apply_update, gateway_for
+from kassa.services.payments.lifecycle import gateway_for
+from kassa.services.payments.transitions import apply_update
 from kassa.store import records
 from kassa.store.tables import payments
 

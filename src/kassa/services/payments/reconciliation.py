@@ -22,7 +22,8 @@ from kassa.domain import EventSource, NotSupported, Payment, ProviderError
 from kassa.domain.checks import next_check
 from kassa.domain.status import OPEN_STATUSES
 from kassa.services.context import Context
-from kassa.services.payments.lifecycle import apply_update, gateway_for
+from kassa.services.payments.lifecycle import gateway_for
+from kassa.services.payments.transitions import apply_update
 from kassa.store import records
 from kassa.store.tables import payments
 

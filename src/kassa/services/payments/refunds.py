@@ -37,7 +37,8 @@ from kassa.services.context import Context
 from kassa.services.events import outbox as events
 from kassa.services.objects import list_object, refund_object
 from kassa.services.pagination import PageRequest, fetch_page
-from kassa.services.payments.lifecycle import gateway_for, get_payment, load, transition
+from kassa.services.payments.lifecycle import gateway_for, get_payment
+from kassa.services.payments.transitions import load, transition
 from kassa.services.scopes import Scope
 from kassa.services.shops.keys import Caller
 from kassa.store import records
