@@ -5,7 +5,11 @@ it gets a provider account and an injected `httpx.AsyncClient`, and it never tou
 database or the web framework. The services layer persists what it returns.
 
 Operations a provider does not offer raise `NotSupported`; what it does offer is declared as
-data (`methods`, `currencies`, `capabilities`) for the API, the CLI and the admin UI.
+data (`methods`, `currencies`, `capabilities`) for the API, the CLI and the admin UI. So is
+everything else about it that Kassa's other layers need, so that a provider is one module (or
+package): what the payer must do (one of the typed confirmations), what Kassa's payer page
+shows for it (`payer_page`, `payer_script`), and where its unsigned notifications come from
+(`notification_networks`).
 """
 
 from __future__ import annotations
