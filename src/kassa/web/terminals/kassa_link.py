@@ -21,8 +21,8 @@ from kassa.protocol import (
     ResultCode,
 )
 from kassa.protocol.terminal import PATH
-from kassa.services import terminal_operations
 from kassa.services.context import Context
+from kassa.services.devices import operations as terminal_operations
 from kassa.services.objects import timestamp
 from kassa.web.errors import error_body
 from kassa.web.terminals.hub import (

@@ -31,8 +31,8 @@ from kassa.domain import (
 )
 from kassa.domain.terminals import Operation, Terminal, check_kind
 from kassa.protocol.terminal import PAYMENT_KIND
-from kassa.services import terminals
 from kassa.services.context import Context
+from kassa.services.devices import terminals
 from kassa.web.deps import ContextDep, get_caller
 from kassa.web.schemas import ERRORS
 from kassa.web.terminals.hub import TerminalHub
