@@ -111,3 +111,8 @@ REFUND_TRANSITIONS: Mapping[RefundStatus, frozenset[RefundStatus]] = MappingProx
         RefundStatus.FAILED: frozenset(),
     }
 )
+
+
+def can_refund_transition(source: RefundStatus, target: RefundStatus) -> bool:
+    """Whether the refund table allows `source` → `target`."""
+    return target in REFUND_TRANSITIONS[source]
