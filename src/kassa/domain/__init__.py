@@ -44,7 +44,6 @@ from kassa.domain.ids import new_id
 from kassa.domain.models import Event, Payment, ProviderAccount, Refund, Shop
 from kassa.domain.money import CURRENCY_EXPONENTS, MAX_AMOUNT, Money, currency_exponent
 from kassa.domain.status import (
-    FINAL_STATUSES,
     OPEN_STATUSES,
     PAYMENT_TRANSITIONS,
     PaymentStatus,
@@ -58,7 +57,6 @@ from kassa.domain.updates import Decision, PaymentUpdate, RefundUpdate, decide
 
 __all__ = [
     "CURRENCY_EXPONENTS",
-    "FINAL_STATUSES",
     "MAX_AMOUNT",
     "OPEN_STATUSES",
     "PAYMENT_TRANSITIONS",

@@ -55,9 +55,6 @@ PAYMENT_TRANSITIONS: Mapping[PaymentStatus, frozenset[PaymentStatus]] = MappingP
     }
 )
 
-#: Statuses a payment never leaves.
-FINAL_STATUSES = frozenset(status for status, targets in PAYMENT_TRANSITIONS.items() if not targets)
-
 #: Statuses in which the payment's outcome is still open (reconciliation watches these).
 OPEN_STATUSES = frozenset({PaymentStatus.PENDING, PaymentStatus.REQUIRES_CAPTURE})
 
