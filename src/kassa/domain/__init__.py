@@ -1,6 +1,17 @@
 """Kassa's domain: money, statuses and their transitions, events, errors. Pure; no I/O."""
 
 from kassa.domain.access import AdminUser, Role
+from kassa.domain.actions import (
+    PaymentAction,
+    can_cancel,
+    can_capture,
+    can_refresh,
+    can_refund,
+    check_cancel,
+    check_capture,
+    check_refund,
+    payment_actions,
+)
 from kassa.domain.errors import (
     AmountInvalid,
     AuthenticationFailed,
@@ -33,11 +44,11 @@ from kassa.domain.ids import new_id
 from kassa.domain.models import Event, Payment, ProviderAccount, Refund, Shop
 from kassa.domain.money import CURRENCY_EXPONENTS, MAX_AMOUNT, Money, currency_exponent
 from kassa.domain.status import (
-    FINAL_STATUSES,
     OPEN_STATUSES,
     PAYMENT_TRANSITIONS,
     PaymentStatus,
     RefundStatus,
+    can_refund_transition,
     can_transition,
     check_transition,
     sources_of,
@@ -46,7 +57,6 @@ from kassa.domain.updates import Decision, PaymentUpdate, RefundUpdate, decide
 
 __all__ = [
     "CURRENCY_EXPONENTS",
-    "FINAL_STATUSES",
     "MAX_AMOUNT",
     "OPEN_STATUSES",
     "PAYMENT_TRANSITIONS",
@@ -72,6 +82,7 @@ __all__ = [
     "OperationTimedOut",
     "ParameterInvalid",
     "Payment",
+    "PaymentAction",
     "PaymentInvalidState",
     "PaymentStatus",
     "PaymentUpdate",
@@ -90,11 +101,20 @@ __all__ = [
     "SignatureInvalid",
     "TerminalUnavailable",
     "TransitionRejected",
+    "can_cancel",
+    "can_capture",
+    "can_refresh",
+    "can_refund",
+    "can_refund_transition",
     "can_transition",
+    "check_cancel",
+    "check_capture",
+    "check_refund",
     "check_transition",
     "currency_exponent",
     "decide",
     "new_id",
+    "payment_actions",
     "payment_event",
     "refund_event",
     "sources_of",

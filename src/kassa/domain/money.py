@@ -98,10 +98,5 @@ class Money:
         """Parse a provider's major-unit value, e.g. `Money.from_major("1500.00", "RUB")`."""
         return cls(from_decimal(value, currency), currency)
 
-    @property
-    def major(self) -> Decimal:
-        """The amount in major units, with exactly the currency's digits."""
-        return to_decimal(self.amount, self.currency)
-
     def __str__(self) -> str:
         return f"{format_major(self.amount, self.currency)} {self.currency}"

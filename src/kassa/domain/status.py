@@ -55,9 +55,6 @@ PAYMENT_TRANSITIONS: Mapping[PaymentStatus, frozenset[PaymentStatus]] = MappingP
     }
 )
 
-#: Statuses a payment never leaves.
-FINAL_STATUSES = frozenset(status for status, targets in PAYMENT_TRANSITIONS.items() if not targets)
-
 #: Statuses in which the payment's outcome is still open (reconciliation watches these).
 OPEN_STATUSES = frozenset({PaymentStatus.PENDING, PaymentStatus.REQUIRES_CAPTURE})
 
@@ -111,3 +108,8 @@ REFUND_TRANSITIONS: Mapping[RefundStatus, frozenset[RefundStatus]] = MappingProx
         RefundStatus.FAILED: frozenset(),
     }
 )
+
+
+def can_refund_transition(source: RefundStatus, target: RefundStatus) -> bool:
+    """Whether the refund table allows `source` → `target`."""
+    return target in REFUND_TRANSITIONS[source]

@@ -20,7 +20,6 @@ from sqlalchemy import (
 )
 
 from kassa.domain import (
-    OPEN_STATUSES,
     AmountInvalid,
     CurrencyUnsupported,
     EventSource,
@@ -31,9 +30,11 @@ from kassa.domain import (
     NotSupported,
     ParameterInvalid,
     Payment,
-    PaymentInvalidState,
     PaymentStatus,
     PaymentUpdate,
+    can_refresh,
+    check_cancel,
+    check_capture,
     new_id,
 )
 from kassa.domain.checks import first_check
@@ -299,11 +300,7 @@ async def capture_payment(
 ) -> Payment:
     """Take all or part (once) of a held payment."""
     payment = await get_payment(ctx, caller=caller, payment_id=payment_id)
-    if payment.status != PaymentStatus.REQUIRES_CAPTURE:
-        raise PaymentInvalidState(
-            f"Only a payment in requires_capture can be captured; this one is {payment.status}",
-        )
-    amount = payment.check_capture_amount(amount)
+    amount = check_capture(payment, amount)
     gateway = await gateway_for(ctx, payment)
     if amount < payment.amount and not gateway.capabilities.partial_capture:
         raise NotSupported(f"{gateway.title} cannot capture part of a payment")
@@ -320,11 +317,7 @@ async def capture_payment(
 async def cancel_payment(ctx: Context, *, caller: Scope, payment_id: str) -> Payment:
     """Cancel a payment nobody has paid yet, or release a hold."""
     payment = await get_payment(ctx, caller=caller, payment_id=payment_id)
-    if payment.status not in OPEN_STATUSES:
-        raise PaymentInvalidState(
-            f"Only a pending or requires_capture payment can be canceled; this one is "
-            f"{payment.status}",
-        )
+    check_cancel(payment)
     gateway = await gateway_for(ctx, payment)
     reported = await gateway.cancel(payment)
     return await apply_update(
@@ -340,7 +333,7 @@ async def refresh_payment(ctx: Context, *, caller: Scope, payment_id: str) -> Pa
     """Ask the provider about an open payment now and apply what it says, as reconciliation
     (the "check payment" button); a payment whose outcome is settled is returned as it is."""
     payment = await get_payment(ctx, caller=caller, payment_id=payment_id)
-    if payment.status not in OPEN_STATUSES:
+    if not can_refresh(payment):
         return payment
     gateway = await gateway_for(ctx, payment)
     reported = await gateway.fetch(payment)

@@ -22,13 +22,14 @@ from kassa.domain import (
     NotFound,
     NotSupported,
     Payment,
-    PaymentInvalidState,
     PaymentStatus,
     ProviderDeclined,
     ProviderUnavailable,
     Refund,
     RefundStatus,
     RefundUpdate,
+    can_refund_transition,
+    check_refund,
     new_id,
     refund_event,
 )
@@ -78,8 +79,7 @@ async def create_refund(
         payment = await get_payment(ctx, caller=caller, payment_id=payment_id)
     except NotFound as exc:
         raise NotFound(exc.message, param="payment") from None
-    _check_refundable(payment)
-    amount = payment.check_refund_amount(amount)
+    amount = check_refund(payment, amount)
     gateway = await gateway_for(ctx, payment)
     if not gateway.capabilities.refunds:
         raise NotSupported(f"{gateway.title} cannot refund payments")
@@ -101,9 +101,8 @@ async def create_refund(
     async with ctx.db.write() as conn:
         reserved = await _reserve(conn, payment_id=payment.id, amount=amount, now=now)
         if reserved is None:
-            current = await load(conn, payment.id)
-            _check_refundable(current)
-            current.check_refund_amount(amount)  # raises: a concurrent refund took the room
+            # raises: the payment moved, or a concurrent refund took the room
+            check_refund(await load(conn, payment.id), amount)
             raise InvalidState("The payment changed while refunding; try again")
         await conn.execute(insert(refunds).values(_refund_values(refund)))
         await events.record(
@@ -155,14 +154,6 @@ async def resume_pending(ctx: Context, *, limit: int = 50) -> int:
             continue
         settled += done.status != RefundStatus.PENDING
     return settled
-
-
-def _check_refundable(payment: Payment) -> None:
-    if payment.status != PaymentStatus.SUCCEEDED:
-        raise PaymentInvalidState(
-            f"Only a succeeded payment can be refunded; this one is {payment.status}",
-            param="payment",
-        )
 
 
 async def _execute(
@@ -244,7 +235,7 @@ async def apply_refund_update(
             )
             return AppliedRefund(refund, "no change: refund still pending; provider id kept")
         return AppliedRefund(refund, f"no change: refund already {refund.status}")
-    if refund.status != RefundStatus.PENDING:
+    if not can_refund_transition(refund.status, reported.status):
         return AppliedRefund(refund, f"rejected: refund {refund.status} → {reported.status}")
     values: dict[str, Any] = {"status": reported.status.value, "updated_at": now}
     if reported.provider_refund_id:

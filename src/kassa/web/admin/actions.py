@@ -14,7 +14,7 @@ from typing import Annotated
 from fastapi import Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from kassa.domain import OPEN_STATUSES, KassaError, NotFound, Payment, PaymentStatus
+from kassa.domain import KassaError, NotFound, Payment, PaymentAction, payment_actions
 from kassa.domain.money import from_decimal
 from kassa.services.admin import audit
 from kassa.services.admin.logins import Session
@@ -31,28 +31,31 @@ router = admin_router()
 
 #: Each action and the audit log's name for it.
 ACTIONS = {
-    "capture": "payment.capture",
-    "cancel": "payment.cancel",
-    "refund": "refund.create",
-    "refresh": "payment.refresh",
+    PaymentAction.CAPTURE: "payment.capture",
+    PaymentAction.CANCEL: "payment.cancel",
+    PaymentAction.REFUND: "refund.create",
+    PaymentAction.REFRESH: "payment.refresh",
 }
 
-
-def available_actions(payment: Payment) -> list[str]:
-    """The actions that make sense for the payment as it stands."""
-    found = []
-    if payment.status == PaymentStatus.REQUIRES_CAPTURE:
-        found.append("capture")
-    if payment.status == PaymentStatus.SUCCEEDED and payment.refundable > 0:
-        found.append("refund")
-    if payment.status in OPEN_STATUSES:
-        found += ["cancel", "refresh"]
-    return found
+#: The order the payment page shows its buttons in.
+SHOWN = (PaymentAction.CAPTURE, PaymentAction.REFUND, PaymentAction.CANCEL, PaymentAction.REFRESH)
 
 
-async def _payment(ctx: ContextDep, payment_id: str, action: str) -> Payment:
-    if action not in ACTIONS:
-        raise PageError(404, "page")
+def available_actions(payment: Payment) -> list[PaymentAction]:
+    """The actions the domain offers for the payment as it stands, in the page's order."""
+    offered = payment_actions(payment)
+    return [action for action in SHOWN if action in offered]
+
+
+def _action(name: str) -> PaymentAction:
+    """The action named in the address; an unknown one has no page."""
+    try:
+        return PaymentAction(name)
+    except ValueError:
+        raise PageError(404, "page") from None
+
+
+async def _payment(ctx: ContextDep, payment_id: str) -> Payment:
     try:
         return await payments.find_payment(ctx, payment_id=payment_id)
     except NotFound:
@@ -63,7 +66,7 @@ def _confirm_page(
     request: Request,
     session: Session,
     payment: Payment,
-    action: str,
+    action: PaymentAction,
     *,
     status_code: int = 200,
     error: KassaError | None = None,
@@ -90,8 +93,9 @@ async def confirm(
     request: Request, ctx: ContextDep, session: Acting, payment_id: str, action: str
 ) -> HTMLResponse:
     """What the action will do, and the form that does it."""
-    payment = await _payment(ctx, payment_id, action)
-    return _confirm_page(request, session, payment, action)
+    chosen = _action(action)
+    payment = await _payment(ctx, payment_id)
+    return _confirm_page(request, session, payment, chosen)
 
 
 @router.post("/payments/{payment_id}/{action}", response_model=None)
@@ -106,27 +110,28 @@ async def act(
     reason: Annotated[str, Form()] = "",
 ) -> Response:
     """Do the action, then show the payment with its result (or this page with the error)."""
-    payment = await _payment(ctx, payment_id, action)
-    if action not in available_actions(payment):
+    chosen = _action(action)
+    payment = await _payment(ctx, payment_id)
+    if chosen not in available_actions(payment):
         await audit.record_now(
             ctx,
             actor=session.actor,
-            action=ACTIONS[action],
+            action=ACTIONS[chosen],
             object_id=payment.id,
             shop_id=payment.shop_id,
             outcome="refused: not possible now",
             details={"status": payment.status.value},
         )
-        return _confirm_page(request, session, payment, action)
+        return _confirm_page(request, session, payment, chosen)
     staff = Staff(actor=session.actor)
-    query = f"done={action}"
+    query = f"done={chosen}"
     try:
         minor = from_decimal(parse_amount(amount), payment.currency) if amount.strip() else None
-        if action == "capture":
+        if chosen == PaymentAction.CAPTURE:
             await payments.capture_payment(ctx, caller=staff, payment_id=payment.id, amount=minor)
-        elif action == "cancel":
+        elif chosen == PaymentAction.CANCEL:
             await payments.cancel_payment(ctx, caller=staff, payment_id=payment.id)
-        elif action == "refresh":
+        elif chosen == PaymentAction.REFRESH:
             await payments.refresh_payment(ctx, caller=staff, payment_id=payment.id)
         else:
             made = await refunds.create_refund(
@@ -142,7 +147,7 @@ async def act(
             await audit.record_now(
                 ctx,
                 actor=session.actor,
-                action=ACTIONS[action],
+                action=ACTIONS[chosen],
                 object_id=payment.id,
                 shop_id=payment.shop_id,
                 outcome=f"refused: {exc.message}",
@@ -153,7 +158,7 @@ async def act(
             request,
             session,
             current,
-            action,
+            chosen,
             status_code=status_of(exc),
             error=exc,
             amount=amount,
@@ -163,7 +168,7 @@ async def act(
         await audit.record_now(
             ctx,
             actor=session.actor,
-            action=ACTIONS[action],
+            action=ACTIONS[chosen],
             object_id=payment.id,
             shop_id=payment.shop_id,
             outcome="no change",
