@@ -66,7 +66,7 @@ def test_every_role_sees_the_list_and_a_terminals_page(
     terminal_id, _ = kiosk
     admin_server.call(
         terminal_operations.queue_operation(
-            admin_server.ctx, shop_id=shop.id, terminal_id=terminal_id, kind="print", body={}
+            admin_server.ctx, shop_id=shop.id, device_id=terminal_id, kind="print", body={}
         )
     )
     for client in (owner, operator, viewer):

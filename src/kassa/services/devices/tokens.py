@@ -1,8 +1,8 @@
-"""Terminal tokens: JWTs (HS256) an agent presents when it connects.
+"""Device tokens: JWTs (HS256) an agent presents when it connects.
 
-The claims are the ones the field's ws_client expects (`kiosk_id`, `iat`, `exp`) plus the
-shop and the terminal's token version: revoking a terminal bumps its version, so every token
-issued before stops working at once, without a list of revoked tokens.
+The claims are the ones the field's ws_client expects (`kiosk_id`: the device's id, `iat`,
+`exp`) plus the shop and the device's token version: revoking a device bumps its version, so
+every token issued before stops working at once, without a list of revoked tokens.
 
 The signing key is `KASSA_TERMINAL_TOKEN_SECRET` or, by default, one Kassa generates on first
 use and keeps in `hub_secrets` (encrypted, like every stored secret), so every hub process
@@ -19,7 +19,7 @@ import jwt
 from sqlalchemy import select
 
 from kassa.domain import AuthenticationFailed
-from kassa.domain.terminals import Terminal
+from kassa.domain.devices import Device
 from kassa.services import encryption
 from kassa.services.context import Context
 from kassa.store.tables import hub_secrets
@@ -63,14 +63,14 @@ async def signing_key(ctx: Context) -> str:
     return value
 
 
-async def issue(ctx: Context, terminal: Terminal, *, days: int | None = None) -> str:
-    """A new token for `terminal` at its current version."""
+async def issue(ctx: Context, device: Device, *, days: int | None = None) -> str:
+    """A new token for `device` at its current version."""
     now = ctx.clock()
     lifetime = timedelta(days=days or ctx.settings.terminal_token_days)
     claims = {
-        "kiosk_id": terminal.id,
-        "shop": terminal.shop_id,
-        "ver": terminal.token_version,
+        "kiosk_id": device.id,
+        "shop": device.shop_id,
+        "ver": device.token_version,
         "iat": int(now.timestamp()),
         "exp": int((now + lifetime).timestamp()),
         # Tokens issued in the same second must still differ (a new one replaces a leaked one).

@@ -207,7 +207,7 @@ async def create_payment(
                 conn,
                 shop_id=payment.shop_id,
                 new=NewOperation(
-                    terminal_id=created.operation.terminal,
+                    device_id=created.operation.terminal,
                     kind=created.operation.kind,
                     body=created.operation.body,
                     deadline=created.operation.deadline,

@@ -11,18 +11,14 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from fastapi.responses import JSONResponse
 
 from kassa.domain import KassaError
-from kassa.domain.terminals import AgentKind, Operation, OperationError, Terminal
+from kassa.domain.devices import AgentKind, Operation, OperationError
+from kassa.domain.terminals import Terminal
 from kassa.services.context import Context
 from kassa.services.devices import operations as terminal_operations
+from kassa.services.devices.hub import DeviceHub
 from kassa.services.objects import timestamp
 from kassa.web.errors import error_body
-from kassa.web.terminals.hub import (
-    Link,
-    TerminalHub,
-    authenticate,
-    refusal,
-    token_of,
-)
+from kassa.web.terminals.hub import Link, authenticate, refusal, token_of
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +64,7 @@ class KassaLink(Link):
 @router.websocket("/terminals/ws")
 async def terminal_socket(websocket: WebSocket) -> None:
     ctx: Context = websocket.app.state.ctx
-    hub: TerminalHub = websocket.app.state.terminals
+    hub: DeviceHub = websocket.app.state.terminals
     try:
         terminal = await authenticate(ctx, token_of(websocket))
     except KassaError as error:
@@ -127,7 +123,7 @@ def _parse(text: str) -> tuple[str, dict[str, Any]] | None:
     return message["type"], data if isinstance(data, dict) else {}
 
 
-async def _handle(hub: TerminalHub, link: KassaLink, kind: str, data: dict[str, Any]) -> None:
+async def _handle(hub: DeviceHub, link: KassaLink, kind: str, data: dict[str, Any]) -> None:
     terminal = link.terminal
     request_id = data.get("request_id")
     if kind == "heartbeat":
@@ -140,7 +136,7 @@ async def _handle(hub: TerminalHub, link: KassaLink, kind: str, data: dict[str, 
         return  # unknown types, and messages about no request, are ignored
     elif kind == "ack":
         await terminal_operations.record_ack(
-            hub.ctx, shop_id=terminal.shop_id, terminal_id=terminal.id, request_id=request_id
+            hub.ctx, shop_id=terminal.shop_id, device_id=terminal.id, request_id=request_id
         )
     elif kind == "result":
         await _take_result(hub, link, request_id, data)
@@ -161,7 +157,7 @@ async def _handle(hub: TerminalHub, link: KassaLink, kind: str, data: dict[str, 
 
 
 async def _take_result(
-    hub: TerminalHub, link: KassaLink, request_id: str, data: dict[str, Any]
+    hub: DeviceHub, link: KassaLink, request_id: str, data: dict[str, Any]
 ) -> None:
     ok = data.get("ok") is True
     body = data.get("body")
