@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
+
 from kassa.services.operations.readiness import schema_revision
 from kassa.web.deps import ContextDep
 from kassa.web.metrics import Metrics

@@ -10,7 +10,7 @@ view: docs/terminals.md).
 
 Neither agent keeps a journal or can be asked about an operation, so the hub never sends
 them anything twice: what they were sent and never answered becomes `unknown` when the
-connection ends (see `kassa.web.terminals.hub.DeviceHub.detach`).
+connection ends (see `kassa.services.devices.hub.DeviceHub.detach`).
 """
 
 from __future__ import annotations
