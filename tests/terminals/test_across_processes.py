@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import make_url
 
-from kassa.web.terminals import hub
+from kassa.services.devices import hub
 from tests.live import LiveServer
 from tests.terminals.kiosk import ScriptedAgent, create_payment, get_payment, make_kiosk_shop
 

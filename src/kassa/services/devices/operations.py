@@ -48,6 +48,7 @@ async def queue_operation(
     *,
     shop_id: str,
     device_id: str,
+    device_kind: DeviceKind,
     kind: str,
     body: Mapping[str, Any],
     answer_within: float | None = None,
@@ -55,16 +56,16 @@ async def queue_operation(
     request_id: str | None = None,
     sent_via: AgentKind | None = None,
     token_version: int | None = None,
-    device_kind: DeviceKind | None = None,
 ) -> Operation:
-    """Queue an operation (not a payment) for a device (of `device_kind`, if given); it must
-    be answered within `answer_within` seconds (the setting's default if not given). With
+    """Queue an operation (not a payment) for a device of `device_kind`; it must be
+    answered within `answer_within` seconds (the setting's default if not given). With
     `sent_via`, the caller sends it itself, at once, on a connection of that kind,
     authenticated with a token of `token_version`."""
     wait = answer_within or ctx.settings.terminal_operation_timeout
     now = ctx.clock()
     new = NewOperation(
         device_id=device_id,
+        device_kind=device_kind,
         kind=kind,
         body=body,
         method=method,
@@ -72,7 +73,6 @@ async def queue_operation(
         request_id=request_id,
         sent_via=sent_via,
         token_version=token_version,
-        device_kind=device_kind,
     )
     async with ctx.db.write() as conn:
         return await enqueue(conn, shop_id=shop_id, new=new, now=now)

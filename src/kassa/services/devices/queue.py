@@ -63,6 +63,8 @@ class NewOperation:
     """An operation to queue for a device."""
 
     device_id: str
+    #: The device must be of this kind (a card payment goes to a terminal, never to a PC).
+    device_kind: DeviceKind
     kind: str
     body: Mapping[str, Any]
     deadline: datetime
@@ -75,16 +77,14 @@ class NewOperation:
     #: With `sent_via`: the token version that connection was authenticated with, which the
     #: device must still be at (see `kassa.services.devices.rights`).
     token_version: int | None = None
-    #: Only for a device of this kind (a card payment goes to a terminal, never to a PC).
-    device_kind: DeviceKind | None = None
 
 
 async def enqueue(
     conn: AsyncConnection, *, shop_id: str, new: NewOperation, now: datetime
 ) -> Operation:
     """Queue `new` in the caller's transaction (its pump is signalled when the transaction
-    commits, unless the caller sends it itself). The device must exist in the shop (and be
-    of `new.device_kind`, if given) and be enabled, and for an operation sent at once on a
+    commits, unless the caller sends it itself). The device must exist in the shop, be of
+    `new.device_kind` and be enabled, and for an operation sent at once on a
     connection, still be at the version of that connection's token: the row is inserted from
     a select of such a device, so the check and the insert are one statement."""
     values: dict[str, Any] = {
@@ -116,11 +116,10 @@ async def enqueue(
         devices.c.shop_id == shop_id,
         devices.c.id == new.device_id,
         devices.c.enabled.is_(True),
+        devices.c.kind == new.device_kind.value,
     )
     if new.token_version is not None:
         enabled_device = enabled_device.where(devices.c.token_version == new.token_version)
-    if new.device_kind is not None:
-        enabled_device = enabled_device.where(devices.c.kind == new.device_kind.value)
     # On PostgreSQL a revoke or disable being written meanwhile waits for this transaction (or
     # this statement waits for it, and then sees the row as changed): an operation is never
     # queued or sent on a right that a committed change has taken away.
@@ -130,16 +129,17 @@ async def enqueue(
         right = await current_right(
             conn, shop_id=shop_id, device_id=new.device_id, kind=new.device_kind
         )
+        noun = new.device_kind.value.replace("_", " ")
         if right is None:
-            raise NotFound(f"No terminal {new.device_id!r}", param="terminal")
+            raise NotFound(f"No {noun} {new.device_id!r}", param=new.device_kind.value)
         if not right.enabled:
             raise TerminalUnavailable(
-                f"Terminal {new.device_id!r} is disabled",
-                param="terminal",
+                f"{noun.capitalize()} {new.device_id!r} is disabled",
+                param=new.device_kind.value,
                 code="terminal_disabled",
             )
         # The connection it was to be sent on was authenticated with a revoked token.
-        raise TerminalUnavailable(f"Terminal {new.device_id!r} is not connected")
+        raise TerminalUnavailable(f"{noun.capitalize()} {new.device_id!r} is not connected")
     if new.sent_via is None:
         await notify(conn, Signal(SignalKind.WORK, shop_id, new.device_id))
     return operation_record({**values, "result": None, "error_code": None, "error_message": None})

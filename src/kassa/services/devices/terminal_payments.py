@@ -91,12 +91,12 @@ async def _try_again(
         shop_id=operation.shop_id,
         new=NewOperation(
             device_id=operation.device_id,
+            device_kind=DeviceKind.TERMINAL,
             kind=operation.kind,
             body=operation.body,
             deadline=operation.deadline,
             method=operation.method,
             payment_id=operation.payment_id,
-            device_kind=DeviceKind.TERMINAL,
         ),
         now=now,
     )

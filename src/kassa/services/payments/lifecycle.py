@@ -37,6 +37,7 @@ from kassa.domain import (
     new_id,
 )
 from kassa.domain.checks import first_check
+from kassa.domain.devices import DeviceKind
 from kassa.providers import PaymentRequest, Provider
 from kassa.services.context import Context
 from kassa.services.devices.queue import NewOperation, enqueue
@@ -208,6 +209,7 @@ async def create_payment(
                 shop_id=payment.shop_id,
                 new=NewOperation(
                     device_id=created.operation.terminal,
+                    device_kind=DeviceKind.TERMINAL,
                     kind=created.operation.kind,
                     body=created.operation.body,
                     deadline=created.operation.deadline,
