@@ -62,7 +62,7 @@ def test_an_operation_relayed_by_one_process_is_answered_through_another(
     async def relay() -> dict[str, object]:
         operation = await relaying.app.state.terminals.relay(
             shop_id=kiosk.shop.id,
-            terminal_id=kiosk.terminal_id,
+            device_id=kiosk.terminal_id,
             kind="fiscal",
             body={"order_id": 7},
             answer_within=10,
