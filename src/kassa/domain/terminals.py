@@ -14,8 +14,6 @@ from kassa.domain.updates import PaymentUpdate
 
 #: A terminal is a device of kind `terminal` (`Device.kind`).
 Terminal = Device
-#: The operation kind of a card payment: a route of the agent, and the card gateway's call.
-PAYMENT_KIND = "payment"
 #: How long before a terminal payment expires the agent stops starting it: a card payment
 #: takes up to ~35 s, so its outcome is known before Kassa expires the payment.
 PAYMENT_MARGIN = timedelta(seconds=60)

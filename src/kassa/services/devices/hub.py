@@ -33,6 +33,7 @@ from kassa.domain.devices import (
     Operation,
     OperationError,
 )
+from kassa.protocol import CloseCode, ResultCode
 from kassa.services.context import Context
 from kassa.services.devices import operations as device_operations
 from kassa.services.devices import registry
@@ -50,11 +51,6 @@ from kassa.services.devices.signals import Signal, SignalKind, on_signals
 
 log = logging.getLogger(__name__)
 
-#: Close codes (RFC 6455 leaves 4000-4999 to applications); see docs/terminal-protocol.md.
-CLOSE_REVOKED = 4401
-CLOSE_DISABLED = 4403
-CLOSE_REPLACED = 4409
-CLOSE_GOING_AWAY = 1001
 #: How often queued work is looked for without a signal, and status queries repeated.
 SWEEP_INTERVAL = 5.0
 #: How often the rights' change counter is read while agents are connected: a revoke or a
@@ -145,7 +141,7 @@ class DeviceHub:
             task.cancel()
         for link in list(self.links.values()):
             with contextlib.suppress(Exception):
-                await link.close(CLOSE_GOING_AWAY, "Kassa is restarting")
+                await link.close(CloseCode.GOING_AWAY, "Kassa is restarting")
         for task in [*self._tasks, *self._pumps.values()]:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
@@ -159,7 +155,7 @@ class DeviceHub:
             log.info("%s %s reconnected; closing its older connection", self.noun, link.device.id)
             await self.detach(old)
             with contextlib.suppress(Exception):
-                await old.close(CLOSE_REPLACED, "Replaced by a newer connection")
+                await old.close(CloseCode.REPLACED, "Replaced by a newer connection")
         await mark_connected(self.ctx, link.device, kind=link.kind, version=version)
         link.connected_at = self.ctx.clock()
         await device_operations.settle_lost(
@@ -271,7 +267,7 @@ class DeviceHub:
     async def _cut(self, link: Link, refused: KassaError) -> None:
         """End a connection whose right is gone, with the close code that says why (its
         handler then detaches it)."""
-        code = CLOSE_DISABLED if isinstance(refused, TerminalUnavailable) else CLOSE_REVOKED
+        code = CloseCode.DISABLED if isinstance(refused, TerminalUnavailable) else CloseCode.REVOKED
         log.info("%s %s: cutting its connection (%s)", self.noun, link.device.id, refused.code)
         with contextlib.suppress(Exception):
             await link.close(code, refused.code)
@@ -415,7 +411,7 @@ class DeviceHub:
             raise ProviderError(
                 f"{title} {device_id!r} runs an agent that takes only "
                 f"{', '.join(sorted(link.kinds))} operations",
-                code="route_not_found",
+                code=ResultCode.ROUTE_NOT_FOUND,
             )
         request_id = str(uuid.uuid4())
         answered = asyncio.Event()

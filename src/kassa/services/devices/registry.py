@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import RowMapping, and_, select, update
 
-from kassa.domain import Conflict, NotFound, Shop
+from kassa.domain import AuthenticationFailed, Conflict, NotFound, Shop
 from kassa.domain.devices import AgentKind, Device, DeviceKind, check_device_id
 from kassa.services.admin import audit
 from kassa.services.admin.audit import Actor
@@ -230,13 +230,17 @@ async def authenticate(ctx: Context, token: str, *, kind: DeviceKind) -> Device:
     `terminal_disabled`) for a device an operator has disabled.
     """
     claims = await device_tokens.verify(ctx, token)
+    if claims.kind.value != kind.value:
+        raise AuthenticationFailed(f"The token is not a {_noun(kind)}'s", code="token_invalid")
     device: Device | None
     try:
-        device = await get_device(ctx, kind=kind, shop_id=claims.shop_id, device_id=claims.kiosk_id)
+        device = await get_device(
+            ctx, kind=kind, shop_id=claims.shop_id, device_id=claims.device_id
+        )
     except NotFound:
         device = None
     right = None if device is None else Right(device.enabled, device.token_version)
-    refused = device_rights.lost(claims.kiosk_id, right, token_version=claims.version)
+    refused = device_rights.lost(claims.device_id, right, token_version=claims.version)
     if refused is not None:
         raise refused
     assert device is not None  # `lost` refuses a device that is gone
