@@ -72,7 +72,7 @@ async def create_terminals(database_url: str, count: int) -> Terminals:
         shop = await shops.create_shop(ctx, name=f"bench-{secrets.token_hex(5)}")
         _, key = await keys.create_key(ctx, shop=shop)
         first = await terminals.add_terminal(ctx, shop=shop, terminal_id="K00000")
-        tokens = {first.terminal.id: first.token}
+        tokens = {first.device.id: first.token}
         now = ctx.clock()
         rest = [
             Terminal(

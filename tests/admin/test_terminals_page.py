@@ -16,6 +16,7 @@ from playwright.sync_api import Browser, expect
 from websockets.exceptions import InvalidStatus
 
 from kassa.domain import Shop
+from kassa.domain.devices import DeviceKind
 from kassa.services.admin import audit
 from kassa.services.devices import operations as terminal_operations
 from kassa.services.devices import terminals
@@ -66,7 +67,12 @@ def test_every_role_sees_the_list_and_a_terminals_page(
     terminal_id, _ = kiosk
     admin_server.call(
         terminal_operations.queue_operation(
-            admin_server.ctx, shop_id=shop.id, terminal_id=terminal_id, kind="print", body={}
+            admin_server.ctx,
+            shop_id=shop.id,
+            device_id=terminal_id,
+            device_kind=DeviceKind.TERMINAL,
+            kind="print",
+            body={},
         )
     )
     for client in (owner, operator, viewer):

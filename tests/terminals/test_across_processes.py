@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import make_url
 
-from kassa.web.terminals import hub
+from kassa.services.devices import hub
 from tests.live import LiveServer
 from tests.terminals.kiosk import ScriptedAgent, create_payment, get_payment, make_kiosk_shop
 
@@ -62,7 +62,7 @@ def test_an_operation_relayed_by_one_process_is_answered_through_another(
     async def relay() -> dict[str, object]:
         operation = await relaying.app.state.terminals.relay(
             shop_id=kiosk.shop.id,
-            terminal_id=kiosk.terminal_id,
+            device_id=kiosk.terminal_id,
             kind="fiscal",
             body={"order_id": 7},
             answer_within=10,

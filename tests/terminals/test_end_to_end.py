@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from kassa.devtools.fake_gateway import FISCAL_PATH
-from kassa.services.devices import terminals
+from kassa.services.devices import registry, terminals
 from tests.agent.helpers import AgentProcess, Gateway, agent_env, until
 from tests.live import LiveServer
 from tests.terminals.kiosk import KioskShop, create_payment, get_payment, make_kiosk_shop
@@ -180,7 +180,7 @@ def test_a_revoked_token_stops_the_agent(
         terminal = await terminals.get_terminal(
             server.ctx, shop_id=kiosk.shop.id, terminal_id=kiosk.terminal_id
         )
-        await terminals.revoke(server.ctx, terminal=terminal)
+        await registry.revoke(server.ctx, device=terminal)
 
     async def scenario() -> None:
         agent = await start_agent(server, kiosk, gateway, tmp_path).start()

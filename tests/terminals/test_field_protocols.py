@@ -20,9 +20,8 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import InvalidStatus
 
-from kassa.domain.terminals import OperationState
-from kassa.services.devices import operations as terminal_operations
-from kassa.services.devices import terminals
+from kassa.domain.devices import OperationState
+from kassa.services.devices import registry, terminals
 from kassa.web.terminals import field_links
 from tests.live import LiveServer
 from tests.terminals.kiosk import KioskShop, make_kiosk_shop, ws_url
@@ -202,12 +201,13 @@ def test_a_payment_sent_to_a_ws_client_that_drops_is_unknown_and_never_sent_agai
     payment, request_id = asyncio.run(scenario())
     with kiosk.api(server) as api:
         assert api.get(f"/v1/payments/{payment['id']}").json()["status"] == "pending"
-    operation = server.call(terminal_operations.find_operation(server.ctx, request_id))
-    assert operation is not None
-    assert operation.payment_id == payment["id"]
-    assert operation.state is OperationState.UNKNOWN
-    assert operation.error is not None
-    assert operation.error.code == "connection_lost"
+        found = api.get(f"/v1/terminals/{kiosk.terminal_id}/operations/{request_id}")
+    assert found.status_code == 200
+    operation = found.json()
+    assert operation["payment"] == payment["id"]
+    assert operation["state"] == OperationState.UNKNOWN
+    assert operation["error"] is not None
+    assert operation["error"]["code"] == "connection_lost"
 
 
 # The first proxy on /ws/{KIOSK_ID}
@@ -389,7 +389,7 @@ def test_send_for_an_unknown_offline_or_disabled_kiosk(
         terminal = await terminals.get_terminal(
             server.ctx, shop_id=kiosk.shop.id, terminal_id=kiosk.terminal_id
         )
-        await terminals.set_enabled(server.ctx, terminal=terminal, enabled=False)
+        await registry.set_enabled(server.ctx, device=terminal, enabled=False)
 
     server.call(disable())
     disabled = post_send(server, kiosk, order(kiosk))

@@ -11,10 +11,10 @@ import pytest
 from sqlalchemy import update
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from kassa.domain.terminals import AgentKind
+from kassa.domain.devices import AgentKind
 from kassa.services.context import utcnow
 from kassa.services.devices import operations as terminal_operations
-from kassa.services.devices import terminals
+from kassa.services.devices import presence, registry, terminals
 from kassa.services.devices import tokens as terminal_tokens
 from kassa.store.tables import terminals as terminals_table
 from tests.helpers import later
@@ -170,7 +170,7 @@ def test_a_revoked_token_is_refused_at_the_handshake(server: LiveServer, kiosk: 
         terminal = await terminals.get_terminal(
             server.ctx, shop_id=kiosk.shop.id, terminal_id=kiosk.terminal_id
         )
-        await terminals.revoke(server.ctx, terminal=terminal)
+        await registry.revoke(server.ctx, device=terminal)
 
     async def scenario() -> None:
         agent = await ScriptedAgent.connect(server, kiosk.token)
@@ -228,7 +228,7 @@ def test_a_disabled_terminal_is_refused_with_403_and_cut_off(
         terminal = await terminals.get_terminal(
             server.ctx, shop_id=kiosk.shop.id, terminal_id=kiosk.terminal_id
         )
-        await terminals.set_enabled(server.ctx, terminal=terminal, enabled=enabled)
+        await registry.set_enabled(server.ctx, device=terminal, enabled=enabled)
 
     async def scenario() -> None:
         agent = await ScriptedAgent.connect(server, kiosk.token)
@@ -284,7 +284,7 @@ def test_heartbeats_show_the_agents_health_and_counters(
         assert terminal.health == health
         assert terminal.stats == {"requests": 3}
         assert terminal.agent_version == "9.9"
-        assert terminal.online(utcnow(), within=terminals.ONLINE_WITHIN)
+        assert terminal.online(utcnow(), within=presence.ONLINE_WITHIN)
         await agent.close()
 
     asyncio.run(scenario())
@@ -353,7 +353,7 @@ def test_a_payment_that_expires_before_its_terminal_connects_is_never_sent(
         return await terminal_operations.take_due(
             future,
             shop_id=kiosk.shop.id,
-            terminal_id=kiosk.terminal_id,
+            device_id=kiosk.terminal_id,
             via=AgentKind.KASSA,
             kinds=None,
             connected_at=future.clock(),

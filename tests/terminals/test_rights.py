@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from websockets.exceptions import ConnectionClosed
 
 from kassa.domain import TerminalUnavailable
-from kassa.domain.terminals import AgentKind
+from kassa.domain.devices import AgentKind, DeviceKind
 from kassa.services.devices import queue as terminal_queue
 from kassa.store.tables import terminals as terminals_table
 from tests.live import LiveServer
@@ -189,7 +189,8 @@ def test_an_operation_sent_at_once_waits_for_a_revoke_being_written(
                 conn,
                 shop_id=kiosk.shop.id,
                 new=terminal_queue.NewOperation(
-                    terminal_id=kiosk.terminal_id,
+                    device_id=kiosk.terminal_id,
+                    device_kind=DeviceKind.TERMINAL,
                     kind="print",
                     body={"text": "x"},
                     deadline=server.ctx.clock() + timedelta(minutes=1),

@@ -7,13 +7,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from kassa.domain import ParameterInvalid, PaymentStatus
-from kassa.domain.terminals import (
-    OperationError,
-    check_kind,
-    check_terminal_id,
-    payment_deadline,
-    payment_update,
-)
+from kassa.domain.devices import OperationError, check_kind
+from kassa.domain.terminals import check_terminal_id, payment_deadline, payment_update
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 

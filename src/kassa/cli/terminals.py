@@ -15,13 +15,15 @@ from rich.markup import escape
 from rich.table import Table
 
 from kassa.cli.output import JsonOption, console, errors, id_column, print_json, run, show, table
-from kassa.domain.terminals import Operation, Terminal
+from kassa.domain.devices import Operation
+from kassa.domain.terminals import Terminal
 from kassa.services.admin import audit
 from kassa.services.context import Context
 from kassa.services.devices import operations as terminal_operations
-from kassa.services.devices import terminals
-from kassa.services.devices.operations import operation_object
-from kassa.services.devices.terminals import ONLINE_WITHIN, Issued, terminal_object
+from kassa.services.devices import registry, terminals
+from kassa.services.devices.presence import ONLINE_WITHIN
+from kassa.services.devices.registry import Issued
+from kassa.services.devices.terminals import operation_object, terminal_object
 from kassa.services.shops import shops
 
 app = typer.Typer(
@@ -106,7 +108,7 @@ def add(
             actor=audit.CLI,
         )
 
-    _issue(work, lambda issued: f"Added terminal {escape(issued.terminal.id)} to shop {shop}.")
+    _issue(work, lambda issued: f"Added terminal {escape(issued.device.id)} to shop {shop}.")
 
 
 @app.command("list")
@@ -156,9 +158,9 @@ def revoke(
 
     async def work(ctx: Context) -> Issued:
         found = await _find(ctx, terminal_id, shop)
-        return await terminals.revoke(ctx, terminal=found, actor=audit.CLI)
+        return await registry.revoke(ctx, device=found, actor=audit.CLI)
 
-    _issue(work, lambda issued: f"Revoked every earlier token of {escape(issued.terminal.id)}.")
+    _issue(work, lambda issued: f"Revoked every earlier token of {escape(issued.device.id)}.")
 
 
 @app.command("token")
@@ -169,15 +171,15 @@ def token(
 
     async def work(ctx: Context) -> Issued:
         found = await _find(ctx, terminal_id, shop)
-        return Issued(found, await terminals.issue_token(ctx, terminal=found, actor=audit.CLI))
+        return Issued(found, await registry.issue_token(ctx, device=found, actor=audit.CLI))
 
-    _issue(work, lambda issued: f"A new token for {escape(issued.terminal.id)}.")
+    _issue(work, lambda issued: f"A new token for {escape(issued.device.id)}.")
 
 
 def _set_enabled(terminal_id: str, shop: str | None, *, enabled: bool) -> Terminal:
     async def work(ctx: Context) -> Terminal:
         found = await _find(ctx, terminal_id, shop)
-        return await terminals.set_enabled(ctx, terminal=found, enabled=enabled, actor=audit.CLI)
+        return await registry.set_enabled(ctx, device=found, enabled=enabled, actor=audit.CLI)
 
     return run(work)
 
@@ -213,7 +215,7 @@ def show_terminal(
         found = await _find(ctx, terminal_id, shop)
         owner = await shops.get_shop(ctx, shop_id=found.shop_id)
         recent = await terminal_operations.list_operations(
-            ctx, shop_id=found.shop_id, terminal_id=found.id, limit=RECENT_OPERATIONS
+            ctx, shop_id=found.shop_id, device_id=found.id, limit=RECENT_OPERATIONS
         )
         return found, owner.name, recent, ctx.clock()
 

@@ -449,14 +449,17 @@ change_counters = Table(
     Column("value", BigInteger, nullable=False),
 )
 
-# Terminals (kiosks) and the operations relayed to their agents
-# (`kassa.services.devices.terminals`).
+# Connected devices of every kind (`kassa.domain.devices.DeviceKind`; the table kept the name
+# it had when kiosk terminals were the only kind) and the operations relayed to their agents
+# (`kassa.services.devices`).
 
 terminals = Table(
     "terminals",
     metadata,
     Column("shop_id", String(ID), ForeignKey("shops.id"), primary_key=True),
+    #: Unique within the shop, whatever the device's kind.
     Column("id", String(64), primary_key=True),
+    Column("kind", String(16), nullable=False, server_default=text("'terminal'")),
     Column("name", String(128), nullable=False),
     Column("location", String(255)),
     Column("enabled", Boolean, nullable=False),
@@ -478,6 +481,7 @@ terminal_operations = Table(
     metadata,
     Column("request_id", String(64), primary_key=True),
     Column("shop_id", String(ID), nullable=False),
+    #: The device's id (of whatever kind).
     Column("terminal_id", String(64), nullable=False),
     Column("kind", String(32), nullable=False),
     Column("method", String(8), nullable=False),

@@ -1,3 +1,13 @@
-"""Connected devices (kiosk terminals today): adding and revoking them (`terminals`), their
-tokens (`tokens`) and right to stay connected (`rights`), operations queued for them
-(`queue`, `operations`), and the signals between hub processes about them (`signals`)."""
+"""Connected devices: one core that knows devices only as rows of a kind, and each kind's
+rules beside it.
+
+The core: adding, finding, revoking, enabling and disabling devices (`registry`), their
+tokens (`tokens`) and right to stay connected (`rights`), presence and heartbeats
+(`presence`), operations queued for them and relayed at least once, with acknowledgements
+and de-duplication by request id (`queue`, `operations`), the signals between hub processes
+(`signals`), and the hub that keeps one process's connections of a kind (`hub`). What a
+kind adds: `kinds.DeviceRules`.
+
+The kinds: kiosk terminals (`terminals`; a payment's answer moves the payment:
+`terminal_payments`).
+"""

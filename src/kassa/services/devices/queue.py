@@ -1,8 +1,8 @@
-"""Queueing an operation for a terminal, in the caller's transaction.
+"""Queueing an operation for a device, in the caller's transaction.
 
 Apart from `kassa.services.devices.operations` so that payments (which queue a terminal
-payment's operation with the payment) and operations (whose results settle payments) do not
-import each other.
+payment's operation with the payment) and a kind's result rules (which settle payments) do
+not import each other.
 """
 
 from __future__ import annotations
@@ -17,8 +17,9 @@ from sqlalchemy import RowMapping, literal, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kassa.domain import NotFound, TerminalUnavailable
-from kassa.domain.terminals import (
+from kassa.domain.devices import (
     AgentKind,
+    DeviceKind,
     Operation,
     OperationError,
     OperationState,
@@ -27,7 +28,7 @@ from kassa.domain.terminals import (
 from kassa.services.devices.rights import current_right
 from kassa.services.devices.signals import Signal, SignalKind, notify
 from kassa.store.tables import terminal_operations as operations
-from kassa.store.tables import terminals
+from kassa.store.tables import terminals as devices
 
 
 def operation_record(row: RowMapping | Mapping[str, Any]) -> Operation:
@@ -43,7 +44,7 @@ def operation_record(row: RowMapping | Mapping[str, Any]) -> Operation:
     return Operation(
         request_id=row["request_id"],
         shop_id=row["shop_id"],
-        terminal_id=row["terminal_id"],
+        device_id=row["terminal_id"],
         kind=row["kind"],
         method=row["method"],
         body=dict(row["body"]),
@@ -59,9 +60,11 @@ def operation_record(row: RowMapping | Mapping[str, Any]) -> Operation:
 
 @dataclass(frozen=True, slots=True)
 class NewOperation:
-    """An operation to queue for a terminal."""
+    """An operation to queue for a device."""
 
-    terminal_id: str
+    device_id: str
+    #: The device must be of this kind (a card payment goes to a terminal, never to a PC).
+    device_kind: DeviceKind
     kind: str
     body: Mapping[str, Any]
     deadline: datetime
@@ -72,7 +75,7 @@ class NewOperation:
     #: as the hub's pump would): stored as sent, and no other process is told about it.
     sent_via: AgentKind | None = None
     #: With `sent_via`: the token version that connection was authenticated with, which the
-    #: terminal must still be at (see `kassa.services.devices.rights`).
+    #: device must still be at (see `kassa.services.devices.rights`).
     token_version: int | None = None
 
 
@@ -80,14 +83,14 @@ async def enqueue(
     conn: AsyncConnection, *, shop_id: str, new: NewOperation, now: datetime
 ) -> Operation:
     """Queue `new` in the caller's transaction (its pump is signalled when the transaction
-    commits, unless the caller sends it itself). The terminal must exist in the shop and be
-    enabled, and for an operation sent at once on a connection, still be at the version of
-    that connection's token: the row is inserted from a select of such a terminal, so the
-    check and the insert are one statement."""
+    commits, unless the caller sends it itself). The device must exist in the shop, be of
+    `new.device_kind` and be enabled, and for an operation sent at once on a
+    connection, still be at the version of that connection's token: the row is inserted from
+    a select of such a device, so the check and the insert are one statement."""
     values: dict[str, Any] = {
         "request_id": new.request_id or str(uuid.uuid4()),
         "shop_id": shop_id,
-        "terminal_id": new.terminal_id,
+        "terminal_id": new.device_id,
         "kind": check_kind(new.kind),
         "method": new.method.upper(),
         "body": dict(new.body),
@@ -107,32 +110,36 @@ async def enqueue(
             "sent_via": new.sent_via.value,
             "attempts": 1,
         }
-    enabled_terminal = select(
+    enabled_device = select(
         *(literal(value, operations.c[name].type).label(name) for name, value in values.items())
     ).where(
-        terminals.c.shop_id == shop_id,
-        terminals.c.id == new.terminal_id,
-        terminals.c.enabled.is_(True),
+        devices.c.shop_id == shop_id,
+        devices.c.id == new.device_id,
+        devices.c.enabled.is_(True),
+        devices.c.kind == new.device_kind.value,
     )
     if new.token_version is not None:
-        enabled_terminal = enabled_terminal.where(terminals.c.token_version == new.token_version)
+        enabled_device = enabled_device.where(devices.c.token_version == new.token_version)
     # On PostgreSQL a revoke or disable being written meanwhile waits for this transaction (or
     # this statement waits for it, and then sees the row as changed): an operation is never
     # queued or sent on a right that a committed change has taken away.
-    enabled_terminal = enabled_terminal.with_for_update(read=True, of=terminals)
-    inserted = await conn.execute(operations.insert().from_select(list(values), enabled_terminal))
+    enabled_device = enabled_device.with_for_update(read=True, of=devices)
+    inserted = await conn.execute(operations.insert().from_select(list(values), enabled_device))
     if inserted.rowcount != 1:
-        right = await current_right(conn, shop_id=shop_id, terminal_id=new.terminal_id)
+        right = await current_right(
+            conn, shop_id=shop_id, device_id=new.device_id, kind=new.device_kind
+        )
+        noun = new.device_kind.value.replace("_", " ")
         if right is None:
-            raise NotFound(f"No terminal {new.terminal_id!r}", param="terminal")
+            raise NotFound(f"No {noun} {new.device_id!r}", param=new.device_kind.value)
         if not right.enabled:
             raise TerminalUnavailable(
-                f"Terminal {new.terminal_id!r} is disabled",
-                param="terminal",
+                f"{noun.capitalize()} {new.device_id!r} is disabled",
+                param=new.device_kind.value,
                 code="terminal_disabled",
             )
         # The connection it was to be sent on was authenticated with a revoked token.
-        raise TerminalUnavailable(f"Terminal {new.terminal_id!r} is not connected")
+        raise TerminalUnavailable(f"{noun.capitalize()} {new.device_id!r} is not connected")
     if new.sent_via is None:
-        await notify(conn, Signal(SignalKind.WORK, shop_id, new.terminal_id))
+        await notify(conn, Signal(SignalKind.WORK, shop_id, new.device_id))
     return operation_record({**values, "result": None, "error_code": None, "error_message": None})

@@ -1,10 +1,10 @@
-"""Signals between hub processes about terminals: "operations are waiting for terminal X",
-"operation R has its result", "terminal X changed (revoked, disabled)".
+"""Signals between hub processes about devices: "operations are waiting for device X",
+"operation R has its result", "device X changed (revoked, disabled)".
 
 A signal is sent with `notify` inside the transaction that causes it, and heard once that
 transaction commits: within the process through `Database.on_commit` (the mechanism that also
 wakes the webhook dispatcher), and on PostgreSQL by every hub process, through `pg_notify` in
-that transaction and a LISTEN (`kassa.web.terminals.listener`). A signal is only a hint to look
+that transaction and a LISTEN (`listen`). A signal is only a hint to look
 at the database: missing one delays, never loses, an operation.
 """
 
@@ -21,27 +21,29 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kassa.store import Database
 from kassa.store.db import touch
+from kassa.store.listen import listen as store_listen
 
 log = logging.getLogger(__name__)
 
-#: The PostgreSQL channel every hub process listens on.
+#: The PostgreSQL channel every hub process listens on (named when terminals were the only
+#: devices).
 CHANNEL = "kassa_terminals"
 
 
 class SignalKind(StrEnum):
     WORK = "work"
-    """Operations are queued for the terminal."""
+    """Operations are queued for the device."""
     RESULT = "result"
     """An operation's outcome was recorded."""
     CHANGED = "changed"
-    """The terminal was revoked, disabled or enabled."""
+    """The device was revoked, disabled or enabled."""
 
 
 @dataclass(frozen=True, slots=True)
 class Signal:
     kind: SignalKind
     shop_id: str
-    terminal_id: str
+    device_id: str
     request_id: str | None = None
 
     def encode(self) -> str:
@@ -54,16 +56,16 @@ class Signal:
             return cls(
                 kind=SignalKind(fields["kind"]),
                 shop_id=str(fields["shop_id"]),
-                terminal_id=str(fields["terminal_id"]),
+                device_id=str(fields["device_id"]),
                 request_id=fields.get("request_id"),
             )
         except (ValueError, KeyError, TypeError):
-            log.warning("ignoring an unreadable terminal signal")
+            log.warning("ignoring an unreadable device signal")
             return None
 
 
 #: Signals ride on `Database.touch` topics, marked by this prefix.
-TOPIC_PREFIX = "terminal:"
+TOPIC_PREFIX = "device:"
 
 
 async def notify(conn: AsyncConnection, signal: Signal) -> None:
@@ -85,3 +87,16 @@ def on_signals(db: Database, heard: Callable[[Signal], None]) -> Callable[[], No
                     heard(signal)
 
     return db.on_commit(committed)
+
+
+async def listen(db: Database, heard: Callable[[Signal], None]) -> None:
+    """On PostgreSQL, LISTEN until cancelled, calling `heard` with every signal of the other
+    hub processes (signals missed while the connection is down are covered by the hub's
+    sweeps)."""
+
+    def payload(text: str) -> None:
+        signal = Signal.decode(text)
+        if signal is not None:
+            heard(signal)
+
+    await store_listen(db, CHANNEL, payload)

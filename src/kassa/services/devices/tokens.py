@@ -1,8 +1,9 @@
-"""Terminal tokens: JWTs (HS256) an agent presents when it connects.
+"""Device tokens: JWTs (HS256) an agent presents when it connects.
 
-The claims (`kassa.protocol.claims`) are the ones the field's ws_client expects (`kiosk_id`,
-`iat`, `exp`) plus the shop and the terminal's token version: revoking a terminal bumps its
-version, so every token issued before stops working at once, without a list of revoked tokens.
+The claims (`kassa.protocol.claims`) are the ones the field's ws_client expects (`kiosk_id`:
+the device's id, `iat`, `exp`) plus the shop, the device's kind and its token version:
+revoking a device bumps its version, so every token issued before stops working at once,
+without a list of revoked tokens.
 
 The signing key is `KASSA_TERMINAL_TOKEN_SECRET` or, by default, one Kassa generates on first
 use and keeps in `hub_secrets` (encrypted, like every stored secret), so every hub process
@@ -18,8 +19,8 @@ import jwt
 from sqlalchemy import select
 
 from kassa.domain import AuthenticationFailed
-from kassa.domain.terminals import Terminal
-from kassa.protocol import ClaimsError, TokenClaims
+from kassa.domain.devices import Device
+from kassa.protocol import ClaimsError, DeviceKind, TokenClaims
 from kassa.protocol.claims import REQUIRED
 from kassa.services import encryption
 from kassa.services.context import Context
@@ -54,18 +55,20 @@ async def signing_key(ctx: Context) -> str:
     return value
 
 
-async def issue(ctx: Context, terminal: Terminal, *, days: int | None = None) -> str:
-    """A new token for `terminal` at its current version."""
+async def issue(ctx: Context, device: Device, *, days: int | None = None) -> str:
+    """A new token for `device` at its current version."""
     now = ctx.clock()
     lifetime = timedelta(days=days or ctx.settings.terminal_token_days)
     claims = TokenClaims(
-        device_id=terminal.id,
-        shop_id=terminal.shop_id,
-        version=terminal.token_version,
+        device_id=device.id,
+        shop_id=device.shop_id,
+        version=device.token_version,
         issued_at=now,
         expires_at=now + lifetime,
         # Tokens issued in the same second must still differ (a new one replaces a leaked one).
         token_id=secrets.token_urlsafe(8),
+        # The wire's name of the domain's kind (the two enums are kept equal by a test).
+        kind=DeviceKind(device.kind.value),
     )
     return jwt.encode(claims.to_payload(), await signing_key(ctx), algorithm=ALGORITHM)
 

@@ -20,9 +20,9 @@ from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kassa.domain import OPEN_STATUSES, PaymentStatus
-from kassa.domain.terminals import FINAL_STATES
+from kassa.domain.devices import FINAL_STATES
 from kassa.services.context import Context
-from kassa.services.devices.terminals import ONLINE_WITHIN
+from kassa.services.devices.presence import ONLINE_WITHIN
 from kassa.services.webhooks.deliveries import Status
 from kassa.store.tables import (
     payments,

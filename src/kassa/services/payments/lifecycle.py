@@ -38,6 +38,7 @@ from kassa.domain import (
     new_id,
 )
 from kassa.domain.checks import first_check
+from kassa.domain.devices import DeviceKind
 from kassa.providers import PaymentRequest, Provider
 from kassa.services.context import Context
 from kassa.services.devices.queue import NewOperation, enqueue
@@ -208,7 +209,8 @@ async def create_payment(
                 conn,
                 shop_id=payment.shop_id,
                 new=NewOperation(
-                    terminal_id=created.operation.terminal,
+                    device_id=created.operation.terminal,
+                    device_kind=DeviceKind.TERMINAL,
                     kind=created.operation.kind,
                     body=created.operation.body,
                     deadline=created.operation.deadline,

@@ -17,8 +17,8 @@ from kassa.domain import KassaError, NotFound, Shop
 from kassa.domain.terminals import Terminal
 from kassa.services.admin.logins import Session
 from kassa.services.devices import operations as terminal_operations
-from kassa.services.devices import terminals
-from kassa.services.devices.terminals import ONLINE_WITHIN
+from kassa.services.devices import registry, terminals
+from kassa.services.devices.presence import ONLINE_WITHIN
 from kassa.services.shops import shops
 from kassa.web.admin.auth import Acting, Owner, Signed, admin_router
 from kassa.web.admin.filters import common_zone
@@ -132,7 +132,7 @@ async def add_terminal(
         return await _list_page(
             request, ctx, session, status_code=status_of(exc), error=exc, form=form
         )
-    return await _terminal_page(request, ctx, session, issued.terminal, token=issued.token)
+    return await _terminal_page(request, ctx, session, issued.device, token=issued.token)
 
 
 async def _terminal(ctx: ContextDep, shop_name: str, terminal_id: str) -> Terminal:
@@ -160,7 +160,7 @@ async def _terminal_page(
         terminal=terminal,
         shop=shop,
         operations=await terminal_operations.list_operations(
-            ctx, shop_id=terminal.shop_id, terminal_id=terminal.id, limit=RECENT_OPERATIONS
+            ctx, shop_id=terminal.shop_id, device_id=terminal.id, limit=RECENT_OPERATIONS
         ),
         now=ctx.clock(),
         online_within=ONLINE_WITHIN,
@@ -202,15 +202,15 @@ async def revoke(
 ) -> HTMLResponse:
     """Make the terminal's tokens useless (its agent is cut off) and show a new one, once."""
     terminal = await _terminal(ctx, shop, terminal_id)
-    issued = await terminals.revoke(ctx, terminal=terminal, actor=session.actor)
-    return await _terminal_page(request, ctx, session, issued.terminal, token=issued.token)
+    issued = await registry.revoke(ctx, device=terminal, actor=session.actor)
+    return await _terminal_page(request, ctx, session, issued.device, token=issued.token)
 
 
 async def _set_enabled(
     ctx: ContextDep, session: Session, shop: str, terminal_id: str, *, enabled: bool
 ) -> Response:
     terminal = await _terminal(ctx, shop, terminal_id)
-    await terminals.set_enabled(ctx, terminal=terminal, enabled=enabled, actor=session.actor)
+    await registry.set_enabled(ctx, device=terminal, enabled=enabled, actor=session.actor)
     done = "enabled" if enabled else "disabled"
     return RedirectResponse(f"/admin/terminals/{shop}/{terminal.id}?done={done}", status_code=303)
 

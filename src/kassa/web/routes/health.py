@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
-from sqlalchemy import text
 
+from kassa.services.operations.readiness import schema_revision
 from kassa.web.deps import ContextDep
 from kassa.web.metrics import Metrics
 
@@ -21,8 +21,7 @@ async def healthz() -> dict[str, str]:
 async def readyz(request: Request, ctx: ContextDep) -> JSONResponse:
     expected: str = request.app.state.schema_head
     try:
-        async with ctx.db.read() as conn:
-            current = (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalar()
+        current = await schema_revision(ctx)
     except Exception:
         return JSONResponse({"status": "unavailable", "reason": "database unreachable"}, 503)
     if current != expected:

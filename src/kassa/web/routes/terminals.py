@@ -14,17 +14,18 @@ from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, Field
 
 from kassa.domain import NotFound, ProviderError
-from kassa.domain.terminals import Operation, OperationState, Terminal
+from kassa.domain.devices import Operation, OperationState
+from kassa.domain.terminals import Terminal
 from kassa.services.context import Context
 from kassa.services.devices import operations as terminal_operations
-from kassa.services.devices import terminals
+from kassa.services.devices import registry, terminals
+from kassa.services.devices.hub import DeviceHub
 from kassa.services.devices.operations import MAX_TIMEOUT
 from kassa.services.objects import list_object
 from kassa.services.shops.keys import Caller
 from kassa.web import idempotent
 from kassa.web.deps import CallerDep, ContextDep, IdempotencyKey
 from kassa.web.schemas import ERRORS, Body, ErrorOut
-from kassa.web.terminals.hub import TerminalHub
 
 router = APIRouter(prefix="/v1/terminals", tags=["terminals"])
 
@@ -143,11 +144,11 @@ def terminal_document(
 
 
 def operation_document(operation: Operation) -> dict[str, Any]:
-    return terminal_operations.operation_object(operation)
+    return terminals.operation_object(operation)
 
 
-def _hub(request: Request) -> TerminalHub:
-    hub: TerminalHub = request.app.state.terminals
+def _hub(request: Request) -> DeviceHub:
+    hub: DeviceHub = request.app.state.terminals
     return hub
 
 
@@ -179,7 +180,7 @@ async def add_terminal(
             name=body.name,
             location=body.location,
         )
-        return terminal_document(issued.terminal, ctx.clock(), issued.token)
+        return terminal_document(issued.device, ctx.clock(), issued.token)
 
     return await idempotent.respond(
         request, ctx, caller, idempotency_key, prefix="req", status=201, run=run, secret=True
@@ -217,8 +218,8 @@ async def revoke(
     close code 4401) and answer with a new one, shown only here."""
 
     async def run(_: str) -> dict[str, Any]:
-        issued = await terminals.revoke(ctx, terminal=await _terminal(ctx, caller, terminal_id))
-        return terminal_document(issued.terminal, ctx.clock(), issued.token)
+        issued = await registry.revoke(ctx, device=await _terminal(ctx, caller, terminal_id))
+        return terminal_document(issued.device, ctx.clock(), issued.token)
 
     return await idempotent.respond(
         request, ctx, caller, idempotency_key, prefix="req", status=200, run=run, secret=True
@@ -242,7 +243,7 @@ async def issue_token(
 
     async def run(_: str) -> dict[str, Any]:
         terminal = await _terminal(ctx, caller, terminal_id)
-        token = await terminals.issue_token(ctx, terminal=terminal)
+        token = await registry.issue_token(ctx, device=terminal)
         return terminal_document(terminal, ctx.clock(), token)
 
     return await idempotent.respond(
@@ -260,8 +261,8 @@ async def _set_enabled(
     enabled: bool,
 ) -> Response:
     async def run(_: str) -> dict[str, Any]:
-        terminal = await terminals.set_enabled(
-            ctx, terminal=await _terminal(ctx, caller, terminal_id), enabled=enabled
+        terminal = await registry.set_enabled(
+            ctx, device=await _terminal(ctx, caller, terminal_id), enabled=enabled
         )
         return terminal_document(terminal, ctx.clock())
 
@@ -317,7 +318,7 @@ def _answered(operation: Operation) -> Operation:
     code = error.code if error else operation.state.value
     why = error.message if error else "the outcome is unknown"
     raise ProviderError(
-        f"Terminal {operation.terminal_id!r} could not do {operation.kind!r} "
+        f"Terminal {operation.device_id!r} could not do {operation.kind!r} "
         f"(operation {operation.request_id}): {why}",
         code=code,
     )
@@ -344,7 +345,7 @@ async def relay(
     async def run(_: str) -> dict[str, Any]:
         operation = await _hub(request).relay(
             shop_id=caller.shop.id,
-            terminal_id=terminal_id,
+            device_id=terminal_id,
             kind=body.kind,
             body=body.body,
             answer_within=body.timeout,
@@ -367,7 +368,7 @@ async def list_operations(terminal_id: str, ctx: ContextDep, caller: CallerDep) 
     """The terminal's latest 50 operations (payments' included), newest first."""
     terminal = await _terminal(ctx, caller, terminal_id)
     found = await terminal_operations.list_operations(
-        ctx, shop_id=terminal.shop_id, terminal_id=terminal.id, limit=RECENT_OPERATIONS
+        ctx, shop_id=terminal.shop_id, device_id=terminal.id, limit=RECENT_OPERATIONS
     )
     return list_object([operation_document(o) for o in found], has_more=False)
 
@@ -385,6 +386,6 @@ async def get_operation(
     operation = await terminal_operations.get_operation(
         ctx, shop_id=terminal.shop_id, request_id=request_id
     )
-    if operation.terminal_id != terminal.id:
+    if operation.device_id != terminal.id:
         raise NotFound(f"No terminal operation {request_id!r}", param="id")
     return operation_document(operation)

@@ -1,5 +1,5 @@
-"""Terminals on the web side: the WebSocket endpoints agents connect to, and the hub that
-keeps their connections (`kassa.web.terminals.hub`)."""
+"""Terminals on the web side: the WebSocket endpoints agents connect to, and the process's
+hub for them (`kassa.services.devices.hub.DeviceHub` with the terminal kind's rules)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,10 @@ from collections.abc import AsyncIterator
 from fastapi import FastAPI
 
 from kassa.services.context import Context
+from kassa.services.devices import terminals
+from kassa.services.devices.hub import DeviceHub
+from kassa.services.devices.signals import listen
 from kassa.web.terminals import field_links, kassa_link, send
-from kassa.web.terminals.hub import TerminalHub
-from kassa.web.terminals.listener import listen
 
 
 def install(app: FastAPI) -> None:
@@ -22,10 +23,10 @@ def install(app: FastAPI) -> None:
 
 
 @contextlib.asynccontextmanager
-async def running_hub(app: FastAPI, ctx: Context) -> AsyncIterator[TerminalHub]:
+async def running_hub(app: FastAPI, ctx: Context) -> AsyncIterator[DeviceHub]:
     """The process's terminal hub (and, on PostgreSQL, its LISTEN for other processes'
     signals) for as long as the app runs."""
-    hub = TerminalHub(ctx)
+    hub = DeviceHub(ctx, terminals.RULES)
     app.state.terminals = hub
     hub.start()
     listener = asyncio.create_task(listen(ctx.db, hub.heard)) if not ctx.db.is_sqlite else None

@@ -10,7 +10,7 @@ view: docs/terminals.md).
 
 Neither agent keeps a journal or can be asked about an operation, so the hub never sends
 them anything twice: what they were sent and never answered becomes `unknown` when the
-connection ends (see `kassa.web.terminals.hub.TerminalHub.detach`).
+connection ends (see `kassa.services.devices.hub.DeviceHub.detach`).
 """
 
 from __future__ import annotations
@@ -26,10 +26,12 @@ from typing import Any
 from fastapi import APIRouter, WebSocket
 
 from kassa.domain import AuthenticationFailed, KassaError
-from kassa.domain.terminals import AgentKind, Operation, OperationError, Terminal
+from kassa.domain.devices import AgentKind, Operation, OperationError
+from kassa.domain.terminals import Terminal
 from kassa.protocol import CloseCode
 from kassa.services.context import Context
-from kassa.web.terminals.hub import Link, TerminalHub, authenticate, token_of
+from kassa.services.devices.hub import DeviceHub
+from kassa.web.terminals.hub import Link, authenticate, token_of
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +68,7 @@ class FieldLink(Link):
             )
 
     @abstractmethod
-    async def take(self, hub: TerminalHub, message: dict[str, Any]) -> None:
+    async def take(self, hub: DeviceHub, message: dict[str, Any]) -> None:
         """Handle one message from the agent."""
 
     async def query(self, request_id: str) -> None:
@@ -78,7 +80,7 @@ class FieldLink(Link):
 
     async def record(
         self,
-        hub: TerminalHub,
+        hub: DeviceHub,
         request_id: str,
         *,
         body: dict[str, Any] | None = None,
@@ -118,7 +120,7 @@ class WsClientLink(FieldLink):
             }
         )
 
-    async def take(self, hub: TerminalHub, message: dict[str, Any]) -> None:
+    async def take(self, hub: DeviceHub, message: dict[str, Any]) -> None:
         """A reply: the local service's JSON plus `request_id`, or ws_client's own error
         `{request_id, status: "error", error, message}`."""
         reply = dict(message)
@@ -156,7 +158,7 @@ class ProxyV1Link(FieldLink):
             }
         )
 
-    async def take(self, hub: TerminalHub, message: dict[str, Any]) -> None:
+    async def take(self, hub: DeviceHub, message: dict[str, Any]) -> None:
         """`payment_response` settles an operation; `pong` and anything else is ignored."""
         data = message.get("data")
         if message.get("type") != "payment_response" or not isinstance(data, dict):
@@ -226,7 +228,7 @@ async def messages(websocket: WebSocket) -> AsyncIterator[dict[str, Any]]:
             log.debug("terminal sent a frame that is not a JSON object; ignored")
 
 
-async def serve(hub: TerminalHub, link: FieldLink) -> None:
+async def serve(hub: DeviceHub, link: FieldLink) -> None:
     """Attach the accepted connection to the hub and take the agent's messages until it
     goes; then detach, which makes what it left unanswered `unknown`."""
     try:

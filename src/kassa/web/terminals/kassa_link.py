@@ -10,7 +10,8 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from fastapi.responses import JSONResponse
 
 from kassa.domain import KassaError
-from kassa.domain.terminals import AgentKind, Operation, OperationError, Terminal
+from kassa.domain.devices import AgentKind, Operation, OperationError
+from kassa.domain.terminals import Terminal
 from kassa.protocol import (
     CloseCode,
     ErrorCode,
@@ -23,15 +24,10 @@ from kassa.protocol import (
 from kassa.protocol.terminal import PATH
 from kassa.services.context import Context
 from kassa.services.devices import operations as terminal_operations
+from kassa.services.devices.hub import DeviceHub
 from kassa.services.objects import timestamp
 from kassa.web.errors import error_body
-from kassa.web.terminals.hub import (
-    Link,
-    TerminalHub,
-    authenticate,
-    refusal,
-    token_of,
-)
+from kassa.web.terminals.hub import Link, authenticate, refusal, token_of
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +71,7 @@ class KassaLink(Link):
 @router.websocket(PATH)
 async def terminal_socket(websocket: WebSocket) -> None:
     ctx: Context = websocket.app.state.ctx
-    hub: TerminalHub = websocket.app.state.terminals
+    hub: DeviceHub = websocket.app.state.terminals
     try:
         terminal = await authenticate(ctx, token_of(websocket))
     except KassaError as error:
@@ -131,7 +127,7 @@ async def terminal_socket(websocket: WebSocket) -> None:
         await hub.detach(link)
 
 
-async def _handle(hub: TerminalHub, link: KassaLink, frame: Frame) -> None:
+async def _handle(hub: DeviceHub, link: KassaLink, frame: Frame) -> None:
     terminal, kind, data = link.terminal, frame.type, frame.data
     request_id = data.get("request_id")
     if kind == MessageType.HEARTBEAT:
@@ -144,7 +140,7 @@ async def _handle(hub: TerminalHub, link: KassaLink, frame: Frame) -> None:
         return  # unknown types, and messages about no request, are ignored
     elif kind == MessageType.ACK:
         await terminal_operations.record_ack(
-            hub.ctx, shop_id=terminal.shop_id, terminal_id=terminal.id, request_id=request_id
+            hub.ctx, shop_id=terminal.shop_id, device_id=terminal.id, request_id=request_id
         )
     elif kind == MessageType.RESULT:
         await _take_result(hub, link, request_id, data)
@@ -165,7 +161,7 @@ async def _handle(hub: TerminalHub, link: KassaLink, frame: Frame) -> None:
 
 
 async def _take_result(
-    hub: TerminalHub, link: KassaLink, request_id: str, data: dict[str, Any]
+    hub: DeviceHub, link: KassaLink, request_id: str, data: dict[str, Any]
 ) -> None:
     ok = data.get("ok") is True
     body = data.get("body")

@@ -29,13 +29,14 @@ from kassa.domain import (
     Shop,
     TerminalUnavailable,
 )
-from kassa.domain.terminals import Operation, Terminal, check_kind
+from kassa.domain.devices import Operation, check_kind
+from kassa.domain.terminals import Terminal
 from kassa.protocol.terminal import PAYMENT_KIND
 from kassa.services.context import Context
 from kassa.services.devices import terminals
+from kassa.services.devices.hub import DeviceHub
 from kassa.web.deps import ContextDep, get_caller
 from kassa.web.schemas import ERRORS
-from kassa.web.terminals.hub import TerminalHub
 
 router = APIRouter(tags=["terminals"])
 
@@ -105,15 +106,15 @@ async def send_to_kiosk(
     terminal = await _terminal(ctx, kiosk_id, shop)
     if terminal is None:
         return legacy_error("kiosk_not_found", kiosk_id=kiosk_id)
-    hub: TerminalHub = request.app.state.terminals
+    hub: DeviceHub = request.app.state.terminals
     try:
         operation = await hub.relay(
-            shop_id=terminal.shop_id, terminal_id=terminal.id, kind=kind, body=body, method=verb
+            shop_id=terminal.shop_id, device_id=terminal.id, kind=kind, body=body, method=verb
         )
     except TerminalUnavailable as error:
         return legacy_error(UNAVAILABLE.get(error.code, "kiosk_offline"), kiosk_id=kiosk_id)
     except OperationTimedOut as error:
-        # `TerminalHub.relay`'s error does not carry the operation's id yet (null until it
+        # `DeviceHub.relay`'s error does not carry the operation's id yet (null until it
         # does); the id is in Kassa's log ("request_id=… sending …").
         return legacy_error("timeout", kiosk_id=kiosk_id, request_id=error.request_id)
     return JSONResponse(_answer(operation))
@@ -157,6 +158,6 @@ def _answer(operation: Operation) -> dict[str, Any]:
         "status": "error",
         "error": code,
         "message": message,
-        "kiosk_id": operation.terminal_id,
+        "kiosk_id": operation.device_id,
         "request_id": operation.request_id,
     }
