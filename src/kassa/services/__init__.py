@@ -6,5 +6,5 @@ Grouped by capability: `payments` (and refunds), `notifications`, `events`, `web
 (background jobs, integrity, vitals), and `analytics`. Beside them, what every capability uses:
 `context` (database, settings, providers, clock), `objects` (objects as the API shows them),
 `pagination`, `idempotency`, `encryption` (secrets at rest), `gateways` (provider instances),
-`scopes` (who a payment operation is done for) and `client_keys`.
+`callers` (who acts: the one caller type every service takes) and `client_keys`.
 """

@@ -9,9 +9,9 @@ from fastapi import Request, Response
 
 from kassa.domain import KassaError, ProviderUnavailable, new_id
 from kassa.services import idempotency
+from kassa.services.callers import Caller
 from kassa.services.context import Context
 from kassa.services.idempotency import KeyRef, StoredResponse
-from kassa.services.shops.keys import Caller
 from kassa.web.errors import error_body, json_bytes, status_of
 
 Run = Callable[[str], Awaitable[dict[str, Any]]]
@@ -37,7 +37,7 @@ async def respond(
     """
     if key is None:
         return _json(status, await run(new_id(prefix)))
-    ref = KeyRef(shop_id=caller.shop.id, test=caller.test, key=key)
+    ref = KeyRef(shop_id=caller.own_shop.id, test=caller.own_mode, key=key)
     request_hash = idempotency.fingerprint(request.method, request.url.path, await request.body())
     claim = await idempotency.claim(ctx, ref, request_hash=request_hash, prefix=prefix)
     if claim.replay is not None:

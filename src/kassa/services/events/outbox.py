@@ -12,6 +12,7 @@ from sqlalchemy import RowMapping, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kassa.domain import EventSource, EventType, ParameterInvalid, Payment, Refund, new_id
+from kassa.services.callers import Caller
 from kassa.services.context import Context
 from kassa.services.objects import list_object, payment_object, refund_object, timestamp
 from kassa.services.pagination import PageRequest, fetch_page
@@ -91,15 +92,14 @@ def event_object(row: RowMapping) -> dict[str, Any]:
 async def list_events(
     ctx: Context,
     *,
-    shop_id: str,
-    test: bool,
+    caller: Caller,
     page: PageRequest,
     type: str | None = None,
     payment_id: str | None = None,
 ) -> dict[str, Any]:
-    """Events of a shop's mode, newest first in the order they were written. `type` may end
+    """The caller's events, newest first in the order they were written. `type` may end
     in `.*` to match a family."""
-    conditions = [events.c.shop_id == shop_id, events.c.test == test]
+    conditions = list(caller.scope(events))
     if type:
         if type.endswith(".*"):
             conditions.append(events.c.type.startswith(type[:-1], autoescape=True))

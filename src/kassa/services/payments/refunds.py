@@ -33,14 +33,13 @@ from kassa.domain import (
     refund_event,
 )
 from kassa.providers import provider_class
+from kassa.services.callers import Caller
 from kassa.services.context import Context
 from kassa.services.events import outbox as events
 from kassa.services.objects import list_object, refund_object
 from kassa.services.pagination import PageRequest, fetch_page
 from kassa.services.payments.lifecycle import gateway_for, get_payment
 from kassa.services.payments.transitions import load, transition
-from kassa.services.scopes import Scope
-from kassa.services.shops.keys import Caller
 from kassa.store import records
 from kassa.store.db import insert_ignoring_conflict
 from kassa.store.tables import payments, refunds
@@ -60,7 +59,7 @@ class AppliedRefund:
 async def create_refund(
     ctx: Context,
     *,
-    caller: Scope,
+    caller: Caller,
     payment_id: str,
     amount: int | None = None,
     reason: str | None = None,
@@ -389,7 +388,7 @@ async def _maybe_fully_refunded(
         )
 
 
-async def _find(ctx: Context, caller: Scope, refund_id: str) -> Refund | None:
+async def _find(ctx: Context, caller: Caller, refund_id: str) -> Refund | None:
     query = select(refunds).where(
         refunds.c.id == refund_id,
         *caller.scope(refunds),

@@ -28,8 +28,7 @@ async def list_events(
     """The key's events, newest first; each carries the object as it was at that moment."""
     return await events.list_events(
         ctx,
-        shop_id=caller.shop.id,
-        test=caller.test,
+        caller=caller,
         page=PageRequest(kind="evt", limit=limit, starting_after=starting_after),
         type=type,
         payment_id=payment,

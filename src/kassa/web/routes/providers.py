@@ -37,7 +37,7 @@ class ProviderList(BaseModel):
 async def list_providers(ctx: ContextDep, caller: CallerDep) -> Any:
     """The providers this key can create payments with, their methods and capabilities."""
     accounts = await shops.list_accounts(
-        ctx, shop_id=caller.shop.id, test=caller.test, enabled_only=True
+        ctx, shop_id=caller.own_shop.id, test=caller.own_mode, enabled_only=True
     )
     data = []
     for account in accounts:

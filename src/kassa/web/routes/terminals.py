@@ -15,12 +15,12 @@ from pydantic import BaseModel, Field
 
 from kassa.domain import NotFound, ProviderError
 from kassa.domain.terminals import Operation, OperationState, Terminal
+from kassa.services.callers import Caller
 from kassa.services.context import Context
 from kassa.services.devices import operations as terminal_operations
 from kassa.services.devices import terminals
 from kassa.services.devices.operations import MAX_TIMEOUT
 from kassa.services.objects import list_object
-from kassa.services.shops.keys import Caller
 from kassa.web import idempotent
 from kassa.web.deps import CallerDep, ContextDep, IdempotencyKey
 from kassa.web.schemas import ERRORS, Body, ErrorOut
@@ -152,7 +152,7 @@ def _hub(request: Request) -> TerminalHub:
 
 
 async def _terminal(ctx: Context, caller: Caller, terminal_id: str) -> Terminal:
-    return await terminals.get_terminal(ctx, shop_id=caller.shop.id, terminal_id=terminal_id)
+    return await terminals.get_terminal(ctx, shop_id=caller.own_shop.id, terminal_id=terminal_id)
 
 
 @router.post(
@@ -174,7 +174,7 @@ async def add_terminal(
     async def run(_: str) -> dict[str, Any]:
         issued = await terminals.add_terminal(
             ctx,
-            shop=caller.shop,
+            shop=caller.own_shop,
             terminal_id=body.id,
             name=body.name,
             location=body.location,
@@ -190,7 +190,7 @@ async def add_terminal(
 async def list_terminals(ctx: ContextDep, caller: CallerDep) -> Any:
     """Every terminal of the key's shop, by id."""
     now = ctx.clock()
-    found = await terminals.list_terminals(ctx, shop_id=caller.shop.id)
+    found = await terminals.list_terminals(ctx, shop_id=caller.own_shop.id)
     return list_object([terminal_document(t, now) for t in found], has_more=False)
 
 
@@ -343,7 +343,7 @@ async def relay(
 
     async def run(_: str) -> dict[str, Any]:
         operation = await _hub(request).relay(
-            shop_id=caller.shop.id,
+            shop_id=caller.own_shop.id,
             terminal_id=terminal_id,
             kind=body.kind,
             body=body.body,

@@ -157,8 +157,7 @@ async def create_endpoint(
     async def run(endpoint_id: str) -> dict[str, Any]:
         endpoint, secret = await webhooks.create_endpoint(
             ctx,
-            shop_id=caller.shop.id,
-            test=caller.test,
+            caller=caller,
             url=body.url,
             events=body.events,
             description=body.description,
@@ -182,7 +181,7 @@ async def list_endpoints(
     starting_after: StartingAfter = None,
 ) -> Any:
     found, has_more = await webhooks.list_endpoints(
-        ctx, scope=caller, page=PageRequest(kind="we", limit=limit, starting_after=starting_after)
+        ctx, caller=caller, page=PageRequest(kind="we", limit=limit, starting_after=starting_after)
     )
     return list_object([webhooks.endpoint_object(e) for e in found], has_more=has_more)
 
@@ -194,7 +193,7 @@ async def list_endpoints(
     responses=ERRORS,
 )
 async def get_endpoint(endpoint_id: str, ctx: ContextDep, caller: CallerDep) -> Any:
-    found = await webhooks.get_endpoint(ctx, scope=caller, endpoint_id=endpoint_id)
+    found = await webhooks.get_endpoint(ctx, caller=caller, endpoint_id=endpoint_id)
     return webhooks.endpoint_object(found)
 
 
@@ -217,7 +216,7 @@ async def update_endpoint(
     async def run(_: str) -> dict[str, Any]:
         endpoint = await webhooks.update_endpoint(
             ctx,
-            scope=caller,
+            caller=caller,
             endpoint_id=endpoint_id,
             url=body.url,
             events=body.events,
@@ -239,7 +238,7 @@ async def update_endpoint(
 )
 async def delete_endpoint(endpoint_id: str, ctx: ContextDep, caller: CallerDep) -> Any:
     """Stop sending to the endpoint and forget it, with its deliveries."""
-    await webhooks.delete_endpoint(ctx, scope=caller, endpoint_id=endpoint_id)
+    await webhooks.delete_endpoint(ctx, caller=caller, endpoint_id=endpoint_id)
     return {"id": endpoint_id, "object": "webhook_endpoint", "deleted": True}
 
 
@@ -263,7 +262,7 @@ async def rotate_secret(
     async def run(_: str) -> dict[str, Any]:
         endpoint, secret = await webhooks.rotate_secret(
             ctx,
-            scope=caller,
+            caller=caller,
             endpoint_id=endpoint_id,
             overlap=None if overlap is None else timedelta(seconds=overlap),
         )
@@ -291,7 +290,7 @@ async def list_deliveries(
     """Deliveries to the endpoint, newest first, each with every attempt made."""
     found, has_more = await deliveries.list_deliveries(
         ctx,
-        scope=caller,
+        caller=caller,
         endpoint_id=endpoint_id,
         page=PageRequest(kind="wd", limit=limit, starting_after=starting_after),
         event_id=event,
@@ -320,7 +319,7 @@ async def resend_event(
 
     async def run(_: str) -> dict[str, Any]:
         sent = await webhook_sending.resend(
-            ctx, scope=caller, event_id=event_id, endpoint_id=endpoint_id
+            ctx, caller=caller, event_id=event_id, endpoint_id=endpoint_id
         )
         return list_object([deliveries.delivery_object(d) for d in sent], has_more=False)
 
