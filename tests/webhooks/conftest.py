@@ -75,10 +75,10 @@ def hooks(server: LiveServer, shop: ShopSetup, api: httpx.Client) -> Iterator[Ho
 
     async def remove_all() -> None:
         caller = Caller.system(shop=shop.shop)
-        found, _ = await webhooks.list_endpoints(
+        found = await webhooks.list_endpoints(
             server.ctx, caller=caller, page=PageRequest(kind="we", limit=100)
         )
-        for endpoint in found:
+        for endpoint in found.items:
             await webhooks.delete_endpoint(server.ctx, caller=caller, endpoint_id=endpoint.id)
 
     server.call(remove_all())

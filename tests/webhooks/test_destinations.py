@@ -72,10 +72,10 @@ def guarded_shop(guarded: LiveServer) -> Iterator[ShopSetup]:
 
     async def remove_endpoints() -> None:  # so no other test's dispatch sends to them
         caller = Caller.system(shop=setup.shop)
-        found, _ = await webhooks.list_endpoints(
+        found = await webhooks.list_endpoints(
             guarded.ctx, caller=caller, page=PageRequest(kind="we", limit=100)
         )
-        for endpoint in found:
+        for endpoint in found.items:
             await webhooks.delete_endpoint(guarded.ctx, caller=caller, endpoint_id=endpoint.id)
 
     guarded.call(remove_endpoints())

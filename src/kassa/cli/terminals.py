@@ -20,9 +20,9 @@ from kassa.services.admin import audit
 from kassa.services.context import Context
 from kassa.services.devices import operations as terminal_operations
 from kassa.services.devices import terminals
-from kassa.services.devices.operations import operation_object
-from kassa.services.devices.terminals import ONLINE_WITHIN, Issued, terminal_object
+from kassa.services.devices.terminals import ONLINE_WITHIN, Issued
 from kassa.services.shops import shops
+from kassa.web.objects import operation_object, terminal_object
 
 app = typer.Typer(
     help="Terminals (kiosks): add (token shown once), list with who is online, revoke, "

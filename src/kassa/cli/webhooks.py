@@ -77,11 +77,11 @@ def list_endpoints(shop: str, as_json: JsonOption = False) -> None:
         after: str | None = None
         while True:
             page = PageRequest(kind="we", limit=MAX_LIMIT, starting_after=after)
-            more, has_more = await webhooks.list_endpoints(ctx, caller=caller, page=page)
-            found += more
-            if not has_more:
+            more = await webhooks.list_endpoints(ctx, caller=caller, page=page)
+            found += more.items
+            if not more.has_more:
                 return found
-            after = more[-1].id
+            after = more.items[-1].id
 
     found = run(work)
     if as_json:
@@ -190,10 +190,10 @@ def list_deliveries(
     """Show an endpoint's latest deliveries with their last attempt."""
 
     async def work(ctx: Context) -> list[Delivery]:
-        found, _ = await deliveries.list_deliveries(
+        found = await deliveries.list_deliveries(
             ctx, caller=ANYWHERE, endpoint_id=endpoint_id, page=PageRequest("wd", limit)
         )
-        return found
+        return found.items
 
     found = run(work)
     if as_json:

@@ -4,7 +4,7 @@ transactions.
 Grouped by capability: `payments` (and refunds), `notifications`, `events`, `webhooks`,
 `devices` (terminals), `shops` (and API keys), `admin` (users, sign-in, audit), `operations`
 (background jobs, integrity, vitals), and `analytics`. Beside them, what every capability uses:
-`context` (database, settings, providers, clock), `objects` (objects as the API shows them),
+`context` (database, settings, providers, clock), `objects` (objects as events carry them and the API shows them),
 `pagination`, `idempotency`, `encryption` (secrets at rest), `gateways` (provider instances),
 `callers` (who acts: the one caller type every service takes) and `client_keys`.
 """

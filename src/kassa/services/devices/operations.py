@@ -29,7 +29,6 @@ from kassa.services.context import Context
 from kassa.services.devices.queue import NewOperation, enqueue, operation_record
 from kassa.services.devices.rights import current_right, lost
 from kassa.services.devices.signals import Signal, SignalKind, notify
-from kassa.services.objects import timestamp
 from kassa.services.payments import transitions
 from kassa.store.tables import payments as payments_table
 from kassa.store.tables import terminal_operations as operations
@@ -46,29 +45,6 @@ MAX_TIMEOUT = 600.0
 NOT_PROCESSED = "not_processed"
 #: Operations one terminal payment may get (see `_try_again`).
 MAX_PAYMENT_ATTEMPTS = 3
-
-
-def operation_object(operation: Operation) -> dict[str, Any]:
-    """An operation as the API shows it."""
-    error = None
-    if operation.error is not None:
-        error = {
-            "code": operation.error.code,
-            "message": operation.error.message,
-            "unknown": operation.error.unknown,
-        }
-    return {
-        "id": operation.request_id,
-        "object": "terminal_operation",
-        "terminal": operation.terminal_id,
-        "kind": operation.kind,
-        "state": operation.state.value,
-        "payment": operation.payment_id,
-        "result": operation.result,
-        "error": error,
-        "deadline": timestamp(operation.deadline),
-        "created_at": timestamp(operation.created_at),
-    }
 
 
 async def queue_operation(

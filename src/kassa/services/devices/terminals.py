@@ -23,7 +23,6 @@ from kassa.services.context import Context
 from kassa.services.devices import rights as terminal_rights
 from kassa.services.devices import tokens as terminal_tokens
 from kassa.services.devices.rights import Right
-from kassa.services.objects import timestamp
 from kassa.services.shops import shops
 from kassa.store.tables import provider_accounts, terminals
 
@@ -57,24 +56,6 @@ def terminal_record(row: RowMapping) -> Terminal:
         health=dict(row["health"]),
         stats=dict(row["stats"]),
     )
-
-
-def terminal_object(terminal: Terminal, now: datetime) -> dict[str, Any]:
-    """A terminal as the API shows it."""
-    return {
-        "id": terminal.id,
-        "object": "terminal",
-        "name": terminal.name,
-        "location": terminal.location,
-        "enabled": terminal.enabled,
-        "online": terminal.online(now, within=ONLINE_WITHIN),
-        "agent": {"kind": terminal.agent_kind, "version": terminal.agent_version},
-        "connected_at": timestamp(terminal.connected_at),
-        "last_seen_at": timestamp(terminal.last_seen_at),
-        "health": dict(terminal.health),
-        "stats": dict(terminal.stats),
-        "created_at": timestamp(terminal.created_at),
-    }
 
 
 def _key(shop_id: str, terminal_id: str) -> Any:

@@ -12,7 +12,6 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Any
 
 from sqlalchemy import (
     insert,
@@ -42,8 +41,7 @@ from kassa.services.callers import Caller
 from kassa.services.context import Context
 from kassa.services.devices.queue import NewOperation, enqueue
 from kassa.services.events import outbox as events
-from kassa.services.objects import list_object, payment_object
-from kassa.services.pagination import PageRequest, fetch_page
+from kassa.services.pagination import Page, PageRequest, fetch_page
 from kassa.services.payments.transitions import (
     Witnessed,
     apply_payment_update,
@@ -273,7 +271,7 @@ async def list_payments(
     customer: str | None = None,
     created_gte: datetime | None = None,
     created_lt: datetime | None = None,
-) -> dict[str, Any]:
+) -> Page[Payment]:
     """The caller's payments, newest first, filtered."""
     conditions = list(caller.scope(payments))
     if status is not None:
@@ -287,8 +285,8 @@ async def list_payments(
     if created_lt is not None:
         conditions.append(payments.c.created_at < created_lt)
     async with ctx.db.read() as conn:
-        rows, has_more = await fetch_page(conn, payments, conditions, page)
-    return list_object([payment_object(records.payment(row)) for row in rows], has_more=has_more)
+        found = await fetch_page(conn, payments, conditions, page)
+    return found.map(records.payment)
 
 
 async def gateway_for(ctx: Context, payment: Payment) -> Provider:

@@ -36,8 +36,7 @@ from kassa.providers import provider_class
 from kassa.services.callers import Caller
 from kassa.services.context import Context
 from kassa.services.events import outbox as events
-from kassa.services.objects import list_object, refund_object
-from kassa.services.pagination import PageRequest, fetch_page
+from kassa.services.pagination import Page, PageRequest, fetch_page
 from kassa.services.payments.lifecycle import gateway_for, get_payment
 from kassa.services.payments.transitions import load, transition
 from kassa.store import records
@@ -407,14 +406,14 @@ async def get_refund(ctx: Context, *, caller: Caller, refund_id: str) -> Refund:
 
 async def list_refunds(
     ctx: Context, *, caller: Caller, page: PageRequest, payment_id: str | None = None
-) -> dict[str, Any]:
+) -> Page[Refund]:
     """The caller's refunds, newest first, optionally of one payment."""
     conditions = list(caller.scope(refunds))
     if payment_id is not None:
         conditions.append(refunds.c.payment_id == payment_id)
     async with ctx.db.read() as conn:
-        rows, has_more = await fetch_page(conn, refunds, conditions, page)
-    return list_object([refund_object(records.refund(row)) for row in rows], has_more=has_more)
+        found = await fetch_page(conn, refunds, conditions, page)
+    return found.map(records.refund)
 
 
 async def payment_refunds(ctx: Context, *, payment_id: str) -> list[Refund]:

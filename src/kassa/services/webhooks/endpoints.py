@@ -30,7 +30,7 @@ from kassa.services import encryption
 from kassa.services.callers import Caller
 from kassa.services.context import Context
 from kassa.services.objects import timestamp
-from kassa.services.pagination import PageRequest, fetch_page
+from kassa.services.pagination import Page, PageRequest, fetch_page
 from kassa.services.webhooks import destinations as webhook_destinations
 from kassa.store.keyring import Keyring
 from kassa.store.tables import events, webhook_attempts, webhook_deliveries, webhook_endpoints
@@ -96,7 +96,8 @@ def endpoint(row: RowMapping) -> Endpoint:
 
 
 def endpoint_object(found: Endpoint, *, secret: str | None = None) -> dict[str, Any]:
-    """The endpoint as the API shows it; `secret` only right after creation or rotation."""
+    """The endpoint as the API shows it and events about it carry it (kept here, once, for
+    both); `secret` only right after creation or rotation."""
     document = {
         "id": found.id,
         "object": "webhook_endpoint",
@@ -251,15 +252,11 @@ async def _load(
     return endpoint(row)
 
 
-async def list_endpoints(
-    ctx: Context, *, caller: Caller, page: PageRequest
-) -> tuple[list[Endpoint], bool]:
-    """A page of endpoints, newest first, and whether more follow."""
+async def list_endpoints(ctx: Context, *, caller: Caller, page: PageRequest) -> Page[Endpoint]:
+    """A page of the caller's endpoints, newest first."""
     async with ctx.db.read() as conn:
-        rows, has_more = await fetch_page(
-            conn, webhook_endpoints, caller.scope(webhook_endpoints), page
-        )
-    return [endpoint(row) for row in rows], has_more
+        found = await fetch_page(conn, webhook_endpoints, caller.scope(webhook_endpoints), page)
+    return found.map(endpoint)
 
 
 async def update_endpoint(

@@ -52,13 +52,14 @@ from kassa import __version__
 from kassa.domain import Conflict, EventType, NotFound, new_id
 from kassa.services.callers import Caller
 from kassa.services.context import Context
-from kassa.services.events.outbox import event_object
+from kassa.services.objects import event_object
 from kassa.services.webhooks import deliveries, wakeups
 from kassa.services.webhooks import destinations as webhook_destinations
 from kassa.services.webhooks import endpoints as webhooks
 from kassa.services.webhooks import fanout as webhook_fanout
 from kassa.services.webhooks.deliveries import LEASE, AttemptState, Delivery, Status
 from kassa.services.webhooks.endpoints import Endpoint
+from kassa.store import records
 from kassa.store.keyring import Keyring
 from kassa.store.tables import events, webhook_attempts, webhook_deliveries, webhook_endpoints
 
@@ -443,7 +444,7 @@ async def _jobs_of(
     event_ids = {row["event_id"] for row in rows}
     endpoint_ids = {row["endpoint_id"] for row in rows}
     found_events = {
-        row["id"]: event_object(row)
+        row["id"]: event_object(records.event(row))
         for row in (await conn.execute(select(events).where(events.c.id.in_(event_ids))))
         .mappings()
         .all()

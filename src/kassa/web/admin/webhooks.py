@@ -47,13 +47,13 @@ async def endpoints_page(
     if shop and chosen is None:
         raise PageError(404, "shop")
     page = PageRequest(kind="we", limit=ENDPOINTS_PAGE, starting_after=after or None)
-    found, more = await webhooks.list_endpoints(ctx, caller=staff.within(shop=chosen), page=page)
+    found = await webhooks.list_endpoints(ctx, caller=staff.within(shop=chosen), page=page)
     return render(
         request,
         "admin/webhooks.html",
         session=session,
-        endpoints=found,
-        more=more,
+        endpoints=found.items,
+        more=found.has_more,
         first_page=not after,
         shop=shop,
         shops=all_shops,
@@ -82,17 +82,15 @@ async def endpoint_page(
     """One endpoint: its settings and its deliveries, newest first, each with its attempts."""
     endpoint = await _endpoint(ctx, staff, endpoint_id)
     page = PageRequest(kind="wd", limit=DELIVERIES_PAGE, starting_after=after or None)
-    found, more = await deliveries.list_deliveries(
-        ctx, caller=staff, endpoint_id=endpoint.id, page=page
-    )
+    found = await deliveries.list_deliveries(ctx, caller=staff, endpoint_id=endpoint.id, page=page)
     return render(
         request,
         "admin/webhook.html",
         session=session,
         endpoint=endpoint,
         shop=await shops.get_shop(ctx, shop_id=endpoint.shop_id),
-        deliveries=found,
-        more=more,
+        deliveries=found.items,
+        more=found.has_more,
         first_page=not after,
         resent=resent,
         excerpt=EXCERPT,

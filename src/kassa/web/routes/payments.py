@@ -12,6 +12,7 @@ from kassa.services.pagination import PageRequest
 from kassa.services.payments import lifecycle as payments
 from kassa.web.deps import CallerDep, ContextDep, Limit, StartingAfter
 from kassa.web.idempotent import idempotent
+from kassa.web.objects import page_object
 from kassa.web.schemas import ERRORS, CaptureRequest, PaymentCreate, PaymentList, PaymentOut
 from kassa.web.timestamps import RANGE, Timestamp
 
@@ -55,7 +56,7 @@ async def list_payments(
     starting_after: StartingAfter = None,
 ) -> Any:
     """The key's payments, newest first; page with `starting_after` = the last id you got."""
-    return await payments.list_payments(
+    found = await payments.list_payments(
         ctx,
         caller=caller,
         page=PageRequest(kind="pay", limit=limit, starting_after=starting_after),
@@ -65,6 +66,7 @@ async def list_payments(
         created_gte=created_gte,
         created_lt=created_lt,
     )
+    return page_object(found, payment_object)
 
 
 @router.get("/{payment_id}", summary="Get a payment", response_model=PaymentOut, responses=ERRORS)

@@ -11,6 +11,7 @@ from kassa.services.pagination import PageRequest
 from kassa.services.payments import refunds
 from kassa.web.deps import CallerDep, ContextDep, Limit, StartingAfter
 from kassa.web.idempotent import idempotent
+from kassa.web.objects import page_object
 from kassa.web.schemas import ERRORS, RefundCreate, RefundList, RefundOut
 
 router = APIRouter(prefix="/v1/refunds", tags=["refunds"])
@@ -47,12 +48,13 @@ async def list_refunds(
     limit: Limit = 10,
     starting_after: StartingAfter = None,
 ) -> Any:
-    return await refunds.list_refunds(
+    found = await refunds.list_refunds(
         ctx,
         caller=caller,
         page=PageRequest(kind="re", limit=limit, starting_after=starting_after),
         payment_id=payment,
     )
+    return page_object(found, refund_object)
 
 
 @router.get("/{refund_id}", summary="Get a refund", response_model=RefundOut, responses=ERRORS)

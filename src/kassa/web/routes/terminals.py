@@ -20,9 +20,9 @@ from kassa.services.context import Context
 from kassa.services.devices import operations as terminal_operations
 from kassa.services.devices import terminals
 from kassa.services.devices.operations import MAX_TIMEOUT
-from kassa.services.objects import list_object
 from kassa.web.deps import CallerDep, ContextDep
 from kassa.web.idempotent import idempotent
+from kassa.web.objects import list_object, operation_object, terminal_object
 from kassa.web.schemas import ERRORS, Body, ErrorOut
 from kassa.web.terminals.hub import TerminalHub
 
@@ -138,12 +138,8 @@ class OperationList(BaseModel):
 def terminal_document(
     terminal: Terminal, now: datetime, token: str | None = None
 ) -> dict[str, Any]:
-    document = terminals.terminal_object(terminal, now)
+    document = terminal_object(terminal, now)
     return document if token is None else document | {"token": token}
-
-
-def operation_document(operation: Operation) -> dict[str, Any]:
-    return terminal_operations.operation_object(operation)
 
 
 def _hub(request: Request) -> TerminalHub:
@@ -180,7 +176,7 @@ async def list_terminals(ctx: ContextDep, caller: CallerDep) -> Any:
     """Every terminal of the key's shop, by id."""
     now = ctx.clock()
     found = await terminals.list_terminals(ctx, shop_id=caller.own_shop.id)
-    return list_object([terminal_document(t, now) for t in found], has_more=False)
+    return list_object(terminal_object(t, now) for t in found)
 
 
 @router.get(
@@ -286,7 +282,7 @@ async def relay(
         answer_within=body.timeout,
         method=body.method,
     )
-    return operation_document(_answered(operation))
+    return operation_object(_answered(operation))
 
 
 @router.get(
@@ -301,7 +297,7 @@ async def list_operations(terminal_id: str, ctx: ContextDep, caller: CallerDep) 
     found = await terminal_operations.list_operations(
         ctx, shop_id=terminal.shop_id, terminal_id=terminal.id, limit=RECENT_OPERATIONS
     )
-    return list_object([operation_document(o) for o in found], has_more=False)
+    return list_object(map(operation_object, found))
 
 
 @router.get(
@@ -319,4 +315,4 @@ async def get_operation(
     )
     if operation.terminal_id != terminal.id:
         raise NotFound(f"No terminal operation {request_id!r}", param="id")
-    return operation_document(operation)
+    return operation_object(operation)

@@ -8,7 +8,6 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field, StrictBool, StrictInt
 
-from kassa.services.objects import list_object
 from kassa.services.pagination import PageRequest
 from kassa.services.webhooks import deliveries
 from kassa.services.webhooks import endpoints as webhooks
@@ -16,6 +15,7 @@ from kassa.services.webhooks import sending as webhook_sending
 from kassa.services.webhooks.endpoints import MAX_DESCRIPTION, MAX_FILTERS, MAX_URL_LENGTH
 from kassa.web.deps import CallerDep, ContextDep, Limit, StartingAfter
 from kassa.web.idempotent import idempotent
+from kassa.web.objects import list_object, page_object
 from kassa.web.schemas import ERRORS, Body
 
 # No prefix: the router also serves `/v1/events/{id}/resend`, beside the events it resends.
@@ -171,10 +171,10 @@ async def list_endpoints(
     limit: Limit = 10,
     starting_after: StartingAfter = None,
 ) -> Any:
-    found, has_more = await webhooks.list_endpoints(
+    found = await webhooks.list_endpoints(
         ctx, caller=caller, page=PageRequest(kind="we", limit=limit, starting_after=starting_after)
     )
-    return list_object([webhooks.endpoint_object(e) for e in found], has_more=has_more)
+    return page_object(found, webhooks.endpoint_object)
 
 
 @router.get(
@@ -259,14 +259,14 @@ async def list_deliveries(
     starting_after: StartingAfter = None,
 ) -> Any:
     """Deliveries to the endpoint, newest first, each with every attempt made."""
-    found, has_more = await deliveries.list_deliveries(
+    found = await deliveries.list_deliveries(
         ctx,
         caller=caller,
         endpoint_id=endpoint_id,
         page=PageRequest(kind="wd", limit=limit, starting_after=starting_after),
         event_id=event,
     )
-    return list_object([deliveries.delivery_object(d) for d in found], has_more=has_more)
+    return page_object(found, deliveries.delivery_object)
 
 
 @router.post(
@@ -286,4 +286,4 @@ async def resend_event(
     sent = await webhook_sending.resend(
         ctx, caller=caller, event_id=event_id, endpoint_id=endpoint_id
     )
-    return list_object([deliveries.delivery_object(d) for d in sent], has_more=False)
+    return list_object(map(deliveries.delivery_object, sent))
