@@ -62,11 +62,12 @@ def idempotent(
 
     def decorate(handler: Handler) -> Endpoint:
         hints = get_type_hints(handler, include_extras=True)
-        declared = inspect.signature(handler).parameters.values()
-        takes_id = RESOURCE_ID in inspect.signature(handler).parameters
+        declared = inspect.signature(handler).parameters
+        takes_id = RESOURCE_ID in declared
+        # Real types, not the handler module's strings: the signature is FastAPI's to read.
         kept = [
             parameter.replace(annotation=hints[parameter.name])
-            for parameter in declared
+            for parameter in declared.values()
             if parameter.name != RESOURCE_ID
         ]
         own_request = next((p.name for p in kept if p.annotation is Request), None)
