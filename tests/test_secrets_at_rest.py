@@ -29,12 +29,12 @@ from kassa.cli import app
 from kassa.config import Settings
 from kassa.services import encryption, idempotency
 from kassa.services.admin import audit
+from kassa.services.callers import Caller
 from kassa.services.context import Context, keyring_for, utcnow
 from kassa.services.devices import tokens as terminal_tokens
 from kassa.services.shops import keys, shops
 from kassa.services.webhooks import endpoints as webhooks
 from kassa.services.webhooks import sending as webhook_sending
-from kassa.services.webhooks.endpoints import Operator
 from kassa.store import tables, upgrade
 from kassa.store.keyring import (
     CHECK_NAME,
@@ -181,7 +181,7 @@ def everything_works(found: Secrets, receiver: Receiver) -> None:
     before = len(receiver.on(found.endpoint_path))
     server.call(
         webhook_sending.resend(
-            server.ctx, scope=Operator(), event_id=first_event(found, payment["id"])
+            server.ctx, caller=Caller.system(), event_id=first_event(found, payment["id"])
         )
     )
     (delivered,) = receiver.on(found.endpoint_path)[before:]

@@ -22,12 +22,12 @@ from sqlalchemy import select, update
 
 from kassa.domain import CURRENCY_EXPONENTS, Role
 from kassa.services.admin import users as admins
+from kassa.services.callers import Caller
 from kassa.services.context import utcnow
 from kassa.services.devices import terminals
 from kassa.services.shops import keys, shops
 from kassa.services.webhooks import endpoints as webhooks
 from kassa.services.webhooks import sending as webhook_sending
-from kassa.services.webhooks.endpoints import Operator
 from kassa.store.tables import events, notifications
 from kassa.store.tables import terminals as terminals_table
 from tests.admin.conftest import Visitor, new_user, signed_in
@@ -116,13 +116,16 @@ def everything(admin_server: LiveServer) -> Everything:
 
     endpoint, _ = admin_server.call(
         webhooks.create_endpoint(
-            admin_server.ctx, shop_id=shop.shop.id, test=True, url=NOWHERE, events=["*"]
+            admin_server.ctx,
+            caller=Caller.system(shop=shop.shop, test=True),
+            url=NOWHERE,
+            events=["*"],
         )
     )
     (delivery,) = admin_server.call(
         webhook_sending.resend(
             admin_server.ctx,
-            scope=Operator(),
+            caller=Caller.system(),
             event_id=admin_server.call(first_event(admin_server, paid["id"])),
             endpoint_id=endpoint.id,
         )

@@ -11,10 +11,11 @@ import pytest
 from sqlalchemy import select
 
 from kassa.services.admin import audit
+from kassa.services.callers import Caller
 from kassa.services.webhooks import endpoints as webhooks
 from kassa.services.webhooks import sending as webhook_sending
 from kassa.services.webhooks.deliveries import Delivery
-from kassa.services.webhooks.endpoints import Endpoint, Operator
+from kassa.services.webhooks.endpoints import Endpoint
 from kassa.store.tables import events
 from tests.admin.conftest import Visitor, text_of
 from tests.helpers import ShopSetup, create_payment, make_shop
@@ -41,8 +42,7 @@ def endpoint(admin_server: LiveServer, shop: ShopSetup) -> Endpoint:
     made, _ = admin_server.call(
         webhooks.create_endpoint(
             admin_server.ctx,
-            shop_id=shop.shop.id,
-            test=True,
+            caller=Caller.system(shop=shop.shop, test=True),
             url=NOWHERE,
             events=["payment.*"],
             description="orders <b>backend</b>",
@@ -64,7 +64,7 @@ def delivery(admin_server: LiveServer, api: httpx.Client, endpoint: Endpoint) ->
     (made,) = admin_server.call(
         webhook_sending.resend(
             admin_server.ctx,
-            scope=Operator(),
+            caller=Caller.system(),
             event_id=admin_server.call(event_id()),
             endpoint_id=endpoint.id,
         )
@@ -137,7 +137,7 @@ def test_resending_to_a_disabled_endpoint_is_refused_and_audited(
 ) -> None:
     admin_server.call(
         webhooks.update_endpoint(
-            admin_server.ctx, scope=Operator(), endpoint_id=endpoint.id, enabled=False
+            admin_server.ctx, caller=Caller.system(), endpoint_id=endpoint.id, enabled=False
         )
     )
     assert "Disabled: Disabled by the shop" in text_of(owner.get("/admin/webhooks").text)
@@ -177,7 +177,9 @@ def test_empty_states(admin_server: LiveServer, shop: ShopSetup, viewer: Visitor
     none = viewer.get(f"/admin/webhooks?shop={shop.name}")
     assert "No webhook endpoints yet." in text_of(none.text)
     made, _ = admin_server.call(
-        webhooks.create_endpoint(admin_server.ctx, shop_id=shop.shop.id, test=True, url=NOWHERE)
+        webhooks.create_endpoint(
+            admin_server.ctx, caller=Caller.system(shop=shop.shop, test=True), url=NOWHERE
+        )
     )
     quiet = viewer.get(f"/admin/webhooks/{made.id}")
     assert "Nothing was sent to this endpoint yet." in text_of(quiet.text)

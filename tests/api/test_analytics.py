@@ -14,7 +14,8 @@ from sqlalchemy import insert
 from kassa.domain import Payment, PaymentStatus, new_id
 from kassa.domain.events import EventType
 from kassa.services import analytics
-from kassa.services.analytics import Period, PeriodInvalid, Scope
+from kassa.services.analytics import Period, PeriodInvalid
+from kassa.services.callers import Caller
 from kassa.services.context import utcnow
 from kassa.store import records
 from kassa.store.tables import events, payments
@@ -123,8 +124,8 @@ def known(server: LiveServer) -> Known:
     return Known(shop=shop, ids=seed(server, shop))
 
 
-def live_scope(known: Known) -> Scope:
-    return Scope(test=False, shop_id=known.shop.shop.id, timezone=ZONE)
+def live_scope(known: Known) -> Caller:
+    return Caller.system(shop=known.shop.shop, test=False)
 
 
 def test_totals_on_a_known_data_set(server: LiveServer, known: Known) -> None:
@@ -161,7 +162,7 @@ def test_grouped_by_provider(server: LiveServer, known: Known) -> None:
 
 
 def test_test_payments_only_in_a_test_scope(server: LiveServer, known: Known) -> None:
-    scope = Scope(test=True, shop_id=known.shop.shop.id, timezone=ZONE)
+    scope = Caller.system(shop=known.shop.shop, test=True)
     found = server.call(analytics.report(server.ctx, scope, PERIOD))
     assert (found.total.created, found.total.revenue) == (1, {"RUB": 9_999_900})
 

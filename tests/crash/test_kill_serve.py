@@ -32,6 +32,7 @@ import httpx
 import pytest
 from sqlalchemy import select
 
+from kassa.services.callers import Caller
 from kassa.services.context import Context, utcnow
 from kassa.services.shops import keys, shops
 from kassa.services.webhooks import endpoints as webhooks
@@ -96,7 +97,10 @@ def make_shop(database_url: str, receiver: Receiver) -> Shop:
         _, key = await keys.create_key(ctx, shop=shop, live=False)
         path = f"/{shop.name}"
         await webhooks.create_endpoint(
-            ctx, shop_id=shop.id, test=True, url=receiver.url + path, events=["payment.*"]
+            ctx,
+            caller=Caller.system(shop=shop, test=True),
+            url=receiver.url + path,
+            events=["payment.*"],
         )
         return Shop(shop.id, shop.name, key, sandbox.account.credentials["secret"], path)
 

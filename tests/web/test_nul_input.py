@@ -23,9 +23,9 @@ from websockets.sync.client import connect
 from kassa.config import Settings
 from kassa.domain import InvalidRequest
 from kassa.providers.sandbox import SIGNATURE_HEADER, sign
+from kassa.services.callers import Caller
 from kassa.services.payments import lifecycle as payments
 from kassa.services.payments.lifecycle import NewPayment
-from kassa.services.shops.keys import Caller
 from kassa.store.tables import sandbox_payments
 from kassa.web import create_app
 from kassa.web.middleware import body_has_nul
@@ -207,7 +207,7 @@ def test_a_create_is_checked_whole_before_the_provider_is_called(
 ) -> None:
     """The service itself, without the API's validation in front of it: whatever it refuses,
     it refuses before the provider has a payment."""
-    caller = Caller(shop=shop.shop, test=True, key_id="key_test")
+    caller = Caller.api_key(shop.shop, test=True, key_id="key_test")
     params = NewPayment(**{"amount": 100, "currency": "RUB", **fields})
     with pytest.raises(InvalidRequest) as refusal:
         server.call(payments.create_payment(server.ctx, caller=caller, params=params))

@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
+from kassa.services.callers import Caller
 from kassa.services.context import Context
 from kassa.services.pagination import PageRequest
 from kassa.services.webhooks import endpoints as webhooks
@@ -73,11 +74,11 @@ def hooks(server: LiveServer, shop: ShopSetup, api: httpx.Client) -> Iterator[Ho
     yield Hooks(server, api)
 
     async def remove_all() -> None:
-        scope = webhooks.Operator(shop.shop.id)
-        found, _ = await webhooks.list_endpoints(
-            server.ctx, scope=scope, page=PageRequest(kind="we", limit=100)
+        caller = Caller.system(shop=shop.shop)
+        found = await webhooks.list_endpoints(
+            server.ctx, caller=caller, page=PageRequest(kind="we", limit=100)
         )
-        for endpoint in found:
-            await webhooks.delete_endpoint(server.ctx, scope=scope, endpoint_id=endpoint.id)
+        for endpoint in found.items:
+            await webhooks.delete_endpoint(server.ctx, caller=caller, endpoint_id=endpoint.id)
 
     server.call(remove_all())

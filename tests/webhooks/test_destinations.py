@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
+from kassa.services.callers import Caller
 from kassa.services.context import Context
 from kassa.services.pagination import PageRequest
 from kassa.services.webhooks import endpoints as webhooks
@@ -70,12 +71,12 @@ def guarded_shop(guarded: LiveServer) -> Iterator[ShopSetup]:
     yield setup
 
     async def remove_endpoints() -> None:  # so no other test's dispatch sends to them
-        scope = webhooks.Operator(setup.shop.id)
-        found, _ = await webhooks.list_endpoints(
-            guarded.ctx, scope=scope, page=PageRequest(kind="we", limit=100)
+        caller = Caller.system(shop=setup.shop)
+        found = await webhooks.list_endpoints(
+            guarded.ctx, caller=caller, page=PageRequest(kind="we", limit=100)
         )
-        for endpoint in found:
-            await webhooks.delete_endpoint(guarded.ctx, scope=scope, endpoint_id=endpoint.id)
+        for endpoint in found.items:
+            await webhooks.delete_endpoint(guarded.ctx, caller=caller, endpoint_id=endpoint.id)
 
     guarded.call(remove_endpoints())
 
@@ -97,7 +98,9 @@ def saved_anyway(server: LiveServer, shop: ShopSetup, url: str) -> dict[str, Any
     """An endpoint at `url`, saved while private destinations were allowed (or whose host's
     address changed since)."""
     endpoint, _ = server.call(
-        webhooks.create_endpoint(allowing(server), shop_id=shop.shop.id, test=True, url=url)
+        webhooks.create_endpoint(
+            allowing(server), caller=Caller.system(shop=shop.shop, test=True), url=url
+        )
     )
     return webhooks.endpoint_object(endpoint)
 

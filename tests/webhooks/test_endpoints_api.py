@@ -10,6 +10,7 @@ import httpx
 import pytest
 from sqlalchemy import select
 
+from kassa.services.callers import Caller
 from kassa.services.shops import keys
 from kassa.services.webhooks import endpoints as webhooks
 from kassa.store.tables import webhook_endpoints
@@ -42,7 +43,7 @@ def test_an_endpoint_shows_its_secret_once(hooks: Hooks, api: httpx.Client) -> N
 def test_the_secret_is_kept_out_of_reprs(server: LiveServer, hooks: Hooks) -> None:
     created = hooks.create(URL)
     found = server.call(
-        webhooks.get_endpoint(server.ctx, scope=webhooks.Operator(), endpoint_id=created["id"])
+        webhooks.get_endpoint(server.ctx, caller=Caller.system(), endpoint_id=created["id"])
     )
     assert server.ctx.keyring.decrypt(found.encrypted_secret) == created["secret"]
     assert created["secret"] not in repr(found)
@@ -192,7 +193,7 @@ def test_rotations_at_once_lose_no_secret(server: LiveServer, hooks: Hooks) -> N
     if server.ctx.db.is_sqlite:
         pytest.skip("SQLite has one writer: rotations cannot overlap")
     created = hooks.create(URL)
-    scope, endpoint_id = webhooks.Operator(), created["id"]
+    caller, endpoint_id = Caller.system(), created["id"]
 
     async def rotate_together() -> list[str]:
         async with server.ctx.db.write() as held:  # both rotations start while it is held
@@ -203,7 +204,7 @@ def test_rotations_at_once_lose_no_secret(server: LiveServer, hooks: Hooks) -> N
             )
             rotations = [
                 asyncio.create_task(
-                    webhooks.rotate_secret(server.ctx, scope=scope, endpoint_id=endpoint_id)
+                    webhooks.rotate_secret(server.ctx, caller=caller, endpoint_id=endpoint_id)
                 )
                 for _ in range(2)
             ]
@@ -211,7 +212,7 @@ def test_rotations_at_once_lose_no_secret(server: LiveServer, hooks: Hooks) -> N
         return [secret for _, secret in await asyncio.gather(*rotations)]
 
     issued = server.call(rotate_together())
-    found = server.call(webhooks.get_endpoint(server.ctx, scope=scope, endpoint_id=endpoint_id))
+    found = server.call(webhooks.get_endpoint(server.ctx, caller=caller, endpoint_id=endpoint_id))
     assert found.encrypted_previous_secret is not None
     decrypt = server.ctx.keyring.decrypt
     assert {decrypt(found.encrypted_secret), decrypt(found.encrypted_previous_secret)} == set(

@@ -14,6 +14,7 @@ from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kassa.domain import EventType
+from kassa.services.callers import Caller
 from kassa.services.context import Context
 from kassa.services.webhooks import endpoints as webhooks
 from kassa.services.webhooks import fanout as webhook_fanout
@@ -193,9 +194,7 @@ def test_a_claim_and_what_meets_it_take_rows_in_one_order(
             async with ctx.db.write() as conn:
                 await webhook_sending._record_one(conn, job, failed, now=ctx.clock())
         else:
-            await webhooks.delete_endpoint(
-                ctx, scope=webhooks.Operator(), endpoint_id=endpoint["id"]
-            )
+            await webhooks.delete_endpoint(ctx, caller=Caller.system(), endpoint_id=endpoint["id"])
 
     async def scenario() -> None:
         async with ctx.db.write() as claim:  # another worker takes the lapsed delivery

@@ -34,13 +34,13 @@ from kassa.cli.terminals import app as terminals_app
 from kassa.cli.webhooks import app as webhooks_app
 from kassa.cli.worker import worker
 from kassa.config import Settings
-from kassa.domain import KassaError, Payment, PaymentStatus, ProviderAccount, Shop
+from kassa.domain import Event, KassaError, Payment, PaymentStatus, ProviderAccount, Shop
 from kassa.providers import PROVIDERS, provider_class
 from kassa.services.admin import users as admins
 from kassa.services.context import Context
 from kassa.services.events import outbox as events
 from kassa.services.notifications import simulate
-from kassa.services.objects import payment_object, timestamp
+from kassa.services.objects import event_object, payment_object, timestamp
 from kassa.services.payments import lifecycle as payments
 from kassa.services.payments import search as payment_search
 from kassa.services.shops import bootstrap, keys, shops
@@ -382,7 +382,7 @@ def payments_list(
     async def work(ctx: Context) -> list[Payment]:
         shop_id = (await shops.get_shop(ctx, name=shop)).id if shop else None
         found = payment_search.PaymentFilter(shop_id=shop_id, status=status)
-        return (await payment_search.search(ctx, found, limit=limit)).payments
+        return (await payment_search.search(ctx, found, limit=limit)).items
 
     found = run(work)
     if as_json:
@@ -406,13 +406,15 @@ def payments_list(
 def payments_show(payment_id: str, as_json: JsonOption = False) -> None:
     """Show a payment with its events."""
 
-    async def work(ctx: Context) -> tuple[Payment, list[dict[str, object]]]:
+    async def work(ctx: Context) -> tuple[Payment, list[Event]]:
         payment = await payments.find_payment(ctx, payment_id=payment_id)
         return payment, await events.payment_timeline(ctx, payment_id=payment_id)
 
     payment, timeline = run(work)
     if as_json:
-        print_json({**payment_object(payment), "events": timeline})
+        print_json(
+            {**payment_object(payment), "events": [event_object(event) for event in timeline]}
+        )
         return
     # Fields beside their values: the id fits whole in any terminal 50 columns wide.
     details = table("field", "value", show_header=False, box=None)
@@ -433,9 +435,7 @@ def payments_show(payment_id: str, as_json: JsonOption = False) -> None:
     show(details)
     timeline_table = table(id_column("event"), "type", "source", "at")
     for event in timeline:
-        timeline_table.add_row(
-            str(event["id"]), str(event["type"]), str(event["source"]), str(event["created_at"])
-        )
+        timeline_table.add_row(event.id, event.type, event.source, str(timestamp(event.created_at)))
     show(timeline_table)
 
 

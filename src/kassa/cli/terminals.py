@@ -23,8 +23,8 @@ from kassa.services.devices import operations as terminal_operations
 from kassa.services.devices import registry, terminals
 from kassa.services.devices.presence import ONLINE_WITHIN
 from kassa.services.devices.registry import Issued
-from kassa.services.devices.terminals import operation_object, terminal_object
 from kassa.services.shops import shops
+from kassa.web.objects import operation_object, terminal_object
 
 app = typer.Typer(
     help="Terminals (kiosks): add (token shown once), list with who is online, revoke, "

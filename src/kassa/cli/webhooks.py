@@ -9,6 +9,7 @@ import typer
 from rich.markup import escape
 
 from kassa.cli.output import JsonOption, console, errors, id_column, print_json, run, show, table
+from kassa.services.callers import Caller
 from kassa.services.context import Context
 from kassa.services.pagination import MAX_LIMIT, PageRequest
 from kassa.services.shops import shops
@@ -16,7 +17,7 @@ from kassa.services.webhooks import deliveries
 from kassa.services.webhooks import endpoints as webhooks
 from kassa.services.webhooks import sending as webhook_sending
 from kassa.services.webhooks.deliveries import AttemptState, Delivery, delivery_object
-from kassa.services.webhooks.endpoints import Endpoint, Operator, endpoint_object
+from kassa.services.webhooks.endpoints import Endpoint, endpoint_object
 
 app = typer.Typer(
     help="Webhook endpoints: add (secret shown once), list, remove, enable, rotate the "
@@ -24,8 +25,8 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 
-#: The operator may touch every shop's endpoints.
-ANYWHERE = Operator()
+#: The operator at the console may touch every shop's endpoints.
+ANYWHERE = Caller.system()
 
 
 @app.command("add")
@@ -50,8 +51,7 @@ def add(
         found = await shops.get_shop(ctx, name=shop)
         return await webhooks.create_endpoint(
             ctx,
-            shop_id=found.id,
-            test=not live,
+            caller=ANYWHERE.within(shop=found, test=not live),
             url=url,
             events=filters,
             description=description,
@@ -72,16 +72,16 @@ def list_endpoints(shop: str, as_json: JsonOption = False) -> None:
     """List SHOP's webhook endpoints, test and live."""
 
     async def work(ctx: Context) -> list[Endpoint]:
-        scope = Operator((await shops.get_shop(ctx, name=shop)).id)
+        caller = ANYWHERE.within(shop=await shops.get_shop(ctx, name=shop))
         found: list[Endpoint] = []
         after: str | None = None
         while True:
             page = PageRequest(kind="we", limit=MAX_LIMIT, starting_after=after)
-            more, has_more = await webhooks.list_endpoints(ctx, scope=scope, page=page)
-            found += more
-            if not has_more:
+            more = await webhooks.list_endpoints(ctx, caller=caller, page=page)
+            found += more.items
+            if not more.has_more:
                 return found
-            after = more[-1].id
+            after = more.items[-1].id
 
     found = run(work)
     if as_json:
@@ -110,7 +110,7 @@ def list_endpoints(shop: str, as_json: JsonOption = False) -> None:
 def remove(endpoint_id: str) -> None:
     """Delete a webhook endpoint with its deliveries; nothing more is sent to it."""
     endpoint = run(
-        lambda ctx: webhooks.delete_endpoint(ctx, scope=ANYWHERE, endpoint_id=endpoint_id)
+        lambda ctx: webhooks.delete_endpoint(ctx, caller=ANYWHERE, endpoint_id=endpoint_id)
     )
     console.print(f"Removed {endpoint.id} ({escape(endpoint.url)})", soft_wrap=True)
 
@@ -121,7 +121,7 @@ def enable(endpoint_id: str) -> None:
     deliveries resume."""
     run(
         lambda ctx: webhooks.update_endpoint(
-            ctx, scope=ANYWHERE, endpoint_id=endpoint_id, enabled=True
+            ctx, caller=ANYWHERE, endpoint_id=endpoint_id, enabled=True
         )
     )
     console.print(f"Enabled {endpoint_id}")
@@ -144,7 +144,7 @@ def rotate(
     async def work(ctx: Context) -> tuple[Endpoint, str]:
         return await webhooks.rotate_secret(
             ctx,
-            scope=ANYWHERE,
+            caller=ANYWHERE,
             endpoint_id=endpoint_id,
             overlap=None if overlap is None else timedelta(seconds=overlap),
         )
@@ -172,7 +172,7 @@ def resend(
     """Send an event again now, and show how each endpoint answered."""
     sent = run(
         lambda ctx: webhook_sending.resend(
-            ctx, scope=ANYWHERE, event_id=event_id, endpoint_id=endpoint
+            ctx, caller=ANYWHERE, event_id=event_id, endpoint_id=endpoint
         )
     )
     _print_deliveries(sent)
@@ -190,10 +190,10 @@ def list_deliveries(
     """Show an endpoint's latest deliveries with their last attempt."""
 
     async def work(ctx: Context) -> list[Delivery]:
-        found, _ = await deliveries.list_deliveries(
-            ctx, scope=ANYWHERE, endpoint_id=endpoint_id, page=PageRequest("wd", limit)
+        found = await deliveries.list_deliveries(
+            ctx, caller=ANYWHERE, endpoint_id=endpoint_id, page=PageRequest("wd", limit)
         )
-        return found
+        return found.items
 
     found = run(work)
     if as_json:

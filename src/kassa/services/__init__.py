@@ -4,7 +4,8 @@ transactions.
 Grouped by capability: `payments` (and refunds), `notifications`, `events`, `webhooks`,
 `devices` (terminals), `shops` (and API keys), `admin` (users, sign-in, audit), `operations`
 (background jobs, integrity, vitals), and `analytics`. Beside them, what every capability uses:
-`context` (database, settings, providers, clock), `objects` (objects as the API shows them),
-`pagination`, `idempotency`, `encryption` (secrets at rest), `gateways` (provider instances),
-`scopes` (who a payment operation is done for) and `client_keys`.
+`callers` (who acts: the one caller type every service takes), `context` (database, settings,
+providers, clock), `objects` (objects as events carry them and the API shows them),
+`pagination` (one `Page[T]`), `idempotency` (for any front-end), `encryption` (secrets at
+rest), `gateways` (provider instances) and `client_keys`.
 """

@@ -7,8 +7,9 @@ the requested key and by currency), so no more than a few rows per group come ba
 - Revenue is `amount_captured - amount_refunded` of payments that succeeded (status
   `succeeded` or, fully refunded since, `refunded`), per currency: currencies are never added
   together. Amounts are integer minor units.
-- A scope is one mode: test payments are only ever counted in a test scope.
-- Days are whole days in the scope's time zone. Portably (SQLite has no time zones), each
+- A caller is of one mode (`Caller.within(test=…)`): test payments are only ever counted
+  for a test caller.
+- Days are whole days in the period's time zone. Portably (SQLite has no time zones), each
   payment's day is found by comparing its UTC creation time with the days' UTC starts in a
   `CASE`, so days with a daylight-saving change are exactly as long as they are.
 - Median and p95 time to success use the nearest-rank method, computed in SQL: count the
@@ -25,11 +26,12 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, case, func, literal, select
+from sqlalchemy import ColumnElement, Table, case, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kassa.domain import Payment, PaymentStatus
 from kassa.domain.events import EventType
+from kassa.services.callers import Caller
 from kassa.services.context import Context
 from kassa.store import records
 from kassa.store.tables import events, payments
@@ -46,16 +48,6 @@ PAID = (PaymentStatus.SUCCEEDED.value, PaymentStatus.REFUNDED.value)
 
 class PeriodInvalid(ValueError):
     """A period that ends before it starts, or is longer than `MAX_DAYS`."""
-
-
-@dataclass(frozen=True, slots=True)
-class Scope:
-    """Whose payments: one shop or every shop (`shop_id` None), in one mode; days are in
-    `timezone`."""
-
-    test: bool
-    shop_id: str | None = None
-    timezone: str = "UTC"
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,10 +136,9 @@ class Figures:
 
 @dataclass(frozen=True, slots=True)
 class Report:
-    """The figures of a scope over a period, in total and per group (in key order; for days,
-    every day of the period, empty ones too)."""
+    """The figures of a caller's payments over a period, in total and per group (in key
+    order; for days, every day of the period, empty ones too)."""
 
-    scope: Scope
     period: Period
     group_by: GroupBy | None
     total: Figures
@@ -156,15 +147,20 @@ class Report:
     p95_seconds: int | None
 
 
-def _conditions(scope: Scope, period: Period) -> list[ColumnElement[bool]]:
-    conditions = [
-        payments.c.test == scope.test,
+def _of(caller: Caller, table: Table) -> tuple[ColumnElement[bool], ...]:
+    """Conditions for the caller's rows of `table`, which must be of one mode: test and live
+    payments are never counted together."""
+    if caller.test is None:
+        raise ValueError("figures are of one mode: narrow the caller with within(test=…)")
+    return caller.scope(table)
+
+
+def _conditions(caller: Caller, period: Period) -> list[ColumnElement[bool]]:
+    return [
+        *_of(caller, payments),
         payments.c.created_at >= period.start,
         payments.c.created_at < period.end,
     ]
-    if scope.shop_id is not None:
-        conditions.append(payments.c.shop_id == scope.shop_id)
-    return conditions
 
 
 def _day_of(period: Period) -> ColumnElement[str]:
@@ -190,9 +186,10 @@ def _key(group_by: GroupBy | None, period: Period) -> ColumnElement[str]:
 
 
 async def report(
-    ctx: Context, scope: Scope, period: Period, *, group_by: GroupBy | None = None
+    ctx: Context, caller: Caller, period: Period, *, group_by: GroupBy | None = None
 ) -> Report:
-    """The scope's figures over the period, grouped as asked."""
+    """The figures of the caller's payments (of its one mode) over the period, grouped as
+    asked."""
     paid = payments.c.status.in_(PAID)
     key = _key(group_by, period).label("key")
     query = (
@@ -208,12 +205,12 @@ async def report(
                 case((paid, payments.c.amount_captured - payments.c.amount_refunded), else_=0)
             ).label("revenue"),
         )
-        .where(*_conditions(scope, period))
+        .where(*_conditions(caller, period))
         .group_by(key, payments.c.currency)
     )
     async with ctx.db.read() as conn:
         rows = list((await conn.execute(query)).mappings())
-        median, p95 = await _time_to_success(conn, scope, period)
+        median, p95 = await _time_to_success(conn, caller, period)
     total = Figures()
     groups: dict[str, Figures] = (
         {day.isoformat(): Figures() for day in period.day_list()} if group_by == "day" else {}
@@ -230,7 +227,6 @@ async def report(
         if group_by is not None:
             groups.setdefault(row["key"], Figures()).add(**counts)
     return Report(
-        scope=scope,
         period=period,
         group_by=group_by,
         total=total,
@@ -241,16 +237,15 @@ async def report(
 
 
 async def _time_to_success(
-    conn: AsyncConnection, scope: Scope, period: Period
+    conn: AsyncConnection, caller: Caller, period: Period
 ) -> tuple[int | None, int | None]:
     """The median and p95 seconds from creation to success (nearest rank), or None."""
     succeeded_at = (
         select(events.c.payment_id, func.min(events.c.created_at).label("at"))
         .where(
             events.c.type == EventType.PAYMENT_SUCCEEDED.value,
-            events.c.test == scope.test,
             events.c.created_at >= period.start,
-            *([events.c.shop_id == scope.shop_id] if scope.shop_id is not None else []),
+            *_of(caller, events),
         )
         .group_by(events.c.payment_id)
         .subquery()
@@ -262,7 +257,7 @@ async def _time_to_success(
     else:
         seconds = func.extract("epoch", succeeded_at.c.at - payments.c.created_at)
     joined = payments.join(succeeded_at, succeeded_at.c.payment_id == payments.c.id)
-    conditions = _conditions(scope, period)
+    conditions = _conditions(caller, period)
     count = await conn.scalar(select(func.count()).select_from(joined).where(*conditions))
     if not count:
         return None, None
@@ -292,17 +287,15 @@ class Stuck:
 
 
 async def stuck(
-    ctx: Context, scope: Scope, *, minutes: int = STUCK_MINUTES, limit: int = 20
+    ctx: Context, caller: Caller, *, minutes: int = STUCK_MINUTES, limit: int = 20
 ) -> Stuck:
-    """Payments of the scope `pending` for more than `minutes`, oldest first (at most
-    `limit` of them, and the count of all)."""
+    """The caller's payments (of its one mode) `pending` for more than `minutes`, oldest
+    first (at most `limit` of them, and the count of all)."""
     conditions = [
-        payments.c.test == scope.test,
+        *_of(caller, payments),
         payments.c.status == PaymentStatus.PENDING.value,
         payments.c.created_at < ctx.clock() - timedelta(minutes=minutes),
     ]
-    if scope.shop_id is not None:
-        conditions.append(payments.c.shop_id == scope.shop_id)
     async with ctx.db.read() as conn:
         count = await conn.scalar(select(func.count()).select_from(payments).where(*conditions))
         rows = (

@@ -160,7 +160,7 @@ PLACES = (
     # The key check is switched by the rotation itself.
     Place(hub_secrets, "value", "text", rows=hub_secrets.c.name != CHECK_NAME),
     # Answers replayed for an Idempotency-Key that hold a secret (a webhook signing secret, a
-    # terminal token): see `kassa.web.idempotent`.
+    # terminal token): see `kassa.services.idempotency`.
     Place(idempotency_keys, "response_body", "bytes"),
 )
 

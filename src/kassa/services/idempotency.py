@@ -1,10 +1,12 @@
-"""Idempotency-Key handling for the merchant API's POSTs.
+"""Idempotency keys: a request retried under the same key has its effect once, whichever
+front-end it comes through (the API's `Idempotency-Key`, and next the bot and the club).
 
-The first request with a key claims it and reserves the id of the object it will create.
-When it finishes, its response (status and body) is stored; a later request with the same key
-and the same body gets that response replayed, one with a different body gets
+`run` is the whole of it for a front-end. The first request with a key claims it and reserves
+the id of the object it will create. When it finishes, its answer (as the front-end shapes it:
+the API's is an HTTP status and a JSON body) is stored; a later request with the same key and
+the same fingerprint gets that answer replayed, one with a different fingerprint gets
 `idempotency_key_reused`. Requests arriving while the first still runs wait for it and then
-replay its response, so concurrent duplicates have exactly one effect.
+replay its answer, so concurrent duplicates have exactly one effect.
 
 An answer that holds a secret (a webhook signing secret, a terminal token: shown once) is
 stored encrypted, and decrypted to be replayed.
@@ -20,6 +22,7 @@ import asyncio
 import hashlib
 import json
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -27,8 +30,16 @@ from enum import StrEnum
 from sqlalchemy import ColumnElement, RowMapping, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from kassa.domain import IdempotencyKeyInUse, IdempotencyKeyReused, ParameterInvalid, new_id
+from kassa.domain import (
+    IdempotencyKeyInUse,
+    IdempotencyKeyReused,
+    KassaError,
+    ParameterInvalid,
+    ProviderUnavailable,
+    new_id,
+)
 from kassa.services import encryption
+from kassa.services.callers import Caller
 from kassa.services.context import Context
 from kassa.store.keyring import PREFIX
 from kassa.store.tables import idempotency_keys
@@ -47,17 +58,28 @@ class State(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
-class StoredResponse:
+class Answer:
+    """What a request answered, as its front-end shapes it (the API: an HTTP status and a JSON
+    body); stored under its key and given back as it is to a retry."""
+
     status: int
     body: bytes
 
 
 @dataclass(frozen=True, slots=True)
+class Outcome:
+    """The answer to give, and whether it is a stored one replayed (the action did not run)."""
+
+    answer: Answer
+    replayed: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class Claim:
-    """The right to run a request under `resource_id`, or the response to replay instead."""
+    """The right to run a request under `resource_id`, or the answer to replay instead."""
 
     resource_id: str
-    replay: StoredResponse | None = None
+    replay: Answer | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +96,46 @@ class KeyRef:
                 f"Idempotency-Key must be 1-{MAX_KEY_LENGTH} printable characters",
                 param="Idempotency-Key",
             )
+
+
+async def run(
+    ctx: Context,
+    caller: Caller,
+    key: str | None,
+    *,
+    fingerprint: str,
+    prefix: str,
+    action: Callable[[str], Awaitable[Answer]],
+    refused: Callable[[KassaError], Answer],
+    secret: bool = False,
+) -> Outcome:
+    """Run `action(resource_id)` at most once per `key` of the caller's shop and mode, or give
+    back the stored answer of an earlier run with the same `fingerprint` (see `fingerprint`).
+    `resource_id` is a new id with `prefix` (`pay`), the same for every retry, so a provider
+    that sees it as its own idempotency key cannot act twice. Without a key, it just runs.
+
+    A domain error is an answer too (shaped by `refused`) and is stored; an unknown outcome
+    (provider unreachable, an unexpected failure) is not, and the key stays retryable with its
+    reserved id. An answer that holds a `secret` (shown once, such as a signing secret) is
+    stored encrypted."""
+    if key is None:
+        return Outcome(await action(new_id(prefix)))
+    ref = KeyRef(shop_id=caller.own_shop.id, test=caller.own_mode, key=key)
+    claimed = await claim(ctx, ref, request_hash=fingerprint, prefix=prefix)
+    if claimed.replay is not None:
+        return Outcome(claimed.replay, replayed=True)
+    try:
+        answer = await action(claimed.resource_id)
+    except ProviderUnavailable:
+        await release(ctx, ref)
+        raise
+    except KassaError as exc:
+        answer = refused(exc)
+    except BaseException:
+        await release(ctx, ref)
+        raise
+    await complete(ctx, ref, answer, secret=secret)
+    return Outcome(answer)
 
 
 def fingerprint(method: str, path: str, body: bytes) -> str:
@@ -148,7 +210,7 @@ async def _try_claim(ctx: Context, ref: KeyRef, *, request_hash: str, prefix: st
             body: bytes = row["response_body"]
             if body.startswith(PREFIX.encode()):
                 body = ctx.keyring.decrypt(body.decode()).encode()
-            return Claim(row["resource_id"], StoredResponse(row["response_status"], body))
+            return Claim(row["resource_id"], Answer(row["response_status"], body))
         if row["state"] == State.RETRYABLE or row["locked_at"] < now - STALE_CLAIM:
             taken = await _take(
                 conn, ref, row, request_hash=request_hash, resource_id=row["resource_id"], now=now
@@ -184,19 +246,17 @@ async def _take(
     return result.first() is not None
 
 
-async def complete(
-    ctx: Context, ref: KeyRef, response: StoredResponse, *, secret: bool = False
-) -> None:
-    """Store the response of the request holding the claim, for replays; encrypted if it
-    holds a `secret`."""
+async def complete(ctx: Context, ref: KeyRef, answer: Answer, *, secret: bool = False) -> None:
+    """Store the answer of the request holding the claim, for replays; encrypted if it holds a
+    `secret`."""
     async with ctx.db.write() as conn:
-        body = response.body
+        body = answer.body
         if secret:
             body = (await encryption.sealer(ctx, conn))(body.decode()).encode()
         await conn.execute(
             update(idempotency_keys)
             .where(*_where(ref))
-            .values(state=State.DONE.value, response_status=response.status, response_body=body)
+            .values(state=State.DONE.value, response_status=answer.status, response_body=body)
         )
 
 

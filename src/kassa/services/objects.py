@@ -1,4 +1,12 @@
-"""Kassa's objects as the API shows them (and as events carry them)."""
+"""Kassa's objects as events carry them, which is also how the API shows them.
+
+An event's `data.object` is the snapshot of a payment or refund in exactly the shape `GET
+/v1/payments/{id}` answers, and a webhook's body is the event as `GET /v1/events` lists it;
+so these shapes are kept here, once, for the events the services write and for the web layer
+alike. (An endpoint's and a delivery's, which events about webhooks carry, are beside their
+records: `kassa.services.webhooks.endpoints.endpoint_object`, `deliveries.delivery_object`.)
+Every other API shape (lists, terminals, operations…) is the web layer's: `kassa.web.objects`.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +15,7 @@ from dataclasses import fields
 from datetime import UTC, datetime
 from typing import Any
 
-from kassa.domain import Payment, Refund
+from kassa.domain import Event, Payment, Refund
 from kassa.providers import Confirmation
 
 
@@ -80,5 +88,16 @@ def refund_object(refund: Refund) -> dict[str, Any]:
     }
 
 
-def list_object(data: list[dict[str, Any]], *, has_more: bool) -> dict[str, Any]:
-    return {"object": "list", "data": data, "has_more": has_more}
+def event_object(event: Event) -> dict[str, Any]:
+    """An event as the API lists it and a webhook delivers it."""
+    return {
+        "id": event.id,
+        "object": "event",
+        "type": event.type,
+        "source": event.source,
+        "payment": event.payment_id,
+        "refund": event.refund_id,
+        "test": event.test,
+        "created_at": timestamp(event.created_at),
+        "data": event.data,
+    }

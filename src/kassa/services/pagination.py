@@ -1,11 +1,13 @@
-"""Cursor pagination, newest first (`{data, has_more}`): by time-sortable id, or by another
-increasing column such as the events' insertion sequence."""
+"""Cursor pagination, newest first: by time-sortable id, or by another increasing column such
+as the events' insertion sequence. Every list a service pages through comes back as one
+`Page[T]` of domain objects; how a front-end shows it (the API's `{"object": "list", "data",
+"has_more"}`, an admin page's pager) is the front-end's business."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from sqlalchemy import Column, ColumnElement, RowMapping, Table, select
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -14,6 +16,24 @@ from kassa.domain import ParameterInvalid
 from kassa.domain.ids import has_prefix
 
 MAX_LIMIT = 100
+
+T = TypeVar("T")
+U = TypeVar("U")
+
+
+@dataclass(frozen=True, slots=True)
+class Page(Generic[T]):
+    """One page of a list, newest first: its `items`, whether older ones follow (`has_more`;
+    the next page starts after the last item), and, for a page reached going back towards
+    the newest, whether newer ones precede it (`has_newer`)."""
+
+    items: list[T]
+    has_more: bool
+    has_newer: bool = False
+
+    def map(self, convert: Callable[[T], U]) -> Page[U]:
+        """The same page with each item converted."""
+        return Page([convert(item) for item in self.items], self.has_more, self.has_newer)
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,9 +63,9 @@ async def fetch_page(
     page: PageRequest,
     *,
     order: Column[Any] | None = None,
-) -> tuple[list[RowMapping], bool]:
+) -> Page[RowMapping]:
     """One page of rows of `table` matching `conditions`, newest first by `order` (default:
-    the id), and whether more follow."""
+    the id)."""
     order = table.c.id if order is None else order
     query = select(table).where(*conditions)
     if page.starting_after:
@@ -53,4 +73,4 @@ async def fetch_page(
         query = query.where(order < cursor)
     query = query.order_by(order.desc()).limit(page.limit + 1)
     rows = list((await conn.execute(query)).mappings())
-    return rows[: page.limit], len(rows) > page.limit
+    return Page(rows[: page.limit], has_more=len(rows) > page.limit)

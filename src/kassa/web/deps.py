@@ -8,11 +8,11 @@ from fastapi import Depends, Header, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from kassa.domain import AuthenticationFailed
+from kassa.services.callers import Caller
 from kassa.services.context import Context
 from kassa.services.idempotency import MAX_KEY_LENGTH, WAIT_SECONDS
 from kassa.services.pagination import MAX_LIMIT
 from kassa.services.shops import keys
-from kassa.services.shops.keys import Caller
 
 _bearer = HTTPBearer(auto_error=False, description="Your API key: sk_test_… or sk_live_…")
 
@@ -37,6 +37,7 @@ async def get_caller(
             "Send your API key as 'Authorization: Bearer sk_…'", code="authentication_required"
         )
     caller = await keys.authenticate(ctx, credentials.credentials)
+    assert caller.key_id is not None  # an API key's caller
     request.app.state.limiter.check(caller.key_id)
     return caller
 

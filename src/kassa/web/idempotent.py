@@ -1,66 +1,106 @@
-"""Answering a POST under its Idempotency-Key (see `kassa.services.idempotency`)."""
+"""`@idempotent`: a POST route answered under its Idempotency-Key, declared once.
+
+The route's handler is written as if it ran once: it takes `resource_id` (the id reserved
+for what it creates, the same on every retry) if it needs one, and returns its document. The
+decorator adds the `Idempotency-Key` header to the route, runs the handler through
+`kassa.services.idempotency.run` (where the claim and the replay are, for every front-end),
+and answers the document as JSON with the route's status, or the stored answer of an earlier
+run with `Idempotent-Replayed: true`. Domain errors are answered (and stored) as the API's
+error bodies.
+"""
 
 from __future__ import annotations
 
+import functools
+import inspect
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, get_type_hints
 
 from fastapi import Request, Response
 
-from kassa.domain import KassaError, ProviderUnavailable, new_id
+from kassa.domain import KassaError
 from kassa.services import idempotency
-from kassa.services.context import Context
-from kassa.services.idempotency import KeyRef, StoredResponse
-from kassa.services.shops.keys import Caller
+from kassa.services.idempotency import Answer
+from kassa.web.deps import CallerDep, ContextDep, IdempotencyKey
 from kassa.web.errors import error_body, json_bytes, status_of
 
-Run = Callable[[str], Awaitable[dict[str, Any]]]
+Handler = Callable[..., Awaitable[dict[str, Any]]]
+Endpoint = Callable[..., Awaitable[Response]]
+
+#: The parameter through which a handler gets the id reserved for it.
+RESOURCE_ID = "resource_id"
+#: The parameters the decorator adds to the route (FastAPI fills them); a handler may declare
+#: its own context and caller too, and gets the same objects (FastAPI fills one request
+#: parameter only: a handler's own is used instead of `_REQUEST`).
+_REQUEST = inspect.Parameter(
+    "_idempotent_request", inspect.Parameter.KEYWORD_ONLY, annotation=Request
+)
+_ADDED = (
+    inspect.Parameter("_idempotent_ctx", inspect.Parameter.KEYWORD_ONLY, annotation=ContextDep),
+    inspect.Parameter("_idempotent_caller", inspect.Parameter.KEYWORD_ONLY, annotation=CallerDep),
+    inspect.Parameter(
+        "idempotency_key", inspect.Parameter.KEYWORD_ONLY, annotation=IdempotencyKey, default=None
+    ),
+)
 
 
-async def respond(
-    request: Request,
-    ctx: Context,
-    caller: Caller,
-    key: str | None,
-    *,
-    prefix: str,
-    status: int,
-    run: Run,
-    secret: bool = False,
-) -> Response:
-    """Run `run(resource_id)` at most once per Idempotency-Key and answer `status` with its
-    document, or replay the stored answer of an earlier run.
+def _refused(exc: KassaError) -> Answer:
+    return Answer(status_of(exc), json_bytes(error_body(exc.code, exc.message, exc.param)))
 
-    A domain error is an answer too and is stored; an unknown outcome (provider unreachable,
-    an unexpected failure) is not, and the key stays retryable with its reserved id. An
-    answer that holds a `secret` (shown once, such as a signing secret) is stored encrypted.
-    """
-    if key is None:
-        return _json(status, await run(new_id(prefix)))
-    ref = KeyRef(shop_id=caller.shop.id, test=caller.test, key=key)
-    request_hash = idempotency.fingerprint(request.method, request.url.path, await request.body())
-    claim = await idempotency.claim(ctx, ref, request_hash=request_hash, prefix=prefix)
-    if claim.replay is not None:
-        return Response(
-            claim.replay.body,
-            claim.replay.status,
-            media_type="application/json",
-            headers={"Idempotent-Replayed": "true"},
+
+def _json(answer: Answer, *, replayed: bool) -> Response:
+    headers = {"Idempotent-Replayed": "true"} if replayed else None
+    return Response(answer.body, answer.status, media_type="application/json", headers=headers)
+
+
+def idempotent(
+    *, status: int = 200, prefix: str = "req", secret: bool = False
+) -> Callable[[Handler], Endpoint]:
+    """Answer the handler's document with `status`, at most one run per Idempotency-Key.
+    `prefix` is the kind of id reserved for a created object (`pay`); `secret` stores an
+    answer that shows a secret once (a signing secret, a token) encrypted."""
+
+    def decorate(handler: Handler) -> Endpoint:
+        hints = get_type_hints(handler, include_extras=True)
+        declared = inspect.signature(handler).parameters
+        takes_id = RESOURCE_ID in declared
+        # Real types, not the handler module's strings: the signature is FastAPI's to read.
+        kept = [
+            parameter.replace(annotation=hints[parameter.name])
+            for parameter in declared.values()
+            if parameter.name != RESOURCE_ID
+        ]
+        own_request = next((p.name for p in kept if p.annotation is Request), None)
+        added = _ADDED if own_request else (_REQUEST, *_ADDED)
+
+        @functools.wraps(handler)
+        async def endpoint(**values: Any) -> Response:
+            request: Request = values[own_request] if own_request else values.pop(_REQUEST.name)
+            ctx = values.pop("_idempotent_ctx")
+            caller = values.pop("_idempotent_caller")
+            key: str | None = values.pop("idempotency_key")
+
+            async def action(resource_id: str) -> Answer:
+                reserved = {RESOURCE_ID: resource_id} if takes_id else {}
+                return Answer(status, json_bytes(await handler(**values, **reserved)))
+
+            outcome = await idempotency.run(
+                ctx,
+                caller,
+                key,
+                fingerprint=idempotency.fingerprint(
+                    request.method, request.url.path, await request.body()
+                ),
+                prefix=prefix,
+                action=action,
+                refused=_refused,
+                secret=secret,
+            )
+            return _json(outcome.answer, replayed=outcome.replayed)
+
+        endpoint.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+            [*kept, *added], return_annotation=Response
         )
-    try:
-        document = await run(claim.resource_id)
-    except ProviderUnavailable:
-        await idempotency.release(ctx, ref)
-        raise
-    except KassaError as exc:
-        status, document = status_of(exc), error_body(exc.code, exc.message, exc.param)
-    except BaseException:
-        await idempotency.release(ctx, ref)
-        raise
-    body = json_bytes(document)
-    await idempotency.complete(ctx, ref, StoredResponse(status, body), secret=secret)
-    return Response(body, status, media_type="application/json")
+        return endpoint
 
-
-def _json(status: int, document: dict[str, Any]) -> Response:
-    return Response(json_bytes(document), status, media_type="application/json")
+    return decorate

@@ -10,69 +10,23 @@ presence are the device core's (`registry`, `presence`).
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any
-
 from sqlalchemy import select
 
 from kassa.domain import Shop
-from kassa.domain.devices import DeviceKind, Operation
+from kassa.domain.devices import DeviceKind
 from kassa.domain.terminals import Terminal
 from kassa.services.admin.audit import Actor
 from kassa.services.context import Context
 from kassa.services.devices import registry
 from kassa.services.devices import tokens as device_tokens
 from kassa.services.devices.kinds import DeviceRules
-from kassa.services.devices.presence import ONLINE_WITHIN
 from kassa.services.devices.registry import Issued
 from kassa.services.devices.terminal_payments import settle_payment
-from kassa.services.objects import timestamp
 from kassa.services.shops import shops
 from kassa.store.tables import provider_accounts
 
 KIND = DeviceKind.TERMINAL
 RULES = DeviceRules(KIND, settle=settle_payment)
-
-
-def terminal_object(terminal: Terminal, now: datetime) -> dict[str, Any]:
-    """A terminal as the API shows it."""
-    return {
-        "id": terminal.id,
-        "object": "terminal",
-        "name": terminal.name,
-        "location": terminal.location,
-        "enabled": terminal.enabled,
-        "online": terminal.online(now, within=ONLINE_WITHIN),
-        "agent": {"kind": terminal.agent_kind, "version": terminal.agent_version},
-        "connected_at": timestamp(terminal.connected_at),
-        "last_seen_at": timestamp(terminal.last_seen_at),
-        "health": dict(terminal.health),
-        "stats": dict(terminal.stats),
-        "created_at": timestamp(terminal.created_at),
-    }
-
-
-def operation_object(operation: Operation) -> dict[str, Any]:
-    """A terminal's operation as the API shows it."""
-    error = None
-    if operation.error is not None:
-        error = {
-            "code": operation.error.code,
-            "message": operation.error.message,
-            "unknown": operation.error.unknown,
-        }
-    return {
-        "id": operation.request_id,
-        "object": "terminal_operation",
-        "terminal": operation.device_id,
-        "kind": operation.kind,
-        "state": operation.state.value,
-        "payment": operation.payment_id,
-        "result": operation.result,
-        "error": error,
-        "deadline": timestamp(operation.deadline),
-        "created_at": timestamp(operation.created_at),
-    }
 
 
 async def add_terminal(

@@ -8,14 +8,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import RowMapping, insert, select
+from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from kassa.domain import EventSource, EventType, ParameterInvalid, Payment, Refund, new_id
+from kassa.domain import Event, EventSource, EventType, ParameterInvalid, Payment, Refund, new_id
+from kassa.services.callers import Caller
 from kassa.services.context import Context
-from kassa.services.objects import list_object, payment_object, refund_object, timestamp
-from kassa.services.pagination import PageRequest, fetch_page
+from kassa.services.objects import payment_object, refund_object
+from kassa.services.pagination import Page, PageRequest, fetch_page
 from kassa.services.webhooks import wakeups
+from kassa.store import records
 from kassa.store.tables import events
 
 #: Built once: values are given at execution (SQLAlchemy then reuses its compiled form).
@@ -74,32 +76,17 @@ def _row(event: NewEvent) -> dict[str, Any]:
     }
 
 
-def event_object(row: RowMapping) -> dict[str, Any]:
-    return {
-        "id": row["id"],
-        "object": "event",
-        "type": row["type"],
-        "source": row["source"],
-        "payment": row["payment_id"],
-        "refund": row["refund_id"],
-        "test": row["test"],
-        "created_at": timestamp(row["created_at"]),
-        "data": row["data"],
-    }
-
-
 async def list_events(
     ctx: Context,
     *,
-    shop_id: str,
-    test: bool,
+    caller: Caller,
     page: PageRequest,
     type: str | None = None,
     payment_id: str | None = None,
-) -> dict[str, Any]:
-    """Events of a shop's mode, newest first in the order they were written. `type` may end
+) -> Page[Event]:
+    """The caller's events, newest first in the order they were written. `type` may end
     in `.*` to match a family."""
-    conditions = [events.c.shop_id == shop_id, events.c.test == test]
+    conditions = list(caller.scope(events))
     if type:
         if type.endswith(".*"):
             conditions.append(events.c.type.startswith(type[:-1], autoescape=True))
@@ -110,12 +97,12 @@ async def list_events(
     if payment_id:
         conditions.append(events.c.payment_id == payment_id)
     async with ctx.db.read() as conn:
-        rows, has_more = await fetch_page(conn, events, conditions, page, order=events.c.seq)
-    return list_object([event_object(row) for row in rows], has_more=has_more)
+        found = await fetch_page(conn, events, conditions, page, order=events.c.seq)
+    return found.map(records.event)
 
 
-async def payment_timeline(ctx: Context, *, payment_id: str) -> list[dict[str, Any]]:
+async def payment_timeline(ctx: Context, *, payment_id: str) -> list[Event]:
     """Every event of a payment and its refunds, oldest first."""
     query = select(events).where(events.c.payment_id == payment_id).order_by(events.c.seq)
     async with ctx.db.read() as conn:
-        return [event_object(row) for row in (await conn.execute(query)).mappings()]
+        return [records.event(row) for row in (await conn.execute(query)).mappings()]

@@ -57,6 +57,7 @@ from kassa.services.admin import audit
 from kassa.services.admin.audit import Actor
 from kassa.services.context import Context
 from kassa.services.notifications.batch import NO_SUCH_PAYMENT, Duplicate, apply_simple, simple
+from kassa.services.pagination import Page
 from kassa.services.payments.refunds import apply_refund_update
 from kassa.services.payments.transitions import apply_payment_update, find_reported
 from kassa.services.shops import shops
@@ -200,9 +201,9 @@ class InboxFilter:
 
 async def inbox(
     ctx: Context, found: InboxFilter, *, limit: int = 50, before: str | None = None
-) -> tuple[list[Stored], bool]:
-    """Notifications newest first (ids sort by time), older than the id `before`, and
-    whether more follow."""
+) -> Page[Stored]:
+    """A page of notifications newest first (ids sort by time), older than the id
+    `before`."""
     conditions = [
         column == value
         for column, value in (
@@ -227,7 +228,7 @@ async def inbox(
     )
     async with ctx.db.read() as conn:
         rows = list((await conn.execute(query)).mappings())
-    return [_stored(row) for row in rows[:limit]], len(rows) > limit
+    return Page([_stored(row) for row in rows[:limit]], has_more=len(rows) > limit)
 
 
 async def get_notification(ctx: Context, *, notification_id: str) -> Stored:

@@ -73,7 +73,7 @@ async def simulate(
         verdict=Verdict.REJECTED.value,
         received_gte=sent_at - CLOCK_SKEW,
     )
-    found, _ = await notifications.inbox(ctx, rejected, limit=1)
+    found = (await notifications.inbox(ctx, rejected, limit=1)).items
     reason = found[0].reason if found and response.status_code >= 300 else None
     return Delivery(notification.method, url, response.status_code, response.text, reason)
 

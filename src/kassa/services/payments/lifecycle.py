@@ -12,7 +12,6 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Any
 
 from sqlalchemy import (
     insert,
@@ -40,19 +39,18 @@ from kassa.domain import (
 from kassa.domain.checks import first_check
 from kassa.domain.devices import DeviceKind
 from kassa.providers import PaymentRequest, Provider
+from kassa.services.callers import Caller
 from kassa.services.context import Context
 from kassa.services.devices.queue import NewOperation, enqueue
 from kassa.services.events import outbox as events
-from kassa.services.objects import confirmation_object, list_object, payment_object
-from kassa.services.pagination import PageRequest, fetch_page
+from kassa.services.objects import confirmation_object
+from kassa.services.pagination import Page, PageRequest, fetch_page
 from kassa.services.payments.transitions import (
     Witnessed,
     apply_payment_update,
     apply_update,
 )
-from kassa.services.scopes import Scope
 from kassa.services.shops import shops
-from kassa.services.shops.keys import Caller
 from kassa.store import records
 from kassa.store.tables import payments
 
@@ -150,15 +148,19 @@ async def create_payment(
             param="expires_in",
         )
     account = await shops.choose_account(
-        ctx, shop=caller.shop, test=caller.test, provider=params.provider, terminal=params.terminal
+        ctx,
+        shop=caller.own_shop,
+        test=caller.own_mode,
+        provider=params.provider,
+        terminal=params.terminal,
     )
     gateway = ctx.gateways.for_account(account)
     _check_offer(gateway, params)
     now = ctx.clock()
     payment = Payment(
         id=payment_id or new_id("pay"),
-        shop_id=caller.shop.id,
-        test=caller.test,
+        shop_id=caller.own_shop.id,
+        test=caller.own_mode,
         provider=account.provider,
         provider_account_id=account.id,
         method=params.method,
@@ -202,7 +204,7 @@ async def create_payment(
             )
         )
         await events.record(
-            conn, type=EventType.PAYMENT_CREATED, source=EventSource.API, now=now, subject=payment
+            conn, type=EventType.PAYMENT_CREATED, source=caller.source, now=now, subject=payment
         )
         if created.operation is not None:
             await enqueue(
@@ -245,7 +247,7 @@ def _check_offer(gateway: Provider, params: NewPayment) -> None:
         raise NotSupported(f"{gateway.title} has no two-stage payments (capture: false)")
 
 
-async def _find(ctx: Context, caller: Scope, payment_id: str) -> Payment | None:
+async def _find(ctx: Context, caller: Caller, payment_id: str) -> Payment | None:
     query = select(payments).where(
         payments.c.id == payment_id,
         *caller.scope(payments),
@@ -255,7 +257,7 @@ async def _find(ctx: Context, caller: Scope, payment_id: str) -> Payment | None:
     return records.payment(row) if row else None
 
 
-async def get_payment(ctx: Context, *, caller: Scope, payment_id: str) -> Payment:
+async def get_payment(ctx: Context, *, caller: Caller, payment_id: str) -> Payment:
     """The caller's payment `payment_id`, or `NotFound` (also for other shops' and modes')."""
     payment = await _find(ctx, caller, payment_id)
     if payment is None:
@@ -273,7 +275,7 @@ async def list_payments(
     customer: str | None = None,
     created_gte: datetime | None = None,
     created_lt: datetime | None = None,
-) -> dict[str, Any]:
+) -> Page[Payment]:
     """The caller's payments, newest first, filtered."""
     conditions = list(caller.scope(payments))
     if status is not None:
@@ -287,8 +289,8 @@ async def list_payments(
     if created_lt is not None:
         conditions.append(payments.c.created_at < created_lt)
     async with ctx.db.read() as conn:
-        rows, has_more = await fetch_page(conn, payments, conditions, page)
-    return list_object([payment_object(records.payment(row)) for row in rows], has_more=has_more)
+        found = await fetch_page(conn, payments, conditions, page)
+    return found.map(records.payment)
 
 
 async def gateway_for(ctx: Context, payment: Payment) -> Provider:
@@ -298,7 +300,7 @@ async def gateway_for(ctx: Context, payment: Payment) -> Provider:
 
 
 async def capture_payment(
-    ctx: Context, *, caller: Scope, payment_id: str, amount: int | None = None
+    ctx: Context, *, caller: Caller, payment_id: str, amount: int | None = None
 ) -> Payment:
     """Take all or part (once) of a held payment."""
     payment = await get_payment(ctx, caller=caller, payment_id=payment_id)
@@ -311,12 +313,12 @@ async def capture_payment(
         ctx,
         payment=payment,
         reported=reported,
-        source=EventSource.API,
+        source=caller.source,
         witness=Witnessed(caller, "payment.capture", {"amount": amount}),
     )
 
 
-async def cancel_payment(ctx: Context, *, caller: Scope, payment_id: str) -> Payment:
+async def cancel_payment(ctx: Context, *, caller: Caller, payment_id: str) -> Payment:
     """Cancel a payment nobody has paid yet, or release a hold."""
     payment = await get_payment(ctx, caller=caller, payment_id=payment_id)
     check_cancel(payment)
@@ -326,12 +328,12 @@ async def cancel_payment(ctx: Context, *, caller: Scope, payment_id: str) -> Pay
         ctx,
         payment=payment,
         reported=reported,
-        source=EventSource.API,
+        source=caller.source,
         witness=Witnessed(caller, "payment.cancel"),
     )
 
 
-async def refresh_payment(ctx: Context, *, caller: Scope, payment_id: str) -> Payment:
+async def refresh_payment(ctx: Context, *, caller: Caller, payment_id: str) -> Payment:
     """Ask the provider about an open payment now and apply what it says, as reconciliation
     (the "check payment" button); a payment whose outcome is settled is returned as it is."""
     payment = await get_payment(ctx, caller=caller, payment_id=payment_id)

@@ -34,14 +34,12 @@ from kassa.domain import (
     refund_event,
 )
 from kassa.providers import provider_class
+from kassa.services.callers import Caller
 from kassa.services.context import Context
 from kassa.services.events import outbox as events
-from kassa.services.objects import list_object, refund_object
-from kassa.services.pagination import PageRequest, fetch_page
+from kassa.services.pagination import Page, PageRequest, fetch_page
 from kassa.services.payments.lifecycle import gateway_for, get_payment
 from kassa.services.payments.transitions import load, transition
-from kassa.services.scopes import Scope
-from kassa.services.shops.keys import Caller
 from kassa.store import records
 from kassa.store.db import insert_ignoring_conflict
 from kassa.store.tables import payments, refunds
@@ -61,7 +59,7 @@ class AppliedRefund:
 async def create_refund(
     ctx: Context,
     *,
-    caller: Scope,
+    caller: Caller,
     payment_id: str,
     amount: int | None = None,
     reason: str | None = None,
@@ -380,7 +378,7 @@ async def _maybe_fully_refunded(
         )
 
 
-async def _find(ctx: Context, caller: Scope, refund_id: str) -> Refund | None:
+async def _find(ctx: Context, caller: Caller, refund_id: str) -> Refund | None:
     query = select(refunds).where(
         refunds.c.id == refund_id,
         *caller.scope(refunds),
@@ -399,14 +397,14 @@ async def get_refund(ctx: Context, *, caller: Caller, refund_id: str) -> Refund:
 
 async def list_refunds(
     ctx: Context, *, caller: Caller, page: PageRequest, payment_id: str | None = None
-) -> dict[str, Any]:
+) -> Page[Refund]:
     """The caller's refunds, newest first, optionally of one payment."""
     conditions = list(caller.scope(refunds))
     if payment_id is not None:
         conditions.append(refunds.c.payment_id == payment_id)
     async with ctx.db.read() as conn:
-        rows, has_more = await fetch_page(conn, refunds, conditions, page)
-    return list_object([refund_object(records.refund(row)) for row in rows], has_more=has_more)
+        found = await fetch_page(conn, refunds, conditions, page)
+    return found.map(records.refund)
 
 
 async def payment_refunds(ctx: Context, *, payment_id: str) -> list[Refund]:

@@ -12,6 +12,7 @@ from sqlalchemy import ColumnElement, and_, false, or_, select
 
 from kassa.domain import CURRENCY_EXPONENTS, MAX_AMOUNT, Payment, PaymentStatus
 from kassa.services.context import Context
+from kassa.services.pagination import Page
 from kassa.store import records
 from kassa.store.tables import payments
 from kassa.store.text import unicode_lower
@@ -88,15 +89,6 @@ def _amount_between(low: Decimal | None, high: Decimal | None) -> ColumnElement[
     return or_(false(), *per_currency)
 
 
-@dataclass(frozen=True, slots=True)
-class Page:
-    """One page of payments, newest first, and whether there are older and newer ones."""
-
-    payments: list[Payment]
-    has_older: bool
-    has_newer: bool
-
-
 async def search(
     ctx: Context,
     found: PaymentFilter,
@@ -104,7 +96,7 @@ async def search(
     limit: int = 50,
     after: str | None = None,
     before: str | None = None,
-) -> Page:
+) -> Page[Payment]:
     """A page of matching payments, newest first: those older than the payment `after`, or
     the ones just newer than the payment `before`, or the newest."""
     query = select(payments).where(*found.conditions())
@@ -119,8 +111,8 @@ async def search(
     more = len(rows) > limit
     listed = [records.payment(row) for row in rows[:limit]]
     if before is not None:
-        return Page(list(reversed(listed)), has_older=True, has_newer=more)
-    return Page(listed, has_older=more, has_newer=after is not None)
+        return Page(list(reversed(listed)), has_more=True, has_newer=more)
+    return Page(listed, has_more=more, has_newer=after is not None)
 
 
 async def stream(

@@ -41,9 +41,9 @@ from kassa.domain import (
     payment_event,
     sources_of,
 )
+from kassa.services.callers import Caller
 from kassa.services.context import Context
 from kassa.services.events import outbox as events
-from kassa.services.scopes import Scope
 from kassa.store import records
 from kassa.store.tables import payments
 
@@ -63,7 +63,7 @@ class Applied:
 class Witnessed:
     """A caller's action on a payment, to be witnessed in the transaction that applies it."""
 
-    caller: Scope
+    caller: Caller
     action: str
     details: Mapping[str, Any] | None = None
 

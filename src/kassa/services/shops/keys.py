@@ -5,17 +5,15 @@ from __future__ import annotations
 import hashlib
 import secrets
 import string
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy import ColumnElement, Table, insert, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import insert, select, update
 
-from kassa.domain import AuthenticationFailed, NotFound, Payment, Refund, Shop, new_id
+from kassa.domain import AuthenticationFailed, NotFound, Shop, new_id
 from kassa.services.admin import audit
 from kassa.services.admin.audit import Actor
+from kassa.services.callers import Caller
 from kassa.services.context import Context
 from kassa.store import records
 from kassa.store.tables import api_keys, shops
@@ -34,30 +32,6 @@ class ApiKey:
     prefix: str
     created_at: datetime
     revoked_at: datetime | None
-
-
-@dataclass(frozen=True, slots=True)
-class Caller:
-    """Who is calling the merchant API: a shop, in test or live mode, with one key."""
-
-    shop: Shop
-    test: bool
-    key_id: str
-
-    def scope(self, table: Table) -> tuple[ColumnElement[bool], ...]:
-        """Conditions for the rows of `table` this caller may see: its shop, its mode."""
-        return (table.c.shop_id == self.shop.id, table.c.test == self.test)
-
-    async def witness(
-        self,
-        conn: AsyncConnection,
-        *,
-        action: str,
-        subject: Payment | Refund,
-        now: datetime,
-        details: Mapping[str, Any] | None = None,
-    ) -> None:
-        """Nothing more to write: an API call's changes are its events, with source `api`."""
 
 
 def _digest(secret: str) -> str:
@@ -118,7 +92,7 @@ async def authenticate(ctx: Context, secret: str) -> Caller:
         row = (await conn.execute(query)).mappings().first()
     if row is None:
         raise AuthenticationFailed("The API key is unknown or revoked")
-    return Caller(shop=records.shop(row), test=row["key_test"], key_id=row["key_id"])
+    return Caller.api_key(records.shop(row), test=row["key_test"], key_id=row["key_id"])
 
 
 async def list_keys(ctx: Context, *, shop: Shop) -> list[ApiKey]:

@@ -19,11 +19,11 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kassa.domain import NotFound, new_id
+from kassa.services.callers import Caller
 from kassa.services.context import Context
 from kassa.services.objects import timestamp
-from kassa.services.pagination import PageRequest, fetch_page
+from kassa.services.pagination import Page, PageRequest, fetch_page
 from kassa.services.webhooks import endpoints as webhooks
-from kassa.services.webhooks.endpoints import Scope
 from kassa.store.tables import webhook_attempts, webhook_deliveries
 
 #: The wait after each failed attempt (Standard Webhooks); then `RETRY_EVERY`.
@@ -101,7 +101,8 @@ class Delivery:
 
 
 def delivery_object(delivery: Delivery) -> dict[str, Any]:
-    """A delivery as the API shows it, with its attempts oldest first."""
+    """A delivery as the API shows it and events about its failure carry it (kept here, once,
+    for both), with its attempts oldest first."""
     return {
         "id": delivery.id,
         "object": "webhook_delivery",
@@ -166,27 +167,28 @@ def new_delivery(
 async def list_deliveries(
     ctx: Context,
     *,
-    scope: Scope,
+    caller: Caller,
     endpoint_id: str,
     page: PageRequest,
     event_id: str | None = None,
-) -> tuple[list[Delivery], bool]:
+) -> Page[Delivery]:
     """A page of the endpoint's deliveries with their attempts, newest first."""
-    await webhooks.get_endpoint(ctx, scope=scope, endpoint_id=endpoint_id)
+    await webhooks.get_endpoint(ctx, caller=caller, endpoint_id=endpoint_id)
     conditions = [webhook_deliveries.c.endpoint_id == endpoint_id]
     if event_id is not None:
         conditions.append(webhook_deliveries.c.event_id == event_id)
     async with ctx.db.read() as conn:
-        rows, has_more = await fetch_page(conn, webhook_deliveries, conditions, page)
-        return await load_deliveries(conn, [row["id"] for row in rows]), has_more
+        found = await fetch_page(conn, webhook_deliveries, conditions, page)
+        loaded = await load_deliveries(conn, [row["id"] for row in found.items])
+    return Page(loaded, has_more=found.has_more)
 
 
 async def get_delivery(
-    ctx: Context, *, scope: Scope, endpoint_id: str, delivery_id: str
+    ctx: Context, *, caller: Caller, endpoint_id: str, delivery_id: str
 ) -> Delivery:
     """One of the endpoint's deliveries with its attempts; `NotFound` if the endpoint is not
-    in `scope` or has no such delivery."""
-    await webhooks.get_endpoint(ctx, scope=scope, endpoint_id=endpoint_id)
+    the caller's or has no such delivery."""
+    await webhooks.get_endpoint(ctx, caller=caller, endpoint_id=endpoint_id)
     async with ctx.db.read() as conn:
         found = await load_deliveries(conn, [delivery_id])
     if not found or found[0].endpoint_id != endpoint_id:

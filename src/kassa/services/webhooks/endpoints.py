@@ -18,18 +18,19 @@ import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 
 import httpx
-from sqlalchemy import ColumnElement, RowMapping, Table, delete, insert, select, update
+from sqlalchemy import RowMapping, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kassa.domain import EventSource, EventType, NotFound, ParameterInvalid, new_id
 from kassa.domain.events import EVENT_FAMILIES, filter_matches, is_event_filter
 from kassa.services import encryption
+from kassa.services.callers import Caller
 from kassa.services.context import Context
 from kassa.services.objects import timestamp
-from kassa.services.pagination import PageRequest, fetch_page
+from kassa.services.pagination import Page, PageRequest, fetch_page
 from kassa.services.webhooks import destinations as webhook_destinations
 from kassa.store.keyring import Keyring
 from kassa.store.tables import events, webhook_attempts, webhook_deliveries, webhook_endpoints
@@ -39,23 +40,6 @@ _SECRET_BYTES = 32
 MAX_URL_LENGTH = 2048
 MAX_FILTERS = 50
 MAX_DESCRIPTION = 500
-
-
-class Scope(Protocol):
-    """Whose endpoints a call may touch: an API caller (`keys.Caller`: its shop and mode),
-    or the operator (`Operator`)."""
-
-    def scope(self, table: Table) -> tuple[ColumnElement[bool], ...]: ...
-
-
-@dataclass(frozen=True, slots=True)
-class Operator:
-    """The operator's view (the CLI, the admin UI): every shop and mode, or one shop's."""
-
-    shop_id: str | None = None
-
-    def scope(self, table: Table) -> tuple[ColumnElement[bool], ...]:
-        return () if self.shop_id is None else (table.c.shop_id == self.shop_id,)
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,7 +96,8 @@ def endpoint(row: RowMapping) -> Endpoint:
 
 
 def endpoint_object(found: Endpoint, *, secret: str | None = None) -> dict[str, Any]:
-    """The endpoint as the API shows it; `secret` only right after creation or rotation."""
+    """The endpoint as the API shows it and events about it carry it (kept here, once, for
+    both); `secret` only right after creation or rotation."""
     document = {
         "id": found.id,
         "object": "webhook_endpoint",
@@ -211,21 +196,20 @@ def sign(secret: str, *, msg_id: str, timestamp: int, body: bytes) -> str:
 async def create_endpoint(
     ctx: Context,
     *,
-    shop_id: str,
-    test: bool,
+    caller: Caller,
     url: str,
     events: Sequence[str] = ("*",),
     description: str | None = None,
     enabled: bool = True,
     endpoint_id: str | None = None,
 ) -> tuple[Endpoint, str]:
-    """A new endpoint of the shop's mode, and its secret (to show once)."""
+    """A new endpoint of the caller's shop and mode, and its secret (to show once)."""
     now = ctx.clock()
     secret = new_secret()
     values = {
         "id": endpoint_id or new_id("we"),
-        "shop_id": shop_id,
-        "test": test,
+        "shop_id": caller.own_shop.id,
+        "test": caller.own_mode,
         "url": check_url(url, allow_private=ctx.settings.webhooks_allow_private),
         "description": _check_description(description),
         "events": list(check_filters(events)),
@@ -247,18 +231,18 @@ async def create_endpoint(
     return endpoint(row), secret
 
 
-async def get_endpoint(ctx: Context, *, scope: Scope, endpoint_id: str) -> Endpoint:
+async def get_endpoint(ctx: Context, *, caller: Caller, endpoint_id: str) -> Endpoint:
     async with ctx.db.read() as conn:
-        return await _load(conn, scope, endpoint_id)
+        return await _load(conn, caller, endpoint_id)
 
 
 async def _load(
-    conn: AsyncConnection, scope: Scope, endpoint_id: str, *, lock: bool = False
+    conn: AsyncConnection, caller: Caller, endpoint_id: str, *, lock: bool = False
 ) -> Endpoint:
     """The endpoint; with `lock`, row-locked (PostgreSQL) for a change based on what it is,
     so two rotations at once cannot both keep the same old secret and lose a new one."""
     query = select(webhook_endpoints).where(
-        webhook_endpoints.c.id == endpoint_id, *scope.scope(webhook_endpoints)
+        webhook_endpoints.c.id == endpoint_id, *caller.scope(webhook_endpoints)
     )
     if lock:
         query = query.with_for_update()
@@ -268,21 +252,17 @@ async def _load(
     return endpoint(row)
 
 
-async def list_endpoints(
-    ctx: Context, *, scope: Scope, page: PageRequest
-) -> tuple[list[Endpoint], bool]:
-    """A page of endpoints, newest first, and whether more follow."""
+async def list_endpoints(ctx: Context, *, caller: Caller, page: PageRequest) -> Page[Endpoint]:
+    """A page of the caller's endpoints, newest first."""
     async with ctx.db.read() as conn:
-        rows, has_more = await fetch_page(
-            conn, webhook_endpoints, scope.scope(webhook_endpoints), page
-        )
-    return [endpoint(row) for row in rows], has_more
+        found = await fetch_page(conn, webhook_endpoints, caller.scope(webhook_endpoints), page)
+    return found.map(endpoint)
 
 
 async def update_endpoint(
     ctx: Context,
     *,
-    scope: Scope,
+    caller: Caller,
     endpoint_id: str,
     url: str | None = None,
     events: Sequence[str] | None = None,
@@ -304,7 +284,7 @@ async def update_endpoint(
         if enabled:
             changes["failing_since"] = None
     async with ctx.db.write() as conn:
-        current = await _load(conn, scope, endpoint_id, lock=True)
+        current = await _load(conn, caller, endpoint_id, lock=True)
         if enabled is not None and enabled == current.enabled:
             # Already so: keep the reason it was disabled for, or its failure record.
             del changes["enabled"], changes["disabled_reason"]
@@ -319,7 +299,7 @@ async def update_endpoint(
 
 
 async def rotate_secret(
-    ctx: Context, *, scope: Scope, endpoint_id: str, overlap: timedelta | None = None
+    ctx: Context, *, caller: Caller, endpoint_id: str, overlap: timedelta | None = None
 ) -> tuple[Endpoint, str]:
     """Give the endpoint a new secret, and let the current one sign too for `overlap`
     (default: the `webhook_secret_overlap` setting; zero retires it at once). A secret
@@ -331,7 +311,7 @@ async def rotate_secret(
     now = ctx.clock()
     secret = new_secret()
     async with ctx.db.write() as conn:
-        current = await _load(conn, scope, endpoint_id, lock=True)
+        current = await _load(conn, caller, endpoint_id, lock=True)
         keep = overlap > timedelta(0)
         seal = await encryption.sealer(ctx, conn)
         statement = (
@@ -352,11 +332,11 @@ async def rotate_secret(
     return endpoint(row), secret
 
 
-async def delete_endpoint(ctx: Context, *, scope: Scope, endpoint_id: str) -> Endpoint:
+async def delete_endpoint(ctx: Context, *, caller: Caller, endpoint_id: str) -> Endpoint:
     """Remove the endpoint with its deliveries and their attempts; nothing more is sent to it
     (a delivery in flight finds its row gone and is not recorded)."""
     async with ctx.db.write() as conn:
-        found = await _load(conn, scope, endpoint_id)
+        found = await _load(conn, caller, endpoint_id)
         its_deliveries = select(webhook_deliveries.c.id).where(
             webhook_deliveries.c.endpoint_id == endpoint_id
         )

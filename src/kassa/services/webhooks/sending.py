@@ -50,14 +50,16 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kassa import __version__
 from kassa.domain import Conflict, EventType, NotFound, new_id
+from kassa.services.callers import Caller
 from kassa.services.context import Context
-from kassa.services.events.outbox import event_object
+from kassa.services.objects import event_object
 from kassa.services.webhooks import deliveries, wakeups
 from kassa.services.webhooks import destinations as webhook_destinations
 from kassa.services.webhooks import endpoints as webhooks
 from kassa.services.webhooks import fanout as webhook_fanout
 from kassa.services.webhooks.deliveries import LEASE, AttemptState, Delivery, Status
-from kassa.services.webhooks.endpoints import Endpoint, Scope
+from kassa.services.webhooks.endpoints import Endpoint
+from kassa.store import records
 from kassa.store.keyring import Keyring
 from kassa.store.tables import events, webhook_attempts, webhook_deliveries, webhook_endpoints
 
@@ -442,7 +444,7 @@ async def _jobs_of(
     event_ids = {row["event_id"] for row in rows}
     endpoint_ids = {row["endpoint_id"] for row in rows}
     found_events = {
-        row["id"]: event_object(row)
+        row["id"]: event_object(records.event(row))
         for row in (await conn.execute(select(events).where(events.c.id.in_(event_ids))))
         .mappings()
         .all()
@@ -750,7 +752,7 @@ async def _update_health(
 
 
 async def resend(
-    ctx: Context, *, scope: Scope, event_id: str, endpoint_id: str | None = None
+    ctx: Context, *, caller: Caller, event_id: str, endpoint_id: str | None = None
 ) -> list[Delivery]:
     """Send an event again, now: to `endpoint_id` (any enabled endpoint of the event's shop
     and mode, whatever its filter), or to every enabled endpoint that takes events of its
@@ -758,11 +760,11 @@ async def resend(
     now = ctx.clock()
     claim = secrets.token_hex(16)
     async with ctx.db.write() as conn:
-        query = select(events).where(events.c.id == event_id, *scope.scope(events))
+        query = select(events).where(events.c.id == event_id, *caller.scope(events))
         event = (await conn.execute(query)).mappings().first()
         if event is None:
             raise NotFound(f"No event {event_id!r}", param="event")
-        targets = await _resend_targets(conn, scope, event, endpoint_id)
+        targets = await _resend_targets(conn, caller, event, endpoint_id)
         rows = [
             deliveries.new_delivery(
                 event_id=event_id, endpoint_id=target, manual=True, now=now, claim=claim
@@ -779,13 +781,13 @@ async def resend(
 
 
 async def _resend_targets(
-    conn: AsyncConnection, scope: Scope, event: RowMapping, endpoint_id: str | None
+    conn: AsyncConnection, caller: Caller, event: RowMapping, endpoint_id: str | None
 ) -> list[str]:
     column = webhook_endpoints.c
     query = select(webhook_endpoints).where(
         column.shop_id == event["shop_id"],
         column.test == event["test"],
-        *scope.scope(webhook_endpoints),
+        *caller.scope(webhook_endpoints),
     )
     if endpoint_id is not None:
         row = (await conn.execute(query.where(column.id == endpoint_id))).mappings().first()

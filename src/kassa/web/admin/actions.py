@@ -2,8 +2,8 @@
 
 Each action has a confirmation page (`GET /admin/payments/{id}/{action}`) whose form does it
 (`POST` to the same address), then the payment page says what came of it. Only operators and
-owners get either. The work is done by the same services the API uses, as `Staff`, so the
-audit entry is written in the transaction of the change; an action that changed nothing in
+owners get either. The work is done by the same services the API uses, as `Caller.staff`,
+so the audit entry is written in the transaction of the change; an action that changed nothing in
 the database (refused, or a re-check of a settled payment) is written to the audit log here.
 """
 
@@ -18,9 +18,9 @@ from kassa.domain import KassaError, NotFound, Payment, PaymentAction, payment_a
 from kassa.domain.money import from_decimal
 from kassa.services.admin import audit
 from kassa.services.admin.logins import Session
+from kassa.services.callers import Caller
 from kassa.services.payments import lifecycle as payments
 from kassa.services.payments import refunds
-from kassa.services.scopes import Staff
 from kassa.web.admin.auth import Acting, admin_router
 from kassa.web.admin.filters import parse_amount
 from kassa.web.admin.render import PageError, render
@@ -123,7 +123,7 @@ async def act(
             details={"status": payment.status.value},
         )
         return _confirm_page(request, session, payment, chosen)
-    staff = Staff(actor=session.actor)
+    staff = Caller.staff(session.actor, role=session.user.role)
     query = f"done={chosen}"
     try:
         minor = from_decimal(parse_amount(amount), payment.currency) if amount.strip() else None

@@ -1,5 +1,6 @@
 """Who is signed in, and what they may do: the session cookie, the role checks, CSRF on
-every POST. Routes name what they need as typed parameters (`Signed`, `Acting`, `Owner`)."""
+every POST. Routes name what they need as typed parameters (`Signed`, `Acting`, `Owner`, and
+`Staff`: the visitor as the caller of the services)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from fastapi.responses import RedirectResponse
 
 from kassa.services.admin import logins
 from kassa.services.admin.logins import Session
+from kassa.services.callers import Caller
 from kassa.web.admin import csrf
 from kassa.web.admin.render import PageError, here
 from kassa.web.deps import ContextDep
@@ -99,6 +101,15 @@ async def acting(session: Signed) -> Session:
 
 
 Acting = Annotated[Session, Depends(acting)]
+
+
+async def staff(session: Signed) -> Caller:
+    """The signed-in visitor as the caller of the services, once per request: every shop,
+    test and live, with an audit entry for each change."""
+    return Caller.staff(session.actor, role=session.user.role)
+
+
+Staff = Annotated[Caller, Depends(staff)]
 
 
 async def owner(session: Signed) -> Session:

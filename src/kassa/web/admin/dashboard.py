@@ -20,9 +20,9 @@ from fastapi.responses import HTMLResponse
 
 from kassa.domain import Shop
 from kassa.services import analytics
-from kassa.services.analytics import Figures, Period, Report, Scope
+from kassa.services.analytics import Figures, Period, Report
 from kassa.services.shops import shops
-from kassa.web.admin.auth import Signed, admin_router, is_https
+from kassa.web.admin.auth import Signed, Staff, admin_router, is_https
 from kassa.web.admin.filters import common_zone
 from kassa.web.admin.render import render
 from kassa.web.deps import ContextDep
@@ -123,7 +123,9 @@ def chosen_mode(request: Request, asked: str, errors: set[str]) -> str:
 
 
 @router.get("")
-async def dashboard(request: Request, ctx: ContextDep, session: Signed) -> HTMLResponse:
+async def dashboard(
+    request: Request, ctx: ContextDep, session: Signed, staff: Staff
+) -> HTMLResponse:
     """The figures of every shop, or one, over the chosen period, in the chosen mode
     (`?shop=&days=&mode=`)."""
     all_shops = await shops.list_shops(ctx)
@@ -141,13 +143,13 @@ async def dashboard(request: Request, ctx: ContextDep, session: Signed) -> HTMLR
             errors.add("days")
     zone = common_zone(all_shops, chosen)
     today = ctx.clock().astimezone(ZoneInfo(zone)).date()
-    scope = Scope(test=mode == "test", shop_id=chosen.id if chosen else None, timezone=zone)
-    found = await analytics.report(ctx, scope, Period.ending(today, days, zone), group_by="day")
+    caller = staff.within(shop=chosen, test=mode == "test")
+    found = await analytics.report(ctx, caller, Period.ending(today, days, zone), group_by="day")
     by_shop, by_provider = [], []
     for window in WINDOWS:
         period = Period.ending(today, window, zone)
-        by_shop.append(await analytics.report(ctx, scope, period, group_by="shop"))
-        by_provider.append(await analytics.report(ctx, scope, period, group_by="provider"))
+        by_shop.append(await analytics.report(ctx, caller, period, group_by="shop"))
+        by_provider.append(await analytics.report(ctx, caller, period, group_by="provider"))
     daily = list(found.groups.items())
     created_chart = bar_chart([(date.fromisoformat(day), one.created) for day, one in daily])
     switch_to = MODES[1] if mode == MODES[0] else MODES[0]
@@ -158,7 +160,7 @@ async def dashboard(request: Request, ctx: ContextDep, session: Signed) -> HTMLR
         session=session,
         status_code=422 if errors else 200,
         values=values,
-        test_mode=scope.test,
+        test_mode=caller.test,
         switch_to=switch_to,
         switch_href="/admin?" + urlencode({**kept, "mode": switch_to}),
         errors=errors,
@@ -183,7 +185,7 @@ async def dashboard(request: Request, ctx: ContextDep, session: Signed) -> HTMLR
             [(date.fromisoformat(day), one.succeeded) for day, one in daily],
             top=created_chart.top,
         ),
-        stuck=await analytics.stuck(ctx, scope),
+        stuck=await analytics.stuck(ctx, caller),
         percent=percent,
     )
     if values["mode"] == mode:

@@ -98,15 +98,15 @@ async def inbox_page(
     """Notifications of every shop, newest first, filtered, a page at a time."""
     all_shops = await shops.list_shops(ctx)
     form = read_form(request, all_shops)
-    found, more = await notifications.inbox(ctx, form.filter, limit=PAGE_SIZE, before=before)
+    found = await notifications.inbox(ctx, form.filter, limit=PAGE_SIZE, before=before)
     return render(
         request,
         "admin/notifications.html",
         session=session,
         status_code=422 if form.errors else 200,
         form=form,
-        notifications=found,
-        more=more,
+        notifications=found.items,
+        more=found.has_more,
         first_page=before is None,
         shops=all_shops,
         shops_by_id={shop.id: shop for shop in all_shops},

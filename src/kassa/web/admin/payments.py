@@ -10,6 +10,7 @@ from kassa.providers import PROVIDERS
 from kassa.services.admin import audit
 from kassa.services.events import outbox as events
 from kassa.services.notifications import inbound as notifications
+from kassa.services.objects import event_object
 from kassa.services.payments import lifecycle as payments
 from kassa.services.payments import refunds
 from kassa.services.payments import search as payment_search
@@ -102,7 +103,10 @@ async def payment_page(
         payment=payment,
         shop=shop,
         refunds=made,
-        timeline=await events.payment_timeline(ctx, payment_id=payment.id),
+        timeline=[
+            event_object(event)
+            for event in await events.payment_timeline(ctx, payment_id=payment.id)
+        ],
         notifications=await notifications.for_payment(ctx, payment_id=payment.id),
         audit_entries=entries,
         done=done if done in RESULTS else None,

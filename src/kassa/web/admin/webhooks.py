@@ -10,14 +10,15 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from kassa.domain import KassaError, NotFound
 from kassa.services.admin import audit
 from kassa.services.admin.logins import Session
+from kassa.services.callers import Caller
 from kassa.services.pagination import PageRequest
 from kassa.services.shops import shops
 from kassa.services.webhooks import deliveries
 from kassa.services.webhooks import endpoints as webhooks
 from kassa.services.webhooks import sending as webhook_sending
 from kassa.services.webhooks.deliveries import Delivery
-from kassa.services.webhooks.endpoints import Endpoint, Operator
-from kassa.web.admin.auth import Acting, Signed, admin_router
+from kassa.services.webhooks.endpoints import Endpoint
+from kassa.web.admin.auth import Acting, Signed, Staff, admin_router
 from kassa.web.admin.render import PageError, render
 from kassa.web.deps import ContextDep
 from kassa.web.errors import status_of
@@ -28,15 +29,15 @@ ENDPOINTS_PAGE = 50
 DELIVERIES_PAGE = 20
 #: How much of an endpoint's answer a delivery's attempt shows.
 EXCERPT = 300
-#: Every shop's endpoints, test and live.
-EVERYONE = Operator()
 
 
 @router.get("/webhooks")
 async def endpoints_page(
     request: Request,
     ctx: ContextDep,
+    *,
     session: Signed,
+    staff: Staff,
     shop: str = "",
     after: str | None = None,
 ) -> HTMLResponse:
@@ -45,15 +46,14 @@ async def endpoints_page(
     chosen = next((s for s in all_shops if s.name == shop), None)
     if shop and chosen is None:
         raise PageError(404, "shop")
-    scope = Operator(shop_id=chosen.id if chosen else None)
     page = PageRequest(kind="we", limit=ENDPOINTS_PAGE, starting_after=after or None)
-    found, more = await webhooks.list_endpoints(ctx, scope=scope, page=page)
+    found = await webhooks.list_endpoints(ctx, caller=staff.within(shop=chosen), page=page)
     return render(
         request,
         "admin/webhooks.html",
         session=session,
-        endpoints=found,
-        more=more,
+        endpoints=found.items,
+        more=found.has_more,
         first_page=not after,
         shop=shop,
         shops=all_shops,
@@ -61,9 +61,9 @@ async def endpoints_page(
     )
 
 
-async def _endpoint(ctx: ContextDep, endpoint_id: str) -> Endpoint:
+async def _endpoint(ctx: ContextDep, staff: Caller, endpoint_id: str) -> Endpoint:
     try:
-        return await webhooks.get_endpoint(ctx, scope=EVERYONE, endpoint_id=endpoint_id)
+        return await webhooks.get_endpoint(ctx, caller=staff, endpoint_id=endpoint_id)
     except NotFound:
         raise PageError(404, "endpoint") from None
 
@@ -74,34 +74,35 @@ async def endpoint_page(
     ctx: ContextDep,
     *,
     session: Signed,
+    staff: Staff,
     endpoint_id: str,
     after: str | None = None,
     resent: str | None = None,
 ) -> HTMLResponse:
     """One endpoint: its settings and its deliveries, newest first, each with its attempts."""
-    endpoint = await _endpoint(ctx, endpoint_id)
+    endpoint = await _endpoint(ctx, staff, endpoint_id)
     page = PageRequest(kind="wd", limit=DELIVERIES_PAGE, starting_after=after or None)
-    found, more = await deliveries.list_deliveries(
-        ctx, scope=EVERYONE, endpoint_id=endpoint.id, page=page
-    )
+    found = await deliveries.list_deliveries(ctx, caller=staff, endpoint_id=endpoint.id, page=page)
     return render(
         request,
         "admin/webhook.html",
         session=session,
         endpoint=endpoint,
         shop=await shops.get_shop(ctx, shop_id=endpoint.shop_id),
-        deliveries=found,
-        more=more,
+        deliveries=found.items,
+        more=found.has_more,
         first_page=not after,
         resent=resent,
         excerpt=EXCERPT,
     )
 
 
-async def _delivery(ctx: ContextDep, endpoint: Endpoint, delivery_id: str) -> Delivery:
+async def _delivery(
+    ctx: ContextDep, staff: Caller, endpoint: Endpoint, delivery_id: str
+) -> Delivery:
     try:
         return await deliveries.get_delivery(
-            ctx, scope=EVERYONE, endpoint_id=endpoint.id, delivery_id=delivery_id
+            ctx, caller=staff, endpoint_id=endpoint.id, delivery_id=delivery_id
         )
     except NotFound:
         raise PageError(404, "delivery") from None
@@ -129,26 +130,38 @@ def _confirm_page(
 
 @router.get("/webhooks/{endpoint_id}/deliveries/{delivery_id}/resend")
 async def confirm_resend(
-    request: Request, ctx: ContextDep, *, session: Acting, endpoint_id: str, delivery_id: str
+    request: Request,
+    ctx: ContextDep,
+    *,
+    session: Acting,
+    staff: Staff,
+    endpoint_id: str,
+    delivery_id: str,
 ) -> HTMLResponse:
     """What resending does, and the form that does it."""
-    endpoint = await _endpoint(ctx, endpoint_id)
-    delivery = await _delivery(ctx, endpoint, delivery_id)
+    endpoint = await _endpoint(ctx, staff, endpoint_id)
+    delivery = await _delivery(ctx, staff, endpoint, delivery_id)
     return _confirm_page(request, session, endpoint, delivery)
 
 
 @router.post("/webhooks/{endpoint_id}/deliveries/{delivery_id}/resend", response_model=None)
 async def resend(
-    request: Request, ctx: ContextDep, *, session: Acting, endpoint_id: str, delivery_id: str
+    request: Request,
+    ctx: ContextDep,
+    *,
+    session: Acting,
+    staff: Staff,
+    endpoint_id: str,
+    delivery_id: str,
 ) -> Response:
     """Send the delivery's event to the endpoint again, now, as a new delivery; then show the
     endpoint with it on top. Written to the audit log (`delivery.resend`) either way."""
-    endpoint = await _endpoint(ctx, endpoint_id)
-    delivery = await _delivery(ctx, endpoint, delivery_id)
+    endpoint = await _endpoint(ctx, staff, endpoint_id)
+    delivery = await _delivery(ctx, staff, endpoint, delivery_id)
     facts = {"event": delivery.event_id, "endpoint": endpoint.id}
     try:
         (made,) = await webhook_sending.resend(
-            ctx, scope=EVERYONE, event_id=delivery.event_id, endpoint_id=endpoint.id
+            ctx, caller=staff, event_id=delivery.event_id, endpoint_id=endpoint.id
         )
     except KassaError as exc:
         await audit.record_now(

@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 
 from kassa.domain import ParameterInvalid
 from kassa.services import analytics
-from kassa.services.analytics import Figures, Period, PeriodInvalid, Scope
+from kassa.services.analytics import Figures, Period, PeriodInvalid
 from kassa.web.deps import CallerDep, ContextDep
 from kassa.web.schemas import ERRORS
 from kassa.web.timestamps import RANGE, Day
@@ -98,18 +98,17 @@ async def get_analytics(
     time to success of the payments created in the period (whole days in the shop's time
     zone; by default the last 30). A test key gets its test payments' figures, marked
     `"test": true`; test payments never count in a live key's figures."""
-    zone = caller.shop.timezone
+    zone = caller.own_shop.timezone
     last = to or ctx.clock().astimezone(ZoneInfo(zone)).date()
     first = from_ or Period.ending(last, DEFAULT_DAYS, zone).first
     try:
         period = Period(first, last, zone)
     except PeriodInvalid as exc:
         raise ParameterInvalid(str(exc), param="from") from None
-    scope = Scope(test=caller.test, shop_id=caller.shop.id, timezone=zone)
-    found = await analytics.report(ctx, scope, period, group_by=group_by)
+    found = await analytics.report(ctx, caller, period, group_by=group_by)
     return {
         "object": "analytics",
-        "test": caller.test,
+        "test": caller.own_mode,
         "from": period.first,
         "to": period.last,
         "timezone": zone,

@@ -7,8 +7,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 
 from kassa.services.events import outbox as events
+from kassa.services.objects import event_object
 from kassa.services.pagination import PageRequest
 from kassa.web.deps import CallerDep, ContextDep, Limit, StartingAfter
+from kassa.web.objects import page_object
 from kassa.web.schemas import ERRORS, EventList
 
 router = APIRouter(prefix="/v1/events", tags=["events"])
@@ -26,11 +28,11 @@ async def list_events(
     starting_after: StartingAfter = None,
 ) -> Any:
     """The key's events, newest first; each carries the object as it was at that moment."""
-    return await events.list_events(
+    found = await events.list_events(
         ctx,
-        shop_id=caller.shop.id,
-        test=caller.test,
+        caller=caller,
         page=PageRequest(kind="evt", limit=limit, starting_after=starting_after),
         type=type,
         payment_id=payment,
     )
+    return page_object(found, event_object)

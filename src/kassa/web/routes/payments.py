@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Query
 
 from kassa.domain import PaymentStatus
 from kassa.services.objects import payment_object
 from kassa.services.pagination import PageRequest
 from kassa.services.payments import lifecycle as payments
-from kassa.web import idempotent
-from kassa.web.deps import CallerDep, ContextDep, IdempotencyKey, Limit, StartingAfter
+from kassa.web.deps import CallerDep, ContextDep, Limit, StartingAfter
+from kassa.web.idempotent import idempotent
+from kassa.web.objects import page_object
 from kassa.web.schemas import ERRORS, CaptureRequest, PaymentCreate, PaymentList, PaymentOut
 from kassa.web.timestamps import RANGE, Timestamp
 
@@ -30,25 +31,16 @@ _TIME = f"ISO 8601 or Unix seconds (UTC without a zone), {RANGE}"
         **ERRORS,
     },
 )
+@idempotent(status=201, prefix="pay")
 async def create_payment(
-    body: PaymentCreate,
-    request: Request,
-    ctx: ContextDep,
-    caller: CallerDep,
-    idempotency_key: IdempotencyKey = None,
-) -> Response:
+    body: PaymentCreate, ctx: ContextDep, caller: CallerDep, resource_id: str
+) -> dict[str, Any]:
     """Create a payment at the provider. Its `confirmation` tells what the payer must do
     (for `redirect`, send the payer to `confirmation.url`)."""
-
-    async def run(payment_id: str) -> dict[str, Any]:
-        payment = await payments.create_payment(
-            ctx, caller=caller, params=body.to_params(), payment_id=payment_id
-        )
-        return payment_object(payment)
-
-    return await idempotent.respond(
-        request, ctx, caller, idempotency_key, prefix="pay", status=201, run=run
+    payment = await payments.create_payment(
+        ctx, caller=caller, params=body.to_params(), payment_id=resource_id
     )
+    return payment_object(payment)
 
 
 @router.get("", summary="List payments", response_model=PaymentList, responses=ERRORS)
@@ -64,7 +56,7 @@ async def list_payments(
     starting_after: StartingAfter = None,
 ) -> Any:
     """The key's payments, newest first; page with `starting_after` = the last id you got."""
-    return await payments.list_payments(
+    found = await payments.list_payments(
         ctx,
         caller=caller,
         page=PageRequest(kind="pay", limit=limit, starting_after=starting_after),
@@ -74,6 +66,7 @@ async def list_payments(
         created_gte=created_gte,
         created_lt=created_lt,
     )
+    return page_object(found, payment_object)
 
 
 @router.get("/{payment_id}", summary="Get a payment", response_model=PaymentOut, responses=ERRORS)
@@ -86,26 +79,16 @@ async def get_payment(payment_id: str, ctx: ContextDep, caller: CallerDep) -> An
     summary="Capture a held payment",
     responses={200: {"model": PaymentOut}, **ERRORS},
 )
+@idempotent()
 async def capture_payment(
-    payment_id: str,
-    request: Request,
-    ctx: ContextDep,
-    caller: CallerDep,
-    body: CaptureRequest | None = None,
-    idempotency_key: IdempotencyKey = None,
-) -> Response:
+    payment_id: str, ctx: ContextDep, caller: CallerDep, body: CaptureRequest | None = None
+) -> dict[str, Any]:
     """Take the money of a `requires_capture` payment: all of it, or a part (once)."""
     amount = body.amount if body else None
-
-    async def run(_: str) -> dict[str, Any]:
-        payment = await payments.capture_payment(
-            ctx, caller=caller, payment_id=payment_id, amount=amount
-        )
-        return payment_object(payment)
-
-    return await idempotent.respond(
-        request, ctx, caller, idempotency_key, prefix="req", status=200, run=run
+    payment = await payments.capture_payment(
+        ctx, caller=caller, payment_id=payment_id, amount=amount
     )
+    return payment_object(payment)
 
 
 @router.post(
@@ -113,22 +96,10 @@ async def capture_payment(
     summary="Cancel a payment",
     responses={200: {"model": PaymentOut}, **ERRORS},
 )
-async def cancel_payment(
-    payment_id: str,
-    request: Request,
-    ctx: ContextDep,
-    caller: CallerDep,
-    idempotency_key: IdempotencyKey = None,
-) -> Response:
+@idempotent()
+async def cancel_payment(payment_id: str, ctx: ContextDep, caller: CallerDep) -> dict[str, Any]:
     """Cancel a payment not yet paid, or release the hold of a `requires_capture` one."""
-
-    async def run(_: str) -> dict[str, Any]:
-        payment = await payments.cancel_payment(ctx, caller=caller, payment_id=payment_id)
-        return payment_object(payment)
-
-    return await idempotent.respond(
-        request, ctx, caller, idempotency_key, prefix="req", status=200, run=run
-    )
+    return payment_object(await payments.cancel_payment(ctx, caller=caller, payment_id=payment_id))
 
 
 @router.post(
@@ -136,21 +107,9 @@ async def cancel_payment(
     summary="Re-check a payment with its provider",
     responses={200: {"model": PaymentOut}, **ERRORS},
 )
-async def refresh_payment(
-    payment_id: str,
-    request: Request,
-    ctx: ContextDep,
-    caller: CallerDep,
-    idempotency_key: IdempotencyKey = None,
-) -> Response:
+@idempotent()
+async def refresh_payment(payment_id: str, ctx: ContextDep, caller: CallerDep) -> dict[str, Any]:
     """Ask the provider about a `pending` or `requires_capture` payment now and apply what it
     says (its event's `source` is `reconciliation`); other payments are returned unchanged.
     For a payment whose notification never came."""
-
-    async def run(_: str) -> dict[str, Any]:
-        payment = await payments.refresh_payment(ctx, caller=caller, payment_id=payment_id)
-        return payment_object(payment)
-
-    return await idempotent.respond(
-        request, ctx, caller, idempotency_key, prefix="req", status=200, run=run
-    )
+    return payment_object(await payments.refresh_payment(ctx, caller=caller, payment_id=payment_id))

@@ -9,9 +9,9 @@ from pydantic import BaseModel
 
 from kassa.domain import CURRENCY_EXPONENTS
 from kassa.providers import provider_class
-from kassa.services.objects import list_object
 from kassa.services.shops import shops
 from kassa.web.deps import CallerDep, ContextDep
+from kassa.web.objects import list_object
 from kassa.web.schemas import ERRORS
 
 router = APIRouter(prefix="/v1/providers", tags=["providers"])
@@ -37,7 +37,7 @@ class ProviderList(BaseModel):
 async def list_providers(ctx: ContextDep, caller: CallerDep) -> Any:
     """The providers this key can create payments with, their methods and capabilities."""
     accounts = await shops.list_accounts(
-        ctx, shop_id=caller.shop.id, test=caller.test, enabled_only=True
+        ctx, shop_id=caller.own_shop.id, test=caller.own_mode, enabled_only=True
     )
     data = []
     for account in accounts:
@@ -60,4 +60,4 @@ async def list_providers(ctx: ContextDep, caller: CallerDep) -> Any:
                 },
             }
         )
-    return list_object(data, has_more=False)
+    return list_object(data)

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Query
 
 from kassa.services.objects import refund_object
 from kassa.services.pagination import PageRequest
 from kassa.services.payments import refunds
-from kassa.web import idempotent
-from kassa.web.deps import CallerDep, ContextDep, IdempotencyKey, Limit, StartingAfter
+from kassa.web.deps import CallerDep, ContextDep, Limit, StartingAfter
+from kassa.web.idempotent import idempotent
+from kassa.web.objects import page_object
 from kassa.web.schemas import ERRORS, RefundCreate, RefundList, RefundOut
 
 router = APIRouter(prefix="/v1/refunds", tags=["refunds"])
@@ -22,30 +23,21 @@ router = APIRouter(prefix="/v1/refunds", tags=["refunds"])
     summary="Refund a payment",
     responses={201: {"model": RefundOut}, **ERRORS},
 )
+@idempotent(status=201, prefix="re")
 async def create_refund(
-    body: RefundCreate,
-    request: Request,
-    ctx: ContextDep,
-    caller: CallerDep,
-    idempotency_key: IdempotencyKey = None,
-) -> Response:
+    body: RefundCreate, ctx: ContextDep, caller: CallerDep, resource_id: str
+) -> dict[str, Any]:
     """Refund `amount` (default: everything left) of a succeeded payment. Several partial
     refunds are allowed; together they never exceed what was captured."""
-
-    async def run(refund_id: str) -> dict[str, Any]:
-        refund = await refunds.create_refund(
-            ctx,
-            caller=caller,
-            payment_id=body.payment,
-            amount=body.amount,
-            reason=body.reason,
-            refund_id=refund_id,
-        )
-        return refund_object(refund)
-
-    return await idempotent.respond(
-        request, ctx, caller, idempotency_key, prefix="re", status=201, run=run
+    refund = await refunds.create_refund(
+        ctx,
+        caller=caller,
+        payment_id=body.payment,
+        amount=body.amount,
+        reason=body.reason,
+        refund_id=resource_id,
     )
+    return refund_object(refund)
 
 
 @router.get("", summary="List refunds", response_model=RefundList, responses=ERRORS)
@@ -56,12 +48,13 @@ async def list_refunds(
     limit: Limit = 10,
     starting_after: StartingAfter = None,
 ) -> Any:
-    return await refunds.list_refunds(
+    found = await refunds.list_refunds(
         ctx,
         caller=caller,
         page=PageRequest(kind="re", limit=limit, starting_after=starting_after),
         payment_id=payment,
     )
+    return page_object(found, refund_object)
 
 
 @router.get("/{refund_id}", summary="Get a refund", response_model=RefundOut, responses=ERRORS)

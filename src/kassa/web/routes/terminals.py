@@ -10,21 +10,21 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 
 from kassa.domain import NotFound, ProviderError
 from kassa.domain.devices import Operation, OperationState
 from kassa.domain.terminals import Terminal
+from kassa.services.callers import Caller
 from kassa.services.context import Context
 from kassa.services.devices import operations as terminal_operations
 from kassa.services.devices import registry, terminals
 from kassa.services.devices.hub import DeviceHub
 from kassa.services.devices.operations import MAX_TIMEOUT
-from kassa.services.objects import list_object
-from kassa.services.shops.keys import Caller
-from kassa.web import idempotent
-from kassa.web.deps import CallerDep, ContextDep, IdempotencyKey
+from kassa.web.deps import CallerDep, ContextDep
+from kassa.web.idempotent import idempotent
+from kassa.web.objects import list_object, operation_object, terminal_object
 from kassa.web.schemas import ERRORS, Body, ErrorOut
 
 router = APIRouter(prefix="/v1/terminals", tags=["terminals"])
@@ -139,12 +139,8 @@ class OperationList(BaseModel):
 def terminal_document(
     terminal: Terminal, now: datetime, token: str | None = None
 ) -> dict[str, Any]:
-    document = terminals.terminal_object(terminal, now)
+    document = terminal_object(terminal, now)
     return document if token is None else document | {"token": token}
-
-
-def operation_document(operation: Operation) -> dict[str, Any]:
-    return terminals.operation_object(operation)
 
 
 def _hub(request: Request) -> DeviceHub:
@@ -153,7 +149,7 @@ def _hub(request: Request) -> DeviceHub:
 
 
 async def _terminal(ctx: Context, caller: Caller, terminal_id: str) -> Terminal:
-    return await terminals.get_terminal(ctx, shop_id=caller.shop.id, terminal_id=terminal_id)
+    return await terminals.get_terminal(ctx, shop_id=caller.own_shop.id, terminal_id=terminal_id)
 
 
 @router.post(
@@ -162,37 +158,26 @@ async def _terminal(ctx: Context, caller: Caller, terminal_id: str) -> Terminal:
     summary="Add a terminal",
     responses={201: {"model": TerminalWithToken}, **ERRORS},
 )
-async def add_terminal(
-    body: TerminalCreate,
-    request: Request,
-    ctx: ContextDep,
-    caller: CallerDep,
-    idempotency_key: IdempotencyKey = None,
-) -> Response:
+@idempotent(status=201, secret=True)
+async def add_terminal(body: TerminalCreate, ctx: ContextDep, caller: CallerDep) -> dict[str, Any]:
     """Add a terminal to the key's shop. The answer holds its first `token`, for the agent's
     KASSA_TERMINAL_TOKEN; it is never shown again (revoke it, or ask for another)."""
-
-    async def run(_: str) -> dict[str, Any]:
-        issued = await terminals.add_terminal(
-            ctx,
-            shop=caller.shop,
-            terminal_id=body.id,
-            name=body.name,
-            location=body.location,
-        )
-        return terminal_document(issued.device, ctx.clock(), issued.token)
-
-    return await idempotent.respond(
-        request, ctx, caller, idempotency_key, prefix="req", status=201, run=run, secret=True
+    issued = await terminals.add_terminal(
+        ctx,
+        shop=caller.own_shop,
+        terminal_id=body.id,
+        name=body.name,
+        location=body.location,
     )
+    return terminal_document(issued.device, ctx.clock(), issued.token)
 
 
 @router.get("", summary="List terminals", response_model=TerminalList, responses=ERRORS)
 async def list_terminals(ctx: ContextDep, caller: CallerDep) -> Any:
     """Every terminal of the key's shop, by id."""
     now = ctx.clock()
-    found = await terminals.list_terminals(ctx, shop_id=caller.shop.id)
-    return list_object([terminal_document(t, now) for t in found], has_more=False)
+    found = await terminals.list_terminals(ctx, shop_id=caller.own_shop.id)
+    return list_object(terminal_object(t, now) for t in found)
 
 
 @router.get(
@@ -207,23 +192,12 @@ async def get_terminal(terminal_id: str, ctx: ContextDep, caller: CallerDep) -> 
     summary="Revoke a terminal's tokens",
     responses={200: {"model": TerminalWithToken}, **ERRORS},
 )
-async def revoke(
-    terminal_id: str,
-    request: Request,
-    ctx: ContextDep,
-    caller: CallerDep,
-    idempotency_key: IdempotencyKey = None,
-) -> Response:
+@idempotent(secret=True)
+async def revoke(terminal_id: str, ctx: ContextDep, caller: CallerDep) -> dict[str, Any]:
     """Make every token of the terminal issued so far useless (a connected agent is cut off,
     close code 4401) and answer with a new one, shown only here."""
-
-    async def run(_: str) -> dict[str, Any]:
-        issued = await registry.revoke(ctx, device=await _terminal(ctx, caller, terminal_id))
-        return terminal_document(issued.device, ctx.clock(), issued.token)
-
-    return await idempotent.respond(
-        request, ctx, caller, idempotency_key, prefix="req", status=200, run=run, secret=True
-    )
+    issued = await registry.revoke(ctx, device=await _terminal(ctx, caller, terminal_id))
+    return terminal_document(issued.device, ctx.clock(), issued.token)
 
 
 @router.post(
@@ -231,44 +205,22 @@ async def revoke(
     summary="Issue another token",
     responses={200: {"model": TerminalWithToken}, **ERRORS},
 )
-async def issue_token(
-    terminal_id: str,
-    request: Request,
-    ctx: ContextDep,
-    caller: CallerDep,
-    idempotency_key: IdempotencyKey = None,
-) -> Response:
+@idempotent(secret=True)
+async def issue_token(terminal_id: str, ctx: ContextDep, caller: CallerDep) -> dict[str, Any]:
     """Another token for the terminal (shown only here); tokens issued earlier keep working
     until the terminal is revoked."""
-
-    async def run(_: str) -> dict[str, Any]:
-        terminal = await _terminal(ctx, caller, terminal_id)
-        token = await registry.issue_token(ctx, device=terminal)
-        return terminal_document(terminal, ctx.clock(), token)
-
-    return await idempotent.respond(
-        request, ctx, caller, idempotency_key, prefix="req", status=200, run=run, secret=True
-    )
+    terminal = await _terminal(ctx, caller, terminal_id)
+    token = await registry.issue_token(ctx, device=terminal)
+    return terminal_document(terminal, ctx.clock(), token)
 
 
 async def _set_enabled(
-    request: Request,
-    ctx: Context,
-    caller: Caller,
-    idempotency_key: str | None,
-    *,
-    terminal_id: str,
-    enabled: bool,
-) -> Response:
-    async def run(_: str) -> dict[str, Any]:
-        terminal = await registry.set_enabled(
-            ctx, device=await _terminal(ctx, caller, terminal_id), enabled=enabled
-        )
-        return terminal_document(terminal, ctx.clock())
-
-    return await idempotent.respond(
-        request, ctx, caller, idempotency_key, prefix="req", status=200, run=run
+    ctx: Context, caller: Caller, *, terminal_id: str, enabled: bool
+) -> dict[str, Any]:
+    terminal = await registry.set_enabled(
+        ctx, device=await _terminal(ctx, caller, terminal_id), enabled=enabled
     )
+    return terminal_document(terminal, ctx.clock())
 
 
 @router.post(
@@ -276,17 +228,10 @@ async def _set_enabled(
     summary="Enable a terminal",
     responses={200: {"model": TerminalOut}, **ERRORS},
 )
-async def enable(
-    terminal_id: str,
-    request: Request,
-    ctx: ContextDep,
-    caller: CallerDep,
-    idempotency_key: IdempotencyKey = None,
-) -> Response:
+@idempotent()
+async def enable(terminal_id: str, ctx: ContextDep, caller: CallerDep) -> dict[str, Any]:
     """Let the terminal connect and take operations again."""
-    return await _set_enabled(
-        request, ctx, caller, idempotency_key, terminal_id=terminal_id, enabled=True
-    )
+    return await _set_enabled(ctx, caller, terminal_id=terminal_id, enabled=True)
 
 
 @router.post(
@@ -294,18 +239,11 @@ async def enable(
     summary="Disable a terminal",
     responses={200: {"model": TerminalOut}, **ERRORS},
 )
-async def disable(
-    terminal_id: str,
-    request: Request,
-    ctx: ContextDep,
-    caller: CallerDep,
-    idempotency_key: IdempotencyKey = None,
-) -> Response:
+@idempotent()
+async def disable(terminal_id: str, ctx: ContextDep, caller: CallerDep) -> dict[str, Any]:
     """Cut a connected agent off (close code 4403) and refuse its connections and operations
     until the terminal is enabled; its tokens stay valid."""
-    return await _set_enabled(
-        request, ctx, caller, idempotency_key, terminal_id=terminal_id, enabled=False
-    )
+    return await _set_enabled(ctx, caller, terminal_id=terminal_id, enabled=False)
 
 
 def _answered(operation: Operation) -> Operation:
@@ -329,33 +267,23 @@ def _answered(operation: Operation) -> Operation:
     summary="Relay an operation to a terminal",
     responses={200: {"model": OperationOut}, **RELAY_ERRORS},
 )
+@idempotent()
 async def relay(
-    terminal_id: str,
-    body: OperationCreate,
-    request: Request,
-    ctx: ContextDep,
-    caller: CallerDep,
-    idempotency_key: IdempotencyKey = None,
-) -> Response:
+    terminal_id: str, body: OperationCreate, request: Request, caller: CallerDep
+) -> dict[str, Any]:
     """Send an operation to the terminal's agent, which calls its local service (the route
     `kind`), and answer with the operation once the terminal has answered. A failure of the
     local service is a 502 whose code is the agent's; an offline or disabled terminal a 409;
     no answer within `timeout` a 504 (the operation stays listed; a late answer is kept)."""
-
-    async def run(_: str) -> dict[str, Any]:
-        operation = await _hub(request).relay(
-            shop_id=caller.shop.id,
-            device_id=terminal_id,
-            kind=body.kind,
-            body=body.body,
-            answer_within=body.timeout,
-            method=body.method,
-        )
-        return operation_document(_answered(operation))
-
-    return await idempotent.respond(
-        request, ctx, caller, idempotency_key, prefix="req", status=200, run=run
+    operation = await _hub(request).relay(
+        shop_id=caller.own_shop.id,
+        device_id=terminal_id,
+        kind=body.kind,
+        body=body.body,
+        answer_within=body.timeout,
+        method=body.method,
     )
+    return operation_object(_answered(operation))
 
 
 @router.get(
@@ -370,7 +298,7 @@ async def list_operations(terminal_id: str, ctx: ContextDep, caller: CallerDep) 
     found = await terminal_operations.list_operations(
         ctx, shop_id=terminal.shop_id, device_id=terminal.id, limit=RECENT_OPERATIONS
     )
-    return list_object([operation_document(o) for o in found], has_more=False)
+    return list_object(map(operation_object, found))
 
 
 @router.get(
@@ -388,4 +316,4 @@ async def get_operation(
     )
     if operation.device_id != terminal.id:
         raise NotFound(f"No terminal operation {request_id!r}", param="id")
-    return operation_document(operation)
+    return operation_object(operation)

@@ -5,17 +5,17 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field, StrictBool, StrictInt
 
-from kassa.services.objects import list_object
 from kassa.services.pagination import PageRequest
 from kassa.services.webhooks import deliveries
 from kassa.services.webhooks import endpoints as webhooks
 from kassa.services.webhooks import sending as webhook_sending
 from kassa.services.webhooks.endpoints import MAX_DESCRIPTION, MAX_FILTERS, MAX_URL_LENGTH
-from kassa.web import idempotent
-from kassa.web.deps import CallerDep, ContextDep, IdempotencyKey, Limit, StartingAfter
+from kassa.web.deps import CallerDep, ContextDep, Limit, StartingAfter
+from kassa.web.idempotent import idempotent
+from kassa.web.objects import list_object, page_object
 from kassa.web.schemas import ERRORS, Body
 
 # No prefix: the router also serves `/v1/events/{id}/resend`, beside the events it resends.
@@ -144,32 +144,22 @@ class WebhookDeliveryList(BaseModel):
     summary="Create a webhook endpoint",
     responses={201: {"model": WebhookEndpointWithSecret}, **ERRORS},
 )
+@idempotent(status=201, prefix="we", secret=True)
 async def create_endpoint(
-    body: WebhookEndpointCreate,
-    request: Request,
-    ctx: ContextDep,
-    caller: CallerDep,
-    idempotency_key: IdempotencyKey = None,
-) -> Response:
+    body: WebhookEndpointCreate, ctx: ContextDep, caller: CallerDep, resource_id: str
+) -> dict[str, Any]:
     """Start sending the key's shop and mode events to `url`. The answer holds the endpoint's
     signing `secret`, which is never shown again (rotate it to get a new one)."""
-
-    async def run(endpoint_id: str) -> dict[str, Any]:
-        endpoint, secret = await webhooks.create_endpoint(
-            ctx,
-            shop_id=caller.shop.id,
-            test=caller.test,
-            url=body.url,
-            events=body.events,
-            description=body.description,
-            enabled=body.enabled,
-            endpoint_id=endpoint_id,
-        )
-        return webhooks.endpoint_object(endpoint, secret=secret)
-
-    return await idempotent.respond(
-        request, ctx, caller, idempotency_key, prefix="we", status=201, run=run, secret=True
+    endpoint, secret = await webhooks.create_endpoint(
+        ctx,
+        caller=caller,
+        url=body.url,
+        events=body.events,
+        description=body.description,
+        enabled=body.enabled,
+        endpoint_id=resource_id,
     )
+    return webhooks.endpoint_object(endpoint, secret=secret)
 
 
 @router.get(
@@ -181,10 +171,10 @@ async def list_endpoints(
     limit: Limit = 10,
     starting_after: StartingAfter = None,
 ) -> Any:
-    found, has_more = await webhooks.list_endpoints(
-        ctx, scope=caller, page=PageRequest(kind="we", limit=limit, starting_after=starting_after)
+    found = await webhooks.list_endpoints(
+        ctx, caller=caller, page=PageRequest(kind="we", limit=limit, starting_after=starting_after)
     )
-    return list_object([webhooks.endpoint_object(e) for e in found], has_more=has_more)
+    return page_object(found, webhooks.endpoint_object)
 
 
 @router.get(
@@ -194,7 +184,7 @@ async def list_endpoints(
     responses=ERRORS,
 )
 async def get_endpoint(endpoint_id: str, ctx: ContextDep, caller: CallerDep) -> Any:
-    found = await webhooks.get_endpoint(ctx, scope=caller, endpoint_id=endpoint_id)
+    found = await webhooks.get_endpoint(ctx, caller=caller, endpoint_id=endpoint_id)
     return webhooks.endpoint_object(found)
 
 
@@ -203,32 +193,22 @@ async def get_endpoint(endpoint_id: str, ctx: ContextDep, caller: CallerDep) -> 
     summary="Update or re-enable a webhook endpoint",
     responses={200: {"model": WebhookEndpointOut}, **ERRORS},
 )
+@idempotent()
 async def update_endpoint(
-    endpoint_id: str,
-    body: WebhookEndpointUpdate,
-    request: Request,
-    ctx: ContextDep,
-    caller: CallerDep,
-    idempotency_key: IdempotencyKey = None,
-) -> Response:
+    endpoint_id: str, body: WebhookEndpointUpdate, ctx: ContextDep, caller: CallerDep
+) -> dict[str, Any]:
     """Change the fields given. `enabled: true` re-enables an endpoint that was disabled; its
     pending deliveries then resume."""
-
-    async def run(_: str) -> dict[str, Any]:
-        endpoint = await webhooks.update_endpoint(
-            ctx,
-            scope=caller,
-            endpoint_id=endpoint_id,
-            url=body.url,
-            events=body.events,
-            description=body.description,
-            enabled=body.enabled,
-        )
-        return webhooks.endpoint_object(endpoint)
-
-    return await idempotent.respond(
-        request, ctx, caller, idempotency_key, prefix="req", status=200, run=run
+    endpoint = await webhooks.update_endpoint(
+        ctx,
+        caller=caller,
+        endpoint_id=endpoint_id,
+        url=body.url,
+        events=body.events,
+        description=body.description,
+        enabled=body.enabled,
     )
+    return webhooks.endpoint_object(endpoint)
 
 
 @router.delete(
@@ -239,7 +219,7 @@ async def update_endpoint(
 )
 async def delete_endpoint(endpoint_id: str, ctx: ContextDep, caller: CallerDep) -> Any:
     """Stop sending to the endpoint and forget it, with its deliveries."""
-    await webhooks.delete_endpoint(ctx, scope=caller, endpoint_id=endpoint_id)
+    await webhooks.delete_endpoint(ctx, caller=caller, endpoint_id=endpoint_id)
     return {"id": endpoint_id, "object": "webhook_endpoint", "deleted": True}
 
 
@@ -248,30 +228,20 @@ async def delete_endpoint(endpoint_id: str, ctx: ContextDep, caller: CallerDep) 
     summary="Rotate a webhook endpoint's secret",
     responses={200: {"model": WebhookEndpointWithSecret}, **ERRORS},
 )
+@idempotent(secret=True)
 async def rotate_secret(
-    endpoint_id: str,
-    request: Request,
-    ctx: ContextDep,
-    caller: CallerDep,
-    body: SecretRotation | None = None,
-    idempotency_key: IdempotencyKey = None,
-) -> Response:
+    endpoint_id: str, ctx: ContextDep, caller: CallerDep, body: SecretRotation | None = None
+) -> dict[str, Any]:
     """Give the endpoint a new secret (in this answer only). For `overlap` seconds both the
     old and the new one sign each delivery, so the receiver can switch without losing any."""
     overlap = body.overlap if body else None
-
-    async def run(_: str) -> dict[str, Any]:
-        endpoint, secret = await webhooks.rotate_secret(
-            ctx,
-            scope=caller,
-            endpoint_id=endpoint_id,
-            overlap=None if overlap is None else timedelta(seconds=overlap),
-        )
-        return webhooks.endpoint_object(endpoint, secret=secret)
-
-    return await idempotent.respond(
-        request, ctx, caller, idempotency_key, prefix="req", status=200, run=run, secret=True
+    endpoint, secret = await webhooks.rotate_secret(
+        ctx,
+        caller=caller,
+        endpoint_id=endpoint_id,
+        overlap=None if overlap is None else timedelta(seconds=overlap),
     )
+    return webhooks.endpoint_object(endpoint, secret=secret)
 
 
 @router.get(
@@ -289,14 +259,14 @@ async def list_deliveries(
     starting_after: StartingAfter = None,
 ) -> Any:
     """Deliveries to the endpoint, newest first, each with every attempt made."""
-    found, has_more = await deliveries.list_deliveries(
+    found = await deliveries.list_deliveries(
         ctx,
-        scope=caller,
+        caller=caller,
         endpoint_id=endpoint_id,
         page=PageRequest(kind="wd", limit=limit, starting_after=starting_after),
         event_id=event,
     )
-    return list_object([deliveries.delivery_object(d) for d in found], has_more=has_more)
+    return page_object(found, deliveries.delivery_object)
 
 
 @router.post(
@@ -305,25 +275,15 @@ async def list_deliveries(
     summary="Resend an event to webhook endpoints",
     responses={200: {"model": WebhookDeliveryList}, **ERRORS},
 )
+@idempotent()
 async def resend_event(
-    event_id: str,
-    request: Request,
-    ctx: ContextDep,
-    caller: CallerDep,
-    body: ResendRequest | None = None,
-    idempotency_key: IdempotencyKey = None,
-) -> Response:
+    event_id: str, ctx: ContextDep, caller: CallerDep, body: ResendRequest | None = None
+) -> dict[str, Any]:
     """Send the event again now: to `endpoint`, or to every enabled endpoint that takes its
     type. Answers once the first attempt of each is made (at most 15 s); a failed one is
     retried on the usual schedule."""
     endpoint_id = body.endpoint if body else None
-
-    async def run(_: str) -> dict[str, Any]:
-        sent = await webhook_sending.resend(
-            ctx, scope=caller, event_id=event_id, endpoint_id=endpoint_id
-        )
-        return list_object([deliveries.delivery_object(d) for d in sent], has_more=False)
-
-    return await idempotent.respond(
-        request, ctx, caller, idempotency_key, prefix="req", status=200, run=run
+    sent = await webhook_sending.resend(
+        ctx, caller=caller, event_id=event_id, endpoint_id=endpoint_id
     )
+    return list_object(map(deliveries.delivery_object, sent))
