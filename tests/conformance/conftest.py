@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import RowMapping
 
 from kassa.services import webhook_sending
 from tests.conformance.drivers import DRIVERS, Account, Driver
@@ -105,9 +106,10 @@ class Shop:
             kind for kind, about in objects if payment["id"] in (about["id"], about.get("payment"))
         )
 
-    def verdicts(self) -> list[str]:
-        """What Kassa made of each notification stored for the shop, oldest first."""
-        return [row["verdict"] for row in stored_notifications(self.server, self.account.name)]
+    def notifications(self) -> list[RowMapping]:
+        """The notifications stored for the shop, oldest first (for providers that send
+        them to `/hooks/…`)."""
+        return stored_notifications(self.server, self.account.name)
 
 
 @pytest.fixture

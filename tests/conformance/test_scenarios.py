@@ -29,6 +29,8 @@ def test_paid_and_notified_the_payment_succeeds_once(shop: Shop) -> None:
     paid = shop.get(payment)
     assert (paid["status"], paid["amount_captured"]) == ("succeeded", AMOUNT)
     assert paid["provider_payment_id"]
+    if shop.driver.provider.sends_notifications():
+        assert shop.notifications()[-1]["verdict"] == "accepted"
     assert shop.events(payment) == ["payment.created", "payment.succeeded"]
     assert shop.webhooks(payment) == {"payment.created": 1, "payment.succeeded": 1}
 
@@ -36,15 +38,18 @@ def test_paid_and_notified_the_payment_succeeds_once(shop: Shop) -> None:
 def test_a_notification_sent_again_and_at_once_has_one_effect(shop: Shop) -> None:
     payment = shop.create()
     notice = shop.driver.pay_silently(shop.account, payment)
-    stored = len(shop.verdicts())
-    replies = shop.driver.send(shop.account, notice, copies=5)
+    before = len(shop.notifications())
+    replies = shop.driver.send(shop.account, notice, copies=10)
     replies += shop.driver.send(shop.account, notice)  # and once more, later
     assert all(reply.taken for reply in replies), replies
     assert shop.get(payment)["status"] == "succeeded"
     assert shop.events(payment) == ["payment.created", "payment.succeeded"]
     assert shop.webhooks(payment) == {"payment.created": 1, "payment.succeeded": 1}
     if shop.driver.provider.sends_notifications():
-        assert Counter(shop.verdicts()[stored:]) == {"accepted": 1, "duplicate": 5}
+        copies = shop.notifications()[before:]
+        assert Counter(row["verdict"] for row in copies) == {"accepted": 1, "duplicate": 10}
+        # Each copy is kept as it came.
+        assert len({(row["body"], row["query"]) for row in copies}) == 1
 
 
 @requires("two_stage")
@@ -73,7 +78,7 @@ def test_a_forged_notification_is_refused_and_changes_nothing(shop: Shop) -> Non
     assert shop.get(payment)["status"] == "pending"
     assert shop.events(payment) == ["payment.created"]
     if shop.driver.provider.sends_notifications():
-        assert shop.verdicts()[-1] == "rejected"
+        assert shop.notifications()[-1]["verdict"] == "rejected"
     # The genuine notification is not taken for a copy of the forged one.
     (genuine,) = shop.driver.send(shop.account, notice)
     assert genuine.taken, genuine
@@ -189,17 +194,26 @@ def test_a_refund_never_exceeds_what_was_captured(shop: Shop) -> None:
 def test_a_payment_whose_notification_never_came_is_found(shop: Shop) -> None:
     """By the reconcile job asking the provider; a provider that cannot be asked has its
     driver's own way (the terminal's: the hub asks the agent)."""
-    payment = shop.create()
+    lost_and_found(shop, capture=True, status="succeeded", captured=AMOUNT)
+
+
+@requires("two_stage")
+def test_a_hold_whose_notification_never_came_is_found(shop: Shop) -> None:
+    lost_and_found(shop, capture=False, status="requires_capture", captured=0)
+
+
+def lost_and_found(shop: Shop, *, capture: bool, status: str, captured: int) -> None:
+    payment = shop.create(capture=capture)
     notice = shop.driver.pay_silently(shop.account, payment)
     shop.driver.find_lost(shop.account, payment, notice)
     found = shop.get(payment)
-    assert (found["status"], found["amount_captured"]) == ("succeeded", AMOUNT)
+    assert (found["status"], found["amount_captured"]) == (status, captured)
     last = shop.event_objects(payment)[-1]
-    assert (last["type"], last["source"]) == ("payment.succeeded", shop.driver.found_by)
+    assert (last["type"], last["source"]) == (f"payment.{status}", shop.driver.found_by)
     # The notification arriving at last changes nothing more.
     (late,) = shop.driver.send(shop.account, notice)
     assert late.taken, late
-    assert shop.events(payment) == ["payment.created", "payment.succeeded"]
+    assert shop.events(payment) == ["payment.created", f"payment.{status}"]
 
 
 def test_an_outage_at_create_is_a_clear_error_and_leaves_nothing(shop: Shop) -> None:
