@@ -43,8 +43,8 @@ from sqlalchemy import make_url
 from kassa.config import Settings
 from kassa.providers.sandbox import SIGNATURE_HEADER, sign
 from kassa.providers.wire import value_amount
-from kassa.services import keys, shops
 from kassa.services.context import Context
+from kassa.services.shops import keys, shops
 from kassa.store import upgrade
 
 GOAL = 0.6

@@ -46,8 +46,10 @@ from websockets.asyncio.client import ClientConnection, connect
 
 from kassa.config import Settings
 from kassa.domain.terminals import Terminal
-from kassa.services import keys, shops, terminal_tokens, terminals
 from kassa.services.context import Context
+from kassa.services.devices import terminals
+from kassa.services.devices import tokens as terminal_tokens
+from kassa.services.shops import keys, shops
 from kassa.store.tables import terminals as terminals_table
 
 GOAL_IDLE_CORES = 0.25

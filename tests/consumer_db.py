@@ -13,8 +13,9 @@ from sqlalchemy import RowMapping, select
 
 from kassa.config import Settings
 from kassa.domain import EventType, new_id
-from kassa.services import shops, webhooks
 from kassa.services.context import Context
+from kassa.services.shops import shops
+from kassa.services.webhooks import endpoints as webhooks
 from kassa.store.tables import consumer_failures, consumer_receipts
 from tests import consumer_plugin
 

@@ -19,7 +19,7 @@ from sqlalchemy import Column, Integer, MetaData, String, Table, insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kassa.domain import Event
-from kassa.services.consumers import Consumer
+from kassa.services.events.consumers import Consumer
 
 CALLS = "CONSUMER_PLUGIN_CALLS"
 CRASHED = 70

@@ -15,8 +15,8 @@ from sqlalchemy import RowMapping, select, update
 from kassa.domain import ProviderAccount, Shop
 from kassa.providers.sandbox import SIGNATURE_HEADER, sign
 from kassa.providers.wire import value_amount
-from kassa.services import keys, shops
 from kassa.services.context import Context, utcnow
+from kassa.services.shops import keys, shops
 from kassa.store.tables import events, metadata, notifications, sandbox_payments
 
 if TYPE_CHECKING:

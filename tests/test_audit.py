@@ -16,9 +16,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from typer.testing import CliRunner
 
 from kassa.domain import Event
-from kassa.services import consumers, integrity
 from kassa.services.context import utcnow
-from kassa.services.integrity import Check, Report
+from kassa.services.events import consumers
+from kassa.services.operations import integrity
+from kassa.services.operations.integrity import Check, Report
 from kassa.store.tables import (
     consumer_failures,
     consumer_receipts,

@@ -8,7 +8,8 @@ from typing import Any
 import httpx
 from sqlalchemy import select
 
-from kassa.services import expiry, refunds, shops
+from kassa.services.payments import expiry, refunds
+from kassa.services.shops import shops
 from kassa.store.tables import events, payments
 from tests.helpers import (
     ShopSetup,

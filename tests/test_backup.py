@@ -21,8 +21,8 @@ import httpx
 import pytest
 from typer.testing import CliRunner, Result
 
-from kassa.services import keys, shops
 from kassa.services.context import Context
+from kassa.services.shops import keys, shops
 from tests.cli.conftest import invoke
 from tests.live import LiveServer, fresh_postgres, serve_process
 

@@ -15,15 +15,15 @@ from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kassa.domain import Event, EventType
-from kassa.services import webhooks
-from kassa.services.consumers import (
+from kassa.services.context import Context, utcnow
+from kassa.services.events.consumers import (
     MAX_ATTEMPTS,
     RETRY_DELAYS,
     Consumer,
     Registry,
     dispatch,
 )
-from kassa.services.context import Context, utcnow
+from kassa.services.webhooks import endpoints as webhooks
 from tests import consumer_plugin
 from tests.consumer_db import effects, failures, prepare, receipts, run_on, write_events
 
@@ -126,7 +126,7 @@ def test_a_failed_event_leaves_no_effect_holds_up_nothing_and_is_tried_again_lat
         assert await effects(ctx, [bad, good]) == Counter({bad: 2, good: 2})
         return bad, good
 
-    with caplog.at_level(logging.WARNING, logger="kassa.services.consumers"):
+    with caplog.at_level(logging.WARNING, logger="kassa.services.events.consumers"):
         bad, good = run_on(own_database_url, scenario)
     assert flaky.calls == Counter({bad: 2, good: 1})
     assert f"event consumer 'flaky' failed on event {bad} (attempt 1 of 7)" in caplog.text
@@ -155,7 +155,7 @@ def test_an_event_failing_every_time_is_given_up_on(
         assert await effects(ctx, [bad]) == Counter()
         return bad
 
-    with caplog.at_level(logging.ERROR, logger="kassa.services.consumers"):
+    with caplog.at_level(logging.ERROR, logger="kassa.services.events.consumers"):
         bad = run_on(own_database_url, scenario)
     assert broken.calls[bad] == MAX_ATTEMPTS
     assert f"event consumer 'broken' gave up on event {bad} after 7 attempts" in caplog.text

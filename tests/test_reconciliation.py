@@ -14,8 +14,8 @@ import httpx
 import pytest
 from sqlalchemy import select, update
 
-from kassa.services import reconciliation
 from kassa.services.context import Context
+from kassa.services.payments import reconciliation
 from kassa.store.tables import payments, sandbox_payments
 from tests.helpers import ShopSetup, create_payment, paid_silently_at_the_sandbox
 from tests.live import LiveServer
@@ -85,7 +85,7 @@ def test_an_unreachable_provider_is_asked_again_when_the_lease_ends(
     server: LiveServer, shop: ShopSetup, api: httpx.Client, payment: dict[str, Any]
 ) -> None:
     async def break_the_sandbox_account() -> None:
-        from kassa.services import shops
+        from kassa.services.shops import shops
 
         await shops.configure_provider(
             server.ctx,

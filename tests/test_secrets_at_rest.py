@@ -27,18 +27,14 @@ from typer.testing import CliRunner, Result
 
 from kassa.cli import app
 from kassa.config import Settings
-from kassa.services import (
-    audit,
-    encryption,
-    idempotency,
-    keys,
-    shops,
-    terminal_tokens,
-    webhook_sending,
-    webhooks,
-)
+from kassa.services import encryption, idempotency
+from kassa.services.admin import audit
 from kassa.services.context import Context, keyring_for, utcnow
-from kassa.services.webhooks import Operator
+from kassa.services.devices import tokens as terminal_tokens
+from kassa.services.shops import keys, shops
+from kassa.services.webhooks import endpoints as webhooks
+from kassa.services.webhooks import sending as webhook_sending
+from kassa.services.webhooks.endpoints import Operator
 from kassa.store import tables, upgrade
 from kassa.store.keyring import (
     CHECK_NAME,

@@ -19,8 +19,9 @@ import yaml
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import update
 
-from kassa.services import terminals, webhook_fanout
 from kassa.services.context import utcnow
+from kassa.services.devices import terminals
+from kassa.services.webhooks import fanout as webhook_fanout
 from kassa.store.tables import payments, webhook_deliveries, webhook_endpoints
 from tests.helpers import ShopSetup, checkout, create_payment, make_shop
 from tests.live import LiveServer

@@ -17,7 +17,8 @@ import pytest
 from sqlalchemy import insert
 
 from kassa.domain import Payment, PaymentStatus, Role, new_id
-from kassa.services import admins, audit
+from kassa.services.admin import audit
+from kassa.services.admin import users as admins
 from kassa.services.context import utcnow
 from kassa.store import records
 from kassa.store.tables import payments

@@ -17,8 +17,9 @@ import pytest
 from sqlalchemy import func, select
 
 from kassa.domain import Role
-from kassa.services import admins, audit, logins
-from kassa.services.audit import Entry
+from kassa.services.admin import audit, logins
+from kassa.services.admin import users as admins
+from kassa.services.admin.audit import Entry
 from kassa.store.tables import admin_login_failures
 from kassa.web.middleware import CONTENT_SECURITY_POLICY
 from tests.admin.conftest import (

@@ -17,8 +17,8 @@ import httpx
 import pytest
 
 from kassa.domain import MAX_AMOUNT, Payment
-from kassa.services import payment_search
-from kassa.services.payment_search import PaymentFilter
+from kassa.services.payments import search as payment_search
+from kassa.services.payments.search import PaymentFilter
 from kassa.web.admin import export
 from tests.admin.conftest import Visitor, insert_payments
 from tests.helpers import ShopSetup, make_shop

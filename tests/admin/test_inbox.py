@@ -13,9 +13,10 @@ import pytest
 from sqlalchemy import insert
 
 from kassa.domain import new_id
-from kassa.services import audit, shops
+from kassa.services.admin import audit
 from kassa.services.context import utcnow
-from kassa.services.notifications import REJECTED_BODY_BYTES
+from kassa.services.notifications.inbound import REJECTED_BODY_BYTES
+from kassa.services.shops import shops
 from kassa.store.tables import notifications
 from kassa.web.admin import inbox
 from kassa.web.admin.filters import common_zone

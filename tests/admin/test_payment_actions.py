@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from kassa.services import audit
+from kassa.services.admin import audit
 from tests.admin.conftest import People, Visitor, text_of
 from tests.helpers import (
     ShopSetup,

@@ -13,8 +13,9 @@ import httpx
 import pytest
 
 from kassa.domain import PaymentStatus
-from kassa.services import payment_search, shops
-from kassa.services.payment_search import PaymentFilter
+from kassa.services.payments import search as payment_search
+from kassa.services.payments.search import PaymentFilter
+from kassa.services.shops import shops
 from tests.admin.conftest import Visitor, insert_payments, text_of
 from tests.helpers import ShopSetup, checkout, create_payment, make_shop, sandbox_notification
 from tests.live import LiveServer

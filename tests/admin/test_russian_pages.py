@@ -21,9 +21,13 @@ from fastapi.routing import APIRoute
 from sqlalchemy import select, update
 
 from kassa.domain import CURRENCY_EXPONENTS, Role
-from kassa.services import admins, keys, shops, terminals, webhook_sending, webhooks
+from kassa.services.admin import users as admins
 from kassa.services.context import utcnow
-from kassa.services.webhooks import Operator
+from kassa.services.devices import terminals
+from kassa.services.shops import keys, shops
+from kassa.services.webhooks import endpoints as webhooks
+from kassa.services.webhooks import sending as webhook_sending
+from kassa.services.webhooks.endpoints import Operator
 from kassa.store.tables import events, notifications
 from kassa.store.tables import terminals as terminals_table
 from tests.admin.conftest import Visitor, new_user, signed_in

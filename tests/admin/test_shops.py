@@ -12,7 +12,8 @@ import pytest
 from sqlalchemy import delete
 
 from kassa.domain import ProviderAccount
-from kassa.services import audit, keys, shops
+from kassa.services.admin import audit
+from kassa.services.shops import keys, shops
 from kassa.store.tables import provider_accounts
 from tests.admin.conftest import Visitor, text_of
 from tests.helpers import ShopSetup, make_shop

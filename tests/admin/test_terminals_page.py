@@ -16,7 +16,10 @@ from playwright.sync_api import Browser, expect
 from websockets.exceptions import InvalidStatus
 
 from kassa.domain import Shop
-from kassa.services import audit, shops, terminal_operations, terminals
+from kassa.services.admin import audit
+from kassa.services.devices import operations as terminal_operations
+from kassa.services.devices import terminals
+from kassa.services.shops import shops
 from tests.admin.conftest import People, Visitor, text_of
 from tests.admin.test_in_a_browser import CHROMIUM, Tab
 from tests.admin.test_in_a_browser import browser as browser_fixture

@@ -11,7 +11,8 @@ import pytest
 
 from kassa.config import Settings
 from kassa.domain import InvalidState, NotFound, Role
-from kassa.services import admins, audit
+from kassa.services.admin import audit
+from kassa.services.admin import users as admins
 from kassa.services.context import Context
 from kassa.store import upgrade
 from tests.admin.conftest import PASSWORD, People, Visitor, new_user, signed_in, text_of

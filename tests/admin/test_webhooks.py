@@ -10,9 +10,11 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from kassa.services import audit, webhook_sending, webhooks
-from kassa.services.deliveries import Delivery
-from kassa.services.webhooks import Endpoint, Operator
+from kassa.services.admin import audit
+from kassa.services.webhooks import endpoints as webhooks
+from kassa.services.webhooks import sending as webhook_sending
+from kassa.services.webhooks.deliveries import Delivery
+from kassa.services.webhooks.endpoints import Endpoint, Operator
 from kassa.store.tables import events
 from tests.admin.conftest import Visitor, text_of
 from tests.helpers import ShopSetup, create_payment, make_shop

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from kassa.services import keys
+from kassa.services.shops import keys
 from kassa.web.ratelimit import RateLimiter
 from tests.helpers import ShopSetup
 from tests.live import LiveServer

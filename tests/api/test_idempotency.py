@@ -9,9 +9,10 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from kassa.services import idempotency, shops
+from kassa.services import idempotency
 from kassa.services.context import utcnow
 from kassa.services.idempotency import KeyRef
+from kassa.services.shops import shops
 from kassa.store.tables import idempotency_keys
 from tests.helpers import ShopSetup, checkout, create_payment, make_shop
 from tests.live import LiveServer

@@ -8,7 +8,7 @@ from typer.testing import CliRunner
 
 from kassa.cli import app
 from kassa.domain import Role
-from kassa.services import admins
+from kassa.services.admin import users as admins
 from tests.cli.conftest import invoke
 from tests.live import LiveServer
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 from typer.testing import CliRunner
 
-from kassa.services import shops
+from kassa.services.shops import shops
 from tests.cli.conftest import invoke
 from tests.helpers import ShopSetup, create_payment
 from tests.live import LiveServer, free_socket

@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner, Result
 from websockets.exceptions import InvalidStatus
 
-from kassa.services import audit
+from kassa.services.admin import audit
 from tests.cli.conftest import invoke
 from tests.helpers import create_payment
 from tests.live import LiveServer

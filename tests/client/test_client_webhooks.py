@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from kassa.client import Kassa, NotFoundError, WebhookVerificationError, verify_webhook
-from kassa.services import webhook_sending
+from kassa.services.webhooks import sending as webhook_sending
 from tests.helpers import ShopSetup, checkout
 from tests.live import LiveServer
 from tests.webhooks.receiver import Receiver, serve

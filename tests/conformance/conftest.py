@@ -16,7 +16,7 @@ import httpx
 import pytest
 from sqlalchemy import RowMapping
 
-from kassa.services import webhook_sending
+from kassa.services.webhooks import sending as webhook_sending
 from tests.conformance.drivers import DRIVERS, Account, Driver
 from tests.helpers import stored_notifications
 from tests.live import LiveServer

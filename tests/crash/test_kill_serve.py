@@ -32,9 +32,11 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from kassa.services import keys, shops, webhook_sending, webhooks
 from kassa.services.context import Context, utcnow
-from kassa.services.deliveries import LEASE
+from kassa.services.shops import keys, shops
+from kassa.services.webhooks import endpoints as webhooks
+from kassa.services.webhooks import sending as webhook_sending
+from kassa.services.webhooks.deliveries import LEASE
 from kassa.store.tables import events, payments, webhook_attempts, webhook_deliveries
 from tests.crash.serve import Kassa, Served, on_database
 from tests.helpers import sandbox_notification

@@ -30,7 +30,7 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from kassa.providers.sandbox import sign as sandbox_sign
-from kassa.services import shops
+from kassa.services.shops import shops
 from kassa.store.tables import events, payments, refunds
 from tests.emulators import cloudpayments as cp
 from tests.emulators.yookassa import YOOKASSA_ADDRESS, YooKassaEmulator, running

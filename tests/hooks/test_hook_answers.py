@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from kassa.services import shops
+from kassa.services.shops import shops
 from tests.helpers import ShopSetup, make_shop, sandbox_notification, stored_notifications
 from tests.live import LiveServer
 

@@ -1,5 +1,5 @@
 """Notifications that arrive together: the simple ones are applied as a batch
-(`kassa.services.notification_batch`), and every one ends exactly as it would alone:
+(`kassa.services.notifications.batch`), and every one ends exactly as it would alone:
 duplicates within the batch and from before, a second notification for a payment of the
 batch, a payment of another shop, and event snapshots that match the stored payment."""
 
@@ -15,8 +15,10 @@ from sqlalchemy import select
 
 from kassa.domain import EventSource, PaymentStatus
 from kassa.providers import InboundRequest
-from kassa.services import notifications, payments
-from kassa.services.notification_batch import Simple, apply_simple
+from kassa.services.notifications import inbound as notifications
+from kassa.services.notifications.batch import Simple, apply_simple
+from kassa.services.payments import lifecycle as payments
+from kassa.services.payments import transitions
 from kassa.store.tables import events
 from tests.helpers import (
     ShopSetup,
@@ -153,14 +155,14 @@ def test_moving_many_refuses_a_payment_that_moved_meanwhile(
         stale = await payments.find_payment(ctx, payment_id=created["id"])
         now = ctx.clock()
         async with ctx.db.write() as conn:
-            await payments.transition(
+            await transitions.transition(
                 conn, payment=stale, target=PaymentStatus.CANCELED, source=EventSource.API, now=now
             )
             # Decided on the stale copy, which still says pending.
-            move = payments.Move(stale, PaymentStatus.SUCCEEDED, {}, now)
-            await payments.transition_many(conn, [move], source=EventSource.PROVIDER)
+            move = transitions.Move(stale, PaymentStatus.SUCCEEDED, {}, now)
+            await transitions.transition_many(conn, [move], source=EventSource.PROVIDER)
 
-    with pytest.raises(payments.ConcurrentChange):
+    with pytest.raises(transitions.ConcurrentChange):
         server.call(move_both_ways())
     # The whole transaction was rolled back: not even the cancel stands.
     assert api.get(f"/v1/payments/{created['id']}").json()["status"] == "pending"

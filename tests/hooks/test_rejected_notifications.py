@@ -13,7 +13,8 @@ from typing import Any
 import httpx
 import pytest
 
-from kassa.services import background, notifications
+from kassa.services.notifications import inbound as notifications
+from kassa.services.operations import background
 from tests.helpers import (
     ShopSetup,
     create_payment,

@@ -11,8 +11,8 @@ import httpx
 import pytest
 
 from kassa.providers.sandbox import SIGNATURE_HEADER, sign
-from kassa.services import notifications
-from kassa.services.payments import apply_payment_update
+from kassa.services.notifications import inbound as notifications
+from kassa.services.payments.transitions import apply_payment_update
 from tests.helpers import (
     ShopSetup,
     create_payment,
@@ -25,10 +25,10 @@ from tests.helpers import (
 from tests.live import LiveServer
 
 #: What ingestion calls to apply an update alone; replaced to inject a failure.
-APPLY = "kassa.services.notifications.apply_payment_update"
+APPLY = "kassa.services.notifications.inbound.apply_payment_update"
 #: What it calls to apply simple notifications together (on SQLite); if that fails, each is
 #: applied alone.
-APPLY_TOGETHER = "kassa.services.notifications.apply_simple"
+APPLY_TOGETHER = "kassa.services.notifications.inbound.apply_simple"
 
 
 def fail_applying(monkeypatch: pytest.MonkeyPatch, alone: Any) -> None:

@@ -15,7 +15,10 @@ import httpx
 import pytest
 
 from kassa.providers.cloudpayments import CloudPaymentsProvider
-from kassa.services import expiry, notifications, payments, refunds, shops
+from kassa.services.notifications import inbound as notifications
+from kassa.services.payments import expiry, refunds
+from kassa.services.payments import lifecycle as payments
+from kassa.services.shops import shops
 from tests.emulators.cloudpayments import (
     CloudPaymentsEmulator,
     Delivery,

@@ -13,7 +13,8 @@ import httpx
 import pytest
 
 from kassa.domain import NotSupported
-from kassa.services import notifications, payments
+from kassa.services.notifications import inbound as notifications
+from kassa.services.payments import lifecycle as payments
 from tests.emulators.yookassa import YOOKASSA_ADDRESS, YooKassaEmulator, running
 from tests.helpers import (
     ProviderShop,

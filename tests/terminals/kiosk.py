@@ -13,7 +13,8 @@ import httpx
 from websockets.asyncio.client import ClientConnection, connect
 
 from kassa.domain import Shop
-from kassa.services import keys, shops, terminals
+from kassa.services.devices import terminals
+from kassa.services.shops import keys, shops
 from tests.live import LiveServer
 
 

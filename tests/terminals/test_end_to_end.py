@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from kassa.devtools.fake_gateway import FISCAL_PATH
-from kassa.services import terminals
+from kassa.services.devices import terminals
 from tests.agent.helpers import AgentProcess, Gateway, agent_env, until
 from tests.live import LiveServer
 from tests.terminals.kiosk import KioskShop, create_payment, get_payment, make_kiosk_shop

@@ -21,7 +21,8 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import InvalidStatus
 
 from kassa.domain.terminals import OperationState
-from kassa.services import terminal_operations, terminals
+from kassa.services.devices import operations as terminal_operations
+from kassa.services.devices import terminals
 from kassa.web.terminals import field_links
 from tests.live import LiveServer
 from tests.terminals.kiosk import KioskShop, make_kiosk_shop, ws_url

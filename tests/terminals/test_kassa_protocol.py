@@ -12,8 +12,10 @@ from sqlalchemy import update
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from kassa.domain.terminals import AgentKind
-from kassa.services import terminal_operations, terminal_tokens, terminals
 from kassa.services.context import utcnow
+from kassa.services.devices import operations as terminal_operations
+from kassa.services.devices import terminals
+from kassa.services.devices import tokens as terminal_tokens
 from kassa.store.tables import terminals as terminals_table
 from tests.helpers import later
 from tests.live import LiveServer

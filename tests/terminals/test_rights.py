@@ -18,7 +18,7 @@ from websockets.exceptions import ConnectionClosed
 
 from kassa.domain import TerminalUnavailable
 from kassa.domain.terminals import AgentKind
-from kassa.services import terminal_queue
+from kassa.services.devices import queue as terminal_queue
 from kassa.store.tables import terminals as terminals_table
 from tests.live import LiveServer
 from tests.terminals.kiosk import KioskShop, ScriptedAgent, create_payment, make_kiosk_shop

@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kassa.domain import Event
-from kassa.services.consumers import Consumer, Registry
+from kassa.services.events.consumers import Consumer, Registry
 from tests import consumer_plugin
 
 

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 
 from kassa.config import Settings
-from kassa.services.logins import brake_delay, throttle_key
+from kassa.services.admin.logins import brake_delay, throttle_key
 
 
 @pytest.mark.parametrize(

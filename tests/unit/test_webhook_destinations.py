@@ -14,7 +14,7 @@ import httpcore
 import httpx
 import pytest
 
-from kassa.services.webhook_destinations import (
+from kassa.services.webhooks.destinations import (
     DestinationRefused,
     GuardedBackend,
     GuardedTransport,

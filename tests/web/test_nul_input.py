@@ -23,9 +23,9 @@ from websockets.sync.client import connect
 from kassa.config import Settings
 from kassa.domain import InvalidRequest
 from kassa.providers.sandbox import SIGNATURE_HEADER, sign
-from kassa.services import payments
-from kassa.services.keys import Caller
-from kassa.services.payments import NewPayment
+from kassa.services.payments import lifecycle as payments
+from kassa.services.payments.lifecycle import NewPayment
+from kassa.services.shops.keys import Caller
 from kassa.store.tables import sandbox_payments
 from kassa.web import create_app
 from kassa.web.middleware import body_has_nul

@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
-from kassa.services import shops
+from kassa.services.shops import shops
 from kassa.web.middleware import CONTENT_SECURITY_POLICY
 from tests.emulators.cloudpayments import CloudPaymentsEmulator, Site, connect, running
 from tests.helpers import ShopSetup, create_payment

@@ -11,9 +11,10 @@ from typing import Any
 import httpx
 import pytest
 
-from kassa.services import webhook_sending, webhooks
 from kassa.services.context import Context
 from kassa.services.pagination import PageRequest
+from kassa.services.webhooks import endpoints as webhooks
+from kassa.services.webhooks import sending as webhook_sending
 from tests.cli.conftest import kassa  # noqa: F401 - the `kassa …` runner, for the CLI tests
 from tests.helpers import ShopSetup
 from tests.live import LiveServer

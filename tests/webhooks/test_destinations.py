@@ -15,9 +15,10 @@ from typing import Any
 import httpx
 import pytest
 
-from kassa.services import webhook_sending, webhooks
 from kassa.services.context import Context
 from kassa.services.pagination import PageRequest
+from kassa.services.webhooks import endpoints as webhooks
+from kassa.services.webhooks import sending as webhook_sending
 from tests.helpers import ShopSetup, create_payment, make_shop
 from tests.live import LiveServer
 from tests.webhooks.conftest import Hooks

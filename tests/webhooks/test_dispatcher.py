@@ -17,9 +17,10 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from kassa.services import webhook_fanout, webhook_sending
 from kassa.services.context import Context
-from kassa.services.webhook_sending import _Outcome
+from kassa.services.webhooks import fanout as webhook_fanout
+from kassa.services.webhooks import sending as webhook_sending
+from kassa.services.webhooks.sending import _Outcome
 from kassa.store.tables import webhook_deliveries
 from tests.helpers import create_payment
 from tests.live import LiveServer

@@ -10,7 +10,8 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from kassa.services import keys, webhooks
+from kassa.services.shops import keys
+from kassa.services.webhooks import endpoints as webhooks
 from kassa.store.tables import webhook_endpoints
 from tests.helpers import ShopSetup, make_shop
 from tests.live import LiveServer

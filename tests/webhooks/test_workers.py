@@ -14,9 +14,11 @@ from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kassa.domain import EventType
-from kassa.services import webhook_fanout, webhook_sending, webhooks
 from kassa.services.context import Context
-from kassa.services.deliveries import LEASE
+from kassa.services.webhooks import endpoints as webhooks
+from kassa.services.webhooks import fanout as webhook_fanout
+from kassa.services.webhooks import sending as webhook_sending
+from kassa.services.webhooks.deliveries import LEASE
 from kassa.store import Database
 from kassa.store.tables import events, outbox_cursors, webhook_deliveries
 from tests.helpers import ShopSetup, create_payment, later

@@ -18,7 +18,8 @@ from kassa.cli.output import (
     table,
 )
 from kassa.domain import AdminUser, Role
-from kassa.services import admins, audit
+from kassa.services.admin import audit
+from kassa.services.admin import users as admins
 from kassa.services.context import Context
 from kassa.services.objects import timestamp
 

@@ -7,7 +7,8 @@ from rich.markup import escape
 
 from kassa.cli.output import JsonOption, console, fail, id_column, print_json, run, show, table
 from kassa.config import Settings
-from kassa.services import consumers, integrity
+from kassa.services.events import consumers
+from kassa.services.operations import integrity
 
 
 def audit(as_json: JsonOption = False) -> None:

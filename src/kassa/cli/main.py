@@ -36,18 +36,14 @@ from kassa.cli.worker import worker
 from kassa.config import Settings
 from kassa.domain import KassaError, Payment, PaymentStatus, ProviderAccount, Shop
 from kassa.providers import PROVIDERS, provider_class
-from kassa.services import (
-    admins,
-    bootstrap,
-    events,
-    keys,
-    payment_search,
-    payments,
-    shops,
-    simulate,
-)
+from kassa.services.admin import users as admins
 from kassa.services.context import Context
+from kassa.services.events import outbox as events
+from kassa.services.notifications import simulate
 from kassa.services.objects import payment_object, timestamp
+from kassa.services.payments import lifecycle as payments
+from kassa.services.payments import search as payment_search
+from kassa.services.shops import bootstrap, keys, shops
 
 app = typer.Typer(help="Kassa: a self-hosted payments hub.", no_args_is_help=True)
 shops_app = typer.Typer(help="Create and list shops.", no_args_is_help=True)

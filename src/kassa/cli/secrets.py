@@ -7,7 +7,8 @@ import typer
 from rich.table import Table
 
 from kassa.cli.output import console, errors, run
-from kassa.services import audit, encryption
+from kassa.services import encryption
+from kassa.services.admin import audit
 from kassa.services.context import Context
 from kassa.store.keyring import Keyring, new_key
 

@@ -16,10 +16,13 @@ from rich.table import Table
 
 from kassa.cli.output import JsonOption, console, errors, id_column, print_json, run, show, table
 from kassa.domain.terminals import Operation, Terminal
-from kassa.services import audit, shops, terminal_operations, terminals
+from kassa.services.admin import audit
 from kassa.services.context import Context
-from kassa.services.terminal_operations import operation_object
-from kassa.services.terminals import ONLINE_WITHIN, Issued, terminal_object
+from kassa.services.devices import operations as terminal_operations
+from kassa.services.devices import terminals
+from kassa.services.devices.operations import operation_object
+from kassa.services.devices.terminals import ONLINE_WITHIN, Issued, terminal_object
+from kassa.services.shops import shops
 
 app = typer.Typer(
     help="Terminals (kiosks): add (token shown once), list with who is online, revoke, "

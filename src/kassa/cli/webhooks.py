@@ -9,11 +9,14 @@ import typer
 from rich.markup import escape
 
 from kassa.cli.output import JsonOption, console, errors, id_column, print_json, run, show, table
-from kassa.services import deliveries, shops, webhook_sending, webhooks
 from kassa.services.context import Context
-from kassa.services.deliveries import AttemptState, Delivery, delivery_object
 from kassa.services.pagination import MAX_LIMIT, PageRequest
-from kassa.services.webhooks import Endpoint, Operator, endpoint_object
+from kassa.services.shops import shops
+from kassa.services.webhooks import deliveries
+from kassa.services.webhooks import endpoints as webhooks
+from kassa.services.webhooks import sending as webhook_sending
+from kassa.services.webhooks.deliveries import AttemptState, Delivery, delivery_object
+from kassa.services.webhooks.endpoints import Endpoint, Operator, endpoint_object
 
 app = typer.Typer(
     help="Webhook endpoints: add (secret shown once), list, remove, enable, rotate the "

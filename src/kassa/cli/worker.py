@@ -12,9 +12,9 @@ from sqlalchemy import make_url
 from kassa.cli.logs import configure_logging
 from kassa.cli.output import fail, prepare
 from kassa.config import Settings
-from kassa.services import consumers
-from kassa.services.background import JOBS, BackgroundLoop
 from kassa.services.context import Context
+from kassa.services.events import consumers
+from kassa.services.operations.background import JOBS, BackgroundLoop
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """What must hold of a payment's and a refund's records, whatever happened to them: the events
-their history left, and their amounts. `kassa audit` (`services/integrity.py`) checks stored
-rows against these rules.
+their history left, and their amounts. `kassa audit` (`services/operations/integrity.py`)
+checks stored rows against these rules.
 
 The event rules follow from the transition tables alone. Every status change writes one event
 in the transaction that makes it, and no table has a cycle, so a record has been in each

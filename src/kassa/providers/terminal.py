@@ -5,7 +5,7 @@ Nothing is sent anywhere at create time: the provider describes the `payment` op
 ../shared/reference/kiosk-protocols.md, a 3rd-party contract), and Kassa queues it in the
 transaction that records the payment. The terminal's agent delivers it to the gateway when
 it is connected; the gateway's answer comes back over the same connection and settles the
-payment (`kassa.services.terminal_operations`).
+payment (`kassa.services.devices.operations`).
 
 `order_id` is Kassa's payment id: unique, so the gateway's own duplicate check ("Payment
 already exists") protects against a second charge too. The gateway's contract offers no way

@@ -2,7 +2,7 @@
 
 One host commonly has a whole IPv6 /64 to pick addresses from, so counting each IPv6 address
 alone would let it rotate through limits at no cost. Used by the sign-in limits
-(`kassa.services.logins`) and the limit of rejected provider notifications
+(`kassa.services.admin.logins`) and the limit of rejected provider notifications
 (`kassa.web.ratelimit`).
 """
 

@@ -33,7 +33,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from kassa.services import audit
+from kassa.services.admin import audit
 from kassa.services.context import Context
 from kassa.store.keyring import (
     CHECK_NAME,

@@ -19,8 +19,8 @@ from sqlalchemy import ColumnElement, Table
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kassa.domain import Payment, Refund
-from kassa.services import audit
-from kassa.services.audit import Actor
+from kassa.services.admin import audit
+from kassa.services.admin.audit import Actor
 
 
 class Scope(Protocol):

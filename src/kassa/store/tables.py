@@ -330,7 +330,7 @@ webhook_attempts = Table(
     Column("state", String(16), nullable=False, server_default=text("'done'")),
 )
 
-#: How far a reader of the outbox (`events.seq`) has got; see `kassa.services.outbox_cursor`.
+#: How far a reader of the outbox (`events.seq`) has got; see `kassa.services.events.cursor`.
 outbox_cursors = Table(
     "outbox_cursors",
     metadata,
@@ -340,7 +340,7 @@ outbox_cursors = Table(
     Column("waiting_since", UtcDateTime),
 )
 
-# In-process event consumers (`kassa.services.consumers`). Each reads the outbox through its
+# In-process event consumers (`kassa.services.events.consumers`). Each reads the outbox through its
 # own cursor, named `consumer:<name>`.
 
 #: What each consumer has handled: written in the transaction of the consumer's own effect,
@@ -403,7 +403,7 @@ admin_login_failures = Table(
     Column("client", String(64), nullable=False),
     Column("failed_at", UtcDateTime, nullable=False, index=True),
     #: For an attempt made under the per-name brake: the `seq` of the name's failure it came
-    #: after. Unique per name, so only one attempt takes each turn (`services/logins.py`).
+    #: after. Unique per name, so only one attempt takes each turn (`services/admin/logins.py`).
     Column("claims_after", SequenceKey),
     Index("ix_admin_login_failures_name", "name", "failed_at"),
     Index("ix_admin_login_failures_client", "client", "failed_at"),
@@ -441,7 +441,7 @@ hub_secrets = Table(
 )
 
 #: Counters a change bumps in its own transaction, for other processes to notice it by polling
-#: one row (SQLite has no LISTEN/NOTIFY): see `kassa.services.terminal_rights`.
+#: one row (SQLite has no LISTEN/NOTIFY): see `kassa.services.devices.rights`.
 change_counters = Table(
     "change_counters",
     metadata,
@@ -449,7 +449,8 @@ change_counters = Table(
     Column("value", BigInteger, nullable=False),
 )
 
-# Terminals (kiosks) and the operations relayed to their agents (`kassa.services.terminals`).
+# Terminals (kiosks) and the operations relayed to their agents
+# (`kassa.services.devices.terminals`).
 
 terminals = Table(
     "terminals",

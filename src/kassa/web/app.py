@@ -18,10 +18,10 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from kassa import __version__
 from kassa.config import Settings
-from kassa.services import consumers
-from kassa.services.background import BackgroundLoop
 from kassa.services.context import Context
+from kassa.services.events import consumers
 from kassa.services.gateways import Gateways
+from kassa.services.operations.background import BackgroundLoop
 from kassa.store.migrate import alembic_config
 from kassa.web import admin, apidocs, errors, terminals
 from kassa.web.metrics import Metrics

@@ -8,11 +8,11 @@ from fastapi import Depends, Header, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from kassa.domain import AuthenticationFailed
-from kassa.services import keys
 from kassa.services.context import Context
 from kassa.services.idempotency import MAX_KEY_LENGTH, WAIT_SECONDS
-from kassa.services.keys import Caller
 from kassa.services.pagination import MAX_LIMIT
+from kassa.services.shops import keys
+from kassa.services.shops.keys import Caller
 
 _bearer = HTTPBearer(auto_error=False, description="Your API key: sk_test_… or sk_live_…")
 

@@ -11,7 +11,7 @@ from kassa.domain import KassaError, ProviderUnavailable, new_id
 from kassa.services import idempotency
 from kassa.services.context import Context
 from kassa.services.idempotency import KeyRef, StoredResponse
-from kassa.services.keys import Caller
+from kassa.services.shops.keys import Caller
 from kassa.web.errors import error_body, json_bytes, status_of
 
 Run = Callable[[str], Awaitable[dict[str, Any]]]

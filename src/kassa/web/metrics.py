@@ -1,6 +1,6 @@
 """Prometheus metrics, in a registry of the app's own (so several apps can live in a process):
-the app's own counters, and the vitals its alerts watch (`kassa.services.vitals`), read from
-the database at scrape time and kept for `VITALS_TTL` seconds."""
+the app's own counters, and the vitals its alerts watch (`kassa.services.operations.vitals`),
+read from the database at scrape time and kept for `VITALS_TTL` seconds."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, generate_la
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from kassa.services import vitals
 from kassa.services.context import Context
+from kassa.services.operations import vitals
 
 log = logging.getLogger(__name__)
 

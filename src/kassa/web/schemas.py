@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, field_validator
 
 from kassa.domain import MAX_AMOUNT
-from kassa.services.payments import (
+from kassa.services.payments.lifecycle import (
     MAX_EXPIRES_IN,
     MAX_LENGTHS,
     MIN_EXPIRES_IN,

@@ -20,7 +20,7 @@ from typing import Any, ClassVar, Generic, Self, TypeVar
 import httpx
 
 from kassa.providers import Provider
-from kassa.services import reconciliation
+from kassa.services.payments import reconciliation
 from tests.helpers import later
 from tests.live import LiveServer
 

@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 
 from kassa.providers.sandbox import SIGNATURE_HEADER, SandboxProvider, sign
-from kassa.services import shops
+from kassa.services.shops import shops
 from tests.conformance.drivers.base import Account, Driver, Reply, at_once
 from tests.helpers import (
     ShopSetup,

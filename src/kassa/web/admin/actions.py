@@ -16,8 +16,10 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from kassa.domain import OPEN_STATUSES, KassaError, NotFound, Payment, PaymentStatus
 from kassa.domain.money import from_decimal
-from kassa.services import audit, payments, refunds
-from kassa.services.logins import Session
+from kassa.services.admin import audit
+from kassa.services.admin.logins import Session
+from kassa.services.payments import lifecycle as payments
+from kassa.services.payments import refunds
 from kassa.services.scopes import Staff
 from kassa.web.admin.auth import Acting, admin_router
 from kassa.web.admin.filters import parse_amount

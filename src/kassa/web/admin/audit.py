@@ -6,7 +6,8 @@ from __future__ import annotations
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 
-from kassa.services import audit, shops
+from kassa.services.admin import audit
+from kassa.services.shops import shops
 from kassa.web.admin.auth import Signed, admin_router
 from kassa.web.admin.filters import common_zone
 from kassa.web.admin.render import render

@@ -9,8 +9,8 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import RedirectResponse
 
-from kassa.services import logins
-from kassa.services.logins import Session
+from kassa.services.admin import logins
+from kassa.services.admin.logins import Session
 from kassa.web.admin import csrf
 from kassa.web.admin.render import PageError, here
 from kassa.web.deps import ContextDep

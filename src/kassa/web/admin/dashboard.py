@@ -19,8 +19,9 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 
 from kassa.domain import Shop
-from kassa.services import analytics, shops
+from kassa.services import analytics
 from kassa.services.analytics import Figures, Period, Report, Scope
+from kassa.services.shops import shops
 from kassa.web.admin.auth import Signed, admin_router, is_https
 from kassa.web.admin.filters import common_zone
 from kassa.web.admin.render import render

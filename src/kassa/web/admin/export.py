@@ -19,9 +19,9 @@ from zoneinfo import ZoneInfo
 
 from kassa.domain import Payment, Shop
 from kassa.domain.money import format_major
-from kassa.services import payment_search
 from kassa.services.context import Context
-from kassa.services.payment_search import PaymentFilter
+from kassa.services.payments import search as payment_search
+from kassa.services.payments.search import PaymentFilter
 
 COLUMNS = (
     "id",

@@ -4,7 +4,7 @@ Dates are whole days in one time zone: the chosen shop's, or, across shops, thei
 all share one, else UTC. A value that cannot be read is reported by its field's name (the
 page says what is wrong with it, translated) and left out of the filter. Amounts are any
 non-negative numbers: the search compares each currency's payments only against bounds its
-column can hold (`kassa.services.payment_search`).
+column can hold (`kassa.services.payments.search`).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from fastapi import Request
 
 from kassa.domain import AmountInvalid, PaymentStatus, Shop
 from kassa.providers import PROVIDERS
-from kassa.services.payment_search import PaymentFilter
+from kassa.services.payments.search import PaymentFilter
 from kassa.web.timestamps import day_in_range
 
 #: The form's fields, as named in the query string.

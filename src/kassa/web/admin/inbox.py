@@ -14,9 +14,11 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from kassa.domain import InvalidState, NotFound, Shop
 from kassa.providers import PROVIDERS, Verdict
-from kassa.services import notifications, payments, shops
-from kassa.services.logins import Session
-from kassa.services.notifications import InboxFilter, Stored
+from kassa.services.admin.logins import Session
+from kassa.services.notifications import inbound as notifications
+from kassa.services.notifications.inbound import InboxFilter, Stored
+from kassa.services.payments import lifecycle as payments
+from kassa.services.shops import shops
 from kassa.web.admin.auth import Acting, Signed, admin_router
 from kassa.web.admin.filters import common_zone
 from kassa.web.admin.render import PageError, render

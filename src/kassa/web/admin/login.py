@@ -8,7 +8,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from kassa.domain import AuthenticationFailed, RateLimited
-from kassa.services import logins
+from kassa.services.admin import logins
 from kassa.web.admin import csrf
 from kassa.web.admin.auth import (
     MaybeSigned,

@@ -40,8 +40,8 @@ def _fixed(message: str) -> Say:
     return lambda _m: _(message)
 
 
-#: The forms the services write (`domain/updates.py`, `services/notifications.py`,
-#: `services/notification_batch.py`, `services/refunds.py`, the admin pages' audit
+#: The forms the services write (`domain/updates.py`, `services/notifications/inbound.py`,
+#: `services/notifications/batch.py`, `services/payments/refunds.py`, the admin pages' audit
 #: entries), each matched against the whole text, with what to say.
 FORMS: tuple[tuple[re.Pattern[str], Say], ...] = tuple(
     (re.compile(pattern), say)

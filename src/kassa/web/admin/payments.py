@@ -7,7 +7,13 @@ from fastapi.responses import HTMLResponse, StreamingResponse
 
 from kassa.domain import NotFound, PaymentStatus
 from kassa.providers import PROVIDERS
-from kassa.services import audit, events, notifications, payment_search, payments, refunds, shops
+from kassa.services.admin import audit
+from kassa.services.events import outbox as events
+from kassa.services.notifications import inbound as notifications
+from kassa.services.payments import lifecycle as payments
+from kassa.services.payments import refunds
+from kassa.services.payments import search as payment_search
+from kassa.services.shops import shops
 from kassa.web.admin.actions import available_actions
 from kassa.web.admin.auth import Signed, admin_router
 from kassa.web.admin.export import csv_export

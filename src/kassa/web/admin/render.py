@@ -9,7 +9,7 @@ from urllib.parse import urlencode
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 
-from kassa.services.logins import Session
+from kassa.services.admin.logins import Session
 from kassa.web.admin import csrf
 from kassa.web.i18n import negotiate
 from kassa.web.templating import Pages

@@ -15,9 +15,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from kassa.domain import KassaError, NotFound, Shop
 from kassa.providers import PROVIDERS
-from kassa.services import keys, shops
-from kassa.services.keys import ApiKey
-from kassa.services.logins import Session
+from kassa.services.admin.logins import Session
+from kassa.services.shops import keys, shops
+from kassa.services.shops.keys import ApiKey
 from kassa.web.admin.auth import Owner, Signed, admin_router
 from kassa.web.admin.filters import common_zone
 from kassa.web.admin.render import PageError, render

@@ -15,9 +15,11 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 
 from kassa.domain import KassaError, NotFound, Shop
 from kassa.domain.terminals import Terminal
-from kassa.services import shops, terminal_operations, terminals
-from kassa.services.logins import Session
-from kassa.services.terminals import ONLINE_WITHIN
+from kassa.services.admin.logins import Session
+from kassa.services.devices import operations as terminal_operations
+from kassa.services.devices import terminals
+from kassa.services.devices.terminals import ONLINE_WITHIN
+from kassa.services.shops import shops
 from kassa.web.admin.auth import Acting, Owner, Signed, admin_router
 from kassa.web.admin.filters import common_zone
 from kassa.web.admin.render import NO_STORE, PageError, locale_of, render

@@ -9,8 +9,8 @@ from fastapi import Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from kassa.domain import KassaError, NotFound, Role
-from kassa.services import admins
-from kassa.services.logins import Session
+from kassa.services.admin import users as admins
+from kassa.services.admin.logins import Session
 from kassa.web.admin.auth import Owner, admin_router
 from kassa.web.admin.render import PageError, render
 from kassa.web.deps import ContextDep

@@ -8,11 +8,15 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from kassa.domain import KassaError, NotFound
-from kassa.services import audit, deliveries, shops, webhook_sending, webhooks
-from kassa.services.deliveries import Delivery
-from kassa.services.logins import Session
+from kassa.services.admin import audit
+from kassa.services.admin.logins import Session
 from kassa.services.pagination import PageRequest
-from kassa.services.webhooks import Endpoint, Operator
+from kassa.services.shops import shops
+from kassa.services.webhooks import deliveries
+from kassa.services.webhooks import endpoints as webhooks
+from kassa.services.webhooks import sending as webhook_sending
+from kassa.services.webhooks.deliveries import Delivery
+from kassa.services.webhooks.endpoints import Endpoint, Operator
 from kassa.web.admin.auth import Acting, Signed, admin_router
 from kassa.web.admin.render import PageError, render
 from kassa.web.deps import ContextDep

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
-from kassa.services import events
+from kassa.services.events import outbox as events
 from kassa.services.pagination import PageRequest
 from kassa.web.deps import CallerDep, ContextDep, Limit, StartingAfter
 from kassa.web.schemas import ERRORS, EventList

@@ -15,8 +15,8 @@ from fastapi import APIRouter, HTTPException, Request, Response
 
 from kassa.domain import RateLimited
 from kassa.providers import PROVIDERS, InboundRequest
-from kassa.services import notifications
 from kassa.services.context import Context
+from kassa.services.notifications import inbound as notifications
 from kassa.web.errors import error_response
 from kassa.web.ratelimit import RateLimiter, client_network
 

@@ -15,8 +15,8 @@ from fastapi.responses import HTMLResponse, JSONResponse
 
 from kassa.domain import NotFound, Payment, PaymentStatus
 from kassa.providers.cloudpayments import CloudPaymentsProvider
-from kassa.services import payments
 from kassa.services.context import Context
+from kassa.services.payments import lifecycle as payments
 from kassa.web.deps import ContextDep
 from kassa.web.i18n import negotiate
 from kassa.web.middleware import CONTENT_SECURITY_POLICY

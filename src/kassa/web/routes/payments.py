@@ -7,9 +7,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request, Response
 
 from kassa.domain import PaymentStatus
-from kassa.services import payments
 from kassa.services.objects import payment_object
 from kassa.services.pagination import PageRequest
+from kassa.services.payments import lifecycle as payments
 from kassa.web import idempotent
 from kassa.web.deps import CallerDep, ContextDep, IdempotencyKey, Limit, StartingAfter
 from kassa.web.schemas import ERRORS, CaptureRequest, PaymentCreate, PaymentList, PaymentOut

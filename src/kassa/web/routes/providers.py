@@ -9,8 +9,8 @@ from pydantic import BaseModel
 
 from kassa.domain import CURRENCY_EXPONENTS
 from kassa.providers import provider_class
-from kassa.services import shops
 from kassa.services.objects import list_object
+from kassa.services.shops import shops
 from kassa.web.deps import CallerDep, ContextDep
 from kassa.web.schemas import ERRORS
 

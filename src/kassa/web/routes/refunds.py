@@ -6,9 +6,9 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
 
-from kassa.services import refunds
 from kassa.services.objects import refund_object
 from kassa.services.pagination import PageRequest
+from kassa.services.payments import refunds
 from kassa.web import idempotent
 from kassa.web.deps import CallerDep, ContextDep, IdempotencyKey, Limit, StartingAfter
 from kassa.web.schemas import ERRORS, RefundCreate, RefundList, RefundOut

@@ -11,8 +11,8 @@ from fastapi import APIRouter, FastAPI, Form, Header, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse
 
 from kassa.domain import ProviderAccount
-from kassa.services import sandbox_acquirer as acquirer
-from kassa.services.sandbox_acquirer import AcquirerError, PayerAction
+from kassa.services.payments import sandbox_acquirer as acquirer
+from kassa.services.payments.sandbox_acquirer import AcquirerError, PayerAction
 from kassa.web.deps import ContextDep
 from kassa.web.i18n import negotiate
 from kassa.web.templating import Pages

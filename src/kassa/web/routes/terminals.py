@@ -15,11 +15,12 @@ from pydantic import BaseModel, Field
 
 from kassa.domain import NotFound, ProviderError
 from kassa.domain.terminals import Operation, OperationState, Terminal
-from kassa.services import terminal_operations, terminals
 from kassa.services.context import Context
-from kassa.services.keys import Caller
+from kassa.services.devices import operations as terminal_operations
+from kassa.services.devices import terminals
+from kassa.services.devices.operations import MAX_TIMEOUT
 from kassa.services.objects import list_object
-from kassa.services.terminal_operations import MAX_TIMEOUT
+from kassa.services.shops.keys import Caller
 from kassa.web import idempotent
 from kassa.web.deps import CallerDep, ContextDep, IdempotencyKey
 from kassa.web.schemas import ERRORS, Body, ErrorOut

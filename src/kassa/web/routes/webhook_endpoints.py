@@ -8,10 +8,12 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, Field, StrictBool, StrictInt
 
-from kassa.services import deliveries, webhook_sending, webhooks
 from kassa.services.objects import list_object
 from kassa.services.pagination import PageRequest
-from kassa.services.webhooks import MAX_DESCRIPTION, MAX_FILTERS, MAX_URL_LENGTH
+from kassa.services.webhooks import deliveries
+from kassa.services.webhooks import endpoints as webhooks
+from kassa.services.webhooks import sending as webhook_sending
+from kassa.services.webhooks.endpoints import MAX_DESCRIPTION, MAX_FILTERS, MAX_URL_LENGTH
 from kassa.web import idempotent
 from kassa.web.deps import CallerDep, ContextDep, IdempotencyKey, Limit, StartingAfter
 from kassa.web.schemas import ERRORS, Body

@@ -9,7 +9,7 @@ process), on connect, and by a sweep every few seconds in case a signal was miss
 
 A link is cut as soon as its terminal's right to connect is gone (revoked, disabled,
 removed), by whichever process: on the change's signal, and by a watch that polls the
-rights' change counter a few times a second (`kassa.services.terminal_rights`). Work is
+rights' change counter a few times a second (`kassa.services.devices.rights`). Work is
 handed to a link only while the database says its right holds.
 """
 
@@ -42,9 +42,11 @@ from kassa.domain.terminals import (
     OperationState,
     Terminal,
 )
-from kassa.services import terminal_operations, terminal_rights, terminals
 from kassa.services.context import Context
-from kassa.services.terminal_signals import Signal, SignalKind, on_signals
+from kassa.services.devices import operations as terminal_operations
+from kassa.services.devices import rights as terminal_rights
+from kassa.services.devices import terminals
+from kassa.services.devices.signals import Signal, SignalKind, on_signals
 from kassa.store.tables import terminal_operations as operations_table
 
 log = logging.getLogger(__name__)

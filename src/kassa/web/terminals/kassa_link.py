@@ -12,8 +12,8 @@ from fastapi.responses import JSONResponse
 
 from kassa.domain import KassaError
 from kassa.domain.terminals import AgentKind, Operation, OperationError, Terminal
-from kassa.services import terminal_operations
 from kassa.services.context import Context
+from kassa.services.devices import operations as terminal_operations
 from kassa.services.objects import timestamp
 from kassa.web.errors import error_body
 from kassa.web.terminals.hub import (

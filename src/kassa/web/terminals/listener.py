@@ -1,12 +1,12 @@
 """Hears terminal signals from other hub processes (PostgreSQL LISTEN). See
-`kassa.services.terminal_signals`; signals missed while the connection is down are covered by
+`kassa.services.devices.signals`; signals missed while the connection is down are covered by
 the hub's sweep."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from kassa.services.terminal_signals import CHANNEL, Signal
+from kassa.services.devices.signals import CHANNEL, Signal
 from kassa.store import Database
 from kassa.store.listen import listen as store_listen
 

@@ -30,8 +30,8 @@ from kassa.domain import (
     TerminalUnavailable,
 )
 from kassa.domain.terminals import Operation, Terminal, check_kind
-from kassa.services import terminals
 from kassa.services.context import Context
+from kassa.services.devices import terminals
 from kassa.web.deps import ContextDep, get_caller
 from kassa.web.schemas import ERRORS
 from kassa.web.terminals.hub import TerminalHub

@@ -17,8 +17,8 @@ down_revision: str | None = "0009_webhook_attempt_state"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-#: The words of `kassa.services.notifications` as of this revision (a migration keeps its own
-#: copy: it must do the same thing whenever it runs).
+#: The words of `kassa.services.notifications.inbound` as of this revision (a migration keeps
+#: its own copy: it must do the same thing whenever it runs).
 _SECRET_HEADER_WORDS = (
     "auth",
     "cookie",

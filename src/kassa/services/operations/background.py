@@ -1,0 +1,118 @@
+"""The background loop: periodic jobs, each on its own interval, and services that run as
+tasks of their own. `kassa serve` runs it in-process (unless `KASSA_BACKGROUND=false`), and
+`kassa worker` runs it in processes of its own; any number may run at once, since every job
+claims its work.
+
+It sends merchant webhooks (a service, woken as soon as events commit), runs the event
+consumers, re-applies notifications stored as pending, re-checks open payments with their
+provider (reconciliation), settles payments past their expiry, resumes refunds whose provider
+never answered, and forgets Idempotency-Keys and rejected notifications past their lifetime.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from kassa.services import idempotency
+from kassa.services.context import Context
+from kassa.services.events import consumers
+from kassa.services.notifications import inbound as notifications
+from kassa.services.payments import expiry, reconciliation, refunds
+from kassa.services.webhooks import sending as webhook_sending
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """A periodic job: a name for the logs, how often it runs, what it runs."""
+
+    name: str
+    every: float
+    run: Callable[[Context], Awaitable[int]]
+
+
+@dataclass(frozen=True, slots=True)
+class Service:
+    """Work that runs as a task of its own beside the jobs, until the stop event it is given
+    is set; it then finishes the work in hand and returns."""
+
+    name: str
+    run: Callable[[Context, asyncio.Event], Awaitable[None]]
+
+
+JOBS: tuple[Job | Service, ...] = (
+    Service("deliver webhooks", webhook_sending.deliver_continuously),
+    Job("run event consumers", 1.0, consumers.dispatch),
+    Job("reprocess pending notifications", 10.0, notifications.reprocess_pending),
+    Job("reconcile open payments", 15.0, reconciliation.reconcile_due),
+    Job("expire payments", 30.0, expiry.expire_due),
+    Job("resume pending refunds", 60.0, refunds.resume_pending),
+    Job("prune idempotency keys", 3600.0, idempotency.prune),
+    Job("prune rejected notifications", 3600.0, notifications.prune_rejected),
+)
+
+
+class BackgroundLoop:
+    """Runs `jobs` until `stop` is set; a failing job is logged and tried again later.
+
+    Jobs run one after another; each service runs as a task of its own beside them (and is
+    started again, a tick later, if it fails). Once `stop` is set no other job starts: the
+    one in hand and the services' work in hand finish (their claims and transactions end
+    cleanly) and `run` returns.
+    """
+
+    def __init__(
+        self, ctx: Context, jobs: tuple[Job | Service, ...] = JOBS, *, tick: float = 1.0
+    ) -> None:
+        self.ctx = ctx
+        self.jobs = tuple(job for job in jobs if isinstance(job, Job))
+        self.services = tuple(job for job in jobs if isinstance(job, Service))
+        self.tick = tick
+        self._due = dict.fromkeys((job.name for job in self.jobs), 0.0)
+
+    async def run_due(self, stop: asyncio.Event | None = None) -> None:
+        """Run every job whose time has come, starting none once `stop` is set."""
+        for job in self.jobs:
+            if stop is not None and stop.is_set():
+                return
+            now = time.monotonic()
+            if now < self._due[job.name]:
+                continue
+            self._due[job.name] = now + job.every
+            try:
+                done = await job.run(self.ctx)
+            except Exception:
+                log.exception("background job %r failed", job.name)
+            else:
+                if done:
+                    log.info("background job %r handled %d", job.name, done)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        services = [asyncio.create_task(self._keep(service, stop)) for service in self.services]
+        try:
+            while not stop.is_set():
+                await self.run_due(stop)
+                await self._pause(stop)
+        finally:
+            if not stop.is_set():  # cancelled: so are the services
+                for task in services:
+                    task.cancel()
+            await asyncio.gather(*services, return_exceptions=True)
+
+    async def _keep(self, service: Service, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                await service.run(self.ctx, stop)
+            except Exception:
+                log.exception("background service %r failed; starting it again", service.name)
+                await self._pause(stop)
+
+    async def _pause(self, stop: asyncio.Event) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=self.tick)

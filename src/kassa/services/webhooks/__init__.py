@@ -1,0 +1,4 @@
+"""Signed event webhooks to a shop's own apps: endpoints and their secrets (`endpoints`),
+where deliveries may go (`destinations`), fan-out from the outbox (`fanout`), deliveries and
+their retry schedule (`deliveries`), sending them (`sending`), and waking the sender
+(`wakeups`)."""
