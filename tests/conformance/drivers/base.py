@@ -27,8 +27,8 @@ from tests.live import LiveServer
 
 @dataclass(frozen=True)
 class Account:
-    """A new Kassa shop whose only way to take payments is the provider under test, and its
-    test API key. Drivers add their handle on the provider's side."""
+    """A new Kassa shop with a test account of the provider under test, and its test API
+    key. Drivers add their handle on the provider's side."""
 
     name: str
     key: str
@@ -109,7 +109,7 @@ class Driver(ABC, Generic[A, N]):
         """The held money is taken at the provider (in its cabinet), not through Kassa;
         returns the notification the provider sends about it, not delivered. For providers
         that declare `two_stage`."""
-        raise NotImplementedError(f"{self.provider.name} declares two_stage")
+        raise NotImplementedError(f"{self.provider.name} declares two_stage: capture a hold")
 
     def follow_ups(self, account: A) -> list[Reply]:
         """Deliver what the provider notifies about its own records after Kassa's calls
@@ -126,7 +126,7 @@ class Driver(ABC, Generic[A, N]):
     def api_down(self, account: A) -> AbstractContextManager[None]:
         """The provider's API fails every call for the `with` block. For providers whose
         API Kassa calls (`creates_at_provider`, `two_stage` or `refunds`)."""
-        raise NotImplementedError(f"{self.provider.name} has an API Kassa calls")
+        raise NotImplementedError(f"{self.provider.name} has an API: take it down")
 
 
 def at_once(copies: int, send: Callable[[], httpx.Response]) -> list[httpx.Response]:
