@@ -24,6 +24,8 @@ from tests.webhooks.receiver import Receiver, merchant, receiver  # noqa: F401 -
 
 #: Kassa's provider timeout here: short, so an outage costs little time.
 PROVIDER_TIMEOUT = 2.0
+#: What every scenario's payment is for (100.00 RUB), unless it says otherwise.
+AMOUNT = 10000
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -68,9 +70,10 @@ class Shop:
         return f"/{self.account.name}"
 
     def create(self, **fields: Any) -> dict[str, Any]:
-        """A new payment of 100.00 RUB (unless `fields` say otherwise) to the provider."""
+        """A new payment to the provider of `AMOUNT` RUB minor units, unless `fields` say
+        otherwise."""
         body = {
-            "amount": 10000,
+            "amount": AMOUNT,
             "currency": "RUB",
             **self.driver.payment_fields(self.account),
             **fields,

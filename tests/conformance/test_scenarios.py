@@ -14,9 +14,7 @@ from collections import Counter
 
 import pytest
 
-from tests.conformance.conftest import Shop
-
-AMOUNT = 10000
+from tests.conformance.conftest import AMOUNT, Shop
 
 requires = pytest.mark.requires
 
@@ -68,6 +66,7 @@ def test_notifications_out_of_order_never_move_a_payment_back(shop: Shop) -> Non
     after = shop.get(payment)
     assert (after["status"], after["amount_captured"]) == ("succeeded", AMOUNT)
     assert shop.events(payment) == ["payment.created", "payment.succeeded"]
+    assert shop.webhooks(payment) == {"payment.created": 1, "payment.succeeded": 1}
 
 
 def test_a_forged_notification_is_refused_and_changes_nothing(shop: Shop) -> None:
