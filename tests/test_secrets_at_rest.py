@@ -187,7 +187,7 @@ def everything_works(found: Secrets, receiver: Receiver) -> None:
     (delivered,) = receiver.on(found.endpoint_path)[before:]
     assert delivered.verified == {found.webhook_new: True, found.webhook_old: True}
     claims = server.call(terminal_tokens.verify(server.ctx, found.terminal_token))
-    assert claims.kiosk_id == "KIOSK_1"
+    assert claims.device_id == "KIOSK_1"
 
 
 def first_event(found: Secrets, payment_id: str) -> str:

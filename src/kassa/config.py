@@ -3,24 +3,25 @@
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-#: The addresses YooKassa sends notifications from, as its official SDKs (Python, PHP) list them.
-YOOKASSA_NOTIFICATION_SOURCES = (
-    "185.71.76.0/27",
-    "185.71.77.0/27",
-    "77.75.153.0/25",
-    "77.75.154.128/25",
-    "77.75.156.11",
-    "77.75.156.35",
-    "2a02:5180:0:1509::/64",
-    "2a02:5180:0:2655::/64",
-    "2a02:5180:0:1533::/64",
-    "2a02:5180:0:2669::/64",
-)
+
+@dataclass(frozen=True, slots=True)
+class SourceSettings:
+    """The settings' word on where one provider's notifications may come from: `replace`
+    instead of the networks the provider publishes (`None`: keep those), plus `extra`."""
+
+    replace: Sequence[str] | None = None
+    extra: Sequence[str] = ()
+
+    def apply(self, published: Sequence[str]) -> tuple[str, ...]:
+        """The networks to accept, given the ones the provider publishes."""
+        return (*(published if self.replace is None else self.replace), *self.extra)
 
 
 class Settings(BaseSettings):
@@ -68,9 +69,10 @@ class Settings(BaseSettings):
         "are X-Forwarded-For and X-Forwarded-Proto believed. JSON list, e.g. "
         '["127.0.0.1", "10.0.0.0/8"].',
     )
-    yookassa_notification_sources: list[str] = Field(
-        list(YOOKASSA_NOTIFICATION_SOURCES),
-        description="Networks YooKassa sends notifications from (its SDKs' published list).",
+    yookassa_notification_sources: list[str] | None = Field(
+        None,
+        description="Networks YooKassa sends notifications from, replacing the ones it publishes "
+        "(which Kassa knows: docs/providers/yookassa.md). Default: the published ones.",
     )
     yookassa_extra_sources: list[str] = Field(
         [], description="Networks to accept YooKassa notifications from besides the published ones."
@@ -163,17 +165,21 @@ class Settings(BaseSettings):
 
     @field_validator("trusted_proxies", "yookassa_notification_sources", "yookassa_extra_sources")
     @classmethod
-    def _networks(cls, value: list[str]) -> list[str]:
+    def _networks(cls, value: list[str] | None) -> list[str] | None:
         """Every entry must be an IP address or network, so a typo fails at start-up."""
-        for entry in value:
+        for entry in value or ():
             ipaddress.ip_network(entry, strict=False)
         return value
 
     @property
-    def notification_sources(self) -> dict[str, list[str]]:
-        """Per provider, the networks its notifications may come from (providers that sign
-        their notifications need none)."""
-        return {"yookassa": self.yookassa_notification_sources + self.yookassa_extra_sources}
+    def notification_sources(self) -> dict[str, SourceSettings]:
+        """Per provider, how the settings change the networks its notifications may come from
+        (each provider declares the ones it publishes)."""
+        return {
+            "yookassa": SourceSettings(
+                self.yookassa_notification_sources, self.yookassa_extra_sources
+            )
+        }
 
     @property
     def resolved_public_url(self) -> str:

@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from kassa.agent.journal import Journal, Operation
+from kassa.agentkit.journal import Journal, Operation
 from tests.agent.helpers import (
     AgentProcess,
     FakeHub,

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from kassa.cli.agent import app as agent_app
+from kassa.agent.command import app as agent_app
 from kassa.cli.dev import app as dev_app
 
 

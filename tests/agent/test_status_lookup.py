@@ -13,9 +13,9 @@ from typing import Any
 import httpx
 import pytest
 
-from kassa.agent.journal import Journal, Operation, outcome_unknown
 from kassa.agent.local import STATUS_TRIES, LocalServices
 from kassa.agent.routing import Route
+from kassa.agentkit.journal import Journal, Operation, outcome_unknown
 from tests.agent.helpers import (
     AgentProcess,
     FakeHub,

@@ -1,6 +1,7 @@
 """The API document and the API agree: Idempotency-Key rules stated on every POST that takes
 one, an empty `starting_after` allowed (from the newest), times outside a sane range refused,
-and `405` answers whose `Allow` lists every method of the path."""
+`405` answers whose `Allow` lists every method of the path, and every kind of
+confirmation in the payment object."""
 
 from __future__ import annotations
 
@@ -111,3 +112,30 @@ def test_405_lists_every_method_of_the_path(
             assert answer.status_code == 405, (method, path, answer.status_code)
             allowed = {m.strip() for m in answer.headers["allow"].split(",")}
             assert allowed - {"HEAD"} == taken, (method, path, answer.headers["allow"])
+
+
+def test_the_document_lists_every_kind_of_confirmation(document: dict[str, Any]) -> None:
+    schemas = document["components"]["schemas"]
+    (typed, none) = schemas["PaymentOut"]["properties"]["confirmation"]["anyOf"]
+    assert none == {"type": "null"}
+    kinds = {
+        "redirect": "RedirectConfirmation",
+        "qr": "QrConfirmation",
+        "requisites": "RequisitesConfirmation",
+        "invoice_link": "InvoiceLinkConfirmation",
+        "widget": "WidgetConfirmation",
+        "terminal": "TerminalConfirmation",
+    }
+    assert typed["discriminator"] == {
+        "propertyName": "type",
+        "mapping": {kind: f"#/components/schemas/{name}" for kind, name in kinds.items()},
+    }
+    assert [member["$ref"] for member in typed["oneOf"]] == [
+        f"#/components/schemas/{name}" for name in kinds.values()
+    ]
+    for kind, name in kinds.items():
+        assert schemas[name]["properties"]["type"]["const"] == kind
+        assert schemas[name]["description"], name
+    requisites = schemas["RequisitesConfirmation"]
+    assert requisites["required"] == ["type", "amount", "currency"]
+    assert requisites["properties"]["amount"]["type"] == "integer"

@@ -24,17 +24,19 @@ from kassa.domain import (
     RefundUpdate,
     SignatureInvalid,
 )
-from kassa.providers import CheckResult, InboundRequest, Verdict
-from kassa.providers.cloudpayments import (
-    CloudPaymentsProvider,
-    TransactionStatus,
-    check_code,
+from kassa.providers import CheckResult, InboundRequest, Verdict, WidgetConfirmation
+from kassa.providers.cloudpayments import CloudPaymentsProvider
+from kassa.providers.cloudpayments.notifications import (
     check_kind,
     confirms,
-    json_body,
-    kassa_status,
     read_fields,
     read_notification,
+)
+from kassa.providers.cloudpayments.wire import (
+    TransactionStatus,
+    check_code,
+    json_body,
+    kassa_status,
     read_transaction,
     verify_signature,
     wire_amount,
@@ -256,17 +258,30 @@ def test_widget_options_follow_the_payment() -> None:
     provider = CloudPaymentsProvider(
         account, http=httpx.AsyncClient(), api_url="https://api", public_url="https://kassa"
     )
-    assert provider.widget(payment, language="ru") == {
-        "method": "auth",
-        "public-id": "test_api_1",
-        "amount": "1000.05",
-        "currency": "KZT",
-        "description": "pay_1",
-        "invoice-id": "pay_1",
-        "language": "ru-RU",
-        "script-url": "https://widget.tiptoppay.kz/bundles/widget.js",
+    page = provider.payer_page(payment, language="ru")
+    assert page.widget == WidgetConfirmation(
+        "https://widget.tiptoppay.kz/bundles/widget.js",
+        {
+            "method": "auth",
+            "public-id": "test_api_1",
+            "amount": "1000.05",
+            "currency": "KZT",
+            "description": "pay_1",
+            "invoice-id": "pay_1",
+            "language": "ru-RU",
+        },
+    )
+    origin = "https://widget.tiptoppay.kz"
+    assert page.sources == {
+        "script-src": (origin,),
+        "frame-src": (origin,),
+        "connect-src": (origin,),
+        "img-src": (origin,),
+        "font-src": (origin,),
+        "style-src": (origin, "'unsafe-inline'"),
     }
-    assert provider.widget_origin == "https://widget.tiptoppay.kz"
+    assert provider.payer_script is not None
+    assert "window.kassaWidget" in provider.payer_script.read_text()
 
 
 PAYMENT = {"TransactionId": "42", "Amount": "15.00", "Currency": "RUB", "InvoiceId": "pay_1"}

@@ -27,16 +27,18 @@ from kassa.domain import (
     RefundStatus,
     RefundUpdate,
 )
-from kassa.providers import PaymentRequest, Verdict
+from kassa.providers import PaymentRequest, RedirectConfirmation, Verdict
 from kassa.providers.base import InboundRequest
 from kassa.providers.wire import MALFORMED, value_amount
-from kassa.providers.yookassa import (
+from kassa.providers.yookassa import YooKassaProvider
+from kassa.providers.yookassa.provider import (
     DEFAULT_RETRY_AFTER_MS,
     MAX_RETRY_AFTER_MS,
-    YooKassaProvider,
+    _retry_after_ms,
+)
+from kassa.providers.yookassa.wire import (
     YooKassaRefundStatus,
     YooKassaStatus,
-    _retry_after_ms,
     kassa_refund_status,
     kassa_status,
     payment_update,
@@ -350,10 +352,9 @@ def test_the_create_request(emulator: YooKassaEmulator) -> None:
         "payment_method_data": {"type": "bank_card"},
     }
     assert created.status == PaymentStatus.PENDING
-    assert created.confirmation == {
-        "type": "redirect",
-        "url": f"http://yookassa.test/checkout/{created.provider_payment_id}",
-    }
+    assert created.confirmation == RedirectConfirmation(
+        f"http://yookassa.test/checkout/{created.provider_payment_id}"
+    )
 
 
 def inbound(body: bytes, source_ip: str | None = YOOKASSA_ADDRESS) -> InboundRequest:

@@ -59,3 +59,31 @@ def test_the_hubs_commands_say_what_is_missing_without_the_server_packages(
     assert done.returncode == 1
     assert "need the server extra" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_the_agent_imports_only_the_protocol_and_its_kit_of_kassa(tmp_path: object) -> None:
+    """`python -m kassa.agent` loads nothing of the hub: not its command line, services, store,
+    web, providers or settings."""
+    code = textwrap.dedent(
+        """
+        import runpy, sys
+        sys.argv = ["kassa agent", "--help"]
+        try:
+            runpy.run_module("kassa.agent", run_name="__main__")
+        except SystemExit:
+            pass
+        print(" ".join(sorted(name for name in sys.modules if name.startswith("kassa"))))
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+        cwd=str(tmp_path),
+    )
+    loaded = done.stdout.splitlines()[-1].split()
+    allowed = ("kassa.agent", "kassa.agentkit", "kassa.protocol", "kassa.domain")
+    assert "kassa.agent.command" in loaded
+    assert [name for name in loaded if name != "kassa" and not name.startswith(allowed)] == []

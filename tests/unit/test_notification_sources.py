@@ -8,12 +8,15 @@ import httpx
 import pytest
 from pydantic import ValidationError
 
-from kassa.config import YOOKASSA_NOTIFICATION_SOURCES, Settings
+from kassa.config import Settings
 from kassa.domain import NotificationRejected, ProviderAccount
-from kassa.providers import InboundRequest
+from kassa.providers import PROVIDERS, InboundRequest
 from kassa.providers.sandbox import SandboxProvider
+from kassa.providers.yookassa import YooKassaProvider
+from kassa.services.gateways import Gateways
 
-NETWORKS = [ipaddress.ip_network(entry) for entry in YOOKASSA_NOTIFICATION_SOURCES]
+PUBLISHED = YooKassaProvider.notification_networks
+NETWORKS = [ipaddress.ip_network(entry) for entry in PUBLISHED]
 
 
 def provider() -> SandboxProvider:
@@ -64,7 +67,43 @@ def test_a_typo_in_a_network_fails_at_start_up() -> None:
         Settings(yookassa_extra_sources=["185.71.76"])
 
 
+def sources(settings: Settings, provider: str = "yookassa") -> list[str]:
+    """The networks Kassa accepts `provider`'s notifications from under `settings`."""
+    account = ProviderAccount(
+        id="pa_1",
+        shop_id="shop_1",
+        provider=provider,
+        test=True,
+        enabled=True,
+        credentials={},
+    )
+    return [
+        str(network) for network in Gateways(settings).for_account(account).notification_sources
+    ]
+
+
+def test_the_published_networks_by_default() -> None:
+    assert Settings().yookassa_notification_sources is None
+    assert sources(Settings()) == [str(network) for network in NETWORKS]
+
+
 def test_extra_sources_extend_the_published_list() -> None:
     settings = Settings(yookassa_extra_sources=["10.1.2.0/24"])
-    assert settings.notification_sources["yookassa"][-1] == "10.1.2.0/24"
-    assert len(settings.notification_sources["yookassa"]) == len(YOOKASSA_NOTIFICATION_SOURCES) + 1
+    assert sources(settings) == [*(str(network) for network in NETWORKS), "10.1.2.0/24"]
+
+
+def test_the_setting_replaces_the_published_list(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KASSA_YOOKASSA_NOTIFICATION_SOURCES", '["192.0.2.0/24"]')
+    monkeypatch.setenv("KASSA_YOOKASSA_EXTRA_SOURCES", '["198.51.100.7"]')
+    assert sources(Settings()) == ["192.0.2.0/24", "198.51.100.7/32"]
+    monkeypatch.setenv("KASSA_YOOKASSA_NOTIFICATION_SOURCES", "[]")
+    assert sources(Settings()) == ["198.51.100.7/32"]
+
+
+def test_providers_that_sign_their_notifications_publish_no_networks() -> None:
+    published = {name: cls.notification_networks for name, cls in PROVIDERS.items()}
+    assert {name for name, networks in published.items() if networks} == {"yookassa"}
+    assert sources(Settings(yookassa_extra_sources=["10.1.2.0/24"]), "cloudpayments") == []
+    for networks in published.values():
+        for entry in networks:
+            ipaddress.ip_network(entry)  # each one a network, written exactly

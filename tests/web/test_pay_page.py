@@ -1,6 +1,7 @@
 """The payer's page `/pay/{id}`: the CloudPayments widget for a pending payment, the status for
-the rest; Russian and English; its Content-Security-Policy; and what its script does when the
-widget loads, fails to load, or reports a payment (run in Node with a stand-in DOM)."""
+the rest; Russian and English; its Content-Security-Policy; and what its script, with
+CloudPayments' own, does when the widget loads, fails to load, or reports a payment (run in
+Node with a stand-in DOM)."""
 
 from __future__ import annotations
 
@@ -23,7 +24,9 @@ from tests.emulators.cloudpayments import CloudPaymentsEmulator, Site, connect, 
 from tests.helpers import ShopSetup, create_payment
 from tests.live import LiveServer
 
-PAY_JS = Path(__file__).resolve().parents[2] / "src" / "kassa" / "web" / "static" / "pay.js"
+SRC = Path(__file__).resolve().parents[2] / "src" / "kassa"
+PAY_JS = SRC / "web" / "static" / "pay.js"
+CLOUDPAYMENTS_JS = SRC / "providers" / "cloudpayments" / "widget.js"
 
 
 class Page(HTMLParser):
@@ -106,8 +109,8 @@ def test_the_widget_page_in_english(
     assert response.status_code == 200
     assert response.headers["cache-control"] == "no-store"
     page = Page(response.text)
-    assert page.by_id["cp-widget"] == {
-        "id": "cp-widget",
+    assert page.by_id["pay-widget"] == {
+        "id": "pay-widget",
         "class": "pay-widget",
         "data-script-url": f"{emulator.url}/widget.js",
         "data-method": "charge",
@@ -131,7 +134,10 @@ def test_the_widget_page_in_english(
     assert "The payment form needs JavaScript." in page.text  # <noscript>
     # Only scripts from files: the page's policy forbids inline ones.
     assert page.inline_scripts == 0
-    assert [s.get("src") for s in page.scripts] == ["/static/pay.js"]
+    assert [s.get("src") for s in page.scripts] == [
+        f"/pay/{payment['id']}/widget.js",
+        "/static/pay.js",
+    ]
     # The widget's origin is let in for this page only: scripts and frames, nothing inline.
     directives = policy(response)
     assert directives["script-src"] == f"'self' {emulator.url}"
@@ -142,13 +148,18 @@ def test_the_widget_page_in_english(
     assert len(response.headers.get_list("content-security-policy")) == 1
     # The stand-in widget script the page points at is served.
     assert "CloudPayments" in httpx.get(f"{emulator.url}/widget.js").text
+    # So is CloudPayments' part of the page's script, from beside its provider module.
+    script = httpx.get(f"{server.url}/pay/{payment['id']}/widget.js")
+    assert script.status_code == 200
+    assert script.headers["content-type"].startswith("text/javascript")
+    assert script.text == CLOUDPAYMENTS_JS.read_text()
 
 
 def test_a_two_stage_payment_in_russian(server: LiveServer, site: Site, api: httpx.Client) -> None:
     payment = create_payment(api, amount=150050, capture=False)
     response = open_page(server, payment["id"], **{"Accept-Language": "ru-RU,ru;q=0.9"})
     page = Page(response.text)
-    widget = page.by_id["cp-widget"]
+    widget = page.by_id["pay-widget"]
     assert (widget["data-method"], widget["data-language"]) == ("auth", "ru-RU")
     assert "data-account-id" not in widget
     assert widget["data-description"] == payment["id"]
@@ -166,9 +177,16 @@ def test_the_default_widget_is_cloudpayments(
     with site.shop.api(server) as api:
         payment = create_payment(api)
     response = open_page(server, payment["id"])
-    widget = Page(response.text).by_id["cp-widget"]
+    widget = Page(response.text).by_id["pay-widget"]
     assert widget["data-script-url"] == "https://widget.cloudpayments.ru/bundles/cloudpayments.js"
     assert policy(response)["script-src"] == "'self' https://widget.cloudpayments.ru"
+    origin = "https://widget.cloudpayments.ru"
+    assert response.headers["content-security-policy"] == (
+        f"default-src 'self'; img-src 'self' data: {origin}; "
+        f"style-src 'self' {origin} 'unsafe-inline'; script-src 'self' {origin}; "
+        "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'; "
+        f"frame-src {origin}; connect-src 'self' {origin}; font-src 'self' {origin}"
+    )
 
 
 def test_other_pages_keep_the_strict_policy(server: LiveServer) -> None:
@@ -183,7 +201,7 @@ def test_a_paid_payment_shows_its_status_without_the_widget(
     site.pay(payment)
     response = open_page(server, payment["id"], **{"Accept-Language": "en"})
     page = Page(response.text)
-    assert "cp-widget" not in page.by_id
+    assert "pay-widget" not in page.by_id
     assert "Payment succeeded" in page.text
     assert "RUB\u00a01,500.50" in page.text
     assert "https://shop.example/thanks" in page.links
@@ -230,7 +248,10 @@ def test_another_providers_pending_payment_links_to_its_page(
     page = Page(open_page(server, payment["id"]).text)
     assert "Waiting for the payment" in page.text
     assert payment["confirmation"]["url"] in page.links
-    assert "cp-widget" not in page.by_id
+    assert "pay-widget" not in page.by_id
+    # The sandbox has no widget, so no script of its own for the page.
+    assert httpx.get(f"{server.url}/pay/{payment['id']}/widget.js").status_code == 404
+    assert httpx.get(f"{server.url}/pay/pay_nope/widget.js").status_code == 404
 
 
 def test_a_disabled_account_cannot_be_paid(
@@ -248,7 +269,7 @@ def test_a_disabled_account_cannot_be_paid(
         )
     )
     page = Page(open_page(server, payment["id"]).text)
-    assert "cp-widget" not in page.by_id
+    assert "pay-widget" not in page.by_id
     assert "This payment cannot be paid right now. Please contact the shop." in page.text
 
 
@@ -257,7 +278,7 @@ def test_a_disabled_account_cannot_be_paid(
 HARNESS = r"""
 const fs = require("fs");
 const vm = require("vm");
-const [scriptPath, scenario, datasetJson] = process.argv.slice(1);
+const [providerPath, scriptPath, scenario, datasetJson] = process.argv.slice(1);
 
 function element(id, props) {
   const classes = new Set();
@@ -268,7 +289,7 @@ function element(id, props) {
   }, props);
 }
 const elements = {
-  "cp-widget": element("cp-widget", { dataset: JSON.parse(datasetJson) }),
+  "pay-widget": element("pay-widget", { dataset: JSON.parse(datasetJson) }),
   "pay-button": element("pay-button", { disabled: true }),
   "pay-loading": element("pay-loading"),
   "pay-processing": element("pay-processing", { hidden: true }),
@@ -299,6 +320,7 @@ const context = {
   },
 };
 vm.createContext(context);
+vm.runInContext(fs.readFileSync(providerPath, "utf8"), context);  // the page runs it first
 vm.runInContext(fs.readFileSync(scriptPath, "utf8"), context);
 
 function cp() {
@@ -362,7 +384,7 @@ def run_pay_js(scenario: str) -> dict[str, Any]:
     if node is None:
         pytest.skip("Node.js is not installed")
     result = subprocess.run(
-        [node, "-e", HARNESS, str(PAY_JS), scenario, json.dumps(DATASET)],
+        [node, "-e", HARNESS, str(CLOUDPAYMENTS_JS), str(PAY_JS), scenario, json.dumps(DATASET)],
         capture_output=True,
         text=True,
         timeout=30,

@@ -1,5 +1,5 @@
 """`python -m kassa.agent`: the same as `kassa agent`."""
 
-from kassa.cli.agent import main
+from kassa.agent.command import main
 
 main()

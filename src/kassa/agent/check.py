@@ -20,11 +20,11 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus, WebSocketException
 
 from kassa.agent.config import AgentConfig, ConfigError, find_env_file, load_config
-from kassa.agent.journal import Journal, State
-from kassa.agent.link import MAX_FRAME, refusal
 from kassa.agent.local import LocalServices
 from kassa.agent.routing import Routing, RoutingError, load_routing
-from kassa.agent.token import TokenError, read_claims
+from kassa.agentkit.journal import Journal, State
+from kassa.agentkit.link import refusal
+from kassa.protocol import MAX_FRAME_BYTES, ClaimsError, TokenClaims, unverified_payload
 
 #: The whole hub check (connect and handshake) gives up after this long.
 HUB_TIMEOUT = 5.0
@@ -83,43 +83,39 @@ def _hub_url(config: AgentConfig) -> Finding:
 
 def _token(config: AgentConfig) -> list[Finding]:
     try:
-        claims = read_claims(config.token)
-    except TokenError as exc:
+        payload = unverified_payload(config.token)
+    except ClaimsError as exc:
         return [Finding("token", Status.FAIL, str(exc))]
+    try:
+        claims = TokenClaims.from_payload(payload)
+    except ClaimsError as exc:
+        detail = f"{exc}: not a Kassa terminal token (`kassa terminals add` prints one)"
+        return [Finding("token", Status.FAIL, detail)]
     findings: list[Finding] = []
     now = datetime.now(UTC)
-    if claims.kiosk_id is None:
-        findings.append(
-            Finding(
-                "token",
-                Status.FAIL,
-                "no kiosk_id claim: not a Kassa terminal token (`kassa terminals add` prints one)",
-            )
-        )
-    elif claims.expired(now):
-        assert claims.expires_at is not None
+    if claims.expired(now):
         findings.append(
             Finding("token", Status.FAIL, f"expired on {claims.expires_at:%Y-%m-%d %H:%M} UTC")
         )
     else:
-        expiry = f"expires {claims.expires_at:%Y-%m-%d}" if claims.expires_at else "no expiry"
-        soon = claims.expires_at is not None and claims.expires_at - now < EXPIRY_WARNING
+        soon = claims.expires_at - now < EXPIRY_WARNING
         findings.append(
             Finding(
                 "token",
                 Status.WARN if soon else Status.OK,
-                f"kiosk {claims.kiosk_id}, shop {claims.shop or '?'}, {expiry} "
+                f"kiosk {claims.device_id}, shop {claims.shop_id}, "
+                f"expires {claims.expires_at:%Y-%m-%d} "
                 "(claims read without verifying the signature)",
             )
         )
     if config.kiosk_id is not None:
-        match = config.kiosk_id == claims.kiosk_id
+        match = config.kiosk_id == claims.device_id
         findings.append(
             Finding(
                 "KIOSK_ID",
                 Status.OK if match else Status.FAIL,
                 f"{config.kiosk_id} "
-                + ("matches the token" if match else f"but the token is for {claims.kiosk_id}"),
+                + ("matches the token" if match else f"but the token is for {claims.device_id}"),
             )
         )
     return findings
@@ -201,7 +197,7 @@ async def _handshake(config: AgentConfig) -> Finding:
                 config.hub_url,
                 additional_headers={"Authorization": f"Bearer {config.token}"},
                 open_timeout=HUB_TIMEOUT,
-                max_size=MAX_FRAME,
+                max_size=MAX_FRAME_BYTES,
             ) as ws:
                 await ws.close()
     except InvalidStatus as exc:

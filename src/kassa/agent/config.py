@@ -12,10 +12,11 @@ from urllib.parse import urlsplit, urlunsplit
 
 from dotenv import dotenv_values
 
+from kassa.protocol.terminal import PATH as TERMINALS_PATH
+
 DEFAULT_GATEWAY_URL = "http://localhost:8080/payment"
 DEFAULT_ROUTING_FILE = "routing_config.yaml"
 DEFAULT_JOURNAL_FILE = "kassa-agent.db"
-TERMINALS_PATH = "/terminals/ws"
 
 #: Where a `.env` file is looked for, in order, when `--env-file` is not given.
 ENV_DIRECTORIES = (Path(), Path("/etc/kassa-agent"), Path("~/.kassa-agent"))

@@ -21,6 +21,7 @@ from typing import Any
 import httpx
 
 from kassa.agent.routing import MissingField, Route
+from kassa.protocol import ResultCode, failed_result, ok_result
 
 log = logging.getLogger(__name__)
 
@@ -32,17 +33,6 @@ MESSAGE_LIMIT = 500
 STATUS_TRIES = 3
 #: The pause before the second try, as a share of the route's timeout; it doubles after.
 STATUS_FIRST_PAUSE = 0.25
-
-
-def ok(body: Any) -> dict[str, Any]:
-    return {"ok": True, "body": body}
-
-
-def failure(code: str, message: str, *, unknown: bool, status: int | None = None) -> dict[str, Any]:
-    error: dict[str, Any] = {"code": code, "message": message, "unknown": unknown}
-    if status is not None:
-        error["status"] = status
-    return {"ok": False, "error": error}
 
 
 class LocalServices:
@@ -68,15 +58,19 @@ class LocalServices:
         try:
             response = await self.client.request(method, route.url, **request)
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.UnsupportedProtocol) as exc:
-            return failure("connection_refused", f"{route.url}: {_describe(exc)}", unknown=False)
+            return failed_result(
+                ResultCode.CONNECTION_REFUSED, f"{route.url}: {_describe(exc)}", unknown=False
+            )
         except httpx.TimeoutException:
-            return failure(
-                "timeout", f"{route.url} did not answer in {route.timeout:g} s", unknown=True
+            return failed_result(
+                ResultCode.TIMEOUT,
+                f"{route.url} did not answer in {route.timeout:g} s",
+                unknown=True,
             )
         except httpx.TransportError as exc:
             # The request may have been delivered and acted on; only the answer was lost.
-            return failure(
-                "outcome_unknown",
+            return failed_result(
+                ResultCode.OUTCOME_UNKNOWN,
                 f"the connection to {route.url} broke during the call: {_describe(exc)}",
                 unknown=True,
             )
@@ -91,17 +85,17 @@ class LocalServices:
         )
         if not response.is_success:
             text = response.text.strip()[:MESSAGE_LIMIT]
-            return failure(
-                "http_error",
+            return failed_result(
+                ResultCode.HTTP_ERROR,
                 f"HTTP {response.status_code}: {text}" if text else f"HTTP {response.status_code}",
                 unknown=response.status_code >= 500,
                 status=response.status_code,
             )
         try:
-            return ok(response.json())
+            return ok_result(response.json())
         except ValueError:
-            return failure(
-                "invalid_json",
+            return failed_result(
+                ResultCode.INVALID_JSON,
                 f"HTTP {response.status_code} but not JSON: {response.text[:100]!r}",
                 unknown=True,
             )
@@ -148,11 +142,11 @@ class LocalServices:
             message = (
                 f"{url}: the service never processed the call (HTTP 404); it was not sent again"
             )
-            return failure("not_processed", message, unknown=False, status=404), ""
+            return failed_result(ResultCode.NOT_PROCESSED, message, unknown=False, status=404), ""
         if response.status_code != 200:
             return None, f"{url}: HTTP {response.status_code} {response.text.strip()[:100]!r}"
         try:
-            return ok(response.json()), ""
+            return ok_result(response.json()), ""
         except ValueError:
             return None, f"{url}: HTTP 200 but not JSON: {response.text[:100]!r}"
 

@@ -22,6 +22,8 @@ from urllib.parse import quote, urlsplit
 
 import yaml
 
+from kassa.protocol.terminal import PAYMENT_KIND
+
 #: A card payment takes up to ~31 s on the field gateway; its routes used 35 s.
 PAYMENT_TIMEOUT = 35.0
 DEFAULT_TIMEOUT = 30.0
@@ -104,12 +106,12 @@ def load_routing(
     routes = {
         str(kind): _route(entry, f"{where}: routes.{kind}") for kind, entry in routes_data.items()
     }
-    if "payment" not in routes:
+    if PAYMENT_KIND not in routes:
         status_url = None
         if gateway_status_url is not None:
             status_url = _status_url(gateway_status_url, "the gateway status URL")
         url = _url(gateway_url, "the gateway URL")
-        routes["payment"] = Route(url=url, timeout=PAYMENT_TIMEOUT, status_url=status_url)
+        routes[PAYMENT_KIND] = Route(url=url, timeout=PAYMENT_TIMEOUT, status_url=status_url)
     default = data.get("default")
     return Routing(routes, None if default is None else _route(default, f"{where}: default"))
 

@@ -12,7 +12,7 @@ from typing import Any
 
 def main() -> None:
     if sys.argv[1:2] == ["agent"]:
-        from kassa.cli.agent import app as agent
+        from kassa.agent.command import app as agent
 
         agent(args=sys.argv[2:], prog_name="kassa agent")
         return

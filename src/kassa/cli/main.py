@@ -71,7 +71,7 @@ def agent(ctx: typer.Context) -> None:
     # `kassa.cli.main()`), so the agent runs without the server extra; this entry is what
     # `kassa --help` lists and what callers of this app, such as tests, reach.
     try:
-        from kassa.cli.agent import app as agent_app
+        from kassa.agent.command import app as agent_app
     except ImportError as exc:
         raise fail(
             f"kassa agent needs the agent extra: pip install 'kassa[agent]' ({exc})"

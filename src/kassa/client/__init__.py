@@ -18,7 +18,21 @@ from kassa.client.errors import (
     RateLimitError,
     WebhookVerificationError,
 )
-from kassa.client.models import Event, Page, Payment, Refund, WebhookEndpoint
+from kassa.client.models import (
+    Confirmation,
+    Event,
+    InvoiceLinkConfirmation,
+    OtherConfirmation,
+    Page,
+    Payment,
+    QrConfirmation,
+    RedirectConfirmation,
+    Refund,
+    RequisitesConfirmation,
+    TerminalConfirmation,
+    WebhookEndpoint,
+    WidgetConfirmation,
+)
 from kassa.client.sync import Kassa
 from kassa.client.webhooks import verify_webhook
 
@@ -27,19 +41,27 @@ __all__ = [
     "APIError",
     "AsyncKassa",
     "AuthenticationError",
+    "Confirmation",
     "ConflictError",
     "Event",
     "InvalidRequestError",
+    "InvoiceLinkConfirmation",
     "Kassa",
     "KassaError",
     "NotFoundError",
+    "OtherConfirmation",
     "Page",
     "Payment",
     "PermissionDeniedError",
     "ProviderError",
+    "QrConfirmation",
     "RateLimitError",
+    "RedirectConfirmation",
     "Refund",
+    "RequisitesConfirmation",
+    "TerminalConfirmation",
     "WebhookEndpoint",
     "WebhookVerificationError",
+    "WidgetConfirmation",
     "verify_webhook",
 ]

@@ -3,16 +3,155 @@ times are timezone-aware datetimes. `raw` keeps the whole object for fields adde
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 
 T = TypeVar("T")
 
 
 def _time(value: Any) -> datetime | None:
     return datetime.fromisoformat(value) if isinstance(value, str) else None
+
+
+# What the payer must do: `Payment.confirmation`, one of these by the API's `type`
+
+
+@dataclass(frozen=True, slots=True)
+class RedirectConfirmation:
+    """Send the payer to `url`."""
+
+    url: str
+    type: Literal["redirect"] = field(default="redirect", init=False)
+
+    @classmethod
+    def from_api(cls, data: Mapping[str, Any]) -> RedirectConfirmation:
+        return cls(url=data["url"])
+
+
+@dataclass(frozen=True, slots=True)
+class QrConfirmation:
+    """Show the payer a QR code of `payload` (or the picture at `image_url`)."""
+
+    payload: str
+    image_url: str | None = None
+    type: Literal["qr"] = field(default="qr", init=False)
+
+    @classmethod
+    def from_api(cls, data: Mapping[str, Any]) -> QrConfirmation:
+        return cls(payload=data["payload"], image_url=data.get("image_url"))
+
+
+@dataclass(frozen=True, slots=True)
+class RequisitesConfirmation:
+    """Ask the payer to transfer exactly `amount` (minor units of `currency`) to the card
+    number `pan` or, through SBP, to the phone number `phone`, before `expires_at`."""
+
+    amount: int
+    currency: str
+    pan: str | None = None
+    phone: str | None = None
+    bank: str | None = None
+    holder: str | None = None
+    expires_at: datetime | None = None
+    type: Literal["requisites"] = field(default="requisites", init=False)
+
+    @classmethod
+    def from_api(cls, data: Mapping[str, Any]) -> RequisitesConfirmation:
+        return cls(
+            amount=data["amount"],
+            currency=data["currency"],
+            pan=data.get("pan"),
+            phone=data.get("phone"),
+            bank=data.get("bank"),
+            holder=data.get("holder"),
+            expires_at=_time(data.get("expires_at")),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class InvoiceLinkConfirmation:
+    """Send the payer to `url`, an invoice in a messenger or a wallet."""
+
+    url: str
+    type: Literal["invoice_link"] = field(default="invoice_link", init=False)
+
+    @classmethod
+    def from_api(cls, data: Mapping[str, Any]) -> InvoiceLinkConfirmation:
+        return cls(url=data["url"])
+
+
+@dataclass(frozen=True, slots=True)
+class WidgetConfirmation:
+    """Load the provider's widget `script` on your page and open it with `params`."""
+
+    script: str
+    params: Mapping[str, Any]
+    type: Literal["widget"] = field(default="widget", init=False)
+
+    @classmethod
+    def from_api(cls, data: Mapping[str, Any]) -> WidgetConfirmation:
+        return cls(script=data["script"], params=data.get("params") or {})
+
+
+@dataclass(frozen=True, slots=True)
+class TerminalConfirmation:
+    """The payer pays at the shop's terminal; `result` is its card gateway's answer, or
+    `error` the failure, once it comes."""
+
+    terminal: str
+    request_id: str | None = None
+    result: Mapping[str, Any] | None = None
+    error: Mapping[str, Any] | None = None
+    type: Literal["terminal"] = field(default="terminal", init=False)
+
+    @classmethod
+    def from_api(cls, data: Mapping[str, Any]) -> TerminalConfirmation:
+        return cls(
+            terminal=data["terminal"],
+            request_id=data.get("request_id"),
+            result=data.get("result"),
+            error=data.get("error"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class OtherConfirmation:
+    """A kind of confirmation this client does not know (from a newer Kassa): its `type`, and
+    the whole object as `raw`."""
+
+    type: str
+    raw: Mapping[str, Any] = field(default_factory=dict, repr=False)
+
+
+Confirmation = (
+    RedirectConfirmation
+    | QrConfirmation
+    | RequisitesConfirmation
+    | InvoiceLinkConfirmation
+    | WidgetConfirmation
+    | TerminalConfirmation
+    | OtherConfirmation
+)
+
+_CONFIRMATIONS: Mapping[str, Callable[[Mapping[str, Any]], Confirmation]] = {
+    "redirect": RedirectConfirmation.from_api,
+    "qr": QrConfirmation.from_api,
+    "requisites": RequisitesConfirmation.from_api,
+    "invoice_link": InvoiceLinkConfirmation.from_api,
+    "widget": WidgetConfirmation.from_api,
+    "terminal": TerminalConfirmation.from_api,
+}
+
+
+def read_confirmation(data: Mapping[str, Any] | None) -> Confirmation | None:
+    """The API's `confirmation` object as its typed value (`None` for none)."""
+    if not data:
+        return None
+    kind = str(data.get("type"))
+    reader = _CONFIRMATIONS.get(kind)
+    return reader(data) if reader is not None else OtherConfirmation(kind, raw=data)
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +166,9 @@ class Payment:
     test: bool
     created_at: datetime
     provider_payment_id: str | None = None
+    #: What the payer must do (`None` when the provider said nothing).
+    confirmation: Confirmation | None = None
+    #: The confirmation's `url` (a redirect's or an invoice link's): where to send the payer.
     confirmation_url: str | None = None
     description: str | None = None
     customer: str | None = None
@@ -38,7 +180,7 @@ class Payment:
 
     @classmethod
     def from_api(cls, data: Mapping[str, Any]) -> Payment:
-        confirmation = data.get("confirmation") or {}
+        confirmation_data = data.get("confirmation") or {}
         failure = data.get("failure") or {}
         return cls(
             id=data["id"],
@@ -51,7 +193,8 @@ class Payment:
             test=data["test"],
             created_at=datetime.fromisoformat(data["created_at"]),
             provider_payment_id=data.get("provider_payment_id"),
-            confirmation_url=confirmation.get("url"),
+            confirmation=read_confirmation(confirmation_data),
+            confirmation_url=confirmation_data.get("url"),
             description=data.get("description"),
             customer=data.get("customer"),
             metadata=data.get("metadata") or {},

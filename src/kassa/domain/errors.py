@@ -1,31 +1,37 @@
 """Kassa's error tree.
 
 Every error carries a machine-readable `code`, a human `message` and, where one input is to
-blame, the `param`. The web layer maps each branch to an HTTP status; nothing here knows HTTP.
+blame, the `param`. A raise may give a more precise code than its class's (`token_expired` for
+an `AuthenticationFailed`). Nothing here knows HTTP: the web layer (`kassa.web.errors`) maps
+each class to the status shown below. `tests/unit/test_error_tree.py` keeps this drawing true:
+every class, its parent, its code and its status.
 
-    KassaError
-    ├── InvalidRequest               the input is wrong                       (422)
-    │   ├── ParameterInvalid
-    │   ├── AmountInvalid
-    │   ├── CurrencyUnsupported
-    │   ├── MethodUnsupported
-    │   └── ProviderNotConfigured
-    ├── AuthenticationFailed         no or bad credentials                    (401)
-    ├── PermissionDenied             credentials fine, action not allowed     (403)
-    ├── NotFound                     no such object for this caller           (404)
-    ├── Conflict                     the request clashes with current state   (409)
-    │   ├── InvalidState
-    │   │   ├── PaymentInvalidState  the payment's status does not allow the operation
-    │   │   └── TransitionRejected   a status change outside the table
-    │   ├── IdempotencyKeyReused
-    │   └── IdempotencyKeyInUse
-    ├── RateLimited                                                           (429)
-    └── ProviderError                the provider did not do it
-        ├── ProviderUnavailable      network error, timeout, 5xx: outcome unknown
-        ├── ProviderDeclined         the provider answered no
-        ├── NotSupported             the provider has no such operation
-        └── NotificationRejected     a notification is unreadable or not authentic
-            └── SignatureInvalid
+    class                            code                     HTTP
+    KassaError                       kassa_error              400  base of every error
+    ├── InvalidRequest               invalid_request          422  the input is wrong
+    │   ├── ParameterInvalid         parameter_invalid        422  one parameter is wrong
+    │   ├── AmountInvalid            amount_invalid           422  not a valid amount
+    │   ├── CurrencyUnsupported      currency_unsupported     422  unknown or not offered
+    │   ├── MethodUnsupported        method_unsupported       422  not offered by the provider
+    │   └── ProviderNotConfigured    provider_not_configured  422  no enabled account
+    ├── AuthenticationFailed         authentication_failed    401  no or bad credentials
+    ├── PermissionDenied             permission_denied        403  known caller, not allowed
+    ├── NotFound                     resource_missing         404  no such object for the caller
+    ├── Conflict                     conflict                 409  clashes with the current state
+    │   ├── InvalidState             invalid_state            409  not in the object's status
+    │   │   ├── PaymentInvalidState  payment_invalid_state    409  not in the payment's status
+    │   │   └── TransitionRejected   invalid_state            409  a move outside the table
+    │   ├── IdempotencyKeyReused     idempotency_key_reused   409  the key had another request
+    │   ├── IdempotencyKeyInUse      idempotency_key_in_use   409  the key's request still runs
+    │   └── TerminalUnavailable      terminal_offline         409  no agent connected, or disabled
+    ├── RateLimited                  rate_limited             429  wait `retry_after` seconds
+    ├── OperationTimedOut            timeout                  504  a terminal did not answer
+    └── ProviderError                provider_error           502  the provider did not do it
+        ├── ProviderUnavailable      provider_unavailable     502  no answer: outcome unknown
+        ├── ProviderDeclined         provider_declined        402  the provider answered no
+        ├── NotSupported             operation_unsupported    422  the provider cannot do that
+        └── NotificationRejected     notification_rejected    400  unreadable or not authentic
+            └── SignatureInvalid     signature_invalid        400  failed the authenticity check
 """
 
 from __future__ import annotations

@@ -5,18 +5,24 @@ it gets a provider account and an injected `httpx.AsyncClient`, and it never tou
 database or the web framework. The services layer persists what it returns.
 
 Operations a provider does not offer raise `NotSupported`; what it does offer is declared as
-data (`methods`, `currencies`, `capabilities`) for the API, the CLI and the admin UI.
+data (`methods`, `currencies`, `capabilities`) for the API, the CLI and the admin UI. So is
+everything else about it that Kassa's other layers need, so that a provider is one module (or
+package): what the payer must do (one of the typed confirmations), what Kassa's payer page
+shows for it (`payer_page`, `payer_script`), and where its unsigned notifications come from
+(`notification_networks`).
 """
 
 from __future__ import annotations
 
 import ipaddress
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any, ClassVar
+from importlib.resources.abc import Traversable
+from typing import Any, ClassVar, Literal
 
 import httpx
 
@@ -90,13 +96,122 @@ class OperationRequest:
     deadline: datetime
 
 
+# What the payer must do: one of these, `type` telling which (the API's `confirmation`)
+
+
+@dataclass(frozen=True, slots=True)
+class RedirectConfirmation:
+    """The payer follows `url`: the provider's checkout page, or Kassa's own payer page."""
+
+    type: ClassVar[Literal["redirect"]] = "redirect"
+    url: str
+
+
+@dataclass(frozen=True, slots=True)
+class QrConfirmation:
+    """The payer scans a QR code of `payload` (an SBP or Kaspi link, say) with a banking
+    app; `image_url`, if the provider draws the code itself, is a picture of it."""
+
+    type: ClassVar[Literal["qr"]] = "qr"
+    payload: str
+    image_url: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RequisitesConfirmation:
+    """The payer transfers exactly `amount` (minor units of `currency`, which may differ from
+    the payment's own by the provider's adjustment) to a card number (`pan`) or, through SBP,
+    to a phone number (`phone`): one of the two. `bank` and `holder` are the recipient's bank
+    and name as the payer's banking app will show them; the requisites hold until
+    `expires_at`."""
+
+    type: ClassVar[Literal["requisites"]] = "requisites"
+    amount: int
+    currency: str
+    pan: str | None = None
+    phone: str | None = None
+    bank: str | None = None
+    holder: str | None = None
+    expires_at: datetime | None = None
+
+    def __post_init__(self) -> None:
+        if (self.pan is None) == (self.phone is None):
+            raise ValueError("requisites name a card number (pan) or a phone number, one of them")
+        if self.amount <= 0:
+            raise ValueError("the amount to transfer is positive")
+
+
+@dataclass(frozen=True, slots=True)
+class InvoiceLinkConfirmation:
+    """The payer opens `url`, an invoice in a messenger or a wallet (Telegram, CryptoBot)."""
+
+    type: ClassVar[Literal["invoice_link"]] = "invoice_link"
+    url: str
+
+
+@dataclass(frozen=True, slots=True)
+class WidgetConfirmation:
+    """The payer pays in the provider's widget: its `script`, opened with `params` (JSON
+    values), on the merchant's own page."""
+
+    type: ClassVar[Literal["widget"]] = "widget"
+    script: str
+    params: Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class TerminalConfirmation:
+    """The payer pays at the shop's terminal (kiosk) `terminal`."""
+
+    type: ClassVar[Literal["terminal"]] = "terminal"
+    terminal: str
+
+
+Confirmation = (
+    RedirectConfirmation
+    | QrConfirmation
+    | RequisitesConfirmation
+    | InvoiceLinkConfirmation
+    | WidgetConfirmation
+    | TerminalConfirmation
+)
+
+
+#: The Content-Security-Policy directives a payer page's widget may add sources to.
+PAGE_DIRECTIVES = frozenset(
+    {"script-src", "frame-src", "connect-src", "img-src", "font-src", "style-src"}
+)
+_DATA_NAME = re.compile(r"[a-z][a-z0-9-]*")
+
+
+@dataclass(frozen=True, slots=True)
+class PayerPage:
+    """What Kassa's payer page (`/pay/{payment}`) shows while a payment waits for its payer:
+    the provider's widget. The page loads `widget.script`, then the provider's `payer_script`
+    opens the widget with `widget.params`, which the page carries as `data-*` attributes
+    (so their names are lower-case words joined by hyphens, their values text). `sources`
+    is what the widget needs the page's Content-Security-Policy to let in besides Kassa's
+    own, by directive (one of `PAGE_DIRECTIVES`): `{"script-src": ("https://w.example",)}`."""
+
+    widget: WidgetConfirmation
+    sources: Mapping[str, tuple[str, ...]]
+
+    def __post_init__(self) -> None:
+        for name in self.widget.params:
+            if not _DATA_NAME.fullmatch(name):
+                raise ValueError(f"{name!r} cannot be the name of a data- attribute")
+        if unknown := set(self.sources) - PAGE_DIRECTIVES:
+            raise ValueError(f"a widget cannot widen {', '.join(sorted(unknown))}")
+
+
 @dataclass(frozen=True, slots=True)
 class ProviderPayment:
     """The provider's answer to a create: its id (unknown until the payer pays, for widget
-    providers such as CloudPayments), and what the payer must do next."""
+    providers such as CloudPayments), and what the payer must do next (`None` when the
+    provider did not say)."""
 
     provider_payment_id: str | None
-    confirmation: Mapping[str, Any]
+    confirmation: Confirmation | None
     status: PaymentStatus = PaymentStatus.PENDING
     operation: OperationRequest | None = None
 
@@ -208,6 +323,18 @@ class Provider:
     hook_kinds: ClassVar[tuple[str, ...]] = ()
     #: The events `kassa simulate` can send for this provider, in the provider's own names.
     simulated_events: ClassVar[tuple[str, ...]] = ()
+    #: The networks the provider publishes as its notifications' sources, for a provider that
+    #: does not sign them (see `check_source`); Kassa's settings may replace or extend them.
+    notification_networks: ClassVar[tuple[str, ...]] = ()
+    #: The script that opens the provider's widget on Kassa's payer page (a file beside its
+    #: module; see `payer_page`), or `None` for a provider without one. The page runs it
+    #: before its own `pay.js`; it sets `window.kassaWidget = {ready(), open(data, done)}`:
+    #: `ready()` says whether the widget's own script loaded what it should, `open` opens the
+    #: widget with the page's `data-*` attributes (`data.publicId` for `data-public-id`) and
+    #: calls `done.paid()` when the widget says the payer paid, `done.declined(reason)` when
+    #: not. The widget's word only changes what the page says: Kassa learns the outcome from
+    #: the provider.
+    payer_script: ClassVar[Traversable | None] = None
 
     def __init__(
         self,
@@ -223,7 +350,8 @@ class Provider:
         self.api_url = api_url.rstrip("/")
         #: Kassa's own public base URL, for pages the payer is sent to.
         self.public_url = public_url.rstrip("/")
-        #: The networks this provider's notifications may come from (configured in Settings).
+        #: The networks this provider's notifications may come from: `notification_networks`,
+        #: as Kassa's settings replace or extend them.
         self.notification_sources = tuple(notification_sources)
 
     def check_source(self, request: InboundRequest) -> None:
@@ -278,6 +406,12 @@ class Provider:
         """Check the notification is authentic (unless `verify` is off for one already checked)
         and read it; raise `SignatureInvalid` if it is not."""
         raise NotSupported(f"{self.title} sends no notifications")
+
+    def payer_page(self, payment: Payment, *, language: str) -> PayerPage | None:
+        """What Kassa's payer page shows while `payment` waits for its payer (`language`:
+        "ru" or "en"), or `None`: the page then says where the payment stands, with a link
+        to the confirmation URL if that is not the page itself."""
+        return None
 
     def simulate(self, payment: Payment, event: str) -> SimulatedNotification:
         """The notification the provider would send about `payment` for `event` (one of

@@ -48,6 +48,7 @@ from kassa.providers.base import (
     PaymentRequest,
     Provider,
     ProviderPayment,
+    RedirectConfirmation,
     SimulatedNotification,
     send,
 )
@@ -198,7 +199,7 @@ class SandboxProvider(Provider):
         return _read(
             lambda doc: ProviderPayment(
                 provider_payment_id=str(wire.text(doc, "id")),
-                confirmation={"type": "redirect", "url": wire.text(doc, "checkout_url")},
+                confirmation=RedirectConfirmation(str(wire.text(doc, "checkout_url"))),
             ),
             document,
         )

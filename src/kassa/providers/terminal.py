@@ -20,7 +20,13 @@ from typing import ClassVar
 from kassa.domain import ParameterInvalid
 from kassa.domain.terminals import check_terminal_id, payment_body, payment_deadline
 from kassa.domain.translatable import N_
-from kassa.providers.base import OperationRequest, PaymentRequest, Provider, ProviderPayment
+from kassa.providers.base import (
+    OperationRequest,
+    PaymentRequest,
+    Provider,
+    ProviderPayment,
+    TerminalConfirmation,
+)
 
 
 class TerminalProvider(Provider):
@@ -46,7 +52,7 @@ class TerminalProvider(Provider):
         assert request.expires_at is not None
         return ProviderPayment(
             provider_payment_id=None,
-            confirmation={"type": "terminal", "terminal": terminal},
+            confirmation=TerminalConfirmation(terminal),
             operation=OperationRequest(
                 terminal=terminal,
                 kind="payment",

@@ -7,9 +7,9 @@ from collections.abc import Mapping, Sequence
 
 import httpx
 
-from kassa.config import Settings
+from kassa.config import Settings, SourceSettings
 from kassa.domain import ProviderAccount
-from kassa.providers import Provider, provider_class
+from kassa.providers import PROVIDERS, Provider, provider_class
 from kassa.providers.base import IPNetwork
 
 #: The base URL Kassa uses for its own endpoints when it calls them in-process.
@@ -29,9 +29,15 @@ class Gateways:
         self, settings: Settings, *, hub_transport: httpx.AsyncBaseTransport | None = None
     ) -> None:
         self.public_url = settings.resolved_public_url
+        configured = settings.notification_sources
+        #: Per provider, the networks it publishes as its notifications' sources, as the
+        #: settings replace or extend them.
         self._sources: Mapping[str, Sequence[IPNetwork]] = {
-            provider: tuple(ipaddress.ip_network(entry, strict=False) for entry in entries)
-            for provider, entries in settings.notification_sources.items()
+            name: tuple(
+                ipaddress.ip_network(entry, strict=False)
+                for entry in configured.get(name, SourceSettings()).apply(cls.notification_networks)
+            )
+            for name, cls in PROVIDERS.items()
         }
         timeout = settings.provider_timeout
         self._http = httpx.AsyncClient(timeout=timeout)

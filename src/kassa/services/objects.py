@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Mapping
+from dataclasses import fields
+from datetime import UTC, datetime
 from typing import Any
 
 from kassa.domain import Payment, Refund
+from kassa.providers import Confirmation
 
 
 def timestamp(value: datetime | None) -> str | None:
@@ -13,6 +16,20 @@ def timestamp(value: datetime | None) -> str | None:
     if value is None:
         return None
     return value.isoformat().replace("+00:00", "Z")
+
+
+def confirmation_object(confirmation: Confirmation) -> dict[str, Any]:
+    """What the payer must do, as the API shows it and the payment keeps it: `type` first,
+    then every field (times as timestamps), absent ones as null."""
+    document: dict[str, Any] = {"type": confirmation.type}
+    for item in fields(confirmation):
+        value = getattr(confirmation, item.name)
+        if isinstance(value, datetime):
+            value = timestamp(value.astimezone(UTC))
+        elif isinstance(value, Mapping):
+            value = dict(value)
+        document[item.name] = value
+    return document
 
 
 def payment_object(payment: Payment) -> dict[str, Any]:

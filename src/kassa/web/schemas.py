@@ -109,10 +109,52 @@ class RefundCreate(Body):
 
 
 class RedirectConfirmation(BaseModel):
-    """The payer follows `url` (a checkout page)."""
+    """The payer follows `url`: the provider's checkout page, or Kassa's payer page."""
 
     type: Literal["redirect"]
     url: str
+
+
+class QrConfirmation(BaseModel):
+    """The payer scans a QR code of `payload` with a banking app; `image_url`, where the
+    provider draws the code, is a picture of it."""
+
+    type: Literal["qr"]
+    payload: str
+    image_url: str | None = None
+
+
+class RequisitesConfirmation(BaseModel):
+    """The payer transfers exactly `amount` to a card number (`pan`) or, through SBP, a phone
+    number (`phone`), one of the two, before `expires_at`."""
+
+    type: Literal["requisites"]
+    amount: int = Field(
+        description="Minor units of `currency`; may differ from the payment's amount, as the "
+        "provider asks: transfer exactly this."
+    )
+    currency: str
+    pan: str | None = Field(None, description="The card number to transfer to.")
+    phone: str | None = Field(None, description="The phone number to transfer to through SBP.")
+    bank: str | None = Field(None, description="The recipient's bank.")
+    holder: str | None = Field(None, description="The recipient's name.")
+    expires_at: str | None = Field(None, description="When the requisites stop holding.")
+
+
+class InvoiceLinkConfirmation(BaseModel):
+    """The payer opens `url`, an invoice in a messenger or a wallet (Telegram, CryptoBot)."""
+
+    type: Literal["invoice_link"]
+    url: str
+
+
+class WidgetConfirmation(BaseModel):
+    """The payer pays in the provider's widget on your page: load `script` and open the
+    widget with `params` (the provider's page in docs/providers says how)."""
+
+    type: Literal["widget"]
+    script: str
+    params: dict[str, Any]
 
 
 class TerminalConfirmation(BaseModel):
@@ -126,7 +168,15 @@ class TerminalConfirmation(BaseModel):
     error: dict[str, Any] | None = None
 
 
-Confirmation = Annotated[RedirectConfirmation | TerminalConfirmation, Field(discriminator="type")]
+Confirmation = Annotated[
+    RedirectConfirmation
+    | QrConfirmation
+    | RequisitesConfirmation
+    | InvoiceLinkConfirmation
+    | WidgetConfirmation
+    | TerminalConfirmation,
+    Field(discriminator="type"),
+]
 
 
 class Failure(BaseModel):

@@ -271,11 +271,11 @@ async def authenticate(ctx: Context, token: str) -> Terminal:
     claims = await terminal_tokens.verify(ctx, token)
     terminal: Terminal | None
     try:
-        terminal = await get_terminal(ctx, shop_id=claims.shop_id, terminal_id=claims.kiosk_id)
+        terminal = await get_terminal(ctx, shop_id=claims.shop_id, terminal_id=claims.device_id)
     except NotFound:
         terminal = None
     right = None if terminal is None else Right(terminal.enabled, terminal.token_version)
-    refused = terminal_rights.lost(claims.kiosk_id, right, token_version=claims.version)
+    refused = terminal_rights.lost(claims.device_id, right, token_version=claims.version)
     if refused is not None:
         raise refused
     assert terminal is not None  # `lost` refuses a terminal that is gone

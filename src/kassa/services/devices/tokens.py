@@ -1,8 +1,8 @@
 """Terminal tokens: JWTs (HS256) an agent presents when it connects.
 
-The claims are the ones the field's ws_client expects (`kiosk_id`, `iat`, `exp`) plus the
-shop and the terminal's token version: revoking a terminal bumps its version, so every token
-issued before stops working at once, without a list of revoked tokens.
+The claims (`kassa.protocol.claims`) are the ones the field's ws_client expects (`kiosk_id`,
+`iat`, `exp`) plus the shop and the terminal's token version: revoking a terminal bumps its
+version, so every token issued before stops working at once, without a list of revoked tokens.
 
 The signing key is `KASSA_TERMINAL_TOKEN_SECRET` or, by default, one Kassa generates on first
 use and keeps in `hub_secrets` (encrypted, like every stored secret), so every hub process
@@ -12,30 +12,21 @@ signs and verifies with the same key.
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import jwt
 from sqlalchemy import select
 
 from kassa.domain import AuthenticationFailed
 from kassa.domain.terminals import Terminal
+from kassa.protocol import ClaimsError, TokenClaims
+from kassa.protocol.claims import REQUIRED
 from kassa.services import encryption
 from kassa.services.context import Context
 from kassa.store.tables import hub_secrets
 
 ALGORITHM = "HS256"
 SECRET_NAME = "terminal_tokens"  # noqa: S105 (the name of the secret, not the secret)
-
-
-@dataclass(frozen=True, slots=True)
-class Claims:
-    """What a verified token says."""
-
-    kiosk_id: str
-    shop_id: str
-    version: int
-    expires_at: datetime
 
 
 async def signing_key(ctx: Context) -> str:
@@ -67,19 +58,19 @@ async def issue(ctx: Context, terminal: Terminal, *, days: int | None = None) ->
     """A new token for `terminal` at its current version."""
     now = ctx.clock()
     lifetime = timedelta(days=days or ctx.settings.terminal_token_days)
-    claims = {
-        "kiosk_id": terminal.id,
-        "shop": terminal.shop_id,
-        "ver": terminal.token_version,
-        "iat": int(now.timestamp()),
-        "exp": int((now + lifetime).timestamp()),
+    claims = TokenClaims(
+        device_id=terminal.id,
+        shop_id=terminal.shop_id,
+        version=terminal.token_version,
+        issued_at=now,
+        expires_at=now + lifetime,
         # Tokens issued in the same second must still differ (a new one replaces a leaked one).
-        "jti": secrets.token_urlsafe(8),
-    }
-    return jwt.encode(claims, await signing_key(ctx), algorithm=ALGORITHM)
+        token_id=secrets.token_urlsafe(8),
+    )
+    return jwt.encode(claims.to_payload(), await signing_key(ctx), algorithm=ALGORITHM)
 
 
-async def verify(ctx: Context, token: str) -> Claims:
+async def verify(ctx: Context, token: str) -> TokenClaims:
     """The token's claims if its signature and lifetime hold; `AuthenticationFailed` with
     code `token_invalid` or `token_expired` otherwise. (Revocation is the caller's check.)"""
     try:
@@ -87,21 +78,13 @@ async def verify(ctx: Context, token: str) -> Claims:
             token,
             await signing_key(ctx),
             algorithms=[ALGORITHM],
-            options={"require": ["kiosk_id", "shop", "ver", "exp"]},
+            options={"require": list(REQUIRED)},
             leeway=30,
         )
+        return TokenClaims.from_payload(payload)
     except jwt.ExpiredSignatureError:
         raise AuthenticationFailed("The terminal token has expired", code="token_expired") from None
-    except jwt.PyJWTError:
+    except (jwt.PyJWTError, ClaimsError):
         raise AuthenticationFailed(
             "The terminal token is not valid", code="token_invalid"
         ) from None
-    kiosk_id, shop_id, version = payload["kiosk_id"], payload["shop"], payload["ver"]
-    if not (isinstance(kiosk_id, str) and isinstance(shop_id, str) and isinstance(version, int)):
-        raise AuthenticationFailed("The terminal token is not valid", code="token_invalid")
-    return Claims(
-        kiosk_id=kiosk_id,
-        shop_id=shop_id,
-        version=version,
-        expires_at=datetime.fromtimestamp(payload["exp"], tz=ctx.clock().tzinfo),
-    )

@@ -41,7 +41,7 @@ from kassa.providers import PaymentRequest, Provider
 from kassa.services.context import Context
 from kassa.services.devices.queue import NewOperation, enqueue
 from kassa.services.events import outbox as events
-from kassa.services.objects import list_object, payment_object
+from kassa.services.objects import confirmation_object, list_object, payment_object
 from kassa.services.pagination import PageRequest, fetch_page
 from kassa.services.payments.transitions import (
     Witnessed,
@@ -191,7 +191,7 @@ async def create_payment(
     payment = replace(
         payment,
         provider_payment_id=created.provider_payment_id,
-        confirmation=dict(created.confirmation),
+        confirmation=confirmation_object(created.confirmation) if created.confirmation else None,
     )
     async with ctx.db.write() as conn:
         await conn.execute(

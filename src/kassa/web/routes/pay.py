@@ -1,20 +1,22 @@
 """`/pay/{payment_id}`: the payer's page of a payment (public: the id is the secret).
 
-For a pending CloudPayments payment it is the checkout: it loads CloudPayments' widget, and is
-the only page whose Content-Security-Policy lets in a script and frames from elsewhere (the
-widget's origin). For every other payment it says where the payment stands, with a link to
-the provider's page while one is waiting for the payer.
+For a pending payment whose provider has a widget (CloudPayments), it is the checkout: the
+provider says what the page shows (`Provider.payer_page`) and gives the script that opens its
+widget (`Provider.payer_script`), and this is the only page whose Content-Security-Policy
+lets in what a widget needs from elsewhere. For every other payment it says where the payment
+stands, with a link to the provider's page while one is waiting for the payer.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse
 
 from kassa.domain import NotFound, Payment, PaymentStatus
-from kassa.providers.cloudpayments import CloudPaymentsProvider
+from kassa.providers import PayerPage
 from kassa.services.context import Context
 from kassa.services.payments import lifecycle as payments
 from kassa.web.deps import ContextDep
@@ -35,30 +37,26 @@ class PayView:
 
     payment: Payment
     state: str
-    widget: dict[str, str] | None = None
-    widget_origin: str | None = None
+    page: PayerPage | None = None
     redirect_url: str | None = None
 
 
-def widget_policy(origin: str) -> str:
-    """Kassa's page policy, plus what the widget needs from `origin`: its script, its frames
-    (the card form), its images, fonts and calls. Its styles are let in inline too: the widget
-    draws its overlay into the page, and which way it does that is not documented (NOT FOUND),
-    while a style cannot run code."""
+#: What the payer page needs itself in the directives Kassa's policy leaves to `default-src
+#: 'self'`, which stops applying to one a widget adds its sources to: the page's script asks
+#: Kassa for the status, and its styles may load Kassa's fonts. It frames nothing of Kassa's.
+PAGE_OWN_SOURCES = {"connect-src": "'self'", "font-src": "'self'"}
+
+
+def widget_policy(sources: Mapping[str, Sequence[str]]) -> str:
+    """Kassa's page policy, plus what a widget needs (`PayerPage.sources`)."""
     directives: dict[str, str] = {}
     for directive in CONTENT_SECURITY_POLICY.split(";"):
         name, _, value = directive.strip().partition(" ")
         directives[name] = value
-    for name, extra in (
-        ("script-src", origin),
-        ("frame-src", origin),
-        ("connect-src", f"'self' {origin}"),
-        ("img-src", origin),
-        ("font-src", f"'self' {origin}"),
-        ("style-src", f"{origin} 'unsafe-inline'"),
-    ):
-        base = directives.get(name)
-        directives[name] = f"{base} {extra}" if base else extra
+    for name, extra in sources.items():
+        base = directives.get(name) or PAGE_OWN_SOURCES.get(name)
+        added = " ".join(extra)
+        directives[name] = f"{base} {added}" if base else added
     return "; ".join(f"{name} {value}" for name, value in directives.items())
 
 
@@ -71,9 +69,9 @@ async def _view(ctx: Context, payment: Payment, locale: str) -> PayView:
     gateway = await payments.gateway_for(ctx, payment)
     if not gateway.account.enabled:
         return PayView(payment, "unavailable")
-    if isinstance(gateway, CloudPaymentsProvider):
-        widget = gateway.widget(payment, language=locale)
-        return PayView(payment, status.value, widget=widget, widget_origin=gateway.widget_origin)
+    page = gateway.payer_page(payment, language=locale)
+    if page is not None:
+        return PayView(payment, status.value, page=page)
     url = (payment.confirmation or {}).get("url")
     own_page = f"{gateway.public_url}/pay/{payment.id}"
     redirect = url if isinstance(url, str) and url != own_page else None
@@ -84,7 +82,7 @@ async def _view(ctx: Context, payment: Payment, locale: str) -> PayView:
 async def pay_page(
     request: Request, ctx: ContextDep, payment_id: str, lang: str | None = None
 ) -> HTMLResponse:
-    """The payer's page: the widget while a CloudPayments payment waits, else its status."""
+    """The payer's page: the provider's widget while a payment waits, else its status."""
     locale = negotiate(lang, request.headers.get("accept-language"))
     pages: Pages = request.app.state.pages
     try:
@@ -94,9 +92,22 @@ async def pay_page(
     view = await _view(ctx, payment, locale)
     response = pages.render("pay/payment.html", locale=locale, view=view)
     response.headers.update(NO_STORE)
-    if view.widget_origin is not None:
-        response.headers["Content-Security-Policy"] = widget_policy(view.widget_origin)
+    if view.page is not None:
+        response.headers["Content-Security-Policy"] = widget_policy(view.page.sources)
     return response
+
+
+@router.get("/pay/{payment_id}/widget.js")
+async def pay_widget_script(ctx: ContextDep, payment_id: str) -> Response:
+    """The provider's script that opens its widget on the page (`Provider.payer_script`)."""
+    try:
+        payment = await payments.find_payment(ctx, payment_id=payment_id)
+    except NotFound:
+        return Response(status_code=404, headers=NO_STORE)
+    script = (await payments.gateway_for(ctx, payment)).payer_script
+    if script is None:
+        return Response(status_code=404, headers=NO_STORE)
+    return Response(script.read_bytes(), media_type="text/javascript", headers=NO_STORE)
 
 
 @router.get("/pay/{payment_id}/status")

@@ -1,12 +1,13 @@
-// The payment page (/pay/{id}): loads CloudPayments' widget and opens it on "Pay".
+// The payer page (/pay/{id}): loads the provider's widget and opens it on "Pay".
 //
 // No inline script (the page's Content-Security-Policy forbids it): everything comes from the
-// data attributes of #cp-widget, and every text the payer reads is in the page, translated.
-// The widget's callbacks only tell the payer what is happening; Kassa learns the outcome from
-// CloudPayments' notifications, so after a success this script asks Kassa until it knows.
-//
-// The widget's API (`new cp.CloudPayments(...)`, `widget.pay("charge" | "auth", options,
-// callbacks)`) is known from third-party integrations, not from CloudPayments' own docs.
+// data attributes of #pay-widget, and every text the payer reads is in the page, translated.
+// What is particular to the provider is in its own script, which the page runs first and
+// which sets `window.kassaWidget`: `ready()` says whether the widget's script (data-script-url)
+// loaded what it should; `open(data, done)` opens the widget, then calls `done.paid()` or
+// `done.declined(reason)`. The widget's word only tells the payer what is happening; Kassa
+// learns the outcome from the provider's notifications, so after a success this script asks
+// Kassa until it knows.
 (function () {
   "use strict";
 
@@ -19,7 +20,7 @@
   }
 
   function start() {
-    var root = byId("cp-widget");
+    var root = byId("pay-widget");
     if (!root) {
       return;
     }
@@ -49,7 +50,7 @@
       if (settled) {
         return;
       }
-      if (!window.cp || typeof window.cp.CloudPayments !== "function") {
+      if (!window.kassaWidget || !window.kassaWidget.ready()) {
         cannotLoad();
         return;
       }
@@ -84,25 +85,13 @@
 
     function pay() {
       declined.hidden = true;
-      var options = {
-        publicId: data.publicId,
-        description: data.description,
-        // The widget takes a JavaScript number; the page gives the exact decimal string.
-        amount: Number(data.amount),
-        currency: data.currency,
-        invoiceId: data.invoiceId
-      };
-      if (data.accountId) {
-        options.accountId = data.accountId;
-      }
-      var widget = new window.cp.CloudPayments({ language: data.language });
-      widget.pay(data.method, options, {
-        onSuccess: function () {
+      window.kassaWidget.open(data, {
+        paid: function () {
           button.hidden = true;
           processing.hidden = false;
           poll(POLL_TIMES);
         },
-        onFail: function (reason) {
+        declined: function (reason) {
           declinedReason.textContent = reason ? String(reason) : "";
           declined.hidden = false;
         }

@@ -27,6 +27,7 @@ from fastapi import APIRouter, WebSocket
 
 from kassa.domain import AuthenticationFailed, KassaError
 from kassa.domain.terminals import AgentKind, Operation, OperationError, Terminal
+from kassa.protocol import CloseCode
 from kassa.services.context import Context
 from kassa.web.terminals.hub import Link, TerminalHub, authenticate, token_of
 
@@ -34,9 +35,6 @@ log = logging.getLogger(__name__)
 
 router = APIRouter()
 
-#: The close code the ws-gateway server refused a connection with ("policy violation");
-#: sent before the upgrade, uvicorn answers the handshake with HTTP 403.
-CLOSE_POLICY = 1008
 #: How often the first proxy is sent an application-level ping (its server's interval).
 PING_INTERVAL = 30.0
 
@@ -206,7 +204,7 @@ async def admit(websocket: WebSocket, *, kiosk_id: str | None = None) -> Termina
             raise AuthenticationFailed("The token is not this kiosk's", code="token_mismatch")
     except KassaError as error:
         log.info("refused a field agent's connection (%s)", error.code)
-        await websocket.close(CLOSE_POLICY, error.message[:120])
+        await websocket.close(CloseCode.POLICY_VIOLATION, error.message[:120])
         return None
     return terminal
 

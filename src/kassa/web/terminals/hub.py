@@ -42,6 +42,7 @@ from kassa.domain.terminals import (
     OperationState,
     Terminal,
 )
+from kassa.protocol import CloseCode, ResultCode
 from kassa.services.context import Context
 from kassa.services.devices import operations as terminal_operations
 from kassa.services.devices import rights as terminal_rights
@@ -51,11 +52,6 @@ from kassa.store.tables import terminal_operations as operations_table
 
 log = logging.getLogger(__name__)
 
-#: Close codes (RFC 6455 leaves 4000-4999 to applications); see docs/terminal-protocol.md.
-CLOSE_REVOKED = 4401
-CLOSE_DISABLED = 4403
-CLOSE_REPLACED = 4409
-CLOSE_GOING_AWAY = 1001
 #: How often queued work is looked for without a signal, and status queries repeated.
 SWEEP_INTERVAL = 5.0
 #: How often the rights' change counter is read while agents are connected: a revoke or a
@@ -144,7 +140,7 @@ class TerminalHub:
             task.cancel()
         for link in list(self.links.values()):
             with contextlib.suppress(Exception):
-                await link.close(CLOSE_GOING_AWAY, "Kassa is restarting")
+                await link.close(CloseCode.GOING_AWAY, "Kassa is restarting")
         for task in [*self._tasks, *self._pumps.values()]:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
@@ -158,7 +154,7 @@ class TerminalHub:
             log.info("terminal %s reconnected; closing its older connection", link.terminal.id)
             await self.detach(old)
             with contextlib.suppress(Exception):
-                await old.close(CLOSE_REPLACED, "Replaced by a newer connection")
+                await old.close(CloseCode.REPLACED, "Replaced by a newer connection")
         await terminals.mark_connected(self.ctx, link.terminal, kind=link.kind, version=version)
         link.connected_at = self.ctx.clock()
         await terminal_operations.settle_lost(
@@ -263,7 +259,7 @@ class TerminalHub:
     async def _cut(self, link: Link, refused: KassaError) -> None:
         """End a connection whose right is gone, with the close code that says why (its
         handler then detaches it)."""
-        code = CLOSE_DISABLED if isinstance(refused, TerminalUnavailable) else CLOSE_REVOKED
+        code = CloseCode.DISABLED if isinstance(refused, TerminalUnavailable) else CloseCode.REVOKED
         log.info("terminal %s: cutting its connection (%s)", link.terminal.id, refused.code)
         with contextlib.suppress(Exception):
             await link.close(code, refused.code)
@@ -412,7 +408,7 @@ class TerminalHub:
             raise ProviderError(
                 f"Terminal {terminal_id!r} runs an agent that takes only "
                 f"{', '.join(sorted(link.kinds))} operations",
-                code="route_not_found",
+                code=ResultCode.ROUTE_NOT_FOUND,
             )
         request_id = str(uuid.uuid4())
         answered = asyncio.Event()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from typing import Any
 
@@ -12,6 +11,16 @@ from fastapi.responses import JSONResponse
 
 from kassa.domain import KassaError
 from kassa.domain.terminals import AgentKind, Operation, OperationError, Terminal
+from kassa.protocol import (
+    CloseCode,
+    ErrorCode,
+    Frame,
+    FrameError,
+    MessageType,
+    OperationStatus,
+    ResultCode,
+)
+from kassa.protocol.terminal import PATH
 from kassa.services.context import Context
 from kassa.services.devices import operations as terminal_operations
 from kassa.services.objects import timestamp
@@ -40,15 +49,13 @@ class KassaLink(Link):
         self.websocket = websocket
         self._sending = asyncio.Lock()
 
-    async def send(self, kind: str, data: dict[str, Any]) -> None:
+    async def send(self, kind: MessageType, data: dict[str, Any]) -> None:
         async with self._sending:
-            await self.websocket.send_text(
-                json.dumps({"type": kind, "data": data}, separators=(",", ":"), default=str)
-            )
+            await self.websocket.send_text(Frame(kind, data).encode())
 
     async def deliver(self, operation: Operation) -> None:
         await self.send(
-            "operation",
+            MessageType.OPERATION,
             {
                 "request_id": operation.request_id,
                 "kind": operation.kind,
@@ -59,13 +66,13 @@ class KassaLink(Link):
         )
 
     async def query(self, request_id: str) -> None:
-        await self.send("status_query", {"request_id": request_id})
+        await self.send(MessageType.STATUS_QUERY, {"request_id": request_id})
 
     async def close(self, code: int, reason: str) -> None:
         await self.websocket.close(code, reason)
 
 
-@router.websocket("/terminals/ws")
+@router.websocket(PATH)
 async def terminal_socket(websocket: WebSocket) -> None:
     ctx: Context = websocket.app.state.ctx
     hub: TerminalHub = websocket.app.state.terminals
@@ -81,14 +88,17 @@ async def terminal_socket(websocket: WebSocket) -> None:
     link = KassaLink(terminal, websocket)
     try:
         hello = await asyncio.wait_for(websocket.receive_text(), HELLO_TIMEOUT)
-        message = _parse(hello)
-        if message is None or message[0] != "hello":
-            await websocket.close(1002, "The first message must be hello")
+        try:
+            first = Frame.decode(hello)
+        except FrameError:
+            first = None
+        if first is None or first.type != MessageType.HELLO:
+            await websocket.close(CloseCode.PROTOCOL_ERROR, "The first message must be hello")
             return
-        data = message[1]
+        data = first.data
         await hub.attach(link, version=str(data.get("version") or "") or None)
         await link.send(
-            "welcome",
+            MessageType.WELCOME,
             {
                 "terminal": terminal.id,
                 "heartbeat_interval": HEARTBEAT_INTERVAL,
@@ -99,13 +109,18 @@ async def terminal_socket(websocket: WebSocket) -> None:
             link.report(health={}, stats=data["stats"])
         await hub.ask_unanswered([link])
         while True:
-            message = _parse(await websocket.receive_text())
-            if message is None:
+            try:
+                frame = Frame.decode(await websocket.receive_text())
+            except FrameError as error:
                 await link.send(
-                    "error", {"code": "malformed", "message": "Expected {type, data} JSON"}
+                    MessageType.ERROR,
+                    {
+                        "code": ErrorCode.MALFORMED,
+                        "message": f"Expected {{type, data}} JSON: {error}",
+                    },
                 )
                 continue
-            await _handle(hub, link, *message)
+            await _handle(hub, link, frame)
     except (WebSocketDisconnect, ConnectionError, TimeoutError):
         pass  # the agent went, or the hub cut the connection (its right to connect is gone)
     except RuntimeError as error:
@@ -116,21 +131,10 @@ async def terminal_socket(websocket: WebSocket) -> None:
         await hub.detach(link)
 
 
-def _parse(text: str) -> tuple[str, dict[str, Any]] | None:
-    try:
-        message = json.loads(text)
-    except ValueError:
-        return None
-    if not isinstance(message, dict) or not isinstance(message.get("type"), str):
-        return None
-    data = message.get("data")
-    return message["type"], data if isinstance(data, dict) else {}
-
-
-async def _handle(hub: TerminalHub, link: KassaLink, kind: str, data: dict[str, Any]) -> None:
-    terminal = link.terminal
+async def _handle(hub: TerminalHub, link: KassaLink, frame: Frame) -> None:
+    terminal, kind, data = link.terminal, frame.type, frame.data
     request_id = data.get("request_id")
-    if kind == "heartbeat":
+    if kind == MessageType.HEARTBEAT:
         health, stats = data.get("health"), data.get("stats")
         link.report(
             health=health if isinstance(health, dict) else {},
@@ -138,13 +142,13 @@ async def _handle(hub: TerminalHub, link: KassaLink, kind: str, data: dict[str, 
         )
     elif not isinstance(request_id, str):
         return  # unknown types, and messages about no request, are ignored
-    elif kind == "ack":
+    elif kind == MessageType.ACK:
         await terminal_operations.record_ack(
             hub.ctx, shop_id=terminal.shop_id, terminal_id=terminal.id, request_id=request_id
         )
-    elif kind == "result":
+    elif kind == MessageType.RESULT:
         await _take_result(hub, link, request_id, data)
-    elif kind == "status" and data.get("state") == "not_found":
+    elif kind == MessageType.STATUS and data.get("state") == OperationStatus.NOT_FOUND:
         # The agent has no record of an operation it acknowledged (its journal was lost):
         # whether it ran is unknown, and it must not be sent again.
         await hub.record_result(
@@ -153,7 +157,7 @@ async def _handle(hub: TerminalHub, link: KassaLink, kind: str, data: dict[str, 
             ok=False,
             body=None,
             error=OperationError(
-                "agent_lost_record",
+                ResultCode.AGENT_LOST_RECORD,
                 "The terminal's agent has no record of this operation",
                 unknown=True,
             ),
@@ -171,7 +175,7 @@ async def _take_result(
         raw: dict[str, Any] = given if isinstance(given, dict) else {}
         status = raw.get("status")
         error = OperationError(
-            code=str(raw.get("code") or "failed")[:64],
+            code=str(raw.get("code") or ResultCode.FAILED)[:64],
             message=str(raw.get("message") or ""),
             unknown=raw.get("unknown") is not False,
             status=status if isinstance(status, int) else None,
@@ -191,4 +195,4 @@ async def _take_result(
     )
     if recorded is not None:
         # Acknowledged also when it was a repeat: the agent may forget it now.
-        await link.send("ack", {"request_id": request_id})
+        await link.send(MessageType.ACK, {"request_id": request_id})

@@ -30,6 +30,7 @@ from kassa.domain import (
     TerminalUnavailable,
 )
 from kassa.domain.terminals import Operation, Terminal, check_kind
+from kassa.protocol.terminal import PAYMENT_KIND
 from kassa.services.context import Context
 from kassa.services.devices import terminals
 from kassa.web.deps import ContextDep, get_caller
@@ -41,7 +42,7 @@ router = APIRouter(tags=["terminals"])
 _bearer = HTTPBearer(auto_error=False, description="The shop's API key: sk_test_… or sk_live_…")
 
 #: The operation kind when `Header-Operation-Type` is absent: the backends send payments.
-DEFAULT_KIND = "payment"
+DEFAULT_KIND = PAYMENT_KIND
 METHOD = re.compile(r"[A-Z]{1,8}")
 #: `error` codes of the old server for a kiosk that cannot take the request.
 UNAVAILABLE = {"terminal_disabled": "kiosk_disabled", "terminal_offline": "kiosk_offline"}

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from kassa.agent.journal import Journal, Operation, State, outcome_unknown
+from kassa.agentkit.journal import Journal, Operation, State, outcome_unknown
 
 OPERATION = Operation("req-1", "payment", {"kiosk_id": "K", "order_id": 1, "sum": 15000})
 RESULT = {"ok": True, "body": {"status": "SUCCESS", "amount": 15000}}

@@ -1,6 +1,7 @@
-"""`GET http://127.0.0.1:<port>/health`: the agent's state for the kiosk's own monitoring,
-in the shape ws_client 1.0.2 served. A bare HTTP/1.1 server on asyncio (no web framework in
-the agent), bound to loopback only: the agent accepts no connections from the network."""
+"""`GET http://127.0.0.1:<port>/health`: the agent's state for the device's own monitoring
+(for the kiosk agent, in the shape ws_client 1.0.2 served). A bare HTTP/1.1 server on asyncio
+(no web framework in an agent), bound to loopback only: an agent accepts no connections from
+the network."""
 
 from __future__ import annotations
 

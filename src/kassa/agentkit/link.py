@@ -1,5 +1,6 @@
 """The WebSocket link to the hub: connect, hand each message to the session, heartbeat, and
-reconnect with backoff for as long as the agent runs.
+reconnect with backoff for as long as the agent runs. The same for every kind of device: what
+to say and what to do with each message is the session's (`kassa.agentkit.agent.Agent`).
 
 The loop is the agent's own rather than websockets' `async for … in connect()`: that one treats
 a 401 as fatal but reconnects at once after a close, resets its backoff on every handshake, and
@@ -17,30 +18,41 @@ from typing import Any, Protocol
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketException
 
-from kassa.agent.backoff import Backoff
-from kassa.agent.config import AgentConfig
-from kassa.agent.stats import Stats
+from kassa.agentkit.backoff import Backoff
+from kassa.agentkit.stats import Stats
+from kassa.protocol import MAX_FRAME_BYTES, CloseCode, Frame, FrameError, MessageType
 
 log = logging.getLogger(__name__)
 
-MAX_FRAME = 2**20
 OPEN_TIMEOUT = 10.0
-
-#: Close codes the hub ends an accepted connection with.
-CLOSE_REVOKED = 4401
-CLOSE_DISABLED = 4403
 
 
 class TokenRefused(Exception):
-    """The hub refused the terminal's token for good (HTTP 401 or close 4401): retrying with
+    """The hub refused the device's token for good (HTTP 401 or close 4401): retrying with
     the same token cannot work."""
 
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(
-            f"the hub refused the terminal token: {code} {message}; issue a new one on the hub "
-            "(`kassa terminals token KIOSK_ID`, or `kassa terminals add SHOP KIOSK_ID` for a new "
-            "terminal), set it as KASSA_TERMINAL_TOKEN and restart the agent"
-        )
+    def __init__(self, device: str, code: str, message: str) -> None:
+        super().__init__(f"the hub refused the {device} token: {code} {message}")
+
+
+class LinkSettings(Protocol):
+    """What the link reads of the agent's settings."""
+
+    @property
+    def hub_url(self) -> str:
+        """The `ws(s)://` URL of the hub's endpoint for this kind of device."""
+
+    @property
+    def token(self) -> str:
+        """The device's token, sent as `Authorization: Bearer`."""
+
+    @property
+    def ping_interval(self) -> float:
+        """Seconds between WebSocket pings (and the wait for their pong); 0: none."""
+
+    @property
+    def heartbeat(self) -> float:
+        """Seconds between `heartbeat` messages."""
 
 
 class Session(Protocol):
@@ -55,19 +67,28 @@ class Session(Protocol):
     def heartbeat(self) -> dict[str, Any]:
         """The `heartbeat` data."""
 
-    async def received(self, message: dict[str, Any]) -> None:
-        """Handle one `{type, data}` message from the hub."""
+    async def received(self, frame: Frame) -> None:
+        """Handle one message from the hub."""
 
 
 class Link:
     def __init__(
-        self, config: AgentConfig, session: Session, backoff: Backoff, stats: Stats, version: str
+        self,
+        settings: LinkSettings,
+        session: Session,
+        *,
+        backoff: Backoff,
+        stats: Stats,
+        user_agent: str,
+        device: str,
     ) -> None:
-        self.config = config
+        """`device` names the kind of device in log lines ("terminal")."""
+        self.settings = settings
         self.session = session
         self.backoff = backoff
         self.stats = stats
-        self.version = version
+        self.user_agent = user_agent
+        self.device = device
         self._ws: ClientConnection | None = None
         self._stopping = asyncio.Event()
         self._connections = 0
@@ -76,7 +97,7 @@ class Link:
     def connected(self) -> bool:
         return self._ws is not None
 
-    async def send(self, kind: str, data: dict[str, Any]) -> bool:
+    async def send(self, kind: MessageType, data: dict[str, Any]) -> bool:
         """Send a message if connected (after `hello`); False if it could not be sent. What
         must not be lost is in the journal and is sent again after the next `hello`."""
         ws = self._ws
@@ -89,7 +110,7 @@ class Link:
         self._stopping.set()
         ws = self._ws
         if ws is not None:
-            await ws.close(1001, "agent shutting down")
+            await ws.close(CloseCode.GOING_AWAY, "agent shutting down")
 
     async def run(self) -> None:
         """Stay connected until `close`; raises `TokenRefused` when the hub refuses the token."""
@@ -108,12 +129,12 @@ class Link:
                 status = exc.response.status_code
                 error_code, message = refusal(exc.response.body)
                 if status == 401:
-                    raise TokenRefused(error_code or str(status), message) from None
+                    raise TokenRefused(self.device, error_code or str(status), message) from None
                 streak += 1
                 if status == 403:
                     log.error(
-                        "the hub refused the terminal: %s %s (an operator disabled it); "
-                        "retrying slowly",
+                        "the hub refused the %s: %s %s (an operator disabled it); retrying slowly",
+                        self.device,
                         error_code or status,
                         message,
                     )
@@ -127,7 +148,7 @@ class Link:
                 log.log(
                     logging.WARNING if streak == 1 else logging.INFO,
                     "cannot reach the hub at %s: %s",
-                    self.config.hub_url,
+                    self.settings.hub_url,
                     str(exc) or type(exc).__name__,
                 )
                 delay = self.backoff.next_delay()
@@ -135,11 +156,14 @@ class Link:
             streak = 0
             if self._stopping.is_set():
                 return
-            if code == CLOSE_REVOKED:
-                raise TokenRefused(str(code), reason or "token revoked")
-            if code == CLOSE_DISABLED:
+            if code == CloseCode.REVOKED:
+                raise TokenRefused(self.device, str(code), reason or "token revoked")
+            if code == CloseCode.DISABLED:
                 log.error(
-                    "the hub disabled this terminal (close %d %s); retrying slowly", code, reason
+                    "the hub disabled this %s (close %d %s); retrying slowly",
+                    self.device,
+                    code,
+                    reason,
                 )
                 delay = self.backoff.slow_delay()
             else:
@@ -148,24 +172,24 @@ class Link:
 
     async def _connection(self) -> tuple[int | None, str]:
         """One connection, from the handshake to its close; returns the close code and reason."""
-        interval = self.config.ping_interval or None
+        interval = self.settings.ping_interval or None
         async with connect(
-            self.config.hub_url,
-            additional_headers={"Authorization": f"Bearer {self.config.token}"},
-            user_agent_header=f"kassa-agent/{self.version}",
+            self.settings.hub_url,
+            additional_headers={"Authorization": f"Bearer {self.settings.token}"},
+            user_agent_header=self.user_agent,
             ping_interval=interval,
             ping_timeout=interval,
             open_timeout=OPEN_TIMEOUT,
-            max_size=MAX_FRAME,
+            max_size=MAX_FRAME_BYTES,
         ) as ws:
             self.backoff.connected()
             self._connections += 1
             if self._connections > 1:
                 self.stats.reconnects += 1
-            log.info("connected to %s", self.config.hub_url)
+            log.info("connected to %s", self.settings.hub_url)
             heartbeat: asyncio.Task[None] | None = None
             try:
-                if await self._send(ws, "hello", await self.session.hello()):
+                if await self._send(ws, MessageType.HELLO, await self.session.hello()):
                     self._ws = ws
                     await self.session.opened()
                     heartbeat = asyncio.create_task(self._heartbeats(ws))
@@ -183,42 +207,26 @@ class Link:
         with contextlib.suppress(ConnectionClosed):
             async for frame in ws:
                 self.stats.messages_received += 1
-                message = _parse(frame)
-                if message is None:
+                try:
+                    message = Frame.decode(frame)
+                except FrameError as error:
                     self.stats.errors += 1
-                    log.warning("ignored a frame that is not a {type, data} JSON object")
+                    log.warning("ignored a frame that is not a {type, data} JSON object: %s", error)
                     continue
                 await self.session.received(message)
 
     async def _heartbeats(self, ws: ClientConnection) -> None:
         while True:
-            await asyncio.sleep(self.config.heartbeat)
-            await self._send(ws, "heartbeat", self.session.heartbeat())
+            await asyncio.sleep(self.settings.heartbeat)
+            await self._send(ws, MessageType.HEARTBEAT, self.session.heartbeat())
 
-    async def _send(self, ws: ClientConnection, kind: str, data: dict[str, Any]) -> bool:
+    async def _send(self, ws: ClientConnection, kind: MessageType, data: dict[str, Any]) -> bool:
         try:
-            await ws.send(json.dumps({"type": kind, "data": data}))
+            await ws.send(Frame(kind, data).encode())
         except ConnectionClosed:
             return False
         self.stats.messages_sent += 1
         return True
-
-
-def _parse(frame: str | bytes) -> dict[str, Any] | None:
-    if isinstance(frame, bytes):
-        return None
-    try:
-        message = json.loads(frame)
-    except ValueError:
-        return None
-    if (
-        not isinstance(message, dict)
-        or not isinstance(message.get("type"), str)
-        or not isinstance(message.get("data", {}), dict)
-    ):
-        return None
-    message.setdefault("data", {})
-    return message
 
 
 def refusal(body: bytes | bytearray | None) -> tuple[str, str]:

@@ -1,5 +1,6 @@
-"""The agent's logging: the console (journald under systemd) and a file per day,
-`kassa-agent-YYYYMMDD.log` in the log directory, as the field proxy did."""
+"""An agent's logging: the console (journald under systemd) and a file per day,
+`<prefix>-YYYYMMDD.log` in the log directory (`kassa-agent-…` for the kiosk agent, as the
+field proxy did)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 class DailyFileHandler(logging.StreamHandler[TextIO]):
     """Appends to the file named after the local date of each record, switching at midnight."""
 
-    def __init__(self, directory: Path, prefix: str = "kassa-agent") -> None:
+    def __init__(self, directory: Path, prefix: str) -> None:
         directory.mkdir(parents=True, exist_ok=True)
         self.directory = directory
         self.prefix = prefix
@@ -49,13 +50,13 @@ class DailyFileHandler(logging.StreamHandler[TextIO]):
         super().close()
 
 
-def configure_logging(log_dir: Path, level: str) -> None:
+def configure_logging(log_dir: Path, level: str, *, prefix: str) -> None:
     """Send the agent's records (and its libraries' warnings) to the console and the day's
     file. The websockets and httpx loggers stay at INFO and WARNING at most: at DEBUG
-    websockets would print the handshake headers, the terminal token among them."""
+    websockets would print the handshake headers, the device's token among them."""
     formatter = logging.Formatter(FORMAT)
     console = logging.StreamHandler()
-    daily = DailyFileHandler(log_dir)
+    daily = DailyFileHandler(log_dir, prefix)
     root = logging.getLogger()
     for handler in list(root.handlers):
         root.removeHandler(handler)

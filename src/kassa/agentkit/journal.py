@@ -6,8 +6,8 @@ moving RECEIVED → CALLING → DONE (result stored) → ACKED (the hub stored t
 step is committed (WAL, `synchronous=FULL`) before the agent acts on it: the row exists before
 `ack` is sent, is CALLING before the local call starts, holds the result before `result` is
 sent. A row found CALLING at start-up belongs to a call cut short by a crash or kill: its outcome
-is unknown, so it is never called again; it becomes DONE with what the route's status lookup
-tells, or with `outcome_unknown` (runner.py).
+is unknown, so it is never called again; it becomes DONE with what the agent can find out about
+it (the kiosk's status lookup), or with `outcome_unknown` (`kassa.agentkit.agent`).
 
 The methods are blocking and thread-safe; the agent runs them with `asyncio.to_thread`.
 """
@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
+
+from kassa.protocol import ResultCode, failed_result
 
 #: ACKED rows are kept this long (for `status_query` and for operators), then pruned.
 KEEP_ACKED = 7 * 86_400
@@ -74,14 +76,12 @@ class Entry:
 
 
 def outcome_unknown() -> dict[str, Any]:
-    return {
-        "ok": False,
-        "error": {
-            "code": "outcome_unknown",
-            "message": "the agent stopped during the local call; check the service's own records",
-            "unknown": True,
-        },
-    }
+    """The result of a call a stop cut short."""
+    return failed_result(
+        ResultCode.OUTCOME_UNKNOWN,
+        "the agent stopped during the local call; check the service's own records",
+        unknown=True,
+    )
 
 
 class Journal:

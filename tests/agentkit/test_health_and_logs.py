@@ -10,8 +10,8 @@ from typing import Any
 
 import httpx
 
-from kassa.agent.health import HealthServer
-from kassa.agent.logs import DailyFileHandler
+from kassa.agentkit.health import HealthServer
+from kassa.agentkit.logs import DailyFileHandler
 
 
 def test_health_endpoint() -> None:
@@ -35,7 +35,7 @@ def test_health_endpoint() -> None:
 
 
 def test_daily_file(tmp_path: Path) -> None:
-    handler = DailyFileHandler(tmp_path / "logs")
+    handler = DailyFileHandler(tmp_path / "logs", "kassa-agent")
     handler.setFormatter(logging.Formatter("%(message)s"))
     try:
         record: dict[str, Any] = {"msg": "request_id=r1 done", "levelno": logging.INFO}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kassa.agent.backoff import Backoff
+from kassa.agentkit.backoff import Backoff
 
 
 def test_full_jitter_under_a_doubling_cap() -> None:

@@ -1,6 +1,9 @@
-"""`kassa agent`: run the kiosk edge agent, or check its set-up with `--check`.
+"""`kassa agent` (and `python -m kassa.agent`): run the kiosk edge agent, or check its set-up
+with `--check`.
 
-Imports only Typer, Rich and `kassa.agent`, so it works where only `kassa[agent]` is installed.
+The `kassa` command mounts this app (`kassa.cli`); it lives here, beside the agent, so that the
+agent never imports the hub's command line. It needs only Typer and Rich (both in the `agent`
+extra) besides the agent itself.
 """
 
 from __future__ import annotations
@@ -15,7 +18,8 @@ from rich.table import Table
 
 from kassa.agent.check import Status, run_checks
 from kassa.agent.config import ConfigError, find_env_file, load_config
-from kassa.agent.runner import EXIT_CONFIG, run_agent
+from kassa.agent.runner import run_agent
+from kassa.agentkit.agent import EXIT_CONFIG
 
 app = typer.Typer(
     help="The kiosk edge agent: connects to the hub and runs its operations locally.",
