@@ -105,15 +105,20 @@ def create_payment(api: httpx.Client, **fields: Any) -> dict[str, Any]:
     return document
 
 
-def paid_silently_at_the_sandbox(server: LiveServer, payment: Mapping[str, Any]) -> None:
-    """The payer paid at the sandbox, and its notification was lost."""
+def paid_silently_at_the_sandbox(
+    server: LiveServer, payment: Mapping[str, Any], *, hold: bool = False
+) -> None:
+    """The payer paid at the sandbox (with `hold`: the money is only authorized), and its
+    notification was lost."""
+    paid = {"status": "succeeded", "amount_captured": payment["amount"]}
+    values = {"status": "authorized"} if hold else paid
 
     async def pay() -> None:
         async with server.ctx.db.write() as conn:
             await conn.execute(
                 update(sandbox_payments)
                 .where(sandbox_payments.c.order_id == payment["id"])
-                .values(status="succeeded", amount_captured=payment["amount"])
+                .values(**values)
             )
 
     server.call(pay())

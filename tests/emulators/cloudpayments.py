@@ -16,7 +16,8 @@ tests check one against the other:
   the raw bytes; `X-Content-HMAC`: of the URL-decoded bytes), by POST (form or JSON) or GET, in
   UTF-8 or Windows-1251 (`Delivery`).
 - Faults: `fail_next(path, "error")` answers 500 without doing anything; `"timeout"` does the
-  operation, then answers too late for Kassa's client.
+  operation, then answers too late for Kassa's client. While `down` is set, every API call
+  answers 500 without doing anything (an outage).
 """
 
 from __future__ import annotations
@@ -191,6 +192,8 @@ class CloudPaymentsEmulator:
         self.sent: list[Sent] = []
         self.outbox: list[tuple[Transaction, str]] = []
         self.stall_seconds = 1.0
+        #: An outage: while set, every API call answers 500 and does nothing.
+        self.down = False
         self.clock = time.monotonic
         self._ids = itertools.count(1_000_001)
         self._answers: dict[tuple[str, str], tuple[float, bytes]] = {}
@@ -397,6 +400,8 @@ class CloudPaymentsEmulator:
         self.calls.append(ApiCall(path, public_id, headers, body))
         if public_id is None:
             return Response(status_code=401)
+        if self.down:
+            return Response("Internal Server Error", status_code=500)
         faults = self._faults.get(path)
         fault = faults.pop(0) if faults else None
         if fault == "error":

@@ -27,7 +27,8 @@ Kassa's `YooKassaProvider` relies on:
   naming one of YooKassa's addresses, so Kassa must trust 127.0.0.1 as a proxy.
 - Faults: `fail_next("error")` carries out the next call and then answers 500 (the answer is
   lost, the effect is not); `fail_next("hang")` carries it out and answers only after
-  `hang_seconds`, longer than a client waits.
+  `hang_seconds`, longer than a client waits. While `down` is set, every call is answered
+  500 and does nothing (an outage).
 
 Where the public documentation is silent, the emulator's choice is marked as such.
 """
@@ -142,6 +143,8 @@ class YooKassaEmulator:
         self.base_url = ""
         #: How many times a new Idempotence-Key is answered 202 before it is carried out.
         self.processing_rounds = 0
+        #: An outage: while set, every API call answers 500 and does nothing.
+        self.down = False
         #: Whether new refunds settle at once (as card refunds do) or stay `pending` until
         #: `settle_refund`.
         self.refunds_settle = True
@@ -267,6 +270,9 @@ class YooKassaEmulator:
         self, operation: Callable[[str, Any, str], tuple[int, Document]]
     ) -> Callable[[Request], Any]:
         async def endpoint(request: Request) -> Response:
+            if self.down:
+                error = ApiError(500, "internal_server_error", "Internal server error")
+                return JSONResponse(error.body, error.status)
             fault = self._faults.popleft() if self._faults else None
             status, body = self._dispatch(request, await request.body(), operation)
             if fault == "error":

@@ -129,21 +129,6 @@ def test_signed_but_unreadable_body_is_rejected(server: LiveServer, shop: ShopSe
     assert "Unreadable" in row["reason"]
 
 
-def test_replayed_notification_is_a_duplicate(
-    server: LiveServer, shop: ShopSetup, api: httpx.Client, payment: dict[str, Any]
-) -> None:
-    body, headers = sandbox_notification(shop.secret, payment, "succeeded")
-    assert post(server, shop.name, body, headers).json()["verdict"] == "accepted"
-    again = post(server, shop.name, body, headers)
-    assert again.status_code == 200
-    assert again.json()["verdict"] == "duplicate"
-    assert [row["verdict"] for row in stored_notifications(server, shop.name)] == [
-        "accepted",
-        "duplicate",
-    ]
-    assert event_types(server, payment["id"]) == ["payment.created", "payment.succeeded"]
-
-
 def test_unknown_shop_is_stored_as_rejected(
     server: LiveServer, shop: ShopSetup, payment: dict[str, Any]
 ) -> None:

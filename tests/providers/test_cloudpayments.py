@@ -4,7 +4,6 @@ Kassa's API calls as CloudPayments' documentation says."""
 
 from __future__ import annotations
 
-import asyncio
 from collections import Counter
 from collections.abc import Iterator
 from datetime import timedelta
@@ -491,35 +490,6 @@ def test_a_replayed_pay_is_a_duplicate(server: LiveServer, site: Site, api: http
     assert event_types(server, payment["id"]) == ["payment.created", "payment.succeeded"]
 
 
-def test_concurrent_duplicate_pays_make_one_transition(
-    server: LiveServer, site: Site, api: httpx.Client
-) -> None:
-    payment = create_payment(api)
-    attempt = site.pay(payment, send_outcome=False)
-    sent = attempt.outcome
-    assert sent is not None
-
-    async def fire() -> list[httpx.Response]:
-        limits = httpx.Limits(max_connections=20)
-        async with httpx.AsyncClient(timeout=60, limits=limits) as client:
-            return list(
-                await asyncio.gather(
-                    *(
-                        client.post(sent.url, content=sent.content, headers=sent.headers)
-                        for _ in range(20)
-                    )
-                )
-            )
-
-    answers = asyncio.run(fire())
-    assert {(a.status_code, a.content) for a in answers} == {(200, b'{"code":0}')}
-    verdicts = Counter(
-        row["verdict"] for row in stored_notifications(server, site.name) if row["kind"] == "pay"
-    )
-    assert verdicts == {"accepted": 1, "duplicate": 19}
-    assert event_types(server, payment["id"]) == ["payment.created", "payment.succeeded"]
-
-
 def test_other_notification_types_are_acknowledged(server: LiveServer, site: Site) -> None:
     body = b"Id=sc_1&AccountId=user-7&Status=Active"
     response = httpx.post(
@@ -769,26 +739,6 @@ def impatient(database_url: str) -> Iterator[LiveServer]:
         yield live
     finally:
         live.stop()
-
-
-def test_capture_during_an_outage_fails_clearly_and_a_retry_works(
-    impatient: LiveServer, emulator: CloudPaymentsEmulator
-) -> None:
-    site = connect(impatient, emulator)
-    with site.shop.api(impatient) as api:
-        payment = create_payment(api, capture=False)
-        attempt = site.pay(payment)
-        emulator.fail_next("/payments/confirm", "error")
-        key = {"Idempotency-Key": "capture-1"}
-        failed = api.post(f"/v1/payments/{payment['id']}/capture", headers=key)
-        assert failed.status_code == 502
-        assert failed.json()["error"]["code"] == "provider_unavailable"
-        assert get(api, payment)["status"] == "requires_capture"
-        assert emulator.transactions[attempt.transaction_id].status == "Authorized"
-
-        retried = api.post(f"/v1/payments/{payment['id']}/capture", headers=key)
-        assert (retried.status_code, retried.json()["status"]) == (200, "succeeded")
-        assert event_types(impatient, payment["id"]).count("payment.succeeded") == 1
 
 
 @pytest.mark.parametrize("fault", ["error", "timeout"])

@@ -5,9 +5,7 @@ both databases."""
 from __future__ import annotations
 
 import json
-from collections import Counter
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
 
@@ -17,11 +15,9 @@ import pytest
 from kassa.domain import NotSupported
 from kassa.services.notifications import inbound as notifications
 from kassa.services.payments import lifecycle as payments
-from kassa.services.payments import reconciliation
 from tests.emulators.yookassa import YOOKASSA_ADDRESS, YooKassaEmulator, running
 from tests.helpers import (
     ProviderShop,
-    count_events,
     event_types,
     later,
     make_provider_shop,
@@ -357,32 +353,6 @@ def test_forwarded_for_is_not_believed_without_a_trusted_proxy(
     assert current(api, payment)["status"] == "pending"
 
 
-def test_replayed_and_concurrent_copies_make_one_transition(
-    server: LiveServer, yookassa: YooKassaEmulator, shop: ProviderShop, api: httpx.Client
-) -> None:
-    payment = create(api)
-    ref = payment["provider_payment_id"]
-    yookassa.pay(ref)
-    body = yookassa.notification("payment.succeeded", ref)
-
-    def send(_: int) -> httpx.Response:
-        return notify(server, yookassa, shop, "payment.succeeded", ref, body=body)
-
-    with ThreadPoolExecutor(max_workers=5) as pool:
-        answers = list(pool.map(send, range(5)))
-    assert {a.status_code for a in answers} == {200}
-    assert Counter(a.json()["verdict"] for a in answers) == {"accepted": 1, "duplicate": 4}
-    assert send(5).json()["verdict"] == "duplicate"
-
-    assert count_events(server, payment["id"], "payment.succeeded") == 1
-    assert current(api, payment)["status"] == "succeeded"
-    rows = stored_notifications(server, shop.name)
-    assert Counter(row["verdict"] for row in rows) == {"accepted": 1, "duplicate": 5}
-    assert {row["body"] for row in rows} == {body}
-    (accepted,) = [row for row in rows if row["verdict"] == "accepted"]
-    assert accepted["event_key"] == f"payment.succeeded:{ref}"
-
-
 @pytest.mark.parametrize(
     "body",
     [
@@ -589,16 +559,3 @@ def test_a_simulated_notification_is_accepted(
 
     with pytest.raises(NotSupported):
         gateway.simulate(payment, "payout.succeeded")
-
-
-def test_reconciliation_finds_a_payment_whose_notification_never_came(
-    server: LiveServer, yookassa: YooKassaEmulator, api: httpx.Client
-) -> None:
-    payment = create(api, capture=False)
-    yookassa.pay(payment["provider_payment_id"])  # held at YooKassa; no notification sent
-    assert current(api, payment)["status"] == "pending"
-    # Every due payment of the shared database is asked about, not only this one.
-    server.call(reconciliation.reconcile_due(later(server, timedelta(minutes=2)), limit=10_000))
-    assert current(api, payment)["status"] == "requires_capture"
-    last = api.get("/v1/events", params={"payment": payment["id"]}).json()["data"][0]
-    assert (last["type"], last["source"]) == ("payment.requires_capture", "reconciliation")
