@@ -25,11 +25,12 @@ run: $(VENV)/.installed
 test: $(VENV)/.installed-dev
 	$(BIN)/pytest $(ARGS)
 
-## Static checks: ruff (lint and format) and mypy.
+## Static checks: ruff (lint and format), mypy, and the layer contracts (import-linter).
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 format: $(VENV)/.installed-dev
 	$(BIN)/ruff format .

@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 from fastapi import Request
 
 from kassa.domain import AmountInvalid, PaymentStatus, Shop
-from kassa.providers import PROVIDERS
+from kassa.services.catalog import PROVIDERS
 from kassa.services.payments.search import PaymentFilter
 from kassa.web.timestamps import day_in_range
 

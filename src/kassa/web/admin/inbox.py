@@ -13,8 +13,8 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from kassa.domain import InvalidState, NotFound, Shop
-from kassa.providers import PROVIDERS, Verdict
 from kassa.services.admin.logins import Session
+from kassa.services.catalog import PROVIDERS, Verdict
 from kassa.services.notifications import inbound as notifications
 from kassa.services.notifications.inbound import InboxFilter, Stored
 from kassa.services.payments import lifecycle as payments

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from kassa.providers import PROVIDERS
+from kassa.services.catalog import PROVIDERS
 from kassa.web.i18n import gettext_ as _
 
 

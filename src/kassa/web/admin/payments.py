@@ -6,8 +6,8 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse, StreamingResponse
 
 from kassa.domain import NotFound, PaymentStatus
-from kassa.providers import PROVIDERS
 from kassa.services.admin import audit
+from kassa.services.catalog import PROVIDERS
 from kassa.services.events import outbox as events
 from kassa.services.notifications import inbound as notifications
 from kassa.services.objects import event_object

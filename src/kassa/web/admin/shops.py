@@ -14,8 +14,8 @@ from fastapi import Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from kassa.domain import KassaError, NotFound, Shop
-from kassa.providers import PROVIDERS
 from kassa.services.admin.logins import Session
+from kassa.services.catalog import PROVIDERS
 from kassa.services.shops import keys, shops
 from kassa.services.shops.keys import ApiKey
 from kassa.web.admin.auth import Owner, Signed, admin_router

@@ -14,7 +14,7 @@ from __future__ import annotations
 from fastapi import APIRouter, HTTPException, Request, Response
 
 from kassa.domain import RateLimited
-from kassa.providers import PROVIDERS, InboundRequest
+from kassa.services.catalog import PROVIDERS, InboundRequest
 from kassa.services.context import Context
 from kassa.services.notifications import inbound as notifications
 from kassa.web.errors import error_response

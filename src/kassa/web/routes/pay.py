@@ -16,7 +16,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse
 
 from kassa.domain import NotFound, Payment, PaymentStatus
-from kassa.providers import PayerPage
+from kassa.services.catalog import PayerPage
 from kassa.services.context import Context
 from kassa.services.payments import lifecycle as payments
 from kassa.web.deps import ContextDep

@@ -8,7 +8,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel
 
 from kassa.domain import CURRENCY_EXPONENTS
-from kassa.providers import provider_class
+from kassa.services.catalog import provider_class
 from kassa.services.shops import shops
 from kassa.web.deps import CallerDep, ContextDep
 from kassa.web.objects import list_object
