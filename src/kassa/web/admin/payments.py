@@ -9,7 +9,7 @@ from kassa.domain import NotFound, PaymentStatus
 from kassa.providers import PROVIDERS
 from kassa.services.admin import audit
 from kassa.services.events import outbox as events
-from kassa.services.notifications import inbound as notifications
+from kassa.services.notifications import inbox as stored_notifications
 from kassa.services.payments import lifecycle as payments
 from kassa.services.payments import refunds
 from kassa.services.payments import search as payment_search
@@ -103,7 +103,7 @@ async def payment_page(
         shop=shop,
         refunds=made,
         timeline=await events.payment_timeline(ctx, payment_id=payment.id),
-        notifications=await notifications.for_payment(ctx, payment_id=payment.id),
+        notifications=await stored_notifications.for_payment(ctx, payment_id=payment.id),
         audit_entries=entries,
         done=done if done in RESULTS else None,
         done_refund=next((r for r in made if r.id == refund), None),
