@@ -361,7 +361,7 @@ async def delete_endpoint(ctx: Context, *, scope: Scope, endpoint_id: str) -> En
             webhook_deliveries.c.endpoint_id == endpoint_id
         )
         # The deliveries' rows before their attempts', the order a claim takes them in
-        # (`kassa.services.webhooks.sending`): else this and a claim of one of them could
+        # (`kassa.services.webhooks.claims`): else this and a claim of one of them could
         # each wait for the other (on PostgreSQL, a deadlock).
         await conn.execute(its_deliveries.with_for_update())
         await conn.execute(

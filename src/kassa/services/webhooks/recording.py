@@ -39,12 +39,11 @@ async def record_all(
     """Record finished attempts in the transaction on `conn`: each attempt's outcome always,
     its delivery's next step only if its claim still holds. The successes of endpoints with
     nothing but successes here take three statements in all (deliveries, attempts, their
-    endpoints' health); the rest are recorded one by one,
-    in the order they were made, endpoint by endpoint (a fixed order of locks across
-    workers). Each takes its delivery's row before its attempt's, the order a claim takes
-    them in (`claim`, then `_settle_unknown`), so a worker whose claim lapsed and the
-    worker claiming the delivery anew never wait for each other (on PostgreSQL, a
-    deadlock)."""
+    endpoints' health); the rest are recorded one by one, in the order they were made,
+    endpoint by endpoint (a fixed order of locks across workers). Each takes its delivery's
+    row before its attempt's, the order a claim takes them in (`claims.claim`), so a worker
+    whose claim lapsed and the worker claiming the delivery anew never wait for each other
+    (on PostgreSQL, a deadlock)."""
     by_endpoint: dict[str, list[tuple[Job, Outcome]]] = {}
     for job, outcome in finished:
         by_endpoint.setdefault(job.endpoint.id, []).append((job, outcome))
