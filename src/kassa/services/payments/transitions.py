@@ -121,7 +121,7 @@ async def apply_payment_update(
     """
     while True:
         decision = decide(payment, reported)
-        note_decision(payment, decision, source)
+        _note_decision(payment, decision, source)
         if decision.target is None:
             return Applied(payment, decision.outcome)
         if moves is not None:
@@ -140,7 +140,7 @@ async def apply_payment_update(
         payment = await load(conn, payment.id)
 
 
-def note_decision(payment: Payment, decision: Decision, source: EventSource) -> None:
+def _note_decision(payment: Payment, decision: Decision, source: EventSource) -> None:
     """Log an update that was rejected (a stale one quietly: expected with concurrent
     readers)."""
     if decision.rejected:
