@@ -15,7 +15,7 @@ from sqlalchemy import insert
 from kassa.domain import new_id
 from kassa.services.admin import audit
 from kassa.services.context import utcnow
-from kassa.services.notifications.inbound import REJECTED_BODY_BYTES
+from kassa.services.notifications.rejected import REJECTED_BODY_BYTES
 from kassa.services.shops import shops
 from kassa.store.tables import notifications
 from kassa.web.admin import inbox

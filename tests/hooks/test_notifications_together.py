@@ -1,7 +1,8 @@
 """Notifications that arrive together: the simple ones are applied as a batch
-(`kassa.services.notifications.batch`), and every one ends exactly as it would alone:
-duplicates within the batch and from before, a second notification for a payment of the
-batch, a payment of another shop, and event snapshots that match the stored payment."""
+(`kassa.services.notifications.batch`, a way of running `kassa.services.notifications.
+applying`), and every one ends exactly as it would alone: duplicates within the batch and from
+before, a second notification for a payment of the batch, a payment of another shop, and event
+snapshots that match the stored payment."""
 
 from __future__ import annotations
 
@@ -16,7 +17,8 @@ from sqlalchemy import select
 from kassa.domain import EventSource, PaymentStatus
 from kassa.providers import InboundRequest
 from kassa.services.notifications import inbound as notifications
-from kassa.services.notifications.batch import Simple, apply_simple
+from kassa.services.notifications.applying import Verified
+from kassa.services.notifications.batch import apply_together
 from kassa.services.payments import lifecycle as payments
 from kassa.services.payments import transitions
 from kassa.store.tables import events
@@ -41,15 +43,15 @@ def receive_together(
     fails the test: its notifications would end right all the same, applied alone."""
     batches: list[int] = []
 
-    async def recorded(conn: Any, items: Sequence[Simple]) -> list[Any]:
+    async def recorded(conn: Any, items: Sequence[Verified]) -> list[Any]:
         batches.append(len(items))
         try:
-            return await apply_simple(conn, items)
+            return await apply_together(conn, items)
         except Exception:
             batches.append(-1)
             raise
 
-    monkeypatch.setattr(notifications, "apply_simple", recorded)
+    monkeypatch.setattr(notifications, "apply_together", recorded)
 
     def inbound(body: bytes, headers: dict[str, str]) -> InboundRequest:
         return InboundRequest(method="POST", headers=headers, body=body, source_ip="127.0.0.1")

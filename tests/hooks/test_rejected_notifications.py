@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
-from kassa.services.notifications import inbound as notifications
+from kassa.services.notifications import rejected
 from kassa.services.operations import background
 from tests.helpers import (
     ShopSetup,
@@ -87,10 +87,10 @@ def test_a_rejected_notification_keeps_its_headers_the_start_of_its_body_and_its
     assert response.status_code == 401
     (row,) = stored_notifications(limited, shop.name)
     assert (row["verdict"], row["body_length"]) == ("rejected", 1_000_000)
-    assert row["body"] == body[: notifications.REJECTED_BODY_BYTES]
-    assert row["query"] == "q" * notifications.REJECTED_BODY_BYTES
+    assert row["body"] == body[: rejected.REJECTED_BODY_BYTES]
+    assert row["query"] == "q" * rejected.REJECTED_BODY_BYTES
     assert row["headers"]["x-sandbox-signature"] == "[redacted]"
-    assert row["headers"]["x-trace"] == "t" * notifications.REJECTED_HEADER_CHARS
+    assert row["headers"]["x-trace"] == "t" * rejected.REJECTED_HEADER_CHARS
     assert row["reason"] == "X-Sandbox-Signature does not match the body"
 
 
@@ -177,11 +177,11 @@ def test_rejected_ones_expire_in_small_batches_and_verified_ones_stay(
     assert sorted(verdicts) == ["accepted", "duplicate"] + ["rejected"] * LIMIT
 
     days = limited.settings.rejected_notification_retention_days
-    assert limited.call(notifications.prune_rejected(later(limited, timedelta(days=days - 1)))) == 0
-    monkeypatch.setattr(notifications, "PRUNE_BATCH", 2)
-    pruned = limited.call(notifications.prune_rejected(later(limited, timedelta(days=days + 1))))
+    assert limited.call(rejected.prune_rejected(later(limited, timedelta(days=days - 1)))) == 0
+    monkeypatch.setattr(rejected, "PRUNE_BATCH", 2)
+    pruned = limited.call(rejected.prune_rejected(later(limited, timedelta(days=days + 1))))
     assert pruned >= LIMIT  # this module's other tests' rejected ones too
     left = [row["verdict"] for row in stored_notifications(limited, shop.name)]
     assert sorted(left) == ["accepted", "duplicate"]
     jobs = {job.name: job for job in background.JOBS if isinstance(job, background.Job)}
-    assert jobs["prune rejected notifications"].run is notifications.prune_rejected
+    assert jobs["prune rejected notifications"].run is rejected.prune_rejected

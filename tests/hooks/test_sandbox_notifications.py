@@ -24,11 +24,12 @@ from tests.helpers import (
 )
 from tests.live import LiveServer
 
-#: What ingestion calls to apply an update alone; replaced to inject a failure.
-APPLY = "kassa.services.notifications.inbound.apply_payment_update"
-#: What it calls to apply simple notifications together (on SQLite); if that fails, each is
+#: What applying a notification calls to apply a payment update, alone or re-processed;
+#: replaced to inject a failure.
+APPLY = "kassa.services.notifications.applying.apply_payment_update"
+#: What ingestion calls to apply simple notifications together; if that fails, each is
 #: applied alone.
-APPLY_TOGETHER = "kassa.services.notifications.inbound.apply_simple"
+APPLY_TOGETHER = "kassa.services.notifications.inbound.apply_together"
 
 
 def fail_applying(monkeypatch: pytest.MonkeyPatch, alone: Any) -> None:

@@ -10,7 +10,7 @@ from dataclasses import replace
 import pytest
 
 from kassa.domain import Money, PaymentUpdate, decide
-from kassa.services.notifications.batch import NO_SUCH_PAYMENT
+from kassa.services.notifications.applying import NO_SUCH_PAYMENT
 from kassa.web.admin.outcomes import outcome
 from kassa.web.i18n import use_locale
 from tests.unit.test_updates import PAYMENT, S

@@ -14,8 +14,10 @@ import pytest
 from kassa.services.callers import Caller
 from kassa.services.context import Context
 from kassa.services.pagination import PageRequest
+from kassa.services.webhooks import claims
 from kassa.services.webhooks import endpoints as webhooks
 from kassa.services.webhooks import sending as webhook_sending
+from kassa.services.webhooks.claims import Job
 from tests.cli.conftest import kassa  # noqa: F401 - the `kassa …` runner, for the CLI tests
 from tests.helpers import ShopSetup
 from tests.live import LiveServer
@@ -29,6 +31,12 @@ def at(server: LiveServer, when: datetime) -> Context:
 
 def parse_time(value: str) -> datetime:
     return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+async def claim_due(ctx: Context, *, limit: int) -> list[Job]:
+    """Claim due deliveries as a worker does, in a transaction of their own, and send none."""
+    async with ctx.db.write() as conn:
+        return await claims.claim(conn, now=ctx.clock(), limit=limit)
 
 
 @dataclass

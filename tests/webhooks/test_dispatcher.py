@@ -19,12 +19,13 @@ from sqlalchemy import func, select
 
 from kassa.services.context import Context
 from kassa.services.webhooks import fanout as webhook_fanout
+from kassa.services.webhooks import recording
 from kassa.services.webhooks import sending as webhook_sending
-from kassa.services.webhooks.sending import _Outcome
+from kassa.services.webhooks.posting import Outcome
 from kassa.store.tables import webhook_deliveries
 from tests.helpers import create_payment
 from tests.live import LiveServer
-from tests.webhooks.conftest import Hooks, parse_time
+from tests.webhooks.conftest import Hooks, claim_due, parse_time
 from tests.webhooks.receiver import Receiver
 
 HOUR = 3600.0
@@ -176,7 +177,7 @@ def test_a_batch_keeps_each_endpoints_health_in_the_order_of_its_attempts(
 
     async def scenario() -> None:
         await webhook_fanout.fan_out(ctx)
-        jobs = await webhook_sending._claim(ctx, limit=100)
+        jobs = await claim_due(ctx, limit=100)
         order = {failing_last["id"]: (200, 500), healthy_last["id"]: (500, 200)}
         seen: dict[str, int] = {}
         finished = []
@@ -185,11 +186,11 @@ def test_a_batch_keeps_each_endpoints_health_in_the_order_of_its_attempts(
             seen[job.endpoint.id] = n + 1
             status = order.get(job.endpoint.id, (200, 200))[n]
             when = base + timedelta(seconds=n + 1)
-            finished.append((job, _Outcome(when, 1, status_code=status, body="")))
+            finished.append((job, Outcome(when, 1, status_code=status, body="")))
         # Latest first, so the order of the batch is not the order of the attempts.
         finished.reverse()
         async with ctx.db.write() as conn:
-            await webhook_sending._record_all(conn, finished, now=ctx.clock())
+            await recording.record_all(conn, finished, now=ctx.clock())
 
     server.call(scenario())
     failing_since = hooks.get(failing_last["id"])["failing_since"]

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from kassa.services.webhooks.deliveries import JITTER, RETRY_DELAYS, RETRY_EVERY, RETRY_FOR
-from kassa.services.webhooks.sending import DISABLE_AFTER
+from kassa.services.webhooks.recording import DISABLE_AFTER
 from tests.helpers import create_payment
 from tests.webhooks.conftest import Hooks, at, parse_time
 from tests.webhooks.receiver import Receiver
@@ -171,7 +171,7 @@ def test_a_redirect_is_not_followed_and_counts_as_a_failure(
 def test_an_unreachable_or_slow_endpoint_is_recorded_as_an_error(
     hooks: Hooks, receiver: Receiver, api: httpx.Client, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("kassa.services.webhooks.sending.TIMEOUT", 0.3)
+    monkeypatch.setattr("kassa.services.webhooks.posting.TIMEOUT", 0.3)
     receiver.delay = 1.0
     slow = hooks.create(receiver.url + "/slow")
     closed = hooks.create("http://127.0.0.1:9/nobody-listens")

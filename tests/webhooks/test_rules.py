@@ -15,7 +15,7 @@ from kassa.domain import ParameterInvalid
 from kassa.services.events.cursor import GAP_TIMEOUT, Position, Window, next_position
 from kassa.services.webhooks import endpoints as webhooks
 from kassa.services.webhooks.deliveries import RETRY_FOR, next_attempt_at, retry_delay
-from kassa.services.webhooks.sending import signed_headers
+from kassa.services.webhooks.posting import signed_headers
 from kassa.store.keyring import Keyring, key_id, new_key
 
 T0 = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from kassa.domain import EventType
 from kassa.services.callers import Caller
 from kassa.services.context import Context
+from kassa.services.webhooks import claims, posting, recording
 from kassa.services.webhooks import endpoints as webhooks
 from kassa.services.webhooks import fanout as webhook_fanout
 from kassa.services.webhooks import sending as webhook_sending
@@ -24,7 +25,7 @@ from kassa.store import Database
 from kassa.store.tables import events, outbox_cursors, webhook_deliveries
 from tests.helpers import ShopSetup, create_payment, later
 from tests.live import LiveServer
-from tests.webhooks.conftest import Hooks
+from tests.webhooks.conftest import Hooks, claim_due
 from tests.webhooks.receiver import Receiver
 
 WORKERS = 4
@@ -69,7 +70,7 @@ def test_a_dead_workers_claim_lapses(
     endpoint = hooks.create(receiver.url + "/kassa")
     create_payment(api)
     server.call(webhook_fanout.fan_out(server.ctx))
-    (claimed,) = server.call(webhook_sending._claim(server.ctx, limit=5))
+    (claimed,) = server.call(claim_due(server.ctx, limit=5))
     assert hooks.run() == 0  # taken: nobody else sends it
     assert receiver.requests == []
     (delivery,) = hooks.deliveries(endpoint["id"])
@@ -93,11 +94,11 @@ def test_a_delivery_sent_twice_across_a_crash_is_recorded_twice(
     endpoint = hooks.create(receiver.url + "/kassa")
     create_payment(api)
     server.call(webhook_fanout.fan_out(server.ctx))
-    (claimed,) = server.call(webhook_sending._claim(server.ctx, limit=5))
+    (claimed,) = server.call(claim_due(server.ctx, limit=5))
 
     async def send_and_die() -> None:
         async with httpx.AsyncClient() as http:
-            await webhook_sending._send(http, claimed, server.ctx.keyring, now=server.ctx.clock())
+            await posting.send(http, claimed, server.ctx.keyring, now=server.ctx.clock())
 
     server.call(send_and_die())
     hooks.run(later(server, LEASE + timedelta(seconds=1)))
@@ -185,14 +186,14 @@ def test_a_claim_and_what_meets_it_take_rows_in_one_order(
     endpoint = hooks.create(receiver.url + "/kassa")
     create_payment(api)
     server.call(webhook_fanout.fan_out(server.ctx))
-    (job,) = server.call(webhook_sending._claim(server.ctx, limit=5))
+    (job,) = server.call(claim_due(server.ctx, limit=5))
     ctx, delivery = server.ctx, webhook_deliveries.c
 
     async def meet_the_claim() -> None:
         if taker == "a late outcome":
-            failed = webhook_sending._Outcome(ctx.clock(), 5, status_code=500)
+            failed = posting.Outcome(ctx.clock(), 5, status_code=500)
             async with ctx.db.write() as conn:
-                await webhook_sending._record_one(conn, job, failed, now=ctx.clock())
+                await recording.record_all(conn, [(job, failed)], now=ctx.clock())
         else:
             await webhooks.delete_endpoint(ctx, caller=Caller.system(), endpoint_id=endpoint["id"])
 
@@ -205,7 +206,7 @@ def test_a_claim_and_what_meets_it_take_rows_in_one_order(
             )
             meeting = asyncio.create_task(meet_the_claim())
             await waiting_for_a_lock(ctx.db, meeting)
-            await webhook_sending._settle_unknown(claim, [job.delivery_id])
+            await claims._settle_unknown(claim, [job.delivery_id])
         await asyncio.wait_for(meeting, timeout=30)
 
     server.call(scenario(), timeout=60)

@@ -1,2 +1,4 @@
-"""Provider notifications: received, stored, verified and applied (`inbound`), simple ones
-applied together in a group commit (`batch`), and `kassa simulate` (`simulate`)."""
+"""Provider notifications: received, verified, stored and answered (`inbound`); applied by one
+definition (`applying`), the simple ones of a group commit together (`batch`); what is kept of
+rejected ones and their expiry (`rejected`); reading what is stored (`inbox`); and
+`kassa simulate` (`simulate`)."""

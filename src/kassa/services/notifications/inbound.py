@@ -6,16 +6,22 @@ The path is built for speed and for never losing anything:
 2. The provider verifies them (over the raw bytes) and reads them; a notification that fails
    is stored as `rejected` and changes nothing.
 3. One write transaction applies the updates through the transition table, writes their
-   events, and stores the notification as `accepted`. Notifications that arrive together
-   share that transaction (group commit, `Database.write_together`; on PostgreSQL only the
-   simple ones), and each is answered once it has committed. The simple ones, a payment's
-   new status by Kassa's id, are applied together by `kassa.services.notifications.batch`;
-   the others each in a savepoint of their own (on PostgreSQL, a transaction). A partial
-   unique index on the provider's event identity makes a duplicate's insert do nothing; the
-   duplicate's savepoint is then rolled back whole and the copy stored as `duplicate`.
+   events, and stores the notification as `accepted` (`kassa.services.notifications.applying`,
+   the one definition of what applying decides and writes). Notifications that arrive
+   together share that transaction (group commit, `Database.write_together`; on PostgreSQL
+   only the simple ones), and each is answered once it has committed. The simple ones, a
+   payment's new status by Kassa's id, are applied together (`kassa.services.notifications.
+   batch`); the others each in a savepoint of their own (on PostgreSQL, a transaction). A
+   partial unique index on the provider's event identity makes a duplicate's insert do
+   nothing; the duplicate's savepoint is then rolled back whole and the copy stored as
+   `duplicate`.
 4. If applying fails, the notification is stored as `pending` and the provider is told to
-   resend; the worker also re-applies pending notifications. So is one that could not be read
-   because the provider's API did not answer (YooKassa's are re-read from the API).
+   resend; the worker re-applies pending notifications (`reprocess_pending`), and so can a
+   person (`reprocess_one`). So is one that could not be read because the provider's API did
+   not answer (YooKassa's are re-read from the API).
+
+Rejected notifications keep only part of the request (`kassa.services.notifications.
+rejected`); people read what is stored through `kassa.services.notifications.inbox`.
 
 A notification that asks rather than reports (CloudPayments' Check) changes nothing: it is
 answered from the payment as it stands and stored as accepted, with the answer as its outcome.
@@ -24,23 +30,19 @@ answered from the payment as it stands and stored as accepted, with the answer a
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import cache
 from typing import Any
 
-from sqlalchemy import Insert, insert, select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kassa.domain import (
-    EventSource,
     InvalidState,
     NotFound,
     NotificationRejected,
     PaymentStatus,
-    PaymentUpdate,
     ProviderAccount,
     ProviderUnavailable,
     new_id,
@@ -56,34 +58,16 @@ from kassa.providers import (
 from kassa.services.admin import audit
 from kassa.services.admin.audit import Actor
 from kassa.services.context import Context
-from kassa.services.notifications.batch import NO_SUCH_PAYMENT, Duplicate, apply_simple, simple
-from kassa.services.pagination import Page
-from kassa.services.payments.refunds import apply_refund_update
-from kassa.services.payments.transitions import apply_payment_update, find_reported
+from kassa.services.notifications import rejected
+from kassa.services.notifications.applying import Duplicate, Verified, apply_alone, reapply
+from kassa.services.notifications.batch import apply_together, simple
+from kassa.services.notifications.inbox import Stored, get_notification, redact
+from kassa.services.payments.transitions import find_reported
 from kassa.services.shops import shops
-from kassa.store.db import insert_ignoring_conflict
-from kassa.store.tables import ACCEPTED, notifications
+from kassa.store.tables import notifications
 
 log = logging.getLogger(__name__)
 
-#: Words in the names of headers whose values are credentials or signatures; such headers are
-#: stored and shown as "[redacted]". A signature is as good as a credential to whoever holds
-#: the body it signs: with both, a notification can be sent again (CloudPayments'
-#: `Content-HMAC` and `X-Content-HMAC`, the sandbox's `X-Sandbox-Signature`).
-_SECRET_HEADER_WORDS = (
-    "auth",
-    "cookie",
-    "token",
-    "secret",
-    "api-key",
-    "apikey",
-    "password",
-    "passwd",
-    "credential",
-    "session",
-    "signature",
-    "hmac",
-)
 #: Pending notifications younger than this are left to the provider's own resend.
 REPROCESS_AFTER = timedelta(seconds=30)
 #: After this many failed re-applications a notification stays pending for a person to look at.
@@ -117,175 +101,6 @@ EVENT_KEY_LENGTH = 255
 NOT_ACCEPTED = "not accepted"
 
 
-@dataclass(frozen=True, slots=True)
-class Stored:
-    """A notification as stored: the raw request (secret headers redacted) and its verdict."""
-
-    id: str
-    provider: str
-    kind: str | None
-    method: str
-    source_ip: str | None
-    headers: Mapping[str, str]
-    query: str
-    body: bytes
-    received_at: datetime
-    verdict: str
-    reason: str | None
-    outcome: str | None
-    attempts: int
-    shop_id: str | None = None
-    shop_ref: str = ""
-    payment_id: str | None = None
-    #: The length of the body received; more than `len(body)` when only its start was kept.
-    body_length: int | None = None
-
-    @property
-    def cut(self) -> bool:
-        """Whether only the start of the body was kept (a rejected notification's)."""
-        return self.body_length is not None and self.body_length > len(self.body)
-
-    @property
-    def text(self) -> str:
-        """The body as text (bytes that are not UTF-8 shown as replacement characters)."""
-        return self.body.decode("utf-8", errors="replace")
-
-
-async def for_payment(ctx: Context, *, payment_id: str) -> list[Stored]:
-    """The notifications applied to a payment, oldest first (for operators)."""
-    query = (
-        select(notifications)
-        .where(notifications.c.payment_id == payment_id)
-        .order_by(notifications.c.received_at, notifications.c.id)
-    )
-    async with ctx.db.read() as conn:
-        rows = list((await conn.execute(query)).mappings())
-    return [_stored(row) for row in rows]
-
-
-def _stored(row: Any) -> Stored:
-    return Stored(
-        id=row["id"],
-        provider=row["provider"],
-        kind=row["kind"],
-        method=row["method"],
-        source_ip=row["source_ip"],
-        # Stored redacted already; redacted again in case the word list has grown since.
-        headers=redact(row["headers"]),
-        query=row["query"],
-        body=row["body"],
-        received_at=row["received_at"],
-        verdict=row["verdict"],
-        reason=row["reason"],
-        outcome=row["outcome"],
-        attempts=row["attempts"],
-        shop_id=row["shop_id"],
-        shop_ref=row["shop_ref"],
-        payment_id=row["payment_id"],
-        body_length=row["body_length"],
-    )
-
-
-@dataclass(frozen=True, slots=True)
-class InboxFilter:
-    """Which notifications the inbox lists; `None` is no condition."""
-
-    provider: str | None = None
-    shop_id: str | None = None
-    #: The shop name in the notification's URL (there may be no such shop).
-    shop_ref: str | None = None
-    verdict: str | None = None
-    received_gte: datetime | None = None
-    received_lt: datetime | None = None
-
-
-async def inbox(
-    ctx: Context, found: InboxFilter, *, limit: int = 50, before: str | None = None
-) -> Page[Stored]:
-    """A page of notifications newest first (ids sort by time), older than the id
-    `before`."""
-    conditions = [
-        column == value
-        for column, value in (
-            (notifications.c.provider, found.provider),
-            (notifications.c.shop_id, found.shop_id),
-            (notifications.c.shop_ref, found.shop_ref),
-            (notifications.c.verdict, found.verdict),
-        )
-        if value is not None
-    ]
-    if found.received_gte is not None:
-        conditions.append(notifications.c.received_at >= found.received_gte)
-    if found.received_lt is not None:
-        conditions.append(notifications.c.received_at < found.received_lt)
-    if before is not None:
-        conditions.append(notifications.c.id < before)
-    query = (
-        select(notifications)
-        .where(*conditions)
-        .order_by(notifications.c.id.desc())
-        .limit(limit + 1)
-    )
-    async with ctx.db.read() as conn:
-        rows = list((await conn.execute(query)).mappings())
-    return Page([_stored(row) for row in rows[:limit]], has_more=len(rows) > limit)
-
-
-async def get_notification(ctx: Context, *, notification_id: str) -> Stored:
-    """One stored notification; `NotFound` if there is none."""
-    query = select(notifications).where(notifications.c.id == notification_id)
-    async with ctx.db.read() as conn:
-        row = (await conn.execute(query)).mappings().first()
-    if row is None:
-        raise NotFound(f"No notification {notification_id!r}", param="notification")
-    return _stored(row)
-
-
-async def reprocess_one(ctx: Context, *, notification_id: str, actor: Actor) -> Stored:
-    """Apply one pending notification now, on a person's request: the worker's path
-    (`_reprocess`), without its wait and attempt limit. Only a pending notification can be
-    re-processed: a rejected one failed verification, which cannot be repeated once its
-    secret-bearing headers are redacted, and an accepted or duplicate one is settled. The
-    request is written to the audit log (`notification.reprocess`) with what came of it."""
-    query = select(notifications).where(notifications.c.id == notification_id)
-    async with ctx.db.read() as conn:
-        row = (await conn.execute(query)).mappings().first()
-    if row is None:
-        raise NotFound(f"No notification {notification_id!r}", param="notification")
-    if row["verdict"] != Verdict.PENDING.value:
-        await audit.record_now(
-            ctx,
-            actor=actor,
-            action="notification.reprocess",
-            object_id=notification_id,
-            shop_id=row["shop_id"],
-            outcome=f"refused: it is {row['verdict']}",
-        )
-        raise InvalidState(
-            f"Only a pending notification can be re-processed, not a {row['verdict']} one"
-        )
-    await _reprocess(ctx, row)
-    after = await get_notification(ctx, notification_id=notification_id)
-    await audit.record_now(
-        ctx,
-        actor=actor,
-        action="notification.reprocess",
-        object_id=notification_id,
-        shop_id=after.shop_id,
-        outcome=after.verdict,
-        details={"outcome": after.outcome or after.reason or ""},
-    )
-    return after
-
-
-def redact(headers: Mapping[str, str]) -> dict[str, str]:
-    """Headers with credential-bearing values replaced, for storage and display."""
-    return {
-        name: "[redacted]" if any(word in name.lower() for word in _SECRET_HEADER_WORDS) else value
-        for name, value in headers.items()
-    }
-
-
 def _always() -> bool:
     return True
 
@@ -310,7 +125,7 @@ async def receive(
     async def reject(reason: str) -> Result:
         if not may_store_rejected():
             return Result("", Verdict.REJECTED, reason, limited=True)
-        return await _store(ctx, _rejected(row), Verdict.REJECTED, reason)
+        return await _store(ctx, rejected.kept(row), Verdict.REJECTED, reason)
 
     if request.kind is not None and not PROVIDERS[provider].hook_kinds:
         return await reject(
@@ -339,28 +154,21 @@ async def _accept(
 ) -> Result:
     """Apply a verified notification and store it as accepted, in one commit; or store it as
     a duplicate, or as pending if applying failed."""
-    now = row["received_at"]
     row["event_key"] = parsed.event_key
-
-    async def apply_and_store(conn: AsyncConnection) -> str:
-        outcome, payment_id = await _apply(conn, account, parsed, now=now)
-        row.update(payment_id=payment_id, processed_at=now)
-        if not await _insert_accepted(ctx, conn, row, outcome):
-            raise Duplicate
-        return outcome
-
-    batchable = simple(row, account, parsed)
+    item = Verified(row, account, parsed, now=row["received_at"])
     try:
         # Concurrent notifications share a commit (see the module docstring), and the simple
         # ones are applied together (`kassa.services.notifications.batch`).
         outcome = await ctx.db.write_together(
-            apply_and_store, batch=apply_simple if batchable else None, item=batchable
+            lambda conn: apply_alone(conn, item),
+            batch=apply_together if simple(item) else None,
+            item=item,
         )
-    except Duplicate:
+    except Duplicate as exc:
+        row.update(payment_id=exc.payment_id, processed_at=item.now)
         return await _store(ctx, row, Verdict.DUPLICATE, _DUPLICATE)
     except Exception:
         log.exception("applying %s notification %s failed", account.provider, row["id"])
-        row.update(processed_at=None, payment_id=None)
         return await _store(ctx, row, Verdict.PENDING, "applying failed; will be retried")
     return Result(row["id"], Verdict.ACCEPTED, outcome)
 
@@ -425,36 +233,6 @@ async def _verify(
     return accounts[-1], None, error
 
 
-async def _apply(
-    conn: AsyncConnection, account: ProviderAccount, parsed: Notification, *, now: datetime
-) -> tuple[str, str | None]:
-    """Apply every update of a verified notification; the outcome text and the payment."""
-    outcomes: list[str] = []
-    payment_id: str | None = None
-    for reported in parsed.updates:
-        payment = await find_reported(
-            conn,
-            account=account,
-            payment_id=reported.payment_id,
-            provider_payment_id=reported.provider_payment_id,
-        )
-        if payment is None:
-            outcomes.append(NO_SUCH_PAYMENT)
-            continue
-        payment_id = payment.id
-        if isinstance(reported, PaymentUpdate):
-            applied = await apply_payment_update(
-                conn, payment=payment, reported=reported, source=EventSource.PROVIDER, now=now
-            )
-            outcomes.append(applied.outcome)
-        else:
-            refund = await apply_refund_update(
-                conn, payment=payment, reported=reported, source=EventSource.PROVIDER, now=now
-            )
-            outcomes.append(refund.outcome)
-    return "; ".join(outcomes) or "nothing to apply", payment_id
-
-
 def _row(*, provider: str, shop_ref: str, request: InboundRequest, now: datetime) -> dict[str, Any]:
     return {
         "id": new_id("ntf"),
@@ -476,55 +254,14 @@ def _row(*, provider: str, shop_ref: str, request: InboundRequest, now: datetime
     }
 
 
-#: What a rejected notification keeps of its body and query: enough to see what it was.
-REJECTED_BODY_BYTES = 4096
-#: What it keeps of its headers: at most this many, each value cut to `REJECTED_HEADER_CHARS`
-#: (the body limit does not bound headers).
-REJECTED_HEADERS = 64
-REJECTED_HEADER_CHARS = 1024
 #: The longest reason or outcome stored (a reason may quote what it could not read).
 REASON_CHARS = 2000
-
-
-def _rejected(row: dict[str, Any]) -> dict[str, Any]:
-    """A rejected notification's row: its headers, the start of its body and query, and the
-    body's whole length, not the whole request, so that nobody can fill the disk through
-    `/hooks` (rejected ones are also limited per sender and expire)."""
-    headers = list(row["headers"].items())[:REJECTED_HEADERS]
-    return {
-        **row,
-        "headers": {name[:256]: value[:REJECTED_HEADER_CHARS] for name, value in headers},
-        "body": row["body"][:REJECTED_BODY_BYTES],
-        "query": row["query"][:REJECTED_BODY_BYTES],
-    }
 
 
 def _column_text(value: str, limit: int) -> str:
     """Text from the request's path or peer as a column holds it on both databases: at most
     `limit` characters, and NUL, which PostgreSQL's text refuses, as U+FFFD."""
     return value.replace("\x00", "\ufffd")[:limit]
-
-
-async def _insert_accepted(
-    ctx: Context, conn: AsyncConnection, row: dict[str, Any], outcome: str
-) -> bool:
-    """Store the notification as accepted, unless its event was accepted before."""
-    values = {**row, "verdict": Verdict.ACCEPTED.value, "outcome": outcome}
-    return (await conn.execute(_accepted_insert(ctx.db.dialect), values)).first() is not None
-
-
-@cache
-def _accepted_insert(dialect: str) -> Insert:
-    """The insert of an accepted notification, built once per dialect (values are given at
-    execution, and a reused statement is not traversed again for SQLAlchemy's cache key)."""
-    return insert_ignoring_conflict(
-        dialect,
-        notifications,
-        index_elements=["provider", "shop_id", "event_key"],
-        # PostgreSQL matches an ON CONFLICT target to a partial index only by the same
-        # predicate, written as a literal (a bound parameter does not match).
-        index_where=ACCEPTED,
-    ).returning(notifications.c.id)
 
 
 async def _store(ctx: Context, row: dict[str, Any], verdict: Verdict, reason: str) -> Result:
@@ -557,9 +294,45 @@ async def reprocess_pending(ctx: Context, *, limit: int = 100) -> int:
     return settled
 
 
+async def reprocess_one(ctx: Context, *, notification_id: str, actor: Actor) -> Stored:
+    """Apply one pending notification now, on a person's request: the worker's path
+    (`reprocess_pending`), without its wait and attempt limit. Only a pending notification
+    can be re-processed: a rejected one failed verification, which cannot be repeated once
+    its secret-bearing headers are redacted, and an accepted or duplicate one is settled. The
+    request is written to the audit log (`notification.reprocess`) with what came of it."""
+    query = select(notifications).where(notifications.c.id == notification_id)
+    async with ctx.db.read() as conn:
+        row = (await conn.execute(query)).mappings().first()
+    if row is None:
+        raise NotFound(f"No notification {notification_id!r}", param="notification")
+    if row["verdict"] != Verdict.PENDING.value:
+        await audit.record_now(
+            ctx,
+            actor=actor,
+            action="notification.reprocess",
+            object_id=notification_id,
+            shop_id=row["shop_id"],
+            outcome=f"refused: it is {row['verdict']}",
+        )
+        raise InvalidState(
+            f"Only a pending notification can be re-processed, not a {row['verdict']} one"
+        )
+    await _reprocess(ctx, row)
+    after = await get_notification(ctx, notification_id=notification_id)
+    await audit.record_now(
+        ctx,
+        actor=actor,
+        action="notification.reprocess",
+        object_id=notification_id,
+        shop_id=after.shop_id,
+        outcome=after.verdict,
+        details={"outcome": after.outcome or after.reason or ""},
+    )
+    return after
+
+
 async def _reprocess(ctx: Context, row: Any) -> bool:
-    """Apply one pending notification. The row is claimed first, inside the transaction, so
-    concurrent workers cannot apply it twice; an event accepted meanwhile (the provider
+    """Apply one pending notification (`reapply`); an event accepted meanwhile (the provider
     resent it) makes this copy a duplicate."""
     account = await shops.get_account(ctx, account_id=row["account_id"])
     request = InboundRequest(
@@ -570,29 +343,14 @@ async def _reprocess(ctx: Context, row: Any) -> bool:
         kind=row["kind"],
         source_ip=row["source_ip"],
     )
-    now = ctx.clock()
     this = notifications.c.id == row["id"]
     try:
         # It was verified when it arrived; its secret-bearing headers are redacted by now.
         parsed = await ctx.gateways.for_account(account).parse_notification(request, verify=False)
+        item = Verified(dict(row), account, parsed, now=ctx.clock())
         async with ctx.db.write() as conn:
-            claimed = await conn.execute(
-                update(notifications)
-                .where(this, notifications.c.verdict == Verdict.PENDING.value)
-                .values(
-                    verdict=Verdict.ACCEPTED.value,
-                    event_key=parsed.event_key,
-                    processed_at=now,
-                    attempts=notifications.c.attempts + 1,
-                )
-                .returning(notifications.c.id)
-            )
-            if claimed.first() is None:
+            if not await reapply(conn, item):
                 return False  # another worker settled it
-            outcome, payment_id = await _apply(conn, account, parsed, now=now)
-            await conn.execute(
-                update(notifications).where(this).values(outcome=outcome, payment_id=payment_id)
-            )
     except IntegrityError:
         async with ctx.db.write() as conn:
             await conn.execute(
@@ -621,22 +379,3 @@ async def _reprocess(ctx: Context, row: Any) -> bool:
             )
         return False
     return True
-
-
-#: Rejected notifications deleted per transaction when they expire (small, so the SQLite
-#: writer, which runs on the event loop, is never held long).
-PRUNE_BATCH = 500
-
-
-async def prune_rejected(ctx: Context) -> int:
-    """Delete rejected notifications older than `KASSA_REJECTED_NOTIFICATION_RETENTION_DAYS`,
-    a batch per transaction; returns how many. Found through the partial index
-    `ix_notifications_rejected`. Verified notifications are kept: they are the record of
-    what changed payments."""
-    cutoff = ctx.clock() - timedelta(days=ctx.settings.rejected_notification_retention_days)
-    return await ctx.db.delete_in_batches(
-        notifications,
-        notifications.c.verdict == Verdict.REJECTED.value,
-        notifications.c.received_at < cutoff,
-        batch=PRUNE_BATCH,
-    )

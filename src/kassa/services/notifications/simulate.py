@@ -16,8 +16,8 @@ import httpx
 from kassa.domain import ParameterInvalid, PermissionDenied
 from kassa.providers import Provider, Verdict
 from kassa.services.context import Context
-from kassa.services.notifications import inbound as notifications
-from kassa.services.notifications.inbound import InboxFilter
+from kassa.services.notifications import inbox
+from kassa.services.notifications.inbox import InboxFilter
 from kassa.services.payments import lifecycle as payments
 from kassa.services.shops import shops
 
@@ -73,7 +73,7 @@ async def simulate(
         verdict=Verdict.REJECTED.value,
         received_gte=sent_at - CLOCK_SKEW,
     )
-    found = (await notifications.inbox(ctx, rejected, limit=1)).items
+    found = (await inbox.inbox(ctx, rejected, limit=1)).items
     reason = found[0].reason if found and response.status_code >= 300 else None
     return Delivery(notification.method, url, response.status_code, response.text, reason)
 

@@ -22,6 +22,7 @@ from kassa.services import idempotency
 from kassa.services.context import Context
 from kassa.services.events import consumers
 from kassa.services.notifications import inbound as notifications
+from kassa.services.notifications import rejected as rejected_notifications
 from kassa.services.payments import expiry, reconciliation, refunds
 from kassa.services.webhooks import sending as webhook_sending
 
@@ -54,7 +55,7 @@ JOBS: tuple[Job | Service, ...] = (
     Job("expire payments", 30.0, expiry.expire_due),
     Job("resume pending refunds", 60.0, refunds.resume_pending),
     Job("prune idempotency keys", 3600.0, idempotency.prune),
-    Job("prune rejected notifications", 3600.0, notifications.prune_rejected),
+    Job("prune rejected notifications", 3600.0, rejected_notifications.prune_rejected),
 )
 
 

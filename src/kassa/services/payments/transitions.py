@@ -108,17 +108,25 @@ async def apply_payment_update(
     reported: PaymentUpdate,
     source: EventSource,
     now: datetime,
+    moves: list[Move] | None = None,
 ) -> Applied:
     """Decide what `update` means for `payment` and apply it on `conn`.
 
     If a concurrent transaction moved the payment first, decide again on its new state; the
     transition table has no cycles, so this ends.
+
+    With `moves`, a move is not made here but added to `moves`, for the caller to make
+    together with others (`transition_many`, which refuses it if the payment moved
+    meanwhile); the payment is then returned as it was decided on.
     """
     while True:
         decision = decide(payment, reported)
-        note_decision(payment, decision, source)
+        _note_decision(payment, decision, source)
         if decision.target is None:
             return Applied(payment, decision.outcome)
+        if moves is not None:
+            moves.append(Move(payment, decision.target, decision.changes, now))
+            return Applied(payment, decision.outcome, changed=True)
         moved = await transition(
             conn,
             payment=payment,
@@ -132,7 +140,7 @@ async def apply_payment_update(
         payment = await load(conn, payment.id)
 
 
-def note_decision(payment: Payment, decision: Decision, source: EventSource) -> None:
+def _note_decision(payment: Payment, decision: Decision, source: EventSource) -> None:
     """Log an update that was rejected (a stale one quietly: expected with concurrent
     readers)."""
     if decision.rejected:

@@ -15,7 +15,7 @@ fd00:ec2::254) and read what they answer. So:
   to 127.0.0.1, or to a public address at the check and a private one a moment later (DNS
   rebinding), cannot get through. TLS still checks the certificate against the URL's host
   name, and the `Host` header is the URL's.
-- Redirects are never followed (`kassa.services.webhooks.sending`).
+- Redirects are never followed (`kassa.services.webhooks.posting`).
 
 An IPv6 address that carries an IPv4 one is judged by that IPv4 address too: IPv4-mapped
 (`::ffff:a.b.c.d`), NAT64 (`64:ff9b::/96`), 6to4 (`2002::/16`); Teredo and the deprecated

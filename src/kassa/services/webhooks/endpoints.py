@@ -341,7 +341,7 @@ async def delete_endpoint(ctx: Context, *, caller: Caller, endpoint_id: str) -> 
             webhook_deliveries.c.endpoint_id == endpoint_id
         )
         # The deliveries' rows before their attempts', the order a claim takes them in
-        # (`kassa.services.webhooks.sending`): else this and a claim of one of them could
+        # (`kassa.services.webhooks.claims`): else this and a claim of one of them could
         # each wait for the other (on PostgreSQL, a deadlock).
         await conn.execute(its_deliveries.with_for_update())
         await conn.execute(

@@ -16,7 +16,8 @@ from kassa.domain import InvalidState, NotFound, Shop
 from kassa.services.admin.logins import Session
 from kassa.services.catalog import PROVIDERS, Verdict
 from kassa.services.notifications import inbound as notifications
-from kassa.services.notifications.inbound import InboxFilter, Stored
+from kassa.services.notifications import inbox as stored_notifications
+from kassa.services.notifications.inbox import InboxFilter, Stored
 from kassa.services.payments import lifecycle as payments
 from kassa.services.shops import shops
 from kassa.web.admin.auth import Acting, Signed, admin_router
@@ -98,7 +99,7 @@ async def inbox_page(
     """Notifications of every shop, newest first, filtered, a page at a time."""
     all_shops = await shops.list_shops(ctx)
     form = read_form(request, all_shops)
-    found = await notifications.inbox(ctx, form.filter, limit=PAGE_SIZE, before=before)
+    found = await stored_notifications.inbox(ctx, form.filter, limit=PAGE_SIZE, before=before)
     return render(
         request,
         "admin/notifications.html",
@@ -127,7 +128,7 @@ async def _detail(
     error: str | None = None,
 ) -> HTMLResponse:
     try:
-        stored = await notifications.get_notification(ctx, notification_id=notification_id)
+        stored = await stored_notifications.get_notification(ctx, notification_id=notification_id)
     except NotFound:
         raise PageError(404, "notification") from None
     shop = await shops.get_shop(ctx, shop_id=stored.shop_id) if stored.shop_id else None

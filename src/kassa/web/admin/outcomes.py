@@ -41,7 +41,7 @@ def _fixed(message: str) -> Say:
 
 
 #: The forms the services write (`domain/updates.py`, `services/notifications/inbound.py`,
-#: `services/notifications/batch.py`, `services/payments/refunds.py`, the admin pages' audit
+#: `services/notifications/applying.py`, `services/payments/refunds.py`, the admin pages' audit
 #: entries), each matched against the whole text, with what to say.
 FORMS: tuple[tuple[re.Pattern[str], Say], ...] = tuple(
     (re.compile(pattern), say)

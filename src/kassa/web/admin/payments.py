@@ -9,7 +9,7 @@ from kassa.domain import NotFound, PaymentStatus
 from kassa.services.admin import audit
 from kassa.services.catalog import PROVIDERS
 from kassa.services.events import outbox as events
-from kassa.services.notifications import inbound as notifications
+from kassa.services.notifications import inbox as stored_notifications
 from kassa.services.objects import event_object
 from kassa.services.payments import lifecycle as payments
 from kassa.services.payments import refunds
@@ -107,7 +107,7 @@ async def payment_page(
             event_object(event)
             for event in await events.payment_timeline(ctx, payment_id=payment.id)
         ],
-        notifications=await notifications.for_payment(ctx, payment_id=payment.id),
+        notifications=await stored_notifications.for_payment(ctx, payment_id=payment.id),
         audit_entries=entries,
         done=done if done in RESULTS else None,
         done_refund=next((r for r in made if r.id == refund), None),
