@@ -1,6 +1,6 @@
-"""Kiosk terminals, the first kind of device: adding and finding them, how the API shows
-them and their operations, and their rules (`RULES`: a payment's answer moves the payment,
-`kassa.services.devices.terminal_payments`).
+"""Kiosk terminals, the first kind of device: adding and finding them, and their rules
+(`RULES`: a payment's answer moves the payment, `kassa.services.devices.terminal_payments`).
+How the API shows them and their operations is the web layer's (`kassa.web.objects`).
 
 Adding a terminal also makes sure the shop has `terminal` provider accounts (live and test),
 so `POST /v1/payments {"terminal": …}` works at once; a payment that names no terminal never
