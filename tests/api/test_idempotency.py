@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import timedelta
+from typing import NoReturn
 
 import httpx
 import pytest
@@ -12,8 +13,10 @@ from sqlalchemy import select
 from kassa.services import idempotency
 from kassa.services.context import utcnow
 from kassa.services.idempotency import KeyRef
+from kassa.services.payments import lifecycle
 from kassa.services.shops import shops
-from kassa.store.tables import idempotency_keys
+from kassa.store.tables import events, idempotency_keys, payments
+from kassa.web.routes import payments as payment_routes
 from tests.helpers import ShopSetup, checkout, create_payment, make_shop
 from tests.live import LiveServer
 
@@ -146,3 +149,54 @@ def test_pruning_forgets_expired_keys_a_batch_at_a_time(
             return len((await conn.execute(query)).all())
 
     assert server.call(kept()) == 0
+
+
+def _stored(server: LiveServer, shop: ShopSetup, key: str) -> tuple[int, int, str]:
+    """The shop's payments and events, and the state of its key `key`."""
+
+    async def read() -> tuple[int, int, str]:
+        async with server.ctx.db.read() as conn:
+            made = (
+                await conn.execute(select(payments.c.id).where(payments.c.shop_id == shop.shop.id))
+            ).all()
+            written = (
+                await conn.execute(select(events.c.id).where(events.c.shop_id == shop.shop.id))
+            ).all()
+            state = (
+                await conn.execute(
+                    select(idempotency_keys.c.state).where(
+                        idempotency_keys.c.shop_id == shop.shop.id, idempotency_keys.c.key == key
+                    )
+                )
+            ).scalar_one()
+        return len(made), len(written), str(state)
+
+    return server.call(read())
+
+
+@pytest.mark.parametrize("fails", ["after the payment's insert", "after the service returned"])
+def test_the_payment_its_event_and_the_answer_commit_together(
+    api: httpx.Client,
+    server: LiveServer,
+    shop: ShopSetup,
+    monkeypatch: pytest.MonkeyPatch,
+    fails: str,
+) -> None:
+    def broken(*args: object, **kwargs: object) -> NoReturn:
+        raise RuntimeError("the process failed here")
+
+    if fails == "after the payment's insert":
+        # The payment's row is written; the event, in the same transaction, fails.
+        monkeypatch.setattr(lifecycle.events, "record", broken)
+    else:
+        # Everything is written; shaping the answer fails before it is stored.
+        monkeypatch.setattr(payment_routes, "payment_object", broken)
+    failed = post(api, "/v1/payments", BODY, "together")
+    assert failed.status_code == 500
+    assert _stored(server, shop, "together") == (0, 0, "retryable")
+
+    monkeypatch.undo()
+    made = post(api, "/v1/payments", BODY, "together")
+    assert made.status_code == 201
+    assert _stored(server, shop, "together") == (1, 1, "done")
+    assert post(api, "/v1/payments", BODY, "together").content == made.content
