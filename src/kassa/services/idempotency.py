@@ -127,7 +127,8 @@ async def run(
     secret: bool = False,
 ) -> Outcome:
     """Run `action(resource_id)` at most once per `key` of the caller's shop and mode, or give
-    back the stored answer of an earlier run with the same `fingerprint` (see `fingerprint`).
+    back the stored answer of an earlier run with the same `fingerprint` (see `fingerprint`;
+    it is not used without a key).
     `resource_id` is a new id with `prefix` (`pay`), the same for every retry, so a provider
     that sees it as its own idempotency key cannot act twice. Without a key, it just runs.
 

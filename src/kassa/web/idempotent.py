@@ -84,13 +84,17 @@ def idempotent(
                 reserved = {RESOURCE_ID: resource_id} if takes_id else {}
                 return Answer(status, json_bytes(await handler(**values, **reserved)))
 
+            # Only a key is compared by the request's fingerprint: without one, none is made.
+            fingerprint = (
+                idempotency.fingerprint(request.method, request.url.path, await request.body())
+                if key is not None
+                else ""
+            )
             outcome = await idempotency.run(
                 ctx,
                 caller,
                 key,
-                fingerprint=idempotency.fingerprint(
-                    request.method, request.url.path, await request.body()
-                ),
+                fingerprint=fingerprint,
                 prefix=prefix,
                 action=action,
                 refused=_refused,
