@@ -10,10 +10,11 @@ import httpx
 import pytest
 from sqlalchemy import select
 
+from kassa.domain import IdempotencyKeyInUse
 from kassa.services import idempotency
 from kassa.services.context import utcnow
-from kassa.services.idempotency import KeyRef
-from kassa.services.payments import lifecycle
+from kassa.services.events import outbox
+from kassa.services.idempotency import Answer, KeyRef
 from kassa.services.shops import shops
 from kassa.store.tables import events, idempotency_keys, payments
 from kassa.web.routes import payments as payment_routes
@@ -187,7 +188,7 @@ def test_the_payment_its_event_and_the_answer_commit_together(
 
     if fails == "after the payment's insert":
         # The payment's row is written; the event, in the same transaction, fails.
-        monkeypatch.setattr(lifecycle.events, "record", broken)
+        monkeypatch.setattr(outbox, "record", broken)
     else:
         # Everything is written; shaping the answer fails before it is stored.
         monkeypatch.setattr(payment_routes, "payment_object", broken)
@@ -200,3 +201,21 @@ def test_the_payment_its_event_and_the_answer_commit_together(
     assert made.status_code == 201
     assert _stored(server, shop, "together") == (1, 1, "done")
     assert post(api, "/v1/payments", BODY, "together").content == made.content
+
+
+def test_a_request_that_lost_its_stale_claim_changes_nothing(
+    server: LiveServer, shop: ShopSetup
+) -> None:
+    ref = KeyRef(shop_id=shop.shop.id, test=True, key="stale")
+    slow = server.call(idempotency.claim(server.ctx, ref, request_hash="a", prefix="pay"))
+    later = replace(server.ctx, clock=lambda: utcnow() + idempotency.STALE_CLAIM * 2)
+    retry = server.call(idempotency.claim(later, ref, request_hash="a", prefix="pay"))
+    assert retry.resource_id == slow.resource_id
+
+    # The slow request finishes at last: it can neither store its answer nor reopen the key.
+    with pytest.raises(IdempotencyKeyInUse):
+        server.call(idempotency.complete(server.ctx, ref, Answer(201, b"slow"), claimed=slow))
+    server.call(idempotency.release(server.ctx, ref, slow))
+    server.call(idempotency.complete(later, ref, Answer(201, b"retry"), claimed=retry))
+    again = server.call(idempotency.claim(server.ctx, ref, request_hash="a", prefix="pay"))
+    assert again.replay == Answer(201, b"retry")

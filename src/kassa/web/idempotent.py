@@ -6,7 +6,8 @@ decorator adds the `Idempotency-Key` header to the route, runs the handler throu
 `kassa.services.idempotency.run` (where the claim and the replay are, for every front-end),
 and answers the document as JSON with the route's status, or the stored answer of an earlier
 run with `Idempotent-Replayed: true`. Domain errors are answered (and stored) as the API's
-error bodies.
+error bodies. What the handler's service writes through `idempotency.transaction` commits
+together with the stored answer, so the handler shapes its document without waiting on I/O.
 """
 
 from __future__ import annotations
