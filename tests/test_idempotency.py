@@ -173,3 +173,38 @@ def test_an_earlier_transaction_commits_and_the_last_carries_the_answer(
             )
         )
     assert server.call(written()) == names[:1]
+
+
+def test_a_task_the_action_starts_commits_its_own_writes(
+    server: LiveServer, shop: ShopSetup
+) -> None:
+    name = f"task-{shop.shop.id}"
+
+    async def write() -> None:
+        async with idempotency.transaction(server.ctx) as conn:
+            await conn.execute(
+                insert(hub_secrets), {"name": name, "value": "x", "created_at": utcnow()}
+            )
+
+    async def action(resource_id: str) -> Answer:
+        await asyncio.create_task(write())  # it inherits the run's context: not its answer's
+        raise RuntimeError("the action fails after its task")
+
+    async def written() -> bool:
+        async with server.ctx.db.read() as conn:
+            query = select(hub_secrets.c.name).where(hub_secrets.c.name == name)
+            return (await conn.execute(query)).first() is not None
+
+    with pytest.raises(RuntimeError):
+        server.call(
+            idempotency.run(
+                server.ctx,
+                caller_of(shop),
+                "with-a-task",
+                fingerprint="same",
+                prefix="pay",
+                action=action,
+                refused=refused,
+            )
+        )
+    assert server.call(written())

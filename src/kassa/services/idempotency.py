@@ -176,7 +176,8 @@ async def transaction(ctx: Context) -> AsyncIterator[AsyncConnection]:
     Nothing may wait on I/O between the block's end and the service's return (on SQLite the
     one writer is held until then)."""
     held = _RUNNING.get()
-    if held is None:
+    if held is None or held.task is not asyncio.current_task():
+        # Not under a key, or in a task the action started (it inherits the variable).
         async with ctx.db.write() as conn:
             yield conn
         return
@@ -200,6 +201,7 @@ class _Held:
 
     def __init__(self, ctx: Context, ref: KeyRef, claimed: Claim, secret: bool) -> None:
         self.ctx, self.ref, self.claimed, self.secret = ctx, ref, claimed, secret
+        self.task = asyncio.current_task()
         self._stack: AsyncExitStack | None = None
         self._conn: AsyncConnection | None = None
 
