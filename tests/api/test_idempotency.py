@@ -175,7 +175,9 @@ def _stored(server: LiveServer, shop: ShopSetup, key: str) -> tuple[int, int, st
     return server.call(read())
 
 
-@pytest.mark.parametrize("fails", ["after the payment's insert", "after the service returned"])
+@pytest.mark.parametrize(
+    "fails", ["after the payment's insert", "after the service returned", "storing the answer"]
+)
 def test_the_payment_its_event_and_the_answer_commit_together(
     api: httpx.Client,
     server: LiveServer,
@@ -189,9 +191,11 @@ def test_the_payment_its_event_and_the_answer_commit_together(
     if fails == "after the payment's insert":
         # The payment's row is written; the event, in the same transaction, fails.
         monkeypatch.setattr(outbox, "record", broken)
-    else:
+    elif fails == "after the service returned":
         # Everything is written; shaping the answer fails before it is stored.
         monkeypatch.setattr(payment_routes, "payment_object", broken)
+    else:
+        monkeypatch.setattr(idempotency, "_store", broken)
     failed = post(api, "/v1/payments", BODY, "together")
     assert failed.status_code == 500
     assert _stored(server, shop, "together") == (0, 0, "retryable")

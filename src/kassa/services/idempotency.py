@@ -162,7 +162,11 @@ async def run(
         raise
     finally:
         _RUNNING.reset(token)
-    await held.finish(answer)
+    try:
+        await held.finish(answer)
+    except BaseException:
+        await release(ctx, ref, claimed)  # nothing committed (or the claim is no longer ours)
+        raise
     return Outcome(answer)
 
 
