@@ -36,6 +36,7 @@ from typing import Any, Generic, TypeVar
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from kassa.domain import ProviderAccount, Shop
 from kassa.store.db import Database, touch
 from kassa.store.tables import change_counters
 
@@ -74,6 +75,7 @@ class ConfigurationCache:
         self._version: int | None = None
         self._checked_until = float("-inf")
         self._checking = False
+        self._following: Database | None = None
 
     def kind(self, *, max_items: int = 10_000) -> Cached[K, V]:
         """A new kind of cached value (API keys, accounts by id …), cleared with the others."""
@@ -86,6 +88,12 @@ class ConfigurationCache:
         self.epoch += 1
         for cached in self._kinds:
             cached.items.clear()
+
+    def follow(self, db: Database) -> None:
+        """Clear the cache whenever a transaction of this process on `db` changes them."""
+        if self._following is not db:
+            self._following = db
+            db.on_commit(self.heard)
 
     def heard(self, topics: frozenset[str]) -> None:
         """A `Database.on_commit` listener: a transaction of this process changed them."""
@@ -136,3 +144,20 @@ class Cached(Generic[K, V]):
 
     def __len__(self) -> int:
         return len(self.items)
+
+
+class Configuration(ConfigurationCache):
+    """What is kept: every kind of value a request reads of shops, keys and accounts."""
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        #: Each active API key's shop, mode (True: test) and id, by the SHA-256 of its secret.
+        self.api_keys: Cached[str, tuple[Shop, bool, str] | None] = self.kind()
+        #: Provider accounts by id (disabled ones too: payments made through them refer to
+        #: them).
+        self.accounts: Cached[str, ProviderAccount | None] = self.kind()
+        #: A shop's enabled accounts in one mode, by (shop id, test): a new payment's choice.
+        self.enabled_accounts: Cached[tuple[str, bool], list[ProviderAccount]] = self.kind()
+        #: The enabled accounts behind each `/hooks/{provider}/{shop}`, by (shop name,
+        #: provider).
+        self.hook_accounts: Cached[tuple[str, str], list[ProviderAccount]] = self.kind()

@@ -88,7 +88,7 @@ async def authenticate(ctx: Context, secret: str) -> Caller:
     if not secret.startswith(("sk_test_", "sk_live_")):
         raise AuthenticationFailed("The API key is malformed: it starts with sk_test_ or sk_live_")
     digest = _digest(secret)
-    found = await ctx.api_keys.get(ctx.db, digest, lambda: _find(ctx, digest))
+    found = await ctx.configuration.api_keys.get(ctx.db, digest, lambda: _find(ctx, digest))
     if found is None:
         raise AuthenticationFailed("The API key is unknown or revoked")
     shop, test, key_id = found

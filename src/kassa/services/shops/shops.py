@@ -319,7 +319,7 @@ async def list_accounts(
     checks its merchants against), come from the context's cache until an account changes
     (`kassa.services.configuration`); do not change the list."""
     if enabled_only and test is not None:
-        return await ctx.enabled_accounts.get(
+        return await ctx.configuration.enabled_accounts.get(
             ctx.db, (shop_id, test), lambda: _read_accounts(ctx, shop_id, test, enabled_only)
         )
     return await _read_accounts(ctx, shop_id, test, enabled_only)
@@ -392,7 +392,7 @@ async def hook_accounts(ctx: Context, *, shop_name: str, provider: str) -> list[
     not change the list)."""
     if not SHOP_NAME.fullmatch(shop_name):
         return []  # no shop can have that name: nothing to look up, or to keep
-    return await ctx.hook_accounts.get(
+    return await ctx.configuration.hook_accounts.get(
         ctx.db, (shop_name, provider), lambda: _read_hook_accounts(ctx, shop_name, provider)
     )
 
@@ -416,7 +416,9 @@ async def _read_hook_accounts(ctx: Context, shop_name: str, provider: str) -> li
 async def get_account(ctx: Context, *, account_id: str) -> ProviderAccount:
     """The provider account `account_id` (payments and notifications refer to it), from the
     context's cache until an account changes."""
-    account = await ctx.accounts.get(ctx.db, account_id, lambda: _read_account(ctx, account_id))
+    account = await ctx.configuration.accounts.get(
+        ctx.db, account_id, lambda: _read_account(ctx, account_id)
+    )
     if account is None:
         raise NotFound(f"No provider account {account_id!r}", param="account")
     return account
