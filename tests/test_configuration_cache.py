@@ -139,6 +139,32 @@ def test_a_change_in_the_same_process_is_seen_at_once(database_url: str, shop: S
     asyncio.run(scenario())
 
 
+def test_requests_that_come_while_the_counter_is_read_wait_for_it(
+    database_url: str, shop: ShopSetup
+) -> None:
+    """Two requests at once after a pause: one reads the counter, the other waits for that
+    reading instead of answering from what the cache held before."""
+
+    async def scenario() -> None:
+        async with context(database_url) as ctx, context(database_url) as other:
+            now = [0.0]
+            ctx.configuration.clock = lambda: now[0]
+            caller = await keys.authenticate(ctx, shop.key)
+            assert caller.key_id is not None
+            await keys.revoke_key(other, key_id=caller.key_id)  # another process's change
+            now[0] += configuration.CHECK_EVERY
+            with counting(ctx) as statements:
+                answers = await asyncio.gather(
+                    keys.authenticate(ctx, shop.key),
+                    keys.authenticate(ctx, shop.key),
+                    return_exceptions=True,
+                )
+            assert [type(answer) for answer in answers] == [AuthenticationFailed] * 2
+            assert sum("change_counters" in statement for statement in statements) == 1
+
+    asyncio.run(scenario())
+
+
 def test_a_key_revoked_by_the_cli_is_refused_by_a_running_server_within_a_second(
     server: LiveServer, shop: ShopSetup, database_url: str
 ) -> None:

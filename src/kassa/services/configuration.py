@@ -3,7 +3,7 @@
 Creating a payment reads the API key (and with it the shop and the mode), and the shop's
 enabled provider accounts; a notification reads the accounts behind its URL. These rows change
 a few times a year and are read on every request, so each process keeps what it read
-(`ConfigurationCache`, one per `Context`) and drops all of it when any of them changes:
+(`Configuration`, one per `Context`) and drops all of it when any of them changes:
 
 - **in this process, at once**: a service that writes `shops`, `api_keys` or
   `provider_accounts` calls `changed(conn)` in its transaction; once it commits, the
@@ -13,10 +13,11 @@ a few times a year and are read on every request, so each process keeps what it 
   writing transaction, whoever writes: Kassa's services, `kassa keys revoke` in a process of
   its own, or a person at `psql`. A process reads that one row at most every `CHECK_EVERY`,
   and only when it is asked for a cached value: the request that finds the last check too
-  old waits for the check (a read of one row by its key), all the others meanwhile do not,
-  and an idle process reads nothing. When the counter moved, the cache is cleared. So no
-  request is answered from what the process knew more than `CHECK_EVERY` (plus one check's
-  round trip) ago, on SQLite as on PostgreSQL, with any number of processes.
+  old reads it (one row by its key) and those that come meanwhile wait for that reading;
+  between checks no request waits, and an idle process reads nothing. When the counter
+  moved, the cache is cleared. So no request is answered from what its process knew more
+  than `CHECK_EVERY` (plus one check's round trip) before it came, on SQLite as on
+  PostgreSQL, with any number of processes.
 
 A value read from the database while the cache was cleared (the read may have begun before
 the change committed) is not kept: each clear starts a new `epoch`, and a value is kept only
@@ -29,6 +30,7 @@ not kept at all.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable, Callable, Hashable
 from typing import Any, Generic, TypeVar
@@ -74,7 +76,8 @@ class ConfigurationCache:
         self._kinds: list[Cached[Any, Any]] = []
         self._version: int | None = None
         self._checked_until = float("-inf")
-        self._checking = False
+        #: Set when the reading in flight is done.
+        self._checking: asyncio.Event | None = None
         self._following: Database | None = None
 
     def kind(self, *, max_items: int = 10_000) -> Cached[K, V]:
@@ -102,20 +105,23 @@ class ConfigurationCache:
 
     async def check(self, db: Database) -> None:
         """Clear the cache if the counter moved since it was last read, reading it at most
-        every `check_every` seconds (and by one task at a time)."""
-        now = self.clock()
-        if now < self._checked_until or self._checking:
-            return
-        self._checking = True
-        try:
-            async with db.read() as conn:
-                version = (await conn.execute(_VERSION)).scalar_one_or_none()
-        finally:
-            self._checking = False
-        self._checked_until = now + self.check_every
-        if version != self._version:
-            self._version = version
-            self.clear()
+        every `check_every` seconds. When the last reading is too old, one task reads it and
+        the others wait for that reading (never answering from a cache not checked since)."""
+        while (started := self.clock()) >= self._checked_until:
+            if self._checking is not None:
+                await self._checking.wait()
+                continue  # checked meanwhile, unless that check failed: then check again
+            self._checking = asyncio.Event()
+            try:
+                async with db.read() as conn:
+                    version = (await conn.execute(_VERSION)).scalar_one_or_none()
+            finally:
+                self._checking.set()
+                self._checking = None
+            self._checked_until = started + self.check_every
+            if version != self._version:
+                self._version = version
+                self.clear()
 
 
 class Cached(Generic[K, V]):
