@@ -20,9 +20,10 @@ class Gateways:
     """Builds the provider for an account, with the right HTTP client.
 
     Providers whose API Kassa serves itself (the sandbox acquirer) are reached through `hub`:
-    in-process through the ASGI app when this process serves it, else over HTTP at the public
-    URL (from a CLI command, say). Every other provider gets the shared outbound client,
-    which verifies TLS certificates.
+    in-process through `hub_transport` when this process serves it (`kassa serve` gives the
+    sandbox API's `InProcessTransport`, which hands everything else to the ASGI app), else
+    over HTTP at the public URL (from a CLI command, say). Every other provider gets the
+    shared outbound client, which verifies TLS certificates.
     """
 
     def __init__(

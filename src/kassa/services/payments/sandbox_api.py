@@ -1,0 +1,182 @@
+"""The sandbox acquirer's API, defined once, and the two ways it is reached.
+
+`answer` is the whole API as the sandbox's merchants see it: a method, a path under
+`/sandbox/api`, the `Authorization` and `Idempotence-Key` headers and a raw body in; a status
+and a JSON body out, errors as `{"error": {"code", "message"}}`. It authenticates (HTTP Basic:
+Kassa's shop id and the account's secret), routes, and calls the acquirer
+(`sandbox_acquirer`), which keeps its own records.
+
+Two front doors lead to it, both thin:
+
+- over HTTP, `web/routes/sandbox.py` serves it at `/sandbox/api` (what a CLI command's
+  `SandboxProvider` calls, at `KASSA_PUBLIC_URL`);
+- in the process that serves it, `InProcessTransport` is the `httpx` transport of the
+  `Gateways`' hub client: `SandboxProvider` still builds the same HTTP request (Basic auth,
+  JSON, `Idempotence-Key`) and reads the same answer, but the request is handed to `answer`
+  directly, without a socket, the ASGI app, its middleware or FastAPI. Everything else the
+  hub client sends (the acquirer's signed notifications to `/hooks/sandbox/{shop}`) goes
+  through the app as before.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from kassa.domain import ProviderAccount
+from kassa.providers.sandbox import SandboxProvider
+from kassa.services.context import Context
+from kassa.services.payments import sandbox_acquirer as acquirer
+from kassa.services.payments.sandbox_acquirer import AcquirerError
+
+log = logging.getLogger(__name__)
+
+#: Where Kassa serves the API (the provider's `default_api_url`).
+PREFIX = SandboxProvider.default_api_url
+JSON_HEADERS = (("content-type", "application/json"),)
+
+
+@dataclass(frozen=True, slots=True)
+class ApiRequest:
+    """One call to the API: `path` is below `PREFIX` (`/payments/sbx_…/capture`)."""
+
+    method: str
+    path: str
+    authorization: str | None
+    idempotence_key: str | None
+    body: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class ApiAnswer:
+    """The API's answer: an HTTP status and a JSON body."""
+
+    status: int
+    body: bytes
+
+
+def _merchant_credentials(authorization: str | None) -> tuple[str, str]:
+    scheme, _, encoded = (authorization or "").partition(" ")
+    try:
+        shop_id, _, secret = base64.b64decode(encoded, validate=True).decode().partition(":")
+    except (binascii.Error, UnicodeDecodeError):
+        shop_id = secret = ""
+    if scheme.lower() != "basic" or not shop_id:
+        raise AcquirerError(401, "unauthorized", "HTTP Basic auth (shop id, secret) is required")
+    return shop_id, secret
+
+
+def _document(body: bytes) -> Any:
+    if not body:
+        return {}
+    try:
+        return json.loads(body)
+    except ValueError:
+        raise AcquirerError(400, "invalid_json", "The body is not JSON") from None
+
+
+Handler = Callable[[Context, ProviderAccount, list[str], ApiRequest], Awaitable[Any]]
+
+
+async def _create(ctx: Context, account: ProviderAccount, _: list[str], call: ApiRequest) -> Any:
+    return await acquirer.create(ctx, account, _document(call.body))
+
+
+async def _get(ctx: Context, account: ProviderAccount, parts: list[str], _: ApiRequest) -> Any:
+    return await acquirer.get(ctx, account, parts[1])
+
+
+async def _capture(
+    ctx: Context, account: ProviderAccount, parts: list[str], call: ApiRequest
+) -> Any:
+    return await acquirer.capture(ctx, account, parts[1], _document(call.body))
+
+
+async def _cancel(ctx: Context, account: ProviderAccount, parts: list[str], _: ApiRequest) -> Any:
+    return await acquirer.cancel(ctx, account, parts[1])
+
+
+async def _refund(ctx: Context, account: ProviderAccount, _: list[str], call: ApiRequest) -> Any:
+    document = _document(call.body)
+    return await acquirer.refund(ctx, account, document, key=call.idempotence_key)
+
+
+#: The routes: (method, the path's shape with `*` for an id) → the status of success and the
+#: handler, which gets the path's parts.
+ROUTES: dict[tuple[str, tuple[str, ...]], tuple[int, Handler]] = {
+    ("POST", ("payments",)): (201, _create),
+    ("GET", ("payments", "*")): (200, _get),
+    ("POST", ("payments", "*", "capture")): (200, _capture),
+    ("POST", ("payments", "*", "cancel")): (200, _cancel),
+    ("POST", ("refunds",)): (201, _refund),
+}
+
+
+def _route(method: str, path: str) -> tuple[list[str], int, Handler]:
+    parts = path.strip("/").split("/")
+    shape = tuple("*" if index == 1 else part for index, part in enumerate(parts))
+    if all(parts):
+        if route := ROUTES.get((method, shape)):
+            return parts, *route
+        if any(known == shape for _, known in ROUTES):
+            raise AcquirerError(405, "method_not_allowed", f"{method} is not allowed here")
+    raise AcquirerError(404, "not_found", "No such API endpoint")
+
+
+async def answer(ctx: Context, call: ApiRequest) -> ApiAnswer:
+    """The API's answer to `call`: the merchant is authenticated first, then the body read."""
+    try:
+        parts, status, handler = _route(call.method, call.path)
+        shop_id, secret = _merchant_credentials(call.authorization)
+        account = await acquirer.authenticate(ctx, shop_id=shop_id, secret=secret)
+        document = await handler(ctx, account, parts, call)
+    except AcquirerError as exc:
+        status, document = exc.status, {"error": {"code": exc.code, "message": exc.message}}
+    return ApiAnswer(status, json.dumps(document).encode())
+
+
+#: What the transport answers when the acquirer fails unexpectedly (as the HTTP route does).
+_FAILED = ApiAnswer(
+    500, json.dumps({"error": {"code": "internal_error", "message": "The sandbox failed"}}).encode()
+)
+
+
+class InProcessTransport(httpx.AsyncBaseTransport):
+    """The hub client's transport where this process serves the acquirer: calls under
+    `PREFIX` are answered by `answer` in-process, everything else goes to `fallback` (the
+    ASGI app). `context` gives the running `Context` (it is made after the transport).
+
+    An unexpected failure of the acquirer answers 500, as the HTTP route would, which the
+    provider reads as `ProviderUnavailable`."""
+
+    def __init__(self, context: Callable[[], Context], fallback: httpx.AsyncBaseTransport) -> None:
+        self.context = context
+        self.fallback = fallback
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        path = request.url.path
+        if not path.startswith(PREFIX + "/"):
+            return await self.fallback.handle_async_request(request)
+        call = ApiRequest(
+            method=request.method,
+            path=path[len(PREFIX) :],
+            authorization=request.headers.get("authorization"),
+            idempotence_key=request.headers.get("idempotence-key"),
+            body=await request.aread(),
+        )
+        try:
+            answered = await answer(self.context(), call)
+        except Exception:
+            log.exception("the sandbox acquirer failed on %s %s", call.method, path)
+            answered = _FAILED
+        return httpx.Response(answered.status, headers=JSON_HEADERS, content=answered.body)
+
+    async def aclose(self) -> None:
+        await self.fallback.aclose()
