@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import httpx
 import pytest
 
@@ -77,3 +79,58 @@ def test_other_shops_payments_are_not_found(acquirer: httpx.Client, server: Live
         f"{server.url}/sandbox/api/payments", json=ORDER, auth=(other.shop.id, other.secret)
     ).json()
     assert acquirer.get(f"/payments/{theirs['id']}").status_code == 404
+
+
+def test_in_process_calls_get_the_answers_http_calls_get(
+    server: LiveServer, shop: ShopSetup
+) -> None:
+    """`kassa serve`'s provider reaches the acquirer in-process (the hub client's transport),
+    a CLI command's over HTTP: both are answered by the one definition of the API, so every
+    call, errors and refused credentials included, gets the same answer either way (the
+    acquirer is idempotent, so a call repeated on the second path answers as on the first).
+    Only the HTTP answer passes the app's middleware (its security headers)."""
+    hub = server.ctx.gateways.hub
+    good, wrong = (shop.shop.id, shop.secret), (shop.shop.id, "wrong")
+    created = httpx.post(f"{server.url}/sandbox/api/payments", json=ORDER, auth=good).json()
+    paid = httpx.post(
+        f"{server.url}/sandbox/api/payments",
+        json={**ORDER, "order_id": "order-paid"},
+        auth=good,
+    ).json()
+    httpx.post(paid["checkout_url"], data={"action": "pay"})
+    refund = {"payment_id": paid["id"], "amount": {"value": "1.00", "currency": "RUB"}}
+    calls: list[tuple[str, str, tuple[str, str] | None, dict[str, str], bytes]] = [
+        ("POST", "/payments", None, {}, b"{}"),
+        ("POST", "/payments", wrong, {}, b"{}"),
+        ("POST", "/payments", ("shop_nope", shop.secret), {}, b"{}"),
+        ("POST", "/payments", good, {}, b"not json"),
+        ("POST", "/payments", good, {}, json.dumps({**ORDER, "amount": "10"}).encode()),
+        ("POST", "/payments", good, {}, json.dumps({"amount": ORDER["amount"]}).encode()),
+        ("POST", "/payments", good, {"Idempotence-Key": "k"}, json.dumps(ORDER).encode()),
+        ("GET", f"/payments/{created['id']}", good, {}, b""),
+        ("GET", "/payments/sbx_nope", good, {}, b""),
+        ("GET", f"/payments/{created['id']}", wrong, {}, b""),
+        ("POST", f"/payments/{created['id']}/capture", good, {}, b""),
+        ("POST", f"/payments/{created['id']}/cancel", good, {}, b""),
+        ("POST", "/refunds", good, {}, json.dumps(refund).encode()),
+        ("POST", "/refunds", good, {"Idempotence-Key": "r"}, json.dumps(refund).encode()),
+        ("GET", "/payments", good, {}, b""),
+        ("GET", "/nothing/here", good, {}, b""),
+    ]
+    statuses = set()
+    for method, path, auth, headers, body in calls:
+        over_http = httpx.request(
+            method, f"{server.url}/sandbox/api{path}", auth=auth, headers=headers, content=body
+        )
+        in_process = server.call(
+            hub.request(method, f"/sandbox/api{path}", auth=auth, headers=headers, content=body)
+        )
+        assert (in_process.status_code, in_process.json()) == (
+            over_http.status_code,
+            over_http.json(),
+        ), (method, path)
+        assert in_process.headers["content-type"] == "application/json"
+        assert "x-content-type-options" in over_http.headers
+        assert "x-content-type-options" not in in_process.headers
+        statuses.add(over_http.status_code)
+    assert statuses == {200, 201, 400, 401, 404, 405, 409}
