@@ -3,20 +3,18 @@ command): the same contract either way."""
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import replace
 from datetime import datetime
 
-import httpx
 import pytest
 
 from kassa.config import Settings
 from kassa.domain import ProviderAccount, ProviderDeclined, ProviderUnavailable, new_id
 from kassa.providers.base import PaymentRequest, RedirectConfirmation
+from kassa.providers.sandbox import ApiAnswer
 from kassa.services.context import Context
 from kassa.services.gateways import Gateways
 from kassa.services.payments import sandbox_api
-from kassa.services.payments.sandbox_api import InProcessTransport
 from kassa.services.shops import shops
 from tests.helpers import ShopSetup
 from tests.live import LiveServer
@@ -33,9 +31,17 @@ async def _account(ctx: Context, shop: ShopSetup) -> ProviderAccount:
     return next(account for account in accounts if account.provider == "sandbox")
 
 
+def api_calls_served(server: LiveServer) -> int:
+    """How many creates the app has answered at `/sandbox/api` (its request metrics)."""
+    labels = {"method": "POST", "route": "/sandbox/api/{path}", "status": "201"}
+    found = server.app.state.metrics.registry.get_sample_value("kassa_http_requests_total", labels)
+    return int(found or 0)
+
+
 def test_creates_in_process_and_over_http_alike(server: LiveServer, shop: ShopSetup) -> None:
-    """The server's provider (in-process) and a CLI's (HTTP at the public URL) create with
-    Kassa's id as the order, idempotently: the same order gets the same sandbox payment."""
+    """The server's provider calls the acquirer in-process, not through the app; a CLI's over
+    HTTP at the public URL. Both create with Kassa's id as the order, idempotently: the same
+    order gets the same sandbox payment."""
     account = server.call(_account(server.ctx, shop))
     cli = Gateways(Settings(database_url=server.settings.database_url, public_url=server.url))
     wanted = request()
@@ -48,7 +54,9 @@ def test_creates_in_process_and_over_http_alike(server: LiveServer, shop: ShopSe
         return str(created.provider_payment_id)
 
     in_process = server.call(server.ctx.gateways.for_account(account).create(wanted))
+    assert api_calls_served(server) == 0  # in-process: not a request to the app
     assert server.call(over_http()) == in_process.provider_payment_id
+    assert api_calls_served(server) == 1
     assert isinstance(in_process.confirmation, RedirectConfirmation)
     assert in_process.confirmation.url.startswith(f"{server.url}/sandbox/checkout/sbx_")
 
@@ -68,21 +76,12 @@ def test_a_failing_acquirer_is_provider_unavailable(
     server: LiveServer, shop: ShopSetup, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """An unexpected failure of the acquirer answers 500 in-process, as over HTTP, which the
-    provider reads as unavailable (the outcome is unknown); what is not the API (the
-    notifications the acquirer sends) goes to the fallback, the app."""
+    provider reads as unavailable (the outcome is unknown)."""
 
-    async def broken(*_: object) -> sandbox_api.ApiAnswer:
+    async def broken(*_: object) -> ApiAnswer:
         raise RuntimeError("the acquirer's database is gone")
 
     account = server.call(_account(server.ctx, shop))
     monkeypatch.setattr(sandbox_api, "answer", broken)
     with pytest.raises(ProviderUnavailable, match="HTTP 500"):
         server.call(server.ctx.gateways.for_account(account).create(request()))
-
-    async def through(transport: InProcessTransport) -> httpx.Response:
-        async with httpx.AsyncClient(transport=transport, base_url="http://kassa.internal") as hub:
-            return await hub.post("/hooks/sandbox/shop")
-
-    app = httpx.MockTransport(lambda sent: httpx.Response(202, text=sent.url.path))
-    passed = asyncio.run(through(InProcessTransport(lambda: server.ctx, fallback=app)))
-    assert (passed.status_code, passed.text) == (202, "/hooks/sandbox/shop")

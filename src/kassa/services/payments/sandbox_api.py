@@ -1,22 +1,19 @@
 """The sandbox acquirer's API, defined once, and the two ways it is reached.
 
-`answer` is the whole API as the sandbox's merchants see it: a method, a path under
-`/sandbox/api`, the `Authorization` and `Idempotence-Key` headers and a raw body in; a status
-and a JSON body out, errors as `{"error": {"code", "message"}}`. It authenticates (HTTP Basic:
-Kassa's shop id and the account's secret), routes, and calls the acquirer
+`answer` is the whole API as the sandbox's merchants see it: a call (`ApiRequest`: a method,
+a path under `/sandbox/api`, the `Authorization` and `Idempotence-Key` headers, a raw body)
+in; a status and a JSON body out, errors as `{"error": {"code", "message"}}`. It routes,
+authenticates (HTTP Basic: Kassa's shop id and the account's secret) and calls the acquirer
 (`sandbox_acquirer`), which keeps its own records.
 
 Two front doors lead to it, both thin:
 
 - over HTTP, `web/routes/sandbox.py` serves it at `/sandbox/api` (what a CLI command's
   `SandboxProvider` calls, at `KASSA_PUBLIC_URL`);
-- in the process that serves it, `InProcessTransport` is the `httpx` transport of the
-  `Gateways`' hub client: `SandboxProvider` still builds the same HTTP request (Basic auth,
-  JSON, `Idempotence-Key`) and reads the same answer, but the request is handed to `answer`
-  directly, without a socket, the ASGI app, its middleware or FastAPI. Everything else the
-  hub client sends (the acquirer's signed notifications to `/hooks/sandbox/{shop}`) goes
-  through the app as before.
-"""
+- in the process that serves it, `in_process` hands the provider's calls to it directly:
+  `SandboxProvider` builds the same call (Basic auth, JSON, `Idempotence-Key`) and reads the
+  same answer, without HTTP, the app, its middleware or FastAPI (`Gateways` injects it).
+  The acquirer's signed notifications still go to `/hooks/sandbox/{shop}` through the app."""
 
 from __future__ import annotations
 
@@ -25,41 +22,20 @@ import binascii
 import json
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import Any
 
-import httpx
-
 from kassa.domain import ProviderAccount
-from kassa.providers.sandbox import SandboxProvider
+from kassa.providers.sandbox import ApiAnswer, ApiRequest, SandboxApi, SandboxProvider
 from kassa.services.context import Context
 from kassa.services.payments import sandbox_acquirer as acquirer
 from kassa.services.payments.sandbox_acquirer import AcquirerError
+
+__all__ = ["PREFIX", "ApiAnswer", "ApiRequest", "answer", "in_process"]
 
 log = logging.getLogger(__name__)
 
 #: Where Kassa serves the API (the provider's `default_api_url`).
 PREFIX = SandboxProvider.default_api_url
-JSON_HEADERS = (("content-type", "application/json"),)
-
-
-@dataclass(frozen=True, slots=True)
-class ApiRequest:
-    """One call to the API: `path` is below `PREFIX` (`/payments/sbx_…/capture`)."""
-
-    method: str
-    path: str
-    authorization: str | None
-    idempotence_key: str | None
-    body: bytes
-
-
-@dataclass(frozen=True, slots=True)
-class ApiAnswer:
-    """The API's answer: an HTTP status and a JSON body."""
-
-    status: int
-    body: bytes
 
 
 def _merchant_credentials(authorization: str | None) -> tuple[str, str]:
@@ -142,41 +118,23 @@ async def answer(ctx: Context, call: ApiRequest) -> ApiAnswer:
     return ApiAnswer(status, json.dumps(document).encode())
 
 
-#: What the transport answers when the acquirer fails unexpectedly (as the HTTP route does).
+#: What the API answers in-process when the acquirer fails unexpectedly (as the HTTP route
+#: does, through Kassa's error handler).
 _FAILED = ApiAnswer(
     500, json.dumps({"error": {"code": "internal_error", "message": "The sandbox failed"}}).encode()
 )
 
 
-class InProcessTransport(httpx.AsyncBaseTransport):
-    """The hub client's transport where this process serves the acquirer: calls under
-    `PREFIX` are answered by `answer` in-process, everything else goes to `fallback` (the
-    ASGI app). `context` gives the running `Context` (it is made after the transport).
+def in_process(context: Callable[[], Context]) -> SandboxApi:
+    """The API answered in this process, for the sandbox provider (`Gateways` gives it): no
+    HTTP, no app. `context` gives the running `Context` (made after the `Gateways`). An
+    unexpected failure answers 500, which the provider reads as `ProviderUnavailable`."""
 
-    An unexpected failure of the acquirer answers 500, as the HTTP route would, which the
-    provider reads as `ProviderUnavailable`."""
-
-    def __init__(self, context: Callable[[], Context], fallback: httpx.AsyncBaseTransport) -> None:
-        self.context = context
-        self.fallback = fallback
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        path = request.url.path
-        if not path.startswith(PREFIX + "/"):
-            return await self.fallback.handle_async_request(request)
-        call = ApiRequest(
-            method=request.method,
-            path=path[len(PREFIX) :],
-            authorization=request.headers.get("authorization"),
-            idempotence_key=request.headers.get("idempotence-key"),
-            body=await request.aread(),
-        )
+    async def call(request: ApiRequest) -> ApiAnswer:
         try:
-            answered = await answer(self.context(), call)
+            return await answer(context(), request)
         except Exception:
-            log.exception("the sandbox acquirer failed on %s %s", call.method, path)
-            answered = _FAILED
-        return httpx.Response(answered.status, headers=JSON_HEADERS, content=answered.body)
+            log.exception("the sandbox acquirer failed on %s %s", request.method, request.path)
+            return _FAILED
 
-    async def aclose(self) -> None:
-        await self.fallback.aclose()
+    return call
