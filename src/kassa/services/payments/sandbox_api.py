@@ -107,7 +107,8 @@ def _route(method: str, path: str) -> tuple[list[str], int, Handler]:
 
 
 async def answer(ctx: Context, call: ApiRequest) -> ApiAnswer:
-    """The API's answer to `call`: the merchant is authenticated first, then the body read."""
+    """The API's answer to `call`: routed (404, 405), then the merchant authenticated (401),
+    then the body read and the acquirer asked."""
     try:
         parts, status, handler = _route(call.method, call.path)
         shop_id, secret = _merchant_credentials(call.authorization)

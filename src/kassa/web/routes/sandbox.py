@@ -77,7 +77,8 @@ def install(app: FastAPI) -> None:
 @api.api_route("/{path:path}", methods=["GET", "POST"])
 async def call(request: Request, ctx: ContextDep) -> Response:
     """The acquirer's API over HTTP: everything under `/sandbox/api` is answered by
-    `sandbox_api.answer`, the one definition that the in-process transport also calls."""
+    `sandbox_api.answer`, the one definition, which `kassa serve`'s own sandbox provider calls
+    in-process (`sandbox_api.in_process`)."""
     answer = await sandbox_api.answer(
         ctx,
         ApiRequest(
