@@ -82,10 +82,16 @@ def bench_app(settings: Settings) -> FastAPI:
     return app
 
 
-def serve(database_url: str, port: int, overrides: dict[str, Any] | None = None) -> None:
+def serve(
+    database_url: str,
+    port: int,
+    overrides: dict[str, Any] | None = None,
+    app: Callable[[Settings], FastAPI] = bench_app,
+) -> None:
     """Serve the bench app the way `kassa serve` does (uvicorn defaults: uvloop and httptools
     when installed, one process); the entry point of the server process. `overrides` change
-    `SERVER_SETTINGS` (bench/events.py turns the background loop on)."""
+    `SERVER_SETTINGS` (bench/events.py turns the background loop on); `app` builds the app
+    (bench/create.py adds a route of its own to `bench_app`)."""
     settings = Settings(
         database_url=database_url,
         port=port,
@@ -93,7 +99,7 @@ def serve(database_url: str, port: int, overrides: dict[str, Any] | None = None)
         **{**SERVER_SETTINGS, **(overrides or {})},
     )
     uvicorn.run(
-        bench_app(settings),
+        app(settings),
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level,
@@ -112,12 +118,18 @@ def free_port() -> int:
 class Server:
     """The server process: started with `spawn`, so it shares nothing with this one."""
 
-    def __init__(self, database_url: str, **overrides: Any) -> None:
+    def __init__(
+        self,
+        database_url: str,
+        *,
+        app: Callable[[Settings], FastAPI] = bench_app,
+        **overrides: Any,
+    ) -> None:
         self.port = free_port()
         context = multiprocessing.get_context("spawn")
         self.process = context.Process(
             target=serve,
-            args=(database_url, self.port, overrides),
+            args=(database_url, self.port, overrides, app),
             name="kassa-bench-server",
             daemon=True,
         )
