@@ -1,0 +1,129 @@
+"""Writes defined once as SQLAlchemy Core, run through their compiled form on the driver.
+
+On the notification path SQLAlchemy's execution of a small write (the compiled cache's
+lookup, an execution context, the parameters built and processed row by row, the result set
+up, and on its asyncio layer a greenlet crossed both ways) cost more than SQLite's own work
+(`bench/ingest.py`). `execute_many` runs the same statement with less of that where it can:
+compiled once per dialect and set of parameter names, each row's values put in the compiled
+order through the same bind processors as SQLAlchemy's (the column types' conversions:
+aware datetimes to naive UTC, JSON documents through the engine's serializer, booleans), then
+executed by the driver itself. That is where the connection is Kassa's SQLite writer on the
+event loop's thread (`kassa.store.sqlite_inline`); anywhere else (PostgreSQL, aiosqlite) it is
+plain `conn.execute`. Either way the statement is the one Core definition, and a driver's error
+is raised as SQLAlchemy would raise it (`sqlalchemy.exc.IntegrityError` and so on).
+
+Only statements without Python-side column defaults and without expanding parameters are
+taken (both are checked when compiling), and only statements built once, at import: the
+compiled forms are kept by statement.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Delete, Dialect, Insert, Update
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql.compiler import SQLCompiler
+
+from kassa.store.sqlite_inline import InlineConnection
+
+Processor = Callable[[Any], Any] | None
+Statement = Insert | Update | Delete
+
+
+@dataclass(frozen=True, slots=True)
+class _Compiled:
+    """A statement compiled for one dialect and set of parameter names."""
+
+    sql: str
+    #: Per position: the row's key and its bind processor, or None for a bound constant.
+    slots: tuple[tuple[str, Processor] | None, ...]
+    #: Per position: the processed value of a bound constant (None for the row's slots).
+    constants: tuple[Any, ...]
+
+    def parameters(self, row: dict[str, Any]) -> tuple[Any, ...]:
+        return tuple(
+            constant if slot is None else _value(row[slot[0]], slot[1])
+            for slot, constant in zip(self.slots, self.constants, strict=True)
+        )
+
+
+def _value(value: Any, process: Processor) -> Any:
+    return value if process is None else process(value)
+
+
+_forms: dict[tuple[Statement, str, tuple[str, ...]], _Compiled] = {}
+
+
+async def execute_many(
+    conn: AsyncConnection, statement: Statement, rows: Sequence[dict[str, Any]]
+) -> int:
+    """Run `statement` once for each of `rows` (all with the same keys) in the transaction on
+    `conn`; how many rows it changed."""
+    if not rows:
+        return 0
+    driver = await _driver(conn)
+    if driver is None:
+        return (await conn.execute(statement, list(rows))).rowcount
+    compiled = _compiled(statement, conn.dialect, tuple(rows[0]))
+    parameters = [compiled.parameters(row) for row in rows]
+    cursor = driver.cursor()
+    try:
+        await cursor.executemany(compiled.sql, parameters)
+        return cursor.rowcount
+    except sqlite3.Error as exc:
+        raise DBAPIError.instance(
+            compiled.sql,
+            parameters,
+            exc,
+            sqlite3.Error,
+            hide_parameters=True,
+            dialect=conn.dialect,
+            ismulti=True,
+        ) from exc
+    finally:
+        await cursor.close()
+
+
+async def _driver(conn: AsyncConnection) -> InlineConnection | None:
+    """The SQLite writer's own connection under `conn`, if that is what it is."""
+    if conn.dialect.name != "sqlite":
+        return None
+    driver = (await conn.get_raw_connection()).driver_connection
+    return driver if isinstance(driver, InlineConnection) else None
+
+
+def _compiled(statement: Statement, dialect: Dialect, keys: tuple[str, ...]) -> _Compiled:
+    found = _forms.get((statement, dialect.name, keys))
+    if found is None:
+        found = _forms[(statement, dialect.name, keys)] = _compile(statement, dialect, keys)
+    return found
+
+
+def _compile(statement: Statement, dialect: Dialect, keys: tuple[str, ...]) -> _Compiled:
+    compiled = statement.compile(dialect=dialect, column_keys=list(keys))
+    assert isinstance(compiled, SQLCompiler)
+    if compiled.insert_prefetch or compiled.update_prefetch:
+        raise ValueError("execute_many takes no statement with Python-side column defaults")
+    if not compiled.positional or compiled.positiontup is None:
+        raise ValueError(f"execute_many needs a positional dialect, not {dialect.name}")
+    slots: list[tuple[str, Processor] | None] = []
+    constants: list[Any] = []
+    for name in compiled.positiontup:
+        bind = compiled.binds[name]
+        if bind.expanding:
+            raise ValueError("execute_many takes no expanding parameter")
+        process = bind.type.dialect_impl(dialect).bind_processor(dialect)
+        if name in keys:
+            slots.append((name, process))
+            constants.append(None)
+        elif bind.callable is None and bind.value is not None:
+            slots.append(None)
+            constants.append(bind.value if process is None else process(bind.value))
+        else:
+            raise ValueError(f"execute_many: no value for the parameter {name!r}")
+    return _Compiled(compiled.string, tuple(slots), tuple(constants))
