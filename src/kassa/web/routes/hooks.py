@@ -69,10 +69,16 @@ class HookEndpoint:
         self._counters: dict[tuple[str, str], Any] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        response = await self._answer(scope, receive)
-        await response(scope, receive, send)
+        answer = await self._answer(scope, receive)
+        if isinstance(answer, Response):
+            await answer(scope, receive, send)
+            return
+        status, headers, body = answer
+        await send({"type": "http.response.start", "status": status, "headers": list(headers)})
+        await send({"type": "http.response.body", "body": body})
 
-    async def _answer(self, scope: Scope, receive: Receive) -> Response:
+    async def _answer(self, scope: Scope, receive: Receive) -> Response | _Reply:
+        """The provider's reply to the notification, or Kassa's own answer (429)."""
         state = self._state
         path_params: dict[str, str] = scope["path_params"]
         provider = path_params["provider"]
@@ -111,8 +117,7 @@ class HookEndpoint:
         if result.limited:
             return self._too_many(wait)
         self._counter(provider, result.verdict.value).inc()
-        body, status, media_type = _reply(provider, result.verdict, result.answer, result.check)
-        return Response(body, status, media_type=media_type)
+        return _reply(provider, result.verdict, result.answer, result.check)
 
     def _counter(self, provider: str, verdict: str) -> Any:
         counter = self._counters.get((provider, verdict))
@@ -135,12 +140,17 @@ def install(app: FastAPI) -> None:
     app.router.routes[0:0] = [HookRoute(path, endpoint) for path in PATHS]
 
 
+#: A reply as it is sent: status, raw headers, body.
+_Reply = tuple[int, tuple[tuple[bytes, bytes], ...], bytes]
+
+
 @lru_cache(maxsize=256)
-def _reply(provider: str, verdict: Verdict, answer: str, check: Any) -> tuple[bytes, int, str]:
-    """The provider's reply (`Provider.reply`: its body, status and media type), which
-    depends on nothing else; kept, as most notifications get one of a few."""
+def _reply(provider: str, verdict: Verdict, answer: str, check: Any) -> _Reply:
+    """The provider's reply (`Provider.reply`), with the headers Starlette's `Response` gives
+    it. It depends on nothing else, so it is kept: most notifications get one of a few."""
     reply = PROVIDERS[provider].reply(verdict, answer, check)
-    return reply.body, reply.status_code, reply.media_type
+    response = Response(reply.body, reply.status_code, media_type=reply.media_type)
+    return response.status_code, tuple(response.raw_headers), reply.body
 
 
 async def _body(receive: Receive) -> bytes:
