@@ -27,7 +27,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kassa.store import compiled
-from kassa.store.compiled import execute_many
+from kassa.store.compiled import execute_many, fetch_all
 from kassa.store.db import Database
 from kassa.store.types import Document, UtcDateTime
 
@@ -151,3 +151,23 @@ def test_statements_it_cannot_run_the_same_way_are_refused(
 
     with pytest.raises(ValueError, match=why):
         run(tmp_path, scenario)
+
+
+_SOME = select(things).where(
+    things.c.id.in_(bindparam("ids", expanding=True)), things.c.at == bindparam("at")
+)
+
+
+def test_a_query_reads_what_sqlalchemy_reads(tmp_path: Path) -> None:
+    async def scenario(database: Database) -> tuple[Any, Any]:
+        async with database.write() as conn:
+            await execute_many(conn, _INSERT, [row("a"), row("b", flag=False), row("c")])
+            parameters = {"ids": ["a", "b", "x"], "at": row("a")["at"]}
+            fast = await fetch_all(conn, _SOME, parameters)
+            plain = (await conn.execute(_SOME, parameters)).mappings().all()
+            return fast, plain
+
+    fast, plain = run(tmp_path, scenario)
+    assert sorted(map(dict, fast), key=str) == sorted(map(dict, plain), key=str)
+    assert {r["id"]: r["flag"] for r in fast} == {"a": True, "b": False}
+    assert fast[0]["at"] == row("a")["at"]

@@ -1,4 +1,4 @@
-"""Writes defined once as SQLAlchemy Core, run through their compiled form on the driver.
+"""Statements defined once as SQLAlchemy Core, run through their compiled form on the driver.
 
 On the notification path SQLAlchemy's execution of a small write (the compiled cache's
 lookup, an execution context, the parameters built and processed row by row, the result set
@@ -12,19 +12,23 @@ event loop's thread (`kassa.store.sqlite_inline`); anywhere else (PostgreSQL, ai
 plain `conn.execute`. Either way the statement is the one Core definition, and a driver's error
 is raised as SQLAlchemy would raise it (`sqlalchemy.exc.IntegrityError` and so on).
 
-Only statements without Python-side column defaults and without expanding parameters are
-taken (both are checked when compiling), and only statements built once, at import: the
+`fetch_all` does the same for a query: its parameters (expanding ones too) through the bind
+processors, its rows' values through the columns' result processors, as plain mappings.
+
+`execute_many` takes only statements without Python-side column defaults or expanding
+parameters (checked when compiling), and both take only statements built once, at import: the
 compiled forms are kept by statement.
 """
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Delete, Dialect, Insert, Update
+from sqlalchemy import BindParameter, ColumnElement, Delete, Dialect, Insert, Select, Update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.compiler import SQLCompiler
@@ -73,20 +77,100 @@ async def execute_many(
     parameters = [compiled.parameters(row) for row in rows]
     cursor = driver.cursor()
     try:
-        await cursor.executemany(compiled.sql, parameters)
+        with _as_sqlalchemy_error(conn.dialect, compiled.sql, parameters):
+            await cursor.executemany(compiled.sql, parameters)
         return cursor.rowcount
-    except sqlite3.Error as exc:
-        raise DBAPIError.instance(
-            compiled.sql,
-            parameters,
-            exc,
-            sqlite3.Error,
-            hide_parameters=True,
-            dialect=conn.dialect,
-            ismulti=True,
-        ) from exc
     finally:
         await cursor.close()
+
+
+async def fetch_all(
+    conn: AsyncConnection, query: Select[Any], parameters: Mapping[str, Any]
+) -> Sequence[Mapping[str, Any]]:
+    """The rows of `query` with `parameters`, as mappings by column key, read on `conn`."""
+    driver = await _driver(conn)
+    if driver is None:
+        result = await conn.execute(query, dict(parameters))
+        mappings: Sequence[Mapping[str, Any]] = result.mappings().all()
+        return mappings
+    form = _queries.get((query, conn.dialect.name))
+    if form is None:
+        form = _queries[(query, conn.dialect.name)] = _Query.compile(query, conn.dialect)
+    sql, values = form.bound(parameters)
+    cursor = driver.cursor()
+    try:
+        with _as_sqlalchemy_error(conn.dialect, sql, values):
+            await cursor.execute(sql, values)
+        raw = await cursor.fetchall()
+    finally:
+        await cursor.close()
+    columns = form.columns
+    return [
+        {key: _value(value, process) for (key, process), value in zip(columns, row, strict=True)}
+        for row in raw
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class _Query:
+    """A query compiled for one dialect, with its bind processors by parameter and its result
+    columns' keys and processors."""
+
+    compiled: SQLCompiler
+    processors: dict[str, Processor]
+    columns: tuple[tuple[str, Processor], ...]
+
+    @classmethod
+    def compile(cls, query: Select[Any], dialect: Dialect) -> _Query:
+        compiled = query.compile(dialect=dialect)
+        assert isinstance(compiled, SQLCompiler)
+        return cls(
+            compiled,
+            {name: _bind_processor(bind, dialect) for name, bind in compiled.binds.items()},
+            tuple(_result_column(column, dialect) for column in query.selected_columns),
+        )
+
+    def bound(self, parameters: Mapping[str, Any]) -> tuple[str, tuple[Any, ...]]:
+        """The SQL for `parameters` (expanding ones rendered) and its positional values."""
+        state = self.compiled.construct_expanded_state(dict(parameters))
+        if state.positiontup is None:
+            raise ValueError("fetch_all needs a positional dialect")
+        expanded = {
+            name: original
+            for original, names in state.parameter_expansion.items()
+            for name in names
+        }
+        values = tuple(
+            _value(value, self.processors.get(expanded.get(name, name)))
+            for name, value in zip(state.positiontup, state.positional_parameters, strict=True)
+        )
+        return state.statement, values
+
+
+_queries: dict[tuple[Select[Any], str], _Query] = {}
+
+
+@contextmanager
+def _as_sqlalchemy_error(dialect: Dialect, sql: str, parameters: Any) -> Iterator[None]:
+    """Raise a driver's error as SQLAlchemy's execution would (`IntegrityError` and so on),
+    its parameters hidden as the engines hide them."""
+    try:
+        yield
+    except sqlite3.Error as exc:
+        raise DBAPIError.instance(
+            sql, parameters, exc, sqlite3.Error, hide_parameters=True, dialect=dialect
+        ) from exc
+
+
+def _result_column(column: ColumnElement[Any], dialect: Dialect) -> tuple[str, Processor]:
+    """A result column's key and result processor."""
+    if column.key is None:
+        raise ValueError("fetch_all needs a key for every column of the query")
+    return column.key, column.type.dialect_impl(dialect).result_processor(dialect, None)
+
+
+def _bind_processor(bind: BindParameter[Any], dialect: Dialect) -> Processor:
+    return bind.type.dialect_impl(dialect).bind_processor(dialect)
 
 
 async def _driver(conn: AsyncConnection) -> InlineConnection | None:
@@ -117,7 +201,7 @@ def _compile(statement: Statement, dialect: Dialect, keys: tuple[str, ...]) -> _
         bind = compiled.binds[name]
         if bind.expanding:
             raise ValueError("execute_many takes no expanding parameter")
-        process = bind.type.dialect_impl(dialect).bind_processor(dialect)
+        process = _bind_processor(bind, dialect)
         if name in keys:
             slots.append((name, process))
             constants.append(None)

@@ -45,7 +45,7 @@ from kassa.services.callers import Caller
 from kassa.services.context import Context
 from kassa.services.events import outbox as events
 from kassa.store import records
-from kassa.store.compiled import execute_many
+from kassa.store.compiled import execute_many, fetch_all
 from kassa.store.tables import payments
 
 log = logging.getLogger(__name__)
@@ -325,5 +325,5 @@ async def find_many(conn: AsyncConnection, payment_ids: Sequence[str]) -> dict[s
     """The payments with these ids that exist, by id, with one query."""
     if not payment_ids:
         return {}
-    rows = await conn.execute(_FIND_MANY, {"ids": list(payment_ids)})
-    return {row["id"]: records.payment(row) for row in rows.mappings()}
+    rows = await fetch_all(conn, _FIND_MANY, {"ids": list(payment_ids)})
+    return {row["id"]: records.payment(row) for row in rows}
