@@ -44,20 +44,29 @@ class _Compiled:
     """A statement compiled for one dialect and set of parameter names."""
 
     sql: str
-    #: Per position: the row's key and its bind processor, or None for a bound constant.
-    slots: tuple[tuple[str, Processor] | None, ...]
-    #: Per position: the processed value of a bound constant (None for the row's slots).
-    constants: tuple[Any, ...]
+    #: The positional values with the bound constants in place (processed) and None where
+    #: a row's value goes.
+    template: tuple[Any, ...]
+    #: Where each row value goes, and the row keys in that order.
+    positions: tuple[int, ...]
+    keys: tuple[str, ...]
+    #: The positions whose value goes through a bind processor, and the processor.
+    processed: tuple[tuple[int, Callable[[Any], Any]], ...]
 
-    def parameters(self, row: dict[str, Any]) -> tuple[Any, ...]:
-        return tuple(
-            constant if slot is None else _value(row[slot[0]], slot[1])
-            for slot, constant in zip(self.slots, self.constants, strict=True)
-        )
+    def parameters(self, row: dict[str, Any]) -> list[Any]:
+        values = list(self.template)
+        for position, key in zip(self.positions, self.keys, strict=True):
+            values[position] = row[key]
+        return _processed(values, self.processed)
 
 
-def _value(value: Any, process: Processor) -> Any:
-    return value if process is None else process(value)
+def _processed(
+    values: list[Any], processed: Sequence[tuple[int, Callable[[Any], Any]]]
+) -> list[Any]:
+    """`values` with those at the positions of `processed` through their processors."""
+    for position, process in processed:
+        values[position] = process(values[position])
+    return values
 
 
 _forms: dict[tuple[Statement, str, tuple[str, ...]], _Compiled] = {}
@@ -104,11 +113,8 @@ async def fetch_all(
         raw = await cursor.fetchall()
     finally:
         await cursor.close()
-    columns = form.columns
-    return [
-        {key: _value(value, process) for (key, process), value in zip(columns, row, strict=True)}
-        for row in raw
-    ]
+    keys, processed = form.keys, form.processed
+    return [dict(zip(keys, _processed(list(row), processed), strict=True)) for row in raw]
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,16 +124,20 @@ class _Query:
 
     compiled: SQLCompiler
     processors: dict[str, Processor]
-    columns: tuple[tuple[str, Processor], ...]
+    #: The result columns' keys, and the positions whose value goes through a processor.
+    keys: tuple[str, ...]
+    processed: tuple[tuple[int, Callable[[Any], Any]], ...]
 
     @classmethod
     def compile(cls, query: Select[Any], dialect: Dialect) -> _Query:
         compiled = query.compile(dialect=dialect)
         assert isinstance(compiled, SQLCompiler)
+        columns = [_result_column(column, dialect) for column in query.selected_columns]
         return cls(
             compiled,
             {name: _bind_processor(bind, dialect) for name, bind in compiled.binds.items()},
-            tuple(_result_column(column, dialect) for column in query.selected_columns),
+            tuple(key for key, _ in columns),
+            tuple((i, process) for i, (_, process) in enumerate(columns) if process is not None),
         )
 
     def bound(self, parameters: Mapping[str, Any]) -> tuple[str, tuple[Any, ...]]:
@@ -140,11 +150,12 @@ class _Query:
             for original, names in state.parameter_expansion.items()
             for name in names
         }
-        values = tuple(
-            _value(value, self.processors.get(expanded.get(name, name)))
-            for name, value in zip(state.positiontup, state.positional_parameters, strict=True)
-        )
-        return state.statement, values
+        values = list(state.positional_parameters)
+        for position, name in enumerate(state.positiontup):
+            process = self.processors.get(expanded.get(name, name))
+            if process is not None:
+                values[position] = process(values[position])
+        return state.statement, tuple(values)
 
 
 _queries: dict[tuple[Select[Any], str], _Query] = {}
@@ -195,19 +206,25 @@ def _compile(statement: Statement, dialect: Dialect, keys: tuple[str, ...]) -> _
         raise ValueError("execute_many takes no statement with Python-side column defaults")
     if not compiled.positional or compiled.positiontup is None:
         raise ValueError(f"execute_many needs a positional dialect, not {dialect.name}")
-    slots: list[tuple[str, Processor] | None] = []
-    constants: list[Any] = []
-    for name in compiled.positiontup:
+    template: list[Any] = []
+    positions: list[int] = []
+    row_keys: list[str] = []
+    processed: list[tuple[int, Callable[[Any], Any]]] = []
+    for position, name in enumerate(compiled.positiontup):
         bind = compiled.binds[name]
         if bind.expanding:
             raise ValueError("execute_many takes no expanding parameter")
         process = _bind_processor(bind, dialect)
         if name in keys:
-            slots.append((name, process))
-            constants.append(None)
+            template.append(None)
+            positions.append(position)
+            row_keys.append(name)
+            if process is not None:
+                processed.append((position, process))
         elif bind.callable is None and bind.value is not None:
-            slots.append(None)
-            constants.append(bind.value if process is None else process(bind.value))
+            template.append(bind.value if process is None else process(bind.value))
         else:
             raise ValueError(f"execute_many: no value for the parameter {name!r}")
-    return _Compiled(compiled.string, tuple(slots), tuple(constants))
+    return _Compiled(
+        compiled.string, tuple(template), tuple(positions), tuple(row_keys), tuple(processed)
+    )
