@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import RowMapping
@@ -50,7 +51,7 @@ def provider_account(row: RowMapping, keyring: Keyring) -> ProviderAccount:
     )
 
 
-def payment(row: RowMapping) -> Payment:
+def payment(row: Mapping[Any, Any]) -> Payment:
     return Payment(
         id=row["id"],
         shop_id=row["shop_id"],

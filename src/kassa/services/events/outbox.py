@@ -18,9 +18,11 @@ from kassa.services.objects import payment_object, refund_object
 from kassa.services.pagination import Page, PageRequest, fetch_page
 from kassa.services.webhooks import wakeups
 from kassa.store import records
+from kassa.store.compiled import execute_many
 from kassa.store.tables import events
 
-#: Built once: values are given at execution (SQLAlchemy then reuses its compiled form).
+#: Built once: values are given at execution, and it runs through its compiled form
+#: (`kassa.store.compiled`).
 _INSERT = insert(events)
 
 
@@ -45,7 +47,7 @@ async def record(
     """Write the event for a change to `subject` (the object is the snapshot the event
     carries); call it on the connection of the transaction that made the change."""
     row = _row(NewEvent(type, source, now, subject))
-    await conn.execute(_INSERT, row)
+    await execute_many(conn, _INSERT, [row])
     await wakeups.event_written(conn)
     return str(row["id"])
 
@@ -53,7 +55,7 @@ async def record(
 async def record_many(conn: AsyncConnection, new: Sequence[NewEvent]) -> None:
     """`record` for several events with one statement."""
     if new:
-        await conn.execute(_INSERT, [_row(event) for event in new])
+        await execute_many(conn, _INSERT, [_row(event) for event in new])
         await wakeups.event_written(conn)
 
 

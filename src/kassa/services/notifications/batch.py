@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from kassa.domain import EventSource, PaymentUpdate
 from kassa.services.notifications.applying import Duplicate, Verified, accepted, apply_updates
 from kassa.services.payments.transitions import Move, find_many, transition_many
+from kassa.store.compiled import execute_many, fetch_all
 from kassa.store.group_commit import RUN_ALONE
 from kassa.store.tables import ACCEPTED, notifications
 
@@ -85,8 +86,7 @@ async def apply_together(conn: AsyncConnection, items: Sequence[Verified]) -> li
         stored.append({**item.row, **accepted(item, outcome, payment_id)})
         answers.append(outcome)
     await transition_many(conn, moves, source=EventSource.PROVIDER)
-    if stored:
-        await conn.execute(_STORE, stored)
+    await execute_many(conn, _STORE, stored)
     return answers
 
 
@@ -109,6 +109,6 @@ async def _accepted_before(
     found: set[tuple[Any, ...]] = set()
     for (provider, shop), keys in by_source.items():
         params = {"provider": provider, "shop": shop, "keys": keys}
-        rows = await conn.execute(_ACCEPTED_BEFORE, params)
-        found.update((provider, shop, key) for key in rows.scalars())
+        rows = await fetch_all(conn, _ACCEPTED_BEFORE, params)
+        found.update((provider, shop, row["event_key"]) for row in rows)
     return found

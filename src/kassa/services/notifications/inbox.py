@@ -5,6 +5,7 @@ redacted before a notification is stored and again whenever one is shown."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -35,6 +36,9 @@ _SECRET_HEADER_WORDS = (
     "signature",
     "hmac",
 )
+#: The same words as one case-insensitive search (a notification's headers pass it on the
+#: way in: one call each rather than a loop of lowercased comparisons).
+_SECRET_HEADER = re.compile("|".join(map(re.escape, _SECRET_HEADER_WORDS)), re.IGNORECASE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,6 +168,6 @@ async def get_notification(ctx: Context, *, notification_id: str) -> Stored:
 def redact(headers: Mapping[str, str]) -> dict[str, str]:
     """Headers with credential-bearing values replaced, for storage and display."""
     return {
-        name: "[redacted]" if any(word in name.lower() for word in _SECRET_HEADER_WORDS) else value
+        name: "[redacted]" if _SECRET_HEADER.search(name) else value
         for name, value in headers.items()
     }

@@ -45,6 +45,7 @@ from kassa.services.callers import Caller
 from kassa.services.context import Context
 from kassa.services.events import outbox as events
 from kassa.store import records
+from kassa.store.compiled import execute_many, fetch_all
 from kassa.store.tables import payments
 
 log = logging.getLogger(__name__)
@@ -276,7 +277,7 @@ async def _update_each(conn: AsyncConnection, by_kind: _RowsByKind) -> int:
     for (target, columns), rows in by_kind.items():
         if conn.dialect.supports_sane_multi_rowcount:
             statement = _transition_statement(target, columns, returning=False)
-            changed += (await conn.execute(statement, rows)).rowcount
+            changed += await execute_many(conn, statement, rows)
         else:
             changed += len((await conn.execute(_update_from(target, columns, rows))).all())
     return changed
@@ -324,5 +325,5 @@ async def find_many(conn: AsyncConnection, payment_ids: Sequence[str]) -> dict[s
     """The payments with these ids that exist, by id, with one query."""
     if not payment_ids:
         return {}
-    rows = await conn.execute(_FIND_MANY, {"ids": list(payment_ids)})
-    return {row["id"]: records.payment(row) for row in rows.mappings()}
+    rows = await fetch_all(conn, _FIND_MANY, {"ids": list(payment_ids)})
+    return {row["id"]: records.payment(row) for row in rows}

@@ -1,0 +1,173 @@
+"""Writes run through their compiled form on the SQLite writer's driver connection
+(`kassa.store.compiled`) store what SQLAlchemy's own execution stores, count what it counts,
+raise what it raises, and refuse statements they could not run the same way."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    bindparam,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from kassa.store import compiled
+from kassa.store.compiled import execute_many, fetch_all
+from kassa.store.db import Database
+from kassa.store.types import Document, UtcDateTime
+
+metadata = MetaData()
+things = Table(
+    "things",
+    metadata,
+    Column("id", String(16), primary_key=True),
+    Column("flag", Boolean, nullable=False),
+    Column("doc", Document, nullable=False),
+    Column("at", UtcDateTime, nullable=False),
+    Column("state", String(8), nullable=False),
+)
+defaulted = Table(
+    "defaulted",
+    MetaData(),
+    Column("id", Integer, primary_key=True),
+    Column("n", Integer, default=1),
+)
+_INSERT = insert(things)
+_MOVE = (
+    update(things)
+    .where(things.c.id == bindparam("key"), things.c.state == "new")
+    .values(state=bindparam("state"))
+)
+
+
+def run(path: Path, scenario: Callable[[Database], Awaitable[Any]]) -> Any:
+    async def main() -> Any:
+        database = Database(f"sqlite+aiosqlite:///{path / 'kassa.db'}")
+        try:
+            async with database.write() as conn:
+                await conn.run_sync(metadata.create_all)
+            return await scenario(database)
+        finally:
+            await database.dispose()
+
+    return asyncio.run(main())
+
+
+def row(key: str, **fields: Any) -> dict[str, Any]:
+    at = datetime(2026, 12, 6, 12, 0, tzinfo=UTC).astimezone(UTC) + timedelta(microseconds=7)
+    return {"id": key, "flag": True, "doc": {"a": [1, "ü"]}, "at": at, "state": "new", **fields}
+
+
+async def read_all(conn: AsyncConnection) -> dict[str, dict[str, Any]]:
+    rows = (await conn.execute(select(things).order_by(things.c.id))).mappings()
+    return {r["id"]: dict(r) for r in rows}
+
+
+def test_rows_read_back_as_sqlalchemy_wrote_them(tmp_path: Path) -> None:
+    async def scenario(database: Database) -> dict[str, dict[str, Any]]:
+        async with database.write() as conn:
+            assert await compiled._driver(conn) is not None  # the driver path is taken
+            await conn.execute(_INSERT, [row("a")])
+            assert await execute_many(conn, _INSERT, [row("b"), row("c", flag=False)]) == 2
+        async with database.read() as conn:
+            return await read_all(conn)
+
+    stored = run(tmp_path, scenario)
+    assert {k: {**v, "id": "-"} for k, v in stored.items() if k != "c"} == {
+        "a": {**row("a"), "id": "-"},
+        "b": {**row("b"), "id": "-"},
+    }
+    assert stored["c"]["flag"] is False
+
+
+def test_an_update_counts_only_the_rows_it_changed(tmp_path: Path) -> None:
+    async def scenario(database: Database) -> tuple[int, dict[str, dict[str, Any]]]:
+        async with database.write() as conn:
+            await execute_many(conn, _INSERT, [row("a"), row("b", state="old")])
+            moved = await execute_many(
+                conn, _MOVE, [{"key": "a", "state": "done"}, {"key": "b", "state": "done"}]
+            )
+            return moved, await read_all(conn)
+
+    moved, stored = run(tmp_path, scenario)
+    assert moved == 1
+    assert (stored["a"]["state"], stored["b"]["state"]) == ("done", "old")
+
+
+def test_a_constraint_violation_is_sqlalchemys_integrity_error(tmp_path: Path) -> None:
+    async def scenario(database: Database) -> None:
+        async with database.write() as conn:
+            await execute_many(conn, _INSERT, [row("a")])
+            await execute_many(conn, _INSERT, [row("a")])
+
+    with pytest.raises(IntegrityError):
+        run(tmp_path, scenario)
+
+
+def test_other_connections_run_the_statement_through_sqlalchemy(tmp_path: Path) -> None:
+    async def scenario(database: Database) -> int:
+        async with database.read() as conn:  # aiosqlite, not the inline writer
+            assert await compiled._driver(conn) is None
+            count = await execute_many(conn, _INSERT, [row("a")])
+            await conn.rollback()
+            return count
+
+    assert run(tmp_path, scenario) == 1
+
+
+@pytest.mark.parametrize(
+    ("statement", "keys", "why"),
+    [
+        (insert(defaulted), ("id",), "column defaults"),
+        (
+            select(things).where(things.c.id.in_(bindparam("ids", expanding=True))),
+            ("ids",),
+            "expanding",
+        ),
+        (_MOVE, ("state",), "no value for the parameter 'key'"),
+    ],
+)
+def test_statements_it_cannot_run_the_same_way_are_refused(
+    tmp_path: Path, statement: Any, keys: tuple[str, ...], why: str
+) -> None:
+    async def scenario(database: Database) -> None:
+        async with database.write() as conn:
+            compiled._compile(statement, conn.dialect, keys)
+
+    with pytest.raises(ValueError, match=why):
+        run(tmp_path, scenario)
+
+
+_SOME = select(things).where(
+    things.c.id.in_(bindparam("ids", expanding=True)), things.c.at == bindparam("at")
+)
+
+
+def test_a_query_reads_what_sqlalchemy_reads(tmp_path: Path) -> None:
+    async def scenario(database: Database) -> tuple[Any, Any]:
+        async with database.write() as conn:
+            await execute_many(conn, _INSERT, [row("a"), row("b", flag=False), row("c")])
+            parameters = {"ids": ["a", "b", "x"], "at": row("a")["at"]}
+            fast = await fetch_all(conn, _SOME, parameters)
+            plain = (await conn.execute(_SOME, parameters)).mappings().all()
+            return fast, plain
+
+    fast, plain = run(tmp_path, scenario)
+    assert sorted(map(dict, fast), key=str) == sorted(map(dict, plain), key=str)
+    assert {r["id"]: r["flag"] for r in fast} == {"a": True, "b": False}
+    assert fast[0]["at"] == row("a")["at"]
