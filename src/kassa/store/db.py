@@ -26,15 +26,21 @@ from sqlalchemy import (
     Insert,
     Table,
     TextClause,
+    bindparam,
+    column,
     delete,
     event,
+    func,
     make_url,
     select,
     tuple_,
 )
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.sql.expression import TableValuedAlias
+from sqlalchemy.types import TypeEngine
 
 from kassa.store import json_codec, sqlite_inline, text
 from kassa.store.group_commit import Batch, GroupCommit
@@ -263,6 +269,18 @@ def insert_ignoring_conflict(
     insert = sqlite.insert if dialect == "sqlite" else postgresql.insert
     return insert(table).on_conflict_do_nothing(
         index_elements=index_elements, index_where=index_where
+    )
+
+
+def unnested(name: str, columns: dict[str, TypeEngine[Any]]) -> TableValuedAlias:
+    """PostgreSQL's `unnest(:a, :b, …) AS name(a, b, …)`: rows given as one array parameter
+    per column (named as the column), to select from or join. Unlike a `VALUES` list, its text
+    does not depend on how many rows there are, so a statement using it is compiled and
+    prepared once, whatever the number of rows."""
+    return (
+        func.unnest(*(bindparam(key, type_=ARRAY(type_)) for key, type_ in columns.items()))
+        .table_valued(*(column(key, type_) for key, type_ in columns.items()))
+        .render_derived(name=name)
     )
 
 

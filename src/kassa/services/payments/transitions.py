@@ -21,11 +21,9 @@ from sqlalchemy import (
     Select,
     Update,
     bindparam,
-    column,
     or_,
     select,
     update,
-    values,
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -45,6 +43,7 @@ from kassa.services.callers import Caller
 from kassa.services.context import Context
 from kassa.services.events import outbox as events
 from kassa.store import records
+from kassa.store.db import unnested
 from kassa.store.tables import payments
 
 log = logging.getLogger(__name__)
@@ -270,29 +269,35 @@ async def transition_many(
 async def _update_each(conn: AsyncConnection, by_kind: _RowsByKind) -> int:
     """Run the transition `UPDATE` for every row of `by_kind` (rows by target and columns set),
     one statement per kind of move; how many payments it moved. sqlite3 counts the rows an
-    executemany changed. asyncpg does not, so on PostgreSQL the rows go in as a `VALUES` list
-    of an `UPDATE … FROM … RETURNING`, whose returned rows are counted."""
+    executemany changed. asyncpg does not, so on PostgreSQL the rows go in as one array per
+    column, unnested into the `FROM` of an `UPDATE … RETURNING`, whose returned rows are
+    counted."""
     changed = 0
     for (target, columns), rows in by_kind.items():
         if conn.dialect.supports_sane_multi_rowcount:
             statement = _transition_statement(target, columns, returning=False)
             changed += (await conn.execute(statement, rows)).rowcount
         else:
-            changed += len((await conn.execute(_update_from(target, columns, rows))).all())
+            # In the order of their ids, so that two batches sharing payments tend to lock
+            # them in the same order; if they deadlock all the same, PostgreSQL stops one,
+            # whose batch is rolled back and its notifications applied alone.
+            ordered = sorted(rows, key=lambda row: str(row[_PAYMENT_ID]))
+            arrays = {name: [row[name] for row in ordered] for name in (_PAYMENT_ID, *columns)}
+            changed += len((await conn.execute(_update_from(target, columns), arrays)).all())
     return changed
 
 
-def _update_from(
-    target: PaymentStatus, columns: frozenset[str], rows: list[dict[str, Any]]
-) -> Update:
-    """`UPDATE payments SET <columns> FROM (VALUES <rows>) … RETURNING id`: the transition of
-    every payment in `rows` in one statement."""
+@cache
+def _update_from(target: PaymentStatus, columns: frozenset[str]) -> Update:
+    """`UPDATE payments SET <columns> FROM unnest(<one array per column>) AS moved(…) WHERE
+    id = moved.payment_key AND status IN (sources of target) RETURNING id`: the transition of
+    any number of payments in one statement, whose text does not depend on how many (so it
+    is built, compiled and prepared once per kind of move, not once per batch)."""
     names = sorted(columns)
-    moved = values(
-        column(_PAYMENT_ID, payments.c.id.type),
-        *(column(name, payments.c[name].type) for name in names),
-        name="moved",
-    ).data([(row[_PAYMENT_ID], *(row[name] for name in names)) for row in rows])
+    moved = unnested(
+        "moved",
+        {_PAYMENT_ID: payments.c.id.type, **{name: payments.c[name].type for name in names}},
+    )
     return (
         update(payments)
         .where(payments.c.id == moved.c[_PAYMENT_ID], _may_move_to(target))
