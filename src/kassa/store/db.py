@@ -62,6 +62,11 @@ _ENGINE_OPTIONS: dict[str, Any] = {
     "json_deserializer": json_codec.loads,
     "hide_parameters": True,
 }
+#: Group commits under way at once on PostgreSQL, each on a pooled connection of its own:
+#: two let one group's statements run while the other waits for the database's answers,
+#: and more would only split the queue into smaller groups, each with its own transaction
+#: (`bench/ingest.py`).
+GROUPS_IN_FLIGHT = 2
 _SQLITE_PRAGMAS = (
     "PRAGMA journal_mode=WAL",
     "PRAGMA synchronous=NORMAL",
@@ -191,7 +196,11 @@ class Database:
         """The queues for the running event loop (a `Database` may outlive a loop)."""
         loop = asyncio.get_running_loop()
         if self._queues is None or self._queues.loop is not loop:
-            self._queues = _WriterQueues(loop, asyncio.Lock(), GroupCommit(self.write))
+            self._queues = _WriterQueues(
+                loop,
+                asyncio.Lock(),
+                GroupCommit(self.write, in_flight=1 if self.is_sqlite else GROUPS_IN_FLIGHT),
+            )
         return self._queues
 
     def on_commit(self, listener: CommitListener) -> Callable[[], None]:
