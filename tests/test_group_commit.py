@@ -8,8 +8,10 @@ that fails is undone and its units run alone."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import cast
 
 import pytest
 from sqlalchemy import make_url, text
@@ -158,3 +160,48 @@ def test_a_batch_that_fails_is_rolled_back_and_its_units_run_alone(
     assert handed.rows == [0, 1, 2, 4, 5], "the failed batch's own writes did not stay"
     assert handed.alone == [0, 1, 2, 3, 4, 5]
     assert handed.commits == 1
+
+
+def test_up_to_in_flight_groups_are_under_way_at_once() -> None:
+    """With `in_flight=2` (PostgreSQL's), a second group starts while the first waits on the
+    database, and no third; every unit is still answered, once its group has committed."""
+
+    async def scenario() -> tuple[int, list[int]]:
+        under_way, most = 0, 0
+        release = asyncio.Event()
+
+        @asynccontextmanager
+        async def transaction() -> AsyncIterator[AsyncConnection]:
+            nonlocal under_way, most
+            under_way += 1
+            most = max(most, under_way)
+            try:
+                yield cast(AsyncConnection, FakeConnection())
+                await release.wait()  # the commit waits for the database
+            finally:
+                under_way -= 1
+
+        groups = group_commit.GroupCommit(transaction, in_flight=2)
+
+        async def unit(n: int) -> int:
+            return await groups.run(lambda _conn: asyncio.sleep(0, n))
+
+        tasks = []
+        for wave in range(3):  # the first group waits on the database while more arrive
+            tasks += [asyncio.create_task(unit(3 * wave + n)) for n in range(3)]
+            await asyncio.sleep(0.01)
+        seen = most
+        release.set()
+        return seen, list(await asyncio.gather(*tasks))
+
+    most, results = asyncio.run(scenario())
+    assert most == 2, "not two groups under way at once"
+    assert results == list(range(9))
+
+
+class FakeConnection:
+    """Enough of a connection for units that do not touch it: savepoints that do nothing."""
+
+    @asynccontextmanager
+    async def begin_nested(self) -> AsyncIterator[None]:
+        yield
