@@ -174,9 +174,9 @@ class Database:
         other tasks hand in meanwhile, each in a savepoint of its own, and units that came
         with the same `batch` have their `item`s done together by it (group commit, see
         `kassa.store.group_commit`). On SQLite, whose one writer takes transactions one at a
-        time anyway, every unit is grouped. PostgreSQL runs transactions side by side on its
-        pool, and groups, which run one after another, only pay there with a batch: a unit
-        without one has a transaction of its own."""
+        time anyway, every unit is grouped, one group at a time. PostgreSQL runs transactions
+        side by side on its pool, and groups only pay there with a batch: a unit without one
+        has a transaction of its own, and `GROUPS_IN_FLIGHT` groups run at once."""
         if not self.is_sqlite and batch is None:
             async with self.write() as conn:
                 return await unit(conn)
