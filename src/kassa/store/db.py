@@ -26,6 +26,7 @@ from sqlalchemy import (
     Insert,
     Table,
     TextClause,
+    any_,
     bindparam,
     column,
     delete,
@@ -291,6 +292,16 @@ def unnested(name: str, columns: dict[str, TypeEngine[Any]]) -> TableValuedAlias
         .table_valued(*(column(key, type_) for key, type_ in columns.items()))
         .render_derived(name=name)
     )
+
+
+def any_of(dialect: str, column: ColumnElement[Any], name: str) -> ColumnElement[bool]:
+    """`column IN (:name, …)` for `dialect`, with the list given at execution: on PostgreSQL
+    `column = ANY(:name)`, one array parameter, so that the statement's text is the same
+    whatever the list's length and is prepared once (an expanding `IN` is rendered anew for
+    each length, and asyncpg prepares each apart); elsewhere an expanding `IN`."""
+    if dialect == "postgresql":
+        return column == any_(bindparam(name, type_=ARRAY(column.type)))
+    return column.in_(bindparam(name, expanding=True))
 
 
 def _configure_sqlite_reader(engine: AsyncEngine) -> None:

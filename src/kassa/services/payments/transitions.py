@@ -43,7 +43,7 @@ from kassa.services.callers import Caller
 from kassa.services.context import Context
 from kassa.services.events import outbox as events
 from kassa.store import records
-from kassa.store.db import unnested
+from kassa.store.db import any_of, unnested
 from kassa.store.tables import payments
 
 log = logging.getLogger(__name__)
@@ -191,7 +191,6 @@ def _find_payment_by(column: ColumnElement[Any]) -> Select[Any]:
 
 _FIND_BY_ID = _find_payment_by(payments.c.id)
 _FIND_BY_PROVIDER_ID = _find_payment_by(payments.c.provider_payment_id)
-_FIND_MANY = select(payments).where(payments.c.id.in_(bindparam("ids", expanding=True)))
 
 
 async def transition(
@@ -325,9 +324,15 @@ async def find_reported(
     return records.payment(row) if row else None
 
 
+@cache
+def _find_many(dialect: str) -> Select[Any]:
+    """The payments whose ids are in the list `ids`, built once per dialect."""
+    return select(payments).where(any_of(dialect, payments.c.id, "ids"))
+
+
 async def find_many(conn: AsyncConnection, payment_ids: Sequence[str]) -> dict[str, Payment]:
     """The payments with these ids that exist, by id, with one query."""
     if not payment_ids:
         return {}
-    rows = await conn.execute(_FIND_MANY, {"ids": list(payment_ids)})
+    rows = await conn.execute(_find_many(conn.dialect.name), {"ids": list(payment_ids)})
     return {row["id"]: records.payment(row) for row in rows.mappings()}
