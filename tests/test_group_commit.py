@@ -164,9 +164,11 @@ def test_a_batch_that_fails_is_rolled_back_and_its_units_run_alone(
 
 def test_up_to_in_flight_groups_are_under_way_at_once() -> None:
     """With `in_flight=2` (PostgreSQL's), a second group starts while the first waits on the
-    database, and no third; every unit is still answered, once its group has committed."""
+    database, once `MIN_ALONGSIDE` units are waiting, and no third; every unit is still
+    answered, once its group has committed."""
+    enough = group_commit.MIN_ALONGSIDE
 
-    async def scenario() -> tuple[int, list[int]]:
+    async def scenario() -> tuple[list[int], list[int]]:
         under_way, most = 0, 0
         release = asyncio.Event()
 
@@ -186,17 +188,20 @@ def test_up_to_in_flight_groups_are_under_way_at_once() -> None:
         async def unit(n: int) -> int:
             return await groups.run(lambda _conn: asyncio.sleep(0, n))
 
-        tasks = []
-        for wave in range(3):  # the first group waits on the database while more arrive
-            tasks += [asyncio.create_task(unit(3 * wave + n)) for n in range(3)]
+        tasks: list[asyncio.Task[int]] = []
+        seen = []
+        # One unit starts a group, which waits on the database while more arrive: too few to
+        # start a second, then enough, then more, which wait for a group under way.
+        for arriving in (1, enough - 1, 1, enough):
+            tasks += [asyncio.create_task(unit(len(tasks) + n)) for n in range(arriving)]
             await asyncio.sleep(0.01)
-        seen = most
+            seen.append(most)
         release.set()
         return seen, list(await asyncio.gather(*tasks))
 
-    most, results = asyncio.run(scenario())
-    assert most == 2, "not two groups under way at once"
-    assert results == list(range(9))
+    seen, results = asyncio.run(scenario())
+    assert seen == [1, 1, 2, 2], "not a second group (only) once enough units waited"
+    assert results == list(range(2 * enough + 1))
 
 
 class FakeConnection:

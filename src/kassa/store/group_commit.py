@@ -38,6 +38,13 @@ log = logging.getLogger(__name__)
 #: notification's CPU (`bench/ingest.py`).
 MAX_GROUP = 64
 
+#: Units that must be waiting before a group starts beside one under way (`in_flight` > 1).
+#: Every group pays for a transaction of its own (eight statements on PostgreSQL), and a group
+#: started for whatever had just arrived was often one or two units: with 50 notifications
+#: in flight, seven groups in ten were, and the CPU per notification was a fifth higher
+#: (`bench/ingest.py`).
+MIN_ALONGSIDE = 8
+
 T = TypeVar("T")
 Unit = Callable[[AsyncConnection], Awaitable[Any]]
 #: `batch(conn, items)`: one answer per item, in order: its result, an exception (the item
@@ -62,8 +69,10 @@ class GroupCommit:
 
     At most `in_flight` groups are under way at once, each in its own transaction: one on
     SQLite, whose one writer takes them one at a time anyway; more on PostgreSQL, where a
-    group spends most of its time waiting for the database's answers, and the next group
-    can be running meanwhile on another pooled connection (see `Database.write_together`)."""
+    group spends much of its time waiting for the database's answers, and the next group
+    can be running meanwhile on another pooled connection (see `Database.write_together`).
+    A group starts beside those under way only once `MIN_ALONGSIDE` units are waiting;
+    fewer wait for the next group of a runner under way."""
 
     def __init__(self, transaction: Transaction, *, in_flight: int = 1) -> None:
         if in_flight < 1:
@@ -89,7 +98,9 @@ class GroupCommit:
         group's other items for it, and `unit` runs only if the batch hands it back."""
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
         self._queue.append(_Queued(unit, future, batch, item))
-        if self._running < self._in_flight:
+        if self._running == 0 or (
+            self._running < self._in_flight and len(self._queue) >= MIN_ALONGSIDE
+        ):
             self._running += 1
             runner = asyncio.create_task(self._run_groups())
             self._runners.add(runner)
