@@ -8,8 +8,10 @@ that fails is undone and its units run alone."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import cast
 
 import pytest
 from sqlalchemy import make_url, text
@@ -158,3 +160,53 @@ def test_a_batch_that_fails_is_rolled_back_and_its_units_run_alone(
     assert handed.rows == [0, 1, 2, 4, 5], "the failed batch's own writes did not stay"
     assert handed.alone == [0, 1, 2, 3, 4, 5]
     assert handed.commits == 1
+
+
+def test_up_to_in_flight_groups_are_under_way_at_once() -> None:
+    """With `in_flight=2` (PostgreSQL's), a second group starts while the first waits on the
+    database, once `MIN_ALONGSIDE` units are waiting, and no third; every unit is still
+    answered, once its group has committed."""
+    enough = group_commit.MIN_ALONGSIDE
+
+    async def scenario() -> tuple[list[int], list[int]]:
+        under_way, most = 0, 0
+        release = asyncio.Event()
+
+        @asynccontextmanager
+        async def transaction() -> AsyncIterator[AsyncConnection]:
+            nonlocal under_way, most
+            under_way += 1
+            most = max(most, under_way)
+            try:
+                yield cast(AsyncConnection, FakeConnection())
+                await release.wait()  # the commit waits for the database
+            finally:
+                under_way -= 1
+
+        groups = group_commit.GroupCommit(transaction, in_flight=2)
+
+        async def unit(n: int) -> int:
+            return await groups.run(lambda _conn: asyncio.sleep(0, n))
+
+        tasks: list[asyncio.Task[int]] = []
+        seen = []
+        # One unit starts a group, which waits on the database while more arrive: too few to
+        # start a second, then enough, then more, which wait for a group under way.
+        for arriving in (1, enough - 1, 1, enough):
+            tasks += [asyncio.create_task(unit(len(tasks) + n)) for n in range(arriving)]
+            await asyncio.sleep(0.01)
+            seen.append(most)
+        release.set()
+        return seen, list(await asyncio.gather(*tasks))
+
+    seen, results = asyncio.run(scenario())
+    assert seen == [1, 1, 2, 2], "not a second group (only) once enough units waited"
+    assert results == list(range(2 * enough + 1))
+
+
+class FakeConnection:
+    """Enough of a connection for units that do not touch it: savepoints that do nothing."""
+
+    @asynccontextmanager
+    async def begin_nested(self) -> AsyncIterator[None]:
+        yield

@@ -26,15 +26,22 @@ from sqlalchemy import (
     Insert,
     Table,
     TextClause,
+    any_,
+    bindparam,
+    column,
     delete,
     event,
+    func,
     make_url,
     select,
     tuple_,
 )
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.sql.expression import TableValuedAlias
+from sqlalchemy.types import TypeEngine
 
 from kassa.store import json_codec, sqlite_inline, text
 from kassa.store.group_commit import Batch, GroupCommit
@@ -56,6 +63,11 @@ _ENGINE_OPTIONS: dict[str, Any] = {
     "json_deserializer": json_codec.loads,
     "hide_parameters": True,
 }
+#: Group commits under way at once on PostgreSQL, each on a pooled connection of its own:
+#: two let one group's statements run while the other waits for the database's answers,
+#: and more would only split the queue into smaller groups, each with its own transaction
+#: (`bench/ingest.py`).
+GROUPS_IN_FLIGHT = 2
 _SQLITE_PRAGMAS = (
     "PRAGMA journal_mode=WAL",
     "PRAGMA synchronous=NORMAL",
@@ -163,9 +175,9 @@ class Database:
         other tasks hand in meanwhile, each in a savepoint of its own, and units that came
         with the same `batch` have their `item`s done together by it (group commit, see
         `kassa.store.group_commit`). On SQLite, whose one writer takes transactions one at a
-        time anyway, every unit is grouped. PostgreSQL runs transactions side by side on its
-        pool, and groups, which run one after another, only pay there with a batch: a unit
-        without one has a transaction of its own."""
+        time anyway, every unit is grouped, one group at a time. PostgreSQL runs transactions
+        side by side on its pool, and groups only pay there with a batch: a unit without one
+        has a transaction of its own, and `GROUPS_IN_FLIGHT` groups run at once."""
         if not self.is_sqlite and batch is None:
             async with self.write() as conn:
                 return await unit(conn)
@@ -185,7 +197,11 @@ class Database:
         """The queues for the running event loop (a `Database` may outlive a loop)."""
         loop = asyncio.get_running_loop()
         if self._queues is None or self._queues.loop is not loop:
-            self._queues = _WriterQueues(loop, asyncio.Lock(), GroupCommit(self.write))
+            self._queues = _WriterQueues(
+                loop,
+                asyncio.Lock(),
+                GroupCommit(self.write, in_flight=1 if self.is_sqlite else GROUPS_IN_FLIGHT),
+            )
         return self._queues
 
     def on_commit(self, listener: CommitListener) -> Callable[[], None]:
@@ -264,6 +280,28 @@ def insert_ignoring_conflict(
     return insert(table).on_conflict_do_nothing(
         index_elements=index_elements, index_where=index_where
     )
+
+
+def unnested(name: str, columns: dict[str, TypeEngine[Any]]) -> TableValuedAlias:
+    """PostgreSQL's `unnest(:a, :b, …) AS name(a, b, …)`: rows given as one array parameter
+    per column (named as the column), to select from or join. Unlike a `VALUES` list, its text
+    does not depend on how many rows there are, so a statement using it is compiled and
+    prepared once, whatever the number of rows."""
+    return (
+        func.unnest(*(bindparam(key, type_=ARRAY(type_)) for key, type_ in columns.items()))
+        .table_valued(*(column(key, type_) for key, type_ in columns.items()))
+        .render_derived(name=name)
+    )
+
+
+def any_of(dialect: str, column: ColumnElement[Any], name: str) -> ColumnElement[bool]:
+    """`column IN (:name, …)` for `dialect`, with the list given at execution: on PostgreSQL
+    `column = ANY(:name)`, one array parameter, so that the statement's text is the same
+    whatever the list's length and is prepared once (an expanding `IN` is rendered anew for
+    each length, and asyncpg prepares each apart); elsewhere an expanding `IN`."""
+    if dialect == "postgresql":
+        return column == any_(bindparam(name, type_=ARRAY(column.type)))
+    return column.in_(bindparam(name, expanding=True))
 
 
 def _configure_sqlite_reader(engine: AsyncEngine) -> None:

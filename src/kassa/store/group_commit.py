@@ -13,9 +13,10 @@ caller has gone (a cancelled request) before its turn is not run.
 Units may also come with a *batch*: a function that does the work of many such units at once,
 with a few statements for all of them instead of a few each (SQLAlchemy's cost per statement is
 most of a notification's, `bench/ingest.py`). The group's units that share a batch function go
-to it together, in one savepoint; it answers each unit or hands it back to be run alone
-(`RUN_ALONE`), and if it raises, its savepoint is rolled back and every one of its units is
-run alone instead, so a batch can only ever be faster than its units, never different.
+to it together, in one savepoint (none if the batch is all the group does); it answers each
+unit or hands it back to be run alone (`RUN_ALONE`), and if it raises, its savepoint (or the
+whole transaction) is rolled back and every one of its units is run alone instead, so a batch
+can only ever be faster than its units, never different.
 """
 
 from __future__ import annotations
@@ -37,6 +38,13 @@ log = logging.getLogger(__name__)
 #: notification's CPU (`bench/ingest.py`).
 MAX_GROUP = 64
 
+#: Units that must be waiting before a group starts beside one under way (`in_flight` > 1).
+#: Every group pays for a transaction of its own (eight statements on PostgreSQL), and a group
+#: started for whatever had just arrived was often one or two units: with 50 notifications
+#: in flight, seven groups in ten were, and the CPU per notification was a fifth higher
+#: (`bench/ingest.py`).
+MIN_ALONGSIDE = 8
+
 T = TypeVar("T")
 Unit = Callable[[AsyncConnection], Awaitable[Any]]
 #: `batch(conn, items)`: one answer per item, in order: its result, an exception (the item
@@ -57,12 +65,26 @@ class _Queued:
 
 
 class GroupCommit:
-    """The queue of units for one event loop; `transaction` opens a write transaction."""
+    """The queue of units for one event loop; `transaction` opens a write transaction.
 
-    def __init__(self, transaction: Transaction) -> None:
+    At most `in_flight` groups are under way at once, each in its own transaction: one on
+    SQLite, whose one writer takes them one at a time anyway; more on PostgreSQL, where a
+    group spends much of its time waiting for the database's answers, and the next group
+    can be running meanwhile on another pooled connection (see `Database.write_together`).
+    A group starts beside those under way only once `MIN_ALONGSIDE` units are waiting;
+    fewer wait for the next group of a runner under way."""
+
+    def __init__(self, transaction: Transaction, *, in_flight: int = 1) -> None:
+        if in_flight < 1:
+            raise ValueError("at least one group must be able to run")
         self._transaction = transaction
+        self._in_flight = in_flight
         self._queue: list[_Queued] = []
-        self._runner: asyncio.Task[None] | None = None
+        #: Groups under way (or about to be); a runner leaves it as it returns, so that a unit
+        #: queued just after it found the queue empty starts another.
+        self._running = 0
+        #: The runners' tasks, kept until they are done.
+        self._runners: set[asyncio.Task[None]] = set()
 
     async def run(
         self,
@@ -76,11 +98,19 @@ class GroupCommit:
         group's other items for it, and `unit` runs only if the batch hands it back."""
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
         self._queue.append(_Queued(unit, future, batch, item))
-        if self._runner is None:
-            self._runner = asyncio.create_task(self._run_groups())
+        if self._running == 0 or (
+            self._running < self._in_flight and len(self._queue) >= MIN_ALONGSIDE
+        ):
+            self._running += 1
+            runner = asyncio.create_task(self._run_groups())
+            self._runners.add(runner)
+            runner.add_done_callback(self._runners.discard)
         return await future
 
     async def _run_groups(self) -> None:
+        """Commit groups from the queue, one after another, until it is empty. Several of
+        these may run at once (`in_flight`); each takes the units queued when it starts its
+        next group."""
         try:
             while self._queue:
                 group, self._queue = self._queue[:MAX_GROUP], self._queue[MAX_GROUP:]
@@ -91,19 +121,28 @@ class GroupCommit:
             self._queue = []
             raise
         finally:
-            self._runner = None
+            self._running -= 1
 
-    async def _commit(self, group: list[_Queued]) -> None:
+    async def _commit(self, group: list[_Queued], *, batched: bool = True) -> None:
+        """Run `group` in one transaction and answer its units once it has committed. A
+        group that is one batch and nothing else runs it without a savepoint (two statements
+        fewer); if that batch fails, the transaction is rolled back and the group committed
+        again with every unit run alone (`batched=False`)."""
         outcomes: list[tuple[asyncio.Future[Any], Any, BaseException | None]] = []
         try:
             async with self._transaction() as conn:
                 # A unit whose caller has gone before its turn is not run.
-                alone = [queued for queued in group if queued.batch is None]
-                for batch, members in _by_batch(group).items():
-                    alone += await _run_batch(conn, batch, members, outcomes)
+                batches = _by_batch(group) if batched else {}
+                alone = [queued for queued in group if not batched or queued.batch is None]
+                whole = len(batches) == 1 and not alone
+                for batch, members in batches.items():
+                    alone += await _run_batch(conn, batch, members, outcomes, whole=whole)
                 for queued in alone:
                     if not queued.future.done():
                         outcomes.append((queued.future, *await _in_savepoint(conn, queued.unit)))
+        except _BatchFailed:
+            await self._commit(group, batched=False)
+            return
         except Exception as exc:  # the transaction failed: nothing of the group stands
             for queued in group:
                 if not queued.future.done():
@@ -113,13 +152,22 @@ class GroupCommit:
             for queued in group:
                 queued.future.cancel()
             raise
-        for future, value, error in outcomes:
-            if future.done():  # its caller went while it ran; what it wrote stands all the same
-                continue
-            if error is None:
-                future.set_result(value)
-            else:
-                future.set_exception(error)
+        _answer(outcomes)
+
+
+def _answer(outcomes: list[tuple[asyncio.Future[Any], Any, BaseException | None]]) -> None:
+    """Tell the committed units' callers how they went."""
+    for future, value, error in outcomes:
+        if future.done():  # its caller went while it ran; what it wrote stands all the same
+            continue
+        if error is None:
+            future.set_result(value)
+        else:
+            future.set_exception(error)
+
+
+class _BatchFailed(Exception):
+    """A batch that was the whole transaction failed: roll it back and run its units alone."""
 
 
 def _by_batch(group: list[_Queued]) -> dict[Batch, list[_Queued]]:
@@ -136,13 +184,22 @@ async def _run_batch(
     batch: Batch,
     members: list[_Queued],
     outcomes: list[tuple[asyncio.Future[Any], Any, BaseException | None]],
+    *,
+    whole: bool,
 ) -> list[_Queued]:
-    """Run `batch` over its members' items in a savepoint; add the outcomes it gave to
-    `outcomes` and return the members it left to run alone (all of them if it raised)."""
+    """Run `batch` over its members' items, in a savepoint unless it is the `whole`
+    transaction; add the outcomes it gave to `outcomes` and return the members it left to run
+    alone. If it fails, all of them (its savepoint rolled back), or, as the whole
+    transaction, `_BatchFailed`."""
     items = [queued.item for queued in members]
-    answers, error = await _in_savepoint(conn, lambda conn: batch(conn, items))
+    if whole:
+        answers, error = await _caught(batch(conn, items))
+    else:
+        answers, error = await _in_savepoint(conn, lambda conn: batch(conn, items))
     if error is not None or len(answers) != len(members):
         log.error("a batch of %d failed; running them one by one", len(members), exc_info=error)
+        if whole:
+            raise _BatchFailed from error
         return members
     alone = []
     for queued, answer in zip(members, answers, strict=True):
@@ -159,5 +216,13 @@ async def _in_savepoint(conn: AsyncConnection, unit: Unit) -> tuple[Any, Excepti
     try:
         async with conn.begin_nested():
             return await unit(conn), None
+    except Exception as exc:
+        return None, exc
+
+
+async def _caught(work: Awaitable[Any]) -> tuple[Any, Exception | None]:
+    """What `work` returned, or what it raised."""
+    try:
+        return await work, None
     except Exception as exc:
         return None, exc

@@ -21,11 +21,9 @@ from sqlalchemy import (
     Select,
     Update,
     bindparam,
-    column,
     or_,
     select,
     update,
-    values,
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -46,6 +44,7 @@ from kassa.services.context import Context
 from kassa.services.events import outbox as events
 from kassa.store import records
 from kassa.store.compiled import execute_many, fetch_all
+from kassa.store.db import any_of, unnested
 from kassa.store.tables import payments
 
 log = logging.getLogger(__name__)
@@ -193,7 +192,6 @@ def _find_payment_by(column: ColumnElement[Any]) -> Select[Any]:
 
 _FIND_BY_ID = _find_payment_by(payments.c.id)
 _FIND_BY_PROVIDER_ID = _find_payment_by(payments.c.provider_payment_id)
-_FIND_MANY = select(payments).where(payments.c.id.in_(bindparam("ids", expanding=True)))
 
 
 async def transition(
@@ -271,29 +269,35 @@ async def transition_many(
 async def _update_each(conn: AsyncConnection, by_kind: _RowsByKind) -> int:
     """Run the transition `UPDATE` for every row of `by_kind` (rows by target and columns set),
     one statement per kind of move; how many payments it moved. sqlite3 counts the rows an
-    executemany changed. asyncpg does not, so on PostgreSQL the rows go in as a `VALUES` list
-    of an `UPDATE … FROM … RETURNING`, whose returned rows are counted."""
+    executemany changed. asyncpg does not, so on PostgreSQL the rows go in as one array per
+    column, unnested into the `FROM` of an `UPDATE … RETURNING`, whose returned rows are
+    counted."""
     changed = 0
     for (target, columns), rows in by_kind.items():
         if conn.dialect.supports_sane_multi_rowcount:
             statement = _transition_statement(target, columns, returning=False)
             changed += await execute_many(conn, statement, rows)
         else:
-            changed += len((await conn.execute(_update_from(target, columns, rows))).all())
+            # In the order of their ids, so that two batches sharing payments tend to lock
+            # them in the same order; if they deadlock all the same, PostgreSQL stops one,
+            # whose batch is rolled back and its notifications applied alone.
+            ordered = sorted(rows, key=lambda row: str(row[_PAYMENT_ID]))
+            arrays = {name: [row[name] for row in ordered] for name in (_PAYMENT_ID, *columns)}
+            changed += len((await conn.execute(_update_from(target, columns), arrays)).all())
     return changed
 
 
-def _update_from(
-    target: PaymentStatus, columns: frozenset[str], rows: list[dict[str, Any]]
-) -> Update:
-    """`UPDATE payments SET <columns> FROM (VALUES <rows>) … RETURNING id`: the transition of
-    every payment in `rows` in one statement."""
+@cache
+def _update_from(target: PaymentStatus, columns: frozenset[str]) -> Update:
+    """`UPDATE payments SET <columns> FROM unnest(<one array per column>) AS moved(…) WHERE
+    id = moved.payment_key AND status IN (sources of target) RETURNING id`: the transition of
+    any number of payments in one statement, whose text does not depend on how many (so it
+    is built, compiled and prepared once per kind of move, not once per batch)."""
     names = sorted(columns)
-    moved = values(
-        column(_PAYMENT_ID, payments.c.id.type),
-        *(column(name, payments.c[name].type) for name in names),
-        name="moved",
-    ).data([(row[_PAYMENT_ID], *(row[name] for name in names)) for row in rows])
+    moved = unnested(
+        "moved",
+        {_PAYMENT_ID: payments.c.id.type, **{name: payments.c[name].type for name in names}},
+    )
     return (
         update(payments)
         .where(payments.c.id == moved.c[_PAYMENT_ID], _may_move_to(target))
@@ -321,9 +325,15 @@ async def find_reported(
     return records.payment(row) if row else None
 
 
+@cache
+def _find_many(dialect: str) -> Select[Any]:
+    """The payments whose ids are in the list `ids`, built once per dialect."""
+    return select(payments).where(any_of(dialect, payments.c.id, "ids"))
+
+
 async def find_many(conn: AsyncConnection, payment_ids: Sequence[str]) -> dict[str, Payment]:
     """The payments with these ids that exist, by id, with one query."""
     if not payment_ids:
         return {}
-    rows = await fetch_all(conn, _FIND_MANY, {"ids": list(payment_ids)})
+    rows = await fetch_all(conn, _find_many(conn.dialect.name), {"ids": list(payment_ids)})
     return {row["id"]: records.payment(row) for row in rows}
