@@ -12,12 +12,15 @@ import sys
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import httpx
 import pytest
 from sqlalchemy import make_url
 
+from kassa.config import Settings
+from kassa.services.context import Context
 from kassa.store import Database
 from kassa.store.leader import Leadership
 from kassa.store.listen import driver_dsn
@@ -160,3 +163,21 @@ async def until(check: Callable[[], bool], within: float = 20) -> None:
     while not check():
         assert time.monotonic() < deadline, "waited too long"
         await asyncio.sleep(0.05)
+
+
+def test_each_process_keeps_the_pool_size_it_is_given(database_url: str) -> None:
+    """`KASSA_DATABASE_POOL_SIZE`: how N processes are kept under PostgreSQL's
+    `max_connections`."""
+
+    async def sizes() -> tuple[int, int]:
+        ctx = Context.open(Settings(database_url=database_url, database_pool_size=3))
+        try:
+            pool: Any = ctx.db._reader.pool
+            return pool.size(), pool._max_overflow
+        finally:
+            await ctx.close()
+
+    size, overflow = asyncio.run(sizes())
+    assert size == 3
+    if make_url(database_url).get_backend_name() == "postgresql":
+        assert overflow == 6
