@@ -104,7 +104,7 @@ def serve(
         **(overrides or {}),
     }
     settings = Settings(**fields)
-    server = {
+    server: dict[str, Any] = {
         "host": settings.host,
         "port": settings.port,
         "log_level": settings.log_level,
