@@ -91,11 +91,17 @@ WORKER_SETTINGS = "KASSA_BENCH_SETTINGS"
 
 
 def serve(
-    database_url: str, port: int, overrides: dict[str, Any] | None = None, workers: int = 1
+    database_url: str,
+    port: int,
+    overrides: dict[str, Any] | None = None,
+    app: Callable[[Settings], FastAPI] = bench_app,
+    workers: int = 1,
 ) -> None:
     """Serve the bench app the way `kassa serve` does (uvicorn defaults: uvloop and httptools
     when installed, `workers` processes); the entry point of the server process. `overrides`
-    change `SERVER_SETTINGS` (bench/events.py turns the background loop on)."""
+    change `SERVER_SETTINGS` (bench/events.py turns the background loop on); `app` builds the
+    app (bench/create.py adds a route of its own to `bench_app`; `bench_app` alone with
+    several `workers`)."""
     fields = {
         "database_url": database_url,
         "port": port,
@@ -111,8 +117,10 @@ def serve(
         "server_header": False,
     }
     if workers == 1:
-        uvicorn.run(bench_app(settings), **server)
+        uvicorn.run(app(settings), **server)
         return
+    if app is not bench_app:
+        raise ValueError("several workers serve bench_app only")
     # As `kassa serve --workers N`: uvicorn's processes import the app's factory by name.
     os.environ[WORKER_SETTINGS] = json.dumps(fields)
     uvicorn.run(f"{Path(__file__).stem}:worker_app", factory=True, workers=workers, **server)
@@ -134,12 +142,19 @@ def free_port() -> int:
 class Server:
     """The server process: started with `spawn`, so it shares nothing with this one."""
 
-    def __init__(self, database_url: str, *, workers: int = 1, **overrides: Any) -> None:
+    def __init__(
+        self,
+        database_url: str,
+        *,
+        app: Callable[[Settings], FastAPI] = bench_app,
+        workers: int = 1,
+        **overrides: Any,
+    ) -> None:
         self.port = free_port()
         context = multiprocessing.get_context("spawn")
         self.process = context.Process(
             target=serve,
-            args=(database_url, self.port, overrides, workers),
+            args=(database_url, self.port, overrides, app, workers),
             name="kassa-bench-server",
             # A daemon may not start processes: `--workers` servers are stopped by `stop`.
             daemon=workers == 1,

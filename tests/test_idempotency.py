@@ -6,11 +6,14 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from sqlalchemy import insert, select
 
 from kassa.domain import AmountInvalid, KassaError, ProviderUnavailable
 from kassa.services import idempotency
 from kassa.services.callers import Caller
+from kassa.services.context import utcnow
 from kassa.services.idempotency import Answer, Outcome
+from kassa.store.tables import hub_secrets
 from tests.helpers import ShopSetup
 from tests.live import LiveServer
 
@@ -107,3 +110,101 @@ def test_an_unknown_outcome_leaves_the_key_for_a_retry_with_the_same_id(
         run()
     assert run() == Outcome(Answer(201, b"made"))
     assert seen[0] == seen[1]
+
+
+def test_a_refusal_after_a_write_rolls_the_write_back(server: LiveServer, shop: ShopSetup) -> None:
+    name = f"written-{shop.shop.id}"
+
+    async def action(resource_id: str) -> Answer:
+        async with idempotency.transaction(server.ctx) as conn:
+            await conn.execute(
+                insert(hub_secrets), {"name": name, "value": "x", "created_at": utcnow()}
+            )
+        raise AmountInvalid("refused once written")
+
+    async def written() -> bool:
+        async with server.ctx.db.read() as conn:
+            query = select(hub_secrets.c.name).where(hub_secrets.c.name == name)
+            return (await conn.execute(query)).first() is not None
+
+    outcome = server.call(
+        idempotency.run(
+            server.ctx,
+            caller_of(shop),
+            "refused-late",
+            fingerprint="same",
+            prefix="pay",
+            action=action,
+            refused=refused,
+        )
+    )
+    assert outcome == Outcome(Answer(400, b"amount_invalid"))
+    assert not server.call(written())
+
+
+def test_an_earlier_transaction_commits_and_the_last_carries_the_answer(
+    server: LiveServer, shop: ShopSetup
+) -> None:
+    names = [f"first-{shop.shop.id}", f"last-{shop.shop.id}"]
+
+    async def action(resource_id: str) -> Answer:
+        for name in names:
+            async with idempotency.transaction(server.ctx) as conn:
+                await conn.execute(
+                    insert(hub_secrets), {"name": name, "value": "x", "created_at": utcnow()}
+                )
+        raise RuntimeError("the process failed after both")
+
+    async def written() -> list[str]:
+        async with server.ctx.db.read() as conn:
+            query = select(hub_secrets.c.name).where(hub_secrets.c.name.in_(names))
+            return [row.name for row in await conn.execute(query)]
+
+    with pytest.raises(RuntimeError):
+        server.call(
+            idempotency.run(
+                server.ctx,
+                caller_of(shop),
+                "two-writes",
+                fingerprint="same",
+                prefix="pay",
+                action=action,
+                refused=refused,
+            )
+        )
+    assert server.call(written()) == names[:1]
+
+
+def test_a_task_the_action_starts_commits_its_own_writes(
+    server: LiveServer, shop: ShopSetup
+) -> None:
+    name = f"task-{shop.shop.id}"
+
+    async def write() -> None:
+        async with idempotency.transaction(server.ctx) as conn:
+            await conn.execute(
+                insert(hub_secrets), {"name": name, "value": "x", "created_at": utcnow()}
+            )
+
+    async def action(resource_id: str) -> Answer:
+        await asyncio.create_task(write())  # it inherits the run's context: not its answer's
+        raise RuntimeError("the action fails after its task")
+
+    async def written() -> bool:
+        async with server.ctx.db.read() as conn:
+            query = select(hub_secrets.c.name).where(hub_secrets.c.name == name)
+            return (await conn.execute(query)).first() is not None
+
+    with pytest.raises(RuntimeError):
+        server.call(
+            idempotency.run(
+                server.ctx,
+                caller_of(shop),
+                "with-a-task",
+                fingerprint="same",
+                prefix="pay",
+                action=action,
+                refused=refused,
+            )
+        )
+    assert server.call(written())

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import json
+
 import httpx
 import pytest
 
+from kassa.providers.sandbox import ApiAnswer, ApiRequest, basic_authorization
+from kassa.services.payments import sandbox_api
 from tests.helpers import ShopSetup, make_shop
 from tests.live import LiveServer
 
@@ -77,3 +81,60 @@ def test_other_shops_payments_are_not_found(acquirer: httpx.Client, server: Live
         f"{server.url}/sandbox/api/payments", json=ORDER, auth=(other.shop.id, other.secret)
     ).json()
     assert acquirer.get(f"/payments/{theirs['id']}").status_code == 404
+
+
+def test_in_process_calls_get_the_answers_http_calls_get(
+    server: LiveServer, shop: ShopSetup
+) -> None:
+    """`kassa serve`'s provider reaches the acquirer in-process (`sandbox_api.in_process`), a
+    CLI command's over HTTP: both are answered by the one definition of the API, so every
+    call, errors and refused credentials included, gets the same answer either way (the
+    acquirer is idempotent, so a call repeated on the second path answers as on the
+    first)."""
+    in_process = sandbox_api.in_process(lambda: server.ctx)
+
+    async def ask(call: ApiRequest) -> ApiAnswer:
+        return await in_process(call)
+
+    good, wrong = (shop.shop.id, shop.secret), (shop.shop.id, "wrong")
+    created = httpx.post(f"{server.url}/sandbox/api/payments", json=ORDER, auth=good).json()
+    paid = httpx.post(
+        f"{server.url}/sandbox/api/payments",
+        json={**ORDER, "order_id": "order-paid"},
+        auth=good,
+    ).json()
+    httpx.post(paid["checkout_url"], data={"action": "pay"})
+    refund = json.dumps({"payment_id": paid["id"], "amount": {"value": "1.00", "currency": "RUB"}})
+    calls: list[tuple[str, str, tuple[str, str] | None, str | None, bytes]] = [
+        ("POST", "/payments", None, None, b"{}"),
+        ("POST", "/payments", wrong, None, b"{}"),
+        ("POST", "/payments", ("shop_nope", shop.secret), None, b"{}"),
+        ("POST", "/payments", good, None, b"not json"),
+        ("POST", "/payments", good, None, json.dumps({**ORDER, "amount": "10"}).encode()),
+        ("POST", "/payments", good, None, json.dumps({"amount": ORDER["amount"]}).encode()),
+        ("POST", "/payments", good, "k", json.dumps(ORDER).encode()),
+        ("GET", f"/payments/{created['id']}", good, None, b""),
+        ("GET", "/payments/sbx_nope", good, None, b""),
+        ("GET", f"/payments/{created['id']}", wrong, None, b""),
+        ("POST", f"/payments/{created['id']}/capture", good, None, b""),
+        ("POST", f"/payments/{created['id']}/cancel", good, None, b""),
+        ("POST", "/refunds", good, None, refund.encode()),
+        ("POST", "/refunds", good, "r", refund.encode()),
+        ("GET", "/payments", good, None, b""),
+        ("GET", "/nothing/here", good, None, b""),
+    ]
+    statuses = set()
+    for method, path, auth, key, body in calls:
+        headers = {"Idempotence-Key": key} if key else {}
+        over_http = httpx.request(
+            method, f"{server.url}/sandbox/api{path}", auth=auth, headers=headers, content=body
+        )
+        authorization = basic_authorization(*auth) if auth else None
+        answered = server.call(ask(ApiRequest(method, path, authorization, key, body)))
+        assert over_http.headers["content-type"] == "application/json"
+        assert (answered.status, json.loads(answered.body)) == (
+            over_http.status_code,
+            over_http.json(),
+        ), (method, path)
+        statuses.add(over_http.status_code)
+    assert statuses == {200, 201, 400, 401, 404, 405, 409}

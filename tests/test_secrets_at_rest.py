@@ -155,7 +155,7 @@ def everything_works(found: Secrets, receiver: Receiver) -> None:
     secrets, the terminal token verifies. Caches are dropped first, so secrets are decrypted
     from the database again."""
     server = found.server
-    server.ctx.hook_accounts.clear()
+    server.ctx.configuration.clear()
     server.ctx.secrets.clear()
     every = found.all
     for idempotency_key, (url, request) in found.replays.items():

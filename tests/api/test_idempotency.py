@@ -4,16 +4,20 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import timedelta
+from typing import NoReturn
 
 import httpx
 import pytest
 from sqlalchemy import select
 
+from kassa.domain import IdempotencyKeyInUse
 from kassa.services import idempotency
 from kassa.services.context import utcnow
-from kassa.services.idempotency import KeyRef
+from kassa.services.events import outbox
+from kassa.services.idempotency import Answer, KeyRef
 from kassa.services.shops import shops
-from kassa.store.tables import idempotency_keys
+from kassa.store.tables import events, idempotency_keys, payments
+from kassa.web.routes import payments as payment_routes
 from tests.helpers import ShopSetup, checkout, create_payment, make_shop
 from tests.live import LiveServer
 
@@ -146,3 +150,76 @@ def test_pruning_forgets_expired_keys_a_batch_at_a_time(
             return len((await conn.execute(query)).all())
 
     assert server.call(kept()) == 0
+
+
+def _stored(server: LiveServer, shop: ShopSetup, key: str) -> tuple[int, int, str]:
+    """The shop's payments and events, and the state of its key `key`."""
+
+    async def read() -> tuple[int, int, str]:
+        async with server.ctx.db.read() as conn:
+            made = (
+                await conn.execute(select(payments.c.id).where(payments.c.shop_id == shop.shop.id))
+            ).all()
+            written = (
+                await conn.execute(select(events.c.id).where(events.c.shop_id == shop.shop.id))
+            ).all()
+            state = (
+                await conn.execute(
+                    select(idempotency_keys.c.state).where(
+                        idempotency_keys.c.shop_id == shop.shop.id, idempotency_keys.c.key == key
+                    )
+                )
+            ).scalar_one()
+        return len(made), len(written), str(state)
+
+    return server.call(read())
+
+
+@pytest.mark.parametrize(
+    "fails", ["after the payment's insert", "after the service returned", "storing the answer"]
+)
+def test_the_payment_its_event_and_the_answer_commit_together(
+    api: httpx.Client,
+    server: LiveServer,
+    shop: ShopSetup,
+    monkeypatch: pytest.MonkeyPatch,
+    fails: str,
+) -> None:
+    def broken(*args: object, **kwargs: object) -> NoReturn:
+        raise RuntimeError("the process failed here")
+
+    if fails == "after the payment's insert":
+        # The payment's row is written; the event, in the same transaction, fails.
+        monkeypatch.setattr(outbox, "record", broken)
+    elif fails == "after the service returned":
+        # Everything is written; shaping the answer fails before it is stored.
+        monkeypatch.setattr(payment_routes, "payment_object", broken)
+    else:
+        monkeypatch.setattr(idempotency, "_store", broken)
+    failed = post(api, "/v1/payments", BODY, "together")
+    assert failed.status_code == 500
+    assert _stored(server, shop, "together") == (0, 0, "retryable")
+
+    monkeypatch.undo()
+    made = post(api, "/v1/payments", BODY, "together")
+    assert made.status_code == 201
+    assert _stored(server, shop, "together") == (1, 1, "done")
+    assert post(api, "/v1/payments", BODY, "together").content == made.content
+
+
+def test_a_request_that_lost_its_stale_claim_changes_nothing(
+    server: LiveServer, shop: ShopSetup
+) -> None:
+    ref = KeyRef(shop_id=shop.shop.id, test=True, key="stale")
+    slow = server.call(idempotency.claim(server.ctx, ref, request_hash="a", prefix="pay"))
+    later = replace(server.ctx, clock=lambda: utcnow() + idempotency.STALE_CLAIM * 2)
+    retry = server.call(idempotency.claim(later, ref, request_hash="a", prefix="pay"))
+    assert retry.resource_id == slow.resource_id
+
+    # The slow request finishes at last: it can neither store its answer nor reopen the key.
+    with pytest.raises(IdempotencyKeyInUse):
+        server.call(idempotency.complete(server.ctx, ref, Answer(201, b"slow"), claimed=slow))
+    server.call(idempotency.release(server.ctx, ref, slow))
+    server.call(idempotency.complete(later, ref, Answer(201, b"retry"), claimed=retry))
+    again = server.call(idempotency.claim(server.ctx, ref, request_hash="a", prefix="pay"))
+    assert again.replay == Answer(201, b"retry")

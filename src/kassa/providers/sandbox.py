@@ -3,7 +3,9 @@
 It behaves like a real one. Its API (the "sandbox acquirer", served by Kassa under
 `/sandbox/api`) keeps its own records; its hosted checkout page lets a tester pay, decline or
 authorize; and it reports the outcome by a signed notification to `/hooks/sandbox/{shop}`, so
-the sandbox goes through the same ingestion path as every real provider.
+the sandbox goes through the same ingestion path as every real provider. Its API calls go
+over HTTP, or, in the process that serves the acquirer, to its API in-process (`SandboxApi`):
+the same requests and answers either way.
 
 Wire format:
 - API calls: HTTP Basic auth (username: Kassa's shop id, password: the account's `secret`),
@@ -15,22 +17,23 @@ Wire format:
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import json
 import secrets
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, TypeVar, assert_never
-
-import httpx
 
 from kassa.domain import (
     NotificationRejected,
     Payment,
     PaymentStatus,
     PaymentUpdate,
+    ProviderAccount,
     ProviderDeclined,
     ProviderUnavailable,
     Refund,
@@ -60,6 +63,40 @@ T = TypeVar("T")
 
 def _read(reader: Callable[[Any], T], document: Any) -> T:
     return wire.read_answer(reader, document, provider="The sandbox")
+
+
+@dataclass(frozen=True, slots=True)
+class ApiRequest:
+    """One call to the sandbox API as the wire carries it: `path` is below the API's URL
+    (`/payments/sbx_…/capture`), `authorization` the `Authorization` header, `body` JSON or
+    empty."""
+
+    method: str
+    path: str
+    authorization: str | None
+    idempotence_key: str | None
+    body: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class ApiAnswer:
+    """The sandbox API's answer: an HTTP status and a JSON body."""
+
+    status: int
+    body: bytes
+
+
+#: How the provider's calls reach the sandbox API. By default over HTTP, with the injected
+#: client, at `api_url`; where this process serves the acquirer itself, the services give
+#: the API answered in-process (`kassa.services.payments.sandbox_api.in_process`): the same
+#: request in, the same answer out, without HTTP.
+SandboxApi = Callable[[ApiRequest], Awaitable[ApiAnswer]]
+
+
+def basic_authorization(shop_id: str, secret: str) -> str:
+    """The `Authorization` header of an API call: HTTP Basic, Kassa's shop id and the
+    account's secret."""
+    return "Basic " + base64.b64encode(f"{shop_id}:{secret}".encode()).decode()
 
 
 class SandboxStatus(StrEnum):
@@ -152,6 +189,13 @@ class SandboxProvider(Provider):
         "payment.canceled",
     )
 
+    def __init__(
+        self, account: ProviderAccount, *, api: SandboxApi | None = None, **options: Any
+    ) -> None:
+        """`api`, where given, takes the calls instead of HTTP (see `SandboxApi`)."""
+        super().__init__(account, **options)
+        self._api: SandboxApi = api or self._over_http
+
     @classmethod
     def generate_credentials(cls) -> dict[str, str]:
         return {"secret": "sbx_sk_" + secrets.token_urlsafe(24)}
@@ -163,27 +207,40 @@ class SandboxProvider(Provider):
     async def _call(
         self, method: str, path: str, *, key: str | None = None, body: Any = None
     ) -> Any:
-        headers = {"Idempotence-Key": key} if key else {}
-        response = await send(
-            self.http,
-            method,
-            self.api_url + path,
-            json=body,
-            headers=headers,
-            auth=httpx.BasicAuth(self.account.shop_id, self._secret),
+        call = ApiRequest(
+            method=method,
+            path=path,
+            authorization=basic_authorization(self.account.shop_id, self._secret),
+            idempotence_key=key,
+            body=b"" if body is None else json.dumps(body).encode(),
         )
+        answer = await self._api(call)
+        if answer.status >= 500:
+            raise ProviderUnavailable(f"The sandbox failed with HTTP {answer.status}")
         try:
-            document = response.json()
+            document = json.loads(answer.body)
         except ValueError as exc:
             raise ProviderUnavailable("The sandbox answered something that is not JSON") from exc
-        if response.status_code >= 400:
+        if answer.status >= 400:
             error = document.get("error", {}) if isinstance(document, dict) else {}
             raise ProviderDeclined(
-                f"The sandbox refused: {error.get('message', response.status_code)}",
+                f"The sandbox refused: {error.get('message', answer.status)}",
                 provider_code=error.get("code"),
                 provider_message=error.get("message"),
             )
         return document
+
+    async def _over_http(self, call: ApiRequest) -> ApiAnswer:
+        """`call` sent to the API at `api_url` by the injected HTTP client."""
+        headers = {"Content-Type": "application/json"}
+        if call.authorization:
+            headers["Authorization"] = call.authorization
+        if call.idempotence_key:
+            headers["Idempotence-Key"] = call.idempotence_key
+        response = await send(
+            self.http, call.method, self.api_url + call.path, content=call.body, headers=headers
+        )
+        return ApiAnswer(response.status_code, response.content)
 
     async def create(self, request: PaymentRequest) -> ProviderPayment:
         body = {

@@ -8,6 +8,12 @@ the same fingerprint gets that answer replayed, one with a different fingerprint
 `idempotency_key_reused`. Requests arriving while the first still runs wait for it and then
 replay its answer, so concurrent duplicates have exactly one effect.
 
+The answer commits together with what the request changed: a service writes through
+`transaction(ctx)`, and under a key its (last) write transaction is held open when the service
+returns, until the front-end has shaped the answer and `run` has stored it in the same
+transaction. So a payment, its event and the answer that names it are committed together or
+not at all, and a payment under a reserved id exists only if its key's answer is stored.
+
 An answer that holds a secret (a webhook signing secret, a terminal token: shown once) is
 stored encrypted, and decrypted to be replayed.
 
@@ -22,12 +28,15 @@ import asyncio
 import hashlib
 import json
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AsyncExitStack, asynccontextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from functools import cache
 
-from sqlalchemy import ColumnElement, RowMapping, select, update
+from sqlalchemy import Insert, RowMapping, and_, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kassa.domain import (
@@ -41,6 +50,7 @@ from kassa.domain import (
 from kassa.services import encryption
 from kassa.services.callers import Caller
 from kassa.services.context import Context
+from kassa.store.db import insert_ignoring_conflict
 from kassa.store.keyring import PREFIX
 from kassa.store.tables import idempotency_keys
 
@@ -76,10 +86,13 @@ class Outcome:
 
 @dataclass(frozen=True, slots=True)
 class Claim:
-    """The right to run a request under `resource_id`, or the answer to replay instead."""
+    """The right to run a request under `resource_id`, or the answer to replay instead.
+    `locked_at` is the claim's mark: the claim is still this request's while the key's row
+    has it (a request that outlived `STALE_CLAIM` may have lost it to a retry)."""
 
     resource_id: str
     replay: Answer | None = None
+    locked_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +110,10 @@ class KeyRef:
                 param="Idempotency-Key",
             )
 
+    def params(self) -> dict[str, object]:
+        """The key's row, as the parameters of the statements built once below."""
+        return {"k_shop_id": self.shop_id, "k_test": self.test, "k_key": self.key}
+
 
 async def run(
     ctx: Context,
@@ -110,32 +127,113 @@ async def run(
     secret: bool = False,
 ) -> Outcome:
     """Run `action(resource_id)` at most once per `key` of the caller's shop and mode, or give
-    back the stored answer of an earlier run with the same `fingerprint` (see `fingerprint`).
+    back the stored answer of an earlier run with the same `fingerprint` (see `fingerprint`;
+    it is not used without a key).
     `resource_id` is a new id with `prefix` (`pay`), the same for every retry, so a provider
     that sees it as its own idempotency key cannot act twice. Without a key, it just runs.
 
-    A domain error is an answer too (shaped by `refused`) and is stored; an unknown outcome
-    (provider unreachable, an unexpected failure) is not, and the key stays retryable with its
-    reserved id. An answer that holds a `secret` (shown once, such as a signing secret) is
-    stored encrypted."""
+    What the action writes through `transaction` commits together with its answer (see the
+    module's docstring). A domain error is an answer too (shaped by `refused`) and is stored,
+    the action's writes rolled back; an unknown outcome (provider unreachable, an unexpected
+    failure) is not, and the key stays retryable with its reserved id. An answer that holds
+    a `secret` (shown once, such as a signing secret) is stored encrypted."""
     if key is None:
         return Outcome(await action(new_id(prefix)))
     ref = KeyRef(shop_id=caller.own_shop.id, test=caller.own_mode, key=key)
     claimed = await claim(ctx, ref, request_hash=fingerprint, prefix=prefix)
     if claimed.replay is not None:
         return Outcome(claimed.replay, replayed=True)
+    held = _Held(ctx, ref, claimed, secret)
+    token = _RUNNING.set(held)
     try:
         answer = await action(claimed.resource_id)
-    except ProviderUnavailable:
-        await release(ctx, ref)
+    except ProviderUnavailable as exc:
+        await held.abandon(exc)
+        await release(ctx, ref, claimed)
         raise
     except KassaError as exc:
+        await held.abandon(exc)
         answer = refused(exc)
-    except BaseException:
-        await release(ctx, ref)
+        await complete(ctx, ref, answer, secret=secret, claimed=claimed)
+        return Outcome(answer)
+    except BaseException as exc:
+        await held.abandon(exc)
+        await release(ctx, ref, claimed)
         raise
-    await complete(ctx, ref, answer, secret=secret)
+    finally:
+        _RUNNING.reset(token)
+    try:
+        await held.finish(answer)
+    except BaseException:
+        await release(ctx, ref, claimed)  # nothing committed (or the claim is no longer ours)
+        raise
     return Outcome(answer)
+
+
+@asynccontextmanager
+async def transaction(ctx: Context) -> AsyncIterator[AsyncConnection]:
+    """A write transaction of a service's operation: `ctx.db.write()`, but under a key (inside
+    `run`) its commit waits for the answer. The block's end leaves it open; `run` stores the
+    answer in it and commits both, or rolls it back if the answer is never made. An operation
+    that opens a second one commits the first then: the answer goes with the last.
+
+    Nothing may wait on I/O between the block's end and the service's return (on SQLite the
+    one writer is held until then)."""
+    held = _RUNNING.get()
+    if held is None or held.task is not asyncio.current_task():
+        # Not under a key, or in a task the action started (it inherits the variable).
+        async with ctx.db.write() as conn:
+            yield conn
+        return
+    await held.commit()
+    stack = AsyncExitStack()
+    conn = await stack.enter_async_context(ctx.db.write())
+    try:
+        yield conn
+    except BaseException as exc:
+        await stack.__aexit__(type(exc), exc, exc.__traceback__)
+        raise
+    held.hold(stack, conn)
+
+
+#: The run under a key that the current task is in, for `transaction` to find.
+_RUNNING: ContextVar[_Held | None] = ContextVar("kassa_idempotency_run", default=None)
+
+
+class _Held:
+    """A run under a key, and the write transaction of its action held open for its answer."""
+
+    def __init__(self, ctx: Context, ref: KeyRef, claimed: Claim, secret: bool) -> None:
+        self.ctx, self.ref, self.claimed, self.secret = ctx, ref, claimed, secret
+        self.task = asyncio.current_task()
+        self._stack: AsyncExitStack | None = None
+        self._conn: AsyncConnection | None = None
+
+    def hold(self, stack: AsyncExitStack, conn: AsyncConnection) -> None:
+        self._stack, self._conn = stack, conn
+
+    async def commit(self) -> None:
+        """Commit the held transaction without the answer (the action writes again)."""
+        stack, self._stack, self._conn = self._stack, None, None
+        if stack is not None:
+            await stack.aclose()
+
+    async def abandon(self, exc: BaseException) -> None:
+        """Roll the held transaction back: the action failed after it."""
+        stack, self._stack, self._conn = self._stack, None, None
+        if stack is not None:
+            await stack.__aexit__(type(exc), exc, exc.__traceback__)
+
+    async def finish(self, answer: Answer) -> None:
+        """Store the answer in the held transaction and commit both; in one of its own if the
+        action wrote nothing through `transaction`."""
+        stack, conn = self._stack, self._conn
+        self._stack, self._conn = None, None
+        if stack is None or conn is None:
+            await complete(self.ctx, self.ref, answer, secret=self.secret, claimed=self.claimed)
+            return
+        async with stack:
+            await _store(self.ctx, conn, self.ref, answer, secret=self.secret, claimed=self.claimed)
 
 
 def fingerprint(method: str, path: str, body: bytes) -> str:
@@ -167,12 +265,34 @@ async def claim(
         delay = min(delay * 2, 0.25)
 
 
-def _where(ref: KeyRef) -> tuple[ColumnElement[bool], ...]:
-    return (
-        idempotency_keys.c.shop_id == ref.shop_id,
-        idempotency_keys.c.test == ref.test,
-        idempotency_keys.c.key == ref.key,
-    )
+# The statements, built once (values are given at execution, so SQLAlchemy reuses their
+# compiled forms). `_OWN` is the key's row while it is still the claim a request holds.
+
+_THE_KEY = and_(
+    idempotency_keys.c.shop_id == bindparam("k_shop_id"),
+    idempotency_keys.c.test == bindparam("k_test"),
+    idempotency_keys.c.key == bindparam("k_key"),
+)
+_OWN = and_(
+    _THE_KEY,
+    idempotency_keys.c.state == State.STARTED.value,
+    idempotency_keys.c.locked_at == bindparam("k_locked_at"),
+)
+_READ = select(idempotency_keys).where(_THE_KEY)
+_TAKE = (
+    update(idempotency_keys)
+    .where(_THE_KEY, idempotency_keys.c.locked_at == bindparam("k_locked_at"))
+    .returning(idempotency_keys.c.key)
+)
+_STORE = update(idempotency_keys).where(_OWN).values(state=State.DONE.value)
+_RELEASE = update(idempotency_keys).where(_OWN).values(state=State.RETRYABLE.value)
+
+
+@cache
+def _claim_new(dialect: str) -> Insert:
+    return insert_ignoring_conflict(
+        dialect, idempotency_keys, index_elements=["shop_id", "test", "key"]
+    ).returning(idempotency_keys.c.key)
 
 
 async def _try_claim(ctx: Context, ref: KeyRef, *, request_hash: str, prefix: str) -> Claim | None:
@@ -180,9 +300,7 @@ async def _try_claim(ctx: Context, ref: KeyRef, *, request_hash: str, prefix: st
     fresh_id = new_id(prefix)
     async with ctx.db.write() as conn:
         inserted = await conn.execute(
-            ctx.db.insert_ignoring_conflict(
-                idempotency_keys, index_elements=["shop_id", "test", "key"]
-            ).returning(idempotency_keys.c.key),
+            _claim_new(ctx.db.dialect),
             {
                 "shop_id": ref.shop_id,
                 "test": ref.test,
@@ -195,12 +313,12 @@ async def _try_claim(ctx: Context, ref: KeyRef, *, request_hash: str, prefix: st
             },
         )
         if inserted.first() is not None:
-            return Claim(fresh_id)
-        row = (await conn.execute(select(idempotency_keys).where(*_where(ref)))).mappings().one()
+            return Claim(fresh_id, locked_at=now)
+        row = (await conn.execute(_READ, ref.params())).mappings().one()
         if row["created_at"] < now - timedelta(hours=ctx.settings.idempotency_ttl_hours):
             # Past its lifetime the key starts over, as a new request.
             await _take(conn, ref, row, request_hash=request_hash, resource_id=fresh_id, now=now)
-            return Claim(fresh_id)
+            return Claim(fresh_id, locked_at=now)
         if row["request_hash"] != request_hash:
             raise IdempotencyKeyReused(
                 "This Idempotency-Key was used with a different request",
@@ -215,7 +333,7 @@ async def _try_claim(ctx: Context, ref: KeyRef, *, request_hash: str, prefix: st
             taken = await _take(
                 conn, ref, row, request_hash=request_hash, resource_id=row["resource_id"], now=now
             )
-            return Claim(row["resource_id"]) if taken else None
+            return Claim(row["resource_id"], locked_at=now) if taken else None
         return None
 
 
@@ -230,42 +348,67 @@ async def _take(
 ) -> bool:
     """Take over an existing claim, unless someone else changed it since `row` was read."""
     result = await conn.execute(
-        update(idempotency_keys)
-        .where(*_where(ref), idempotency_keys.c.locked_at == row["locked_at"])
-        .values(
-            request_hash=request_hash,
-            state=State.STARTED.value,
-            resource_id=resource_id,
-            created_at=row["created_at"] if resource_id == row["resource_id"] else now,
-            locked_at=now,
-            response_status=None,
-            response_body=None,
-        )
-        .returning(idempotency_keys.c.key)
+        _TAKE,
+        {
+            **ref.params(),
+            "k_locked_at": row["locked_at"],
+            "request_hash": request_hash,
+            "state": State.STARTED.value,
+            "resource_id": resource_id,
+            "created_at": row["created_at"] if resource_id == row["resource_id"] else now,
+            "locked_at": now,
+            "response_status": None,
+            "response_body": None,
+        },
     )
     return result.first() is not None
 
 
-async def complete(ctx: Context, ref: KeyRef, answer: Answer, *, secret: bool = False) -> None:
-    """Store the answer of the request holding the claim, for replays; encrypted if it holds a
-    `secret`."""
+async def complete(
+    ctx: Context, ref: KeyRef, answer: Answer, *, claimed: Claim, secret: bool = False
+) -> None:
+    """Store the answer of the request holding the claim, for replays, in a transaction of its
+    own; encrypted if it holds a `secret`."""
     async with ctx.db.write() as conn:
-        body = answer.body
-        if secret:
-            body = (await encryption.sealer(ctx, conn))(body.decode()).encode()
-        await conn.execute(
-            update(idempotency_keys)
-            .where(*_where(ref))
-            .values(state=State.DONE.value, response_status=answer.status, response_body=body)
+        await _store(ctx, conn, ref, answer, secret=secret, claimed=claimed)
+
+
+async def _store(
+    ctx: Context,
+    conn: AsyncConnection,
+    ref: KeyRef,
+    answer: Answer,
+    *,
+    secret: bool,
+    claimed: Claim,
+) -> None:
+    """Store the answer on `conn`, if the claim is still this request's. A request that
+    outlived `STALE_CLAIM` and lost its claim to a retry raises `IdempotencyKeyInUse`
+    (rolling back what it wrote): the retry, under the same id, makes the answer."""
+    body = answer.body
+    if secret:
+        body = (await encryption.sealer(ctx, conn))(body.decode()).encode()
+    stored = await conn.execute(
+        _STORE,
+        {
+            **ref.params(),
+            "k_locked_at": claimed.locked_at,
+            "response_status": answer.status,
+            "response_body": body,
+        },
+    )
+    if stored.rowcount == 0:
+        raise IdempotencyKeyInUse(
+            "A retry with this Idempotency-Key took over this request; retry to get its answer",
+            param="Idempotency-Key",
         )
 
 
-async def release(ctx: Context, ref: KeyRef) -> None:
-    """Leave the claim for a retry: the outcome is unknown, the reserved id is kept."""
+async def release(ctx: Context, ref: KeyRef, claimed: Claim) -> None:
+    """Leave the claim for a retry: the outcome is unknown, the reserved id is kept. A claim
+    already lost to a retry is left as that retry has it."""
     async with ctx.db.write() as conn:
-        await conn.execute(
-            update(idempotency_keys).where(*_where(ref)).values(state=State.RETRYABLE.value)
-        )
+        await conn.execute(_RELEASE, {**ref.params(), "k_locked_at": claimed.locked_at})
 
 
 #: Keys forgotten per transaction by `prune`: SQLite's writer runs on the event loop's thread,

@@ -441,7 +441,9 @@ hub_secrets = Table(
 )
 
 #: Counters a change bumps in its own transaction, for other processes to notice it by polling
-#: one row (SQLite has no LISTEN/NOTIFY): see `kassa.services.devices.rights`.
+#: one row (SQLite has no LISTEN/NOTIFY). `terminal_rights`: see
+#: `kassa.services.devices.rights`. `configuration`: bumped by triggers on `shops`, `api_keys`
+#: and `provider_accounts` (migration 0014), see `kassa.services.configuration`.
 change_counters = Table(
     "change_counters",
     metadata,

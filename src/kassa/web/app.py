@@ -22,6 +22,7 @@ from kassa.services.context import Context
 from kassa.services.events import consumers
 from kassa.services.gateways import Gateways
 from kassa.services.operations.background import ElectedLoop
+from kassa.services.payments import sandbox_api
 from kassa.store.migrate import alembic_config
 from kassa.web import admin, apidocs, errors, terminals
 from kassa.web.metrics import Metrics
@@ -71,7 +72,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if settings.background:
             consumers.load(settings.consumers)  # a bad KASSA_CONSUMERS stops the start
-        gateways = Gateways(settings, hub_transport=httpx.ASGITransport(app=app))
+        gateways = Gateways(
+            settings,
+            hub_transport=httpx.ASGITransport(app=app),
+            sandbox_api=sandbox_api.in_process(lambda: ctx),
+        )
         ctx = Context.open(settings, gateways=gateways)
         app.state.ctx = ctx
         stop = asyncio.Event()

@@ -6,7 +6,8 @@ decorator adds the `Idempotency-Key` header to the route, runs the handler throu
 `kassa.services.idempotency.run` (where the claim and the replay are, for every front-end),
 and answers the document as JSON with the route's status, or the stored answer of an earlier
 run with `Idempotent-Replayed: true`. Domain errors are answered (and stored) as the API's
-error bodies.
+error bodies. What the handler's service writes through `idempotency.transaction` commits
+together with the stored answer, so the handler shapes its document without waiting on I/O.
 """
 
 from __future__ import annotations
@@ -29,18 +30,22 @@ Endpoint = Callable[..., Awaitable[Response]]
 
 #: The parameter through which a handler gets the id reserved for it.
 RESOURCE_ID = "resource_id"
-#: The parameters the decorator adds to the route (FastAPI fills them); a handler may declare
-#: its own context and caller too, and gets the same objects (FastAPI fills one request
-#: parameter only: a handler's own is used instead of `_REQUEST`).
-_REQUEST = inspect.Parameter(
-    "_idempotent_request", inspect.Parameter.KEYWORD_ONLY, annotation=Request
-)
-_ADDED = (
-    inspect.Parameter("_idempotent_ctx", inspect.Parameter.KEYWORD_ONLY, annotation=ContextDep),
-    inspect.Parameter("_idempotent_caller", inspect.Parameter.KEYWORD_ONLY, annotation=CallerDep),
-    inspect.Parameter(
-        "idempotency_key", inspect.Parameter.KEYWORD_ONLY, annotation=IdempotencyKey, default=None
+#: What the decorator needs besides the handler's own parameters: the request, the context and
+#: the caller (taken from the handler's parameters of the same type if it declares them, so
+#: that FastAPI solves each once; else added under these names), and the key.
+_NEEDED = {
+    "request": inspect.Parameter(
+        "_idempotent_request", inspect.Parameter.KEYWORD_ONLY, annotation=Request
     ),
+    "ctx": inspect.Parameter(
+        "_idempotent_ctx", inspect.Parameter.KEYWORD_ONLY, annotation=ContextDep
+    ),
+    "caller": inspect.Parameter(
+        "_idempotent_caller", inspect.Parameter.KEYWORD_ONLY, annotation=CallerDep
+    ),
+}
+_KEY = inspect.Parameter(
+    "idempotency_key", inspect.Parameter.KEYWORD_ONLY, annotation=IdempotencyKey, default=None
 )
 
 
@@ -70,27 +75,41 @@ def idempotent(
             for parameter in declared.values()
             if parameter.name != RESOURCE_ID
         ]
-        own_request = next((p.name for p in kept if p.annotation is Request), None)
-        added = _ADDED if own_request else (_REQUEST, *_ADDED)
+        # The handler's own parameter for each need, or one added (and not passed on to it).
+        names: dict[str, str] = {}
+        added: list[inspect.Parameter] = []
+        for need, parameter in _NEEDED.items():
+            own = next((p.name for p in kept if p.annotation == parameter.annotation), None)
+            names[need] = own or parameter.name
+            if own is None:
+                added.append(parameter)
+        dropped = [parameter.name for parameter in added]
+        added.append(_KEY)
 
         @functools.wraps(handler)
         async def endpoint(**values: Any) -> Response:
-            request: Request = values[own_request] if own_request else values.pop(_REQUEST.name)
-            ctx = values.pop("_idempotent_ctx")
-            caller = values.pop("_idempotent_caller")
-            key: str | None = values.pop("idempotency_key")
+            request: Request = values[names["request"]]
+            ctx = values[names["ctx"]]
+            caller = values[names["caller"]]
+            key: str | None = values.pop(_KEY.name)
+            for name in dropped:
+                del values[name]
 
             async def action(resource_id: str) -> Answer:
                 reserved = {RESOURCE_ID: resource_id} if takes_id else {}
                 return Answer(status, json_bytes(await handler(**values, **reserved)))
 
+            # Only a key is compared by the request's fingerprint: without one, none is made.
+            fingerprint = (
+                idempotency.fingerprint(request.method, request.url.path, await request.body())
+                if key is not None
+                else ""
+            )
             outcome = await idempotency.run(
                 ctx,
                 caller,
                 key,
-                fingerprint=idempotency.fingerprint(
-                    request.method, request.url.path, await request.body()
-                ),
+                fingerprint=fingerprint,
                 prefix=prefix,
                 action=action,
                 refused=_refused,

@@ -47,6 +47,9 @@ class Metrics:
             ["provider", "verdict"],
             registry=self.registry,
         )
+        #: The labelled series of a request, found once per method, route and status: a
+        #: labels() call costs a lock and a lookup on every request.
+        self._request_series: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
         self.vitals = VitalsCollector()
         self.registry.register(self.vitals)
         self._vitals_lock = asyncio.Lock()
@@ -60,8 +63,13 @@ class Metrics:
         )
 
     def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
-        self.requests.labels(method, route, str(status)).inc()
-        self.latency.labels(route).observe(seconds)
+        series = self._request_series.get((method, route, status))
+        if series is None:
+            series = (self.requests.labels(method, route, str(status)), self.latency.labels(route))
+            self._request_series[method, route, status] = series
+        count, latency = series
+        count.inc()
+        latency.observe(seconds)
 
     async def refresh_vitals(self, ctx: Context) -> None:
         """Read the vitals again unless the last reading is younger than `VITALS_TTL`. If

@@ -39,6 +39,7 @@ from kassa.domain import (
 from kassa.domain.checks import first_check
 from kassa.domain.devices import DeviceKind
 from kassa.providers import PaymentRequest, Provider
+from kassa.services import idempotency
 from kassa.services.callers import Caller
 from kassa.services.context import Context
 from kassa.services.devices.queue import NewOperation, enqueue
@@ -73,6 +74,9 @@ MAX_METADATA_KEY = 40
 MAX_METADATA_VALUE = 500
 
 NUL = "\x00"
+
+#: Built once: the values are given at execution, so SQLAlchemy reuses its compiled form.
+_INSERT = insert(payments)
 
 
 def metadata_problem(metadata: Mapping[str, object]) -> str | None:
@@ -132,11 +136,11 @@ async def create_payment(
     Idempotency-Key) can never make a second payment at the provider. Everything that can
     refuse the payment is checked before the provider is called, so a refused create leaves
     no payment at the provider that Kassa does not know.
+
+    The payment is written in one transaction with its event and, under an Idempotency-Key,
+    the key's answer (`idempotency.transaction`): so no payment exists yet under a reserved id
+    whose key is still open, and nothing is read before the provider is called.
     """
-    if payment_id is not None:
-        existing = await _find(ctx, caller, payment_id)
-        if existing is not None:
-            return existing
     params.check()
     money = Money(params.amount, params.currency)
     if money.amount == 0:
@@ -197,11 +201,9 @@ async def create_payment(
         provider_payment_id=created.provider_payment_id,
         confirmation=confirmation_object(created.confirmation) if created.confirmation else None,
     )
-    async with ctx.db.write() as conn:
+    async with idempotency.transaction(ctx) as conn:
         await conn.execute(
-            insert(payments).values(
-                {**records.payment_values(payment), "next_check_at": first_check(payment)}
-            )
+            _INSERT, {**records.payment_values(payment), "next_check_at": first_check(payment)}
         )
         await events.record(
             conn, type=EventType.PAYMENT_CREATED, source=caller.source, now=now, subject=payment

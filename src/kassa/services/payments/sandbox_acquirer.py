@@ -1,8 +1,9 @@
 """The sandbox acquirer: the provider side of the sandbox, served by Kassa itself.
 
 It keeps its own records (`sandbox_payments`, `sandbox_refunds`), apart from Kassa's payments,
-exactly as a real provider would: Kassa's `SandboxProvider` reaches it only through its HTTP
-API, and learns what the payer did only from its signed notifications. The hosted checkout
+exactly as a real provider would: Kassa's `SandboxProvider` reaches it only through its API
+(`sandbox_api`: HTTP requests, answered in-process where this process serves it), and learns
+what the payer did only from its signed notifications. The hosted checkout
 page calls `payer_action`, which changes the acquirer's record and sends the notification.
 """
 
@@ -14,9 +15,10 @@ import logging
 from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
+from functools import cache
 from typing import Any
 
-from sqlalchemy import RowMapping, insert, select, update
+from sqlalchemy import Insert, RowMapping, bindparam, insert, select, update
 
 from kassa.domain import KassaError, Money, ProviderAccount, new_id
 from kassa.providers.sandbox import SIGNATURE_HEADER, SandboxStatus, sign
@@ -24,6 +26,7 @@ from kassa.providers.wire import parse_value_amount, value_amount
 from kassa.services.context import Context
 from kassa.services.objects import timestamp
 from kassa.services.shops.shops import list_accounts
+from kassa.store.db import insert_ignoring_conflict
 from kassa.store.tables import sandbox_payments, sandbox_refunds, shops
 
 log = logging.getLogger(__name__)
@@ -118,19 +121,42 @@ async def authenticate(ctx: Context, *, shop_id: str, secret: str) -> ProviderAc
     raise AcquirerError(401, "unauthorized", "Unknown merchant or wrong secret")
 
 
+#: Built once, with their values given at execution (SQLAlchemy then reuses their compiled
+#: form, and a statement reused is not traversed again for its cache key).
+_BY_ID = select(sandbox_payments).where(
+    sandbox_payments.c.id == bindparam("id"), sandbox_payments.c.shop_id == bindparam("shop")
+)
+_BY_ORDER = select(sandbox_payments).where(
+    sandbox_payments.c.shop_id == bindparam("shop"),
+    sandbox_payments.c.order_id == bindparam("order"),
+)
+_REFUND_BY_KEY = select(sandbox_refunds).where(
+    sandbox_refunds.c.sandbox_payment_id == bindparam("payment"),
+    sandbox_refunds.c.idempotence_key == bindparam("key"),
+)
+
+
+@cache
+def _create_once(dialect: str) -> Insert:
+    """The insert of a new payment, built once per dialect; it inserts and returns nothing
+    for an order that has its payment already (`shop_id`, `order_id` are unique)."""
+    return insert_ignoring_conflict(
+        dialect, sandbox_payments, index_elements=["shop_id", "order_id"]
+    ).returning(*sandbox_payments.c)
+
+
 async def _get_row(ctx: Context, account: ProviderAccount, sandbox_id: str) -> RowMapping:
-    query = select(sandbox_payments).where(
-        sandbox_payments.c.id == sandbox_id, sandbox_payments.c.shop_id == account.shop_id
-    )
     async with ctx.db.read() as conn:
-        row = (await conn.execute(query)).mappings().first()
+        found = await conn.execute(_BY_ID, {"id": sandbox_id, "shop": account.shop_id})
+        row = found.mappings().first()
     if row is None:
         raise AcquirerError(404, "not_found", f"No sandbox payment {sandbox_id}")
     return row
 
 
 async def create(ctx: Context, account: ProviderAccount, document: Any) -> dict[str, Any]:
-    """Create a payment for `order_id`, or return the one that order already has."""
+    """Create a payment for `order_id`, or return the one that order already has (an
+    idempotent create); one write transaction, of one statement unless the order exists."""
     if not isinstance(document, dict) or not isinstance(document.get("order_id"), str):
         raise AcquirerError(400, "invalid_request", "order_id is required")
     money = _amount(document)
@@ -145,23 +171,20 @@ async def create(ctx: Context, account: ProviderAccount, document: Any) -> dict[
         "capture": bool(document.get("capture", True)),
         "method": document.get("method"),
         "status": SandboxStatus.PENDING.value,
+        "amount_captured": 0,
+        "amount_refunded": 0,
         "description": document.get("description"),
         "return_url": document.get("return_url"),
+        "failure_code": None,
         "expires_at": expires_at,
         "created_at": now,
         "updated_at": now,
     }
-    # An order that exists already is answered with its payment: an idempotent create.
-    create_once = ctx.db.insert_ignoring_conflict(
-        sandbox_payments, index_elements=["shop_id", "order_id"]
-    )
-    existing = select(sandbox_payments).where(
-        sandbox_payments.c.shop_id == account.shop_id,
-        sandbox_payments.c.order_id == document["order_id"],
-    )
     async with ctx.db.write() as conn:
-        await conn.execute(create_once, values)
-        row = (await conn.execute(existing)).mappings().one()
+        row = (await conn.execute(_create_once(ctx.db.dialect), values)).mappings().first()
+        if row is None:
+            existing = {"shop": account.shop_id, "order": document["order_id"]}
+            row = (await conn.execute(_BY_ORDER, existing)).mappings().one()
     return _object(ctx, row)
 
 
@@ -287,12 +310,9 @@ async def refund(
 
 
 async def _find_refund(ctx: Context, sandbox_id: str, key: str) -> RowMapping | None:
-    query = select(sandbox_refunds).where(
-        sandbox_refunds.c.sandbox_payment_id == sandbox_id,
-        sandbox_refunds.c.idempotence_key == key,
-    )
     async with ctx.db.read() as conn:
-        return (await conn.execute(query)).mappings().first()
+        found = await conn.execute(_REFUND_BY_KEY, {"payment": sandbox_id, "key": key})
+        return found.mappings().first()
 
 
 def _refund_object(row: RowMapping, currency: str, reference: Any) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from datetime import datetime
 from sqlalchemy import insert, select, update
 
 from kassa.domain import AuthenticationFailed, NotFound, Shop, new_id
+from kassa.services import configuration
 from kassa.services.admin import audit
 from kassa.services.admin.audit import Actor
 from kassa.services.callers import Caller
@@ -56,6 +57,7 @@ async def create_key(
         revoked_at=None,
     )
     async with ctx.db.write() as conn:
+        configuration.changed(conn)
         await conn.execute(
             insert(api_keys).values(
                 id=key.id,
@@ -80,19 +82,31 @@ async def create_key(
 
 
 async def authenticate(ctx: Context, secret: str) -> Caller:
-    """The caller holding `secret`, or `AuthenticationFailed`."""
+    """The caller holding `secret`, or `AuthenticationFailed`. Keys found are kept in the
+    context's cache until a key, shop or account changes (`kassa.services.configuration`);
+    unknown and revoked ones are looked up every time, so they cannot fill it."""
     if not secret.startswith(("sk_test_", "sk_live_")):
         raise AuthenticationFailed("The API key is malformed: it starts with sk_test_ or sk_live_")
+    digest = _digest(secret)
+    found = await ctx.configuration.api_keys.get(ctx.db, digest, lambda: _find(ctx, digest))
+    if found is None:
+        raise AuthenticationFailed("The API key is unknown or revoked")
+    shop, test, key_id = found
+    return Caller.api_key(shop, test=test, key_id=key_id)
+
+
+async def _find(ctx: Context, digest: str) -> tuple[Shop, bool, str] | None:
+    """The shop, mode and id of the active key whose secret has the SHA-256 `digest`."""
     query = (
         select(api_keys.c.id.label("key_id"), api_keys.c.test.label("key_test"), shops)
         .join(shops, shops.c.id == api_keys.c.shop_id)
-        .where(api_keys.c.secret_hash == _digest(secret), api_keys.c.revoked_at.is_(None))
+        .where(api_keys.c.secret_hash == digest, api_keys.c.revoked_at.is_(None))
     )
     async with ctx.db.read() as conn:
         row = (await conn.execute(query)).mappings().first()
     if row is None:
-        raise AuthenticationFailed("The API key is unknown or revoked")
-    return Caller.api_key(records.shop(row), test=row["key_test"], key_id=row["key_id"])
+        return None
+    return records.shop(row), row["key_test"], row["key_id"]
 
 
 async def list_keys(ctx: Context, *, shop: Shop) -> list[ApiKey]:
@@ -112,10 +126,12 @@ async def list_keys(ctx: Context, *, shop: Shop) -> list[ApiKey]:
 
 
 async def revoke_key(ctx: Context, *, key_id: str, actor: Actor | None = None) -> None:
-    """Stop a key from working; its later requests get 401. With `actor`, `key.revoke` is
-    audited in the same transaction."""
+    """Stop a key from working: its later requests get 401, at once in this process and
+    within a second in every other (`kassa.services.configuration`). With `actor`,
+    `key.revoke` is audited in the same transaction."""
     now = ctx.clock()
     async with ctx.db.write() as conn:
+        configuration.changed(conn)
         result = await conn.execute(
             update(api_keys)
             .where(api_keys.c.id == key_id, api_keys.c.revoked_at.is_(None))

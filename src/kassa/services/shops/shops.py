@@ -29,7 +29,7 @@ from kassa.domain import (
 from kassa.providers import provider_class
 from kassa.providers.base import Provider
 from kassa.providers.terminal import TerminalProvider
-from kassa.services import encryption
+from kassa.services import configuration, encryption
 from kassa.services.admin import audit
 from kassa.services.admin.audit import Actor
 from kassa.services.context import Context
@@ -78,6 +78,7 @@ async def create_shop(
     sandbox = _wanted(DEFAULT_PROVIDER, {"test": "true"})
     try:
         async with ctx.db.write() as conn:
+            configuration.changed(conn)
             await conn.execute(
                 insert(shops).values(
                     id=shop.id, name=shop.name, created_at=shop.created_at, timezone=shop.timezone
@@ -98,7 +99,6 @@ async def create_shop(
             )
     except IntegrityError:
         raise Conflict(f"A shop named {name!r} already exists", param="name") from None
-    ctx.hook_accounts.clear()
     return shop
 
 
@@ -106,6 +106,7 @@ async def set_timezone(ctx: Context, *, shop: Shop, timezone: str) -> Shop:
     """Show the shop's times in `timezone` from now on (stored times do not change)."""
     check_timezone(timezone)
     async with ctx.db.write() as conn:
+        configuration.changed(conn)
         await conn.execute(update(shops).where(shops.c.id == shop.id).values(timezone=timezone))
     return replace(shop, timezone=timezone)
 
@@ -209,7 +210,6 @@ async def configure_provider(
         configured = await _store_account(
             ctx, conn, shop=shop, wanted=wanted, now=ctx.clock(), actor=actor
         )
-    ctx.hook_accounts.clear()
     return configured
 
 
@@ -223,6 +223,7 @@ async def _store_account(
     actor: Actor | None,
 ) -> Configured:
     """Create or update the account `wanted` describes, in the caller's transaction."""
+    configuration.changed(conn)
     cls = wanted.provider
     row = (
         (
@@ -312,7 +313,21 @@ def masked_credentials(account: ProviderAccount) -> dict[str, str]:
 async def list_accounts(
     ctx: Context, *, shop_id: str, test: bool | None = None, enabled_only: bool = False
 ) -> list[ProviderAccount]:
-    """The shop's provider accounts, optionally of one mode, optionally only enabled ones."""
+    """The shop's provider accounts, optionally of one mode, optionally only enabled ones.
+
+    The enabled ones of one mode, which every new payment chooses from (and the sandbox
+    checks its merchants against), come from the context's cache until an account changes
+    (`kassa.services.configuration`); do not change the list."""
+    if enabled_only and test is not None:
+        return await ctx.configuration.enabled_accounts.get(
+            ctx.db, (shop_id, test), lambda: _read_accounts(ctx, shop_id, test, enabled_only)
+        )
+    return await _read_accounts(ctx, shop_id, test, enabled_only)
+
+
+async def _read_accounts(
+    ctx: Context, shop_id: str, test: bool | None, enabled_only: bool
+) -> list[ProviderAccount]:
     query = select(provider_accounts).where(provider_accounts.c.shop_id == shop_id)
     if test is not None:
         query = query.where(provider_accounts.c.test == test)
@@ -373,12 +388,16 @@ async def choose_account(
 
 async def hook_accounts(ctx: Context, *, shop_name: str, provider: str) -> list[ProviderAccount]:
     """The enabled accounts that may have sent a notification to `/hooks/{provider}/{shop}`
-    (kept a few seconds: every notification needs them)."""
+    (from the context's cache until an account changes: every notification needs them; do
+    not change the list)."""
     if not SHOP_NAME.fullmatch(shop_name):
         return []  # no shop can have that name: nothing to look up, or to keep
-    cached = ctx.hook_accounts.get((shop_name, provider))
-    if cached is not None:
-        return cached
+    return await ctx.configuration.hook_accounts.get(
+        ctx.db, (shop_name, provider), lambda: _read_hook_accounts(ctx, shop_name, provider)
+    )
+
+
+async def _read_hook_accounts(ctx: Context, shop_name: str, provider: str) -> list[ProviderAccount]:
     query = (
         select(provider_accounts)
         .join(shops, shops.c.id == provider_accounts.c.shop_id)
@@ -391,16 +410,22 @@ async def hook_accounts(ctx: Context, *, shop_name: str, provider: str) -> list[
     )
     async with ctx.db.read() as conn:
         rows = (await conn.execute(query)).mappings().all()
-    found = [records.provider_account(row, ctx.keyring) for row in rows]
-    ctx.hook_accounts.put((shop_name, provider), found)
-    return found
+    return [records.provider_account(row, ctx.keyring) for row in rows]
 
 
 async def get_account(ctx: Context, *, account_id: str) -> ProviderAccount:
-    """The provider account `account_id` (payments and notifications refer to it)."""
+    """The provider account `account_id` (payments and notifications refer to it), from the
+    context's cache until an account changes."""
+    account = await ctx.configuration.accounts.get(
+        ctx.db, account_id, lambda: _read_account(ctx, account_id)
+    )
+    if account is None:
+        raise NotFound(f"No provider account {account_id!r}", param="account")
+    return account
+
+
+async def _read_account(ctx: Context, account_id: str) -> ProviderAccount | None:
     query = select(provider_accounts).where(provider_accounts.c.id == account_id)
     async with ctx.db.read() as conn:
         row = (await conn.execute(query)).mappings().first()
-    if row is None:
-        raise NotFound(f"No provider account {account_id!r}", param="account")
-    return records.provider_account(row, ctx.keyring)
+    return None if row is None else records.provider_account(row, ctx.keyring)

@@ -2,23 +2,21 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
-from typing import Annotated, Any
+from typing import Annotated
 
-from fastapi import APIRouter, FastAPI, Form, Header, Request, Response
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi import APIRouter, FastAPI, Form, Request, Response
+from fastapi.responses import HTMLResponse
 
-from kassa.domain import ProviderAccount
 from kassa.services.payments import sandbox_acquirer as acquirer
+from kassa.services.payments import sandbox_api
 from kassa.services.payments.sandbox_acquirer import AcquirerError, PayerAction
+from kassa.services.payments.sandbox_api import ApiRequest
 from kassa.web.deps import ContextDep
 from kassa.web.i18n import negotiate
 from kassa.web.templating import Pages
 
 pages = APIRouter(prefix="/sandbox/checkout", include_in_schema=False)
-api = APIRouter(prefix="/sandbox/api", include_in_schema=False)
+api = APIRouter(prefix=sandbox_api.PREFIX, include_in_schema=False)
 
 
 def _locale(request: Request, lang: str | None) -> str:
@@ -70,75 +68,25 @@ async def checkout_action(
     return _render(request, view, locale)
 
 
-async def _merchant(ctx: ContextDep, authorization: str | None) -> ProviderAccount:
-    scheme, _, encoded = (authorization or "").partition(" ")
-    try:
-        shop_id, _, secret = base64.b64decode(encoded, validate=True).decode().partition(":")
-    except (binascii.Error, UnicodeDecodeError):
-        shop_id = secret = ""
-    if scheme.lower() != "basic" or not shop_id:
-        raise AcquirerError(401, "unauthorized", "HTTP Basic auth (shop id, secret) is required")
-    return await acquirer.authenticate(ctx, shop_id=shop_id, secret=secret)
-
-
-async def _document(request: Request) -> Any:
-    body = await request.body()
-    if not body:
-        return {}
-    try:
-        return json.loads(body)
-    except ValueError:
-        raise AcquirerError(400, "invalid_json", "The body is not JSON") from None
-
-
-def _failure(_request: Request, exc: Exception) -> Response:
-    """The acquirer's own error shape: `{"error": {"code", "message"}}`."""
-    assert isinstance(exc, AcquirerError)
-    return JSONResponse({"error": {"code": exc.code, "message": exc.message}}, exc.status)
-
-
 def install(app: FastAPI) -> None:
-    """Mount the sandbox's pages and API, with the acquirer's error answers."""
+    """Mount the sandbox's pages and API."""
     app.include_router(pages)
     app.include_router(api)
-    app.add_exception_handler(AcquirerError, _failure)
 
 
-Auth = Annotated[str | None, Header()]
-
-
-@api.post("/payments", status_code=201)
-async def create(request: Request, ctx: ContextDep, authorization: Auth = None) -> Any:
-    account = await _merchant(ctx, authorization)
-    return await acquirer.create(ctx, account, await _document(request))
-
-
-@api.get("/payments/{sandbox_id}")
-async def get(ctx: ContextDep, sandbox_id: str, authorization: Auth = None) -> Any:
-    account = await _merchant(ctx, authorization)
-    return await acquirer.get(ctx, account, sandbox_id)
-
-
-@api.post("/payments/{sandbox_id}/capture")
-async def capture(
-    request: Request, ctx: ContextDep, sandbox_id: str, authorization: Auth = None
-) -> Any:
-    account = await _merchant(ctx, authorization)
-    return await acquirer.capture(ctx, account, sandbox_id, await _document(request))
-
-
-@api.post("/payments/{sandbox_id}/cancel")
-async def cancel(ctx: ContextDep, sandbox_id: str, authorization: Auth = None) -> Any:
-    account = await _merchant(ctx, authorization)
-    return await acquirer.cancel(ctx, account, sandbox_id)
-
-
-@api.post("/refunds", status_code=201)
-async def refund(
-    request: Request,
-    ctx: ContextDep,
-    authorization: Auth = None,
-    idempotence_key: Annotated[str | None, Header()] = None,
-) -> Any:
-    account = await _merchant(ctx, authorization)
-    return await acquirer.refund(ctx, account, await _document(request), key=idempotence_key)
+@api.api_route("/{path:path}", methods=["GET", "POST"])
+async def call(request: Request, ctx: ContextDep) -> Response:
+    """The acquirer's API over HTTP: everything under `/sandbox/api` is answered by
+    `sandbox_api.answer`, the one definition, which `kassa serve`'s own sandbox provider calls
+    in-process (`sandbox_api.in_process`)."""
+    answer = await sandbox_api.answer(
+        ctx,
+        ApiRequest(
+            method=request.method,
+            path=request.url.path.removeprefix(sandbox_api.PREFIX),
+            authorization=request.headers.get("authorization"),
+            idempotence_key=request.headers.get("idempotence-key"),
+            body=await request.body(),
+        ),
+    )
+    return Response(answer.body, answer.status, media_type="application/json")
