@@ -123,6 +123,10 @@ def serve(
         raise ValueError("several workers serve bench_app only")
     # As `kassa serve --workers N`: uvicorn's processes import the app's factory by name.
     os.environ[WORKER_SETTINGS] = json.dumps(fields)
+    # multiprocessing gave this process a stdin of its own (/dev/null) that the processes
+    # uvicorn spawns do not inherit: uvicorn would hand them its descriptor to reopen, and
+    # they would fail to start (or reopen whatever has that number there).
+    sys.stdin = None  # type: ignore[assignment]
     uvicorn.run(f"{Path(__file__).stem}:worker_app", factory=True, workers=workers, **server)
 
 
