@@ -126,7 +126,7 @@ def serve(
     # multiprocessing gave this process a stdin of its own (/dev/null) that the processes
     # uvicorn spawns do not inherit: uvicorn would hand them its descriptor to reopen, and
     # they would fail to start (or reopen whatever has that number there).
-    sys.stdin = None  # type: ignore[assignment]
+    sys.stdin = None
     uvicorn.run(f"{Path(__file__).stem}:worker_app", factory=True, workers=workers, **server)
 
 
