@@ -11,6 +11,10 @@ payment succeeded with exactly one `payment.succeeded` event, and exits 1 if any
 lost.
 
     .venv/bin/python bench/ingest.py [--n 2000] [--concurrency 50] [--database-url URL]
+                                     [--workers N]
+
+With `--workers N` (PostgreSQL) the server is N uvicorn processes sharing the port, as
+`kassa serve --workers N` runs it, and the server CPU counts them all.
 
 See bench/README.md. Never collected by pytest (the file is not named test_*).
 """
@@ -82,29 +86,53 @@ def bench_app(settings: Settings) -> FastAPI:
     return app
 
 
+#: The environment variable that hands the settings to `--workers` processes, as JSON.
+WORKER_SETTINGS = "KASSA_BENCH_SETTINGS"
+
+
 def serve(
     database_url: str,
     port: int,
     overrides: dict[str, Any] | None = None,
     app: Callable[[Settings], FastAPI] = bench_app,
+    workers: int = 1,
 ) -> None:
     """Serve the bench app the way `kassa serve` does (uvicorn defaults: uvloop and httptools
-    when installed, one process); the entry point of the server process. `overrides` change
-    `SERVER_SETTINGS` (bench/events.py turns the background loop on); `app` builds the app
-    (bench/create.py adds a route of its own to `bench_app`)."""
-    settings = Settings(
-        database_url=database_url,
-        port=port,
-        public_url=f"http://{HOST}:{port}",
-        **{**SERVER_SETTINGS, **(overrides or {})},
-    )
-    uvicorn.run(
-        app(settings),
-        host=settings.host,
-        port=settings.port,
-        log_level=settings.log_level,
-        server_header=False,
-    )
+    when installed, `workers` processes); the entry point of the server process. `overrides`
+    change `SERVER_SETTINGS` (bench/events.py turns the background loop on); `app` builds the
+    app (bench/create.py adds a route of its own to `bench_app`; `bench_app` alone with
+    several `workers`)."""
+    fields = {
+        "database_url": database_url,
+        "port": port,
+        "public_url": f"http://{HOST}:{port}",
+        **SERVER_SETTINGS,
+        **(overrides or {}),
+    }
+    settings = Settings(**fields)
+    server: dict[str, Any] = {
+        "host": settings.host,
+        "port": settings.port,
+        "log_level": settings.log_level,
+        "server_header": False,
+    }
+    if workers == 1:
+        uvicorn.run(app(settings), **server)
+        return
+    if app is not bench_app:
+        raise ValueError("several workers serve bench_app only")
+    # As `kassa serve --workers N`: uvicorn's processes import the app's factory by name.
+    os.environ[WORKER_SETTINGS] = json.dumps(fields)
+    # multiprocessing gave this process a stdin of its own (/dev/null) that the processes
+    # uvicorn spawns do not inherit: uvicorn would hand them its descriptor to reopen, and
+    # they would fail to start (or reopen whatever has that number there).
+    sys.stdin = None
+    uvicorn.run(f"{Path(__file__).stem}:worker_app", factory=True, workers=workers, **server)
+
+
+def worker_app() -> FastAPI:
+    """The bench app in one of the server's `--workers` processes."""
+    return bench_app(Settings(**json.loads(os.environ[WORKER_SETTINGS])))
 
 
 def free_port() -> int:
@@ -123,15 +151,17 @@ class Server:
         database_url: str,
         *,
         app: Callable[[Settings], FastAPI] = bench_app,
+        workers: int = 1,
         **overrides: Any,
     ) -> None:
         self.port = free_port()
         context = multiprocessing.get_context("spawn")
         self.process = context.Process(
             target=serve,
-            args=(database_url, self.port, overrides, app),
+            args=(database_url, self.port, overrides, app, workers),
             name="kassa-bench-server",
-            daemon=True,
+            # A daemon may not start processes: `--workers` servers are stopped by `stop`.
+            daemon=workers == 1,
         )
 
     def start(self, timeout: float = 60) -> None:
@@ -161,18 +191,32 @@ class Server:
             self.process.join()
 
     def cpu_seconds(self) -> float | None:
-        """CPU time the server process (all its threads) has used, where /proc tells it."""
+        """CPU time the server process (all its threads, and its `--workers` processes) has
+        used, where /proc tells it."""
         return cpu_seconds(self.process.pid)
 
 
 def cpu_seconds(pid: int | None) -> float | None:
-    """CPU time process `pid` (all its threads) has used, where /proc tells it."""
+    """CPU time process `pid` and the processes it started (all their threads) have used,
+    where /proc tells it."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return None
     fields = stat.rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    used = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return used + sum(cpu_seconds(child) or 0.0 for child in children(pid))
+
+
+def children(pid: int | None) -> list[int]:
+    """The processes `pid` started and that still run."""
+    found = []
+    for listing in Path(f"/proc/{pid}/task").glob("*/children"):
+        try:
+            found += [int(child) for child in listing.read_text().split()]
+        except OSError:
+            continue
+    return found
 
 
 # --- the client ---------------------------------------------------------------------------
@@ -460,7 +504,7 @@ async def scenario(server: Server, shop: Shop, n: int, concurrency: int, warmup:
 # --- the report ---------------------------------------------------------------------------
 
 
-def stack() -> str:
+def stack(workers: int = 1) -> str:
     """Which loop and HTTP parser uvicorn picks by default here (as `kassa serve` gets)."""
     parts = [f"uvicorn {uvicorn.__version__}"]
     for module, fallback in (("uvloop", "asyncio loop"), ("httptools", "h11")):
@@ -469,7 +513,8 @@ def stack() -> str:
             parts.append(module)
         except ImportError:
             parts.append(fallback)
-    return ", ".join(parts) + f", 1 process, Python {sys.version.split()[0]}"
+    processes = "1 process" if workers == 1 else f"{workers} processes"
+    return ", ".join(parts) + f", {processes}, Python {sys.version.split()[0]}"
 
 
 def row(name: str, load: Load) -> str:
@@ -554,9 +599,17 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="SQLAlchemy URL, e.g. postgresql+asyncpg://postgres@127.0.0.1/test "
         "(default: a fresh SQLite file in a temp dir)",
     )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="server processes sharing the port, as `kassa serve --workers` (PostgreSQL)",
+    )
     args = parser.parse_args(argv)
-    if args.n < 1 or args.concurrency < 1 or args.warmup < 0:
-        parser.error("--n and --concurrency must be positive, --warmup not negative")
+    if args.n < 1 or args.concurrency < 1 or args.warmup < 0 or args.workers < 1:
+        parser.error("--n, --concurrency and --workers must be positive, --warmup not negative")
+    if args.workers > 1 and not (args.database_url or "").startswith("postgresql"):
+        parser.error("--workers needs --database-url postgresql+asyncpg://…")
     return args
 
 
@@ -565,10 +618,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     with database(args.database_url) as url:
         shop = run_async(create_shop(url))
-        server = Server(url)
+        server = Server(url, workers=args.workers)
         server.start()
         try:
-            print(f"Kassa notification ingestion: {stack()}")
+            print(f"Kassa notification ingestion: {stack(args.workers)}")
             print(f"  database {make_url(url).render_as_string()}  shop {shop.name}")
             print(
                 f"  N={args.n}  concurrency={args.concurrency}  warm-up={args.warmup}  "

@@ -160,13 +160,15 @@ class Served:
 
 
 @contextmanager
-def serve_process(data_dir: Path, *args: str) -> Iterator[Served]:
-    """Run `python -m kassa serve ARGS` on a free port, with its SQLite database in
-    `data_dir`, until the block ends; it must then stop cleanly on SIGINT."""
+def serve_process(data_dir: Path, *args: str, database_url: str | None = None) -> Iterator[Served]:
+    """Run `python -m kassa serve ARGS` on a free port, on `database_url` or its SQLite
+    database in `data_dir`, until the block ends; it must then stop cleanly on SIGINT."""
     with free_socket() as sock:
         port = int(sock.getsockname()[1])
     env = {**os.environ, "KASSA_DATA_DIR": str(data_dir), "KASSA_PORT": str(port)}
     env.pop("KASSA_DATABASE_URL", None)
+    if database_url is not None:
+        env["KASSA_DATABASE_URL"] = database_url
     process = subprocess.Popen(
         [sys.executable, "-m", "kassa", "serve", *args],
         env=env,

@@ -35,6 +35,14 @@ class Settings(BaseSettings):
         description="SQLAlchemy URL; default sqlite+aiosqlite:///<data_dir>/kassa.db. "
         "PostgreSQL: postgresql+asyncpg://user@host/db.",
     )
+    database_pool_size: int = Field(
+        20,
+        ge=1,
+        le=1000,
+        description="Database connections each process keeps: on PostgreSQL up to twice as "
+        "many more while busy (so each process may hold three times this; `kassa serve "
+        "--workers N` is N processes), on SQLite its readers.",
+    )
     secret_key: SecretStr | None = Field(
         None,
         description="The key Kassa encrypts the secrets it stores with (provider credentials, "

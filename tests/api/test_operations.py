@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import httpx
 
 from tests.helpers import checkout, create_payment
@@ -9,7 +11,9 @@ from tests.live import LiveServer
 
 
 def test_health_and_readiness(server: LiveServer) -> None:
-    assert httpx.get(server.url + "/healthz").json() == {"status": "ok"}
+    # The test server runs in this process, without the background loop.
+    health = {"status": "ok", "pid": os.getpid(), "background": False}
+    assert httpx.get(server.url + "/healthz").json() == health
     assert httpx.get(server.url + "/readyz").json() == {"status": "ready"}
 
 

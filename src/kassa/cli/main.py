@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import os
 from functools import partial
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import httpx
 import typer
@@ -44,6 +45,9 @@ from kassa.services.objects import event_object, payment_object, timestamp
 from kassa.services.payments import lifecycle as payments
 from kassa.services.payments import search as payment_search
 from kassa.services.shops import bootstrap, keys, shops
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
 
 app = typer.Typer(help="Kassa: a self-hosted payments hub.", no_args_is_help=True)
 shops_app = typer.Typer(help="Create and list shops.", no_args_is_help=True)
@@ -96,6 +100,14 @@ def serve(
             help="Print a new test key: the demo shop's with --demo, else the only shop's."
         ),
     ] = False,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="Processes serving the port (PostgreSQL only); one of them at a time runs "
+            "the background loop.",
+        ),
+    ] = 1,
 ) -> None:
     """Apply migrations and serve the API, the hooks and the pages, with the background loop
     unless KASSA_BACKGROUND=false (then `kassa worker` processes do the background work)."""
@@ -104,6 +116,13 @@ def serve(
     options = {"host": host, "port": port}
     settings = Settings().model_copy(update={k: v for k, v in options.items() if v is not None})
     configure_logging(settings)
+    if workers > 1 and make_url(settings.resolved_database_url).get_backend_name() == "sqlite":
+        raise fail(
+            "--workers needs PostgreSQL: on SQLite one process serves, since each process "
+            "writes through a single connection of its own and processes cannot wake each "
+            "other. Set KASSA_DATABASE_URL=postgresql+asyncpg://… or serve without --workers.",
+            code=2,
+        )
     prepare(settings)
     if demo:
         set_up = in_context(settings, partial(bootstrap.ensure_demo, new_key=new_key))
@@ -117,18 +136,34 @@ def serve(
             f"Test API key for shop {shop.name}: [bold green]{secret}[/]  (shown once; keep it)",
             soft_wrap=True,
         )
-    uvicorn.run(
-        create_app(settings),
-        host=settings.host,
-        port=settings.port,
-        log_level=settings.log_level,
+    server: dict[str, Any] = {
+        "host": settings.host,
+        "port": settings.port,
+        "log_level": settings.log_level,
         # uvicorn's loggers are left to the root handler `configure_logging` set up, whose
         # filter takes secrets (a kiosk's `?token=`) out of every line, access lines included.
-        log_config=None,
-        server_header=False,
+        "log_config": None,
+        "server_header": False,
         # Forwarded headers are read by the app, from KASSA_TRUSTED_PROXIES only.
-        proxy_headers=False,
-    )
+        "proxy_headers": False,
+    }
+    if workers == 1:
+        uvicorn.run(create_app(settings), **server)
+        return
+    # uvicorn binds the port, starts the processes (spawned: they inherit the environment,
+    # not this process's objects) and starts a new one when one dies; each builds its app.
+    os.environ.update(KASSA_HOST=settings.host, KASSA_PORT=str(settings.port))
+    uvicorn.run(f"{__name__}:served_app", factory=True, workers=workers, **server)
+
+
+def served_app() -> FastAPI:
+    """The app of one of `kassa serve --workers N`'s processes, which uvicorn imports by
+    name: its settings and logging from the environment, as `serve` left it."""
+    from kassa.web import create_app
+
+    settings = Settings()
+    configure_logging(settings)
+    return create_app(settings)
 
 
 app.command()(worker)

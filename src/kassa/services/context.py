@@ -49,7 +49,7 @@ class Context:
     def open(cls, settings: Settings, *, gateways: Gateways | None = None) -> Context:
         """A context on the configured database; `gateways` default to plain HTTP."""
         return cls(
-            db=Database(settings.resolved_database_url),
+            db=Database(settings.resolved_database_url, pool_size=settings.database_pool_size),
             settings=settings,
             gateways=gateways or Gateways(settings),
             keyring=keyring_for(settings),

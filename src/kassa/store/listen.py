@@ -23,6 +23,12 @@ log = logging.getLogger(__name__)
 RETRY_AFTER = 2.0
 
 
+def driver_dsn(db: Database) -> str:
+    """The database's URL as asyncpg's own `connect` takes it, for a connection of its own
+    outside SQLAlchemy's pools."""
+    return make_url(db.url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
 async def listen(
     db: Database,
     channel: str,
@@ -31,7 +37,7 @@ async def listen(
     on_connect: Callable[[], None] | None = None,
 ) -> None:
     """Call `heard` with the payload of every NOTIFY on `channel`, until cancelled."""
-    dsn = make_url(db.url).set(drivername="postgresql").render_as_string(hide_password=False)
+    dsn = driver_dsn(db)
     while True:
         try:
             conn = await asyncpg.connect(dsn)

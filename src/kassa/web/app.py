@@ -21,7 +21,7 @@ from kassa.config import Settings
 from kassa.services.context import Context
 from kassa.services.events import consumers
 from kassa.services.gateways import Gateways
-from kassa.services.operations.background import BackgroundLoop
+from kassa.services.operations.background import ElectedLoop
 from kassa.services.payments import sandbox_api
 from kassa.store.migrate import alembic_config
 from kassa.web import admin, apidocs, errors, terminals
@@ -94,9 +94,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ctx = Context.open(settings, gateways=gateways)
         app.state.ctx = ctx
         stop = asyncio.Event()
-        loop_task = (
-            asyncio.create_task(BackgroundLoop(ctx).run(stop)) if settings.background else None
-        )
+        # The background loop, in one of the processes serving this database at a time; the
+        # terminal hub below runs in every one, for the agents connected to it.
+        background = ElectedLoop(ctx) if settings.background else None
+        app.state.background = background
+        loop_task = asyncio.create_task(background.run(stop)) if background is not None else None
         try:
             async with terminals.running_hub(app, ctx):
                 _freeze_startup_objects()
@@ -117,6 +119,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.state.settings = settings
+    app.state.background = None  # the lifespan's `ElectedLoop`, when it runs one
     app.state.metrics = Metrics()
     app.state.limiter = RateLimiter(rate=settings.api_rate_limit, burst=settings.api_rate_burst)
     limit = settings.rejected_notification_limit

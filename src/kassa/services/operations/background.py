@@ -1,7 +1,7 @@
 """The background loop: periodic jobs, each on its own interval, and services that run as
-tasks of their own. `kassa serve` runs it in-process (unless `KASSA_BACKGROUND=false`), and
-`kassa worker` runs it in processes of its own; any number may run at once, since every job
-claims its work.
+tasks of their own. `kassa serve` runs it in-process (unless `KASSA_BACKGROUND=false`), in one
+of its processes sharing the database at a time (`ElectedLoop`), and `kassa worker` runs it in
+processes of its own; any number may run at once, since every job claims its work.
 
 It sends merchant webhooks (a service, woken as soon as events commit), runs the event
 consumers, re-applies notifications stored as pending, re-checks open payments with their
@@ -25,8 +25,12 @@ from kassa.services.notifications import inbound as notifications
 from kassa.services.notifications import rejected as rejected_notifications
 from kassa.services.payments import expiry, reconciliation, refunds
 from kassa.services.webhooks import sending as webhook_sending
+from kassa.store.leader import Leadership
 
 log = logging.getLogger(__name__)
+
+#: The name of the advisory lock whose holder runs `kassa serve`'s background loop.
+LEADER_LOCK = "kassa serve's background loop"
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +99,9 @@ class BackgroundLoop:
                     log.info("background job %r handled %d", job.name, done)
 
     async def run(self, stop: asyncio.Event) -> None:
+        log.info(
+            "background loop started: %d jobs, %d services", len(self.jobs), len(self.services)
+        )
         services = [asyncio.create_task(self._keep(service, stop)) for service in self.services]
         try:
             while not stop.is_set():
@@ -117,3 +124,37 @@ class BackgroundLoop:
     async def _pause(self, stop: asyncio.Event) -> None:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=self.tick)
+
+
+class ElectedLoop:
+    """`kassa serve`'s background loop, run by one of the serving processes that share the
+    database: on PostgreSQL the one that holds the `LEADER_LOCK` advisory lock
+    (`kassa.store.leader`), all of them (`kassa serve --workers N`, on one machine or many)
+    waiting for it, so that when the leader dies another takes over within moments; on
+    SQLite, which has one serving process, that process.
+
+    The election only saves work: were two loops to run at once for a moment, every job
+    still claims what it does.
+    """
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self._leadership = None if ctx.db.is_sqlite else Leadership(ctx.db, LEADER_LOCK)
+        self._running = False
+
+    @property
+    def running(self) -> bool:
+        """Whether the loop runs in this process now."""
+        return self._leadership.leading if self._leadership is not None else self._running
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Run the loop here whenever this process is elected, until `stop` is set; each
+        term starts a fresh loop, whose jobs are then all due."""
+        if self._leadership is not None:
+            await self._leadership.run(lambda resign: BackgroundLoop(self.ctx).run(resign), stop)
+            return
+        self._running = True
+        try:
+            await BackgroundLoop(self.ctx).run(stop)
+        finally:
+            self._running = False

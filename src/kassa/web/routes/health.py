@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import os
+
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
+from kassa.services.operations.background import ElectedLoop
 from kassa.services.operations.readiness import schema_revision
 from kassa.web.deps import ContextDep
 from kassa.web.metrics import Metrics
@@ -13,8 +16,15 @@ router = APIRouter(tags=["operations"])
 
 
 @router.get("/healthz", summary="Liveness")
-async def healthz() -> dict[str, str]:
-    return {"status": "ok"}
+async def healthz(request: Request) -> dict[str, str | int | bool]:
+    """The process answers. Also which process answered (`kassa serve --workers N` runs
+    several behind one port) and whether it runs the background loop now."""
+    background: ElectedLoop | None = request.app.state.background
+    return {
+        "status": "ok",
+        "pid": os.getpid(),
+        "background": background is not None and background.running,
+    }
 
 
 @router.get("/readyz", summary="Readiness: the database answers and has the current schema")
