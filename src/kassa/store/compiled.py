@@ -29,7 +29,7 @@ import sqlite3
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import BindParameter, ColumnElement, Delete, Dialect, Insert, Select, Update
 from sqlalchemy.exc import DBAPIError
@@ -101,8 +101,8 @@ async def fetch_all(
     driver = await _driver(conn)
     if driver is None:
         result = await conn.execute(query, dict(parameters))
-        mappings: Sequence[Mapping[str, Any]] = result.mappings().all()
-        return mappings
+        # Keyed by the columns' keys, which are strings.
+        return cast(Sequence[Mapping[str, Any]], result.mappings().all())
     form = _queries.get((query, conn.dialect.name))
     if form is None:
         form = _queries[(query, conn.dialect.name)] = _Query.compile(query, conn.dialect)

@@ -67,7 +67,7 @@ _ENGINE_OPTIONS: dict[str, Any] = {
 #: two let one group's statements run while the other waits for the database's answers,
 #: and more would only split the queue into smaller groups, each with its own transaction
 #: (`bench/ingest.py`).
-GROUPS_IN_FLIGHT = 2
+GROUPS_IN_FLIGHT = 3
 _SQLITE_PRAGMAS = (
     "PRAGMA journal_mode=WAL",
     "PRAGMA synchronous=NORMAL",

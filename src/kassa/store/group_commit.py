@@ -43,7 +43,7 @@ MAX_GROUP = 64
 #: started for whatever had just arrived was often one or two units: with 50 notifications
 #: in flight, seven groups in ten were, and the CPU per notification was a fifth higher
 #: (`bench/ingest.py`).
-MIN_ALONGSIDE = 8
+MIN_ALONGSIDE = 4
 
 T = TypeVar("T")
 Unit = Callable[[AsyncConnection], Awaitable[Any]]
