@@ -64,9 +64,10 @@ _ENGINE_OPTIONS: dict[str, Any] = {
     "hide_parameters": True,
 }
 #: Group commits under way at once on PostgreSQL, each on a pooled connection of its own:
-#: two let one group's statements run while the other waits for the database's answers,
-#: and more would only split the queue into smaller groups, each with its own transaction
-#: (`bench/ingest.py`).
+#: while one group waits for the database's answers the others' statements run. Two, with
+#: `group_commit.MIN_ALONGSIDE` units waiting before another starts, left the server waiting
+#: 40 % of the time; more than three only split the queue into smaller groups, each with a
+#: transaction of its own (`bench/ingest.py`).
 GROUPS_IN_FLIGHT = 3
 _SQLITE_PRAGMAS = (
     "PRAGMA journal_mode=WAL",
