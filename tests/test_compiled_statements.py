@@ -1,6 +1,7 @@
-"""Writes run through their compiled form on the SQLite writer's driver connection
-(`kassa.store.compiled`) store what SQLAlchemy's own execution stores, count what it counts,
-raise what it raises, and refuse statements they could not run the same way."""
+"""Writes run through their compiled form on the SQLite writer's driver connection or on
+asyncpg (`kassa.store.compiled`) store what SQLAlchemy's own execution stores, count what it
+counts, raise what it raises, stay inside SQLAlchemy's transaction, and refuse statements they
+could not run the same way."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from sqlalchemy import (
     Table,
     bindparam,
     insert,
+    make_url,
     select,
     update,
 )
@@ -27,8 +29,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kassa.store import compiled
+from kassa.store.asyncpg_direct import AsyncpgDriver
 from kassa.store.compiled import execute_many, fetch_all
-from kassa.store.db import Database
+from kassa.store.db import Database, any_of
 from kassa.store.types import Document, UtcDateTime
 
 metadata = MetaData()
@@ -171,3 +174,77 @@ def test_a_query_reads_what_sqlalchemy_reads(tmp_path: Path) -> None:
     assert sorted(map(dict, fast), key=str) == sorted(map(dict, plain), key=str)
     assert {r["id"]: r["flag"] for r in fast} == {"a": True, "b": False}
     assert fast[0]["at"] == row("a")["at"]
+
+
+def run_on_postgres(url: str, scenario: Callable[[Database], Awaitable[Any]]) -> Any:
+    """`scenario` on a fresh `things` table of the PostgreSQL database at `url`."""
+    if make_url(url).get_backend_name() != "postgresql":
+        pytest.skip("the asyncpg path")
+
+    async def main() -> Any:
+        database = Database(url)
+        try:
+            async with database.write() as conn:
+                await conn.run_sync(metadata.drop_all)
+                await conn.run_sync(metadata.create_all)
+            return await scenario(database)
+        finally:
+            await database.dispose()
+
+    return asyncio.run(main())
+
+
+def test_on_asyncpg_rows_read_back_as_sqlalchemy_wrote_them(own_database_url: str) -> None:
+    async def scenario(database: Database) -> tuple[Any, Any]:
+        async with database.write() as conn:
+            assert isinstance(await compiled._driver(conn), AsyncpgDriver)
+            await execute_many(conn, _INSERT, [row("b"), row("c", flag=False)])  # begins it
+            await conn.execute(_INSERT, [row("a")])
+            parameters = {"ids": ["a", "b", "c", "x"]}
+            fast = await fetch_all(conn, _ANY_OF, parameters)
+            plain = (await conn.execute(_ANY_OF, parameters)).mappings().all()
+            return fast, plain
+
+    fast, plain = run_on_postgres(own_database_url, scenario)
+    assert sorted(map(dict, fast), key=str) == sorted(map(dict, plain), key=str)
+    assert {r["id"]: r["flag"] for r in fast} == {"a": True, "b": True, "c": False}
+    assert {**fast[0], "id": "-"} == {**row("a"), "id": "-"}
+
+
+def test_on_asyncpg_statements_are_part_of_sqlalchemys_transaction(own_database_url: str) -> None:
+    """The driver path begins SQLAlchemy's transaction when it runs first, and what it writes
+    is rolled back with it, as after a constraint violation, raised as SQLAlchemy's."""
+
+    async def twice(database: Database) -> None:
+        async with database.write() as conn:
+            await execute_many(conn, _INSERT, [row("a")])
+            await execute_many(conn, _INSERT, [row("a")])
+
+    async def then_fail(database: Database) -> None:
+        async with database.write() as conn:
+            await execute_many(conn, _INSERT, [row("b")])
+            raise RuntimeError("roll back")
+
+    async def scenario(database: Database) -> tuple[Any, Any]:
+        with pytest.raises(IntegrityError):
+            await twice(database)
+        with pytest.raises(RuntimeError):
+            await then_fail(database)
+        async with database.write() as conn:
+            await execute_many(conn, _INSERT, [row("c"), row("d", state="old")])
+            moved = await fetch_all(conn, _MOVE_RETURNING, {"ids": ["c", "d"]})
+        async with database.read() as conn:
+            return moved, await read_all(conn)
+
+    moved, stored = run_on_postgres(own_database_url, scenario)
+    assert [r["id"] for r in moved] == ["c"]
+    assert {k: v["state"] for k, v in stored.items()} == {"c": "done", "d": "old"}
+
+
+_ANY_OF = select(things).where(any_of("postgresql", things.c.id, "ids"))
+_MOVE_RETURNING = (
+    update(things)
+    .where(any_of("postgresql", things.c.id, "ids"), things.c.state == "new")
+    .values(state="done")
+    .returning(things.c.id)
+)

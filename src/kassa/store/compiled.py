@@ -8,12 +8,15 @@ compiled once per dialect and set of parameter names, each row's values put in t
 order through the same bind processors as SQLAlchemy's (the column types' conversions:
 aware datetimes to naive UTC, JSON documents through the engine's serializer, booleans), then
 executed by the driver itself. That is where the connection is Kassa's SQLite writer on the
-event loop's thread (`kassa.store.sqlite_inline`); anywhere else (PostgreSQL, aiosqlite) it is
-plain `conn.execute`. Either way the statement is the one Core definition, and a driver's error
-is raised as SQLAlchemy would raise it (`sqlalchemy.exc.IntegrityError` and so on).
+event loop's thread (`kassa.store.sqlite_inline`), or asyncpg under SQLAlchemy's adaption of it
+(`kassa.store.asyncpg_direct`: on PostgreSQL the same execution cost a notification a third
+of its CPU); on aiosqlite's readers it is plain `conn.execute`. Either way the statement is the
+one Core definition, and a driver's error is raised as SQLAlchemy would raise it
+(`sqlalchemy.exc.IntegrityError` and so on).
 
-`fetch_all` does the same for a query: its parameters (expanding ones too) through the bind
-processors, its rows' values through the columns' result processors, as plain mappings.
+`fetch_all` does the same for a query (or an `UPDATE … RETURNING`): its parameters (expanding
+ones too) through the bind processors, its rows' values through the columns' result
+processors, as plain mappings.
 
 `execute_many` takes only statements without Python-side column defaults or expanding
 parameters (checked when compiling), and both take only statements built once, at import: the
@@ -26,17 +29,20 @@ import sqlite3
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import BindParameter, ColumnElement, Delete, Dialect, Insert, Select, Update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.compiler import SQLCompiler
 
+from kassa.store.asyncpg_direct import AsyncpgDriver
 from kassa.store.sqlite_inline import InlineConnection
 
 Processor = Callable[[Any], Any] | None
 Statement = Insert | Update | Delete
+#: What `fetch_all` reads: a query, or a statement `RETURNING` rows.
+Query = Select[Any] | Update
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,35 +90,25 @@ async def execute_many(
         return (await conn.execute(statement, list(rows))).rowcount
     compiled = _compiled(statement, conn.dialect, tuple(rows[0]))
     parameters = [compiled.parameters(row) for row in rows]
-    cursor = driver.cursor()
-    try:
-        with _as_sqlalchemy_error(conn.dialect, compiled.sql, parameters):
-            await cursor.executemany(compiled.sql, parameters)
-        return cursor.rowcount
-    finally:
-        await cursor.close()
+    with _as_sqlalchemy_error(conn.dialect, compiled.sql, parameters):
+        return await driver.executemany(compiled.sql, parameters)
 
 
 async def fetch_all(
-    conn: AsyncConnection, query: Select[Any], parameters: Mapping[str, Any]
+    conn: AsyncConnection, query: Query, parameters: Mapping[str, Any]
 ) -> Sequence[Mapping[str, Any]]:
     """The rows of `query` with `parameters`, as mappings by column key, read on `conn`."""
     driver = await _driver(conn)
     if driver is None:
         result = await conn.execute(query, dict(parameters))
-        mappings: Sequence[Mapping[str, Any]] = result.mappings().all()
-        return mappings
+        # Keyed by the columns' keys, which are strings.
+        return cast(Sequence[Mapping[str, Any]], result.mappings().all())
     form = _queries.get((query, conn.dialect.name))
     if form is None:
         form = _queries[(query, conn.dialect.name)] = _Query.compile(query, conn.dialect)
     sql, values = form.bound(parameters)
-    cursor = driver.cursor()
-    try:
-        with _as_sqlalchemy_error(conn.dialect, sql, values):
-            await cursor.execute(sql, values)
-        raw = await cursor.fetchall()
-    finally:
-        await cursor.close()
+    with _as_sqlalchemy_error(conn.dialect, sql, values):
+        raw = await driver.fetch(sql, values)
     keys, processed = form.keys, form.processed
     return [dict(zip(keys, _processed(list(row), processed), strict=True)) for row in raw]
 
@@ -129,10 +125,10 @@ class _Query:
     processed: tuple[tuple[int, Callable[[Any], Any]], ...]
 
     @classmethod
-    def compile(cls, query: Select[Any], dialect: Dialect) -> _Query:
+    def compile(cls, query: Query, dialect: Dialect) -> _Query:
         compiled = query.compile(dialect=dialect)
         assert isinstance(compiled, SQLCompiler)
-        columns = [_result_column(column, dialect) for column in query.selected_columns]
+        columns = [_result_column(column, dialect) for column in query.exported_columns]
         return cls(
             compiled,
             {name: _bind_processor(bind, dialect) for name, bind in compiled.binds.items()},
@@ -158,18 +154,19 @@ class _Query:
         return state.statement, tuple(values)
 
 
-_queries: dict[tuple[Select[Any], str], _Query] = {}
+_queries: dict[tuple[Query, str], _Query] = {}
 
 
 @contextmanager
 def _as_sqlalchemy_error(dialect: Dialect, sql: str, parameters: Any) -> Iterator[None]:
     """Raise a driver's error as SQLAlchemy's execution would (`IntegrityError` and so on),
     its parameters hidden as the engines hide them."""
+    base = sqlite3.Error if dialect.name == "sqlite" else dialect.loaded_dbapi.Error
     try:
         yield
-    except sqlite3.Error as exc:
+    except base as exc:
         raise DBAPIError.instance(
-            sql, parameters, exc, sqlite3.Error, hide_parameters=True, dialect=dialect
+            sql, parameters, exc, base, hide_parameters=True, dialect=dialect
         ) from exc
 
 
@@ -184,12 +181,38 @@ def _bind_processor(bind: BindParameter[Any], dialect: Dialect) -> Processor:
     return bind.type.dialect_impl(dialect).bind_processor(dialect)
 
 
-async def _driver(conn: AsyncConnection) -> InlineConnection | None:
-    """The SQLite writer's own connection under `conn`, if that is what it is."""
+class _Inline:
+    """The SQLite writer's own connection, run as `AsyncpgDriver` is."""
+
+    def __init__(self, connection: InlineConnection) -> None:
+        self._connection = connection
+
+    async def executemany(self, sql: str, parameters: Sequence[Sequence[Any]]) -> int:
+        cursor = self._connection.cursor()
+        try:
+            await cursor.executemany(sql, parameters)
+            return cursor.rowcount
+        finally:
+            await cursor.close()
+
+    async def fetch(self, sql: str, values: Sequence[Any]) -> list[Sequence[Any]]:
+        cursor = self._connection.cursor()
+        try:
+            await cursor.execute(sql, values)
+            return list(await cursor.fetchall())
+        finally:
+            await cursor.close()
+
+
+async def _driver(conn: AsyncConnection) -> _Inline | AsyncpgDriver | None:
+    """The driver under `conn`, if it is one that statements can be run on directly: the
+    SQLite writer's own connection, or asyncpg's."""
+    if conn.dialect.name == "postgresql" and conn.dialect.driver == "asyncpg":
+        return AsyncpgDriver((await conn.get_raw_connection()).dbapi_connection, conn.dialect)
     if conn.dialect.name != "sqlite":
         return None
     driver = (await conn.get_raw_connection()).driver_connection
-    return driver if isinstance(driver, InlineConnection) else None
+    return _Inline(driver) if isinstance(driver, InlineConnection) else None
 
 
 def _compiled(statement: Statement, dialect: Dialect, keys: tuple[str, ...]) -> _Compiled:

@@ -38,12 +38,14 @@ log = logging.getLogger(__name__)
 #: notification's CPU (`bench/ingest.py`).
 MAX_GROUP = 64
 
-#: Units that must be waiting before a group starts beside one under way (`in_flight` > 1).
+#: Units that must be waiting before a group starts beside those under way (`in_flight` > 1).
 #: Every group pays for a transaction of its own (eight statements on PostgreSQL), and a group
 #: started for whatever had just arrived was often one or two units: with 50 notifications
-#: in flight, seven groups in ten were, and the CPU per notification was a fifth higher
+#: in flight, seven groups in ten were, and the CPU per notification was a fifth higher. 4 (with
+#: three groups in flight, `kassa.store.db.GROUPS_IN_FLIGHT`) cost no more CPU each than 8 and
+#: was as fast or faster, though runs on the shared machine swung too much to rank them finely
 #: (`bench/ingest.py`).
-MIN_ALONGSIDE = 8
+MIN_ALONGSIDE = 4
 
 T = TypeVar("T")
 Unit = Callable[[AsyncConnection], Awaitable[Any]]

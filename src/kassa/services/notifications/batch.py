@@ -18,29 +18,51 @@ fails, the group commit rolls the batch back and applies every notification alon
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import cache
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select
+from sqlalchemy import Select, bindparam, insert, literal, select, true
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kassa.domain import EventSource, PaymentUpdate
 from kassa.services.notifications.applying import Duplicate, Verified, accepted, apply_updates
 from kassa.services.payments.transitions import Move, find_many, transition_many
 from kassa.store.compiled import execute_many, fetch_all
+from kassa.store.db import any_of, unnested
 from kassa.store.group_commit import RUN_ALONE
 from kassa.store.tables import ACCEPTED, notifications
 
-#: Event keys accepted before, for one provider and shop (the partial unique index's terms,
-#: so the query uses it).
-_ACCEPTED_BEFORE = (
-    select(notifications.c.event_key)
-    .where(
+
+@cache
+def _accepted_before_query(dialect: str) -> Select[Any]:
+    """Event keys accepted before, among the list `keys`, for one provider and shop (the
+    partial unique index's terms, so the query uses it); built once per dialect.
+
+    On PostgreSQL each key is looked up on its own (`LATERAL … LIMIT 1` for every key of
+    `unnest(:keys)`): with `event_key = ANY(:keys)` the planner, misled by its estimate
+    of a shop's accepted notifications (one, until the table is analysed), read every one of
+    them and filtered the keys (12 ms a batch for a shop of 12,000, against 0.25 ms)."""
+    source = (
         notifications.c.provider == bindparam("provider"),
         notifications.c.shop_id == bindparam("shop"),
-        notifications.c.event_key.in_(bindparam("keys", expanding=True)),
     )
-    .where(ACCEPTED)
-)
+    if dialect != "postgresql":
+        return (
+            select(notifications.c.event_key)
+            .where(*source, any_of(dialect, notifications.c.event_key, "keys"))
+            .where(ACCEPTED)
+        )
+    wanted = unnested("wanted", {"keys": notifications.c.event_key.type})
+    hit = (
+        select(literal(1))
+        .where(*source, notifications.c.event_key == wanted.c["keys"])
+        .where(ACCEPTED)
+        .limit(1)
+        .lateral("hit")
+    )
+    return select(wanted.c["keys"].label("event_key")).select_from(wanted.join(hit, true()))
+
+
 _STORE = insert(notifications)
 
 
@@ -107,8 +129,9 @@ async def _accepted_before(
             source = (item.row["provider"], item.row["shop_id"])
             by_source.setdefault(source, []).append(item.parsed.event_key)
     found: set[tuple[Any, ...]] = set()
+    query = _accepted_before_query(conn.dialect.name)
     for (provider, shop), keys in by_source.items():
         params = {"provider": provider, "shop": shop, "keys": keys}
-        rows = await fetch_all(conn, _ACCEPTED_BEFORE, params)
+        rows = await fetch_all(conn, query, params)
         found.update((provider, shop, row["event_key"]) for row in rows)
     return found

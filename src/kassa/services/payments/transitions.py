@@ -283,7 +283,7 @@ async def _update_each(conn: AsyncConnection, by_kind: _RowsByKind) -> int:
             # whose batch is rolled back and its notifications applied alone.
             ordered = sorted(rows, key=lambda row: str(row[_PAYMENT_ID]))
             arrays = {name: [row[name] for row in ordered] for name in (_PAYMENT_ID, *columns)}
-            changed += len((await conn.execute(_update_from(target, columns), arrays)).all())
+            changed += len(await fetch_all(conn, _update_from(target, columns), arrays))
     return changed
 
 

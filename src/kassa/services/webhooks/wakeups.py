@@ -16,18 +16,21 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kassa.store import Database
+from kassa.store.compiled import fetch_all
 from kassa.store.db import touch
 from kassa.store.listen import listen as store_listen
 
 #: The topic of `Database.touch`, and the PostgreSQL channel.
 TOPIC = "events"
 CHANNEL = "kassa_events"
+#: Built once: `fetch_all` keeps its compiled form by statement.
+_NOTIFY = select(func.pg_notify(CHANNEL, "").label("notified"))
 
 
 async def event_written(conn: AsyncConnection) -> None:
     """Wake the dispatchers once the transaction on `conn` commits (once per transaction)."""
     if touch(conn, TOPIC) and conn.dialect.name == "postgresql":
-        await conn.execute(select(func.pg_notify(CHANNEL, "")))
+        await fetch_all(conn, _NOTIFY, {})
 
 
 def on_events(db: Database, wake: Callable[[], None]) -> Callable[[], None]:
