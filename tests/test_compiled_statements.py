@@ -248,3 +248,18 @@ _MOVE_RETURNING = (
     .values(state="done")
     .returning(things.c.id)
 )
+
+
+def test_an_asyncpg_adapter_without_the_members_it_uses_is_not_run_directly() -> None:
+    """The direct path uses SQLAlchemy's adapter's private members: a release whose adapter
+    lacks one of them gets SQLAlchemy's own execution instead of a failure."""
+    from sqlalchemy.dialects.postgresql.asyncpg import AsyncAdapt_asyncpg_connection
+
+    class Older:
+        _execute_mutex = None
+        _prepare = None
+        _handle_exception = None
+
+    # The adapter declares them as slots: its class has them all.
+    assert AsyncpgDriver.fits(AsyncAdapt_asyncpg_connection)
+    assert not AsyncpgDriver.fits(Older())

@@ -19,9 +19,18 @@ from typing import Any
 
 from sqlalchemy import Dialect
 
+#: The adapter's private members `AsyncpgDriver` uses: where a SQLAlchemy release has not all
+#: of them, statements go through SQLAlchemy's execution as everywhere else (`fits`).
+_MEMBERS = ("_execute_mutex", "_prepare", "_handle_exception", "_transaction", "_start_transaction")
+
 
 class AsyncpgDriver:
     """One adapted asyncpg connection, inside the transaction SQLAlchemy keeps on it."""
+
+    @staticmethod
+    def fits(adapted: object) -> bool:
+        """Whether `adapted`, SQLAlchemy's adapted connection, has what this driver uses."""
+        return all(hasattr(adapted, name) for name in _MEMBERS)
 
     def __init__(self, adapted: Any, dialect: Dialect) -> None:
         self._adapted = adapted

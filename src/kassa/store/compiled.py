@@ -208,7 +208,8 @@ async def _driver(conn: AsyncConnection) -> _Inline | AsyncpgDriver | None:
     """The driver under `conn`, if it is one that statements can be run on directly: the
     SQLite writer's own connection, or asyncpg's."""
     if conn.dialect.name == "postgresql" and conn.dialect.driver == "asyncpg":
-        return AsyncpgDriver((await conn.get_raw_connection()).dbapi_connection, conn.dialect)
+        adapted = (await conn.get_raw_connection()).dbapi_connection
+        return AsyncpgDriver(adapted, conn.dialect) if AsyncpgDriver.fits(adapted) else None
     if conn.dialect.name != "sqlite":
         return None
     driver = (await conn.get_raw_connection()).driver_connection
