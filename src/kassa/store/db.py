@@ -65,10 +65,11 @@ _ENGINE_OPTIONS: dict[str, Any] = {
 }
 #: Group commits under way at once on PostgreSQL, each on a pooled connection of its own:
 #: while one group waits for the database's answers the others' statements run. Two left the
-#: server waiting on PostgreSQL 40 % of the time; three (with `group_commit.MIN_ALONGSIDE`)
-#: did better in most runs, and more only split the queue into smaller groups, each with a
-#: transaction of its own (`bench/ingest.py`).
-GROUPS_IN_FLIGHT = 3
+#: server waiting on PostgreSQL 40 % of the time; three and four (with
+#: `group_commit.MIN_ALONGSIDE`) did better, four a little better than three in alternated
+#: runs against peer B (the server 78-84 % busy instead of 65-75 %), at the same CPU per
+#: notification (`bench/ingest.py`, bench/README.md).
+GROUPS_IN_FLIGHT = 4
 _SQLITE_PRAGMAS = (
     "PRAGMA journal_mode=WAL",
     "PRAGMA synchronous=NORMAL",

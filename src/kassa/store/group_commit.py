@@ -42,7 +42,7 @@ MAX_GROUP = 64
 #: Every group pays for a transaction of its own (eight statements on PostgreSQL), and a group
 #: started for whatever had just arrived was often one or two units: with 50 notifications
 #: in flight, seven groups in ten were, and the CPU per notification was a fifth higher. 4 (with
-#: three groups in flight, `kassa.store.db.GROUPS_IN_FLIGHT`) cost no more CPU each than 8 and
+#: several groups in flight, `kassa.store.db.GROUPS_IN_FLIGHT`) cost no more CPU each than 8 and
 #: was as fast or faster, though runs on the shared machine swung too much to rank them finely
 #: (`bench/ingest.py`).
 MIN_ALONGSIDE = 4
