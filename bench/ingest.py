@@ -547,7 +547,8 @@ def report(results: Results, n: int, warmup: int) -> None:
         f"p99 {hooks.percentile(99):.1f} ms  bare req/s {results.bare.rate:.1f} (the faster run)"
     )
     print(
-        f"ratio notifications/s / bare req/s = {results.ratio:.3f}  (goal on SQLite >= {GOAL}: {met})"
+        f"ratio notifications/s / bare req/s = {results.ratio:.3f}  "
+        f"(goal on SQLite >= {GOAL}: {met})"
     )
     answers = ", ".join(f"{count} x {what}" for what, count in results.responses.most_common())
     print(f"notification responses: {answers}")
