@@ -50,6 +50,9 @@ class Metrics:
         #: The labelled series of a request, found once per method, route and status: a
         #: labels() call costs a lock and a lookup on every request.
         self._request_series: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
+        #: Likewise `kassa_notifications`' series, by provider and verdict (both from short
+        #: fixed lists).
+        self._notification_series: dict[tuple[str, str], Counter] = {}
         self.vitals = VitalsCollector()
         self.registry.register(self.vitals)
         self._vitals_lock = asyncio.Lock()
@@ -70,6 +73,14 @@ class Metrics:
         count, latency = series
         count.inc()
         latency.observe(seconds)
+
+    def count_notification(self, provider: str, verdict: str) -> None:
+        series = self._notification_series.get((provider, verdict))
+        if series is None:
+            series = self._notification_series[provider, verdict] = self.notifications.labels(
+                provider, verdict
+            )
+        series.inc()
 
     async def refresh_vitals(self, ctx: Context) -> None:
         """Read the vitals again unless the last reading is younger than `VITALS_TTL`. If

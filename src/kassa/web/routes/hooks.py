@@ -24,7 +24,7 @@ from typing import Any
 
 from fastapi import FastAPI
 from starlette.exceptions import HTTPException
-from starlette.requests import ClientDisconnect
+from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Match, Route
 from starlette.types import Receive, Scope, Send
@@ -65,8 +65,6 @@ class HookEndpoint:
 
     def __init__(self, app: FastAPI) -> None:
         self._state = app.state
-        #: `kassa_notifications` by (provider, verdict): both come from short fixed lists.
-        self._counters: dict[tuple[str, str], Any] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         answer = await self._answer(scope, receive)
@@ -101,7 +99,7 @@ class HookEndpoint:
         inbound = InboundRequest(
             method=scope["method"],
             headers=_headers(scope),
-            body=await _body(receive),
+            body=await Request(scope, receive).body(),
             query=scope.get("query_string", b"").decode(errors="replace"),
             kind=path_params.get("kind"),
             source_ip=source_ip,
@@ -116,16 +114,9 @@ class HookEndpoint:
         )
         if result.limited:
             return self._too_many(wait)
-        self._counter(provider, result.verdict.value).inc()
+        metrics: Metrics = state.metrics
+        metrics.count_notification(provider, result.verdict.value)
         return _reply(provider, result.verdict, result.answer, result.check)
-
-    def _counter(self, provider: str, verdict: str) -> Any:
-        counter = self._counters.get((provider, verdict))
-        if counter is None:
-            metrics: Metrics = self._state.metrics
-            counter = metrics.notifications.labels(provider, verdict)
-            self._counters[(provider, verdict)] = counter
-        return counter
 
     def _too_many(self, wait: int) -> Response:
         """429, the same for every path: the sender has had too many notifications rejected."""
@@ -151,18 +142,6 @@ def _reply(provider: str, verdict: Verdict, answer: str, check: Any) -> _Reply:
     reply = PROVIDERS[provider].reply(verdict, answer, check)
     response = Response(reply.body, reply.status_code, media_type=reply.media_type)
     return response.status_code, tuple(response.raw_headers), reply.body
-
-
-async def _body(receive: Receive) -> bytes:
-    """The request's whole body (what the middleware's checks let through)."""
-    chunks: list[bytes] = []
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            raise ClientDisconnect()
-        chunks.append(message.get("body", b""))
-        if not message.get("more_body", False):
-            return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
 def _headers(scope: Scope) -> dict[str, str]:
