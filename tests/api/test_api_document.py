@@ -122,6 +122,7 @@ def test_the_document_lists_every_kind_of_confirmation(document: dict[str, Any])
         "redirect": "RedirectConfirmation",
         "qr": "QrConfirmation",
         "requisites": "RequisitesConfirmation",
+        "crypto_transfer": "CryptoTransferConfirmation",
         "invoice_link": "InvoiceLinkConfirmation",
         "widget": "WidgetConfirmation",
         "terminal": "TerminalConfirmation",

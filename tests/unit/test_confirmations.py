@@ -14,6 +14,7 @@ from kassa import client
 from kassa.client.models import read_confirmation
 from kassa.providers import (
     Confirmation,
+    CryptoTransferConfirmation,
     InvoiceLinkConfirmation,
     QrConfirmation,
     RedirectConfirmation,
@@ -52,6 +53,7 @@ EXAMPLES: list[tuple[Confirmation, dict[str, Any]]] = [
             bank="T-Bank",
             holder="Ivan I.",
             expires_at=EXPIRES,
+            url="https://pay.example/order/1",
         ),
         {
             "type": "requisites",
@@ -62,6 +64,7 @@ EXAMPLES: list[tuple[Confirmation, dict[str, Any]]] = [
             "bank": "T-Bank",
             "holder": "Ivan I.",
             "expires_at": "2026-11-22T06:40:00Z",
+            "url": "https://pay.example/order/1",
         },
     ),
     (
@@ -75,6 +78,26 @@ EXAMPLES: list[tuple[Confirmation, dict[str, Any]]] = [
             "bank": None,
             "holder": None,
             "expires_at": None,
+            "url": None,
+        },
+    ),
+    (
+        CryptoTransferConfirmation(
+            address="TQ4ZpoSXXcr9wKLRTHqknqNT5jQWCxMnFX",
+            amount="10.000137",
+            asset="USDT",
+            network="TRC20",
+            payload="TQ4ZpoSXXcr9wKLRTHqknqNT5jQWCxMnFX",
+            expires_at=EXPIRES,
+        ),
+        {
+            "type": "crypto_transfer",
+            "address": "TQ4ZpoSXXcr9wKLRTHqknqNT5jQWCxMnFX",
+            "amount": "10.000137",
+            "asset": "USDT",
+            "network": "TRC20",
+            "payload": "TQ4ZpoSXXcr9wKLRTHqknqNT5jQWCxMnFX",
+            "expires_at": "2026-11-22T06:40:00Z",
         },
     ),
     (
@@ -121,6 +144,7 @@ def test_every_kind_is_in_the_examples_the_schema_and_the_client() -> None:
             "redirect",
             "qr",
             "requisites",
+            "crypto_transfer",
             "invoice_link",
             "widget",
             "terminal",

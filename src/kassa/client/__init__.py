@@ -20,6 +20,7 @@ from kassa.client.errors import (
 )
 from kassa.client.models import (
     Confirmation,
+    CryptoTransferConfirmation,
     Event,
     InvoiceLinkConfirmation,
     OtherConfirmation,
@@ -43,6 +44,7 @@ __all__ = [
     "AuthenticationError",
     "Confirmation",
     "ConflictError",
+    "CryptoTransferConfirmation",
     "Event",
     "InvalidRequestError",
     "InvoiceLinkConfirmation",

@@ -46,7 +46,8 @@ class QrConfirmation:
 @dataclass(frozen=True, slots=True)
 class RequisitesConfirmation:
     """Ask the payer to transfer exactly `amount` (minor units of `currency`) to the card
-    number `pan` or, through SBP, to the phone number `phone`, before `expires_at`."""
+    number `pan` or, through SBP, to the phone number `phone`, before `expires_at`; `url` is
+    the provider's page with the same requisites, where it has one."""
 
     amount: int
     currency: str
@@ -55,6 +56,7 @@ class RequisitesConfirmation:
     bank: str | None = None
     holder: str | None = None
     expires_at: datetime | None = None
+    url: str | None = None
     type: Literal["requisites"] = field(default="requisites", init=False)
 
     @classmethod
@@ -66,6 +68,32 @@ class RequisitesConfirmation:
             phone=data.get("phone"),
             bank=data.get("bank"),
             holder=data.get("holder"),
+            expires_at=_time(data.get("expires_at")),
+            url=data.get("url"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class CryptoTransferConfirmation:
+    """Ask the payer to send exactly `amount` (a decimal string) of `asset` on `network` to
+    `address` before `expires_at`; `payload` is what the QR code for a wallet encodes."""
+
+    address: str
+    amount: str
+    asset: str
+    network: str
+    payload: str
+    expires_at: datetime | None = None
+    type: Literal["crypto_transfer"] = field(default="crypto_transfer", init=False)
+
+    @classmethod
+    def from_api(cls, data: Mapping[str, Any]) -> CryptoTransferConfirmation:
+        return cls(
+            address=data["address"],
+            amount=data["amount"],
+            asset=data["asset"],
+            network=data["network"],
+            payload=data["payload"],
             expires_at=_time(data.get("expires_at")),
         )
 
@@ -129,6 +157,7 @@ Confirmation = (
     RedirectConfirmation
     | QrConfirmation
     | RequisitesConfirmation
+    | CryptoTransferConfirmation
     | InvoiceLinkConfirmation
     | WidgetConfirmation
     | TerminalConfirmation
@@ -139,6 +168,7 @@ _CONFIRMATIONS: Mapping[str, Callable[[Mapping[str, Any]], Confirmation]] = {
     "redirect": RedirectConfirmation.from_api,
     "qr": QrConfirmation.from_api,
     "requisites": RequisitesConfirmation.from_api,
+    "crypto_transfer": CryptoTransferConfirmation.from_api,
     "invoice_link": InvoiceLinkConfirmation.from_api,
     "widget": WidgetConfirmation.from_api,
     "terminal": TerminalConfirmation.from_api,

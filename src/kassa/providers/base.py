@@ -123,7 +123,8 @@ class RequisitesConfirmation:
     the payment's own by the provider's adjustment) to a card number (`pan`) or, through SBP,
     to a phone number (`phone`): one of the two. `bank` and `holder` are the recipient's bank
     and name as the payer's banking app will show them; the requisites hold until
-    `expires_at`."""
+    `expires_at`. `url`, where the provider has one, is its page showing the same
+    requisites (1Plat)."""
 
     type: ClassVar[Literal["requisites"]] = "requisites"
     amount: int
@@ -133,12 +134,29 @@ class RequisitesConfirmation:
     bank: str | None = None
     holder: str | None = None
     expires_at: datetime | None = None
+    url: str | None = None
 
     def __post_init__(self) -> None:
         if (self.pan is None) == (self.phone is None):
             raise ValueError("requisites name a card number (pan) or a phone number, one of them")
         if self.amount <= 0:
             raise ValueError("the amount to transfer is positive")
+
+
+@dataclass(frozen=True, slots=True)
+class CryptoTransferConfirmation:
+    """The payer sends exactly `amount` of `asset` on `network` to `address`, before
+    `expires_at`. `amount` is a decimal string in the asset's units, as a wallet takes it
+    ("10.000137"): the payment is recognised by that exact amount, so it may exceed the
+    payment's own. `payload` is what the QR code for a wallet encodes."""
+
+    type: ClassVar[Literal["crypto_transfer"]] = "crypto_transfer"
+    address: str
+    amount: str
+    asset: str
+    network: str
+    payload: str
+    expires_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,6 +189,7 @@ Confirmation = (
     RedirectConfirmation
     | QrConfirmation
     | RequisitesConfirmation
+    | CryptoTransferConfirmation
     | InvoiceLinkConfirmation
     | WidgetConfirmation
     | TerminalConfirmation

@@ -139,6 +139,23 @@ class RequisitesConfirmation(BaseModel):
     bank: str | None = Field(None, description="The recipient's bank.")
     holder: str | None = Field(None, description="The recipient's name.")
     expires_at: str | None = Field(None, description="When the requisites stop holding.")
+    url: str | None = Field(None, description="The provider's page showing these requisites.")
+
+
+class CryptoTransferConfirmation(BaseModel):
+    """The payer sends exactly `amount` of `asset` on `network` to `address`, before
+    `expires_at`; `payload` is what the QR code for a wallet encodes."""
+
+    type: Literal["crypto_transfer"]
+    address: str
+    amount: str = Field(
+        description="A decimal string in the asset's units; the transfer is recognised by this "
+        "exact amount, which may exceed the payment's own: send exactly this."
+    )
+    asset: str = Field(description="What to send, e.g. USDT.")
+    network: str = Field(description="The chain to send it on, e.g. TRC20.")
+    payload: str = Field(description="What the QR code for a wallet encodes.")
+    expires_at: str | None = Field(None, description="When the address stops expecting it.")
 
 
 class InvoiceLinkConfirmation(BaseModel):
@@ -172,6 +189,7 @@ Confirmation = Annotated[
     RedirectConfirmation
     | QrConfirmation
     | RequisitesConfirmation
+    | CryptoTransferConfirmation
     | InvoiceLinkConfirmation
     | WidgetConfirmation
     | TerminalConfirmation,
