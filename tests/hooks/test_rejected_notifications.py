@@ -15,6 +15,7 @@ import pytest
 
 from kassa.services.notifications import rejected
 from kassa.services.operations import background
+from kassa.services.operations.jobs import Job
 from tests.helpers import (
     ShopSetup,
     create_payment,
@@ -183,5 +184,5 @@ def test_rejected_ones_expire_in_small_batches_and_verified_ones_stay(
     assert pruned >= LIMIT  # this module's other tests' rejected ones too
     left = [row["verdict"] for row in stored_notifications(limited, shop.name)]
     assert sorted(left) == ["accepted", "duplicate"]
-    jobs = {job.name: job for job in background.JOBS if isinstance(job, background.Job)}
+    jobs = {job.name: job for job in background.JOBS if isinstance(job, Job)}
     assert jobs["prune rejected notifications"].run is rejected.prune_rejected

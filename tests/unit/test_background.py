@@ -9,7 +9,8 @@ from typing import cast
 import pytest
 
 from kassa.services.context import Context
-from kassa.services.operations.background import BackgroundLoop, Job, Service
+from kassa.services.operations.background import BackgroundLoop
+from kassa.services.operations.jobs import Job, Service
 
 
 def test_jobs_run_when_due_and_failures_are_logged(caplog: pytest.LogCaptureFixture) -> None:

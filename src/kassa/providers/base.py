@@ -83,6 +83,9 @@ class PaymentRequest:
     #: The shop's terminal (kiosk) to take the payment at, for the `terminal` provider.
     terminal: str | None = None
     created_at: datetime | None = None
+    #: What the provider's state module in services recorded for this payment before the
+    #: provider is called (`kassa.services.providers`: TRC20's reserved amount), as text.
+    prepared: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,15 +15,15 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 
 from kassa.services import idempotency
 from kassa.services.context import Context
 from kassa.services.events import consumers
 from kassa.services.notifications import inbound as notifications
 from kassa.services.notifications import rejected as rejected_notifications
+from kassa.services.operations.jobs import Job, Service
 from kassa.services.payments import expiry, reconciliation, refunds
+from kassa.services.providers import provider_jobs
 from kassa.services.webhooks import sending as webhook_sending
 from kassa.store.leader import Leadership
 
@@ -31,24 +31,6 @@ log = logging.getLogger(__name__)
 
 #: The name of the advisory lock whose holder runs `kassa serve`'s background loop.
 LEADER_LOCK = "kassa serve's background loop"
-
-
-@dataclass(frozen=True, slots=True)
-class Job:
-    """A periodic job: a name for the logs, how often it runs, what it runs."""
-
-    name: str
-    every: float
-    run: Callable[[Context], Awaitable[int]]
-
-
-@dataclass(frozen=True, slots=True)
-class Service:
-    """Work that runs as a task of its own beside the jobs, until the stop event it is given
-    is set; it then finishes the work in hand and returns."""
-
-    name: str
-    run: Callable[[Context, asyncio.Event], Awaitable[None]]
 
 
 JOBS: tuple[Job | Service, ...] = (
@@ -60,6 +42,7 @@ JOBS: tuple[Job | Service, ...] = (
     Job("resume pending refunds", 60.0, refunds.resume_pending),
     Job("prune idempotency keys", 3600.0, idempotency.prune),
     Job("prune rejected notifications", 3600.0, rejected_notifications.prune_rejected),
+    *provider_jobs(),
 )
 
 

@@ -40,6 +40,7 @@ from kassa.domain.checks import first_check
 from kassa.domain.devices import DeviceKind
 from kassa.providers import PaymentRequest, Provider
 from kassa.services import idempotency
+from kassa.services import providers as provider_state
 from kassa.services.callers import Caller
 from kassa.services.context import Context
 from kassa.services.devices.queue import NewOperation, enqueue
@@ -180,22 +181,21 @@ async def create_payment(
         updated_at=now,
         expires_at=now + timedelta(seconds=expires_in),
     )
-    created = await gateway.create(
-        PaymentRequest(
-            payment_id=payment.id,
-            amount=payment.amount,
-            currency=payment.currency,
-            capture=payment.capture,
-            method=payment.method,
-            description=payment.description,
-            customer=payment.customer,
-            return_url=payment.return_url,
-            expires_at=payment.expires_at,
-            metadata=payment.metadata,
-            terminal=params.terminal,
-            created_at=now,
-        )
+    request = PaymentRequest(
+        payment_id=payment.id,
+        amount=payment.amount,
+        currency=payment.currency,
+        capture=payment.capture,
+        method=payment.method,
+        description=payment.description,
+        customer=payment.customer,
+        return_url=payment.return_url,
+        expires_at=payment.expires_at,
+        metadata=payment.metadata,
+        terminal=params.terminal,
+        created_at=now,
     )
+    created = await gateway.create(await provider_state.prepare(ctx, account, request))
     payment = replace(
         payment,
         provider_payment_id=created.provider_payment_id,

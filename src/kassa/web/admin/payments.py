@@ -6,6 +6,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse, StreamingResponse
 
 from kassa.domain import NotFound, PaymentStatus
+from kassa.services import providers as provider_state
 from kassa.services.admin import audit
 from kassa.services.catalog import PROVIDERS
 from kassa.services.events import outbox as events
@@ -108,6 +109,7 @@ async def payment_page(
             for event in await events.payment_timeline(ctx, payment_id=payment.id)
         ],
         notifications=await stored_notifications.for_payment(ctx, payment_id=payment.id),
+        provider_panels=await provider_state.panels(ctx, payment),
         audit_entries=entries,
         done=done if done in RESULTS else None,
         done_refund=next((r for r in made if r.id == refund), None),
