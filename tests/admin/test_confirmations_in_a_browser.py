@@ -24,7 +24,8 @@ pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium
 
 browser = browser_fixture
 
-PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True}
+PHONE_WIDTH = 390
+PHONE = {"viewport": {"width": PHONE_WIDTH, "height": 844}, "is_mobile": True, "has_touch": True}
 
 
 @pytest.fixture(scope="module")
@@ -108,10 +109,10 @@ def test_a_qr_code(
 
 
 @pytest.mark.parametrize(
-    ("lang", "warning", "copy_address"),
+    ("lang", "words"),
     [
-        ("en", "Send exactly 16.500137 USDT on the TRC20 network.", "Copy the address"),
-        ("ru", "Отправьте ровно 16.500137 USDT в сети TRC20.", "Копировать адрес"),
+        ("en", ("Send exactly 16.500137 USDT on the TRC20 network.", "Copy the address")),
+        ("ru", ("Отправьте ровно 16.500137 USDT в сети TRC20.", "Копировать адрес")),
     ],
 )
 def test_a_crypto_transfer(
@@ -119,9 +120,9 @@ def test_a_crypto_transfer(
     admin_server: LiveServer,
     api: httpx.Client,
     lang: str,
-    warning: str,
-    copy_address: str,
+    words: tuple[str, str],
 ) -> None:
+    warning, copy_address = words
     payment = payment_asking(admin_server, api, examples()["crypto"])
     tab = payer_tab(browser, admin_server, lang)
     page = tab.page
@@ -130,7 +131,7 @@ def test_a_crypto_transfer(
     expect(page.locator("#transfer-address")).to_have_text(TRON_ADDRESS)
     expect(page.locator("figure.qr svg")).to_be_visible()
     # The long address wraps inside the card instead of widening the page on a phone.
-    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["viewport"]["width"]  # type: ignore[index]
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE_WIDTH
     tab.shot(f"confirmation-crypto-{lang}")
     assert copied_by(tab, page.get_by_role("button", name=copy_address)) == TRON_ADDRESS
     assert copied_by(tab, page.locator("#transfer-amount + button.copy")) == "16.500137"
