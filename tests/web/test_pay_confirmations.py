@@ -7,12 +7,15 @@ buttons and the page noticing the payment: `tests/admin/test_confirmations_in_a_
 from __future__ import annotations
 
 import re
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
 
-from kassa.providers import QrConfirmation, RedirectConfirmation
-from kassa.web.confirmations import card_number, phone_number, qr_svg
+from kassa.providers import QrConfirmation, RedirectConfirmation, RequisitesConfirmation
+from kassa.services.context import utcnow
+from kassa.web.confirmations import card_number, has_lapsed, phone_number, qr_svg
 from kassa.web.middleware import CONTENT_SECURITY_POLICY
 from tests.helpers import ShopSetup, checkout
 from tests.live import LiveServer
@@ -153,6 +156,23 @@ def test_a_paid_payment_shows_its_status_not_the_requisites(
     assert "2200 7000 1234 5678" not in page.text
 
 
+@pytest.mark.parametrize(("lang", "text"), [("en", "The time to pay"), ("ru", "Время оплаты")])
+def test_requisites_past_their_time_are_not_shown(
+    server: LiveServer, shop_api: httpx.Client, lang: str, text: str
+) -> None:
+    """Once the requisites' own time is over they may be another payer's: the page says so
+    instead, and keeps waiting (the payer may have paid in time)."""
+    card = examples()["card"]
+    assert isinstance(card, RequisitesConfirmation)
+    lapsed = replace(card, expires_at=utcnow() - timedelta(seconds=1))
+    payment = payment_asking(server, shop_api, lapsed)
+    page = Page(open_page(server, payment["id"], **{"Accept-Language": lang}).text)
+    assert "confirmation-lapsed" in page.by_id
+    assert text in page.text
+    assert "2200 7000 1234 5678" not in page.text
+    assert page.by_id["pay-waiting"]["data-status-url"] == f"/pay/{payment['id']}/status"
+
+
 @pytest.mark.parametrize("address", ["javascript:alert(1)", "data:text/html,hi", "//evil.example"])
 def test_only_web_addresses_become_links(
     server: LiveServer, shop_api: httpx.Client, address: str
@@ -175,3 +195,12 @@ def test_numbers_for_reading() -> None:
     assert phone_number("+7 (900) 123 45 67") == "+7 900 123-45-67"
     assert phone_number("87011234567") == "+7 701 123-45-67"
     assert phone_number("+998901234567") == "+998901234567"
+
+
+def test_when_a_confirmation_lapses() -> None:
+    now = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
+    assert has_lapsed({"expires_at": "2026-12-06T12:00:00Z"}, now)
+    assert has_lapsed({"expires_at": "2026-12-06T11:59:59"}, now)  # no zone: UTC
+    assert not has_lapsed({"expires_at": "2026-12-06T12:00:01Z"}, now)
+    assert not has_lapsed({"expires_at": None}, now)
+    assert not has_lapsed({"expires_at": "soon"}, now)

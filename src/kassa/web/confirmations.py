@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 import segno
@@ -29,6 +30,19 @@ _NOT_DIGITS = re.compile(r"\D")
 def shown(confirmation: Mapping[str, Any] | None) -> bool:
     """Whether the macro has a form for this confirmation."""
     return confirmation is not None and confirmation.get("type") in SHOWN_KINDS
+
+
+def has_lapsed(confirmation: Mapping[str, Any], now: datetime) -> bool:
+    """Whether the confirmation's own time (`expires_at`: requisites, a crypto transfer's
+    amount) is over: its details may already be another payment's."""
+    moment = confirmation.get("expires_at")
+    if not isinstance(moment, str):
+        return False
+    try:
+        end = datetime.fromisoformat(moment)
+    except ValueError:
+        return False
+    return (end if end.tzinfo else end.replace(tzinfo=UTC)) <= now
 
 
 def web_link(value: object) -> str | None:

@@ -23,7 +23,7 @@ from kassa.services.catalog import PayerPage
 from kassa.services.context import Context
 from kassa.services.payments import lifecycle as payments
 from kassa.services.shops import shops
-from kassa.web.confirmations import shown
+from kassa.web.confirmations import has_lapsed, shown
 from kassa.web.deps import ContextDep
 from kassa.web.i18n import negotiate
 from kassa.web.middleware import CONTENT_SECURITY_POLICY
@@ -40,12 +40,15 @@ class PayView:
     """What the page shows. `state` is the payment's status, except `expired` for a pending
     payment past its time and `unavailable` for one whose provider account is disabled.
     `confirmation` is what a waiting payer must do, when the page can show it (not a link back
-    to this very page); `timezone` the shop's, for the times on the page."""
+    to this very page), and `lapsed` whether its own time is over (then the page says so
+    instead of showing details that may be another payment's by now, and still waits: the
+    payer may have paid in time); `timezone` is the shop's, for the times on the page."""
 
     payment: Payment
     state: str
     page: PayerPage | None = None
     confirmation: Mapping[str, Any] | None = None
+    lapsed: bool = False
     timezone: str = "UTC"
 
 
@@ -86,7 +89,8 @@ async def _view(ctx: Context, payment: Payment, locale: str) -> PayView:
         and confirmation.get("url") == f"{gateway.public_url}/pay/{payment.id}"
     ):
         confirmation = None  # a link to this very page (a provider without a page of its own)
-    return PayView(payment, status.value, confirmation=confirmation)
+    lapsed = confirmation is not None and has_lapsed(confirmation, ctx.clock())
+    return PayView(payment, status.value, confirmation=confirmation, lapsed=lapsed)
 
 
 @router.get("/pay/{payment_id}")
