@@ -166,22 +166,45 @@ def test_the_page_notices_the_payment_by_itself(
     tab.close()
 
 
+@pytest.mark.parametrize(
+    ("lang", "words"),
+    [
+        ("en", ("Confirmation", "Send exactly 16.500137 USDT", "As stored", "Copy the address")),
+        (
+            "ru",
+            (
+                "Подтверждение",
+                "Отправьте ровно 16.500137 USDT",
+                "Как сохранено",
+                "Копировать адрес",
+            ),
+        ),
+    ],
+)
 def test_the_admin_page_shows_the_same(
-    browser: Browser, admin_server: LiveServer, people: People, api: httpx.Client
+    browser: Browser,
+    admin_server: LiveServer,
+    people: People,
+    api: httpx.Client,
+    lang: str,
+    words: tuple[str, str, str, str],
 ) -> None:
+    heading, warning, as_stored, copy_address = words
     payment = payment_asking(admin_server, api, examples()["crypto"])
     tab = Tab(browser, admin_server, viewport={"width": 1280, "height": 900})
     tab.context.grant_permissions(["clipboard-read", "clipboard-write"])
     page = tab.page
     tab.sign_in(people.viewer, at=f"/admin/payments/{payment['id']}")
-    panel = page.locator("section.panel", has=page.get_by_role("heading", name="Confirmation"))
+    if lang == "ru":
+        page.get_by_role("link", name="RU").click()
+    panel = page.locator("section.panel", has=page.get_by_role("heading", name=heading))
     expect(panel.locator("#transfer-address")).to_have_text(TRON_ADDRESS)
-    expect(panel.locator(".warning")).to_contain_text("Send exactly 16.500137 USDT")
+    expect(panel.locator(".warning")).to_contain_text(warning)
     expect(panel.locator("figure.qr svg")).to_be_visible()
     # The fields as the payment keeps them, folded away.
     expect(panel.locator("details.raw dl")).not_to_be_visible()
-    panel.get_by_text("As stored").click()
+    panel.get_by_text(as_stored).click()
     expect(panel.locator("details.raw dl")).to_contain_text("crypto_transfer")
-    tab.shot("confirmation-admin")
-    assert copied_by(tab, panel.get_by_role("button", name="Copy the address")) == TRON_ADDRESS
+    tab.shot(f"confirmation-admin-{lang}")
+    assert copied_by(tab, panel.get_by_role("button", name=copy_address)) == TRON_ADDRESS
     tab.close()
