@@ -167,29 +167,27 @@ def test_the_page_notices_the_payment_by_itself(
 
 
 @pytest.mark.parametrize(
-    ("lang", "words"),
+    "words",
     [
-        ("en", ("Confirmation", "Send exactly 16.500137 USDT", "As stored", "Copy the address")),
+        ("en", "Confirmation", "Send exactly 16.500137 USDT", "As stored", "Copy the address"),
         (
             "ru",
-            (
-                "Подтверждение",
-                "Отправьте ровно 16.500137 USDT",
-                "Как сохранено",
-                "Копировать адрес",
-            ),
+            "Подтверждение",
+            "Отправьте ровно 16.500137 USDT",
+            "Как сохранено",
+            "Копировать адрес",
         ),
     ],
+    ids=["en", "ru"],
 )
 def test_the_admin_page_shows_the_same(
     browser: Browser,
     admin_server: LiveServer,
     people: People,
     api: httpx.Client,
-    lang: str,
-    words: tuple[str, str, str, str],
+    words: tuple[str, str, str, str, str],
 ) -> None:
-    heading, warning, as_stored, copy_address = words
+    lang, heading, warning, as_stored, copy_address = words
     payment = payment_asking(admin_server, api, examples()["crypto"])
     tab = Tab(browser, admin_server, viewport={"width": 1280, "height": 900})
     tab.context.grant_permissions(["clipboard-read", "clipboard-write"])
