@@ -214,7 +214,10 @@ def test_a_webhook_not_signed_with_the_token_is_refused_and_kept(
     payment = create(api)
     sent = emulator.pay(payment["provider_payment_id"], send=False)
     answer = sent.send(headers=forgery(sent, app.token))
-    assert answer.status_code == 401
+    assert (answer.status_code, answer.json()) == (
+        401,
+        {"verdict": "rejected", "message": "not accepted"},
+    )
     assert current(api, payment)["status"] == "pending"
     row = stored_notifications(server, shop.name)[-1]
     assert (row["verdict"], row["body"]) == ("rejected", sent.body)
