@@ -329,6 +329,20 @@ def test_an_expired_invoice_is_canceled_with_its_reason(
     }
 
 
+def test_an_invoice_deleted_in_the_app_cancels_the_payment(
+    emulator: CryptoPayEmulator, app: App, api: httpx.Client
+) -> None:
+    payment = create(api)
+    deleted = httpx.get(
+        f"{emulator.api_url}/deleteInvoice",
+        params={"invoice_id": payment["provider_payment_id"]},
+        headers={"Crypto-Pay-API-Token": app.token},
+    )
+    assert deleted.json() == {"ok": True, "result": True}
+    refreshed = api.post(f"/v1/payments/{payment['id']}/refresh").json()
+    assert (refreshed["status"], refreshed["failure"]["code"]) == ("canceled", "deleted")
+
+
 def test_refunds_are_not_offered(emulator: CryptoPayEmulator, api: httpx.Client) -> None:
     payment = create(api)
     emulator.pay(payment["provider_payment_id"])

@@ -197,9 +197,19 @@ class CryptoPayProvider(Provider):
         return shared.read_answer(created, invoice, provider="Crypto Pay")
 
     async def fetch(self, payment: Payment) -> PaymentUpdate:
+        """The invoice as `getInvoices` shows it. One it no longer shows was deleted (by
+        Kassa's cancel whose answer was lost, or by hand in the app): nobody can pay it, so
+        the payment is reported `canceled`, with the failure code `deleted`; left `pending`,
+        it would be asked about, and kept open past its expiry, for ever."""
         invoice = await self._invoice(payment)
         if invoice is None:
-            raise ProviderDeclined(f"Crypto Pay has no invoice {self._ref(payment)}")
+            return PaymentUpdate(
+                status=PaymentStatus.CANCELED,
+                payment_id=payment.id,
+                provider_payment_id=payment.provider_payment_id,
+                failure_code="deleted",
+                failure_message=f"Crypto Pay has no invoice {payment.provider_payment_id} any more",
+            )
         return shared.read_answer(invoice_update, invoice, provider="Crypto Pay")
 
     async def cancel(self, payment: Payment) -> PaymentUpdate:
