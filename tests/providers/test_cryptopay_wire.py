@@ -321,6 +321,8 @@ def test_answers_that_are_not_the_envelope() -> None:
         run(provider(transport=answering(429, b"")).create(request()))
     with pytest.raises(ProviderUnavailable, match="HTTP 502"):
         run(provider(transport=answering(502, b"")).create(request()))
+    with pytest.raises(ProviderDeclined, match="HTTP 404"):
+        run(provider(transport=answering(404, b"<html>Not Found</html>")).create(request()))
     refused = b'{"ok":false,"error":{"code":400,"name":"AMOUNT_TOO_SMALL"}}'
     with pytest.raises(ProviderDeclined, match="AMOUNT_TOO_SMALL") as declined:
         run(provider(transport=answering(400, refused)).create(request()))

@@ -157,6 +157,11 @@ class CryptoPayProvider(Provider):
             document = response.json()
         except ValueError:
             document = None
+        refused = isinstance(document, dict) and document.get("ok") is False
+        if response.status_code >= 400 and not refused:
+            # A refusal whatever the body (a proxy's page, say): nothing was done.
+            status = response.status_code
+            document = {"ok": False, "error": {"code": status, "name": f"HTTP {status}"}}
         result = shared.read_answer(read_envelope, document, provider="Crypto Pay")
         if isinstance(result, ApiError):
             raise ProviderDeclined(
@@ -164,8 +169,6 @@ class CryptoPayProvider(Provider):
                 provider_code=result.name,
                 provider_message=result.name,
             )
-        if response.status_code >= 400:
-            raise ProviderDeclined(f"Crypto Pay refused {method} (HTTP {response.status_code})")
         return result
 
     async def create(self, request: PaymentRequest) -> ProviderPayment:
