@@ -353,17 +353,25 @@ def test_refunds_are_not_offered(emulator: CryptoPayEmulator, api: httpx.Client)
     assert current(api, payment)["amount_refunded"] == 0
 
 
-def test_a_live_account_cannot_be_a_testnet_app(
-    server: LiveServer, emulator: CryptoPayEmulator
+def test_configure_refuses_a_testnet_app_as_a_live_account(
+    database_url: str, server: LiveServer, shop: ProviderShop
 ) -> None:
-    app = emulator.add_app()
-    settings = {"token": app.token, "testnet": "true", "api_url": emulator.api_url}
-    shop = make_provider_shop(server, "cryptopay", settings, live=True)
-    with shop.api(server) as api:
-        answer = api.post("/v1/payments", json={"amount": 100, "currency": "RUB"})
-    assert answer.status_code == 422, answer.text
-    assert "testnet app can only be a test account" in answer.json()["error"]["message"]
-    assert calls(emulator, app, "createInvoice") == []
+    runner = CliRunner(
+        env={"KASSA_DATABASE_URL": database_url, "KASSA_PUBLIC_URL": server.url, "COLUMNS": "250"}
+    )
+
+    def configure(*settings: str) -> Any:
+        args = ["providers", "configure", shop.name, "cryptopay", *settings]
+        return runner.invoke(cli, args, catch_exceptions=False)
+
+    refused = configure("token=1:AA-x", "testnet=true")
+    assert refused.exit_code == 1
+    assert "testnet app can only be a test account" in refused.output
+    assert configure("testnet=maybe", "test=true").exit_code == 1
+    assert "link must be one of bot, mini_app, web_app" in configure("link=sms", "test=true").output
+    taken = configure("token=1:AA-x", "testnet=true", "test=true")
+    assert taken.exit_code == 0, taken.output
+    assert f"{server.url}/hooks/cryptopay/{shop.name}" in taken.output
 
 
 def test_kassa_simulate_pays_a_test_payment(

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
@@ -107,39 +108,15 @@ class CryptoPayProvider(Provider):
     def _token(self) -> str:
         return self.account.credentials["token"]
 
-    @property
-    def testnet(self) -> bool:
-        """Whether the account is a testnet app; unset, as the account's test mode."""
-        value = (self.account.credentials.get("testnet") or "").strip().lower()
-        if value in _TRUE:
-            return True
-        if value in _FALSE:
-            return False
-        if value:
-            raise ParameterInvalid(f"testnet must be true or false, not {value!r}", param="testnet")
-        return self.account.test
+    @classmethod
+    def check_credentials(cls, credentials: Mapping[str, str], *, test: bool) -> None:
+        _base(credentials, test=test, api_url=None)
+        _link(credentials)
 
     @property
     def base_url(self) -> str:
-        """Where the calls go: the account's `api_url` if set, else the testnet's or the
-        mainnet's host. A live account is never pointed at the testnet, where money is play
-        money: its payments would succeed unpaid."""
-        if self.testnet and not self.account.test:
-            raise ParameterInvalid(
-                "A Crypto Pay testnet app can only be a test account (test=true)", param="testnet"
-            )
-        if self.account.api_url:
-            return self.api_url
-        return TESTNET_URL if self.testnet else MAINNET_URL
-
-    @property
-    def _link(self) -> str:
-        link = self.account.credentials.get("link") or "bot"
-        if link not in LINKS:
-            raise ParameterInvalid(
-                f"link must be one of {', '.join(LINKS)}, not {link!r}", param="link"
-            )
-        return link
+        """Where the calls go (see `_base`)."""
+        return _base(self.account.credentials, test=self.account.test, api_url=self.account.api_url)
 
     async def _call(self, method: str, params: dict[str, str]) -> Any:
         """One API call, GET with a query string as Crypto Pay's libraries make them; a
@@ -187,7 +164,7 @@ class CryptoPayProvider(Provider):
             expires_in=expires_in,
             accepted_assets=self.account.credentials.get("accepted_assets") or None,
         )
-        link = self._link  # checked before anything is sent, as `base_url` is
+        link = _link(self.account.credentials)  # checked before anything is sent, as the URL is
         invoice = await self._call("createInvoice", params)
 
         def created(document: Any) -> ProviderPayment:
@@ -306,6 +283,40 @@ class CryptoPayProvider(Provider):
         if not payment.provider_payment_id:
             raise ProviderDeclined("The payment has no Crypto Pay invoice yet")
         return quote(payment.provider_payment_id, safe="")
+
+
+def _testnet(credentials: Mapping[str, str], *, test: bool) -> bool:
+    """Whether the account is a testnet app: `testnet` if set, else its test mode."""
+    value = (credentials.get("testnet") or "").strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    if value:
+        raise ParameterInvalid(f"testnet must be true or false, not {value!r}", param="testnet")
+    return test
+
+
+def _base(credentials: Mapping[str, str], *, test: bool, api_url: str | None) -> str:
+    """Where an account's calls go: its `api_url` if set, else the testnet's or the mainnet's
+    host. A live account is never a testnet app, whose money is play money: its payments would
+    succeed unpaid."""
+    testnet = _testnet(credentials, test=test)
+    if testnet and not test:
+        raise ParameterInvalid(
+            "A Crypto Pay testnet app can only be a test account (test=true)", param="testnet"
+        )
+    return (api_url.rstrip("/") if api_url else None) or (TESTNET_URL if testnet else MAINNET_URL)
+
+
+def _link(credentials: Mapping[str, str]) -> str:
+    """Which invoice link the payer gets (the `link` setting)."""
+    link = credentials.get("link") or "bot"
+    if link not in LINKS:
+        raise ParameterInvalid(
+            f"link must be one of {', '.join(LINKS)}, not {link!r}", param="link"
+        )
+    return link
 
 
 def _read_invoice(invoice: Any) -> PaymentUpdate:
