@@ -369,6 +369,7 @@ def test_configure_refuses_a_testnet_app_as_a_live_account(
     assert "testnet app can only be a test account" in refused.output
     assert configure("testnet=maybe", "test=true").exit_code == 1
     assert "link must be one of bot, mini_app, web_app" in configure("link=sms", "test=true").output
+    assert "comma-separated" in configure("accepted_assets=USDT, TON", "test=true").output
     taken = configure("token=1:AA-x", "testnet=true", "test=true")
     assert taken.exit_code == 0, taken.output
     assert f"{server.url}/hooks/cryptopay/{shop.name}" in taken.output

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -58,6 +59,8 @@ from kassa.providers.cryptopay.wire import (
     wire_amount,
 )
 
+#: `accepted_assets` as Crypto Pay takes it: asset codes, comma-separated, no spaces.
+_ASSET_LIST = re.compile(r"[A-Z0-9]{2,10}(,[A-Z0-9]{2,10})*")
 _TRUE, _FALSE = frozenset({"true", "1", "yes"}), frozenset({"false", "0", "no"})
 
 
@@ -112,6 +115,12 @@ class CryptoPayProvider(Provider):
     def check_credentials(cls, credentials: Mapping[str, str], *, test: bool) -> None:
         _base(credentials, test=test, api_url=None)
         _link(credentials)
+        assets = credentials.get("accepted_assets") or ""
+        if assets and not _ASSET_LIST.fullmatch(assets):
+            raise ParameterInvalid(
+                f"accepted_assets is a comma-separated list of assets (USDT,TON), not {assets!r}",
+                param="accepted_assets",
+            )
 
     @property
     def base_url(self) -> str:
