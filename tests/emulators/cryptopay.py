@@ -53,6 +53,8 @@ FIAT = frozenset({"RUB", "USD", "EUR", "BYN", "UAH", "KZT", "UZS", "GEL", "TRY",
 #: What a fiat invoice is paid in, and at what rate (made up).
 FIAT_PAID_ASSET, FIAT_RATE = "USDT", Decimal("90")
 MAX_PAYLOAD, MAX_DESCRIPTION, MAX_EXPIRES_IN = 4096, 1024, 2_678_400
+#: The buttons a paid invoice may show; each needs `paid_btn_url`.
+PAID_BUTTONS = frozenset({"viewItem", "openChannel", "openBot", "callback"})
 
 Document = dict[str, Any]
 
@@ -245,6 +247,10 @@ class CryptoPayEmulator:
         description = params.get("description", "")
         if len(description) > MAX_DESCRIPTION:
             raise ApiError(400, "DESCRIPTION_TOO_LONG")
+        if button := params.get("paid_btn_name"):
+            if button not in PAID_BUTTONS or not params.get("paid_btn_url"):
+                raise ApiError(400, "PAID_BTN_INVALID")
+            invoice |= {"paid_btn_name": button, "paid_btn_url": params["paid_btn_url"]}
         invoice_id = next(self._ids)
         code = f"IV{secrets.token_hex(6).upper()}"
         link = f"https://t.me/{self._bot}?start={code}"

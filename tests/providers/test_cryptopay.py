@@ -147,6 +147,20 @@ def test_crypto_invoices_carry_exact_amounts_of_their_asset(
     )
 
 
+def test_an_https_return_url_is_the_paid_invoice_s_button(
+    emulator: CryptoPayEmulator, app: App, api: httpx.Client
+) -> None:
+    payment = create(api, return_url="https://shop.example/thanks?order=1")
+    create(api, return_url="http://shop.example/thanks")
+    first, second = calls(emulator, app, "createInvoice")
+    assert (first["paid_btn_name"], first["paid_btn_url"]) == (
+        "callback",
+        "https://shop.example/thanks?order=1",
+    )
+    assert emulator.invoice(payment["provider_payment_id"])["paid_btn_name"] == "callback"
+    assert "paid_btn_name" not in second
+
+
 def test_accepted_assets_and_the_link_are_settings(
     server: LiveServer, emulator: CryptoPayEmulator
 ) -> None:

@@ -172,6 +172,7 @@ class CryptoPayProvider(Provider):
             description=request.description,
             expires_in=expires_in,
             accepted_assets=self.account.credentials.get("accepted_assets") or None,
+            return_url=request.return_url,
         )
         link = _link(self.account.credentials)  # checked before anything is sent, as the URL is
         invoice = await self._call("createInvoice", params)

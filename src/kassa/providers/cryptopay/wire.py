@@ -108,6 +108,7 @@ def invoice_params(
     description: str | None,
     expires_in: int | None,
     accepted_assets: str | None,
+    return_url: str | None = None,
 ) -> dict[str, str]:
     """`createInvoice`'s parameters for a payment (all text, as a query string takes them)."""
     params = {"amount": wire_amount(amount, currency), "payload": payment_id}
@@ -123,6 +124,10 @@ def invoice_params(
         params["description"] = description[:MAX_DESCRIPTION]
     if expires_in is not None:
         params["expires_in"] = str(min(max(expires_in, MIN_EXPIRES_IN), MAX_EXPIRES_IN))
+    if return_url and return_url.startswith("https://"):
+        # The button the paid invoice shows: `callback` is "Return" to the URL ([3rd-party
+        # code] aiocryptopay). Only https: whether Crypto Pay takes http is NOT FOUND.
+        params |= {"paid_btn_name": "callback", "paid_btn_url": return_url}
     return params
 
 
