@@ -402,6 +402,12 @@ class Provider:
         """Credentials Kassa can create itself (e.g. the sandbox's signing secret)."""
         return {}
 
+    @classmethod
+    def check_credentials(cls, credentials: Mapping[str, str], *, test: bool) -> None:
+        """Refuse, with `ParameterInvalid`, an account's settings (all of them, as they will be
+        stored) that cannot work, when the account is configured (Crypto Pay: a testnet app
+        as a live account); by default, every value is taken."""
+
     async def create(self, request: PaymentRequest) -> ProviderPayment:
         """Create the payment at the provider, idempotently for `request.payment_id`."""
         raise NotSupported(f"{self.title} cannot create payments through the API")
