@@ -6,18 +6,25 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
 
 from kassa.domain import NotSupported
+from kassa.services.notifications import inbound as notifications
 from kassa.services.notifications import simulate as simulation
 from kassa.services.payments import lifecycle as payments
 from kassa.services.shops import shops
 from tests.emulators.oneplat import TEST_CARD, TEST_PHONE, OnePlatEmulator, running
-from tests.helpers import ProviderShop, event_types, make_provider_shop, stored_notifications
+from tests.helpers import (
+    ProviderShop,
+    event_types,
+    later,
+    make_provider_shop,
+    stored_notifications,
+)
 from tests.live import LiveServer
 
 
@@ -200,6 +207,35 @@ def test_a_callback_is_believed_only_as_far_as_order_info_says(
     oneplat.pay(guid)
     assert notify(server, oneplat, shop, oneplat.callback(guid)) == (200, "accepted")
     assert current(api, payment)["status"] == "succeeded"
+
+
+def test_a_callback_1plat_cannot_confirm_now_is_kept_and_applied_later(
+    server: LiveServer, oneplat: OnePlatEmulator, shop: ProviderShop, api: httpx.Client
+) -> None:
+    payment = create(api)
+    guid = payment["provider_payment_id"]
+    oneplat.pay(guid)
+    oneplat.down = True
+    try:
+        assert notify(server, oneplat, shop, oneplat.callback(guid)) == (500, "pending")
+    finally:
+        oneplat.down = False
+    assert current(api, payment)["status"] == "pending"
+    assert server.call(notifications.reprocess_pending(later(server, timedelta(minutes=1)))) >= 1
+    row = stored_notifications(server, shop.name)[-1]
+    assert (row["verdict"], row["event_key"]) == ("accepted", f"{guid}:1")
+    assert current(api, payment)["status"] == "succeeded"
+
+
+def test_wrong_credentials_are_a_refusal(server: LiveServer, oneplat: OnePlatEmulator) -> None:
+    shop = connect(server, oneplat, secret="not-the-secret")
+    with shop.api(server) as api:
+        answer = api.post("/v1/payments", json={"amount": 150000, "currency": "RUB"})
+        assert answer.status_code == 402
+        assert answer.json()["error"]["message"] == (
+            "1Plat refused: Unauthorized: wrong x-shop or x-secret"
+        )
+        assert api.get("/v1/payments").json()["data"] == []
 
 
 def test_a_callback_naming_another_order_is_refused(
