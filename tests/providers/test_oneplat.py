@@ -16,6 +16,7 @@ from kassa.domain import NotSupported
 from kassa.services.notifications import inbound as notifications
 from kassa.services.notifications import simulate as simulation
 from kassa.services.payments import lifecycle as payments
+from kassa.services.payments import reconciliation
 from kassa.services.shops import shops
 from tests.emulators.oneplat import TEST_CARD, TEST_PHONE, OnePlatEmulator, running
 from tests.helpers import (
@@ -238,6 +239,20 @@ def test_wrong_credentials_are_a_refusal(server: LiveServer, oneplat: OnePlatEmu
         assert api.get("/v1/payments").json()["data"] == []
 
 
+def test_an_order_for_another_amount_is_never_applied(
+    server: LiveServer, oneplat: OnePlatEmulator, shop: ProviderShop, api: httpx.Client
+) -> None:
+    """Were 1Plat's amounts kopecks after all, no payment would be credited a wrong sum."""
+    payment = create(api)
+    guid = payment["provider_payment_id"]
+    oneplat.orders[guid]["payment"]["amount"] = 150000
+    oneplat.pay(guid)
+    assert notify(server, oneplat, shop, oneplat.callback(guid)) == (200, "accepted")
+    outcome = stored_notifications(server, shop.name)[-1]["outcome"]
+    assert outcome.startswith("rejected: provider reports 150000.00 RUB, payment is for 1500.00")
+    assert current(api, payment)["status"] == "pending"
+
+
 def test_a_callback_naming_another_order_is_refused(
     server: LiveServer, oneplat: OnePlatEmulator, shop: ProviderShop, api: httpx.Client
 ) -> None:
@@ -275,6 +290,23 @@ def test_a_wrong_succeed_on_is_refused_before_1plat_is_called(
     assert answer.status_code == 422
     assert answer.json()["error"]["code"] == "provider_not_configured"
     assert oneplat.orders_of(shop.account.credentials["shop_id"]) == []
+
+
+def test_a_wrong_succeed_on_rejects_callbacks_and_reconciliation_asks_later(
+    server: LiveServer, oneplat: OnePlatEmulator, shop: ProviderShop, api: httpx.Client
+) -> None:
+    payment = create(api)
+    guid = payment["provider_payment_id"]
+    settings = {"succeed_on": "3", "test": "true"}
+    server.call(
+        shops.configure_provider(server.ctx, shop=shop.shop, provider="oneplat", settings=settings)
+    )
+    oneplat.pay(guid)
+    assert notify(server, oneplat, shop, oneplat.callback(guid)) == (401, "rejected")
+    assert "succeed_on is '3'" in stored_notifications(server, shop.name)[-1]["reason"]
+    soon = later(server, timedelta(minutes=2))
+    server.call(reconciliation.reconcile_due(soon, limit=10_000))
+    assert current(api, payment)["status"] == "pending"
 
 
 def test_an_unknown_status_is_kept_and_answered_and_changes_nothing(

@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 from urllib.parse import quote
 
 from kassa.domain import (
+    KassaError,
     NotificationRejected,
     NotSupported,
     Payment,
@@ -106,14 +107,15 @@ class OnePlatProvider(Provider):
     def _secret(self) -> str:
         return self.account.credentials["secret"]
 
-    def succeed_on(self) -> int:
-        """The first 1Plat status that counts as paid (the `succeed_on` setting)."""
+    def succeed_on(self, refusal: type[KassaError] = ProviderNotConfigured) -> int:
+        """The first 1Plat status that counts as paid (the `succeed_on` setting). Any value
+        but 1 or 2 raises `refusal`: a merchant's create is refused as a set-up error, a
+        callback is rejected (and resent), reconciliation asks again later."""
         value = self.account.credentials.get("succeed_on") or "1"
         if value not in SUCCEED_ON:
-            raise ProviderNotConfigured(
+            raise refusal(
                 f"1Plat's succeed_on is {value!r}; set it to 1 or 2 with "
-                "`kassa providers configure SHOP oneplat succeed_on=…`",
-                param="succeed_on",
+                "`kassa providers configure SHOP oneplat succeed_on=…`"
             )
         return int(value)
 
@@ -124,6 +126,9 @@ class OnePlatProvider(Provider):
             document = load(response.content)
         except ValueError:
             document = None
+        if response.status_code == 429:
+            # Nothing was done and asking again later will do: not a refusal.
+            raise ProviderUnavailable("1Plat asks to slow down (HTTP 429)")
         if response.status_code >= 400:
             error = document if isinstance(document, dict) else {}
             message = error.get("message") or error.get("error")
@@ -150,7 +155,8 @@ class OnePlatProvider(Provider):
         return _read(lambda found: created_payment(found, method=method), document)
 
     async def fetch(self, payment: Payment) -> PaymentUpdate:
-        return (await self._order(self._ref(payment))).update(succeed_on=self.succeed_on())
+        succeed_on = self.succeed_on(ProviderDeclined)
+        return (await self._order(self._ref(payment))).update(succeed_on=succeed_on)
 
     async def _order(self, guid: str) -> Order:
         document = await self._call(
@@ -176,6 +182,7 @@ class OnePlatProvider(Provider):
         callback = read_callback(request.body)
         if verify and not callback.signed_by(self._shop_id, self._secret):
             raise SignatureInvalid("1Plat callback: neither signature_v2 nor signature matches")
+        succeed_on = self.succeed_on(NotificationRejected)
         try:
             order = await self._order(callback.guid)
         except ProviderDeclined as exc:
@@ -194,7 +201,7 @@ class OnePlatProvider(Provider):
         event_key = f"{order.guid}:{order.code}"
         if order.status is None:
             return Notification(event_key)  # an unknown status: kept, answered, not applied
-        return Notification(event_key, updates=(order.update(succeed_on=self.succeed_on()),))
+        return Notification(event_key, updates=(order.update(succeed_on=succeed_on),))
 
     def simulate(self, payment: Payment, event: str) -> SimulatedNotification:
         """The callback 1Plat would send for `event` about `payment`, signed with
