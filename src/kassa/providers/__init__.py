@@ -32,6 +32,7 @@ from kassa.providers.base import (
 )
 from kassa.providers.cloudpayments import CloudPaymentsProvider
 from kassa.providers.cryptopay import CryptoPayProvider
+from kassa.providers.oneplat import OnePlatProvider
 from kassa.providers.sandbox import SandboxProvider
 from kassa.providers.terminal import TerminalProvider
 from kassa.providers.yookassa import YooKassaProvider
@@ -45,6 +46,7 @@ PROVIDERS: Mapping[str, type[Provider]] = MappingProxyType(
             CloudPaymentsProvider,
             TerminalProvider,
             CryptoPayProvider,
+            OnePlatProvider,
         )
     }
 )

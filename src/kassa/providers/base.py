@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 from importlib.resources.abc import Traversable
+from types import MappingProxyType
 from typing import Any, ClassVar, Literal
 
 import httpx
@@ -357,6 +358,10 @@ class Provider:
     #: not. The widget's word only changes what the page says: Kassa learns the outcome from
     #: the provider.
     payer_script: ClassVar[Traversable | None] = None
+    #: Files Kassa serves at the root of its site for this provider, by path ("/1plat.txt"),
+    #: each naming the credential field whose value is the file's text (a provider's proof
+    #: that the merchant owns the site); `kassa.services.providers.public_files` serves them.
+    public_files: ClassVar[Mapping[str, str]] = MappingProxyType({})
 
     def __init__(
         self,
