@@ -31,6 +31,7 @@ from kassa.providers.base import (
     WidgetConfirmation,
 )
 from kassa.providers.cloudpayments import CloudPaymentsProvider
+from kassa.providers.kaspi import KaspiProvider
 from kassa.providers.sandbox import SandboxProvider
 from kassa.providers.terminal import TerminalProvider
 from kassa.providers.yookassa import YooKassaProvider
@@ -43,6 +44,7 @@ PROVIDERS: Mapping[str, type[Provider]] = MappingProxyType(
             YooKassaProvider,
             CloudPaymentsProvider,
             TerminalProvider,
+            KaspiProvider,
         )
     }
 )
