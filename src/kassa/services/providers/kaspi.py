@@ -158,7 +158,13 @@ async def panel(ctx: Context, payment: Payment) -> Panel | None:
         return None
     return Panel(
         title=N_("Kaspi transactions"),
-        columns=(N_("Kaspi txn_id"), N_("Kassa's prv_txn_id"), N_("Amount"), N_("Result"), N_("When")),
+        columns=(
+            N_("Kaspi txn_id"),
+            N_("Kassa's prv_txn_id"),
+            N_("Amount"),
+            N_("Result"),
+            N_("When"),
+        ),
         rows=tuple(
             (
                 row["txn_id"],
