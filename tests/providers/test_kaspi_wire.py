@@ -102,7 +102,7 @@ def test_check_results_map_to_kaspi_codes() -> None:
     }
 
 
-def account(test: bool = True, **credentials: str) -> ProviderAccount:
+def account(*, test: bool = True, **credentials: str) -> ProviderAccount:
     return ProviderAccount(
         id="pa_1",
         shop_id="shop_1",
