@@ -102,21 +102,26 @@ def test_check_results_map_to_kaspi_codes() -> None:
     }
 
 
-def account(*, test: bool = True, **credentials: str) -> ProviderAccount:
+def account(credentials: dict[str, str] | None = None, *, test: bool = True) -> ProviderAccount:
     return ProviderAccount(
         id="pa_1",
         shop_id="shop_1",
         provider="kaspi",
         test=test,
         enabled=True,
-        credentials={"api_key": "k", "device_token": "d", "check_pay": "true", **credentials},
+        credentials={
+            "api_key": "k",
+            "device_token": "d",
+            "check_pay": "true",
+            **(credentials or {}),
+        },
     )
 
 
 def provider(emulator: KaspiEmulator, **credentials: str) -> KaspiProvider:
     http = httpx.AsyncClient(transport=httpx.ASGITransport(app=emulator.app))
     return KaspiProvider(
-        account(**credentials), http=http, api_url="http://kaspi", public_url="http://kassa"
+        account(credentials), http=http, api_url="http://kaspi", public_url="http://kassa"
     )
 
 
@@ -199,9 +204,9 @@ def test_the_sources_of_check_pay_are_the_accounts_setting() -> None:
     live.account = account(test=False)
     with pytest.raises(NotificationRejected, match="networks="):
         asyncio.run(live.parse_notification(inbound(query)))
-    live.account = account(test=False, networks="203.0.113.0/28")
+    live.account = account({"networks": "203.0.113.0/28"}, test=False)
     assert asyncio.run(live.parse_notification(inbound(query))).check is not None
-    live.account = account(test=False, networks="198.51.100.0/24")
+    live.account = account({"networks": "198.51.100.0/24"}, test=False)
     with pytest.raises(NotificationRejected):
         asyncio.run(live.parse_notification(inbound(query)))
     # Re-reading a stored one does not check its source again.
