@@ -195,6 +195,23 @@ def test_pay_credits_once_per_txn_id_even_at_once(
     ]
 
 
+def test_of_several_kaspi_transactions_at_once_for_one_bill_one_is_credited(
+    server: LiveServer, shop: ProviderShop, api: httpx.Client
+) -> None:
+    """The result is decided with the payment locked: exactly one 0, the others 3."""
+    payment = create(api)
+    url = hook(server, shop)
+    numbers = iter(range(6))
+    answers = at_once(
+        6, lambda: KaspiEmulator.call(url, pay_request(payment, f"66{next(numbers)}"))
+    )
+    results = Counter(answer.json()["result"] for answer in answers)
+    assert results == {0: 1, 3: 5}
+    assert event_types(server, payment["id"]) == ["payment.created", "payment.succeeded"]
+    rows = transactions(server, payment["id"])
+    assert sorted(row["result"] for row in rows) == [0, 3, 3, 3, 3, 3]
+
+
 def test_a_pay_whose_sum_differs_answers_5_and_credits_nothing(
     server: LiveServer, shop: ProviderShop, api: httpx.Client
 ) -> None:
