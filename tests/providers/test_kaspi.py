@@ -283,6 +283,13 @@ def test_a_refund_is_a_return_at_kaspi(
         },
     )
     assert kaspi.payments[payment["provider_payment_id"]]["Returned"] == Decimal(500)
+    # Kaspi returns whole tenge: a refund with tiyn fails, clearly, and holds nothing back.
+    tiyn = api.post("/v1/refunds", json={"payment": payment["id"], "amount": 150})
+    assert tiyn.status_code == 201, tiyn.text
+    assert tiyn.json()["status"] == "failed"
+    assert "whole tenge" in tiyn.json()["failure_message"]
+    rest = api.post("/v1/refunds", json={"payment": payment["id"]})
+    assert (rest.json()["status"], rest.json()["amount"]) == ("succeeded", 100000)
 
 
 def test_kassa_simulate_kaspi_pay(

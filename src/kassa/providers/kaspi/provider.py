@@ -23,6 +23,7 @@ from urllib.parse import quote, urlencode
 import httpx
 
 from kassa.domain import (
+    AmountInvalid,
     Money,
     NotificationRejected,
     Payment,
@@ -203,10 +204,14 @@ class KaspiProvider(Provider):
         if refund.provider_refund_id:
             return self._refunded(refund, refund.provider_refund_id)
         reference = self._ref(payment)
+        try:
+            amount = wire.tenge(refund.amount)
+        except AmountInvalid as exc:  # the refund is then failed, not left pending
+            raise ProviderDeclined(exc.message) from exc
         body: dict[str, Any] = {
             "DeviceToken": self._setting("device_token"),
             "QrPaymentId": int(reference) if reference.isdigit() else reference,
-            "Amount": wire.tenge(refund.amount),
+            "Amount": amount,
         }
         if self._setting("organization_bin"):
             body["OrganizationBin"] = self._setting("organization_bin")
