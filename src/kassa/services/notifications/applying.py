@@ -142,6 +142,8 @@ async def apply_alone(conn: AsyncConnection, item: Verified) -> str:
 async def _record(conn: AsyncConnection, item: Verified) -> None:
     """Let the provider's state module keep its record of the notification, before its
     updates are applied (`kassa.services.providers`: Kaspi's transactions)."""
+    if not provider_state.records(item.account.provider):
+        return  # most providers: nothing to build or call on this busy path
     recorded = provider_state.Recorded(
         account=item.account,
         notification=item.parsed,
