@@ -148,6 +148,12 @@ async def record(conn: AsyncConnection, recorded: Recorded) -> None:
         await state.record(conn, recorded)
 
 
+def answers(provider: str) -> bool:
+    """Whether `provider`'s state module answers its notifications (`answer`)."""
+    state = STATES.get(provider)
+    return state is not None and state.answer is not None
+
+
 async def answer(ctx: Context, provider: str, received: Received) -> HookReply | None:
     """The provider's answer from its state module, or None for its own `reply`."""
     state = STATES.get(provider)
@@ -163,6 +169,7 @@ __all__ = [
     "Received",
     "Recorded",
     "answer",
+    "answers",
     "panels",
     "prepare",
     "provider_jobs",

@@ -118,10 +118,11 @@ class HookEndpoint:
             return self._too_many(wait)
         metrics: Metrics = state.metrics
         metrics.count_notification(provider, result.verdict.value)
-        received = Received(inbound, result.verdict, result.notification_id, result.check)
-        own = await provider_state.answer(ctx, provider, received)
-        if own is not None:
-            return Response(own.body, own.status_code, media_type=own.media_type)
+        if provider_state.answers(provider):
+            received = Received(inbound, result.verdict, result.notification_id, result.check)
+            own = await provider_state.answer(ctx, provider, received)
+            if own is not None:
+                return Response(own.body, own.status_code, media_type=own.media_type)
         return _reply(provider, result.verdict, result.answer, result.check)
 
     def _too_many(self, wait: int) -> Response:
