@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from decimal import Decimal
 from enum import IntEnum, StrEnum
 from typing import Any, assert_never
@@ -119,25 +118,6 @@ def identifier(document: Any, key: str) -> str:
     if isinstance(value, bool) or not isinstance(value, int | str) or value == "":
         raise TypeError(f"{key} is not an id")
     return str(value)
-
-
-def polling_interval(options: Any) -> int | None:
-    """`StatusPollingInterval` (seconds, as the wrapper reads it) of the behaviour options."""
-    if not isinstance(options, dict):
-        return None
-    value = options.get("StatusPollingInterval")
-    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
-
-
-def parse_expiry(value: Any) -> datetime | None:
-    """`ExpireDate` (ISO 8601; a time without an offset is taken as UTC), or None."""
-    if not isinstance(value, str):
-        return None
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 # check/pay
