@@ -87,6 +87,7 @@ def test_check_pay_requests_are_read_exactly() -> None:
         "command=check&txn_id=42&txn_id=43&account=pay_1&sum=1",  # one of each
         "command=refund&txn_id=42&account=pay_1&sum=1",
         "command=pay&txn_id=42&account=pay_1&sum=1&txn_date=2026-12-06",
+        f"command=check&txn_id={'9' * 65}&account=pay_1&sum=1",
     ):
         with pytest.raises(MALFORMED):
             read_check_pay(query)

@@ -30,6 +30,8 @@ from kassa.providers.base import CheckResult, HookReply
 CURRENCY = "KZT"
 #: Tiyn in a tenge.
 TIYN = 100
+#: The longest `txn_id` Kassa keeps (Kaspi's are numbers; the format is NOT FOUND).
+TXN_ID_LENGTH = 64
 
 
 class KaspiStatus(StrEnum):
@@ -168,6 +170,8 @@ def read_check_pay(query: str) -> CheckPay:
 
     command = Command(required("command"))
     txn_id, account, amount = required("txn_id"), required("account"), required("sum")
+    if len(txn_id) > TXN_ID_LENGTH:
+        raise ValueError(f"txn_id is longer than {TXN_ID_LENGTH} characters")
     txn_date = required("txn_date") if command == Command.PAY else optional("txn_date")
     if txn_date is not None and not (len(txn_date) == 14 and txn_date.isdigit()):
         raise ValueError("txn_date is not YYYYMMDDHHMMSS")
@@ -213,4 +217,4 @@ def answer(
 def request_txn_id(query: str) -> str:
     """`txn_id` as the request gave it, for answering even a request that cannot be read."""
     items = parse_qs(query).get("txn_id", [""])
-    return items[0][:64]
+    return items[0][:TXN_ID_LENGTH]

@@ -87,7 +87,7 @@ async def record(conn: AsyncConnection, recorded: Recorded) -> None:
         {
             "id": new_id("kpt"),
             "account_id": recorded.account.id,
-            "txn_id": asked.txn_id[:64],
+            "txn_id": asked.txn_id,
             "account": asked.account[:255],
             "payment_id": found.id if found is not None else None,
             "amount": asked.sum.amount,
