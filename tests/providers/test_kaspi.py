@@ -96,7 +96,9 @@ def test_a_qr_payment_is_created_polled_and_paid(
     assert payment["confirmation"]["payload"].startswith("https://qr.kaspi.kz/")
     qr = payment["provider_payment_id"]
     assert kaspi.payments[qr]["ExternalId"] == payment["id"]
-    assert httpx.get(f"{server.url}/pay/{payment['id']}").status_code == 200
+    page = httpx.get(f"{server.url}/pay/{payment['id']}")
+    assert page.status_code == 200
+    assert '<figure class="qr"' in page.text  # the QR code of Kaspi's QrToken, drawn by Kassa
 
     # No webhook: Kassa asks every poll_interval, not on the lost-notification schedule.
     stored = server.call(payments.find_payment(server.ctx, payment_id=payment["id"]))
