@@ -32,6 +32,7 @@ from kassa.providers.base import (
 )
 from kassa.providers.cloudpayments import CloudPaymentsProvider
 from kassa.providers.cryptopay import CryptoPayProvider
+from kassa.providers.kaspi import KaspiProvider
 from kassa.providers.oneplat import OnePlatProvider
 from kassa.providers.sandbox import SandboxProvider
 from kassa.providers.terminal import TerminalProvider
@@ -47,6 +48,7 @@ PROVIDERS: Mapping[str, type[Provider]] = MappingProxyType(
             TerminalProvider,
             CryptoPayProvider,
             OnePlatProvider,
+            KaspiProvider,
         )
     }
 )

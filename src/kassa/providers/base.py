@@ -362,6 +362,10 @@ class Provider:
     #: each naming the credential field whose value is the file's text (a provider's proof
     #: that the merchant owns the site); `kassa.services.providers.public_files` serves them.
     public_files: ClassVar[Mapping[str, str]] = MappingProxyType({})
+    #: For a provider that does not notify Kassa about its payments (Kaspi QR): how often
+    #: reconciliation asks about an open payment (`fetch`), instead of the sparse schedule of
+    #: `kassa.domain.checks` meant for lost notifications. `None`: that schedule.
+    poll_interval: ClassVar[timedelta | None] = None
 
     def __init__(
         self,
@@ -381,10 +385,13 @@ class Provider:
         #: as Kassa's settings replace or extend them.
         self.notification_sources = tuple(notification_sources)
 
-    def check_source(self, request: InboundRequest) -> None:
-        """Reject a notification whose sender is outside `notification_sources`. For providers
-        that do not sign their notifications; the address is the one the web layer
-        determined (X-Forwarded-For is believed only from a configured trusted proxy)."""
+    def check_source(
+        self, request: InboundRequest, networks: Sequence[IPNetwork] | None = None
+    ) -> None:
+        """Reject a notification whose sender is outside `networks` (by default
+        `notification_sources`). For providers that do not sign their notifications; the
+        address is the one the web layer determined (X-Forwarded-For is believed only from a
+        configured trusted proxy)."""
         try:
             address = ipaddress.ip_address(request.source_ip or "")
         except ValueError:
@@ -393,7 +400,8 @@ class Provider:
             ) from None
         if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
             address = address.ipv4_mapped
-        if not any(address in network for network in self.notification_sources):
+        allowed = self.notification_sources if networks is None else networks
+        if not any(address in network for network in allowed):
             raise NotificationRejected(f"{self.title} does not send notifications from {address}")
 
     @classmethod

@@ -506,3 +506,27 @@ terminal_operations = Table(
     # every few seconds: a short range of this index, however many operations are done.
     Index("ix_terminal_operations_state", "state", "updated_at"),
 )
+
+# Kaspi (`kassa.services.providers.kaspi`)
+
+#: Kaspi's check/pay `pay` requests, one row per Kaspi transaction (`txn_id`) of an account:
+#: the row's id is the `prv_txn_id` Kassa answered, and every repeat of the `pay` is answered
+#: from it.
+kaspi_transactions = Table(
+    "kaspi_transactions",
+    metadata,
+    Column("id", String(ID), primary_key=True),
+    Column("account_id", String(ID), ForeignKey("provider_accounts.id"), nullable=False),
+    Column("txn_id", String(64), nullable=False),
+    #: `account` as Kaspi sent it, and the payment it named if it is one of the account's.
+    Column("account", String(255), nullable=False),
+    Column("payment_id", String(ID), ForeignKey("payments.id"), index=True),
+    #: `sum`, in tiyn.
+    Column("amount", BigInteger, nullable=False),
+    Column("txn_date", String(14)),
+    Column("result", Integer, nullable=False),
+    Column("comment", String(255), nullable=False),
+    Column("notification_id", String(ID), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    UniqueConstraint("account_id", "txn_id"),
+)

@@ -10,6 +10,7 @@ from typing import Any
 from tests.conformance.drivers.base import Account, Driver, Reply
 from tests.conformance.drivers.cloudpayments import CloudPaymentsDriver
 from tests.conformance.drivers.cryptopay import CryptoPayDriver
+from tests.conformance.drivers.kaspi import KaspiDriver
 from tests.conformance.drivers.oneplat import OnePlatDriver
 from tests.conformance.drivers.sandbox import SandboxDriver
 from tests.conformance.drivers.terminal import TerminalDriver
@@ -25,6 +26,7 @@ DRIVERS: Mapping[str, type[Driver[Any, Any]]] = MappingProxyType(
             TerminalDriver,
             CryptoPayDriver,
             OnePlatDriver,
+            KaspiDriver,
         )
     }
 )

@@ -13,17 +13,35 @@ provider:
   provider module to read;
 - `jobs`: background jobs it needs (the TRC20 watcher), run by every background loop beside
   the core's, each claiming its own work;
-- `panel`: what the admin's payment page shows of its state for one payment.
+- `panel`: what the admin's payment page shows of its state for one payment;
+- `record`: called in the transaction that applies a verified notification of the provider,
+  before its updates are applied, to keep the provider's own record of it (Kaspi's check/pay
+  transactions). It may lock the payment it reads (`FOR UPDATE`), so that what it records
+  holds until the transaction ends. A duplicate's transaction is rolled back, and so is what
+  it recorded; a provider with a recorder never has its notifications applied in a batch;
+- `answer`: the provider's answer to a notification once Kassa has stored it, for a provider
+  whose answer must read Kassa's record (Kaspi answers a repeated `pay` with the id it
+  answered first); `None` leaves it to the provider's `reply`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from types import MappingProxyType
 
+from sqlalchemy.ext.asyncio import AsyncConnection
+
 from kassa.domain import Payment, ProviderAccount
-from kassa.providers import PaymentRequest
+from kassa.providers import (
+    CheckResult,
+    HookReply,
+    InboundRequest,
+    Notification,
+    PaymentRequest,
+    Verdict,
+)
 from kassa.services.context import Context
 from kassa.services.operations.jobs import Job, Service
 
@@ -44,6 +62,36 @@ Preparer = Callable[[Context, ProviderAccount, PaymentRequest], Awaitable[Paymen
 
 
 @dataclass(frozen=True, slots=True)
+class Recorded:
+    """A verified notification being applied, for a `record` hook: the account that
+    verified it, what it says, its stored id, its query and body as received, and the time
+    its writes bear."""
+
+    account: ProviderAccount
+    notification: Notification
+    notification_id: str
+    query: str
+    body: bytes
+    now: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Received:
+    """A notification as Kassa stored it, for an `answer` hook: the request, the verdict, the
+    stored row's id (empty when a rejected one was not stored) and, for a check, Kassa's
+    answer."""
+
+    request: InboundRequest
+    verdict: Verdict
+    notification_id: str
+    check: CheckResult | None = None
+
+
+Recorder = Callable[[AsyncConnection, Recorded], Awaitable[None]]
+Answerer = Callable[[Context, Received], Awaitable[HookReply | None]]
+
+
+@dataclass(frozen=True, slots=True)
 class ProviderState:
     """What one provider's state module adds to the core's work (see the module's text)."""
 
@@ -51,10 +99,15 @@ class ProviderState:
     prepare: Preparer | None = None
     jobs: tuple[Job | Service, ...] = ()
     panel: Callable[[Context, Payment], Awaitable[Panel | None]] | None = None
+    record: Recorder | None = None
+    answer: Answerer | None = None
 
+
+# The state modules import this one's types: imported here, below them.
+from kassa.services.providers import kaspi  # noqa: E402
 
 #: Every provider that keeps state: one line per provider in `_STATES`.
-_STATES: tuple[ProviderState, ...] = ()
+_STATES: tuple[ProviderState, ...] = (kaspi.STATE,)
 STATES: Mapping[str, ProviderState] = MappingProxyType({state.provider: state for state in _STATES})
 
 
@@ -82,4 +135,44 @@ async def panels(ctx: Context, payment: Payment) -> list[Panel]:
     return [panel] if panel is not None else []
 
 
-__all__ = ["STATES", "Panel", "ProviderState", "panels", "prepare", "provider_jobs"]
+def records(provider: str) -> bool:
+    """Whether `provider`'s notifications are recorded by its state module as applied."""
+    state = STATES.get(provider)
+    return state is not None and state.record is not None
+
+
+async def record(conn: AsyncConnection, recorded: Recorded) -> None:
+    """Let the provider's state module record a notification being applied, on `conn`."""
+    state = STATES.get(recorded.account.provider)
+    if state is not None and state.record is not None:
+        await state.record(conn, recorded)
+
+
+def answers(provider: str) -> bool:
+    """Whether `provider`'s state module answers its notifications (`answer`)."""
+    state = STATES.get(provider)
+    return state is not None and state.answer is not None
+
+
+async def answer(ctx: Context, provider: str, received: Received) -> HookReply | None:
+    """The provider's answer from its state module, or None for its own `reply`."""
+    state = STATES.get(provider)
+    if state is None or state.answer is None:
+        return None
+    return await state.answer(ctx, received)
+
+
+__all__ = [
+    "STATES",
+    "Panel",
+    "ProviderState",
+    "Received",
+    "Recorded",
+    "answer",
+    "answers",
+    "panels",
+    "prepare",
+    "provider_jobs",
+    "record",
+    "records",
+]
