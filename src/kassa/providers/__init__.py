@@ -33,6 +33,7 @@ from kassa.providers.base import (
 from kassa.providers.cloudpayments import CloudPaymentsProvider
 from kassa.providers.sandbox import SandboxProvider
 from kassa.providers.terminal import TerminalProvider
+from kassa.providers.tron_usdt import TronUsdtProvider
 from kassa.providers.yookassa import YooKassaProvider
 
 PROVIDERS: Mapping[str, type[Provider]] = MappingProxyType(
@@ -43,6 +44,7 @@ PROVIDERS: Mapping[str, type[Provider]] = MappingProxyType(
             YooKassaProvider,
             CloudPaymentsProvider,
             TerminalProvider,
+            TronUsdtProvider,
         )
     }
 )

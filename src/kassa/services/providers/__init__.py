@@ -26,6 +26,7 @@ from kassa.domain import Payment, ProviderAccount
 from kassa.providers import PaymentRequest
 from kassa.services.context import Context
 from kassa.services.operations.jobs import Job, Service
+from kassa.services.providers import tron_usdt
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,7 +55,9 @@ class ProviderState:
 
 
 #: Every provider that keeps state: one line per provider in `_STATES`.
-_STATES: tuple[ProviderState, ...] = ()
+_STATES: tuple[ProviderState, ...] = (
+    ProviderState("tron_usdt", tron_usdt.prepare, (tron_usdt.WATCHER,), tron_usdt.panel),
+)
 STATES: Mapping[str, ProviderState] = MappingProxyType({state.provider: state for state in _STATES})
 
 
