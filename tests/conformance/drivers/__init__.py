@@ -11,12 +11,19 @@ from tests.conformance.drivers.base import Account, Driver, Reply
 from tests.conformance.drivers.cloudpayments import CloudPaymentsDriver
 from tests.conformance.drivers.sandbox import SandboxDriver
 from tests.conformance.drivers.terminal import TerminalDriver
+from tests.conformance.drivers.tron_usdt import TronUsdtDriver
 from tests.conformance.drivers.yookassa import YooKassaDriver
 
 DRIVERS: Mapping[str, type[Driver[Any, Any]]] = MappingProxyType(
     {
         driver.provider.name: driver
-        for driver in (SandboxDriver, YooKassaDriver, CloudPaymentsDriver, TerminalDriver)
+        for driver in (
+            SandboxDriver,
+            YooKassaDriver,
+            CloudPaymentsDriver,
+            TerminalDriver,
+            TronUsdtDriver,
+        )
     }
 )
 
