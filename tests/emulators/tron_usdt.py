@@ -77,7 +77,7 @@ class TronGridEmulator:
         symbol: str = "USDT",
     ) -> dict[str, Any]:
         """Append a transfer of `value` raw units to `to`; returns its entry."""
-        entry = {
+        entry: dict[str, Any] = {
             "transaction_id": secrets.token_hex(32),
             "token_info": {
                 "symbol": symbol,

@@ -389,7 +389,7 @@ async def panel(ctx: Context, payment: Payment) -> Panel | None:
         return None
     return Panel(
         title=N_("USDT-TRC20 transfers"),
-        columns=(N_("Sent at"), N_("Transaction"), N_("From"), N_("Amount"), N_("What it is")),
+        columns=(N_("Sent at"), N_("Transaction"), N_("Sender"), N_("Amount"), N_("What it is")),
         rows=tuple(
             (
                 row["block_at"].isoformat(timespec="seconds"),
