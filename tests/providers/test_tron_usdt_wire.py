@@ -35,7 +35,7 @@ ADDRESS = "TJRabPrwbZy45sbavfcjinPJC18kjpRTv8"
 SECRET = "watcher-secret"
 
 
-def entry(value: str = "1500000", **fields: Any) -> dict[str, Any]:
+def entry(value: Any = "1500000", **fields: Any) -> dict[str, Any]:
     """A transfer as TronGrid's documentation shows one."""
     return {
         "transaction_id": "ab" * 32,
