@@ -189,6 +189,19 @@ async def _payment(server: LiveServer, payment_id: str) -> Any:
     return await find_payment(server.ctx, payment_id=payment_id)
 
 
+def test_two_exact_transfers_seen_at_once_pay_once(
+    server: LiveServer, api: httpx.Client, shop: ProviderShop, trongrid: TronGridEmulator
+) -> None:
+    payment = create(api)
+    first = trongrid.transfer(address(shop), to_send(payment))
+    trongrid.transfer(address(shop), to_send(payment))
+    watch(server)
+    paid = current(api, payment)
+    assert (paid["status"], paid["provider_payment_id"]) == ("succeeded", first["transaction_id"])
+    assert [kind for kind, _ in transfers(server, payment)] == ["matched", "repeated"]
+    assert event_types(server, payment["id"]) == ["payment.created", "payment.succeeded"]
+
+
 def test_a_transfer_after_expiry_is_late_and_the_payment_expires(
     server: LiveServer, api: httpx.Client, shop: ProviderShop, trongrid: TronGridEmulator
 ) -> None:

@@ -247,8 +247,17 @@ class TronUsdtProvider(Provider):
         self, *, since: int, until: int | None = None, address: str | None = None
     ) -> AsyncIterator[Transfer]:
         """Confirmed transfers of the token to `address` (the account's) with block times
-        from `since` (ms), oldest first, page after page; other tokens' and outgoing
-        transfers are left out."""
+        from `since` (ms), oldest first; see `pages`."""
+        async for page in self.pages(since=since, until=until, address=address):
+            for transfer in page:
+                yield transfer
+
+    async def pages(
+        self, *, since: int, until: int | None = None, address: str | None = None
+    ) -> AsyncIterator[list[Transfer]]:
+        """TronGrid's pages of confirmed transfers of the token to `address` (the account's)
+        with block times from `since` to `until` (ms), oldest first, until the last page;
+        other tokens' and outgoing transfers, and other events, are left out."""
         address = address or self.address
         params: dict[str, str | int] = {
             "only_confirmed": "true",
@@ -260,20 +269,18 @@ class TronUsdtProvider(Provider):
         }
         if until is not None:
             params["max_timestamp"] = until
-        headers = (
-            {"TRON-PRO-API-KEY": key} if (key := self.account.credentials.get("api_key")) else {}
-        )
+        key = self.account.credentials.get("api_key")
+        headers = {"TRON-PRO-API-KEY": key} if key else {}
         url = f"{self.api_url}/v1/accounts/{address}/transactions/trc20"
         while True:
             page = await self._page(url, params, headers)
-            for entry in page["data"]:
-                transfer = read_transfer(entry)
-                if (
-                    transfer.contract == self.contract
-                    and transfer.recipient == address
-                    and entry["type"] == "Transfer"
-                ):
-                    yield transfer
+            yield [
+                transfer
+                for transfer in map(read_transfer, page["data"])
+                if transfer.contract == self.contract
+                and transfer.recipient == address
+                and transfer.raw["type"] == "Transfer"
+            ]
             fingerprint = (page.get("meta") or {}).get("fingerprint")
             if not fingerprint or not page["data"]:
                 return

@@ -241,9 +241,9 @@ async def _look(ctx: Context, account: ProviderAccount) -> int:
     since = checkpoint - int(OVERLAP.total_seconds() * 1000)
     seen = 0
     try:
-        async for transfer in gateway.transfers(since=since):
-            seen += await _observe(ctx, account, transfer)
-            checkpoint = max(checkpoint, transfer.block_timestamp)
+        async for page in gateway.pages(since=since):
+            seen += await _observe(ctx, account, page)
+            checkpoint = max([checkpoint, *(transfer.block_timestamp for transfer in page)])
     except ProviderError as exc:
         failures = watch_row["failures"] + 1
         wait = min(timedelta(seconds=gateway.poll_interval * 2**failures), MAX_BACKOFF)
@@ -269,77 +269,122 @@ async def _look(ctx: Context, account: ProviderAccount) -> int:
     return seen
 
 
-async def _observe(ctx: Context, account: ProviderAccount, transfer: Transfer) -> int:
-    """Record `transfer` once with what it is; deliver a match (again, if its delivery did
-    not finish before). Returns 1 for a transfer not seen before."""
-    key = (tron_transfers.c.address == transfer.recipient) & (
-        tron_transfers.c.transaction_id == transfer.transaction_id
+async def _observe(ctx: Context, account: ProviderAccount, page: list[Transfer]) -> int:
+    """Record each transfer of `page` not seen before with what it is, in one transaction;
+    then deliver the matches not yet delivered (again, if a delivery did not finish).
+    Returns how many transfers were new."""
+    if not page:
+        return 0
+    address = page[0].recipient  # a page is of one address
+    ids = [transfer.transaction_id for transfer in page]
+    recorded = select(tron_transfers).where(
+        tron_transfers.c.address == address, tron_transfers.c.transaction_id.in_(ids)
     )
     async with ctx.db.write() as conn:
-        known = (await conn.execute(select(tron_transfers).where(key))).mappings().first()
-        if known is None:
-            kind, payment_id = await _classify(conn, transfer)
+        known = {row["transaction_id"]: row for row in (await conn.execute(recorded)).mappings()}
+        new = [transfer for transfer in page if transfer.transaction_id not in known]
+        if new:
+            held = await _held(conn, address, since=min(transfer.at for transfer in new))
+            paid: set[str] = set()  # payments a transfer of this page pays
+            rows = [_record(account, transfer, held, paid, now=ctx.clock()) for transfer in new]
             await conn.execute(
                 insert_ignoring_conflict(
                     conn.dialect.name, tron_transfers, index_elements=["address", "transaction_id"]
                 ),
-                {
-                    "address": transfer.recipient,
-                    "transaction_id": transfer.transaction_id,
-                    "account_id": account.id,
-                    "sender": transfer.sender,
-                    "amount": transfer.value,
-                    "block_at": transfer.at,
-                    "seen_at": ctx.clock(),
-                    "kind": kind.value,
-                    "payment_id": payment_id,
-                    "raw": dict(transfer.raw),
-                },
+                rows,
             )
-            known = (await conn.execute(select(tron_transfers).where(key))).mappings().one()
-            new = 1
-        else:
-            new = 0
-    if known["kind"] == TransferKind.MATCHED and known["notification_id"] is None:
-        notification_id = await deliver(ctx, account, known["payment_id"], transfer)
-        async with ctx.db.write() as conn:
-            await conn.execute(
-                update(tron_transfers).where(key).values(notification_id=notification_id)
-            )
-    elif new and known["kind"] != TransferKind.MATCHED:
-        log.warning(
-            "USDT-TRC20 transfer %s of %s to %s is %s (payment %s): not credited",
-            transfer.transaction_id,
-            exact_amount(transfer.value),
-            transfer.recipient,
-            known["kind"],
-            known["payment_id"],
+            known = {
+                row["transaction_id"]: row for row in (await conn.execute(recorded)).mappings()
+            }
+    for transfer in page:
+        row = known[transfer.transaction_id]
+        if row["kind"] == TransferKind.MATCHED and row["notification_id"] is None:
+            notification_id = await deliver(ctx, account, row["payment_id"], transfer)
+            async with ctx.db.write() as conn:
+                await conn.execute(
+                    update(tron_transfers)
+                    .where(
+                        tron_transfers.c.address == address,
+                        tron_transfers.c.transaction_id == transfer.transaction_id,
+                    )
+                    .values(notification_id=notification_id)
+                )
+    for transfer in new:
+        kind, payment_id = (
+            known[transfer.transaction_id]["kind"],
+            known[transfer.transaction_id]["payment_id"],
         )
-    return new
+        if kind != TransferKind.MATCHED:
+            log.warning(
+                "USDT-TRC20 transfer %s of %s to %s is %s (payment %s): not credited",
+                transfer.transaction_id,
+                exact_amount(transfer.value),
+                address,
+                kind,
+                payment_id,
+            )
+    return len(new)
 
 
-async def _classify(conn: AsyncConnection, transfer: Transfer) -> tuple[TransferKind, str | None]:
-    """What `transfer` is, and the payment it is about (see the module's text)."""
-    held = select(
-        tron_reservations.c.payment_id,
-        tron_reservations.c.amount,
-        payments.c.status,
-        payments.c.expires_at,
-        payments.c.provider_payment_id,
-    ).join(payments, payments.c.id == tron_reservations.c.payment_id)
-    held = held.where(
-        tron_reservations.c.address == transfer.recipient,
-        tron_reservations.c.held_until >= transfer.at,
-        tron_reservations.c.created_at <= transfer.at + OVERLAP,
+async def _held(conn: AsyncConnection, address: str, *, since: datetime) -> list[Any]:
+    """The reservations of `address` held at `since` or later, with their payments' state."""
+    query = (
+        select(
+            tron_reservations.c.payment_id,
+            tron_reservations.c.amount,
+            tron_reservations.c.created_at,
+            tron_reservations.c.held_until,
+            payments.c.status,
+            payments.c.expires_at,
+            payments.c.provider_payment_id,
+        )
+        .join(payments, payments.c.id == tron_reservations.c.payment_id)
+        .where(tron_reservations.c.address == address, tron_reservations.c.held_until >= since)
     )
-    rows = (await conn.execute(held)).mappings().all()
+    return list((await conn.execute(query)).mappings())
+
+
+def _record(
+    account: ProviderAccount, transfer: Transfer, held: list[Any], paid: set[str], *, now: datetime
+) -> dict[str, Any]:
+    """The row recording `transfer`, with what it is (`paid`: the payments earlier
+    transfers of the page pay, to which it adds)."""
+    kind, payment_id = _classify(transfer, held, paid)
+    if kind == TransferKind.MATCHED and payment_id is not None:
+        paid.add(payment_id)
+    return {
+        "address": transfer.recipient,
+        "transaction_id": transfer.transaction_id,
+        "account_id": account.id,
+        "sender": transfer.sender,
+        "amount": transfer.value,
+        "block_at": transfer.at,
+        "seen_at": now,
+        "kind": kind.value,
+        "payment_id": payment_id,
+        "notification_id": None,
+        "raw": dict(transfer.raw),
+    }
+
+
+def _classify(
+    transfer: Transfer, held: list[Any], paid: set[str]
+) -> tuple[TransferKind, str | None]:
+    """What `transfer` is, and the payment it is about (see the module's text), among the
+    reservations `held` when it was sent and the payments already `paid`."""
+    rows = [
+        row
+        for row in held
+        if row["held_until"] >= transfer.at and row["created_at"] <= transfer.at + OVERLAP
+    ]
     exact = next((row for row in rows if row["amount"] == transfer.value), None)
     if exact is not None:
         status = PaymentStatus(exact["status"])
         expired = exact["expires_at"] is not None and transfer.at > exact["expires_at"]
-        if status == PaymentStatus.SUCCEEDED and exact["provider_payment_id"] != (
-            transfer.transaction_id
-        ):
+        paid_otherwise = status == PaymentStatus.SUCCEEDED and (
+            exact["provider_payment_id"] != transfer.transaction_id
+        )
+        if paid_otherwise or exact["payment_id"] in paid:
             return TransferKind.REPEATED, exact["payment_id"]
         if expired or status not in (*OPEN_STATUSES, PaymentStatus.SUCCEEDED):
             return TransferKind.LATE, exact["payment_id"]
