@@ -153,6 +153,7 @@ class TronUsdtProvider(Provider):
     methods = frozenset({"crypto"})
     currencies = frozenset({ASSET})
     simulated_events = ("transfer",)
+    notifies_hook_url = False
     credential_fields = (
         CredentialField(
             "address", N_("The shop's TRON address that receives USDT (case-sensitive)")
