@@ -271,3 +271,19 @@ def test_the_simulated_transfer_is_of_the_exact_amount() -> None:
     transfer = json.loads(simulated.body)["transfer"]
     assert (transfer["value"], transfer["to"]) == ("1500042", ADDRESS)
     assert transfer["token_info"]["address"] == USDT_CONTRACT
+
+
+@pytest.mark.parametrize(
+    ("setting", "seconds"),
+    [
+        ("", 10.0),
+        ("30", 30.0),
+        ("0.1", 1.0),
+        ("inf", 10.0),
+        ("nan", 10.0),
+        ("ten", 10.0),
+        ("1e9", 3600.0),
+    ],
+)
+def test_the_poll_interval_is_read_safely(setting: str, seconds: float) -> None:
+    assert provider(poll_interval=setting).poll_interval == seconds

@@ -34,6 +34,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import math
 import secrets
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
@@ -194,12 +195,13 @@ class TronUsdtProvider(Provider):
 
     @property
     def poll_interval(self) -> float:
-        """The watcher's interval for this account; an unreadable setting means the default."""
+        """The watcher's interval for this account, in seconds: between 1 and an hour; an
+        unreadable setting means the default."""
         try:
             interval = float(self.account.credentials.get("poll_interval") or 10)
         except ValueError:
             return 10.0
-        return interval if interval >= 1 else 1.0
+        return min(max(interval, 1.0), 3600.0) if math.isfinite(interval) else 10.0
 
     async def create(self, request: PaymentRequest) -> ProviderPayment:
         """Nothing is created anywhere: the payer is told the address and the exact amount

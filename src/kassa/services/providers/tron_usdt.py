@@ -184,9 +184,11 @@ async def watch(ctx: Context) -> int:
             records.provider_account(row, ctx.keyring)
             for row in (await conn.execute(query)).mappings()
         ]
+        scheduled = select(tron_watches.c.account_id, tron_watches.c.next_poll_at)
+        next_look = {row.account_id: row.next_poll_at for row in await conn.execute(scheduled)}
     seen = 0
     for account in accounts:
-        if await _claim(ctx, account, now):
+        if next_look.get(account.id, now) <= now and await _claim(ctx, account, now):
             seen += await _look(ctx, account)
     return seen
 
