@@ -54,6 +54,8 @@ class TronGridEmulator:
         self.chain: list[dict[str, Any]] = []
         self.unconfirmed: set[str] = set()
         self.keys: list[str | None] = []
+        #: The address of every call, in order.
+        self.looked: list[str] = []
         self.required_key: str | None = None
         self.limited = False
         self.down = False
@@ -133,6 +135,7 @@ class TronGridEmulator:
         if not 0 < limit <= 200:
             return _error(400, "limit must be between 1 and 200")
         address, contract = request.path_params["address"], query.get("contract_address")
+        self.looked.append(address)
         with self._lock:
             chain = list(self.chain)
             unconfirmed = set(self.unconfirmed)

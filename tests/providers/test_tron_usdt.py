@@ -16,7 +16,8 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from kassa.domain.money import from_decimal
+from kassa.domain import Role
+from kassa.domain.money import format_major, from_decimal
 from kassa.providers import PaymentRequest
 from kassa.services.notifications import simulate
 from kassa.services.payments import expiry
@@ -24,6 +25,7 @@ from kassa.services.providers import panels
 from kassa.services.providers import tron_usdt as state
 from kassa.services.shops import shops
 from kassa.store.tables import tron_transfers, tron_watches
+from tests.admin.conftest import new_user, signed_in, text_of
 from tests.emulators.tron_usdt import TronGridEmulator, new_address, running
 from tests.helpers import ProviderShop, event_types, later, make_provider_shop, stored_notifications
 from tests.live import LiveServer
@@ -200,6 +202,41 @@ def test_two_exact_transfers_seen_at_once_pay_once(
     assert (paid["status"], paid["provider_payment_id"]) == ("succeeded", first["transaction_id"])
     assert [kind for kind, _ in transfers(server, payment)] == ["matched", "repeated"]
     assert event_types(server, payment["id"]) == ["payment.created", "payment.succeeded"]
+
+
+def test_the_admins_payment_page_shows_the_transfers(
+    server: LiveServer, api: httpx.Client, shop: ProviderShop, trongrid: TronGridEmulator
+) -> None:
+    payment = create(api)
+    short = trongrid.transfer(address(shop), to_send(payment) - 1)
+    watch(server)
+    viewer = signed_in(server, new_user(server, Role.VIEWER))
+    try:
+        page = viewer.get(f"/admin/payments/{payment['id']}")
+        assert page.status_code == 200
+        shown = text_of(page.text)
+        assert "USDT-TRC20 transfers" in shown
+        assert short["transaction_id"] in shown
+        assert f"{format_major(to_send(payment) - 1, 'USDT')} USDT underpaid" in shown
+        viewer.cookies.set("kassa_lang", "ru", path="/admin")
+        russian = text_of(viewer.get(f"/admin/payments/{payment['id']}").text)
+    finally:
+        viewer.close()
+    assert "Переводы USDT-TRC20" in russian
+
+
+def test_watchers_at_once_look_once(
+    server: LiveServer, shop: ProviderShop, trongrid: TronGridEmulator
+) -> None:
+    watched = address(shop)
+    ahead = later(server, timedelta(hours=2))
+
+    async def at_once() -> list[int]:
+        return list(await asyncio.gather(*(state.watch(ahead) for _ in range(6))))
+
+    before = [key for key in trongrid.looked if key == watched]
+    server.call(at_once())
+    assert [key for key in trongrid.looked if key == watched] == [*before, watched]
 
 
 def test_a_transfer_after_expiry_is_late_and_the_payment_expires(
