@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
@@ -237,6 +238,45 @@ def test_watchers_at_once_look_once(
     before = [key for key in trongrid.looked if key == watched]
     server.call(at_once())
     assert [key for key in trongrid.looked if key == watched] == [*before, watched]
+
+
+def test_a_match_whose_delivery_broke_off_is_delivered_at_the_next_look(
+    server: LiveServer,
+    api: httpx.Client,
+    shop: ProviderShop,
+    trongrid: TronGridEmulator,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    payment = create(api)
+    trongrid.transfer(address(shop), to_send(payment))
+
+    async def dies(*_: Any) -> None:
+        raise RuntimeError("the worker died")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(state, "deliver", dies)
+        with pytest.raises(RuntimeError):
+            watch(server)
+    assert transfers(server, payment) == [("matched", to_send(payment))]
+    assert current(api, payment)["status"] == "pending"
+    watch(server, state.LEASE + timedelta(hours=3))  # once the dead worker's claim has run out
+    assert current(api, payment)["status"] == "succeeded"
+    assert len(stored_notifications(server, shop.name)) == 1
+
+
+def test_a_notification_posted_by_anyone_else_is_refused(
+    server: LiveServer, api: httpx.Client, shop: ProviderShop
+) -> None:
+    payment = create(api)
+    body = json.dumps({"payment": payment["id"], "transfer": {"value": str(to_send(payment))}})
+    forged = httpx.post(
+        f"{server.url}/hooks/tron_usdt/{shop.name}",
+        content=body,
+        headers={"content-type": "application/json", "x-kassa-watcher-signature": "0" * 64},
+    )
+    assert forged.status_code == 401
+    assert current(api, payment)["status"] == "pending"
+    assert stored_notifications(server, shop.name)[-1]["verdict"] == "rejected"
 
 
 def test_a_transfer_after_expiry_is_late_and_the_payment_expires(
