@@ -25,7 +25,7 @@ from kassa.services.payments import expiry
 from kassa.services.providers import panels
 from kassa.services.providers import tron_usdt as state
 from kassa.services.shops import shops
-from kassa.store.tables import tron_transfers, tron_watches
+from kassa.store.tables import tron_reservations, tron_transfers, tron_watches
 from tests.admin.conftest import new_user, signed_in, text_of
 from tests.emulators.tron_usdt import TronGridEmulator, new_address, running
 from tests.helpers import ProviderShop, event_types, later, make_provider_shop, stored_notifications
@@ -291,6 +291,22 @@ def test_a_transfer_after_expiry_is_late_and_the_payment_expires(
     server.call(expiry.expire_due(later(server, timedelta(minutes=3))))
     assert current(api, payment)["status"] == "expired"
     assert event_types(server, payment["id"]) == ["payment.created", "payment.expired"]
+
+
+def test_reservations_are_forgotten_a_week_after_they_hold(
+    server: LiveServer, api: httpx.Client, shop: ProviderShop
+) -> None:
+    payment = create(api, expires_in=60)
+
+    async def reserved() -> bool:
+        async with server.ctx.db.read() as conn:
+            query = select(tron_reservations).where(tron_reservations.c.payment_id == payment["id"])
+            return (await conn.execute(query)).first() is not None
+
+    watch(server, timedelta(days=1))
+    assert server.call(reserved())
+    watch(server, timedelta(days=8))
+    assert not server.call(reserved())
 
 
 def test_many_pages_are_read_to_the_end(

@@ -77,6 +77,9 @@ NAME = TronUsdtProvider.name
 TAILS = 9_999
 #: How long after a payment's expiry its amount stays reserved.
 HOLD_AFTER_EXPIRY = timedelta(hours=1)
+#: How long a reservation is kept once it no longer holds its amount: transfers sent while
+#: it held are recognised by it (late, underpaid…) even if the watcher sees them this late.
+KEEP_RESERVATIONS = timedelta(days=7)
 #: How far before its checkpoint the watcher reads again (transfers are de-duplicated).
 OVERLAP = timedelta(minutes=5)
 #: How long a claimed account is left to the worker that claimed it.
@@ -267,6 +270,12 @@ async def _look(ctx: Context, account: ProviderAccount) -> int:
             update(tron_watches)
             .where(tron_watches.c.account_id == account.id)
             .values(checkpoint=checkpoint, **values)
+        )
+        await conn.execute(
+            delete(tron_reservations).where(
+                tron_reservations.c.address == account.credentials["address"],
+                tron_reservations.c.held_until < ctx.clock() - KEEP_RESERVATIONS,
+            )
         )
     return seen
 
