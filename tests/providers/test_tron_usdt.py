@@ -126,6 +126,18 @@ def test_concurrent_creates_never_share_an_amount(api: httpx.Client) -> None:
     assert len(set(amounts)) == len(amounts)
 
 
+def test_when_every_tail_is_taken_the_create_is_refused_clearly(
+    api: httpx.Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(state, "TAILS", 2)
+    first, second = create(api, amount=PRICE + 5_000), create(api, amount=PRICE + 5_000)
+    assert {to_send(first), to_send(second)} == {PRICE + 5_001, PRICE + 5_002}
+    refused = api.post("/v1/payments", json={"amount": PRICE + 5_000, "currency": "USDT"})
+    assert refused.status_code == 409, refused.text
+    assert "reserved for an open payment" in refused.json()["error"]["message"]
+    assert len(api.get("/v1/payments").json()["data"]) == 2
+
+
 def test_a_retried_prepare_finds_the_amount_reserved_first(
     server: LiveServer, shop: ProviderShop
 ) -> None:

@@ -43,7 +43,7 @@ from sqlalchemy import Insert, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from kassa.domain import Payment, PaymentStatus, ProviderAccount, ProviderError
+from kassa.domain import Conflict, Payment, PaymentStatus, ProviderAccount, ProviderError
 from kassa.domain.status import OPEN_STATUSES
 from kassa.domain.translatable import N_
 from kassa.providers import InboundRequest, PaymentRequest
@@ -141,7 +141,7 @@ async def prepare(
         if found is not None:
             prepared = {PREPARED_AMOUNT: str(found["amount"]), PREPARED_ADDRESS: found["address"]}
             return replace(request, prepared={**request.prepared, **prepared})
-    raise ProviderError(
+    raise Conflict(
         f"Every amount near {exact_amount(request.amount)} USDT is reserved for an open "
         "payment to this address; try again later or another price"
     )
