@@ -5,7 +5,8 @@ among the payments to one address that can still be paid. `prepare` reserves it 
 payment is created: the price plus a tail of 1 to `TAILS` raw units (0.000001 to 0.009999
 USDT), unique per address by a unique index, held until `HOLD_AFTER_EXPIRY` after the
 payment's expiry (so a transfer that comes a little late is recognised as late rather than
-taken for a newer payment's), then free for another payment. Retried for one payment id, it
+taken for a newer payment's), then free for another payment (and forgotten after
+`KEEP_RESERVATIONS`). Retried for one payment id, it
 finds what it reserved; concurrent creates each insert their own candidate amount, and the
 unique index lets exactly one of them have it (the others pick again).
 
@@ -22,7 +23,7 @@ transfer once (keyed by address and transaction id) with what it is:
   `watcher_secret`;
 - `repeated`: the exact amount of a payment already paid by another transfer;
 - `late`: the exact amount of a payment that had expired or ended when it was sent;
-- `underpaid` / `overpaid`: within `NEAR` of a reserved amount, but not it;
+- `underpaid` / `overpaid`: within a tenth (`NEAR`) of a reserved amount, but not it;
 - `unmatched`: anything else.
 
 Only `matched` transfers are credited; the others are shown on the payment's admin page (its
@@ -187,6 +188,8 @@ async def watch(ctx: Context) -> int:
             records.provider_account(row, ctx.keyring)
             for row in (await conn.execute(query)).mappings()
         ]
+        if not accounts:  # most Kassas: one cheap query a second
+            return 0
         scheduled = select(tron_watches.c.account_id, tron_watches.c.next_poll_at)
         next_look = {row.account_id: row.next_poll_at for row in await conn.execute(scheduled)}
     seen = 0
