@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -14,6 +15,7 @@ import pytest
 
 from kassa.domain import (
     NotificationRejected,
+    NotSupported,
     Payment,
     PaymentStatus,
     ProviderAccount,
@@ -287,3 +289,13 @@ def test_the_simulated_transfer_is_of_the_exact_amount() -> None:
 )
 def test_the_poll_interval_is_read_safely(setting: str, seconds: float) -> None:
     assert provider(poll_interval=setting).poll_interval == seconds
+
+
+@pytest.mark.parametrize(
+    "confirmation", [None, {"address": ADDRESS}, {"address": ADDRESS, "amount": "1.5e3"}]
+)
+def test_a_payment_without_a_transfer_to_look_for_cannot_be_asked_about(
+    confirmation: dict[str, str] | None,
+) -> None:
+    with pytest.raises(NotSupported):
+        asyncio.run(provider().fetch(replace(payment(), confirmation=confirmation)))

@@ -36,12 +36,14 @@ import hmac
 import json
 import math
 import secrets
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, Mapping
+from contextlib import aclosing
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from kassa.domain import (
+    AmountInvalid,
     NotificationRejected,
     NotSupported,
     Payment,
@@ -230,25 +232,27 @@ class TronUsdtProvider(Provider):
         try:
             address = str(confirmation["address"])
             expected = from_decimal(str(confirmation["amount"]), ASSET)
-        except (KeyError, ValueError) as exc:
+        except (KeyError, AmountInvalid) as exc:
             raise NotSupported(f"payment {payment.id} has no transfer to look for") from exc
         until = payment.expires_at
-        async for transfer in self.transfers(
+        found = self.transfers(
             since=_ms(payment.created_at - CLOCK_SKEW),
             until=None if until is None else _ms(until),
             address=address,
-        ):
-            if transfer.value == expected:
-                return PaymentUpdate(
-                    status=PaymentStatus.SUCCEEDED,
-                    payment_id=payment.id,
-                    provider_payment_id=transfer.transaction_id,
-                )
+        )
+        async with aclosing(found):
+            async for transfer in found:
+                if transfer.value == expected:
+                    return PaymentUpdate(
+                        status=PaymentStatus.SUCCEEDED,
+                        payment_id=payment.id,
+                        provider_payment_id=transfer.transaction_id,
+                    )
         return PaymentUpdate(status=PaymentStatus.PENDING, payment_id=payment.id)
 
     async def transfers(
         self, *, since: int, until: int | None = None, address: str | None = None
-    ) -> AsyncIterator[Transfer]:
+    ) -> AsyncGenerator[Transfer, None]:
         """Confirmed transfers of the token to `address` (the account's) with block times
         from `since` (ms), oldest first; see `pages`."""
         async for page in self.pages(since=since, until=until, address=address):
@@ -257,7 +261,7 @@ class TronUsdtProvider(Provider):
 
     async def pages(
         self, *, since: int, until: int | None = None, address: str | None = None
-    ) -> AsyncIterator[list[Transfer]]:
+    ) -> AsyncGenerator[list[Transfer], None]:
         """TronGrid's pages of confirmed transfers of the token to `address` (the account's)
         with block times from `since` to `until` (ms), oldest first, until the last page;
         other tokens' and outgoing transfers, and other events, are left out."""
