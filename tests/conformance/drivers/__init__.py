@@ -9,6 +9,8 @@ from typing import Any
 
 from tests.conformance.drivers.base import Account, Driver, Reply
 from tests.conformance.drivers.cloudpayments import CloudPaymentsDriver
+from tests.conformance.drivers.cryptopay import CryptoPayDriver
+from tests.conformance.drivers.oneplat import OnePlatDriver
 from tests.conformance.drivers.sandbox import SandboxDriver
 from tests.conformance.drivers.terminal import TerminalDriver
 from tests.conformance.drivers.tron_usdt import TronUsdtDriver
@@ -22,6 +24,8 @@ DRIVERS: Mapping[str, type[Driver[Any, Any]]] = MappingProxyType(
             YooKassaDriver,
             CloudPaymentsDriver,
             TerminalDriver,
+            CryptoPayDriver,
+            OnePlatDriver,
             TronUsdtDriver,
         )
     }
