@@ -24,6 +24,7 @@ unless told otherwise, so a fake token is one call away), confirmed unless `conf
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import secrets
 import threading
@@ -44,8 +45,14 @@ _BASE58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
 
 
 def new_address() -> str:
-    """A random address of TRON's shape (T and 33 base58 characters; no valid checksum)."""
-    return "T" + "".join(secrets.choice(_BASE58) for _ in range(33))
+    """A new random TRON address: base58check of 0x41 and 20 random bytes (TRON's format)."""
+    payload = b"\x41" + secrets.token_bytes(20)
+    raw = payload + hashlib.sha256(hashlib.sha256(payload).digest()).digest()[:4]
+    number, text = int.from_bytes(raw, "big"), ""
+    while number:
+        number, digit = divmod(number, 58)
+        text = _BASE58[digit] + text
+    return text
 
 
 class TronGridEmulator:

@@ -16,6 +16,7 @@ import pytest
 from kassa.domain import (
     NotificationRejected,
     NotSupported,
+    ParameterInvalid,
     Payment,
     PaymentStatus,
     ProviderAccount,
@@ -32,6 +33,7 @@ from kassa.providers.tron_usdt import (
     exact_amount,
     read_transfer,
 )
+from tests.emulators.tron_usdt import new_address
 
 ADDRESS = "TJRabPrwbZy45sbavfcjinPJC18kjpRTv8"
 SECRET = "watcher-secret"
@@ -299,3 +301,23 @@ def test_a_payment_without_a_transfer_to_look_for_cannot_be_asked_about(
 ) -> None:
     with pytest.raises(NotSupported):
         asyncio.run(provider().fetch(replace(payment(), confirmation=confirmation)))
+
+
+def test_an_address_is_checked_when_the_account_is_configured() -> None:
+    check = TronUsdtProvider.check_credentials
+    check({"address": ADDRESS, "contract": USDT_CONTRACT, "poll_interval": "15"}, test=False)
+    check({"address": new_address()}, test=True)
+    for wrong in (ADDRESS.lower(), ADDRESS[:-1] + "9", ADDRESS[1:], "0x" + "ab" * 20, ""):
+        with pytest.raises(ParameterInvalid, match="not a TRON address") as refused:
+            check({"address": ADDRESS, "contract": wrong or "T"}, test=False)
+        assert refused.value.param == "contract"
+    with pytest.raises(ParameterInvalid, match="not a TRON address"):
+        check({"address": USDT_CONTRACT.swapcase()}, test=False)
+
+
+@pytest.mark.parametrize("interval", ["0", "0.5", "3601", "ten", "nan", "inf"])
+def test_a_poll_interval_out_of_range_is_refused(interval: str) -> None:
+    with pytest.raises(ParameterInvalid, match="poll_interval"):
+        TronUsdtProvider.check_credentials(
+            {"address": ADDRESS, "poll_interval": interval}, test=True
+        )

@@ -46,6 +46,7 @@ from kassa.domain import (
     AmountInvalid,
     NotificationRejected,
     NotSupported,
+    ParameterInvalid,
     Payment,
     PaymentStatus,
     PaymentUpdate,
@@ -138,6 +139,26 @@ def exact_amount(amount: int) -> str:
     return format_major(amount, ASSET)
 
 
+_BASE58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
+
+
+def is_address(text: str) -> bool:
+    """Whether `text` is a TRON address in base58check: 25 bytes, 0x41 and the 20 bytes of the
+    account, then the first 4 bytes of SHA-256(SHA-256()) of those 21. A changed letter or its
+    case (base58 is case-sensitive) fails the checksum."""
+    if len(text) != 34 or not all(char in _BASE58 for char in text):
+        return False
+    number = 0
+    for char in text:
+        number = number * 58 + _BASE58.index(char)
+    if number >= 1 << 200:
+        return False
+    raw = number.to_bytes(25, "big")
+    payload, checksum = raw[:21], raw[21:]
+    digest = hashlib.sha256(hashlib.sha256(payload).digest()).digest()
+    return payload[0] == 0x41 and digest[:4] == checksum
+
+
 def sign(secret: str, body: bytes) -> str:
     """The watcher's signature of a notification: hex HMAC-SHA256 of the body."""
     return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
@@ -186,6 +207,27 @@ class TronUsdtProvider(Provider):
     @classmethod
     def generate_credentials(cls) -> dict[str, str]:
         return {"watcher_secret": secrets.token_urlsafe(32)}
+
+    @classmethod
+    def check_credentials(cls, credentials: Mapping[str, str], *, test: bool) -> None:
+        for name in ("address", "contract"):
+            value = credentials.get(name) or ""
+            if value and not is_address(value):
+                raise ParameterInvalid(
+                    f"{name} is not a TRON address (T…, 34 characters, case-sensitive; "
+                    f"its checksum fails): {value[:40]!r}",
+                    param=name,
+                )
+        interval = credentials.get("poll_interval") or "10"
+        try:
+            seconds = float(interval)
+        except ValueError:
+            seconds = math.nan
+        if not 1 <= seconds <= 3600:
+            raise ParameterInvalid(
+                f"poll_interval is a number of seconds from 1 to 3600, not {interval[:20]!r}",
+                param="poll_interval",
+            )
 
     @property
     def address(self) -> str:
