@@ -41,6 +41,7 @@ NAMES = frozenset(
     {"Kassa", "RU", "EN", "API", "CSV", "URL", "JSON", "HTTP", "HTTPS", "IANA", "UTC", "ID"}
     | {"YooKassa", "CloudPayments", "TipTopPay", "Public", "shopId", "HMAC", "curl", "make", "run"}
     | {"Plat", "x-shop", "x-secret"}  # 1Plat ("1" is not a letter) and its API's headers
+    | {"USDT-TRC", "TRON", "TronGrid", "TRON-PRO-API-KEY"}  # USDT-TRC20, its network, API, header
     | set(CURRENCY_EXPONENTS)
 )
 #: Tags whose content is code or data, not words.
