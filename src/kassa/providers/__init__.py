@@ -36,6 +36,7 @@ from kassa.providers.kaspi import KaspiProvider
 from kassa.providers.oneplat import OnePlatProvider
 from kassa.providers.sandbox import SandboxProvider
 from kassa.providers.terminal import TerminalProvider
+from kassa.providers.tron_usdt import TronUsdtProvider
 from kassa.providers.yookassa import YooKassaProvider
 
 PROVIDERS: Mapping[str, type[Provider]] = MappingProxyType(
@@ -49,6 +50,7 @@ PROVIDERS: Mapping[str, type[Provider]] = MappingProxyType(
             CryptoPayProvider,
             OnePlatProvider,
             KaspiProvider,
+            TronUsdtProvider,
         )
     }
 )

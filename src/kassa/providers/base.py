@@ -344,6 +344,9 @@ class Provider:
     #: Path segments after `/hooks/{provider}/{shop}` the provider posts to, one per kind of
     #: notification (CloudPayments); empty when it posts everything to one URL.
     hook_kinds: ClassVar[tuple[str, ...]] = ()
+    #: Whether the provider is given Kassa's notification URL. Not when Kassa finds the
+    #: payments itself and signs their notifications (the USDT-TRC20 watcher).
+    notifies_hook_url: ClassVar[bool] = True
     #: The events `kassa simulate` can send for this provider, in the provider's own names.
     simulated_events: ClassVar[tuple[str, ...]] = ()
     #: The networks the provider publishes as its notifications' sources, for a provider that

@@ -14,6 +14,7 @@ from tests.conformance.drivers.kaspi import KaspiDriver
 from tests.conformance.drivers.oneplat import OnePlatDriver
 from tests.conformance.drivers.sandbox import SandboxDriver
 from tests.conformance.drivers.terminal import TerminalDriver
+from tests.conformance.drivers.tron_usdt import TronUsdtDriver
 from tests.conformance.drivers.yookassa import YooKassaDriver
 
 DRIVERS: Mapping[str, type[Driver[Any, Any]]] = MappingProxyType(
@@ -27,6 +28,7 @@ DRIVERS: Mapping[str, type[Driver[Any, Any]]] = MappingProxyType(
             CryptoPayDriver,
             OnePlatDriver,
             KaspiDriver,
+            TronUsdtDriver,
         )
     }
 )

@@ -35,7 +35,7 @@ from kassa.providers.base import HookReply
 from kassa.providers.kaspi import wire
 from kassa.providers.kaspi.wire import CheckPay, Command, ResultCode
 from kassa.services.context import Context
-from kassa.services.providers import Panel, ProviderState, Received, Recorded
+from kassa.services.providers.state import Panel, ProviderState, Received, Recorded
 from kassa.store.db import insert_ignoring_conflict
 from kassa.store.tables import kaspi_transactions, notifications, payments
 
