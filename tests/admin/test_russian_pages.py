@@ -43,6 +43,9 @@ NAMES = frozenset(
     | {"Plat", "x-shop", "x-secret"}  # 1Plat ("1" is not a letter) and its API's headers
     # Crypto Pay, the menu of @CryptoBot its token is found in, its testnet's host, "true"
     | {"Crypto", "Pay", "My", "Apps", "testnet-pay", "crypt", "bot", "true"}
+    # Kaspi, its API's headers and values (qr, link), pay.kaspi.kz, PEM files, basic auth
+    | {"Kaspi", "Api-Key", "DeviceToken", "PEM", "QR", "qr", "link", "pay", "kaspi", "kz"}
+    | {"basic", "auth"}
     | {"USDT-TRC", "TRON", "TronGrid", "TRON-PRO-API-KEY"}  # USDT-TRC20, its network, API, header
     | set(CURRENCY_EXPONENTS)
 )
