@@ -68,7 +68,6 @@ from kassa.providers.cloudpayments.wire import (
     Transaction,
     TransactionStatus,
     check_code,
-    json_body,
     read_transaction,
     sign,
     transaction_number,
@@ -76,7 +75,7 @@ from kassa.providers.cloudpayments.wire import (
     verify_signature,
     wire_amount,
 )
-from kassa.providers.wire import MALFORMED
+from kassa.providers.wire import MALFORMED, json_body
 
 DEFAULT_WIDGET_URL = "https://widget.cloudpayments.ru/bundles/cloudpayments.js"
 
