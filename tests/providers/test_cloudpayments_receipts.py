@@ -17,6 +17,7 @@ import httpx
 import pytest
 
 from kassa.domain.receipts import FiscalSettings
+from kassa.services.payments import lifecycle as payments
 from kassa.services.shops import shops
 from tests.emulators.cloudpayments import CloudPaymentsEmulator, Site, connect, running
 from tests.emulators.receipts import ReceiptInvalid
@@ -225,3 +226,27 @@ def test_one_receipt_notification_arriving_many_times_at_once_is_accepted_once(
         if row["kind"] == "receipt"
     )
     assert verdicts == {"accepted": 1, "duplicate": 5}
+
+
+def test_kassa_simulate_sends_a_receipt_notification(
+    server: LiveServer, emulator: CloudPaymentsEmulator
+) -> None:
+    site = fiscal_site(server, emulator)
+    with site.shop.api(server) as api:
+        payment = api.post(
+            "/v1/payments",
+            json={"amount": 2000, "currency": "RUB", "customer_email": "a@example.ru"},
+        ).json()
+
+        async def build() -> Any:
+            stored = await payments.find_payment(server.ctx, payment_id=payment["id"])
+            return server.ctx.gateways.for_account(site.shop.account).simulate(stored, "receipt")
+
+        sent = server.call(build())
+        answer = httpx.post(
+            f"{server.url}/hooks/cloudpayments/{site.name}/{sent.kind}",
+            content=sent.body,
+            headers=dict(sent.headers),
+        )
+        assert answer.json() == {"code": 0}
+        assert api.get(f"/v1/payments/{payment['id']}").json()["receipt_status"] == "succeeded"
