@@ -99,6 +99,7 @@ def test_the_receipt_goes_with_the_payment_and_its_refund(
             ],
             "tax_system_code": 2,
         }
+        assert payment["receipt_status"] == "pending"  # as YooKassa's answer says
         ref = payment["provider_payment_id"]
         yookassa.pay(ref)
         yookassa.notify(server.url, shop.name, "payment.succeeded", ref)

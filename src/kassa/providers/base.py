@@ -242,6 +242,8 @@ class ProviderPayment:
     confirmation: Confirmation | None
     status: PaymentStatus = PaymentStatus.PENDING
     operation: OperationRequest | None = None
+    #: The fiscal receipt's registration, where the provider's answer tells it.
+    receipt_status: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -269,6 +269,7 @@ def created_payment(document: Any) -> ProviderPayment:
         provider_payment_id=shared.text(document, "id"),
         confirmation=RedirectConfirmation(url) if url else None,
         status=payment_update(document).status,
+        receipt_status=receipt_status(document),
     )
 
 

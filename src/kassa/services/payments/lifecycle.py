@@ -229,6 +229,7 @@ async def create_payment(
         payment,
         provider_payment_id=created.provider_payment_id,
         confirmation=confirmation_object(created.confirmation) if created.confirmation else None,
+        receipt_status=created.receipt_status,
     )
     async with idempotency.transaction(ctx) as conn:
         await conn.execute(
