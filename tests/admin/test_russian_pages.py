@@ -41,6 +41,9 @@ NAMES = frozenset(
     {"Kassa", "RU", "EN", "API", "CSV", "URL", "JSON", "HTTP", "HTTPS", "IANA", "UTC", "ID"}
     | {"YooKassa", "CloudPayments", "TipTopPay", "Public", "shopId", "HMAC", "curl", "make", "run"}
     | {"Plat", "x-shop", "x-secret"}  # 1Plat ("1" is not a letter) and its API's headers
+    # Crypto Pay, the menu of @CryptoBot its token is found in, its testnet's host, "true"
+    | {"Crypto", "Pay", "My", "Apps", "testnet-pay", "crypt", "bot", "true"}
+    | {"USDT-TRC", "TRON", "TronGrid", "TRON-PRO-API-KEY"}  # USDT-TRC20, its network, API, header
     | set(CURRENCY_EXPONENTS)
 )
 #: Tags whose content is code or data, not words.

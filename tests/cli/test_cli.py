@@ -75,6 +75,15 @@ def test_providers_configure_and_list_masks_secrets(
     assert "3456" in listed
 
 
+def test_a_provider_kassa_watches_itself_has_no_url_to_give(kassa: CliRunner, name: str) -> None:
+    invoke(kassa, "shops", "create", name)
+    address = "TJRabPrwbZy45sbavfcjinPJC18kjpRTv8"
+    configured = invoke(kassa, "providers", "configure", name, "tron_usdt", f"address={address}")
+    assert configured.exit_code == 0, configured.stderr
+    assert "No URL to give USDT-TRC20" in configured.stdout
+    assert "/hooks/" not in configured.stdout
+
+
 @pytest.mark.parametrize(
     ("args", "code", "message"),
     [

@@ -66,3 +66,17 @@ def test_a_check_missed_while_down_is_followed_by_the_next_one_due() -> None:
     # Asked late (the worker was down for two hours): the next check is at 6 hours.
     assert next_check(payment(), after=T0 + timedelta(hours=2)) == T0 + timedelta(hours=6)
     assert next_check(payment(), after=T0 + timedelta(days=8)) is None
+
+
+def test_a_polled_provider_is_asked_every_interval_within_the_same_bounds() -> None:
+    every = timedelta(seconds=5)
+    short = payment(expires_at=T0 + timedelta(seconds=12))
+    assert first_check(short, every=every) == T0 + every
+    assert next_check(short, after=T0 + timedelta(seconds=5), every=every) == T0 + 2 * every
+    # At or past the expiry, expiry asks the last question.
+    assert next_check(short, after=T0 + timedelta(seconds=7), every=every) is None
+    # A hold (no expiry bound) is polled for the schedule's week, no longer.
+    held = payment(PaymentStatus.REQUIRES_CAPTURE)
+    week = T0 + timedelta(days=7)
+    assert next_check(held, after=week - every, every=every) == week
+    assert next_check(held, after=week - timedelta(seconds=1), every=every) is None

@@ -357,7 +357,11 @@ def providers_configure(
     for name, value in configured.generated.items():
         console.print(f"Generated {name}: {value}  (shown once)", soft_wrap=True)
     hook = f"{public}/hooks/{account.provider}/{shop}"
-    kinds = provider_class(account.provider).hook_kinds
+    cls = provider_class(account.provider)
+    kinds = cls.hook_kinds
+    if not cls.notifies_hook_url:
+        console.print(f"No URL to give {cls.title}: Kassa watches for its payments itself")
+        return
     if not kinds:
         console.print(f"Notification URL for the provider: {hook}", soft_wrap=True)
         return

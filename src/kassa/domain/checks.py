@@ -3,6 +3,10 @@
 A `pending` or `requires_capture` payment is asked about 1, 5 and 15 minutes after it was
 created, after 1 and 6 hours, then daily for 7 days; a pending payment's checks stop at its
 `expires_at`, where expiry asks the last question.
+
+A provider that never notifies (Kaspi QR) asks to be polled instead (`every`, its
+`Provider.poll_interval`): its open payment is then asked about that often, within the same
+bounds (7 days, and a pending payment's expiry).
 """
 
 from __future__ import annotations
@@ -23,20 +27,29 @@ SCHEDULE = (
 )
 
 
-def next_check(payment: Payment, *, after: datetime) -> datetime | None:
-    """The first scheduled check of `payment` later than `after`, or None when there is none
-    left (past 7 days, or, for a pending payment, at or past its expiry)."""
+def next_check(
+    payment: Payment, *, after: datetime, every: timedelta | None = None
+) -> datetime | None:
+    """The first scheduled check of `payment` later than `after` (`every` after it, for a
+    provider that is polled), or None when there is none left (past 7 days, or, for a
+    pending payment, at or past its expiry)."""
+    if every is not None:
+        due = after + every
+        return due if _within(payment, due) and due <= payment.created_at + SCHEDULE[-1] else None
     for offset in SCHEDULE:
         due = payment.created_at + offset
         if due <= after:
             continue
-        expires = payment.expires_at if payment.status == PaymentStatus.PENDING else None
-        if expires is not None and due >= expires:
-            return None
-        return due
+        return due if _within(payment, due) else None
     return None
 
 
-def first_check(payment: Payment) -> datetime | None:
+def _within(payment: Payment, due: datetime) -> bool:
+    """Whether a check at `due` comes before a pending payment's expiry (which asks last)."""
+    expires = payment.expires_at if payment.status == PaymentStatus.PENDING else None
+    return expires is None or due < expires
+
+
+def first_check(payment: Payment, *, every: timedelta | None = None) -> datetime | None:
     """When a new payment is first asked about."""
-    return next_check(payment, after=payment.created_at)
+    return next_check(payment, after=payment.created_at, every=every)

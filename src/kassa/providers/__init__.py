@@ -32,9 +32,11 @@ from kassa.providers.base import (
 )
 from kassa.providers.cloudpayments import CloudPaymentsProvider
 from kassa.providers.cryptopay import CryptoPayProvider
+from kassa.providers.kaspi import KaspiProvider
 from kassa.providers.oneplat import OnePlatProvider
 from kassa.providers.sandbox import SandboxProvider
 from kassa.providers.terminal import TerminalProvider
+from kassa.providers.tron_usdt import TronUsdtProvider
 from kassa.providers.yookassa import YooKassaProvider
 
 PROVIDERS: Mapping[str, type[Provider]] = MappingProxyType(
@@ -47,6 +49,8 @@ PROVIDERS: Mapping[str, type[Provider]] = MappingProxyType(
             TerminalProvider,
             CryptoPayProvider,
             OnePlatProvider,
+            KaspiProvider,
+            TronUsdtProvider,
         )
     }
 )

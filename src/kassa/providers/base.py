@@ -351,6 +351,9 @@ class Provider:
     #: Path segments after `/hooks/{provider}/{shop}` the provider posts to, one per kind of
     #: notification (CloudPayments); empty when it posts everything to one URL.
     hook_kinds: ClassVar[tuple[str, ...]] = ()
+    #: Whether the provider is given Kassa's notification URL. Not when Kassa finds the
+    #: payments itself and signs their notifications (the USDT-TRC20 watcher).
+    notifies_hook_url: ClassVar[bool] = True
     #: The events `kassa simulate` can send for this provider, in the provider's own names.
     simulated_events: ClassVar[tuple[str, ...]] = ()
     #: The networks the provider publishes as its notifications' sources, for a provider that
@@ -373,6 +376,10 @@ class Provider:
     #: each naming the credential field whose value is the file's text (a provider's proof
     #: that the merchant owns the site); `kassa.services.providers.public_files` serves them.
     public_files: ClassVar[Mapping[str, str]] = MappingProxyType({})
+    #: For a provider that does not notify Kassa about its payments (Kaspi QR): how often
+    #: reconciliation asks about an open payment (`fetch`), instead of the sparse schedule of
+    #: `kassa.domain.checks` meant for lost notifications. `None`: that schedule.
+    poll_interval: ClassVar[timedelta | None] = None
 
     def __init__(
         self,
@@ -392,10 +399,13 @@ class Provider:
         #: as Kassa's settings replace or extend them.
         self.notification_sources = tuple(notification_sources)
 
-    def check_source(self, request: InboundRequest) -> None:
-        """Reject a notification whose sender is outside `notification_sources`. For providers
-        that do not sign their notifications; the address is the one the web layer
-        determined (X-Forwarded-For is believed only from a configured trusted proxy)."""
+    def check_source(
+        self, request: InboundRequest, networks: Sequence[IPNetwork] | None = None
+    ) -> None:
+        """Reject a notification whose sender is outside `networks` (by default
+        `notification_sources`). For providers that do not sign their notifications; the
+        address is the one the web layer determined (X-Forwarded-For is believed only from a
+        configured trusted proxy)."""
         try:
             address = ipaddress.ip_address(request.source_ip or "")
         except ValueError:
@@ -404,7 +414,8 @@ class Provider:
             ) from None
         if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
             address = address.ipv4_mapped
-        if not any(address in network for network in self.notification_sources):
+        allowed = self.notification_sources if networks is None else networks
+        if not any(address in network for network in allowed):
             raise NotificationRejected(f"{self.title} does not send notifications from {address}")
 
     @classmethod

@@ -10,9 +10,11 @@ from typing import Any
 from tests.conformance.drivers.base import Account, Driver, Reply
 from tests.conformance.drivers.cloudpayments import CloudPaymentsDriver
 from tests.conformance.drivers.cryptopay import CryptoPayDriver
+from tests.conformance.drivers.kaspi import KaspiDriver
 from tests.conformance.drivers.oneplat import OnePlatDriver
 from tests.conformance.drivers.sandbox import SandboxDriver
 from tests.conformance.drivers.terminal import TerminalDriver
+from tests.conformance.drivers.tron_usdt import TronUsdtDriver
 from tests.conformance.drivers.yookassa import YooKassaDriver
 
 DRIVERS: Mapping[str, type[Driver[Any, Any]]] = MappingProxyType(
@@ -25,6 +27,8 @@ DRIVERS: Mapping[str, type[Driver[Any, Any]]] = MappingProxyType(
             TerminalDriver,
             CryptoPayDriver,
             OnePlatDriver,
+            KaspiDriver,
+            TronUsdtDriver,
         )
     }
 )

@@ -56,6 +56,9 @@ class Driver(ABC, Generic[A, N]):
     #: Whether creating a payment calls the provider's API. No for a widget or a terminal:
     #: there the payer makes the payment, and Kassa learns of it from the notification.
     creates_at_provider: ClassVar[bool] = True
+    #: Whether a payment can be declined at all. Not a transfer on a chain (USDT-TRC20): it
+    #: is made or not, and an unpaid payment just expires.
+    declines: ClassVar[bool] = True
     #: The status a declined payment ends in, as the provider's notification tells it.
     declined_status: ClassVar[str] = "failed"
     #: The source of the event `find_lost` writes.

@@ -8,6 +8,9 @@ is what the notification's row then says: verdict, outcome, payment, when. An ev
 accepted at most once (a partial unique index on the provider's event identity): a second
 copy is a `Duplicate` and nothing of it is applied.
 
+A provider's state module may keep its own record of the notification, in the same
+transaction, before the updates are applied (`kassa.services.providers`, its `record`).
+
 It runs in the caller's transaction, in one of three ways:
 
 - `apply_alone`: every read and write at once, the notification stored by an insert that does
@@ -33,6 +36,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kassa.domain import EventSource, Payment, PaymentUpdate, ProviderAccount, ReceiptUpdate
 from kassa.providers import Notification, Verdict
+from kassa.services import providers as provider_state
 from kassa.services.payments.receipts import apply_receipt_update
 from kassa.services.payments.refunds import apply_refund_update
 from kassa.services.payments.transitions import Move, apply_payment_update, find_reported
@@ -130,11 +134,28 @@ async def apply_alone(conn: AsyncConnection, item: Verified) -> str:
     """Apply a notification just received and store it as accepted, on `conn`; its outcome.
     Raises `Duplicate` if its event was accepted before, having written part of it: roll
     the caller's savepoint back."""
+    await _record(conn, item)
     outcome, payment_id = await apply_updates(conn, item)
     values = {**item.row, **accepted(item, outcome, payment_id)}
     if (await conn.execute(_accepted_insert(conn.dialect.name), values)).first() is None:
         raise Duplicate(payment_id)
     return outcome
+
+
+async def _record(conn: AsyncConnection, item: Verified) -> None:
+    """Let the provider's state module keep its record of the notification, before its
+    updates are applied (`kassa.services.providers`: Kaspi's transactions)."""
+    if not provider_state.records(item.account.provider):
+        return  # most providers: nothing to build or call on this busy path
+    recorded = provider_state.Recorded(
+        account=item.account,
+        notification=item.parsed,
+        notification_id=item.row["id"],
+        query=item.row["query"],
+        body=item.row["body"],
+        now=item.now,
+    )
+    await provider_state.record(conn, recorded)
 
 
 @cache
@@ -166,6 +187,7 @@ async def reapply(conn: AsyncConnection, item: Verified) -> bool:
     )
     if claimed.first() is None:
         return False
+    await _record(conn, item)
     outcome, payment_id = await apply_updates(conn, item)
     await conn.execute(
         update(notifications).where(this).values(accepted(item, outcome, payment_id))

@@ -25,6 +25,7 @@ from sqlalchemy import Select, bindparam, insert, literal, select, true
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kassa.domain import EventSource, PaymentUpdate
+from kassa.services import providers as provider_state
 from kassa.services.notifications.applying import Duplicate, Verified, accepted, apply_updates
 from kassa.services.payments.transitions import Move, find_many, transition_many
 from kassa.store.compiled import execute_many, fetch_all
@@ -68,9 +69,14 @@ _STORE = insert(notifications)
 
 def simple(item: Verified) -> bool:
     """Whether the notification is a simple one: one payment update that names Kassa's
-    payment id."""
+    payment id, of a provider whose state module does not record its notifications."""
     updates = item.parsed.updates
-    return len(updates) == 1 and isinstance(updates[0], PaymentUpdate) and bool(_payment_id(item))
+    return (
+        len(updates) == 1
+        and isinstance(updates[0], PaymentUpdate)
+        and bool(_payment_id(item))
+        and not provider_state.records(item.account.provider)
+    )
 
 
 def _payment_id(item: Verified) -> str:

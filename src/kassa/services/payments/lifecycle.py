@@ -233,7 +233,11 @@ async def create_payment(
     )
     async with idempotency.transaction(ctx) as conn:
         await conn.execute(
-            _INSERT, {**records.payment_values(payment), "next_check_at": first_check(payment)}
+            _INSERT,
+            {
+                **records.payment_values(payment),
+                "next_check_at": first_check(payment, every=gateway.poll_interval),
+            },
         )
         await events.record(
             conn, type=EventType.PAYMENT_CREATED, source=caller.source, now=now, subject=payment

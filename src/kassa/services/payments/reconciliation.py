@@ -2,7 +2,8 @@
 
 A notification can be lost (an outage, a misconfigured URL, a provider that never sends one),
 so Kassa does not wait for it: a `pending` or `requires_capture` payment is asked about on the
-schedule in `kassa.domain.checks` (from a minute after creation to 7 days). What the provider
+schedule in `kassa.domain.checks` (from a minute after creation to 7 days), or, for a provider
+that never notifies, as often as it asks (`Provider.poll_interval`). What the provider
 says is applied as an ordinary transition whose event's source is `reconciliation`.
 
 Each payment's next check is kept in `payments.next_check_at`. A worker claims due payments
@@ -52,7 +53,8 @@ async def reconcile_due(ctx: Context, *, limit: int = 50) -> int:
         )
         changed += after.status != payment.status
         if after.status in OPEN_STATUSES:
-            await _schedule(ctx, after, next_check(after, after=ctx.clock()))
+            when = next_check(after, after=ctx.clock(), every=gateway.poll_interval)
+            await _schedule(ctx, after, when)
     return changed
 
 

@@ -13,48 +13,34 @@ provider:
   provider module to read;
 - `jobs`: background jobs it needs (the TRC20 watcher), run by every background loop beside
   the core's, each claiming its own work;
-- `panel`: what the admin's payment page shows of its state for one payment.
+- `panel`: what the admin's payment page shows of its state for one payment;
+- `record`: called in the transaction that applies a verified notification of the provider,
+  before its updates are applied, to keep the provider's own record of it (Kaspi's check/pay
+  transactions). It may lock the payment it reads (`FOR UPDATE`), so that what it records
+  holds until the transaction ends. A duplicate's transaction is rolled back, and so is what
+  it recorded; a provider with a recorder never has its notifications applied in a batch;
+- `answer`: the provider's answer to a notification once Kassa has stored it, for a provider
+  whose answer must read Kassa's record (Kaspi answers a repeated `pay` with the id it
+  answered first); `None` leaves it to the provider's `reply`.
 """
 
-from __future__ import annotations
-
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 from types import MappingProxyType
 
+from sqlalchemy.ext.asyncio import AsyncConnection
+
 from kassa.domain import Payment, ProviderAccount
-from kassa.providers import PaymentRequest
+from kassa.providers import HookReply, PaymentRequest
 from kassa.services.context import Context
 from kassa.services.operations.jobs import Job, Service
-
-
-@dataclass(frozen=True, slots=True)
-class Panel:
-    """A provider's panel on the admin's payment page: a title (English, marked with `N_`
-    for translation), column headings (the same) and rows of text, one per record."""
-
-    title: str
-    columns: tuple[str, ...]
-    rows: tuple[tuple[str, ...], ...]
-    #: Shown under the title, e.g. what the rows mean (English, marked with `N_`).
-    hint: str | None = None
-
-
-Preparer = Callable[[Context, ProviderAccount, PaymentRequest], Awaitable[PaymentRequest]]
-
-
-@dataclass(frozen=True, slots=True)
-class ProviderState:
-    """What one provider's state module adds to the core's work (see the module's text)."""
-
-    provider: str
-    prepare: Preparer | None = None
-    jobs: tuple[Job | Service, ...] = ()
-    panel: Callable[[Context, Payment], Awaitable[Panel | None]] | None = None
-
+from kassa.services.providers import kaspi, tron_usdt
+from kassa.services.providers.state import Panel, ProviderState, Received, Recorded
 
 #: Every provider that keeps state: one line per provider in `_STATES`.
-_STATES: tuple[ProviderState, ...] = ()
+_STATES: tuple[ProviderState, ...] = (
+    kaspi.STATE,
+    ProviderState("tron_usdt", tron_usdt.prepare, (tron_usdt.WATCHER,), tron_usdt.panel),
+)
 STATES: Mapping[str, ProviderState] = MappingProxyType({state.provider: state for state in _STATES})
 
 
@@ -82,4 +68,44 @@ async def panels(ctx: Context, payment: Payment) -> list[Panel]:
     return [panel] if panel is not None else []
 
 
-__all__ = ["STATES", "Panel", "ProviderState", "panels", "prepare", "provider_jobs"]
+def records(provider: str) -> bool:
+    """Whether `provider`'s notifications are recorded by its state module as applied."""
+    state = STATES.get(provider)
+    return state is not None and state.record is not None
+
+
+async def record(conn: AsyncConnection, recorded: Recorded) -> None:
+    """Let the provider's state module record a notification being applied, on `conn`."""
+    state = STATES.get(recorded.account.provider)
+    if state is not None and state.record is not None:
+        await state.record(conn, recorded)
+
+
+def answers(provider: str) -> bool:
+    """Whether `provider`'s state module answers its notifications (`answer`)."""
+    state = STATES.get(provider)
+    return state is not None and state.answer is not None
+
+
+async def answer(ctx: Context, provider: str, received: Received) -> HookReply | None:
+    """The provider's answer from its state module, or None for its own `reply`."""
+    state = STATES.get(provider)
+    if state is None or state.answer is None:
+        return None
+    return await state.answer(ctx, received)
+
+
+__all__ = [
+    "STATES",
+    "Panel",
+    "ProviderState",
+    "Received",
+    "Recorded",
+    "answer",
+    "answers",
+    "panels",
+    "prepare",
+    "provider_jobs",
+    "record",
+    "records",
+]

@@ -5,7 +5,7 @@ Only nullable columns are added, which SQLite does in place (no batch rebuild), 
 configuration triggers on `shops` (0014) stay as they are.
 
 Revision ID: 0017_receipts
-Revises: 0014_configuration_version
+Revises: 0016_tron_usdt
 Create Date: 2026-12-06
 """
 
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0017_receipts"
-down_revision: str | None = "0014_configuration_version"
+down_revision: str | None = "0016_tron_usdt"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
