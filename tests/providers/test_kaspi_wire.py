@@ -19,6 +19,7 @@ from kassa.domain import (
     NotificationRejected,
     Payment,
     PaymentStatus,
+    PaymentUpdate,
     ProviderAccount,
     ProviderDeclined,
     ProviderUnavailable,
@@ -190,6 +191,7 @@ def test_a_pay_is_an_update_identified_by_its_txn_id() -> None:
     )
     assert read.event_key == "pay:77"
     (update,) = read.updates
+    assert isinstance(update, PaymentUpdate)
     assert (update.payment_id, update.amount) == ("pay_9", Money(10000, "KZT"))
     check = asyncio.run(
         gateway.parse_notification(inbound("command=check&txn_id=78&account=pay_9&sum=100.00"))

@@ -30,6 +30,8 @@ class PaymentUpdate:
     amount_captured: int | None = None
     failure_code: str | None = None
     failure_message: str | None = None
+    #: The fiscal receipt's registration (`domain.receipts.RECEIPT_STATUSES`), if reported.
+    receipt_status: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +45,19 @@ class RefundUpdate:
     payment_id: str | None = None
     provider_payment_id: str | None = None
     failure_message: str | None = None
+    receipt_status: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ReceiptUpdate:
+    """A provider's word about a fiscal receipt alone (CloudPayments' Receipt notification):
+    the registration `status` of the receipt of a payment or, with `provider_refund_id`, of
+    that refund. It never moves the payment or the refund."""
+
+    status: str
+    payment_id: str | None = None
+    provider_payment_id: str | None = None
+    provider_refund_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -36,9 +36,11 @@ from kassa.domain import (
     PaymentUpdate,
     ProviderAccount,
     ProviderUnavailable,
+    ReceiptUpdate,
     Refund,
     RefundUpdate,
 )
+from kassa.domain.receipts import Receipt
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -87,6 +89,9 @@ class PaymentRequest:
     #: What the provider's state module in services recorded for this payment before the
     #: provider is called (`kassa.services.providers`: TRC20's reserved amount), as text.
     prepared: Mapping[str, str] = field(default_factory=dict)
+    #: The fiscal receipt to send with the payment, for a provider that `sends_receipts`;
+    #: None: send none.
+    receipt: Receipt | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -237,6 +242,8 @@ class ProviderPayment:
     confirmation: Confirmation | None
     status: PaymentStatus = PaymentStatus.PENDING
     operation: OperationRequest | None = None
+    #: The fiscal receipt's registration, where the provider's answer tells it.
+    receipt_status: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -278,7 +285,7 @@ class Notification:
     check, which changes nothing and is answered afresh each time it is asked."""
 
     event_key: str | None
-    updates: Sequence[PaymentUpdate | RefundUpdate] = ()
+    updates: Sequence[PaymentUpdate | RefundUpdate | ReceiptUpdate] = ()
     check: PaymentCheck | None = None
 
 
@@ -361,6 +368,10 @@ class Provider:
     #: not. The widget's word only changes what the page says: Kassa learns the outcome from
     #: the provider.
     payer_script: ClassVar[Traversable | None] = None
+    #: Whether the provider sends fiscal receipts (54-FZ) for the shop: then a payment's
+    #: `receipt` is built from the shop's fiscal settings and passed in `PaymentRequest`, and
+    #: the same one (`Payment.receipt`) is there for its refunds.
+    sends_receipts: ClassVar[bool] = False
     #: Files Kassa serves at the root of its site for this provider, by path ("/1plat.txt"),
     #: each naming the credential field whose value is the file's text (a provider's proof
     #: that the merchant owns the site); `kassa.services.providers.public_files` serves them.

@@ -49,7 +49,8 @@ DECODED_SIGNATURE_HEADER = "x-content-hmac"
 #: The notification types Kassa acts on, as the last segment of the notification URL.
 NOTIFICATION_KINDS = ("check", "pay", "fail", "confirm", "refund", "cancel")
 #: The other types CloudPayments sends ([3rd-party code]: izatop/cloudpayments): stored and
-#: acknowledged, nothing applied. A URL ending with anything else is no CloudPayments one.
+#: acknowledged; of a Receipt only the receipt's registration is kept (`notifications.py`),
+#: nothing else applied. A URL ending with anything else is no CloudPayments one.
 OTHER_KINDS = ("recurrent", "receipt")
 
 #: CloudPayments takes more currencies; these are the ones Kassa knows. All have two decimals,
@@ -118,31 +119,6 @@ def check_code(result: CheckResult) -> CheckCode:
 def wire_amount(amount: int, currency: str) -> Decimal:
     """Minor units to CloudPayments' major-unit amount: 150050 RUB → Decimal("1500.50")."""
     return to_decimal(amount, currency)
-
-
-def json_body(document: Any) -> bytes:
-    """`document` as JSON, with every `Decimal` written as the exact JSON number it is.
-
-    The `json` module can only write numbers it gets as `int` or `float`, and a float would
-    round money (and print `1500.5` for `Decimal("1500.50")` only by luck). So Decimals are
-    written here digit for digit in plain notation (`1500.50`, never `1.5005E+3`), and
-    everything else by `json` itself. A float is refused, so one cannot slip in.
-    """
-    if isinstance(document, Decimal):
-        if not document.is_finite():
-            raise ValueError(f"{document} is not a JSON number")
-        return format(document, "f").encode()
-    if isinstance(document, float):
-        raise TypeError("amounts are Decimals, never floats")
-    if isinstance(document, Mapping):
-        members = (
-            json.dumps(str(name)).encode() + b":" + json_body(value)
-            for name, value in document.items()
-        )
-        return b"{" + b",".join(members) + b"}"
-    if isinstance(document, list | tuple):
-        return b"[" + b",".join(json_body(item) for item in document) + b"]"
-    return json.dumps(document).encode()
 
 
 def sign(secret: str, message: bytes) -> str:

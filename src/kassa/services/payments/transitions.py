@@ -42,6 +42,7 @@ from kassa.domain import (
 from kassa.services.callers import Caller
 from kassa.services.context import Context
 from kassa.services.events import outbox as events
+from kassa.services.payments import receipts
 from kassa.store import records
 from kassa.store.compiled import execute_many, fetch_all
 from kassa.store.db import any_of, unnested
@@ -119,6 +120,11 @@ async def apply_payment_update(
     together with others (`transition_many`, which refuses it if the payment moved
     meanwhile); the payment is then returned as it was decided on.
     """
+    if reported.receipt_status and reported.receipt_status != payment.receipt_status:
+        # The receipt's registration is the provider's word about the receipt, not a status
+        # of the payment: kept whether or not the payment moves, with no event of its own.
+        await receipts.note_payment(conn, payment.id, reported.receipt_status)
+        payment = replace(payment, receipt_status=reported.receipt_status)
     while True:
         decision = decide(payment, reported)
         _note_decision(payment, decision, source)
