@@ -13,7 +13,7 @@ from typing import Any, Generic, TypeVar
 import httpx
 
 from kassa.client.errors import error_from
-from kassa.client.models import Event, Page, Payment, Refund, WebhookEndpoint
+from kassa.client.models import Event, Page, Payment, ReceiptItem, Refund, WebhookEndpoint
 
 T = TypeVar("T")
 
@@ -82,6 +82,10 @@ def _page(read: Callable[[Any], T]) -> Callable[[Any], Page[T]]:
 
 
 def create_payment(body: Mapping[str, Any], key: str | None) -> Call[Payment]:
+    items = body.get("items")
+    if items is not None:  # `ReceiptItem`s or the API's dicts
+        lines = [item.to_api() if isinstance(item, ReceiptItem) else item for item in items]
+        body = {**body, "items": lines}
     return _post("/v1/payments", body, key, Payment.from_api)
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 from typing import Any, Generic, Literal, TypeVar
 
 T = TypeVar("T")
@@ -185,6 +186,41 @@ def read_confirmation(data: Mapping[str, Any] | None) -> Confirmation | None:
 
 
 @dataclass(frozen=True, slots=True)
+class ReceiptItem:
+    """One line of a payment's fiscal receipt: `price` per unit in minor units, `quantity`
+    exact (at most 3 decimal places). Pass these, or plain dicts, as `items=` to create."""
+
+    description: str
+    quantity: Decimal | int
+    price: int
+    vat_code: int | None = None
+    payment_subject: str | None = None
+    payment_mode: str | None = None
+
+    def to_api(self) -> dict[str, Any]:
+        line: dict[str, Any] = {
+            "description": self.description,
+            "quantity": str(self.quantity),
+            "price": self.price,
+        }
+        for name in ("vat_code", "payment_subject", "payment_mode"):
+            if getattr(self, name) is not None:
+                line[name] = getattr(self, name)
+        return line
+
+    @classmethod
+    def from_api(cls, data: Mapping[str, Any]) -> ReceiptItem:
+        return cls(
+            description=data["description"],
+            quantity=Decimal(data["quantity"]),
+            price=data["price"],
+            vat_code=data.get("vat_code"),
+            payment_subject=data.get("payment_subject"),
+            payment_mode=data.get("payment_mode"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class Payment:
     id: str
     status: str
@@ -206,6 +242,11 @@ class Payment:
     failure_code: str | None = None
     failure_message: str | None = None
     expires_at: datetime | None = None
+    #: The fiscal receipt: its recipient, its lines, its registration at the provider.
+    customer_email: str | None = None
+    customer_phone: str | None = None
+    items: tuple[ReceiptItem, ...] = ()
+    receipt_status: str | None = None
     raw: Mapping[str, Any] = field(default_factory=dict, repr=False)
 
     @classmethod
@@ -231,6 +272,10 @@ class Payment:
             failure_code=failure.get("code"),
             failure_message=failure.get("message"),
             expires_at=_time(data.get("expires_at")),
+            customer_email=data.get("customer_email"),
+            customer_phone=data.get("customer_phone"),
+            items=tuple(ReceiptItem.from_api(line) for line in data.get("items") or ()),
+            receipt_status=data.get("receipt_status"),
             raw=data,
         )
 
@@ -246,6 +291,7 @@ class Refund:
     created_at: datetime
     reason: str | None = None
     failure_message: str | None = None
+    receipt_status: str | None = None
     raw: Mapping[str, Any] = field(default_factory=dict, repr=False)
 
     @classmethod
@@ -260,6 +306,7 @@ class Refund:
             created_at=datetime.fromisoformat(data["created_at"]),
             reason=data.get("reason"),
             failure_message=data.get("failure_message"),
+            receipt_status=data.get("receipt_status"),
             raw=data,
         )
 

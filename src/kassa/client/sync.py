@@ -86,7 +86,8 @@ class Payments:
         **fields: Any,
     ) -> Payment:
         """Create a payment of `amount` minor units; `fields` are the API's (provider, method,
-        description, customer, metadata, capture, return_url, expires_in, terminal)."""
+        description, customer, metadata, capture, return_url, expires_in, terminal,
+        customer_email, customer_phone, items: `ReceiptItem`s or dicts)."""
         body = {"amount": amount, "currency": currency, **fields}
         return self._client.run(calls.create_payment(body, idempotency_key))
 

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from kassa.domain.errors import AmountInvalid
+from kassa.domain.receipts import FiscalSettings, ReceiptItem
 from kassa.domain.status import PaymentStatus, RefundStatus
 
 
@@ -20,6 +21,8 @@ class Shop:
     created_at: datetime
     #: The IANA time zone the shop's times are shown in.
     timezone: str = "Europe/Moscow"
+    #: What its fiscal receipts (54-FZ) say by default; None: the shop sends none.
+    fiscal: FiscalSettings | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +66,13 @@ class Payment:
     failure_code: str | None = None
     failure_message: str | None = None
     expires_at: datetime | None = None
+    #: For the fiscal receipt: where it is sent, and its lines (which add up to `amount`).
+    customer_email: str | None = None
+    customer_phone: str | None = None
+    items: tuple[ReceiptItem, ...] = ()
+    #: The receipt's registration as the provider reports it (`pending`, `succeeded`,
+    #: `canceled`), or None when it has said nothing.
+    receipt_status: str | None = None
 
     @property
     def refundable(self) -> int:
@@ -106,6 +116,8 @@ class Refund:
     reason: str | None = None
     provider_refund_id: str | None = None
     failure_message: str | None = None
+    #: The refund receipt's registration as the provider reports it, as for a payment.
+    receipt_status: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,12 +18,17 @@ from kassa.domain import (
     Role,
     Shop,
 )
+from kassa.domain.receipts import FiscalSettings, items_from_documents
 from kassa.store.keyring import Keyring
 
 
 def shop(row: RowMapping) -> Shop:
     return Shop(
-        id=row["id"], name=row["name"], created_at=row["created_at"], timezone=row["timezone"]
+        id=row["id"],
+        name=row["name"],
+        created_at=row["created_at"],
+        timezone=row["timezone"],
+        fiscal=FiscalSettings.from_document(row["fiscal"]),
     )
 
 
@@ -77,6 +82,10 @@ def payment(row: Mapping[Any, Any]) -> Payment:
         created_at=row["created_at"],
         updated_at=row["updated_at"],
         expires_at=row["expires_at"],
+        customer_email=row["customer_email"],
+        customer_phone=row["customer_phone"],
+        items=items_from_documents(row["items"]),
+        receipt_status=row["receipt_status"],
     )
 
 
@@ -94,6 +103,7 @@ def refund(row: RowMapping) -> Refund:
         failure_message=row["failure_message"],
         created_at=row["created_at"],
         updated_at=row["updated_at"],
+        receipt_status=row["receipt_status"],
     )
 
 
@@ -138,4 +148,8 @@ def payment_values(payment: Payment) -> dict[str, Any]:
         "created_at": payment.created_at,
         "updated_at": payment.updated_at,
         "expires_at": payment.expires_at,
+        "customer_email": payment.customer_email,
+        "customer_phone": payment.customer_phone,
+        "items": [item.document() for item in payment.items] or None,
+        "receipt_status": payment.receipt_status,
     }

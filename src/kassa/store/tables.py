@@ -44,6 +44,8 @@ shops = Table(
     Column("created_at", UtcDateTime, nullable=False),
     #: An IANA time zone name; the admin pages show the shop's times in it.
     Column("timezone", String(64), nullable=False, server_default="Europe/Moscow"),
+    #: Fiscal receipt settings (`kassa.domain.receipts.FiscalSettings`), or null: none sent.
+    Column("fiscal", Document),
     #: The language its customers' e-mails are written in (`ru` or `en`).
     Column("language", String(8), nullable=False, server_default="ru"),
     #: The sender of its receipt e-mails (`Shop <receipts@shop.example>`); none: none sent.
@@ -107,6 +109,11 @@ payments = Table(
     Column("expires_at", UtcDateTime),
     #: When reconciliation next asks the provider about this payment while it is open.
     Column("next_check_at", UtcDateTime),
+    #: The fiscal receipt: its recipient, its lines (a list), its status at the provider.
+    Column("customer_email", String(254)),
+    Column("customer_phone", String(16)),
+    Column("items", Document),
+    Column("receipt_status", String(24)),
     Index("ix_payments_shop_list", "shop_id", "test", "id"),
     Index("ix_payments_customer", "shop_id", "customer"),
     Index("ix_payments_status_expiry", "status", "expires_at"),
@@ -131,6 +138,7 @@ refunds = Table(
     Column("failure_message", Text),
     Column("created_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
+    Column("receipt_status", String(24)),
     Index("ix_refunds_shop_list", "shop_id", "test", "id"),
     # A refund the provider reports is recorded once, however many notices of it arrive.
     Index("uq_refunds_provider_refund", "payment_id", "provider_refund_id", unique=True),

@@ -8,6 +8,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, field_validator
 
 from kassa.domain import MAX_AMOUNT
+from kassa.domain.receipts import MAX_DESCRIPTION, MAX_EMAIL, MAX_ITEMS
 from kassa.services.payments.lifecycle import (
     MAX_EXPIRES_IN,
     MAX_LENGTHS,
@@ -28,6 +29,29 @@ def _check_url(value: str | None) -> str | None:
 
 class Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+class ReceiptItemIn(Body):
+    """One line of the fiscal receipt (54-FZ); docs/receipts.md lists the codes."""
+
+    description: str = Field(min_length=1, max_length=MAX_DESCRIPTION)
+    quantity: StrictInt | str = Field(
+        description='An integer or a decimal string with up to 3 places ("1", "0.5"); '
+        "never a JSON float, which is not exact.",
+        examples=["1", "2.5"],
+    )
+    price: StrictInt = Field(gt=0, le=MAX_AMOUNT, description="Per unit, in minor units.")
+    vat_code: StrictInt | None = Field(
+        None,
+        description="1 no VAT, 2 0%, 3 10%, 4 20%, 5 10/110, 6 20/120, 7 5%, 8 7%, "
+        "9 5/105, 10 7/107, 11 22%, 12 22/122; default the shop's.",
+    )
+    payment_subject: str | None = Field(
+        None, description="commodity, service, job, … (54-FZ tag 1212); default the shop's."
+    )
+    payment_mode: str | None = Field(
+        None, description="full_payment, full_prepayment, … (54-FZ tag 1214); default the shop's."
+    )
 
 
 class PaymentCreate(Body):
@@ -70,6 +94,21 @@ class PaymentCreate(Body):
         ge=MIN_EXPIRES_IN,
         le=MAX_EXPIRES_IN,
         description="Seconds until an unpaid payment expires (default one day).",
+    )
+    customer_email: str | None = Field(
+        None, max_length=MAX_EMAIL, description="Where the fiscal receipt is sent."
+    )
+    customer_phone: str | None = Field(
+        None,
+        max_length=32,
+        description="Where the fiscal receipt is sent: an international number, +79001234567.",
+    )
+    items: list[ReceiptItemIn] | None = Field(
+        None,
+        min_length=1,
+        max_length=MAX_ITEMS,
+        description="The fiscal receipt's lines; price * quantity of all of them must add up "
+        "to `amount` exactly. Default: one line of the description and the whole amount.",
     )
 
     @field_validator("currency")
@@ -197,6 +236,15 @@ Confirmation = Annotated[
 ]
 
 
+class ReceiptItemOut(BaseModel):
+    description: str
+    quantity: str = Field(description="A decimal string, exact.")
+    price: int
+    vat_code: int | None
+    payment_subject: str | None
+    payment_mode: str | None
+
+
 class Failure(BaseModel):
     code: str
     message: str | None
@@ -219,6 +267,13 @@ class PaymentOut(BaseModel):
     confirmation: Confirmation | None
     description: str | None
     customer: str | None
+    customer_email: str | None
+    customer_phone: str | None
+    items: list[ReceiptItemOut]
+    receipt_status: Literal["pending", "succeeded", "canceled"] | None = Field(
+        description="The fiscal receipt's registration as the provider reports it; null when "
+        "it has said nothing (or sends no receipts)."
+    )
     metadata: dict[str, str]
     return_url: str | None
     failure: Failure | None
@@ -238,6 +293,7 @@ class RefundOut(BaseModel):
     reason: str | None
     provider_refund_id: str | None
     failure_message: str | None
+    receipt_status: Literal["pending", "succeeded", "canceled"] | None
     test: bool
     created_at: str
     updated_at: str

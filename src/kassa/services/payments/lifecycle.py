@@ -12,6 +12,7 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import (
     insert,
@@ -38,6 +39,7 @@ from kassa.domain import (
 )
 from kassa.domain.checks import first_check
 from kassa.domain.devices import DeviceKind
+from kassa.domain.receipts import ReceiptItem, read_email, read_items, read_phone
 from kassa.providers import PaymentRequest, Provider
 from kassa.services import idempotency
 from kassa.services import providers as provider_state
@@ -110,6 +112,10 @@ class NewPayment:
     return_url: str | None = None
     expires_in: int | None = None
     terminal: str | None = None
+    customer_email: str | None = None
+    customer_phone: str | None = None
+    #: The receipt's lines as the API took them (`kassa.domain.receipts.read_items`).
+    items: list[dict[str, Any]] | None = None
 
     def check(self) -> None:
         """Refuse text Kassa could not store (too long for its column, or with a NUL, which
@@ -125,6 +131,15 @@ class NewPayment:
         problem = metadata_problem(self.metadata)
         if problem is not None:
             raise ParameterInvalid(f"metadata: {problem}", param="metadata")
+
+    def receipt_fields(self) -> tuple[str | None, str | None, tuple[ReceiptItem, ...]]:
+        """The customer's e-mail and phone and the receipt's lines, checked (the lines must
+        add up to the amount)."""
+        return (
+            read_email(self.customer_email) if self.customer_email is not None else None,
+            read_phone(self.customer_phone) if self.customer_phone is not None else None,
+            read_items(self.items, amount=self.amount) if self.items is not None else (),
+        )
 
 
 async def create_payment(
@@ -143,6 +158,7 @@ async def create_payment(
     whose key is still open, and nothing is read before the provider is called.
     """
     params.check()
+    customer_email, customer_phone, items = params.receipt_fields()
     money = Money(params.amount, params.currency)
     if money.amount == 0:
         raise AmountInvalid("amount must be positive")
@@ -180,6 +196,9 @@ async def create_payment(
         created_at=now,
         updated_at=now,
         expires_at=now + timedelta(seconds=expires_in),
+        customer_email=customer_email,
+        customer_phone=customer_phone,
+        items=items,
     )
     request = PaymentRequest(
         payment_id=payment.id,

@@ -4,7 +4,7 @@ Only columns SQLite adds in place (no batch rebuild) are added to `shops`, so th
 configuration triggers on it (0014) stay as they are.
 
 Revision ID: 0018_receipt_emails
-Revises: 0014_configuration_version
+Revises: 0017_receipts
 Create Date: 2026-12-06
 """
 
@@ -16,7 +16,7 @@ from alembic import op
 import kassa.store.types
 
 revision: str = "0018_receipt_emails"
-down_revision: str | None = "0014_configuration_version"
+down_revision: str | None = "0017_receipts"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
