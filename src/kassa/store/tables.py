@@ -537,8 +537,8 @@ receipt_emails = Table(
     Column("attempts", Integer, nullable=False, server_default=text("0")),
     #: When the sending job next takes it (a claim moves it a lease ahead); null once final.
     Column("next_attempt_at", UtcDateTime),
-    #: The Message-ID it is sent with, the same at every attempt.
-    Column("message_id", String(255), nullable=False),
+    #: The Message-ID it was sent with (the same at every attempt).
+    Column("message_id", String(255)),
     Column("error", Text),
     Column("created_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),

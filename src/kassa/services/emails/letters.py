@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from email.headerregistry import HeaderRegistry
+from email.headerregistry import AddressHeader, HeaderRegistry
 from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
 from functools import cache, partial
@@ -15,20 +15,12 @@ from typing import Literal
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
+from kassa.domain.receipts import ReceiptItem
 from kassa.services import i18n
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 
 _HEADERS = HeaderRegistry()
-
-
-@dataclass(frozen=True, slots=True)
-class Line:
-    """A line of what was bought: its quantity (as the payment says it) and its sum."""
-
-    description: str
-    quantity: str
-    amount: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,7 +40,8 @@ class Letter:
     amount: int
     currency: str
     happened_at: datetime
-    lines: Sequence[Line] = ()
+    #: What was bought, if the payment says.
+    lines: Sequence[ReceiptItem] = ()
     refund_amount: int | None = None
 
 
@@ -63,6 +56,7 @@ def one_address(value: str) -> str:
     """`value` if it is one e-mail address, with or without a name (`Shop <a@shop.ru>`), that
     a header can carry as it is; `ValueError` otherwise."""
     header = _HEADERS("from", value)
+    assert isinstance(header, AddressHeader)
     addresses = header.addresses
     if header.defects or len(addresses) != 1 or not (addresses[0].username and addresses[0].domain):
         raise ValueError(f"{value!r} is not one e-mail address such as Shop <receipts@shop.ru>")

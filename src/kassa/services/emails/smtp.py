@@ -15,7 +15,9 @@ TIMEOUT = 30.0
 
 class SendFailed(Exception):
     """The server did not take the message. `permanent` when sending it again cannot help:
-    the server refused the recipient or the message itself (a 5xx answer)."""
+    the server refused the recipient or the message itself for good (a 5xx answer to RCPT or
+    DATA). Anything else (no connection, a refused sign-in or sender, a 4xx) may be a matter
+    of the hub's settings or a passing fault, and is worth another try later."""
 
     def __init__(self, message: str, *, permanent: bool) -> None:
         super().__init__(message)
@@ -43,13 +45,12 @@ async def send(server: SmtpServer, message: EmailMessage) -> None:
             f"the server refused the recipient: {answers}",
             permanent=all(code >= 500 for code in codes),
         ) from exc
-    except aiosmtplib.SMTPAuthenticationError as exc:
-        # The credentials of KASSA_SMTP_URL: fixing them helps, so it is not the message's fault.
-        raise SendFailed(f"the server refused to sign in: {exc.code}", permanent=False) from exc
-    except aiosmtplib.SMTPResponseException as exc:
+    except aiosmtplib.SMTPDataError as exc:
         raise SendFailed(
-            f"the server answered {exc.code} {exc.message}", permanent=exc.code >= 500
+            f"the server refused the message: {exc.code} {exc.message}", permanent=exc.code >= 500
         ) from exc
+    except aiosmtplib.SMTPResponseException as exc:
+        raise SendFailed(f"the server answered {exc.code} {exc.message}", permanent=False) from exc
     except (aiosmtplib.SMTPException, OSError) as exc:
         raise SendFailed(
             f"could not reach the server {server.host}:{server.port}: {exc}", permanent=False
