@@ -97,7 +97,8 @@ def render(letter: Letter) -> EmailMessage:
     message["To"] = letter.recipient
     message["Date"] = format_datetime(letter.happened_at)
     message["Message-ID"] = message_id(letter.event_id, letter.sender)
-    message["Content-Language"] = locale
     message.set_content(env.get_template("receipt.txt").render(context))
     message.add_alternative(env.get_template("receipt.html").render(context), subtype="html")
+    # After the content: setting it clears the Content-* headers.
+    message["Content-Language"] = locale
     return message
