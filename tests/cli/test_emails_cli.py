@@ -11,7 +11,6 @@ from typer.testing import CliRunner
 
 from kassa.services.emails import receipts
 from kassa.services.events.consumers import Registry, dispatch
-
 from tests.cli.conftest import invoke
 from tests.helpers import checkout, create_payment
 from tests.live import LiveServer
