@@ -18,11 +18,13 @@ import pytest
 from pydantic import SecretStr
 from sqlalchemy import func, select
 
+from kassa.domain import Role
 from kassa.services.context import Context, utcnow
 from kassa.services.emails import receipts
 from kassa.services.events.consumers import Registry, dispatch
 from kassa.services.shops import shops
 from kassa.store.tables import consumer_failures
+from tests.admin.conftest import new_user, signed_in
 from tests.emails.smtp_server import PASSWORD, Inbox, smtp_server
 from tests.helpers import checkout, create_payment, make_shop
 from tests.live import LiveServer, free_socket
@@ -241,3 +243,21 @@ def test_a_refused_recipient_fails_at_once_an_unreachable_server_is_tried_again(
     assert len(inbox.to(later_to)) == 1
     (sent,) = emails_of(hub, later["id"])
     assert (sent.status, sent.attempts, sent.error) == ("sent", 2, None)
+
+
+def test_the_admin_payment_page_shows_its_emails(hub: LiveServer, inbox: Inbox) -> None:
+    with shop_api(hub, sender="receipts@shop.example") as api:
+        to = f"{api.headers['Authorization'][-8:]}@buyer.example"
+        payment = paid(hub, api, customer_email=to)
+        deliver(hub)
+    person = signed_in(hub, new_user(hub, Role.VIEWER))
+    try:
+        page = f"/admin/payments/{payment['id']}"
+        english = person.get(page, headers={"Accept-Language": "en"}).text
+        russian = person.get(page, headers={"Accept-Language": "ru"}).text
+    finally:
+        person.close()
+    assert "Receipt e-mails" in english
+    assert f'<td class="break">{to}</td>' in english
+    assert '<td class="break">sent</td>' in english
+    assert "Письма покупателю" in russian

@@ -26,12 +26,14 @@ from typing import Any
 from sqlalchemy import and_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from kassa.domain import Event, EventType
+from kassa.domain import Event, EventType, Payment
 from kassa.domain.receipts import items_from_documents
+from kassa.domain.translatable import N_
 from kassa.services.context import Context
 from kassa.services.emails import smtp
 from kassa.services.emails.letters import Letter, message_id, render
 from kassa.services.events import consumers
+from kassa.services.providers import Panel
 from kassa.store.tables import consumer_receipts, events, payments, receipt_emails, refunds, shops
 
 log = logging.getLogger(__name__)
@@ -284,4 +286,29 @@ async def list_emails(
             sent_at=row["sent_at"],
         )
         for row in rows
+    ]
+
+
+async def panels(ctx: Context, payment: Payment) -> list[Panel]:
+    """The admin payment page's panel of the payment's receipt e-mails, if it has any."""
+    found = await list_emails(ctx, payment_id=payment.id)
+    if not found:
+        return []
+    rows = tuple(
+        (
+            each.recipient,
+            each.refund_id or payment.id,
+            each.status,
+            each.error or "",
+            (each.sent_at or each.created_at).strftime("%Y-%m-%d %H:%M:%S UTC"),
+        )
+        for each in reversed(found)
+    )
+    return [
+        Panel(
+            title=N_("Receipt e-mails"),
+            columns=(N_("Recipient"), N_("For"), N_("Status"), N_("Why"), N_("When")),
+            rows=rows,
+            hint=N_("One e-mail to the customer when the payment succeeds and for each refund."),
+        )
     ]
