@@ -15,6 +15,11 @@ tests check one against the other:
 - Notifications are signed as CloudPayments signs them (`Content-HMAC`: base64 HMAC-SHA256 of
   the raw bytes; `X-Content-HMAC`: of the URL-decoded bytes), by POST (form or JSON) or GET, in
   UTF-8 or Windows-1251 (`Delivery`).
+- Receipts (54-FZ, `tests/emulators/receipts.py`): a `CustomerReceipt` under JsonData's
+  `cloudpayments` key, in the widget's `data` or a refund's `JsonData`, must add up to the
+  sum and name the customer, or the widget refuses to pay (`ReceiptInvalid` is raised) and the
+  refund is refused. A site added with `receipts_required` (CloudKassir switched on) refuses
+  either without one.
 - Faults: `fail_next(path, "error")` answers 500 without doing anything; `"timeout"` does the
   operation, then answers too late for Kassa's client. While `down` is set, every API call
   answers 500 without doing anything (an outage).
@@ -47,6 +52,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from kassa.domain.money import to_decimal
+from tests.emulators.receipts import ReceiptInvalid, check_cloudpayments
 from tests.helpers import ProviderShop, make_provider_shop
 from tests.live import LiveApp, LiveServer
 
@@ -67,6 +73,8 @@ def encode_json(document: Any, *, ensure_ascii: bool = True) -> str:
             for k, v in document.items()
         )
         return "{" + ",".join(members) + "}"
+    if isinstance(document, list):
+        return "[" + ",".join(encode_json(v, ensure_ascii=ensure_ascii) for v in document) + "]"
     return json.dumps(document, ensure_ascii=ensure_ascii)
 
 
@@ -199,6 +207,7 @@ class CloudPaymentsEmulator:
         self._answers: dict[tuple[str, str], tuple[float, bytes]] = {}
         self._faults: dict[str, list[str]] = {}
         self._lock = threading.Lock()
+        self._receipts_required: set[str] = set()
         self.app = Starlette(
             routes=[
                 Route("/test", self._test, methods=["POST"]),
@@ -213,8 +222,19 @@ class CloudPaymentsEmulator:
 
     # Set-up and controls
 
-    def add_account(self, public_id: str, api_secret: str) -> None:
+    def add_account(
+        self, public_id: str, api_secret: str, *, receipts_required: bool = False
+    ) -> None:
         self.secrets[public_id] = api_secret
+        if receipts_required:
+            self._receipts_required.add(public_id)
+
+    def check_receipt(self, public_id: str, data: Any, amount: Decimal) -> None:
+        """Refuse (`ReceiptInvalid`) an operation's JsonData whose receipt is wrong, or
+        missing where the site requires one."""
+        receipt = ((data or {}).get("cloudpayments") or {}).get("CustomerReceipt")
+        if receipt is not None or public_id in self._receipts_required:
+            check_cloudpayments(receipt, amount)
 
     def fail_next(self, path: str, fault: str, *, times: int = 1) -> None:
         """Make the next `times` calls of `path` fail: "error" (500, nothing done) or
@@ -254,11 +274,13 @@ class CloudPaymentsEmulator:
         delivery: Delivery = Delivery(),
         send_check: bool = True,
         send_outcome: bool = True,
+        data: Any = None,
     ) -> Attempt:
-        """A payer paying `amount` in the widget: Check (unless the site has it turned off),
-        then Pay or (declined) Fail. With `send_outcome=False` the Pay/Fail is built but left
-        for the test to send."""
+        """A payer paying `amount` in the widget opened with `data` (JsonData): Check (unless
+        the site has it turned off), then Pay or (declined) Fail. With `send_outcome=False`
+        the Pay/Fail is built but left for the test to send."""
         assert public_id in self.secrets, f"unknown Public ID {public_id}"
+        self.check_receipt(public_id, data, amount)
         transaction = Transaction(
             id=next(self._ids),
             public_id=public_id,
@@ -270,7 +292,7 @@ class CloudPaymentsEmulator:
             account_id=account_id,
             description=description,
             name=name,
-            json_data=None,
+            json_data=data,
             hooks=f"{kassa_url}/hooks/cloudpayments/{shop_name}",
             delivery=delivery,
             test_mode=public_id.startswith("test_api_"),
@@ -486,6 +508,10 @@ class CloudPaymentsEmulator:
                 return _refused(f"Transaction status is {payment.status}")
             if not 0 < amount <= payment.amount - payment.refunded:
                 return _refused("Amount exceeds the amount left to refund")
+            try:
+                self.check_receipt(public_id, params.get("JsonData"), amount)
+            except ReceiptInvalid as error:
+                return _refused(f"{error.parameter}: {error.description}")
             payment.refunded += amount
             refund = replace(
                 payment,
@@ -637,13 +663,14 @@ def connect(
     emulator: CloudPaymentsEmulator,
     *,
     kassa_secret: str | None = None,
+    receipts_required: bool = False,
     **settings: str,
 ) -> Site:
     """A new shop with a test CloudPayments account at the emulator. `kassa_secret` gives
     Kassa another API secret than CloudPayments has (a misconfigured account)."""
     public_id = f"test_api_{secrets.token_hex(12)}"
     api_secret = secrets.token_hex(16)
-    emulator.add_account(public_id, api_secret)
+    emulator.add_account(public_id, api_secret, receipts_required=receipts_required)
     shop = make_provider_shop(
         server,
         "cloudpayments",

@@ -22,6 +22,11 @@ Kassa's `YooKassaProvider` relies on:
   cancels only holds). Refunds only of `succeeded` payments, several partial ones, never more
   than was captured; they settle at once (`succeeded`), or, with `refunds_settle` off, stay
   `pending` until `settle_refund`.
+- Receipts (54-FZ, `tests/emulators/receipts.py`): a shop made with `receipts_required`
+  (YooKassa's receipts switched on for it) refuses a payment without a `receipt`; a receipt,
+  wherever given (create, capture, refund), must add up to the sum and name the customer.
+  A payment or refund with one carries `receipt_registration`: `pending`, then `succeeded`
+  once the money is taken (emulator's choice: registration takes no time).
 - `notify` POSTs a notification as YooKassa does: unsigned JSON
   `{"type": "notification", "event", "object"}`, here from loopback with an `X-Forwarded-For`
   naming one of YooKassa's addresses, so Kassa must trust 127.0.0.1 as a proxy.
@@ -56,6 +61,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Mount, Route
 
+from tests.emulators.receipts import ReceiptInvalid, check_yookassa
 from tests.live import LiveApp
 
 #: The address `notify` claims to come from: inside YooKassa's published 185.71.76.0/27.
@@ -155,6 +161,7 @@ class YooKassaEmulator:
         self.received: list[Received] = []
         self._shops: dict[str, str] = {}
         self._two_stage: set[str] = set()
+        self._receipts_required: set[str] = set()
         self._answers: dict[tuple[str, str], _Answer] = {}
         self._processing: Counter[tuple[str, str]] = Counter()
         self._faults: deque[Fault] = deque()
@@ -174,7 +181,7 @@ class YooKassaEmulator:
 
     # The provider's side, driven from tests.
 
-    def add_shop(self) -> tuple[str, str]:
+    def add_shop(self, *, receipts_required: bool = False) -> tuple[str, str]:
         """A new test shop: its shop id and secret key."""
         shop_id, secret_key = (
             str(secrets.randbelow(900_000) + 100_000),
@@ -182,6 +189,8 @@ class YooKassaEmulator:
         )
         with self._lock:
             self._shops[shop_id] = secret_key
+            if receipts_required:
+                self._receipts_required.add(shop_id)
         return shop_id, secret_key
 
     def pay(self, payment_id: str) -> Document:
@@ -197,6 +206,7 @@ class YooKassaEmulator:
                 )
             else:
                 payment.update(status="succeeded", captured_at=now(), refundable=True)
+                _registered(payment)
             return dict(payment)
 
     def decline(
@@ -300,6 +310,8 @@ class YooKassaEmulator:
                 return self._idempotent(request, raw, shop_id, object_id, operation)
             except ApiError as error:
                 return error.status, error.body
+            except ReceiptInvalid as error:
+                return 400, invalid(error.description, error.parameter).body
 
     def _idempotent(
         self,
@@ -311,7 +323,7 @@ class YooKassaEmulator:
     ) -> tuple[int, Document]:
         key = request.headers.get("idempotence-key")
         try:
-            body = json.loads(raw) if raw else {}
+            body = json.loads(raw, parse_float=Decimal) if raw else {}
         except ValueError:
             body = None
         self.received.append(Received(shop_id, "POST", request.url.path, key, body))
@@ -319,7 +331,7 @@ class YooKassaEmulator:
             raise invalid("Idempotence-Key header is missing", "Idempotence-Key")
         if not isinstance(body, dict):
             raise invalid("The request body must be a JSON object")
-        fingerprint = f"{request.url.path} {json.dumps(body, sort_keys=True)}"
+        fingerprint = f"{request.url.path} {json.dumps(body, sort_keys=True, default=str)}"
         stored = self._answers.get((shop_id, key))
         if stored is not None:
             if stored.fingerprint != fingerprint:
@@ -380,6 +392,8 @@ class YooKassaEmulator:
         return_url = confirmation.get("return_url")
         if not isinstance(return_url, str) or not return_url.startswith(("http://", "https://")):
             raise invalid("return_url must be an http(s) URL", "confirmation.return_url")
+        if "receipt" in body or shop_id in self._receipts_required:
+            check_yookassa(body.get("receipt"), value, currency)
         payment_id = str(uuid.uuid4())
         payment: Document = {
             "id": payment_id,
@@ -400,6 +414,8 @@ class YooKassaEmulator:
         }
         if description is None:
             del payment["description"]
+        if "receipt" in body:
+            payment["receipt_registration"] = "pending"
         self.payments[payment_id] = payment
         if not capture:
             self._two_stage.add(payment_id)
@@ -419,6 +435,11 @@ class YooKassaEmulator:
             value, asked = parse_amount(body["amount"])
             if asked != currency or value > held:
                 raise invalid("The capture exceeds the amount held", "amount.value")
+        if "receipt" in body:
+            check_yookassa(body["receipt"], value, currency)
+        elif value != held and "receipt_registration" in payment:
+            raise invalid("A partial capture needs the receipt for what is taken", "receipt")
+        _registered(payment)
         payment.update(
             status="succeeded",
             amount=money(value, currency),
@@ -448,7 +469,12 @@ class YooKassaEmulator:
         value, currency = parse_amount(body.get("amount"))
         if currency != payment["amount"]["currency"]:
             raise invalid("The refund's currency is not the payment's", "amount.currency")
-        return 200, self._refund(payment, value)
+        if "receipt" in body or shop_id in self._receipts_required:
+            check_yookassa(body.get("receipt"), value, currency)
+        refund = self._refund(payment, value)
+        if "receipt" in body:
+            self.refunds[refund["id"]]["receipt_registration"] = "succeeded"
+        return 200, dict(self.refunds[refund["id"]])
 
     def _get_refund(self, shop_id: str, _: Any, refund_id: str) -> tuple[int, Document]:
         refund = self.refunds.get(refund_id)
@@ -511,6 +537,13 @@ class YooKassaEmulator:
             amount = payment["amount"]
             text = f"YooKassa emulator: {amount['value']} {amount['currency']}, {payment['status']}"
         return PlainTextResponse(text)
+
+
+def _registered(payment: Document) -> None:
+    """The receipt of a payment whose money is taken is registered (emulator's choice: at
+    once)."""
+    if "receipt_registration" in payment:
+        payment["receipt_registration"] = "succeeded"
 
 
 @contextmanager

@@ -35,12 +35,12 @@ from kassa.providers.cloudpayments.notifications import (
 from kassa.providers.cloudpayments.wire import (
     TransactionStatus,
     check_code,
-    json_body,
     kassa_status,
     read_transaction,
     verify_signature,
     wire_amount,
 )
+from kassa.providers.wire import json_body
 
 SECRET = "cp_secret"
 

@@ -18,6 +18,7 @@ from kassa.cli.dev import app as dev_app
 from kassa.cli.emails import app as emails_app
 from kassa.cli.emails import email as shops_email
 from kassa.cli.emails import language as shops_language
+from kassa.cli.fiscal import fiscal
 from kassa.cli.logs import configure_logging
 from kassa.cli.output import (
     JsonOption,
@@ -58,6 +59,7 @@ keys_app = typer.Typer(help="API keys: create (shown once), list, revoke.", no_a
 providers_app = typer.Typer(help="Connect a shop to payment providers.", no_args_is_help=True)
 payments_app = typer.Typer(help="Look at payments.", no_args_is_help=True)
 app.add_typer(shops_app, name="shops")
+shops_app.command("fiscal")(fiscal)
 app.add_typer(keys_app, name="keys")
 app.add_typer(providers_app, name="providers")
 app.add_typer(payments_app, name="payments")
@@ -269,6 +271,7 @@ def _shop_object(shop: Shop) -> dict[str, object]:
         "object": "shop",
         "name": shop.name,
         "timezone": shop.timezone,
+        "fiscal": shop.fiscal.document() if shop.fiscal else None,
         "created_at": timestamp(shop.created_at),
         "language": shop.language,
         "email_from": shop.email_from,

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from kassa.domain.errors import AmountInvalid
-from kassa.domain.receipts import FiscalSettings, ReceiptItem
+from kassa.domain.receipts import FiscalSettings, Receipt, ReceiptItem
 from kassa.domain.status import PaymentStatus, RefundStatus
 
 
@@ -74,6 +74,9 @@ class Payment:
     customer_email: str | None = None
     customer_phone: str | None = None
     items: tuple[ReceiptItem, ...] = ()
+    #: The receipt sent to the provider with the payment, complete (`domain.receipts`);
+    #: None when none was (the shop sends none, or the payment names no one to send it to).
+    receipt: Receipt | None = None
     #: The receipt's registration as the provider reports it (`pending`, `succeeded`,
     #: `canceled`), or None when it has said nothing.
     receipt_status: str | None = None

@@ -68,6 +68,10 @@ PAYMENT_MODES = (
     "credit_payment",
 )
 
+#: How a provider reports a receipt's registration: sent to the tax service's operator,
+#: registered there, or refused.
+RECEIPT_STATUSES = ("pending", "succeeded", "canceled")
+
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _PHONE_SEPARATORS = re.compile(r"[\s()\-]")
 _PHONE = re.compile(r"^\+?[0-9]{10,15}$")
@@ -252,3 +256,101 @@ def read_phone(value: str) -> str:
             param="customer_phone",
         )
     return digits if digits.startswith("+") else f"+{digits}"
+
+
+#: What a receipt line says when the payment gives no lines and no description.
+DEFAULT_LINE = "Payment"
+
+
+@dataclass(frozen=True, slots=True)
+class Receipt:
+    """The fiscal receipt Kassa sends with a payment (or a refund): complete, every line's
+    codes filled in from the shop's defaults, so a provider module only translates it. Kept
+    with the payment as sent, so its refunds' receipts follow the same one whatever the
+    shop's settings say later."""
+
+    tax_system_code: int
+    items: tuple[ReceiptItem, ...]
+    email: str | None = None
+    phone: str | None = None
+
+    @property
+    def amount(self) -> int:
+        return sum(item.amount for item in self.items)
+
+    def for_amount(self, amount: int) -> Receipt:
+        """The receipt for `amount` of the payment (a refund, a partial capture): the same
+        lines for all of it; for a part, one line of the first line's description and codes
+        for that sum (which lines a part stands for cannot be told from its amount)."""
+        if amount == self.amount:
+            return self
+        first = self.items[0]
+        line = ReceiptItem(
+            description=first.description,
+            quantity=Decimal(1),
+            price=amount,
+            vat_code=first.vat_code,
+            payment_subject=first.payment_subject,
+            payment_mode=first.payment_mode,
+        )
+        return Receipt(self.tax_system_code, (line,), email=self.email, phone=self.phone)
+
+    def document(self) -> dict[str, Any]:
+        return {
+            "tax_system_code": self.tax_system_code,
+            "items": [item.document() for item in self.items],
+            "email": self.email,
+            "phone": self.phone,
+        }
+
+    @classmethod
+    def from_document(cls, data: Mapping[str, Any] | None) -> Receipt | None:
+        if not data:
+            return None
+        return cls(
+            tax_system_code=data["tax_system_code"],
+            items=items_from_documents(data["items"]),
+            email=data.get("email"),
+            phone=data.get("phone"),
+        )
+
+
+def build_receipt(
+    settings: FiscalSettings | None,
+    *,
+    amount: int,
+    items: Sequence[ReceiptItem],
+    description: str | None,
+    email: str | None,
+    phone: str | None,
+) -> Receipt | None:
+    """The receipt for a payment of a shop with `settings`, or None: the shop sends no
+    receipts, or (receipts not required) the payment names nobody to send one to. Without
+    `items`, one line of the description (cut to 128 characters) for the whole amount.
+    Raises `ParameterInvalid` when the shop requires receipts and there is no e-mail or
+    phone: a receipt must reach the customer."""
+    if settings is None:
+        return None
+    if email is None and phone is None:
+        if settings.receipts_required:
+            raise ParameterInvalid(
+                "customer_email or customer_phone is required: this shop sends a fiscal "
+                "receipt with every payment",
+                param="customer_email",
+            )
+        return None
+    if not items:
+        text = (description or DEFAULT_LINE)[:MAX_DESCRIPTION]
+        items = (ReceiptItem(description=text, quantity=Decimal(1), price=amount),)
+    complete = tuple(
+        ReceiptItem(
+            description=item.description,
+            quantity=item.quantity,
+            price=item.price,
+            vat_code=item.vat_code or settings.vat_code,
+            payment_subject=item.payment_subject or settings.payment_subject,
+            payment_mode=item.payment_mode or settings.payment_mode,
+        )
+        for item in items
+    )
+    return Receipt(settings.tax_system_code, complete, email=email, phone=phone)

@@ -30,6 +30,8 @@ class PaymentUpdate:
     amount_captured: int | None = None
     failure_code: str | None = None
     failure_message: str | None = None
+    #: The fiscal receipt's registration (`domain.receipts.RECEIPT_STATUSES`), if reported.
+    receipt_status: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +45,7 @@ class RefundUpdate:
     payment_id: str | None = None
     provider_payment_id: str | None = None
     failure_message: str | None = None
+    receipt_status: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -38,6 +38,7 @@ from kassa.domain import (
     Refund,
     RefundUpdate,
 )
+from kassa.domain.receipts import Receipt
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -86,6 +87,9 @@ class PaymentRequest:
     #: What the provider's state module in services recorded for this payment before the
     #: provider is called (`kassa.services.providers`: TRC20's reserved amount), as text.
     prepared: Mapping[str, str] = field(default_factory=dict)
+    #: The fiscal receipt to send with the payment, for a provider that `sends_receipts`;
+    #: None: send none.
+    receipt: Receipt | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -357,6 +361,10 @@ class Provider:
     #: not. The widget's word only changes what the page says: Kassa learns the outcome from
     #: the provider.
     payer_script: ClassVar[Traversable | None] = None
+    #: Whether the provider sends fiscal receipts (54-FZ) for the shop: then a payment's
+    #: `receipt` is built from the shop's fiscal settings and passed in `PaymentRequest`, and
+    #: the same one (`Payment.receipt`) is there for its refunds.
+    sends_receipts: ClassVar[bool] = False
 
     def __init__(
         self,

@@ -18,7 +18,7 @@ from kassa.domain import (
     Role,
     Shop,
 )
-from kassa.domain.receipts import FiscalSettings, items_from_documents
+from kassa.domain.receipts import FiscalSettings, Receipt, items_from_documents
 from kassa.store.keyring import Keyring
 
 
@@ -87,6 +87,7 @@ def payment(row: Mapping[Any, Any]) -> Payment:
         customer_email=row["customer_email"],
         customer_phone=row["customer_phone"],
         items=items_from_documents(row["items"]),
+        receipt=Receipt.from_document(row["receipt"]),
         receipt_status=row["receipt_status"],
     )
 
@@ -153,5 +154,6 @@ def payment_values(payment: Payment) -> dict[str, Any]:
         "customer_email": payment.customer_email,
         "customer_phone": payment.customer_phone,
         "items": [item.document() for item in payment.items] or None,
+        "receipt": payment.receipt.document() if payment.receipt else None,
         "receipt_status": payment.receipt_status,
     }

@@ -113,6 +113,7 @@ payments = Table(
     Column("customer_email", String(254)),
     Column("customer_phone", String(16)),
     Column("items", Document),
+    Column("receipt", Document),
     Column("receipt_status", String(24)),
     Index("ix_payments_shop_list", "shop_id", "test", "id"),
     Index("ix_payments_customer", "shop_id", "customer"),

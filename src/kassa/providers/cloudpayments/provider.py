@@ -57,6 +57,7 @@ from kassa.providers.cloudpayments.notifications import (
     read_fields,
     read_notification,
 )
+from kassa.providers.cloudpayments.receipts import receipt_data
 from kassa.providers.cloudpayments.wire import (
     CURRENCIES,
     NOTIFICATION_KINDS,
@@ -68,7 +69,6 @@ from kassa.providers.cloudpayments.wire import (
     Transaction,
     TransactionStatus,
     check_code,
-    json_body,
     read_transaction,
     sign,
     transaction_number,
@@ -76,7 +76,7 @@ from kassa.providers.cloudpayments.wire import (
     verify_signature,
     wire_amount,
 )
-from kassa.providers.wire import MALFORMED
+from kassa.providers.wire import MALFORMED, json_body
 
 DEFAULT_WIDGET_URL = "https://widget.cloudpayments.ru/bundles/cloudpayments.js"
 
@@ -113,6 +113,7 @@ class CloudPaymentsProvider(Provider):
     hook_kinds = NOTIFICATION_KINDS
     simulated_events = NOTIFICATION_KINDS
     payer_script = resources.files("kassa.providers.cloudpayments") / "widget.js"
+    sends_receipts = True
 
     @property
     def public_id(self) -> str:
@@ -153,6 +154,9 @@ class CloudPaymentsProvider(Provider):
         }
         if payment.customer:
             params["account-id"] = payment.customer
+        if payment.receipt:
+            # The widget's `data` (JsonData), as JSON text: a data- attribute holds text.
+            params["data"] = json_body(receipt_data(payment.receipt, payment.currency)).decode()
         parts = urlsplit(self.widget_url)
         origin = f"{parts.scheme}://{parts.netloc}"
         return PayerPage(
@@ -308,14 +312,18 @@ class CloudPaymentsProvider(Provider):
     async def refund(self, payment: Payment, refund: Refund) -> RefundUpdate:
         """`/payments/refund`, with Kassa's refund id as the X-Request-ID and in JsonData
         (so the Refund notification can name it, if CloudPayments echoes it in `Data`: NOT
-        FOUND; without it the notification matches by the refund's TransactionId)."""
+        FOUND; without it the notification matches by the refund's TransactionId), and the
+        return receipt's `CustomerReceipt` there when the payment had a receipt."""
         reference = self._reference(payment)
+        data: dict[str, Any] = {REFUND_DATA_KEY: refund.id}
+        if payment.receipt:  # CloudPayments makes the return receipt from it
+            data |= receipt_data(payment.receipt.for_amount(refund.amount), refund.currency)
         envelope = await self._call(
             "/payments/refund",
             {
                 "TransactionId": transaction_number(reference),
                 "Amount": wire_amount(refund.amount, refund.currency),
-                "JsonData": {REFUND_DATA_KEY: refund.id},
+                "JsonData": data,
             },
             key=refund.id,
         )

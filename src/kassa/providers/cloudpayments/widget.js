@@ -23,6 +23,10 @@
       if (data.accountId) {
         options.accountId = data.accountId;
       }
+      if (data.data) {
+        // JsonData: the fiscal receipt (CustomerReceipt) CloudPayments makes for the payment.
+        options.data = JSON.parse(data.data);
+      }
       var widget = new window.cp.CloudPayments({ language: data.language });
       widget.pay(data.method, options, {
         onSuccess: function () {

@@ -120,31 +120,6 @@ def wire_amount(amount: int, currency: str) -> Decimal:
     return to_decimal(amount, currency)
 
 
-def json_body(document: Any) -> bytes:
-    """`document` as JSON, with every `Decimal` written as the exact JSON number it is.
-
-    The `json` module can only write numbers it gets as `int` or `float`, and a float would
-    round money (and print `1500.5` for `Decimal("1500.50")` only by luck). So Decimals are
-    written here digit for digit in plain notation (`1500.50`, never `1.5005E+3`), and
-    everything else by `json` itself. A float is refused, so one cannot slip in.
-    """
-    if isinstance(document, Decimal):
-        if not document.is_finite():
-            raise ValueError(f"{document} is not a JSON number")
-        return format(document, "f").encode()
-    if isinstance(document, float):
-        raise TypeError("amounts are Decimals, never floats")
-    if isinstance(document, Mapping):
-        members = (
-            json.dumps(str(name)).encode() + b":" + json_body(value)
-            for name, value in document.items()
-        )
-        return b"{" + b",".join(members) + b"}"
-    if isinstance(document, list | tuple):
-        return b"[" + b",".join(json_body(item) for item in document) + b"]"
-    return json.dumps(document).encode()
-
-
 def sign(secret: str, message: bytes) -> str:
     """A notification's `Content-HMAC`: base64 of HMAC-SHA256 over `message`."""
     digest = hmac.new(secret.encode(), message, hashlib.sha256).digest()

@@ -11,6 +11,12 @@ docs/providers/yookassa.md):
   a second payment or refund. HTTP 202 means "accepted, still processing": the same request is
   repeated with the same key after the advised pause. Errors are
   `{"type": "error", "id", "code", "description", "parameter"}`.
+- Receipts (54-FZ): a `receipt` object `{customer: {email, phone}, items: [{description,
+  quantity, amount (per unit), vat_code, payment_subject, payment_mode}], tax_system_code}` on
+  the create and on each refund, and `receipt_registration` (`pending`, `succeeded`,
+  `canceled`) on payments and refunds. The reference (`providers.md` §1) names `receipt` on
+  both calls but not its fields: these are from YooKassa's public API reference, unverified
+  here; the phone goes as digits without `+` (E.164 as YooKassa shows it).
 - Notifications: `POST {"type": "notification", "event", "object"}` with no signature at all.
   Kassa believes one only as far as (1) it comes from an address YooKassa publishes (the web
   layer believes X-Forwarded-For only from a configured trusted proxy) and (2) the object,
@@ -60,6 +66,7 @@ from kassa.domain import (
     RefundStatus,
     RefundUpdate,
 )
+from kassa.domain.receipts import RECEIPT_STATUSES, Receipt
 from kassa.providers import wire as shared
 from kassa.providers.base import ProviderPayment, RedirectConfirmation
 
@@ -171,6 +178,37 @@ def _cancellation(document: Any) -> tuple[str | None, str | None]:
     )
 
 
+def receipt_document(receipt: Receipt, currency: str) -> dict[str, Any]:
+    """Kassa's receipt as YooKassa's `receipt` object (quantities as exact JSON numbers:
+    send the body with `shared.json_body`)."""
+    customer: dict[str, str] = {}
+    if receipt.email:
+        customer["email"] = receipt.email
+    if receipt.phone:
+        customer["phone"] = receipt.phone.removeprefix("+")
+    return {
+        "customer": customer,
+        "items": [
+            {
+                "description": item.description,
+                "quantity": item.quantity,
+                "amount": shared.value_amount(item.price, currency),
+                "vat_code": item.vat_code,
+                "payment_subject": item.payment_subject,
+                "payment_mode": item.payment_mode,
+            }
+            for item in receipt.items
+        ],
+        "tax_system_code": receipt.tax_system_code,
+    }
+
+
+def receipt_status(document: Any) -> str | None:
+    """`receipt_registration` of a payment or refund, if it is one Kassa knows."""
+    status = document.get("receipt_registration")
+    return status if status in RECEIPT_STATUSES else None
+
+
 def payment_update(document: Any) -> PaymentUpdate:
     """A YooKassa payment object as a `PaymentUpdate`. Raises `ValueError`, `KeyError`,
     `TypeError`, `AttributeError` or a money error if it is malformed."""
@@ -197,6 +235,7 @@ def payment_update(document: Any) -> PaymentUpdate:
             if failed
             else None
         ),
+        receipt_status=receipt_status(document),
     )
 
 
@@ -218,6 +257,7 @@ def refund_update(document: Any) -> RefundUpdate:
             if status == RefundStatus.FAILED
             else None
         ),
+        receipt_status=receipt_status(document),
     )
 
 

@@ -39,7 +39,7 @@ from kassa.domain import (
 )
 from kassa.domain.checks import first_check
 from kassa.domain.devices import DeviceKind
-from kassa.domain.receipts import ReceiptItem, read_email, read_items, read_phone
+from kassa.domain.receipts import ReceiptItem, build_receipt, read_email, read_items, read_phone
 from kassa.providers import PaymentRequest, Provider
 from kassa.services import idempotency
 from kassa.services import providers as provider_state
@@ -177,6 +177,14 @@ async def create_payment(
     )
     gateway = ctx.gateways.for_account(account)
     _check_offer(gateway, params)
+    receipt = build_receipt(
+        caller.own_shop.fiscal if gateway.sends_receipts else None,
+        amount=money.amount,
+        items=items,
+        description=params.description,
+        email=customer_email,
+        phone=customer_phone,
+    )
     now = ctx.clock()
     payment = Payment(
         id=payment_id or new_id("pay"),
@@ -199,6 +207,7 @@ async def create_payment(
         customer_email=customer_email,
         customer_phone=customer_phone,
         items=items,
+        receipt=receipt,
     )
     request = PaymentRequest(
         payment_id=payment.id,
@@ -213,6 +222,7 @@ async def create_payment(
         metadata=payment.metadata,
         terminal=params.terminal,
         created_at=now,
+        receipt=receipt,
     )
     created = await gateway.create(await provider_state.prepare(ctx, account, request))
     payment = replace(

@@ -222,6 +222,13 @@ async def apply_refund_update(
         return await _record_external(
             conn, payment=payment, reported=reported, source=source, now=now
         )
+    if reported.receipt_status and reported.receipt_status != refund.receipt_status:
+        await conn.execute(
+            refunds.update()
+            .where(refunds.c.id == refund.id)
+            .values(receipt_status=reported.receipt_status)
+        )
+        refund = replace(refund, receipt_status=reported.receipt_status)
     if refund.status == reported.status:
         if reported.provider_refund_id and not refund.provider_refund_id:
             # A provider that answers "pending" names its refund: keep the name, or its
@@ -307,6 +314,7 @@ async def _record_external(
         status=RefundStatus.SUCCEEDED,
         provider_refund_id=reported.provider_refund_id,
         reason="made at the provider",
+        receipt_status=reported.receipt_status,
         created_at=now,
         updated_at=now,
     )
@@ -428,4 +436,5 @@ def _refund_values(refund: Refund) -> dict[str, Any]:
         "failure_message": refund.failure_message,
         "created_at": refund.created_at,
         "updated_at": refund.updated_at,
+        "receipt_status": refund.receipt_status,
     }

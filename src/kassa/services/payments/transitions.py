@@ -119,6 +119,14 @@ async def apply_payment_update(
     together with others (`transition_many`, which refuses it if the payment moved
     meanwhile); the payment is then returned as it was decided on.
     """
+    if reported.receipt_status and reported.receipt_status != payment.receipt_status:
+        # The receipt's registration is the provider's word about the receipt, not a status
+        # of the payment: kept whether or not the payment moves, with no event of its own.
+        await conn.execute(
+            _SET_RECEIPT_STATUS,
+            {_PAYMENT_ID: payment.id, "receipt_status": reported.receipt_status},
+        )
+        payment = replace(payment, receipt_status=reported.receipt_status)
     while True:
         decision = decide(payment, reported)
         _note_decision(payment, decision, source)
@@ -166,6 +174,13 @@ def _transition_statement(
         .values({name: bindparam(name) for name in sorted(columns)})
     )
     return statement.returning(*payments.c) if returning else statement
+
+
+_SET_RECEIPT_STATUS = (
+    update(payments)
+    .where(payments.c.id == bindparam(_PAYMENT_ID))
+    .values(receipt_status=bindparam("receipt_status"))
+)
 
 
 def _may_move_to(target: PaymentStatus) -> ColumnElement[bool]:

@@ -26,6 +26,7 @@ from kassa.domain import (
     Shop,
     new_id,
 )
+from kassa.domain.receipts import FiscalSettings
 from kassa.providers import provider_class
 from kassa.providers.base import Provider
 from kassa.providers.terminal import TerminalProvider
@@ -110,6 +111,16 @@ async def set_timezone(ctx: Context, *, shop: Shop, timezone: str) -> Shop:
         configuration.changed(conn)
         await conn.execute(update(shops).where(shops.c.id == shop.id).values(timezone=timezone))
     return replace(shop, timezone=timezone)
+
+
+async def set_fiscal(ctx: Context, *, shop: Shop, fiscal: FiscalSettings | None) -> Shop:
+    """Send fiscal receipts with `fiscal` as the defaults from now on, or (None) send none.
+    Payments made before keep the receipt they were sent with."""
+    document = fiscal.document() if fiscal else None
+    async with ctx.db.write() as conn:
+        configuration.changed(conn)
+        await conn.execute(update(shops).where(shops.c.id == shop.id).values(fiscal=document))
+    return replace(shop, fiscal=fiscal)
 
 
 async def get_shop(ctx: Context, *, name: str | None = None, shop_id: str | None = None) -> Shop:

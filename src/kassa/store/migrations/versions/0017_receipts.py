@@ -25,6 +25,7 @@ def upgrade() -> None:
     op.add_column("payments", sa.Column("customer_email", sa.String(length=254), nullable=True))
     op.add_column("payments", sa.Column("customer_phone", sa.String(length=16), nullable=True))
     op.add_column("payments", sa.Column("items", sa.JSON(), nullable=True))
+    op.add_column("payments", sa.Column("receipt", sa.JSON(), nullable=True))
     op.add_column("payments", sa.Column("receipt_status", sa.String(length=24), nullable=True))
     op.add_column("refunds", sa.Column("receipt_status", sa.String(length=24), nullable=True))
 
@@ -32,6 +33,6 @@ def upgrade() -> None:
 def downgrade() -> None:
     # SQLite (3.35+) drops a column in place when nothing indexes or references it.
     op.drop_column("refunds", "receipt_status")
-    for column in ("receipt_status", "items", "customer_phone", "customer_email"):
+    for column in ("receipt_status", "receipt", "items", "customer_phone", "customer_email"):
         op.drop_column("payments", column)
     op.drop_column("shops", "fiscal")
