@@ -20,7 +20,8 @@ from sqlalchemy import func, select
 
 from kassa.domain import Role
 from kassa.services.context import Context, utcnow
-from kassa.services.emails import receipts
+from kassa.services.emails import letters, receipts
+from kassa.services.emails.letters import Letter
 from kassa.services.events.consumers import Registry, dispatch
 from kassa.services.shops import shops
 from kassa.store.tables import consumer_failures
@@ -261,3 +262,26 @@ def test_the_admin_payment_page_shows_its_emails(hub: LiveServer, inbox: Inbox) 
     assert f'<td class="break">{to}</td>' in english
     assert '<td class="break">sent</td>' in english
     assert "Письма покупателю" in russian
+
+
+def test_an_email_that_cannot_be_written_holds_up_none_of_the_others(
+    hub: LiveServer, inbox: Inbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with shop_api(hub, sender="receipts@shop.example") as api:
+        name = api.headers["Authorization"][-8:]
+        broken_to, fine_to = f"{name}-broken@buyer.example", f"{name}@buyer.example"
+        broken = paid(hub, api, customer_email=broken_to)
+        paid(hub, api, customer_email=fine_to)
+
+        def render(letter: Letter) -> EmailMessage:
+            if letter.recipient == broken_to:
+                raise KeyError("a template fault")
+            return letters.render(letter)
+
+        monkeypatch.setattr(receipts, "render", render)
+        deliver(hub)
+    (waiting,) = emails_of(hub, broken["id"])
+    assert (waiting.status, waiting.attempts) == ("pending", 1)
+    assert waiting.error == "could not write the e-mail: KeyError('a template fault')"
+    assert len(inbox.to(fine_to)) == 1
+    assert inbox.to(broken_to) == []

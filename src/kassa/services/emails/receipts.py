@@ -126,7 +126,15 @@ async def send_due(ctx: Context) -> int:
             await _finish(ctx, [(event_id, attempts)], status=SKIPPED, error=NO_SENDER)
             continue
         try:
-            await smtp.send(server, render(letter))
+            message = render(letter)
+        except Exception as exc:
+            # A fault of the template or of an address: counted like a failure to send, so
+            # that it holds up none of the others and is given up on in the end.
+            failure = smtp.SendFailed(f"could not write the e-mail: {exc!r}", permanent=False)
+            await _failed(ctx, event_id, attempts + 1, failure)
+            continue
+        try:
+            await smtp.send(server, message)
         except smtp.SendFailed as exc:
             await _failed(ctx, event_id, attempts + 1, exc)
             continue

@@ -51,6 +51,8 @@ async def send(server: SmtpServer, message: EmailMessage) -> None:
         ) from exc
     except aiosmtplib.SMTPResponseException as exc:
         raise SendFailed(f"the server answered {exc.code} {exc.message}", permanent=False) from exc
+    except ValueError as exc:  # aiosmtplib's word on a message it cannot send as it is
+        raise SendFailed(f"the message cannot be sent: {exc}", permanent=True) from exc
     except (aiosmtplib.SMTPException, OSError) as exc:
         raise SendFailed(
             f"could not reach the server {server.host}:{server.port}: {exc}", permanent=False
