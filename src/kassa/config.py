@@ -215,9 +215,11 @@ class Settings(BaseSettings):
 
     @property
     def smtp_server(self) -> SmtpServer | None:
-        """The SMTP server of `smtp_url`, if one is set. A bad URL raises `ValueError` here,
-        when it is used (a validator's error would quote the password)."""
-        return None if self.smtp_url is None else SmtpServer.parse(self.smtp_url.get_secret_value())
+        """The SMTP server of `smtp_url`, if one is set (an empty one is not). A bad URL
+        raises `ValueError` here, when it is used (a validator's error would quote the
+        password)."""
+        url = self.smtp_url.get_secret_value() if self.smtp_url else ""
+        return SmtpServer.parse(url) if url else None
 
     @field_validator("trusted_proxies", "yookassa_notification_sources", "yookassa_extra_sources")
     @classmethod

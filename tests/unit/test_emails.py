@@ -47,6 +47,7 @@ def test_the_password_shows_nowhere() -> None:
     with pytest.raises(ValueError, match="SMTP URL") as raised:
         _ = bad.smtp_server
     assert "hunter2-pw" not in str(raised.value)
+    assert Settings(smtp_url="").smtp_server is None  # as compose passes an unset one
 
 
 @pytest.mark.parametrize(
