@@ -26,6 +26,7 @@ from typing import Any
 from sqlalchemy import and_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from kassa.config import SmtpServer
 from kassa.domain import Event, EventType, Payment
 from kassa.domain.receipts import items_from_documents
 from kassa.domain.translatable import N_
@@ -40,9 +41,10 @@ log = logging.getLogger(__name__)
 
 NAME = "receipt-emails"
 PENDING, SENT, SKIPPED, FAILED = "pending", "sent", "skipped", "failed"
-#: How long a sending job keeps the rows it took before another may take them.
-LEASE = timedelta(minutes=2)
-#: Rows a round of the job takes at once.
+#: How long a sending job keeps the row it took before another may take it: longer than
+#: the slowest exchange with an SMTP server (`smtp.TIMEOUT` for each of its few steps).
+LEASE = timedelta(minutes=10)
+#: E-mails a round of the job sends at most.
 BATCH = 20
 NO_SMTP = "KASSA_SMTP_URL is not set"
 NO_SENDER = "the shop has no sender address (kassa shops email SHOP ADDRESS)"
@@ -114,38 +116,48 @@ async def send_due(ctx: Context) -> int:
     except ValueError as exc:
         log.error("receipt e-mails wait: KASSA_SMTP_URL is not a usable SMTP URL (%s)", exc)
         return 0
-    claimed = await _claim(ctx, due, now)
     if server is None:
-        await _finish(ctx, claimed, status=SKIPPED, error=NO_SMTP)
-        log.warning("%d receipt e-mail(s) skipped: %s", len(claimed), NO_SMTP)
+        skipped = await _claim(ctx, due, now, limit=BATCH)
+        await _finish(ctx, skipped, status=SKIPPED, error=NO_SMTP)
+        log.warning("%d receipt e-mail(s) skipped: %s", len(skipped), NO_SMTP)
         return 0
     sent = 0
-    for event_id, attempts in claimed:
-        letter = await _letter(ctx, event_id)
-        if letter is None:  # its sender was unset since
-            await _finish(ctx, [(event_id, attempts)], status=SKIPPED, error=NO_SENDER)
-            continue
-        try:
-            message = render(letter)
-        except Exception as exc:
-            # A fault of the template or of an address: counted like a failure to send, so
-            # that it holds up none of the others and is given up on in the end.
-            failure = smtp.SendFailed(f"could not write the e-mail: {exc!r}", permanent=False)
-            await _failed(ctx, event_id, attempts + 1, failure)
-            continue
-        try:
-            await smtp.send(server, message)
-        except smtp.SendFailed as exc:
-            await _failed(ctx, event_id, attempts + 1, exc)
-            continue
-        sent_as = message_id(letter.event_id, letter.sender)
-        await _finish(ctx, [(event_id, attempts)], status=SENT, message_id=sent_as)
-        sent += 1
+    # One at a time: a row is claimed just before it is sent, so a slow server cannot make
+    # the lease of rows still waiting in this worker's hands run out.
+    for _ in range(BATCH):
+        claimed = await _claim(ctx, due, now, limit=1)
+        if not claimed:
+            break
+        sent += await _send(ctx, server, *claimed[0])
     return sent
 
 
-async def _claim(ctx: Context, due: Any, now: datetime) -> list[tuple[str, int]]:
-    """Take up to `BATCH` due rows for a lease; another worker skips them meanwhile."""
+async def _send(ctx: Context, server: SmtpServer, event_id: str, attempts: int) -> int:
+    """Send the claimed e-mail of `event_id` and record what came of it; 1 if it was sent."""
+    letter = await _letter(ctx, event_id)
+    if letter is None:  # its sender was unset since
+        await _finish(ctx, [(event_id, attempts)], status=SKIPPED, error=NO_SENDER)
+        return 0
+    try:
+        message = render(letter)
+    except Exception as exc:
+        # A fault of the template or of an address: counted like a failure to send, so that
+        # it holds up none of the others and is given up on in the end.
+        failure = smtp.SendFailed(f"could not write the e-mail: {exc!r}", permanent=False)
+        await _failed(ctx, event_id, attempts + 1, failure)
+        return 0
+    try:
+        await smtp.send(server, message)
+    except smtp.SendFailed as exc:
+        await _failed(ctx, event_id, attempts + 1, exc)
+        return 0
+    sent_as = message_id(letter.event_id, letter.sender)
+    await _finish(ctx, [(event_id, attempts)], status=SENT, message_id=sent_as)
+    return 1
+
+
+async def _claim(ctx: Context, due: Any, now: datetime, *, limit: int) -> list[tuple[str, int]]:
+    """Take up to `limit` due rows for a lease; another worker skips them meanwhile."""
     row = receipt_emails.c
     async with ctx.db.write() as conn:
         taken = await conn.execute(
@@ -153,7 +165,7 @@ async def _claim(ctx: Context, due: Any, now: datetime) -> list[tuple[str, int]]
             .where(
                 row.next_attempt_at <= now,
                 row.event_id.in_(
-                    due.order_by(row.next_attempt_at).limit(BATCH).with_for_update(skip_locked=True)
+                    due.order_by(row.next_attempt_at).limit(limit).with_for_update(skip_locked=True)
                 ),
             )
             .values(next_attempt_at=now + LEASE)
