@@ -9,8 +9,8 @@ Only a worker that dies between the server's "250 OK" and that record leaves the
 sent again after the lease; the copy carries the same Message-ID.
 
 Rows are written for a payment with a customer e-mail only. A shop without a sender address
-(`kassa shops email`) or a hub without `KASSA_SMTP_URL` gets its rows marked `skipped`, with
-the reason, and a warning in the log: nothing waits forever for a setting. An SMTP failure is
+(`kassa shops email`) or a hub without `KASSA_SMTP_URL` (also a warning in the log) gets its
+rows marked `skipped`, with the reason: nothing waits forever for a setting. An SMTP failure is
 tried again after `consumers.RETRY_DELAYS`; a refusal of the recipient or the message (5xx)
 or the last failure marks the row `failed`.
 """
