@@ -18,6 +18,7 @@ from kassa.domain.receipts import FiscalSettings
 from kassa.services.shops import shops
 from tests.emulators.cloudpayments import CloudPaymentsEmulator, Site, connect, running
 from tests.emulators.receipts import ReceiptInvalid
+from tests.helpers import stored_notifications
 from tests.live import LiveServer
 
 FISCAL = FiscalSettings(tax_system_code=1, vat_code=4, payment_mode="full_prepayment")
@@ -103,7 +104,21 @@ def test_the_receipt_goes_in_the_widget_and_with_each_refund(
         attempt = site.pay(payment, data=data)
         assert attempt.answer is not None
         assert attempt.answer.status_code == 200
-        assert api.get(f"/v1/payments/{payment['id']}").json()["status"] == "succeeded"
+        paid = api.get(f"/v1/payments/{payment['id']}").json()
+        assert (paid["status"], paid["receipt_status"]) == ("succeeded", None)
+        # CloudKassir registers the receipt and says so: twice, the second a duplicate.
+        (receipt_answer,) = site.deliver()
+        assert receipt_answer.status_code == 200, receipt_answer.text
+        assert api.get(f"/v1/payments/{payment['id']}").json()["receipt_status"] == "succeeded"
+        sent_receipt = emulator.sent[-1]
+        assert sent_receipt.kind == "receipt"
+        assert sent_receipt.send().json() == {"code": 0}
+        receipts = [
+            (row["outcome"], row["verdict"])
+            for row in stored_notifications(server, site.name)
+            if row["kind"] == "receipt"
+        ]
+        assert receipts == [("payment receipt succeeded", "accepted"), (None, "duplicate")]
 
         refund = api.post("/v1/refunds", json={"payment": payment["id"], "amount": 5050})
         assert refund.status_code == 201, refund.text
@@ -121,6 +136,35 @@ def test_the_receipt_goes_in_the_widget_and_with_each_refund(
                 "object": 4,
             }
         ]
+        answers = site.deliver()  # Refund, then the return receipt's Receipt
+        assert [a.status_code for a in answers] == [200, 200]
+        (done,) = api.get("/v1/refunds", params={"payment": payment["id"]}).json()["data"]
+        assert done["receipt_status"] == "succeeded"
+
+
+def test_a_partial_confirm_carries_the_receipt_for_what_is_taken(
+    server: LiveServer, emulator: CloudPaymentsEmulator
+) -> None:
+    site = fiscal_site(server, emulator)
+    with site.shop.api(server) as api:
+        created = api.post(
+            "/v1/payments",
+            json={
+                "amount": 10000,
+                "currency": "RUB",
+                "customer_email": "a@example.ru",
+                "capture": False,
+                "description": "Deposit",
+            },
+        )
+        payment = created.json()
+        site.pay(payment, data=widget_data(server, payment))
+        captured = api.post(f"/v1/payments/{payment['id']}/capture", json={"amount": 4000})
+        assert captured.status_code == 200, captured.text
+    (call,) = emulator.calls_to("/payments/confirm", site.public_id)
+    receipt = json.loads(call.body, parse_float=Decimal)["JsonData"]["cloudpayments"]
+    assert receipt["CustomerReceipt"]["Items"][0]["amount"] == Decimal("40.00")
+    assert receipt["CustomerReceipt"]["Items"][0]["label"] == "Deposit"
 
 
 def test_a_payment_without_a_contact_has_no_receipt_and_a_site_that_needs_one_refuses_it(

@@ -53,7 +53,7 @@ from kassa.domain.status import (
     check_transition,
     sources_of,
 )
-from kassa.domain.updates import Decision, PaymentUpdate, RefundUpdate, decide
+from kassa.domain.updates import Decision, PaymentUpdate, ReceiptUpdate, RefundUpdate, decide
 
 __all__ = [
     "CURRENCY_EXPONENTS",
@@ -93,6 +93,7 @@ __all__ = [
     "ProviderNotConfigured",
     "ProviderUnavailable",
     "RateLimited",
+    "ReceiptUpdate",
     "Refund",
     "RefundStatus",
     "RefundUpdate",

@@ -49,6 +49,18 @@ class RefundUpdate:
 
 
 @dataclass(frozen=True, slots=True)
+class ReceiptUpdate:
+    """A provider's word about a fiscal receipt alone (CloudPayments' Receipt notification):
+    the registration `status` of the receipt of a payment or, with `provider_refund_id`, of
+    that refund. It never moves the payment or the refund."""
+
+    status: str
+    payment_id: str | None = None
+    provider_payment_id: str | None = None
+    provider_refund_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Decision:
     """What to do with a payment update: move to `target` with `changes`, or nothing."""
 

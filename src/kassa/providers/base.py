@@ -35,6 +35,7 @@ from kassa.domain import (
     PaymentUpdate,
     ProviderAccount,
     ProviderUnavailable,
+    ReceiptUpdate,
     Refund,
     RefundUpdate,
 )
@@ -281,7 +282,7 @@ class Notification:
     check, which changes nothing and is answered afresh each time it is asked."""
 
     event_key: str | None
-    updates: Sequence[PaymentUpdate | RefundUpdate] = ()
+    updates: Sequence[PaymentUpdate | RefundUpdate | ReceiptUpdate] = ()
     check: PaymentCheck | None = None
 
 

@@ -267,15 +267,16 @@ class CloudPaymentsProvider(Provider):
         return transaction.update
 
     async def capture(self, payment: Payment, amount: int) -> PaymentUpdate:
+        """`/payments/confirm`; confirming less than the hold, the receipt for what is taken
+        goes in its JsonData (the widget's receipt was for the whole)."""
         reference = self._reference(payment)
-        envelope = await self._call(
-            "/payments/confirm",
-            {
-                "TransactionId": transaction_number(reference),
-                "Amount": wire_amount(amount, payment.currency),
-            },
-            key=f"{payment.id}:confirm",
-        )
+        params: dict[str, Any] = {
+            "TransactionId": transaction_number(reference),
+            "Amount": wire_amount(amount, payment.currency),
+        }
+        if payment.receipt and amount != payment.amount:
+            params["JsonData"] = receipt_data(payment.receipt.for_amount(amount), payment.currency)
+        envelope = await self._call("/payments/confirm", params, key=f"{payment.id}:confirm")
         if not envelope.success:
             raise self._refused(envelope, "confirm the payment")
         return PaymentUpdate(

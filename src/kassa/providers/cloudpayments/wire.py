@@ -49,7 +49,8 @@ DECODED_SIGNATURE_HEADER = "x-content-hmac"
 #: The notification types Kassa acts on, as the last segment of the notification URL.
 NOTIFICATION_KINDS = ("check", "pay", "fail", "confirm", "refund", "cancel")
 #: The other types CloudPayments sends ([3rd-party code]: izatop/cloudpayments): stored and
-#: acknowledged, nothing applied. A URL ending with anything else is no CloudPayments one.
+#: acknowledged; of a Receipt only the receipt's registration is kept (`notifications.py`),
+#: nothing else applied. A URL ending with anything else is no CloudPayments one.
 OTHER_KINDS = ("recurrent", "receipt")
 
 #: CloudPayments takes more currencies; these are the ones Kassa knows. All have two decimals,

@@ -31,8 +31,9 @@ from typing import Any
 from sqlalchemy import Insert, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from kassa.domain import EventSource, Payment, PaymentUpdate, ProviderAccount
+from kassa.domain import EventSource, Payment, PaymentUpdate, ProviderAccount, ReceiptUpdate
 from kassa.providers import Notification, Verdict
+from kassa.services.payments.receipts import apply_receipt_update
 from kassa.services.payments.refunds import apply_refund_update
 from kassa.services.payments.transitions import Move, apply_payment_update, find_reported
 from kassa.store.db import insert_ignoring_conflict
@@ -104,6 +105,8 @@ async def apply_updates(
             outcomes.append(applied.outcome)
         elif moves is not None:
             raise ValueError("a batch applies payment updates only")
+        elif isinstance(reported, ReceiptUpdate):
+            outcomes.append(await apply_receipt_update(conn, payment=payment, reported=reported))
         else:
             refund = await apply_refund_update(
                 conn, payment=payment, reported=reported, source=EventSource.PROVIDER, now=item.now

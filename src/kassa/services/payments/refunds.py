@@ -38,6 +38,7 @@ from kassa.services.callers import Caller
 from kassa.services.context import Context
 from kassa.services.events import outbox as events
 from kassa.services.pagination import Page, PageRequest, fetch_page
+from kassa.services.payments import receipts
 from kassa.services.payments.lifecycle import gateway_for, get_payment
 from kassa.services.payments.transitions import load, transition
 from kassa.store import records
@@ -223,11 +224,7 @@ async def apply_refund_update(
             conn, payment=payment, reported=reported, source=source, now=now
         )
     if reported.receipt_status and reported.receipt_status != refund.receipt_status:
-        await conn.execute(
-            refunds.update()
-            .where(refunds.c.id == refund.id)
-            .values(receipt_status=reported.receipt_status)
-        )
+        await receipts.note_refund(conn, refund.id, reported.receipt_status)
         refund = replace(refund, receipt_status=reported.receipt_status)
     if refund.status == reported.status:
         if reported.provider_refund_id and not refund.provider_refund_id:

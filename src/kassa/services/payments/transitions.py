@@ -42,6 +42,7 @@ from kassa.domain import (
 from kassa.services.callers import Caller
 from kassa.services.context import Context
 from kassa.services.events import outbox as events
+from kassa.services.payments import receipts
 from kassa.store import records
 from kassa.store.compiled import execute_many, fetch_all
 from kassa.store.db import any_of, unnested
@@ -122,10 +123,7 @@ async def apply_payment_update(
     if reported.receipt_status and reported.receipt_status != payment.receipt_status:
         # The receipt's registration is the provider's word about the receipt, not a status
         # of the payment: kept whether or not the payment moves, with no event of its own.
-        await conn.execute(
-            _SET_RECEIPT_STATUS,
-            {_PAYMENT_ID: payment.id, "receipt_status": reported.receipt_status},
-        )
+        await receipts.note_payment(conn, payment.id, reported.receipt_status)
         payment = replace(payment, receipt_status=reported.receipt_status)
     while True:
         decision = decide(payment, reported)
@@ -174,13 +172,6 @@ def _transition_statement(
         .values({name: bindparam(name) for name in sorted(columns)})
     )
     return statement.returning(*payments.c) if returning else statement
-
-
-_SET_RECEIPT_STATUS = (
-    update(payments)
-    .where(payments.c.id == bindparam(_PAYMENT_ID))
-    .values(receipt_status=bindparam("receipt_status"))
-)
 
 
 def _may_move_to(target: PaymentStatus) -> ColumnElement[bool]:
