@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 from pydantic import SecretStr
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
 from kassa.domain import Role
 from kassa.services.context import Context, utcnow
@@ -24,7 +24,7 @@ from kassa.services.emails import letters, receipts
 from kassa.services.emails.letters import Letter
 from kassa.services.events.consumers import Registry, dispatch
 from kassa.services.shops import shops
-from kassa.store.tables import consumer_failures
+from kassa.store.tables import consumer_failures, consumer_receipts
 from tests.admin.conftest import new_user, signed_in
 from tests.emails.smtp_server import PASSWORD, Inbox, smtp_server
 from tests.helpers import checkout, create_payment, make_shop
@@ -285,3 +285,28 @@ def test_an_email_that_cannot_be_written_holds_up_none_of_the_others(
     assert waiting.error == "could not write the e-mail: KeyError('a template fault')"
     assert len(inbox.to(fine_to)) == 1
     assert inbox.to(broken_to) == []
+
+
+def test_the_audit_finds_an_email_without_its_events_receipt(hub: LiveServer) -> None:
+    with shop_api(hub, sender=None) as api:
+        to = f"{api.headers['Authorization'][-8:]}@buyer.example"
+        payment = paid(hub, api, customer_email=to)
+        deliver(hub)
+    (email,) = emails_of(hub, payment["id"])
+
+    async def findings() -> list[str]:
+        async with hub.ctx.db.read() as conn:
+            return [each async for each in receipts.audit(conn)]
+
+    assert hub.call(findings()) == []
+
+    async def drop_the_receipt() -> None:
+        async with hub.ctx.db.write() as conn:
+            await conn.execute(
+                delete(consumer_receipts).where(consumer_receipts.c.event_id == email.event_id)
+            )
+
+    hub.call(drop_the_receipt())
+    assert hub.call(findings()) == [
+        f"receipt-emails:{email.event_id}: an e-mail without the event's receipt"
+    ]
