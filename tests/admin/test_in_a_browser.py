@@ -27,7 +27,11 @@ pytestmark = pytest.mark.skipif(
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
+def browser(admin_server: LiveServer) -> Iterator[Browser]:
+    """Chromium, for the tests of one module on one database. It asks for the server only to
+    be closed before the next database's server starts: while Playwright is open its event
+    loop runs in this thread, where making a PostgreSQL database (`asyncio.run`) cannot."""
+    del admin_server
     with sync_playwright() as playwright:
         launched = playwright.chromium.launch(
             executable_path=str(CHROMIUM),

@@ -40,6 +40,7 @@ from tests.live import LiveServer
 NAMES = frozenset(
     {"Kassa", "RU", "EN", "API", "CSV", "URL", "JSON", "HTTP", "HTTPS", "IANA", "UTC", "ID"}
     | {"YooKassa", "CloudPayments", "TipTopPay", "Public", "shopId", "HMAC", "curl", "make", "run"}
+    | {"Plat", "x-shop", "x-secret"}  # 1Plat ("1" is not a letter) and its API's headers
     | set(CURRENCY_EXPONENTS)
 )
 #: Tags whose content is code or data, not words.

@@ -7,7 +7,9 @@ from __future__ import annotations
 import html
 import json
 import re
+from collections import Counter
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from typing import Any
 
@@ -15,6 +17,7 @@ import httpx
 import pytest
 
 from kassa.domain.receipts import FiscalSettings
+from kassa.services.payments import lifecycle as payments
 from kassa.services.shops import shops
 from tests.emulators.cloudpayments import CloudPaymentsEmulator, Site, connect, running
 from tests.emulators.receipts import ReceiptInvalid
@@ -195,3 +198,55 @@ def test_the_emulated_widget_refuses_a_receipt_that_does_not_add_up(
     assert data["cloudpayments"]["CustomerReceipt"]["phone"] == "+79001234567"
     with pytest.raises(ReceiptInvalid, match="add up"):
         site.pay(payment, amount=Decimal("20.00"), data=data)
+
+
+def test_one_receipt_notification_arriving_many_times_at_once_is_accepted_once(
+    server: LiveServer, emulator: CloudPaymentsEmulator
+) -> None:
+    site = fiscal_site(server, emulator)
+    with site.shop.api(server) as api:
+        created = api.post(
+            "/v1/payments",
+            json={"amount": 2000, "currency": "RUB", "customer_email": "a@example.ru"},
+        )
+        payment = created.json()
+        site.pay(payment, data=widget_data(server, payment))
+        ((transaction, kind),) = [
+            (t, k) for t, k in emulator.outbox if t.public_id == site.public_id
+        ]
+        emulator.outbox.clear()
+        notice = emulator.build(transaction, kind)
+        with ThreadPoolExecutor(max_workers=6) as pool:
+            answers = list(pool.map(lambda _: notice.send(), range(6)))
+        assert [a.json() for a in answers] == [{"code": 0}] * 6
+        assert api.get(f"/v1/payments/{payment['id']}").json()["receipt_status"] == "succeeded"
+    verdicts = Counter(
+        row["verdict"]
+        for row in stored_notifications(server, site.name)
+        if row["kind"] == "receipt"
+    )
+    assert verdicts == {"accepted": 1, "duplicate": 5}
+
+
+def test_kassa_simulate_sends_a_receipt_notification(
+    server: LiveServer, emulator: CloudPaymentsEmulator
+) -> None:
+    site = fiscal_site(server, emulator)
+    with site.shop.api(server) as api:
+        payment = api.post(
+            "/v1/payments",
+            json={"amount": 2000, "currency": "RUB", "customer_email": "a@example.ru"},
+        ).json()
+
+        async def build() -> Any:
+            stored = await payments.find_payment(server.ctx, payment_id=payment["id"])
+            return server.ctx.gateways.for_account(site.shop.account).simulate(stored, "receipt")
+
+        sent = server.call(build())
+        answer = httpx.post(
+            f"{server.url}/hooks/cloudpayments/{site.name}/{sent.kind}",
+            content=sent.body,
+            headers=dict(sent.headers),
+        )
+        assert answer.json() == {"code": 0}
+        assert api.get(f"/v1/payments/{payment['id']}").json()["receipt_status"] == "succeeded"

@@ -55,6 +55,7 @@ def test_a_line_worth_a_fraction_of_a_kopeck_is_refused() -> None:
     [
         ({"description": "", "quantity": 1, "price": 100}, "items[0].description"),
         ({"description": "x" * 129, "quantity": 1, "price": 100}, "items[0].description"),
+        ({"description": "a\x00b", "quantity": 1, "price": 100}, "items[0].description"),
         ({"description": "A", "quantity": 1, "price": 0}, "items[0].price"),
         ({"description": "A", "quantity": 1, "price": "100"}, "items[0].price"),
         ({"description": "A", "quantity": 1, "price": 100, "vat_code": 13}, "items[0].vat_code"),
@@ -94,7 +95,7 @@ def test_contacts() -> None:
     assert read_email("a.b@example.ru") == "a.b@example.ru"
     assert read_phone("+7 (900) 123-45-67") == "+79001234567"
     assert read_phone("79001234567") == "+79001234567"
-    for bad in ("nobody", "a@b", "a b@c.d"):
+    for bad in ("nobody", "a@b", "a b@c.d", "a\x00@b.c"):
         with pytest.raises(ParameterInvalid):
             read_email(bad)
     for bad in ("12345", "+7900abc4567", "+7900123456789012"):

@@ -54,6 +54,13 @@ def test_failure_keeps_the_reason() -> None:
     assert decision.changes == {"failure_code": "card_declined", "failure_message": "no"}
 
 
+def test_a_reason_for_ending_unpaid_is_kept_when_the_provider_gives_one() -> None:
+    expired = PaymentUpdate(status=S.CANCELED, failure_code="expired", failure_message="late")
+    changes = decide(PAYMENT, expired).changes
+    assert changes == {"failure_code": "expired", "failure_message": "late"}
+    assert decide(PAYMENT, PaymentUpdate(status=S.CANCELED)).changes == {}
+
+
 def test_same_status_is_no_change() -> None:
     decision = decide(PAYMENT, PaymentUpdate(status=S.PENDING))
     assert decision.target is None

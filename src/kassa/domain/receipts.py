@@ -72,7 +72,7 @@ PAYMENT_MODES = (
 #: registered there, or refused.
 RECEIPT_STATUSES = ("pending", "succeeded", "canceled")
 
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_EMAIL = re.compile(r"^[^@\s\x00]+@[^@\s\x00]+\.[^@\s\x00]+$")
 _PHONE_SEPARATORS = re.compile(r"[\s()\-]")
 _PHONE = re.compile(r"^\+?[0-9]{10,15}$")
 MAX_EMAIL = 254
@@ -187,9 +187,13 @@ def read_items(raw: Sequence[Mapping[str, Any]], *, amount: int) -> tuple[Receip
 
 def _read_item(line: Mapping[str, Any], where: str) -> ReceiptItem:
     description = line.get("description")
-    if not isinstance(description, str) or not 0 < len(description) <= MAX_DESCRIPTION:
+    if (
+        not isinstance(description, str)
+        or not 0 < len(description) <= MAX_DESCRIPTION
+        or "\x00" in description
+    ):
         raise ParameterInvalid(
-            f"{where}.description must be 1-{MAX_DESCRIPTION} characters",
+            f"{where}.description must be 1-{MAX_DESCRIPTION} characters, without NUL",
             param=f"{where}.description",
         )
     price = line.get("price")

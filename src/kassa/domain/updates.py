@@ -109,4 +109,8 @@ def decide(payment: Payment, update: PaymentUpdate) -> Decision:
     elif update.status == PaymentStatus.FAILED:
         changes["failure_code"] = update.failure_code or "declined"
         changes["failure_message"] = update.failure_message
+    elif update.failure_code is not None:
+        # A provider's reason for ending a payment unpaid (an invoice that expired), kept.
+        changes["failure_code"] = update.failure_code
+        changes["failure_message"] = update.failure_message
     return Decision(f"{payment.status} → {update.status}", target=update.status, changes=changes)

@@ -31,6 +31,8 @@ from kassa.providers.base import (
     WidgetConfirmation,
 )
 from kassa.providers.cloudpayments import CloudPaymentsProvider
+from kassa.providers.cryptopay import CryptoPayProvider
+from kassa.providers.oneplat import OnePlatProvider
 from kassa.providers.sandbox import SandboxProvider
 from kassa.providers.terminal import TerminalProvider
 from kassa.providers.yookassa import YooKassaProvider
@@ -43,6 +45,8 @@ PROVIDERS: Mapping[str, type[Provider]] = MappingProxyType(
             YooKassaProvider,
             CloudPaymentsProvider,
             TerminalProvider,
+            CryptoPayProvider,
+            OnePlatProvider,
         )
     }
 )

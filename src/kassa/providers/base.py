@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 from importlib.resources.abc import Traversable
+from types import MappingProxyType
 from typing import Any, ClassVar, Literal
 
 import httpx
@@ -366,6 +367,10 @@ class Provider:
     #: `receipt` is built from the shop's fiscal settings and passed in `PaymentRequest`, and
     #: the same one (`Payment.receipt`) is there for its refunds.
     sends_receipts: ClassVar[bool] = False
+    #: Files Kassa serves at the root of its site for this provider, by path ("/1plat.txt"),
+    #: each naming the credential field whose value is the file's text (a provider's proof
+    #: that the merchant owns the site); `kassa.services.providers.public_files` serves them.
+    public_files: ClassVar[Mapping[str, str]] = MappingProxyType({})
 
     def __init__(
         self,
@@ -410,6 +415,12 @@ class Provider:
     def generate_credentials(cls) -> dict[str, str]:
         """Credentials Kassa can create itself (e.g. the sandbox's signing secret)."""
         return {}
+
+    @classmethod
+    def check_credentials(cls, credentials: Mapping[str, str], *, test: bool) -> None:
+        """Refuse, with `ParameterInvalid`, an account's settings (all of them, as they will be
+        stored) that cannot work, when the account is configured (Crypto Pay: a testnet app
+        as a live account); by default, every value is taken."""
 
     async def create(self, request: PaymentRequest) -> ProviderPayment:
         """Create the payment at the provider, idempotently for `request.payment_id`."""

@@ -36,6 +36,7 @@ from kassa.web.routes import (
     pay,
     payments,
     providers,
+    public_files,
     refunds,
     sandbox,
     webhook_endpoints,
@@ -150,6 +151,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         providers,
         health,
         pay,
+        public_files,
     ):
         app.include_router(module.router)
     sandbox.install(app)

@@ -8,6 +8,7 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.responses import HTMLResponse
 
+from kassa.web.confirmations import TEMPLATE_GLOBALS as CONFIRMATION_GLOBALS
 from kassa.web.i18n import (
     current_locale,
     format_duration,
@@ -33,6 +34,7 @@ def build_environment() -> Environment:
     env.globals["when"] = format_time
     env.globals["duration"] = format_duration
     env.globals["current_locale"] = current_locale
+    env.globals.update(CONFIRMATION_GLOBALS)
     return env
 
 

@@ -9,6 +9,8 @@ from typing import Any
 
 from tests.conformance.drivers.base import Account, Driver, Reply
 from tests.conformance.drivers.cloudpayments import CloudPaymentsDriver
+from tests.conformance.drivers.cryptopay import CryptoPayDriver
+from tests.conformance.drivers.oneplat import OnePlatDriver
 from tests.conformance.drivers.sandbox import SandboxDriver
 from tests.conformance.drivers.terminal import TerminalDriver
 from tests.conformance.drivers.yookassa import YooKassaDriver
@@ -16,7 +18,14 @@ from tests.conformance.drivers.yookassa import YooKassaDriver
 DRIVERS: Mapping[str, type[Driver[Any, Any]]] = MappingProxyType(
     {
         driver.provider.name: driver
-        for driver in (SandboxDriver, YooKassaDriver, CloudPaymentsDriver, TerminalDriver)
+        for driver in (
+            SandboxDriver,
+            YooKassaDriver,
+            CloudPaymentsDriver,
+            TerminalDriver,
+            CryptoPayDriver,
+            OnePlatDriver,
+        )
     }
 )
 

@@ -111,7 +111,8 @@ class CloudPaymentsProvider(Provider):
         ),
     )
     hook_kinds = NOTIFICATION_KINDS
-    simulated_events = NOTIFICATION_KINDS
+    #: Receipt too: it sets the payment's receipt status (unverified fields, see receipts.py).
+    simulated_events = (*NOTIFICATION_KINDS, "receipt")
     payer_script = resources.files("kassa.providers.cloudpayments") / "widget.js"
     sends_receipts = True
 
@@ -452,6 +453,8 @@ class CloudPaymentsProvider(Provider):
             status, amount = TransactionStatus.COMPLETED, payment.amount_captured or amount
         elif event == "cancel":
             status = TransactionStatus.CANCELLED
+        elif event == "receipt":
+            extra = {"Type": "Income", "Id": f"simulated-{payment.id}"}
         elif event == "refund":
             amount = payment.refundable or payment.amount_captured or amount
             extra = {"PaymentTransactionId": transaction, "OperationType": "Refund"}

@@ -292,6 +292,7 @@ async def _store_account(
     missing = [f.name for f in cls.credential_fields if f.required and not credentials.get(f.name)]
     if missing:
         raise ParameterInvalid(f"{cls.title} needs {missing[0]}=…", param=missing[0])
+    cls.check_credentials(credentials, test=wanted.test)
     # Every secret is encrypted again under the database's current key (a rotation may have
     # begun since it was stored: see kassa.services.encryption).
     seal = await encryption.sealer(ctx, conn)

@@ -4,13 +4,16 @@ For a pending payment whose provider has a widget (CloudPayments), it is the che
 provider says what the page shows (`Provider.payer_page`) and gives the script that opens its
 widget (`Provider.payer_script`), and this is the only page whose Content-Security-Policy
 lets in what a widget needs from elsewhere. For every other payment it says where the payment
-stands, with a link to the provider's page while one is waiting for the payer.
+stands, and while one waits for the payer, what the payer must do (the payment's
+confirmation: the provider's page, requisites to transfer to, a QR code, a crypto transfer, an
+invoice link; `templates/_confirmation.html`), asking Kassa for the status until it changes.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse
@@ -19,6 +22,8 @@ from kassa.domain import NotFound, Payment, PaymentStatus
 from kassa.services.catalog import PayerPage
 from kassa.services.context import Context
 from kassa.services.payments import lifecycle as payments
+from kassa.services.shops import shops
+from kassa.web.confirmations import has_lapsed, shown
 from kassa.web.deps import ContextDep
 from kassa.web.i18n import negotiate
 from kassa.web.middleware import CONTENT_SECURITY_POLICY
@@ -33,12 +38,18 @@ NO_STORE = {"Cache-Control": "no-store"}
 @dataclass(frozen=True, slots=True)
 class PayView:
     """What the page shows. `state` is the payment's status, except `expired` for a pending
-    payment past its time and `unavailable` for one whose provider account is disabled."""
+    payment past its time and `unavailable` for one whose provider account is disabled.
+    `confirmation` is what a waiting payer must do, when the page can show it (not a link back
+    to this very page), and `lapsed` whether its own time is over (then the page says so
+    instead of showing details that may be another payment's by now, and still waits: the
+    payer may have paid in time); `timezone` is the shop's, for the times on the page."""
 
     payment: Payment
     state: str
     page: PayerPage | None = None
-    redirect_url: str | None = None
+    confirmation: Mapping[str, Any] | None = None
+    lapsed: bool = False
+    timezone: str = "UTC"
 
 
 #: What the payer page needs itself in the directives Kassa's policy leaves to `default-src
@@ -72,10 +83,14 @@ async def _view(ctx: Context, payment: Payment, locale: str) -> PayView:
     page = gateway.payer_page(payment, language=locale)
     if page is not None:
         return PayView(payment, status.value, page=page)
-    url = (payment.confirmation or {}).get("url")
-    own_page = f"{gateway.public_url}/pay/{payment.id}"
-    redirect = url if isinstance(url, str) and url != own_page else None
-    return PayView(payment, status.value, redirect_url=redirect)
+    confirmation = payment.confirmation if shown(payment.confirmation) else None
+    if (
+        confirmation is not None
+        and confirmation.get("url") == f"{gateway.public_url}/pay/{payment.id}"
+    ):
+        confirmation = None  # a link to this very page (a provider without a page of its own)
+    lapsed = confirmation is not None and has_lapsed(confirmation, ctx.clock())
+    return PayView(payment, status.value, confirmation=confirmation, lapsed=lapsed)
 
 
 @router.get("/pay/{payment_id}")
@@ -90,6 +105,9 @@ async def pay_page(
     except NotFound:
         return pages.render("pay/payment.html", locale=locale, status_code=404, view=None)
     view = await _view(ctx, payment, locale)
+    if view.confirmation is not None:
+        shop = await shops.get_shop(ctx, shop_id=payment.shop_id)
+        view = replace(view, timezone=shop.timezone)
     response = pages.render("pay/payment.html", locale=locale, view=view)
     response.headers.update(NO_STORE)
     if view.page is not None:

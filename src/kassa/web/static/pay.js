@@ -1,4 +1,6 @@
-// The payer page (/pay/{id}): loads the provider's widget and opens it on "Pay".
+// The payer page (/pay/{id}): loads the provider's widget and opens it on "Pay"; on a page
+// that shows what the payer must do instead (requisites, a QR code: #pay-waiting), asks Kassa
+// for the status until it changes, and reloads the page to show the outcome.
 //
 // No inline script (the page's Content-Security-Policy forbids it): everything comes from the
 // data attributes of #pay-widget, and every text the payer reads is in the page, translated.
@@ -14,14 +16,44 @@
   var LOAD_TIMEOUT_MS = 15000;
   var POLL_EVERY_MS = 3000;
   var POLL_TIMES = 100;
+  // A transfer by requisites or from a wallet takes the payer longer than a widget: an hour.
+  var WAIT_POLL_TIMES = 1200;
 
   function byId(id) {
     return document.getElementById(id);
   }
 
+  // Ask Kassa for the status every POLL_EVERY_MS, at most `times` times; reload once the
+  // payment is no longer pending.
+  function poll(statusUrl, times) {
+    if (times <= 0) {
+      return;
+    }
+    setTimeout(function () {
+      fetch(statusUrl, { cache: "no-store", headers: { Accept: "application/json" } })
+        .then(function (response) {
+          return response.ok ? response.json() : null;
+        })
+        .then(function (answer) {
+          if (answer && answer.status && answer.status !== "pending") {
+            window.location.reload();
+          } else {
+            poll(statusUrl, times - 1);
+          }
+        })
+        .catch(function () {
+          poll(statusUrl, times - 1);
+        });
+    }, POLL_EVERY_MS);
+  }
+
   function start() {
     var root = byId("pay-widget");
     if (!root) {
+      var waiting = byId("pay-waiting");
+      if (waiting) {
+        poll(waiting.dataset.statusUrl, WAIT_POLL_TIMES);
+      }
       return;
     }
     var data = root.dataset;
@@ -61,35 +93,13 @@
       button.disabled = false;
     }
 
-    function poll(times) {
-      if (times <= 0) {
-        return;
-      }
-      setTimeout(function () {
-        fetch(data.statusUrl, { cache: "no-store", headers: { Accept: "application/json" } })
-          .then(function (response) {
-            return response.ok ? response.json() : null;
-          })
-          .then(function (answer) {
-            if (answer && answer.status && answer.status !== "pending") {
-              window.location.reload();
-            } else {
-              poll(times - 1);
-            }
-          })
-          .catch(function () {
-            poll(times - 1);
-          });
-      }, POLL_EVERY_MS);
-    }
-
     function pay() {
       declined.hidden = true;
       window.kassaWidget.open(data, {
         paid: function () {
           button.hidden = true;
           processing.hidden = false;
-          poll(POLL_TIMES);
+          poll(data.statusUrl, POLL_TIMES);
         },
         declined: function (reason) {
           declinedReason.textContent = reason ? String(reason) : "";
