@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -22,6 +24,39 @@ class SourceSettings:
     def apply(self, published: Sequence[str]) -> tuple[str, ...]:
         """The networks to accept, given the ones the provider publishes."""
         return (*(published if self.replace is None else self.replace), *self.extra)
+
+
+@dataclass(frozen=True, slots=True)
+class SmtpServer:
+    """Where receipt e-mails go, from `KASSA_SMTP_URL`. Its repr leaves out the password."""
+
+    host: str
+    port: int
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    #: `tls`: TLS from the start (smtps://); `starttls`: required; `auto`: if offered.
+    security: Literal["tls", "starttls", "auto"] = "auto"
+
+    @classmethod
+    def parse(cls, url: str) -> SmtpServer:
+        """`smtp://user:password@host:port[?starttls=required]` or `smtps://…`; the user
+        and password percent-encoded. The port defaults to 25, or 465 for smtps."""
+        parts = urlsplit(url)
+        if parts.scheme not in {"smtp", "smtps"} or not parts.hostname:
+            raise ValueError("an SMTP URL is smtp://[user:password@]host[:port] or smtps://…")
+        starttls = parse_qs(parts.query).get("starttls", ["auto"])[-1]
+        if starttls not in {"auto", "required"}:
+            raise ValueError("an SMTP URL's starttls is auto or required")
+        security: Literal["tls", "starttls", "auto"] = (
+            "tls" if parts.scheme == "smtps" else "starttls" if starttls == "required" else "auto"
+        )
+        return cls(
+            host=parts.hostname,
+            port=parts.port or (465 if parts.scheme == "smtps" else 25),
+            username=unquote(parts.username) if parts.username else None,
+            password=unquote(parts.password) if parts.password is not None else None,
+            security=security,
+        )
 
 
 class Settings(BaseSettings):
@@ -70,6 +105,13 @@ class Settings(BaseSettings):
         "",
         description="Event consumers for the background loop to run besides Kassa's own: "
         "comma-separated module:attribute import paths, e.g. myshop.fulfil:consumer.",
+    )
+    smtp_url: SecretStr | None = Field(
+        None,
+        description="The SMTP server receipt e-mails go through: smtp://user:password@host:port "
+        "(STARTTLS when the server offers it; ?starttls=required insists on it) or "
+        "smtps://… (TLS from the start). Unset: no e-mails are sent, and each one due is "
+        "recorded as skipped. Each shop sets its sender: `kassa shops email SHOP ADDRESS`.",
     )
     trusted_proxies: list[str] = Field(
         [],
@@ -170,6 +212,14 @@ class Settings(BaseSettings):
     def secret_key_file(self) -> Path:
         """Where the keys are kept when `KASSA_SECRET_KEY` is not set."""
         return self.data_dir / "secret.key"
+
+    @property
+    def smtp_server(self) -> SmtpServer | None:
+        """The SMTP server of `smtp_url`, if one is set (an empty one is not). A bad URL
+        raises `ValueError` here, when it is used (a validator's error would quote the
+        password)."""
+        url = self.smtp_url.get_secret_value() if self.smtp_url else ""
+        return SmtpServer.parse(url) if url else None
 
     @field_validator("trusted_proxies", "yookassa_notification_sources", "yookassa_extra_sources")
     @classmethod

@@ -47,8 +47,15 @@ def test_money_per_locale(amount: int, currency: str, ru: str, en: str) -> None:
 def extracted() -> list[str | tuple[str, ...]]:
     """Every message Babel finds in Kassa's code and pages (`babel.cfg`'s patterns):
     strings, and (singular, plural) pairs."""
-    method_map = [("**.py", "python"), ("web/templates/**.html", "jinja2")]
-    options = {"web/templates/**.html": {"extensions": "jinja2.ext.i18n"}}
+    method_map = [
+        ("**.py", "python"),
+        ("web/templates/**.html", "jinja2"),
+        ("services/emails/templates/**", "jinja2"),
+    ]
+    options = {
+        "web/templates/**.html": {"extensions": "jinja2.ext.i18n"},
+        "services/emails/templates/**": {"extensions": "jinja2.ext.i18n"},
+    }
     return [
         message
         for _, _, message, _, _ in extract_from_dir(
@@ -61,6 +68,7 @@ def test_every_message_has_a_russian_translation() -> None:
     russian = translations("ru")
     messages = {message for message in extracted() if isinstance(message, str)}
     assert {"Pay", "Decline", "Authorize", "Parameters", "Payment terminal"} <= messages
+    assert {"Amount paid", "Refund from %(shop)s"} <= messages  # the e-mails' too
     assert [m for m in sorted(messages) if russian.gettext(m) == m] == []
 
 

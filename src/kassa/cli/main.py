@@ -15,6 +15,9 @@ from kassa.cli.admin import app as admin_app
 from kassa.cli.audit import audit
 from kassa.cli.backup import backup, restore
 from kassa.cli.dev import app as dev_app
+from kassa.cli.emails import app as emails_app
+from kassa.cli.emails import email as shops_email
+from kassa.cli.emails import language as shops_language
 from kassa.cli.fiscal import fiscal
 from kassa.cli.logs import configure_logging
 from kassa.cli.output import (
@@ -65,6 +68,9 @@ app.add_typer(terminals_app, name="terminals")
 app.add_typer(admin_app, name="admin")
 app.add_typer(secrets_app, name="secrets")
 app.add_typer(dev_app, name="dev")
+app.add_typer(emails_app, name="emails")
+shops_app.command("language")(shops_language)
+shops_app.command("email")(shops_email)
 
 
 @app.command(
@@ -251,10 +257,11 @@ def shops_list(as_json: JsonOption = False) -> None:
     if as_json:
         print_json([_shop_object(shop) for shop in found])
         return
-    listed = table("name", id_column("id"), "time zone", "created")
+    listed = table("name", id_column("id"), "time zone", "language", "e-mails from", "created")
     for shop in found:
         created = shop.created_at.strftime("%Y-%m-%d %H:%M")
-        listed.add_row(shop.name, shop.id, shop.timezone, created)
+        sender = shop.email_from or "-"
+        listed.add_row(shop.name, shop.id, shop.timezone, shop.language, sender, created)
     show(listed)
 
 
@@ -266,6 +273,8 @@ def _shop_object(shop: Shop) -> dict[str, object]:
         "timezone": shop.timezone,
         "fiscal": shop.fiscal.document() if shop.fiscal else None,
         "created_at": timestamp(shop.created_at),
+        "language": shop.language,
+        "email_from": shop.email_from,
     }
 
 

@@ -23,6 +23,10 @@ class Shop:
     timezone: str = "Europe/Moscow"
     #: What its fiscal receipts (54-FZ) say by default; None: the shop sends none.
     fiscal: FiscalSettings | None = None
+    #: The language of its customers' e-mails (`ru` or `en`).
+    language: str = "ru"
+    #: The sender of its receipt e-mails (`Shop <receipts@shop.example>`); None: none sent.
+    email_from: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

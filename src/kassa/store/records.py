@@ -29,6 +29,8 @@ def shop(row: RowMapping) -> Shop:
         created_at=row["created_at"],
         timezone=row["timezone"],
         fiscal=FiscalSettings.from_document(row["fiscal"]),
+        language=row["language"],
+        email_from=row["email_from"],
     )
 
 

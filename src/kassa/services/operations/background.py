@@ -6,7 +6,8 @@ processes of its own; any number may run at once, since every job claims its wor
 It sends merchant webhooks (a service, woken as soon as events commit), runs the event
 consumers, re-applies notifications stored as pending, re-checks open payments with their
 provider (reconciliation), settles payments past their expiry, resumes refunds whose provider
-never answered, and forgets Idempotency-Keys and rejected notifications past their lifetime.
+never answered, sends customers their receipt e-mails, and forgets Idempotency-Keys and
+rejected notifications past their lifetime.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import time
 
 from kassa.services import idempotency
 from kassa.services.context import Context
+from kassa.services.emails import receipts as receipt_emails
 from kassa.services.events import consumers
 from kassa.services.notifications import inbound as notifications
 from kassa.services.notifications import rejected as rejected_notifications
@@ -36,6 +38,8 @@ LEADER_LOCK = "kassa serve's background loop"
 JOBS: tuple[Job | Service, ...] = (
     Service("deliver webhooks", webhook_sending.deliver_continuously),
     Job("run event consumers", 1.0, consumers.dispatch),
+    # Its consumer (registered on import) writes the e-mails this job sends.
+    Job("send receipt e-mails", 5.0, receipt_emails.send_due),
     Job("reprocess pending notifications", 10.0, notifications.reprocess_pending),
     Job("reconcile open payments", 15.0, reconciliation.reconcile_due),
     Job("expire payments", 30.0, expiry.expire_due),

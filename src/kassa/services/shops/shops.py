@@ -30,10 +30,11 @@ from kassa.domain.receipts import FiscalSettings
 from kassa.providers import provider_class
 from kassa.providers.base import Provider
 from kassa.providers.terminal import TerminalProvider
-from kassa.services import configuration, encryption
+from kassa.services import configuration, encryption, i18n
 from kassa.services.admin import audit
 from kassa.services.admin.audit import Actor
 from kassa.services.context import Context
+from kassa.services.emails.letters import one_address
 from kassa.store import records
 from kassa.store.tables import provider_accounts, shops
 
@@ -137,6 +138,35 @@ async def list_shops(ctx: Context) -> list[Shop]:
     async with ctx.db.read() as conn:
         rows = (await conn.execute(select(shops).order_by(shops.c.name))).mappings()
         return [records.shop(row) for row in rows]
+
+
+async def set_language(ctx: Context, *, shop: Shop, language: str) -> Shop:
+    """Write the shop's e-mails to its customers in `language` (`ru` or `en`) from now on."""
+    if language not in i18n.LOCALES:
+        raise ParameterInvalid(
+            f"{language!r} is not a language Kassa writes: {', '.join(i18n.LOCALES)}",
+            param="language",
+        )
+    await _set(ctx, shop, language=language)
+    return replace(shop, language=language)
+
+
+async def set_email_from(ctx: Context, *, shop: Shop, address: str | None) -> Shop:
+    """Send the shop's receipt e-mails from `address` (`Shop <receipts@shop.ru>`) from now
+    on, or (None) send none."""
+    if address is not None:
+        try:
+            one_address(address)
+        except ValueError as exc:
+            raise ParameterInvalid(str(exc), param="email_from") from None
+    await _set(ctx, shop, email_from=address)
+    return replace(shop, email_from=address)
+
+
+async def _set(ctx: Context, shop: Shop, **values: str | None) -> None:
+    async with ctx.db.write() as conn:
+        configuration.changed(conn)
+        await conn.execute(update(shops).where(shops.c.id == shop.id).values(**values))
 
 
 def _parse_bool(name: str, value: str | None, default: bool) -> bool:

@@ -9,6 +9,7 @@ from kassa.domain import NotFound, PaymentStatus
 from kassa.services import providers as provider_state
 from kassa.services.admin import audit
 from kassa.services.catalog import PROVIDERS
+from kassa.services.emails import receipts as receipt_emails
 from kassa.services.events import outbox as events
 from kassa.services.notifications import inbox as stored_notifications
 from kassa.services.objects import event_object
@@ -109,7 +110,10 @@ async def payment_page(
             for event in await events.payment_timeline(ctx, payment_id=payment.id)
         ],
         notifications=await stored_notifications.for_payment(ctx, payment_id=payment.id),
-        provider_panels=await provider_state.panels(ctx, payment),
+        provider_panels=[
+            *await provider_state.panels(ctx, payment),
+            *await receipt_emails.panels(ctx, payment),
+        ],
         audit_entries=entries,
         done=done if done in RESULTS else None,
         done_refund=next((r for r in made if r.id == refund), None),
