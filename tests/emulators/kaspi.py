@@ -73,6 +73,8 @@ class KaspiEmulator:
     def __init__(self) -> None:
         self.base_url = ""
         self.down = False
+        #: The `StatusPollingInterval` Kaspi gives with each QR code or link.
+        self.polling_interval: object = POLLING_INTERVAL
         self.devices: dict[str, str] = {}  # DeviceToken → Api-Key
         self.payments: dict[str, Document] = {}
         self.requests: list[tuple[str, str, Any]] = []
@@ -178,7 +180,10 @@ class KaspiEmulator:
                 "Status": "Wait" if link else "QrTokenCreated",
                 "Returned": Decimal(0),
             }
-        options = {"StatusPollingInterval": POLLING_INTERVAL, "PaymentConfirmationTimeout": 65}
+        options = {
+            "StatusPollingInterval": self.polling_interval,
+            "PaymentConfirmationTimeout": 65,
+        }
         if link:
             return self._answer(
                 {

@@ -114,6 +114,18 @@ def test_a_qr_payment_is_created_polled_and_paid(
     assert event_types(server, payment["id"]) == ["payment.created", "payment.succeeded"]
 
 
+def test_kassa_asks_as_often_as_kaspi_said_for_the_payment(
+    server: LiveServer, kaspi: KaspiEmulator, api: httpx.Client
+) -> None:
+    kaspi.polling_interval = 2
+    payment = create(api)
+    assert stored(server, payment["id"]).poll_every == timedelta(seconds=2)
+    asked = len(kaspi.requests)
+    reconcile(server, timedelta(seconds=3))  # due at Kaspi's 2 s, before the default 5 s
+    status = ("GET", f"/r1/v02/payment/status/{payment['provider_payment_id']}")
+    assert [request[:2] for request in kaspi.requests[asked:]] == [status]
+
+
 def test_kaspi_cancels_and_errors_map_to_canceled_and_failed(
     server: LiveServer, kaspi: KaspiEmulator, api: httpx.Client
 ) -> None:

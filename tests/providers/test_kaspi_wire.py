@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -34,6 +34,7 @@ from kassa.providers.kaspi.wire import (
     check_code,
     data,
     payment_status,
+    polling_interval,
     read_check_pay,
     read_status,
     tenge,
@@ -59,6 +60,27 @@ def test_amounts_are_whole_tenge() -> None:
     assert tenge(150000) == 1500
     with pytest.raises(AmountInvalid):
         tenge(150001)
+
+
+@pytest.mark.parametrize(
+    ("value", "every"),
+    [
+        (5, timedelta(seconds=5)),
+        (2.5, timedelta(seconds=2)),
+        # The unit is NOT FOUND: a zero, or milliseconds, never makes Kassa ask many times a
+        # second, nor a huge value leaves the payment unasked for long.
+        (0, timedelta(seconds=1)),
+        (5000, timedelta(seconds=60)),
+        # Not a number: the provider's default.
+        ("5", None),
+        (True, None),
+        (None, None),
+    ],
+)
+def test_kaspis_polling_interval_is_read_within_bounds(value: Any, every: timedelta | None) -> None:
+    options = "QrPaymentBehaviorOptions"
+    assert polling_interval({options: {"StatusPollingInterval": value}}, options) == every
+    assert polling_interval({}, options) is None
 
 
 def test_an_envelope_that_is_not_zero_is_a_refusal_with_kaspis_code() -> None:

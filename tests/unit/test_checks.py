@@ -80,3 +80,12 @@ def test_a_polled_provider_is_asked_every_interval_within_the_same_bounds() -> N
     week = T0 + timedelta(days=7)
     assert next_check(held, after=week - every, every=every) == week
     assert next_check(held, after=week - timedelta(seconds=1), every=every) is None
+
+
+def test_the_interval_the_provider_gave_for_the_payment_wins_over_its_default() -> None:
+    own = payment(poll_every=timedelta(seconds=2))
+    assert first_check(own, every=timedelta(seconds=5)) == T0 + timedelta(seconds=2)
+    later = T0 + timedelta(seconds=2)
+    assert next_check(own, after=later, every=timedelta(seconds=5)) == T0 + timedelta(seconds=4)
+    # Even for a provider without a default interval (the sparse schedule otherwise).
+    assert first_check(own) == T0 + timedelta(seconds=2)

@@ -5,8 +5,9 @@ created, after 1 and 6 hours, then daily for 7 days; a pending payment's checks 
 `expires_at`, where expiry asks the last question.
 
 A provider that never notifies (Kaspi QR) asks to be polled instead (`every`, its
-`Provider.poll_interval`): its open payment is then asked about that often, within the same
-bounds (7 days, and a pending payment's expiry).
+`Provider.poll_interval`, or the interval its answer to the create gave for the payment,
+`Payment.poll_every`, which wins): its open payment is then asked about that often, within the
+same bounds (7 days, and a pending payment's expiry).
 """
 
 from __future__ import annotations
@@ -30,9 +31,10 @@ SCHEDULE = (
 def next_check(
     payment: Payment, *, after: datetime, every: timedelta | None = None
 ) -> datetime | None:
-    """The first scheduled check of `payment` later than `after` (`every` after it, for a
-    provider that is polled), or None when there is none left (past 7 days, or, for a
-    pending payment, at or past its expiry)."""
+    """The first scheduled check of `payment` later than `after` (`every` after it, or the
+    payment's own `poll_every`, for a provider that is polled), or None when there is none
+    left (past 7 days, or, for a pending payment, at or past its expiry)."""
+    every = payment.poll_every or every
     if every is not None:
         due = after + every
         return due if _within(payment, due) and due <= payment.created_at + SCHEDULE[-1] else None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from kassa.domain.errors import AmountInvalid
@@ -80,6 +80,10 @@ class Payment:
     #: The receipt's registration as the provider reports it (`pending`, `succeeded`,
     #: `canceled`), or None when it has said nothing.
     receipt_status: str | None = None
+    #: For a provider that is polled rather than notifying: how often it asked, when the
+    #: payment was created, to be asked about it (Kaspi's `StatusPollingInterval`); None: as
+    #: the provider's `poll_interval` says.
+    poll_every: timedelta | None = None
 
     @property
     def refundable(self) -> int:

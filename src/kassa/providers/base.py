@@ -244,6 +244,9 @@ class ProviderPayment:
     operation: OperationRequest | None = None
     #: The fiscal receipt's registration, where the provider's answer tells it.
     receipt_status: str | None = None
+    #: For a provider that is polled: how often it asks to be asked about this payment, where
+    #: its answer says (Kaspi's `StatusPollingInterval`); None: its `poll_interval`.
+    poll_every: timedelta | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -378,7 +381,8 @@ class Provider:
     public_files: ClassVar[Mapping[str, str]] = MappingProxyType({})
     #: For a provider that does not notify Kassa about its payments (Kaspi QR): how often
     #: reconciliation asks about an open payment (`fetch`), instead of the sparse schedule of
-    #: `kassa.domain.checks` meant for lost notifications. `None`: that schedule.
+    #: `kassa.domain.checks` meant for lost notifications, unless the provider's answer to the
+    #: create said otherwise (`ProviderPayment.poll_every`). `None`: that schedule.
     poll_interval: ClassVar[timedelta | None] = None
 
     def __init__(

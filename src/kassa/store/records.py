@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import RowMapping
@@ -89,6 +90,7 @@ def payment(row: Mapping[Any, Any]) -> Payment:
         items=items_from_documents(row["items"]),
         receipt=Receipt.from_document(row["receipt"]),
         receipt_status=row["receipt_status"],
+        poll_every=timedelta(seconds=row["poll_seconds"]) if row["poll_seconds"] else None,
     )
 
 
@@ -156,4 +158,5 @@ def payment_values(payment: Payment) -> dict[str, Any]:
         "items": [item.document() for item in payment.items] or None,
         "receipt": payment.receipt.document() if payment.receipt else None,
         "receipt_status": payment.receipt_status,
+        "poll_seconds": int(payment.poll_every.total_seconds()) if payment.poll_every else None,
     }

@@ -109,6 +109,8 @@ payments = Table(
     Column("expires_at", UtcDateTime),
     #: When reconciliation next asks the provider about this payment while it is open.
     Column("next_check_at", UtcDateTime),
+    #: How often its provider asked to be polled about it, in seconds (`Payment.poll_every`).
+    Column("poll_seconds", Integer),
     #: The fiscal receipt: its recipient, its lines (a list), its status at the provider.
     Column("customer_email", String(254)),
     Column("customer_phone", String(16)),

@@ -71,7 +71,8 @@ class KaspiProvider(Provider):
     currencies = frozenset({CURRENCY})
     capabilities = Capabilities(refunds=True, partial_refunds=True)
     #: Kaspi does not notify about QR payments: the merchant asks about each one every
-    #: `StatusPollingInterval`, whose values are NOT FOUND (the wrapper's examples: seconds).
+    #: `StatusPollingInterval` Kaspi returns with it (`ProviderPayment.poll_every`; its unit
+    #: is NOT FOUND, the wrapper's examples read as seconds); this when Kaspi gave none.
     poll_interval = timedelta(seconds=5)
     simulated_events = ("check", "pay")
     credential_fields = (
@@ -313,6 +314,7 @@ def _created_qr(document: Any) -> ProviderPayment:
     return ProviderPayment(
         provider_payment_id=wire.identifier(document, "QrPaymentId"),
         confirmation=QrConfirmation(payload=token),
+        poll_every=wire.polling_interval(document, "QrPaymentBehaviorOptions"),
     )
 
 
@@ -324,6 +326,7 @@ def _created_link(document: Any) -> ProviderPayment:
     return ProviderPayment(
         provider_payment_id=wire.identifier(document, "PaymentId"),
         confirmation=RedirectConfirmation(url=link),
+        poll_every=wire.polling_interval(document, "PaymentBehaviorOptions"),
     )
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import timedelta
 from decimal import Decimal
 from enum import IntEnum, StrEnum
 from typing import Any, assert_never
@@ -120,6 +121,23 @@ def identifier(document: Any, key: str) -> str:
     if isinstance(value, bool) or not isinstance(value, int | str) or value == "":
         raise TypeError(f"{key} is not an id")
     return str(value)
+
+
+#: The bounds a `StatusPollingInterval` is kept within: Kaspi's unit is NOT FOUND (the
+#: third-party wrapper's examples read as seconds), so a value read as milliseconds, or a
+#: zero, cannot make Kassa ask many times a second, nor a huge one leave a payment unasked.
+POLLING_BOUNDS = (timedelta(seconds=1), timedelta(seconds=60))
+
+
+def polling_interval(document: Any, options: str) -> timedelta | None:
+    """How often Kaspi asks to be polled about a new QR code or link: `StatusPollingInterval`
+    (seconds, NOT FOUND officially) under `options` (`QrPaymentBehaviorOptions` or
+    `PaymentBehaviorOptions`), kept within `POLLING_BOUNDS`; None when Kaspi gave none."""
+    value = (document.get(options) or {}).get("StatusPollingInterval")
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    low, high = POLLING_BOUNDS
+    return min(max(timedelta(seconds=int(value)), low), high)
 
 
 # check/pay

@@ -41,7 +41,9 @@ JOBS: tuple[Job | Service, ...] = (
     # Its consumer (registered on import) writes the e-mails this job sends.
     Job("send receipt e-mails", 5.0, receipt_emails.send_due),
     Job("reprocess pending notifications", 10.0, notifications.reprocess_pending),
-    Job("reconcile open payments", 15.0, reconciliation.reconcile_due),
+    # Every 5 s, so that a provider that is polled (Kaspi QR) is asked about as often as it
+    # wants, down to that; most rounds find nothing due and write nothing.
+    Job("reconcile open payments", 5.0, reconciliation.reconcile_due),
     Job("expire payments", 30.0, expiry.expire_due),
     Job("resume pending refunds", 60.0, refunds.resume_pending),
     Job("prune idempotency keys", 3600.0, idempotency.prune),

@@ -230,6 +230,7 @@ async def create_payment(
         provider_payment_id=created.provider_payment_id,
         confirmation=confirmation_object(created.confirmation) if created.confirmation else None,
         receipt_status=created.receipt_status,
+        poll_every=created.poll_every,
     )
     async with idempotency.transaction(ctx) as conn:
         await conn.execute(

@@ -60,12 +60,20 @@ async def reconcile_due(ctx: Context, *, limit: int = 50) -> int:
 
 async def _claim(ctx: Context, *, limit: int) -> list[Payment]:
     now = ctx.clock()
+    open_and_due = (
+        payments.c.status.in_([status.value for status in OPEN_STATUSES]),
+        payments.c.next_check_at <= now,
+    )
+    # The job runs every few seconds and most rounds find nothing due: a read says so
+    # without taking a write transaction (SQLite's one writer) for nothing.
+    async with ctx.db.read() as conn:
+        if (
+            await conn.execute(select(payments.c.id).where(*open_and_due).limit(1))
+        ).first() is None:
+            return []
     due = (
         select(payments.c.id)
-        .where(
-            payments.c.status.in_([status.value for status in OPEN_STATUSES]),
-            payments.c.next_check_at <= now,
-        )
+        .where(*open_and_due)
         .order_by(payments.c.next_check_at)
         .limit(limit)
         .with_for_update(skip_locked=True)
