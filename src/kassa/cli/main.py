@@ -14,6 +14,7 @@ from sqlalchemy import make_url
 from kassa.cli.admin import app as admin_app
 from kassa.cli.audit import audit
 from kassa.cli.backup import backup, restore
+from kassa.cli.bot import app as bot_app
 from kassa.cli.dev import app as dev_app
 from kassa.cli.emails import app as emails_app
 from kassa.cli.emails import email as shops_email
@@ -69,6 +70,7 @@ app.add_typer(admin_app, name="admin")
 app.add_typer(secrets_app, name="secrets")
 app.add_typer(dev_app, name="dev")
 app.add_typer(emails_app, name="emails")
+app.add_typer(bot_app, name="bot")
 shops_app.command("language")(shops_language)
 shops_app.command("email")(shops_email)
 

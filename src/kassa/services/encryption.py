@@ -45,7 +45,13 @@ from kassa.store.keyring import (
     is_token,
     token_key_id,
 )
-from kassa.store.tables import hub_secrets, idempotency_keys, provider_accounts, webhook_endpoints
+from kassa.store.tables import (
+    bot_settings,
+    hub_secrets,
+    idempotency_keys,
+    provider_accounts,
+    webhook_endpoints,
+)
 
 #: Rows re-encrypted per transaction during a rotation (SQLite's writer is held meanwhile).
 BATCH = 200
@@ -162,6 +168,9 @@ PLACES = (
     # Answers replayed for an Idempotency-Key that hold a secret (a webhook signing secret, a
     # terminal token): see `kassa.services.idempotency`.
     Place(idempotency_keys, "response_body", "bytes"),
+    # A shop's bot: its token, and its panel's token or password (`kassa.services.bot`).
+    Place(bot_settings, "token", "text"),
+    Place(bot_settings, "panel_settings", "values"),
 )
 
 

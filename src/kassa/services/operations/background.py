@@ -6,7 +6,8 @@ processes of its own; any number may run at once, since every job claims its wor
 It sends merchant webhooks (a service, woken as soon as events commit), runs the event
 consumers, re-applies notifications stored as pending, re-checks open payments with their
 provider (reconciliation), settles payments past their expiry, resumes refunds whose provider
-never answered, sends customers their receipt e-mails, and forgets Idempotency-Keys and
+never answered, sends customers their receipt e-mails, provisions bot subscriptions on
+their VPN panel, and forgets Idempotency-Keys and
 rejected notifications past their lifetime.
 """
 
@@ -18,6 +19,7 @@ import logging
 import time
 
 from kassa.services import idempotency
+from kassa.services.bot import activation as bot_activation
 from kassa.services.context import Context
 from kassa.services.emails import receipts as receipt_emails
 from kassa.services.events import consumers
@@ -40,6 +42,8 @@ JOBS: tuple[Job | Service, ...] = (
     Job("run event consumers", 1.0, consumers.dispatch),
     # Its consumer (registered on import) writes the e-mails this job sends.
     Job("send receipt e-mails", 5.0, receipt_emails.send_due),
+    # Its consumer (registered on import) queues the provisioning this job does.
+    Job("provision bot subscriptions", 5.0, bot_activation.provision_due),
     Job("reprocess pending notifications", 10.0, notifications.reprocess_pending),
     # Every 5 s, so that a provider that is polled (Kaspi QR) is asked about as often as it
     # wants, down to that; most rounds find nothing due and write nothing.

@@ -1,0 +1,180 @@
+"""A shop's Telegram bot from the CLI: its settings (`kassa bot configure`, `show`), its plans
+and promo codes. The bot process itself is to come."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+import typer
+
+from kassa.cli.output import JsonOption, console, fail, money, print_json, run, show, table
+from kassa.domain.money import from_decimal
+from kassa.services.bot import plans, promos
+from kassa.services.bot import settings as bot_settings
+from kassa.services.context import Context
+from kassa.services.shops import shops
+
+app = typer.Typer(help="A shop's Telegram bot: settings, plans, promo codes.", no_args_is_help=True)
+plans_app = typer.Typer(help="The plans a shop's bot sells.", no_args_is_help=True)
+promo_app = typer.Typer(help="A shop's promo codes.", no_args_is_help=True)
+app.add_typer(plans_app, name="plans")
+app.add_typer(promo_app, name="promo")
+
+
+def _shown(found: bot_settings.BotSettings, as_json: bool) -> None:
+    shown = found.shown()
+    if as_json:
+        print_json(shown)
+        return
+    listed = table("setting", "value")
+    for name, value in shown.items():
+        listed.add_row(name, "" if value is None else str(value))
+    show(listed)
+
+
+@app.command()
+def configure(
+    shop: str,
+    settings: Annotated[
+        list[str],
+        typer.Argument(
+            help="key=value: token=, admins=, test=true|false, panel=marzban|remnawave|none, "
+            "panel_version=2|3, panel_url=, panel_token= | panel_user= panel_password=, "
+            "language=ru|en, link_text= (the access text without a panel), trial_days="
+        ),
+    ],
+    as_json: JsonOption = False,
+) -> None:
+    """Create or change a shop's bot. The token and panel secrets are stored encrypted and
+    never shown; a new bot starts in test mode with the seeds' plans."""
+    values: dict[str, str] = {}
+    for item in settings:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise fail(f"settings are key=value, not {item!r}", code=2)
+        values[name] = value
+
+    async def work(ctx: Context) -> bot_settings.BotSettings:
+        found = await shops.get_shop(ctx, name=shop)
+        return await bot_settings.configure(ctx, shop=found, changes=values)
+
+    _shown(run(work), as_json)
+
+
+@app.command("show")
+def show_bot(shop: str, as_json: JsonOption = False) -> None:
+    """A shop's bot settings, secrets masked."""
+
+    async def work(ctx: Context) -> bot_settings.BotSettings:
+        found = await shops.get_shop(ctx, name=shop)
+        return await bot_settings.get(ctx, shop_id=found.id)
+
+    _shown(run(work), as_json)
+
+
+@plans_app.command("add")
+def add_plan(
+    shop: str,
+    name: str,
+    *,
+    days: Annotated[int, typer.Option(min=1)],
+    price: Annotated[str, typer.Option(help="In rubles, e.g. 249 or 249.50.")],
+    stars: Annotated[int | None, typer.Option(min=1, help="The price in Stars.")] = None,
+    traffic_gb: Annotated[int | None, typer.Option(min=1)] = None,
+    devices: Annotated[int | None, typer.Option(min=1)] = None,
+    referral_days: Annotated[
+        int, typer.Option(min=0, help="Bonus days to the inviter on a first purchase.")
+    ] = 0,
+) -> None:
+    """Sell a new plan. Without --stars, its Stars price is the ruble price at the seeds'
+    rate (`kassa.services.bot.plans.RUBLES_PER_STAR`)."""
+
+    async def work(ctx: Context) -> plans.Plan:
+        kopecks = from_decimal(price, "RUB", param="price")
+        found = await shops.get_shop(ctx, name=shop)
+        return await plans.add(
+            ctx,
+            shop_id=found.id,
+            name=name,
+            days=days,
+            price=kopecks,
+            stars=stars or plans.stars_for(kopecks),
+            traffic_gb=traffic_gb,
+            devices=devices,
+            referral_days=referral_days,
+        )
+
+    plan = run(work)
+    console.print(f"Plan [bold]{plan.name}[/]: {plan.days} days, {money(plan.price, 'RUB')}")
+
+
+@plans_app.command("list")
+def list_plans(shop: str, as_json: JsonOption = False) -> None:
+    """A shop's plans, sold or not."""
+
+    async def work(ctx: Context) -> list[plans.Plan]:
+        found = await shops.get_shop(ctx, name=shop)
+        return await plans.list_plans(ctx, shop_id=found.id)
+
+    found = run(work)
+    if as_json:
+        print_json([plans.document(plan) for plan in found])
+        return
+    listed = table("name", "days", "price", "stars", "traffic", "devices", "bonus", "sold")
+    for plan in found:
+        listed.add_row(
+            plan.name,
+            str(plan.days),
+            money(plan.price, "RUB"),
+            str(plan.stars),
+            f"{plan.traffic_gb} GB" if plan.traffic_gb else "",
+            str(plan.devices or ""),
+            str(plan.referral_days),
+            "yes" if plan.active else "no",
+        )
+    show(listed)
+
+
+@plans_app.command("disable")
+def disable_plan(shop: str, name: str) -> None:
+    """Stop selling a plan (subscriptions bought with it go on)."""
+
+    async def work(ctx: Context) -> None:
+        found = await shops.get_shop(ctx, name=shop)
+        await plans.disable(ctx, shop_id=found.id, name=name)
+
+    run(work)
+    console.print(f"Plan [bold]{name}[/] is no longer sold")
+
+
+@promo_app.command("add")
+def add_promo(
+    shop: str,
+    code: str,
+    *,
+    days: Annotated[int | None, typer.Option(min=1, help="Extra days.")] = None,
+    percent: Annotated[int | None, typer.Option(min=1, max=99, help="Percent off.")] = None,
+    uses: Annotated[int | None, typer.Option(min=1, help="How many buyers may use it.")] = None,
+    until: Annotated[
+        datetime | None, typer.Option(help="Valid until (UTC), e.g. 2027-01-31.")
+    ] = None,
+) -> None:
+    """A promo code: --days extra or --percent off, one use per buyer."""
+    valid_until = until.replace(tzinfo=UTC) if until is not None else None
+
+    async def work(ctx: Context) -> promos.Promo:
+        found = await shops.get_shop(ctx, name=shop)
+        return await promos.add(
+            ctx,
+            shop_id=found.id,
+            code=code,
+            days=days,
+            percent=percent,
+            max_uses=uses,
+            valid_until=valid_until,
+        )
+
+    promo = run(work)
+    gives = f"{promo.days} extra days" if promo.days else f"{promo.percent}% off"
+    console.print(f"Promo code [bold]{promo.code}[/]: {gives}")

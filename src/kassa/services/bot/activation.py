@@ -1,0 +1,325 @@
+"""Activation exactly once: the event consumer of `payment.succeeded` that lengthens a paid
+purchase's subscription, and the job that provisions the panel and writes the buyer's
+message.
+
+The consumer, in the transaction of its receipt, turns the purchase from pending to
+activated with a conditional update, and only the transaction that wins it lengthens the
+subscription (`buyers.extend`: `max(now, end) + days`), recording that absolute end with the
+purchase. However often `payment.succeeded` is read, by however many workers, the days are
+added once. It calls out to nothing: it queues a `bot_provisioning` row.
+
+The job claims due rows (a lease, `FOR UPDATE SKIP LOCKED` on PostgreSQL), asks the panel
+outside any transaction to make the buyer's user end at the subscription's end as it is
+then (an absolute time: asking twice changes nothing), and in one transaction records the
+link and writes the buyer's `access` message, keyed by the row, so a worker that dies
+between the panel's answer and that commit leaves a row that is provisioned again with the
+same end and still gives one message. A panel that is down is tried again after
+`consumers.RETRY_DELAYS` (the buyer is told once that the activation is on its way); rows
+failing for longer than `STUCK_AFTER`, or refused by the panel, are marked `stuck` for a
+person (the down ones are still retried).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import httpx
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from kassa.domain import Event, EventType
+from kassa.panels import Panel, PanelDown, PanelError, PanelUser
+from kassa.services.bot import buyers, plans, purchases
+from kassa.services.bot import settings as bot_settings
+from kassa.services.context import Context
+from kassa.services.events import consumers
+from kassa.store.db import insert_ignoring_conflict
+from kassa.store.tables import (
+    bot_buyers,
+    bot_messages,
+    bot_plans,
+    bot_provisioning,
+    bot_purchases,
+    bot_subscriptions,
+)
+
+log = logging.getLogger(__name__)
+
+NAME = "bot-activation"
+PENDING, DONE, STUCK = "pending", "done", "stuck"
+LEASE = timedelta(minutes=2)
+STUCK_AFTER = timedelta(minutes=30)
+BATCH = 20
+GIB = 1024**3
+
+#: Builds the adapter of a bot's panel from its settings (secrets opened) and an HTTP client;
+#: None for `panel=none`.
+PanelFactory = Callable[[str, dict[str, str], httpx.AsyncClient], Panel | None]
+#: Panel adapters by name; the adapters of `kassa.panels` are registered here.
+ADAPTERS: dict[str, type[Panel]] = {}
+
+
+def adapters(panel: str, settings: dict[str, str], http: httpx.AsyncClient) -> Panel | None:
+    """The default `PanelFactory`: an adapter from `ADAPTERS`."""
+    if panel == "none":
+        return None
+    if panel not in ADAPTERS:
+        raise PanelError(f"no adapter for the panel {panel!r} in this Kassa")
+    return ADAPTERS[panel](settings, http=http)
+
+
+async def record(conn: AsyncConnection, event: Event) -> None:
+    """The consumer's handler: activate the purchase `event`'s payment pays for, once."""
+    now = event.created_at
+    won = await conn.execute(
+        update(bot_purchases)
+        .where(
+            bot_purchases.c.payment_id == event.payment_id,
+            bot_purchases.c.shop_id == event.shop_id,
+            bot_purchases.c.status == purchases.PENDING,
+        )
+        .values(status=purchases.ACTIVATED, activated_at=now)
+        .returning(
+            bot_purchases.c.id,
+            bot_purchases.c.buyer_id,
+            bot_purchases.c.plan_id,
+            bot_purchases.c.days,
+        )
+    )
+    purchase = won.first()
+    if purchase is None:  # not a purchase, or activated already
+        return
+    ends_at = await buyers.extend(
+        conn,
+        shop_id=event.shop_id,
+        buyer_id=purchase.buyer_id,
+        days=purchase.days,
+        now=now,
+        cause=purchase.id,
+        reason="purchase",
+        plan_id=purchase.plan_id,
+    )
+    await conn.execute(
+        update(bot_purchases).where(bot_purchases.c.id == purchase.id).values(ends_at=ends_at)
+    )
+    first = (
+        await conn.execute(
+            select(bot_purchases.c.id).where(
+                bot_purchases.c.buyer_id == purchase.buyer_id,
+                bot_purchases.c.status == purchases.ACTIVATED,
+                bot_purchases.c.id != purchase.id,
+            )
+        )
+    ).first() is None
+    if first:
+        bonus = (
+            await conn.execute(
+                select(bot_plans.c.referral_days).where(bot_plans.c.id == purchase.plan_id)
+            )
+        ).scalar_one()
+        await buyers.reward_referral(
+            conn, shop_id=event.shop_id, buyer_id=purchase.buyer_id, days=bonus, now=now
+        )
+
+
+CONSUMER = consumers.register(
+    consumers.Consumer(NAME, (EventType.PAYMENT_SUCCEEDED.value,), record)
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Due:
+    """A claimed provisioning row and what the panel is to be told."""
+
+    id: str
+    shop_id: str
+    buyer_id: str
+    telegram_id: int
+    attempts: int
+    created_at: datetime
+    ends_at: datetime
+    plan_id: str | None
+
+
+async def provision_due(ctx: Context, *, panels: PanelFactory = adapters) -> int:
+    """The background job: provision what is due. Returns how many rows it finished."""
+    now = ctx.clock()
+    due = select(bot_provisioning.c.id).where(bot_provisioning.c.next_attempt_at <= now)
+    async with ctx.db.read() as conn:
+        if (await conn.execute(due.limit(1))).first() is None:
+            return 0
+    done = 0
+    async with httpx.AsyncClient(timeout=ctx.settings.provider_timeout) as http:
+        for _ in range(BATCH):
+            claimed = await _claim(ctx, due, now)
+            if claimed is None:
+                break
+            done += await _provision(ctx, claimed, panels, http)
+    return done
+
+
+async def _claim(ctx: Context, due: Any, now: datetime) -> Due | None:
+    row = bot_provisioning.c
+    async with ctx.db.write() as conn:
+        taken = (
+            await conn.execute(
+                update(bot_provisioning)
+                .where(
+                    row.next_attempt_at <= now,
+                    row.id.in_(
+                        due.order_by(row.next_attempt_at).limit(1).with_for_update(skip_locked=True)
+                    ),
+                )
+                .values(next_attempt_at=now + LEASE)
+                .returning(row.id, row.shop_id, row.buyer_id, row.attempts, row.created_at)
+            )
+        ).first()
+        if taken is None:
+            return None
+        found = (
+            await conn.execute(
+                select(
+                    bot_buyers.c.telegram_id,
+                    bot_subscriptions.c.ends_at,
+                    bot_subscriptions.c.plan_id,
+                )
+                .join(bot_subscriptions, bot_subscriptions.c.buyer_id == bot_buyers.c.id)
+                .where(bot_buyers.c.id == taken.buyer_id)
+            )
+        ).one()
+    return Due(
+        id=taken.id,
+        shop_id=taken.shop_id,
+        buyer_id=taken.buyer_id,
+        telegram_id=found.telegram_id,
+        attempts=taken.attempts,
+        created_at=taken.created_at,
+        ends_at=found.ends_at,
+        plan_id=found.plan_id,
+    )
+
+
+async def _provision(ctx: Context, due: Due, panels: PanelFactory, http: httpx.AsyncClient) -> int:
+    settings = await bot_settings.get(ctx, shop_id=due.shop_id)
+    user = await _panel_user(ctx, due)
+    try:
+        panel = panels(settings.panel, bot_settings.panel_settings_in_clear(ctx, settings), http)
+        if panel is None:
+            panel_user_id, link = None, settings.link_text or ""
+        else:
+            access = await panel.provision(user)
+            panel_user_id, link = access.panel_user_id, access.link
+    except PanelError as exc:
+        await _failed(ctx, due, exc)
+        return 0
+    now = ctx.clock()
+    async with ctx.db.write() as conn:
+        await conn.execute(
+            update(bot_subscriptions)
+            .where(bot_subscriptions.c.buyer_id == due.buyer_id)
+            .values(panel_user_id=panel_user_id, link=link, updated_at=now)
+        )
+        await conn.execute(
+            update(bot_provisioning)
+            .where(bot_provisioning.c.id == due.id)
+            .values(
+                status=DONE,
+                attempts=due.attempts + 1,
+                next_attempt_at=None,
+                error=None,
+                updated_at=now,
+            )
+        )
+        await _message(conn, due, "access", {"link": link, "ends_at": due.ends_at.isoformat()}, now)
+    return 1
+
+
+async def _panel_user(ctx: Context, due: Due) -> PanelUser:
+    traffic = devices = None
+    if due.plan_id is not None:
+        async with ctx.db.read() as conn:
+            plan = await plans.get(conn, shop_id=due.shop_id, plan_id=due.plan_id)
+        traffic = plan.traffic_gb * GIB if plan.traffic_gb else None
+        devices = plan.devices
+    return PanelUser(
+        username=f"tg_{due.telegram_id}",
+        expires_at=due.ends_at,
+        telegram_id=due.telegram_id,
+        traffic_limit_bytes=traffic,
+        device_limit=devices,
+    )
+
+
+async def _message(
+    conn: AsyncConnection, due: Due, kind: str, params: dict[str, str], now: datetime
+) -> None:
+    """The buyer's message of `kind` about `due`, written once."""
+    await conn.execute(
+        insert_ignoring_conflict(conn.dialect.name, bot_messages, index_elements=["id"]),
+        {
+            "id": f"{kind}:{due.id}",
+            "shop_id": due.shop_id,
+            "telegram_id": due.telegram_id,
+            "kind": kind,
+            "params": params,
+            "created_at": now,
+        },
+    )
+
+
+async def _failed(ctx: Context, due: Due, exc: PanelError) -> None:
+    now = ctx.clock()
+    attempts = due.attempts + 1
+    down = isinstance(exc, PanelDown)
+    delay = consumers.RETRY_DELAYS[min(attempts, len(consumers.RETRY_DELAYS)) - 1]
+    stuck = not down or now - due.created_at >= STUCK_AFTER
+    async with ctx.db.write() as conn:
+        await conn.execute(
+            update(bot_provisioning)
+            .where(bot_provisioning.c.id == due.id)
+            .values(
+                status=STUCK if stuck else PENDING,
+                attempts=attempts,
+                error=str(exc)[: consumers.ERROR_KEPT],
+                next_attempt_at=now + delay if down else None,
+                updated_at=now,
+            )
+        )
+        await _message(conn, due, "delayed", {}, now)
+    log.warning("bot activation %s: the panel failed (attempt %d): %s", due.id, attempts, exc)
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    id: str
+    telegram_id: int
+    kind: str
+    params: dict[str, Any]
+
+
+async def unsent(ctx: Context, *, shop_id: str, limit: int = 50) -> list[Message]:
+    """The shop's bot messages not sent yet, oldest first (for the bot process)."""
+    query = (
+        select(bot_messages)
+        .where(bot_messages.c.shop_id == shop_id, bot_messages.c.sent_at.is_(None))
+        .order_by(bot_messages.c.created_at, bot_messages.c.id)
+        .limit(limit)
+    )
+    async with ctx.db.read() as conn:
+        rows = await conn.execute(query)
+        return [Message(row.id, row.telegram_id, row.kind, dict(row.params)) for row in rows]
+
+
+async def mark_sent(ctx: Context, *, message_id: str) -> bool:
+    """Record that the bot sent the message; False if it was marked before."""
+    async with ctx.db.write() as conn:
+        done = await conn.execute(
+            update(bot_messages)
+            .where(bot_messages.c.id == message_id, bot_messages.c.sent_at.is_(None))
+            .values(sent_at=ctx.clock())
+        )
+    return done.rowcount == 1

@@ -1,0 +1,132 @@
+"""Promo codes: extra days now, or a percentage off a purchase; each with an optional use
+limit and expiry, and one use per buyer.
+
+A use is taken in one transaction: a conditional `UPDATE … SET uses = uses + 1 WHERE uses <
+max_uses AND not expired` (so concurrent uses never pass the limit) and the buyer's row in
+`bot_promo_uses` (its key refuses a second use by the same buyer). A percentage is used when
+the purchase's payment is created, whether or not it is then paid.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from kassa.domain import Conflict, NotFound, ParameterInvalid, new_id
+from kassa.services.bot import buyers
+from kassa.services.context import Context
+from kassa.store.db import insert_ignoring_conflict
+from kassa.store.tables import bot_promo_codes, bot_promo_uses
+
+
+@dataclass(frozen=True, slots=True)
+class Promo:
+    id: str
+    code: str
+    days: int | None
+    percent: int | None
+
+
+async def add(
+    ctx: Context,
+    *,
+    shop_id: str,
+    code: str,
+    days: int | None = None,
+    percent: int | None = None,
+    max_uses: int | None = None,
+    valid_until: datetime | None = None,
+) -> Promo:
+    """A new code: `days` extra, or `percent` (1-99) off; one of the two."""
+    if (days is None) == (percent is None):
+        raise ParameterInvalid("a promo code gives --days or --percent, one of the two")
+    if days is not None and days <= 0:
+        raise ParameterInvalid("days are above zero", param="days")
+    if percent is not None and not 0 < percent < 100:
+        raise ParameterInvalid("percent is 1-99", param="percent")
+    if max_uses is not None and max_uses <= 0:
+        raise ParameterInvalid("uses are above zero", param="uses")
+    if not code or len(code) > 64:
+        raise ParameterInvalid("a code is 1-64 characters", param="code")
+    promo = Promo(new_id("promo"), code.upper(), days, percent)
+    try:
+        async with ctx.db.write() as conn:
+            await conn.execute(
+                bot_promo_codes.insert().values(
+                    id=promo.id,
+                    shop_id=shop_id,
+                    code=promo.code,
+                    days=days,
+                    percent=percent,
+                    max_uses=max_uses,
+                    valid_until=valid_until,
+                    created_at=ctx.clock(),
+                )
+            )
+    except IntegrityError:
+        raise Conflict(f"the shop already has the code {promo.code}") from None
+    return promo
+
+
+async def take(
+    conn: AsyncConnection, *, shop_id: str, buyer_id: str, code: str, now: datetime
+) -> Promo:
+    """Use `code` for the buyer in the transaction on `conn`; `Conflict` if it cannot be."""
+    row = (
+        await conn.execute(
+            select(bot_promo_codes).where(
+                bot_promo_codes.c.shop_id == shop_id,
+                bot_promo_codes.c.code == code.upper(),
+                bot_promo_codes.c.active.is_(True),
+            )
+        )
+    ).first()
+    if row is None:
+        raise NotFound("no such promo code")
+    counted = await conn.execute(
+        update(bot_promo_codes)
+        .where(
+            bot_promo_codes.c.id == row.id,
+            or_(
+                bot_promo_codes.c.max_uses.is_(None),
+                bot_promo_codes.c.uses < bot_promo_codes.c.max_uses,
+            ),
+            or_(bot_promo_codes.c.valid_until.is_(None), bot_promo_codes.c.valid_until > now),
+        )
+        .values(uses=bot_promo_codes.c.uses + 1)
+    )
+    if counted.rowcount == 0:
+        raise Conflict("this promo code is used up or expired")
+    used = await conn.execute(
+        insert_ignoring_conflict(
+            conn.dialect.name, bot_promo_uses, index_elements=["promo_id", "buyer_id"]
+        ),
+        {"promo_id": row.id, "buyer_id": buyer_id, "used_at": now},
+    )
+    if used.rowcount == 0:
+        raise Conflict("this buyer has used this promo code already")
+    return Promo(row.id, row.code, row.days, row.percent)
+
+
+async def redeem_days(ctx: Context, *, shop_id: str, buyer_id: str, code: str) -> datetime:
+    """Use a code of extra days: the buyer's subscription is lengthened now."""
+    now = ctx.clock()
+    async with ctx.db.write() as conn:
+        promo = await take(conn, shop_id=shop_id, buyer_id=buyer_id, code=code, now=now)
+        if promo.days is None:
+            raise Conflict("this code gives a discount: enter it when buying a plan")
+        ends_at = await buyers.extend(
+            conn,
+            shop_id=shop_id,
+            buyer_id=buyer_id,
+            days=promo.days,
+            now=now,
+            cause=f"promo:{promo.id}:{buyer_id}",
+            reason="promo",
+        )
+    assert ends_at is not None  # a buyer's use of a code is new: `take` refuses a second
+    return ends_at

@@ -1,0 +1,191 @@
+"""A shop's bot settings (`kassa bot configure`): its token and panel secrets sealed as
+provider credentials are, write-only, and never shown but masked."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select, update
+
+from kassa.domain import NotFound, ParameterInvalid, Shop
+from kassa.services import encryption
+from kassa.services.bot import plans
+from kassa.services.context import Context
+from kassa.store.tables import bot_settings
+
+PANELS = ("marzban", "remnawave", "none")
+LANGUAGES = ("ru", "en")
+#: Panel settings kept as given; those in `PANEL_SECRETS` are sealed.
+PANEL_FIELDS = ("panel_url", "panel_user", "panel_version")
+PANEL_SECRETS = ("panel_token", "panel_password")
+#: What `configure` takes, besides the panel's fields.
+FIELDS = ("token", "admins", "test", "panel", "language", "link_text", "trial_days")
+MASK = "••••••"
+
+
+@dataclass(frozen=True, slots=True)
+class BotSettings:
+    """A shop's bot as configured, secrets still sealed: `secret(name)` opens one."""
+
+    shop_id: str
+    token: str
+    admins: tuple[int, ...]
+    test: bool
+    panel: str
+    panel_settings: Mapping[str, str]
+    language: str
+    link_text: str | None
+    trial_days: int
+
+    def shown(self) -> dict[str, Any]:
+        """The settings as every output shows them: secrets masked."""
+        panel = {
+            name: MASK if name in PANEL_SECRETS else value
+            for name, value in sorted(self.panel_settings.items())
+        }
+        return {
+            "token": MASK,
+            "admins": list(self.admins),
+            "test": self.test,
+            "panel": self.panel,
+            **panel,
+            "language": self.language,
+            "link_text": self.link_text,
+            "trial_days": self.trial_days,
+        }
+
+
+def open_secret(ctx: Context, sealed: str) -> str:
+    """A sealed setting in the clear, for the one call that needs it."""
+    return ctx.keyring.decrypt(sealed)
+
+
+def panel_settings_in_clear(ctx: Context, settings: BotSettings) -> dict[str, str]:
+    """The panel's settings as its adapter takes them, secrets opened."""
+    return {
+        name: open_secret(ctx, value) if name in PANEL_SECRETS else value
+        for name, value in settings.panel_settings.items()
+    }
+
+
+def _admins(value: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(each) for each in value.replace(" ", "").split(",") if each)
+    except ValueError:
+        raise ParameterInvalid("admins are Telegram ids, comma-separated", param="admins") from None
+
+
+def _flag(value: str) -> bool:
+    if value.lower() not in ("true", "false"):
+        raise ParameterInvalid("test is true or false", param="test")
+    return value.lower() == "true"
+
+
+def _checked(changes: Mapping[str, str]) -> dict[str, Any]:
+    """The columns `changes` set, checked."""
+    unknown = set(changes) - set(FIELDS) - set(PANEL_FIELDS) - set(PANEL_SECRETS)
+    if unknown:
+        raise ParameterInvalid(f"unknown bot settings: {', '.join(sorted(unknown))}")
+    values: dict[str, Any] = {}
+    for name, value in changes.items():
+        if name == "admins":
+            values["admins"] = ",".join(str(each) for each in _admins(value))
+        elif name == "test":
+            values["test"] = _flag(value)
+        elif name == "panel" and value not in PANELS:
+            raise ParameterInvalid(f"panel is one of {', '.join(PANELS)}", param="panel")
+        elif name == "language" and value not in LANGUAGES:
+            raise ParameterInvalid("language is ru or en", param="language")
+        elif name == "panel_version" and value not in ("2", "3"):
+            raise ParameterInvalid("panel_version is 2 or 3", param="panel_version")
+        elif name == "trial_days":
+            if not value.isdigit() or int(value) > 365:
+                raise ParameterInvalid("trial_days is 0-365 (0: no trial)", param="trial_days")
+            values["trial_days"] = int(value)
+        elif name == "token" and not value.strip():
+            raise ParameterInvalid("the bot token is empty", param="token")
+        elif name in FIELDS:
+            values[name] = value
+    return values
+
+
+async def configure(ctx: Context, *, shop: Shop, changes: Mapping[str, str]) -> BotSettings:
+    """Set the shop's bot settings named in `changes` (the first time, `token` is required;
+    a new bot starts in test mode). Returns the settings as they now are."""
+    values = _checked(changes)
+    panel_changes = {
+        name: value
+        for name, value in changes.items()
+        if name in PANEL_FIELDS or name in PANEL_SECRETS
+    }
+    now = ctx.clock()
+    async with ctx.db.write() as conn:
+        seal = await encryption.sealer(ctx, conn)
+        if "token" in values:
+            values["token"] = seal(values["token"])
+        sealed = {
+            name: seal(value) if name in PANEL_SECRETS else value
+            for name, value in panel_changes.items()
+        }
+        current = (
+            (await conn.execute(select(bot_settings).where(bot_settings.c.shop_id == shop.id)))
+            .mappings()
+            .first()
+        )
+        if current is None:
+            if "token" not in values:
+                raise ParameterInvalid("a new bot needs its token (token=…)", param="token")
+            await conn.execute(
+                bot_settings.insert().values(
+                    shop_id=shop.id,
+                    panel_settings=sealed,
+                    created_at=now,
+                    updated_at=now,
+                    **values,
+                )
+            )
+            await plans.seed(conn, shop_id=shop.id, now=now)
+        else:
+            await conn.execute(
+                update(bot_settings)
+                .where(bot_settings.c.shop_id == shop.id)
+                .values(
+                    panel_settings={**current["panel_settings"], **sealed},
+                    updated_at=now,
+                    **values,
+                )
+            )
+    return await get(ctx, shop_id=shop.id)
+
+
+async def find(ctx: Context, *, shop_id: str) -> BotSettings | None:
+    """The shop's bot settings, or None if it has no bot."""
+    async with ctx.db.read() as conn:
+        row = (
+            (await conn.execute(select(bot_settings).where(bot_settings.c.shop_id == shop_id)))
+            .mappings()
+            .first()
+        )
+    if row is None:
+        return None
+    return BotSettings(
+        shop_id=row["shop_id"],
+        token=row["token"],
+        admins=_admins(row["admins"]),
+        test=row["test"],
+        panel=row["panel"],
+        panel_settings=dict(row["panel_settings"]),
+        language=row["language"],
+        link_text=row["link_text"],
+        trial_days=row["trial_days"],
+    )
+
+
+async def get(ctx: Context, *, shop_id: str) -> BotSettings:
+    """The shop's bot settings; `NotFound` if it has no bot (`kassa bot configure`)."""
+    found = await find(ctx, shop_id=shop_id)
+    if found is None:
+        raise NotFound("this shop has no bot (kassa bot configure SHOP token=…)")
+    return found
