@@ -4,14 +4,14 @@ every row due), shops with a bot, and a fake panel that records what it is asked
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, RowMapping, Table, select
 
 from kassa.domain import Event, Shop
 from kassa.panels import Access, Panel, PanelDown, PanelUser
@@ -141,5 +141,15 @@ def ends_at(hub: LiveServer, who: buyers.Buyer) -> datetime | None:
         async with hub.ctx.db.read() as conn:
             found: datetime | None = (await conn.execute(query)).scalar()
             return found
+
+    return hub.call(read())
+
+
+def rows(hub: LiveServer, table: Table, *conditions: ColumnElement[bool]) -> Sequence[RowMapping]:
+    """The rows of `table` that meet `conditions`."""
+
+    async def read() -> Sequence[RowMapping]:
+        async with hub.ctx.db.read() as conn:
+            return (await conn.execute(select(table).where(*conditions))).mappings().all()
 
     return hub.call(read())

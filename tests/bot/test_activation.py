@@ -21,18 +21,11 @@ from tests.bot.conftest import (
     buy,
     buyer,
     consume,
+    rows,
     ends_at,
     succeeded,
 )
 from tests.live import LiveServer
-
-
-def rows(hub: LiveServer, table, *conditions):  # type: ignore[no-untyped-def]
-    async def read():  # type: ignore[no-untyped-def]
-        async with hub.ctx.db.read() as conn:
-            return (await conn.execute(select(table).where(*conditions))).mappings().all()
-
-    return hub.call(read())
 
 
 def provision(hub: LiveServer, panel: FakePanel, *, ahead: timedelta = timedelta(0)) -> None:
