@@ -9,8 +9,6 @@ import asyncio
 from dataclasses import replace
 from datetime import timedelta
 
-from sqlalchemy import select
-
 from kassa.services.bot import activation
 from kassa.services.context import utcnow
 from kassa.store.tables import bot_messages, bot_provisioning, bot_purchases
@@ -21,8 +19,8 @@ from tests.bot.conftest import (
     buy,
     buyer,
     consume,
-    rows,
     ends_at,
+    rows,
     succeeded,
 )
 from tests.live import LiveServer
