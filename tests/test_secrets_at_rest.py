@@ -29,6 +29,7 @@ from kassa.cli import app
 from kassa.config import Settings
 from kassa.services import encryption, idempotency
 from kassa.services.admin import audit
+from kassa.services.bot import settings as bot_settings
 from kassa.services.callers import Caller
 from kassa.services.context import Context, keyring_for, utcnow
 from kassa.services.devices import tokens as terminal_tokens
@@ -59,6 +60,8 @@ from tests.live import LiveServer
 from tests.webhooks.receiver import Receiver, serve
 
 CP_SECRET = "cp_api_secret_0123456789abcdef"
+BOT_TOKEN = "7000000001:AAH-bot-token-0123456789"
+PANEL_PASSWORD = "panel-password-0123456789"
 
 
 @pytest.fixture(scope="module")
@@ -93,6 +96,8 @@ class Secrets:
         return [
             self.sandbox,
             CP_SECRET,
+            BOT_TOKEN,
+            PANEL_PASSWORD,
             self.webhook_new,
             self.webhook_old,
             self.terminal_token,
@@ -116,6 +121,11 @@ def make_secrets(server: LiveServer, receiver: Receiver) -> Secrets:
             settings={"public_id": "test_api_public", "api_secret": CP_SECRET},
         )
         _, key = await keys.create_key(ctx, shop=shop, live=False)
+        await bot_settings.configure(
+            ctx,
+            shop=shop,
+            changes={"token": BOT_TOKEN, "panel": "marzban", "panel_password": PANEL_PASSWORD},
+        )
         return shop.name, sandbox.account.credentials["secret"], key
 
     shop_name, sandbox, key = server.call(setup())
@@ -188,6 +198,12 @@ def everything_works(found: Secrets, receiver: Receiver) -> None:
     assert delivered.verified == {found.webhook_new: True, found.webhook_old: True}
     claims = server.call(terminal_tokens.verify(server.ctx, found.terminal_token))
     assert claims.device_id == "KIOSK_1"
+    shop = server.call(shops.get_shop(server.ctx, name=found.shop_name))
+    bot = server.call(bot_settings.find(server.ctx, shop_id=shop.id))
+    if bot is not None:  # a shop of a database from before bots has none
+        assert bot_settings.open_secret(server.ctx, bot.token) == BOT_TOKEN
+        panel = bot_settings.panel_settings_in_clear(server.ctx, bot)
+        assert panel["panel_password"] == PANEL_PASSWORD
 
 
 def first_event(found: Secrets, payment_id: str) -> str:

@@ -41,7 +41,7 @@ def test_concurrent_trials_of_one_buyer_give_one(hub: LiveServer) -> None:
     async def both() -> list[object]:
         ask = buyers.start_trial(hub.ctx, shop_id=shop.id, buyer_id=who.id)
         again = buyers.start_trial(hub.ctx, shop_id=shop.id, buyer_id=who.id)
-        return await asyncio.gather(ask, again, return_exceptions=True)
+        return list(await asyncio.gather(ask, again, return_exceptions=True))
 
     outcomes = hub.call(both())
     assert sum(isinstance(each, Conflict) for each in outcomes) == 1
