@@ -9,9 +9,11 @@ import asyncio
 from dataclasses import replace
 from datetime import timedelta
 
+from sqlalchemy import delete
+
 from kassa.services.bot import activation
 from kassa.services.context import utcnow
-from kassa.store.tables import bot_messages, bot_provisioning, bot_purchases
+from kassa.store.tables import bot_messages, bot_provisioning, bot_purchases, consumer_receipts
 from tests.bot.conftest import (
     Crash,
     FakePanel,
@@ -116,6 +118,8 @@ def test_a_panel_down_is_retried_then_stuck_and_the_buyer_told_once(hub: LiveSer
     provision(hub, panel, ahead=activation.STUCK_AFTER + timedelta(hours=1))
     (row,) = rows(hub, bot_provisioning, bot_provisioning.c.id == purchase.id)
     assert (row["status"], row["attempts"]) == ("stuck", 3)
+    (stuck,) = hub.call(activation.list_provisioning(hub.ctx, shop_id=shop.id, status="stuck"))
+    assert (stuck.id, stuck.reason) == (purchase.id, "purchase")
     panel.down = False
     provision(hub, panel, ahead=timedelta(days=1))
     (row,) = rows(hub, bot_provisioning, bot_provisioning.c.id == purchase.id)
@@ -150,3 +154,30 @@ def test_a_worker_dying_after_the_panel_answered_gives_one_end_and_one_link(
     assert panel.users == {f"tg_{who.telegram_id}": end}
     (message,) = rows(hub, bot_messages, bot_messages.c.telegram_id == who.telegram_id)
     assert message["kind"] == "access"
+
+
+def test_the_audit_finds_an_activation_without_its_receipt(hub: LiveServer) -> None:
+    shop = bot_shop(hub)
+    purchase = buy(hub, shop, buyer(hub, shop))
+    consume(hub)
+
+    async def findings() -> list[str]:
+        async with hub.ctx.db.read() as conn:
+            return [line async for line in activation.audit(conn) if purchase.id in line]
+
+    assert hub.call(findings()) == []
+    event = succeeded(hub, purchase.payment.id)
+
+    async def lose_the_receipt() -> None:
+        async with hub.ctx.db.write() as conn:
+            await conn.execute(
+                delete(consumer_receipts).where(
+                    consumer_receipts.c.consumer == activation.NAME,
+                    consumer_receipts.c.event_id == event.id,
+                )
+            )
+
+    hub.call(lose_the_receipt())
+    assert hub.call(findings()) == [
+        f"bot-activation:{purchase.id}: activated without the receipt of its payment's event"
+    ]

@@ -99,6 +99,9 @@ def test_promo_codes_and_refusals(kassa: CliRunner) -> None:
     invoke(kassa, "bot", "configure", name, f"token={TOKEN}")
     days = invoke(kassa, "bot", "promo", "add", name, "spring", "--days", "7", "--uses", "100")
     assert "SPRING" in days.stdout
+    listed = invoke(kassa, "bot", "activations", name, "--stuck")
+    assert listed.exit_code == 0
+    assert "cause" in listed.stdout
     percent = invoke(
         kassa, "bot", "promo", "add", name, "Sale", "--percent", "20", "--until", "2027-01-31"
     )

@@ -8,9 +8,20 @@ from typing import Annotated
 
 import typer
 
-from kassa.cli.output import JsonOption, console, fail, money, print_json, run, show, table
+from kassa.cli.output import (
+    JsonOption,
+    console,
+    fail,
+    id_column,
+    money,
+    print_json,
+    run,
+    show,
+    table,
+    text_column,
+)
 from kassa.domain.money import from_decimal
-from kassa.services.bot import plans, promos
+from kassa.services.bot import activation, plans, promos
 from kassa.services.bot import settings as bot_settings
 from kassa.services.context import Context
 from kassa.services.shops import shops
@@ -178,3 +189,33 @@ def add_promo(
     promo = run(work)
     gives = f"{promo.days} extra days" if promo.days else f"{promo.percent}% off"
     console.print(f"Promo code [bold]{promo.code}[/]: {gives}")
+
+
+@app.command()
+def activations(
+    shop: str,
+    stuck: Annotated[bool, typer.Option("--stuck", help="Only those stuck.")] = False,
+    limit: Annotated[int, typer.Option(min=1, max=1000)] = 50,
+) -> None:
+    """The newest panel provisionings of a shop's bot: done, pending (the panel is retried)
+    or stuck (failing for 30 min, or refused by the panel: a person must look)."""
+
+    async def work(ctx: Context) -> list[activation.Provisioning]:
+        found = await shops.get_shop(ctx, name=shop)
+        return await activation.list_provisioning(
+            ctx, shop_id=found.id, status=activation.STUCK if stuck else None, limit=limit
+        )
+
+    listed = table(
+        id_column("cause"), "reason", "status", "attempts", text_column("error"), "since"
+    )
+    for each in run(work):
+        listed.add_row(
+            each.id,
+            each.reason,
+            each.status,
+            str(each.attempts),
+            each.error or "",
+            each.created_at.strftime("%Y-%m-%d %H:%M"),
+        )
+    show(listed)

@@ -22,13 +22,13 @@ person (the down ones are still retried).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
-from sqlalchemy import select, update
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kassa.domain import Event, EventType
@@ -45,6 +45,8 @@ from kassa.store.tables import (
     bot_provisioning,
     bot_purchases,
     bot_subscriptions,
+    consumer_receipts,
+    events,
 )
 
 log = logging.getLogger(__name__)
@@ -126,8 +128,40 @@ async def record(conn: AsyncConnection, event: Event) -> None:
         )
 
 
+async def audit(conn: AsyncConnection) -> AsyncIterator[str]:
+    """For `kassa audit`: no purchase activated without the consumer's receipt of its
+    payment's `payment.succeeded`, and none pending with one."""
+    receipt = consumer_receipts.c
+    received = (
+        select(events.c.payment_id)
+        .join(consumer_receipts, receipt.event_id == events.c.id)
+        .where(receipt.consumer == NAME, events.c.type == EventType.PAYMENT_SUCCEEDED.value)
+    )
+    query = (
+        select(bot_purchases.c.id, bot_purchases.c.status)
+        .where(
+            or_(
+                and_(
+                    bot_purchases.c.status == purchases.ACTIVATED,
+                    bot_purchases.c.payment_id.not_in(received),
+                ),
+                and_(
+                    bot_purchases.c.status == purchases.PENDING,
+                    bot_purchases.c.payment_id.in_(received),
+                ),
+            )
+        )
+        .order_by(bot_purchases.c.id)
+    )
+    for purchase_id, status in await conn.execute(query):
+        if status == purchases.ACTIVATED:
+            yield f"{NAME}:{purchase_id}: activated without the receipt of its payment's event"
+        else:
+            yield f"{NAME}:{purchase_id}: its payment's event was received, it is still pending"
+
+
 CONSUMER = consumers.register(
-    consumers.Consumer(NAME, (EventType.PAYMENT_SUCCEEDED.value,), record)
+    consumers.Consumer(NAME, (EventType.PAYMENT_SUCCEEDED.value,), record, audit=audit)
 )
 
 
@@ -323,3 +357,42 @@ async def mark_sent(ctx: Context, *, message_id: str) -> bool:
             .values(sent_at=ctx.clock())
         )
     return done.rowcount == 1
+
+
+@dataclass(frozen=True, slots=True)
+class Provisioning:
+    """A provisioning row as people see it (`kassa bot activations`)."""
+
+    id: str
+    buyer_id: str
+    reason: str
+    status: str
+    attempts: int
+    error: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+async def list_provisioning(
+    ctx: Context, *, shop_id: str, status: str | None = None, limit: int = 50
+) -> list[Provisioning]:
+    """The shop's newest provisioning rows, of one status (`stuck`, say) if given."""
+    query = select(bot_provisioning).where(bot_provisioning.c.shop_id == shop_id)
+    if status is not None:
+        query = query.where(bot_provisioning.c.status == status)
+    query = query.order_by(bot_provisioning.c.created_at.desc()).limit(limit)
+    async with ctx.db.read() as conn:
+        rows = await conn.execute(query)
+        return [
+            Provisioning(
+                row.id,
+                row.buyer_id,
+                row.reason,
+                row.status,
+                row.attempts,
+                row.error,
+                row.created_at,
+                row.updated_at,
+            )
+            for row in rows
+        ]
