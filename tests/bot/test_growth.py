@@ -137,3 +137,15 @@ def test_a_plan_no_longer_sold_cannot_be_bought(hub: LiveServer) -> None:
     hub.call(plans.disable(hub.ctx, shop_id=shop.id, name="1 month"))
     with pytest.raises(KassaError, match="not sold"):
         hub.call(purchases.start(hub.ctx, shop=shop, buyer_id=who.id, plan_id=plan_id(hub, shop)))
+
+
+def test_a_buyer_of_another_shop_can_neither_buy_nor_use_a_code_here(hub: LiveServer) -> None:
+    shop, other = bot_shop(hub), bot_shop(hub)
+    hub.call(promos.add(hub.ctx, shop_id=shop.id, code="HERE", days=1))
+    stranger = buyer(hub, other)
+    with pytest.raises(KassaError, match="no buyer"):
+        hub.call(
+            purchases.start(hub.ctx, shop=shop, buyer_id=stranger.id, plan_id=plan_id(hub, shop))
+        )
+    with pytest.raises(KassaError, match="no buyer"):
+        hub.call(promos.redeem_days(hub.ctx, shop_id=shop.id, buyer_id=stranger.id, code="HERE"))

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import exists, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from kassa.domain import Conflict, new_id
+from kassa.domain import Conflict, NotFound, new_id
 from kassa.services.bot import settings as bot_settings
 from kassa.services.context import Context
 from kassa.store.db import insert_ignoring_conflict
@@ -94,6 +94,15 @@ async def register(
             },
         )
         return _buyer((await conn.execute(query)).one())
+
+
+async def check_own(conn: AsyncConnection, *, shop_id: str, buyer_id: str) -> None:
+    """`NotFound` unless `buyer_id` is a buyer of `shop_id`."""
+    query = select(bot_buyers.c.id).where(
+        bot_buyers.c.id == buyer_id, bot_buyers.c.shop_id == shop_id
+    )
+    if (await conn.execute(query)).first() is None:
+        raise NotFound(f"no buyer {buyer_id} in this shop")
 
 
 async def invited_count(ctx: Context, *, buyer_id: str) -> int:

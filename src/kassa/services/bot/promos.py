@@ -76,6 +76,7 @@ async def take(
     conn: AsyncConnection, *, shop_id: str, buyer_id: str, code: str, now: datetime
 ) -> Promo:
     """Use `code` for the buyer in the transaction on `conn`; `Conflict` if it cannot be."""
+    await buyers.check_own(conn, shop_id=shop_id, buyer_id=buyer_id)
     row = (
         await conn.execute(
             select(bot_promo_codes).where(

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from sqlalchemy import update
 
 from kassa.domain import Conflict, NotFound, Payment, Shop, new_id
-from kassa.services.bot import plans, promos
+from kassa.services.bot import buyers, plans, promos
 from kassa.services.bot import settings as bot_settings
 from kassa.services.callers import Caller
 from kassa.services.context import Context
@@ -55,6 +55,7 @@ async def start(
     purchase_id, payment_id = new_id("purchase"), new_id("pay")
     now = ctx.clock()
     async with ctx.db.write() as conn:
+        await buyers.check_own(conn, shop_id=shop.id, buyer_id=buyer_id)
         plan = await plans.get(conn, shop_id=shop.id, plan_id=plan_id)
         if not plan.active:
             raise NotFound(f"the plan {plan.name!r} is not sold any more")
