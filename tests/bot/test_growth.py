@@ -11,7 +11,7 @@ import pytest
 from kassa.domain import Conflict, KassaError
 from kassa.services.bot import buyers, promos, purchases
 from kassa.services.context import utcnow
-from kassa.store.tables import bot_promo_codes, bot_provisioning
+from kassa.store.tables import bot_promo_codes, bot_provisioning, bot_purchases
 from tests.bot.conftest import bot_shop, buy, buyer, consume, ends_at, plan_id, rows, succeeded
 from tests.live import LiveServer
 
@@ -149,3 +149,32 @@ def test_a_buyer_of_another_shop_can_neither_buy_nor_use_a_code_here(hub: LiveSe
         )
     with pytest.raises(KassaError, match="no buyer"):
         hub.call(promos.redeem_days(hub.ctx, shop_id=shop.id, buyer_id=stranger.id, code="HERE"))
+
+
+def test_a_payment_that_cannot_be_created_fails_the_purchase_and_gives_the_code_back(
+    hub: LiveServer,
+) -> None:
+    shop = bot_shop(hub)
+    hub.call(promos.add(hub.ctx, shop_id=shop.id, code="HALF", percent=50, max_uses=1))
+    who = buyer(hub, shop)
+    with pytest.raises(KassaError):
+        hub.call(
+            purchases.start(
+                hub.ctx,
+                shop=shop,
+                buyer_id=who.id,
+                plan_id=plan_id(hub, shop),
+                provider="yookassa",  # the shop has no such account
+                promo="HALF",
+            )
+        )
+    (failed,) = rows(hub, bot_purchases, bot_purchases.c.buyer_id == who.id)
+    assert failed["status"] == "failed"
+    (code,) = rows(hub, bot_promo_codes, bot_promo_codes.c.shop_id == shop.id)
+    assert code["uses"] == 0
+    bought = hub.call(
+        purchases.start(
+            hub.ctx, shop=shop, buyer_id=who.id, plan_id=plan_id(hub, shop), promo="HALF"
+        )
+    )
+    assert bought.payment.amount == 5_000

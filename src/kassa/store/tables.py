@@ -720,7 +720,8 @@ bot_purchases = Table(
     Column("amount", BigInteger, nullable=False),
     Column("currency", String(3), nullable=False),
     Column("days", Integer, nullable=False),
-    #: pending, then activated (once: the consumer's update is conditional on pending).
+    #: pending, then activated (once: the consumer's update is conditional on pending or
+    #: failed, the payment not created as far as Kassa knows).
     Column("status", String(16), nullable=False),
     Column("ends_at", UtcDateTime),
     Column("activated_at", UtcDateTime),

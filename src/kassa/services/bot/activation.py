@@ -82,7 +82,9 @@ async def record(conn: AsyncConnection, event: Event) -> None:
         .where(
             bot_purchases.c.payment_id == event.payment_id,
             bot_purchases.c.shop_id == event.shop_id,
-            bot_purchases.c.status == purchases.PENDING,
+            # A purchase whose payment seemed not to be created is activated all the same if
+            # it succeeds after all: the buyer paid.
+            bot_purchases.c.status.in_((purchases.PENDING, purchases.FAILED)),
         )
         .values(status=purchases.ACTIVATED, activated_at=now)
         .returning(
@@ -130,7 +132,7 @@ async def record(conn: AsyncConnection, event: Event) -> None:
 
 async def audit(conn: AsyncConnection) -> AsyncIterator[str]:
     """For `kassa audit`: no purchase activated without the consumer's receipt of its
-    payment's `payment.succeeded`, and none pending with one."""
+    payment's `payment.succeeded`, and none left unactivated with one."""
     receipt = consumer_receipts.c
     received = (
         select(events.c.payment_id)
@@ -146,7 +148,7 @@ async def audit(conn: AsyncConnection) -> AsyncIterator[str]:
                     bot_purchases.c.payment_id.not_in(received),
                 ),
                 and_(
-                    bot_purchases.c.status == purchases.PENDING,
+                    bot_purchases.c.status != purchases.ACTIVATED,
                     bot_purchases.c.payment_id.in_(received),
                 ),
             )
@@ -157,7 +159,7 @@ async def audit(conn: AsyncConnection) -> AsyncIterator[str]:
         if status == purchases.ACTIVATED:
             yield f"{NAME}:{purchase_id}: activated without the receipt of its payment's event"
         else:
-            yield f"{NAME}:{purchase_id}: its payment's event was received, it is still pending"
+            yield f"{NAME}:{purchase_id}: its payment's event was received, it is still {status}"
 
 
 CONSUMER = consumers.register(

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -111,6 +111,21 @@ async def take(
     if used.rowcount == 0:
         raise Conflict("this buyer has used this promo code already")
     return Promo(row.id, row.code, row.days, row.percent)
+
+
+async def give_back(conn: AsyncConnection, *, promo_id: str, buyer_id: str) -> None:
+    """Undo the buyer's use of a code (its purchase's payment could not be created)."""
+    gone = await conn.execute(
+        delete(bot_promo_uses).where(
+            bot_promo_uses.c.promo_id == promo_id, bot_promo_uses.c.buyer_id == buyer_id
+        )
+    )
+    if gone.rowcount:
+        await conn.execute(
+            update(bot_promo_codes)
+            .where(bot_promo_codes.c.id == promo_id)
+            .values(uses=bot_promo_codes.c.uses - 1)
+        )
 
 
 async def redeem_days(ctx: Context, *, shop_id: str, buyer_id: str, code: str) -> datetime:

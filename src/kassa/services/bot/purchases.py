@@ -100,9 +100,12 @@ async def start(
             ctx, caller=caller_for(shop, settings), params=params, payment_id=payment_id
         )
     except Exception:
+        # No payment: the purchase failed, and the buyer gets their use of the code back.
         async with ctx.db.write() as conn:
             await conn.execute(
                 update(bot_purchases).where(bot_purchases.c.id == purchase_id).values(status=FAILED)
             )
+            if promo_id is not None:
+                await promos.give_back(conn, promo_id=promo_id, buyer_id=buyer_id)
         raise
     return Purchase(purchase_id, payment)
