@@ -7,7 +7,7 @@ Written from `reference/bot-and-agent.md` A6 (and the `libs/contract` files it c
   a request without `X-Forwarded-For`, or whose `X-Forwarded-Proto` is not `https`, gets its
   connection closed unanswered.
 - `Authorization: Bearer <api token>` on every call, else 401; with `api_key` set, the
-  panel's auth proxy also wants `X-Api-Key` (403 without it, the emulator's choice of code).
+  panel's auth proxy also wants `X-Api-Key` (a plain-text 403 without it, the emulator's choice).
 - Answers `{"response": …}`; errors `{"timestamp", "path", "message", "errorCode"}` with
   the contract's codes: `A019` (400) the username exists, `A025` (404) no such user, and
   `E000` with 400 for a malformed body (the emulator's simplification of zod's answer).
@@ -40,7 +40,7 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from tests.live import LiveApp
@@ -111,18 +111,7 @@ class RemnawaveEmulator:
                 Route("/api/users/{key}", self._by_key, methods=["GET"]),
             ]
         )
-
-    async def app(self, scope: Any, receive: Any, send: Any) -> None:
-        """The proxy gate in front of the API: a request it refuses gets no answer, its
-        connection closed (`res.socket?.destroy()`) by aborting uvicorn's transport (its
-        `send` is bound to the request's cycle, which holds it)."""
-        if scope["type"] == "http" and self.gate:
-            headers = {k.decode().lower(): v.decode() for k, v in scope["headers"]}
-            if not headers.get("x-forwarded-for") or headers.get("x-forwarded-proto") != "https":
-                self.dropped += 1
-                send.__self__.transport.abort()
-                return
-        await self.api(scope, receive, send)
+        self.app = _Gate(self)
 
     # From tests.
 
@@ -143,8 +132,9 @@ class RemnawaveEmulator:
 
     async def _metadata(self, request: Request) -> Response:
         async def operation(_: Document) -> Any:
-            if not self.metadata:
-                raise Refused(404, "E000", "Cannot GET /api/system/metadata")
+            if not self.metadata:  # no such route: NestJS's own 404
+                body = {"message": "Cannot GET /api/system/metadata", "statusCode": 404}
+                return JSONResponse(body, 404)
             return {
                 "version": VERSIONS[self.version],
                 "build": {"time": "2026-08-20T00:00:00Z", "number": "1"},
@@ -207,7 +197,7 @@ class RemnawaveEmulator:
             if self.down:
                 return _error(path, Refused(500, "E000", "Internal server error"))
             if self.api_key is not None and request.headers.get("x-api-key") != self.api_key:
-                return _error(path, Refused(403, "E000", "Forbidden"))
+                return PlainTextResponse("Forbidden", 403)  # the auth proxy's, not the panel's
             if request.headers.get("authorization") != f"Bearer {self.token}":
                 return JSONResponse({"message": "Unauthorized", "statusCode": 401}, 401)
             try:
@@ -215,6 +205,8 @@ class RemnawaveEmulator:
                 result = operation(document)
                 if hasattr(result, "__await__"):
                     result = await result
+                if isinstance(result, Response):
+                    return result
                 status = 201 if request.method == "POST" and path == "/api/users" else 200
                 return JSONResponse({"response": result}, status)
             except Refused as refused:
@@ -306,6 +298,25 @@ class RemnawaveEmulator:
         if self.version == 3:
             public.pop("uuid", None)
         return public
+
+
+class _Gate:
+    """The proxy gate in front of the API: a request it refuses gets no answer, its
+    connection closed (`res.socket?.destroy()`) by aborting uvicorn's transport (its `send`
+    is bound to the request's cycle, which holds it)."""
+
+    def __init__(self, emulator: RemnawaveEmulator) -> None:
+        self.emulator = emulator
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        emulator = self.emulator
+        if scope["type"] == "http" and emulator.gate:
+            headers = {k.decode().lower(): v.decode() for k, v in scope["headers"]}
+            if not headers.get("x-forwarded-for") or headers.get("x-forwarded-proto") != "https":
+                emulator.dropped += 1
+                send.__self__.transport.abort()
+                return
+        await emulator.api(scope, receive, send)
 
 
 def _json(body: bytes) -> Document:
