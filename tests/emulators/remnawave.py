@@ -9,7 +9,9 @@ Written from `reference/bot-and-agent.md` A6 (and the `libs/contract` files it c
 - `Authorization: Bearer <api token>` on every call, else 401; with `api_key` set, the
   panel's auth proxy also wants `X-Api-Key` (a plain-text 403 without it, the emulator's choice).
 - Answers `{"response": …}`; errors `{"timestamp", "path", "message", "errorCode"}` with
-  the contract's codes: `A019` (400) the username exists, `A025` (404) no such user, and
+  the contract's codes: `A019` (400) the username exists, `A063` (404) no user by that
+  username (the lookup's code in 2.8.0 and 3.3.2, where the reference names `A025`), `A025`
+  (404) no user by that id, and
   `E000` with 400 for a malformed body (the emulator's simplification of zod's answer).
 - Users: 2.x named by `uuid` (also carrying `id`), 3.x by numeric `id` (no `uuid`).
   `POST /api/users` (`username` 3 to 36 `[A-Za-z0-9_-]`, `expireAt` ISO-8601 required,
@@ -283,7 +285,7 @@ class RemnawaveEmulator:
         for user in self.users.values():
             if user["username"] == username:
                 return user
-        raise Refused(404, "A025", "User not found")
+        raise Refused(404, "A063", "User with specified params not found")
 
     def _by_identity(self, key: str) -> Document:
         for user in self.users.values():

@@ -42,8 +42,6 @@ class MarzbanPanel(Panel):
             "expire": _timestamp(user.expires_at),
             "data_limit": user.traffic_limit_bytes or 0,
         }
-        if user.telegram_id is not None:
-            body["note"] = f"telegram {user.telegram_id}"
         path = f"/api/user/{quote(user.username, safe='')}"
         response = await self._call("PUT", path, json=body)
         if response.status_code == 404:
@@ -54,6 +52,8 @@ class MarzbanPanel(Panel):
                 "data_limit_reset_strategy": "no_reset",
                 "status": "active",
             }
+            if user.telegram_id is not None:  # a new user's note only: an admin's stays
+                created["note"] = f"telegram {user.telegram_id}"
             response = await self._call("POST", "/api/user", json=created)
             if response.status_code == 409:  # created meanwhile (a replay): link it
                 response = await self._call("PUT", path, json=body)

@@ -8,7 +8,7 @@ As `reference/bot-and-agent.md` A6 describes it, checked against remnawave/backe
   in production (`X-Forwarded-For`, `X-Forwarded-Proto: https`: without them it closes the
   connection unanswered, which is `PanelDown` here, as the cause cannot be told apart).
 - Answers are `{"response": {...}}`; errors `{"message", "errorCode"}` (`A019`: the username
-  exists; `A025`/`A062`: not found).
+  exists; `A063`, `A025` or `A062`: not found).
 - Identity: 2.x's user is its `uuid`, 3.x's its numeric `id`; both look users up by
   username (`GET /api/users/by-username/{username}`).
 - Provisioning: look the user up; create it (`POST /api/users`, `expireAt` absolute) if
@@ -36,8 +36,9 @@ import httpx
 from kassa.panels.base import Access, Panel, PanelRefused, PanelUser, required, send
 
 VERSIONS = ("2", "3")
-#: Remnawave's codes for "the username exists" and "no such user(s)".
-ALREADY_EXISTS, NOT_FOUND = "A019", frozenset({"A025", "A062"})
+#: Remnawave's codes for "the username exists" and "no such user(s)" (a lookup by username
+#: answers `A063`, "User with specified params not found", in 2.8.0 and 3.3.2).
+ALREADY_EXISTS, NOT_FOUND = "A019", frozenset({"A025", "A062", "A063"})
 #: The reverse-proxy headers the panel checks (`proxyCheckMiddleware`).
 PROXY_HEADERS = {"X-Forwarded-For": "127.0.0.1", "X-Forwarded-Proto": "https"}
 
