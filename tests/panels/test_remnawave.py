@@ -94,7 +94,6 @@ def test_extending_sets_the_absolute_end_and_twice_changes_nothing(
     assert first == second
     assert first.expires_at == later
     assert remnawave.user("tg_2003")["expireAt"] == "2031-06-16T12:30:00.000Z"
-    assert [u for u in remnawave.users.values() if u["username"] == "tg_2003"] != []
     assert len([u for u in remnawave.users.values() if u["username"] == "tg_2003"]) == 1
     # Read, then the absolute date: never the relative extend action a replay would double.
     assert [(m, p) for m, p, _ in remnawave.calls[before:]] == [
@@ -184,3 +183,17 @@ def test_a_closed_connection_is_panel_down(monkeypatch: pytest.MonkeyPatch) -> N
     with running(3) as emulator, pytest.raises(PanelDown):
         provision(emulator, PanelUser("tg_2011", END))
     assert emulator.dropped == 1
+
+
+def test_concurrent_provisions_of_one_new_user_make_one_user(
+    remnawave: RemnawaveEmulator,
+) -> None:
+    async def together(panel: RemnawavePanel) -> list[Any]:
+        user = PanelUser("tg_2012", END)
+        return list(await asyncio.gather(*(panel.provision(user) for _ in range(5))))
+
+    accesses = run(remnawave, together)
+    assert {(a.panel_user_id, a.link, a.expires_at) for a in accesses} == {
+        (accesses[0].panel_user_id, accesses[0].link, END)
+    }
+    assert len([u for u in remnawave.users.values() if u["username"] == "tg_2012"]) == 1
