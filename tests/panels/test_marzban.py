@@ -101,6 +101,14 @@ def test_find(marzban: MarzbanEmulator) -> None:
     assert run(marzban, lambda panel: panel.find("tg_nobody")) is None
 
 
+def test_a_user_without_an_end_is_found_refused(marzban: MarzbanEmulator) -> None:
+    run(marzban, lambda panel: panel.provision(PanelUser("tg_1011", END)))
+    marzban.users["tg_1011"]["expire"] = None
+    with pytest.raises(PanelRefused) as refused:
+        run(marzban, lambda panel: panel.find("tg_1011"))
+    assert refused.value.code == "no_expire"
+
+
 def test_an_expired_token_is_renewed_once(marzban: MarzbanEmulator) -> None:
     async def across_expiry(panel: MarzbanPanel) -> Any:
         await panel.provision(PanelUser("tg_1005", END))

@@ -91,6 +91,8 @@ class MarzbanPanel(Panel):
         return token
 
     def _access(self, document: dict[str, Any]) -> Access:
+        if document.get("expire") in (None, 0):  # set by the panel's admin: no end to keep
+            raise PanelRefused("Marzban's user never expires (expire unset)", code="no_expire")
         try:
             username, expire = str(document["username"]), document["expire"]
             link = str(document.get("subscription_url") or "")
