@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import httpx
 
@@ -19,7 +19,12 @@ class PanelDown(PanelError):
 
 
 class PanelRefused(PanelError):
-    """The panel answered and refused (a 4xx it has no way around): a person must look."""
+    """The panel answered and refused (a 4xx it has no way around): a person must look.
+    `code` is the panel's own: Remnawave's error code (`A039`), else the HTTP status."""
+
+    def __init__(self, message: str, *, code: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,3 +69,28 @@ class Panel:
     async def find(self, username: str) -> Access | None:
         """The panel's user `username`, or None if the panel has none."""
         raise NotImplementedError
+
+
+async def send(http: httpx.AsyncClient, method: str, url: str, **kwargs: Any) -> httpx.Response:
+    """One HTTP call to a panel; whatever leaves the outcome unknown (timeouts, network errors,
+    a connection closed unanswered, 5xx) is `PanelDown`, so nothing typed by httpx leaves
+    `panels/`. Messages name neither the URL nor a header: they may carry secrets."""
+    try:
+        response = await http.request(method, url, **kwargs)
+    except httpx.TimeoutException as exc:
+        raise PanelDown("The panel did not answer in time") from exc
+    except httpx.HTTPError as exc:
+        raise PanelDown(f"The panel could not be reached ({type(exc).__name__})") from exc
+    if response.status_code >= 500:
+        raise PanelDown(f"The panel failed with HTTP {response.status_code}")
+    return response
+
+
+def required(settings: Mapping[str, str], *names: str) -> list[str]:
+    """The settings `names`, each present and non-empty, else `PanelRefused` naming the first
+    missing one (never its value)."""
+    values = [settings.get(name, "").strip() for name in names]
+    for name, value in zip(names, values, strict=True):
+        if not value:
+            raise PanelRefused(f"The panel setting {name} is not set", code="settings")
+    return values
