@@ -4,7 +4,7 @@ every row due), shops with a bot, and a fake panel that records what it is asked
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -65,12 +65,10 @@ class FakePanel(Panel):
             raise Crash
         return Access(user.username, f"vless://{user.username}", user.expires_at)
 
-    def factory(
-        self, panel: str, settings: dict[str, str], http: httpx.AsyncClient
-    ) -> Panel | None:
+    async def factory(self, settings: Mapping[str, str], http: httpx.AsyncClient) -> Panel | None:
         """For shops with `panel=marzban`: this panel; for the others, Kassa's own choice."""
-        if panel != "marzban":
-            return activation.adapters(panel, settings, http)
+        if settings["panel"] != "marzban":
+            return await activation.adapters(settings, http)
         assert settings["panel_password"] == "panel-secret"  # opened for the adapter only
         return self
 

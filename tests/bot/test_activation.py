@@ -34,8 +34,8 @@ def provision(hub: LiveServer, panel: FakePanel, *, ahead: timedelta = timedelta
 
     async def both() -> None:
         await asyncio.gather(
-            activation.provision_due(ctx, panels=panel.factory),
-            activation.provision_due(ctx, panels=panel.factory),
+            activation.provision_due(ctx, factory=panel.factory),
+            activation.provision_due(ctx, factory=panel.factory),
         )
 
     hub.call(both())
@@ -139,7 +139,7 @@ def test_a_worker_dying_after_the_panel_answered_gives_one_end_and_one_link(
 
     async def dies() -> None:
         try:
-            await activation.provision_due(hub.ctx, panels=panel.factory)
+            await activation.provision_due(hub.ctx, factory=panel.factory)
         except Crash:
             return
         raise AssertionError("the worker was to die")

@@ -22,7 +22,7 @@ person (the down ones are still retried).
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -31,6 +31,7 @@ import httpx
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from kassa import panels
 from kassa.domain import Event, EventType
 from kassa.panels import Panel, PanelDown, PanelError, PanelUser
 from kassa.services.bot import buyers, plans, purchases
@@ -58,20 +59,17 @@ STUCK_AFTER = timedelta(minutes=30)
 BATCH = 20
 GIB = 1024**3
 
-#: Builds the adapter of a bot's panel from its settings (secrets opened) and an HTTP client;
-#: None for `panel=none`.
-PanelFactory = Callable[[str, dict[str, str], httpx.AsyncClient], Panel | None]
-#: Panel adapters by name; the adapters of `kassa.panels` are registered here.
-ADAPTERS: dict[str, type[Panel]] = {}
+#: Builds the adapter of a bot's panel from its settings (`panel` and the panel's own, secrets
+#: opened) and an HTTP client; None for `panel=none`.
+PanelFactory = Callable[[Mapping[str, str], httpx.AsyncClient], Awaitable[Panel | None]]
 
 
-def adapters(panel: str, settings: dict[str, str], http: httpx.AsyncClient) -> Panel | None:
-    """The default `PanelFactory`: an adapter from `ADAPTERS`."""
-    if panel == "none":
+async def adapters(settings: Mapping[str, str], http: httpx.AsyncClient) -> Panel | None:
+    """The default `PanelFactory`: `kassa.panels.build` (which asks Remnawave its major
+    version when `panel_version` is not set), or no panel."""
+    if settings["panel"] == "none":
         return None
-    if panel not in ADAPTERS:
-        raise PanelError(f"no adapter for the panel {panel!r} in this Kassa")
-    return ADAPTERS[panel](settings, http=http)
+    return await panels.build(settings, http=http)
 
 
 async def record(conn: AsyncConnection, event: Event) -> None:
@@ -181,7 +179,7 @@ class Due:
     plan_id: str | None
 
 
-async def provision_due(ctx: Context, *, panels: PanelFactory = adapters) -> int:
+async def provision_due(ctx: Context, *, factory: PanelFactory = adapters) -> int:
     """The background job: provision what is due. Returns how many rows it finished."""
     now = ctx.clock()
     due = select(bot_provisioning.c.id).where(bot_provisioning.c.next_attempt_at <= now)
@@ -194,7 +192,7 @@ async def provision_due(ctx: Context, *, panels: PanelFactory = adapters) -> int
             claimed = await _claim(ctx, due, now)
             if claimed is None:
                 break
-            done += await _provision(ctx, claimed, panels, http)
+            done += await _provision(ctx, claimed, factory, http)
     return done
 
 
@@ -239,11 +237,12 @@ async def _claim(ctx: Context, due: Any, now: datetime) -> Due | None:
     )
 
 
-async def _provision(ctx: Context, due: Due, panels: PanelFactory, http: httpx.AsyncClient) -> int:
+async def _provision(ctx: Context, due: Due, factory: PanelFactory, http: httpx.AsyncClient) -> int:
     settings = await bot_settings.get(ctx, shop_id=due.shop_id)
     user = await _panel_user(ctx, due)
     try:
-        panel = panels(settings.panel, bot_settings.panel_settings_in_clear(ctx, settings), http)
+        opened = bot_settings.panel_settings_in_clear(ctx, settings)
+        panel = await factory({"panel": settings.panel, **opened}, http)
         if panel is None:
             panel_user_id, link = None, settings.link_text or ""
         else:

@@ -18,8 +18,10 @@ from kassa.store.tables import bot_settings
 PANELS = ("marzban", "remnawave", "none")
 LANGUAGES = ("ru", "en")
 #: Panel settings kept as given; those in `PANEL_SECRETS` are sealed.
-PANEL_FIELDS = ("panel_url", "panel_user", "panel_version")
-PANEL_SECRETS = ("panel_token", "panel_password")
+#: (`panel_squads`: Remnawave's squads for a new user; `panel_proxies`: Marzban's; see
+#: docs/panels.md.)
+PANEL_FIELDS = ("panel_url", "panel_user", "panel_version", "panel_squads", "panel_proxies")
+PANEL_SECRETS = ("panel_token", "panel_password", "panel_api_key")
 #: What `configure` takes, besides the panel's fields.
 FIELDS = ("token", "admins", "test", "panel", "language", "link_text", "trial_days")
 MASK = "••••••"
