@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import ColumnElement, RowMapping, Table, select
 
 from kassa.domain import Event, Shop
-from kassa.panels import Access, Panel, PanelDown, PanelUser
+from kassa.panels import Access, Panel, PanelDown, PanelRefused, PanelUser
 from kassa.services.bot import activation, buyers, purchases
 from kassa.services.bot import settings as bot_settings
 from kassa.services.context import Context
@@ -45,12 +45,13 @@ class Crash(Exception):
 @dataclass
 class FakePanel(Panel):
     """A panel that keeps its users in memory: `down` makes it fail as an unreachable one,
-    `crash_after` makes the job's process die right after the panel did the work."""
+    `refuse` as one that refuses, `crash_after` makes the job's process die right after the panel did the work."""
 
     name = "fake"
     users: dict[str, datetime] = field(default_factory=dict)
     calls: list[PanelUser] = field(default_factory=list)
     down: bool = False
+    refuse: bool = False
     crash_after: bool = False
 
     def __post_init__(self) -> None:
@@ -59,6 +60,8 @@ class FakePanel(Panel):
     async def provision(self, user: PanelUser) -> Access:
         if self.down:
             raise PanelDown("the panel did not answer")
+        if self.refuse:
+            raise PanelRefused("the panel refused the user", code="A019")
         self.calls.append(user)
         self.users[user.username] = user.expires_at
         if self.crash_after:

@@ -128,6 +128,20 @@ def test_a_panel_down_is_retried_then_stuck_and_the_buyer_told_once(hub: LiveSer
     assert sorted(message["kind"] for message in sent) == ["access", "delayed"]
 
 
+def test_a_panel_that_refuses_is_stuck_at_once_and_not_retried(hub: LiveServer) -> None:
+    panel = FakePanel(refuse=True)
+    shop = bot_shop(hub, panel="marzban", panel_password="panel-secret")
+    purchase = buy(hub, shop, buyer(hub, shop))
+    consume(hub)
+    provision(hub, panel)
+    panel.refuse = False
+    provision(hub, panel, ahead=timedelta(days=1))
+    (row,) = rows(hub, bot_provisioning, bot_provisioning.c.id == purchase.id)
+    assert (row["status"], row["attempts"], row["next_attempt_at"]) == ("stuck", 1, None)
+    assert "refused" in row["error"]
+    assert panel.calls == []
+
+
 def test_a_worker_dying_after_the_panel_answered_gives_one_end_and_one_link(
     hub: LiveServer,
 ) -> None:
