@@ -45,7 +45,8 @@ class Crash(Exception):
 @dataclass
 class FakePanel(Panel):
     """A panel that keeps its users in memory: `down` makes it fail as an unreachable one,
-    `refuse` as one that refuses, `crash_after` makes the job's process die right after the panel did the work."""
+    `refuse` as one that refuses, `crash_after` makes the job's process die right after the
+    panel did the work."""
 
     name = "fake"
     users: dict[str, datetime] = field(default_factory=dict)
