@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import json
 from collections.abc import Callable, Mapping
@@ -36,6 +37,13 @@ def signature_matches(given: str | None, expected: str) -> bool:
     if given is None:
         return False
     return hmac.compare_digest(given.encode("utf-8", "replace"), expected.encode())
+
+
+def own_signature(secret: str, body: bytes) -> str:
+    """The signature of a notification Kassa produces itself and ingests through its own
+    notification path (the USDT-TRC20 watcher's, the Telegram bot's `successful_payment`):
+    hex HMAC-SHA256 of the body, keyed by a secret Kassa generated for the account."""
+    return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
 def read_answer(reader: Callable[[Any], T], document: Any, *, provider: str) -> T:

@@ -1,0 +1,280 @@
+"""Telegram Stars: payments in Telegram's own currency (`XTR`), taken by the shop's bot.
+
+The wire side, stateless as every provider (reference: providers.md §4):
+
+- `create` calls the Bot API's `createInvoiceLink` with the bot's token (`bot_token`, the
+  account's secret): currency `XTR`, an empty `provider_token`, exactly one price of whole
+  Stars (the amount is the number of Stars: `XTR` has no minor unit, never times 100), and
+  Kassa's payment id as the `payload` (1-128 bytes), which Telegram echoes back in the
+  pre-checkout query and in `successful_payment`. The payer gets the link
+  (`InvoiceLinkConfirmation`). In the chat the future bot sends the same invoice with
+  `sendInvoice` (`invoice_params`). Telegram has no idempotency key: a second link made by
+  a retry pays the same payment, and only one payment is ever taken for it (the bot's
+  pre-checkout answer refuses a payment no longer pending).
+- Telegram does not notify Kassa: `successful_payment` reaches the shop's bot over its own
+  authenticated channel (long polling with its token, or a webhook checked by its secret
+  token). The bot hands the update to `kassa.services.providers.telegram_stars.paid`, which
+  signs it with the account's `notice_secret` (a secret Kassa generates and keeps, as the
+  USDT-TRC20 watcher's) and ingests it through the core's notification path; here
+  `parse_notification` checks that signature, so nothing posted to
+  `/hooks/telegram_stars/…` by anyone else is believed. The event's identity is the
+  `telegram_payment_charge_id`, so every copy of one payment is a duplicate.
+- The payment's `provider_payment_id` is `{user_id}:{telegram_payment_charge_id}`: a refund
+  (`refundStarPayment`) needs both the buyer's Telegram user id and the charge id, and only
+  the `successful_payment` update knows who paid (a link can be paid by anyone who has it;
+  the payment's `customer` is whatever the merchant named). Charge ids hold no `:`.
+- Refunds return the whole charge (Telegram has no partial refund of Stars); a repeat is
+  `CHARGE_ALREADY_REFUNDED` at Telegram, which a retry after a lost answer takes as done.
+- Nothing can be asked about one payment (`fetch` is not supported): a successful payment
+  the bot did not hand over is given to it again by Telegram, which keeps an update until the
+  bot confirms it (`getUpdates` with a higher offset).
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from kassa.domain import (
+    Money,
+    NotificationRejected,
+    NotSupported,
+    Payment,
+    PaymentStatus,
+    PaymentUpdate,
+    ProviderDeclined,
+    ProviderUnavailable,
+    Refund,
+    RefundStatus,
+    RefundUpdate,
+    SignatureInvalid,
+)
+from kassa.domain.translatable import N_
+from kassa.providers import wire
+from kassa.providers.base import (
+    Capabilities,
+    CredentialField,
+    InboundRequest,
+    InvoiceLinkConfirmation,
+    Notification,
+    PaymentRequest,
+    Provider,
+    ProviderPayment,
+    SimulatedNotification,
+    send,
+)
+
+CURRENCY = "XTR"
+#: The header carrying the signature of the bot's notifications (Kassa's own).
+SIGNATURE_HEADER = "x-kassa-bot-signature"
+#: The event `kassa simulate` sends: a `successful_payment` message, as the bot hands it over.
+SUCCESSFUL_PAYMENT = "successful_payment"
+#: The Bot API's limits on an invoice [reference §4.1].
+TITLE_LIMIT, DESCRIPTION_LIMIT, PAYLOAD_LIMIT = 32, 255, 128
+#: Telegram's refusal of a second refund of one charge [official, reference §4.3].
+ALREADY_REFUNDED = "CHARGE_ALREADY_REFUNDED"
+DEFAULT_TITLE = "Payment"
+
+
+def invoice_params(
+    *, payment_id: str, amount: int, title: str, description: str | None
+) -> dict[str, Any]:
+    """The parameters of `createInvoiceLink` (and of `sendInvoice`, with a `chat_id`) for a
+    payment of `amount` Stars."""
+    if len(payment_id.encode()) > PAYLOAD_LIMIT:
+        raise ValueError("a payment id longer than Telegram's payload")
+    title = (title.strip() or DEFAULT_TITLE)[:TITLE_LIMIT]
+    return {
+        "title": title,
+        "description": ((description or "").strip() or title)[:DESCRIPTION_LIMIT],
+        "payload": payment_id,
+        "provider_token": "",
+        "currency": CURRENCY,
+        "prices": [{"label": title, "amount": amount}],
+    }
+
+
+def read_successful_payment(update: Any) -> tuple[int, Mapping[str, Any]]:
+    """The payer's user id and the `successful_payment` of a Bot API update (or of its
+    message); `ValueError` (or `KeyError`, `TypeError`) if it carries none."""
+    message = update.get("message", update) if isinstance(update, dict) else None
+    if not isinstance(message, dict):
+        raise TypeError("the update holds no message")
+    paid, sender = message["successful_payment"], message["from"]
+    if not isinstance(paid, dict) or not isinstance(sender, dict):
+        raise TypeError("successful_payment and from are objects")
+    user_id = sender["id"]
+    if isinstance(user_id, bool) or not isinstance(user_id, int):
+        raise TypeError("the payer's id is a number")
+    for name in ("currency", "invoice_payload", "telegram_payment_charge_id"):
+        wire.text(paid, name)
+    if ":" in paid["telegram_payment_charge_id"] or not paid["telegram_payment_charge_id"]:
+        raise ValueError("a charge id is a word without ':'")
+    total = paid["total_amount"]
+    if isinstance(total, bool) or not isinstance(total, int):
+        raise TypeError("total_amount is a whole number")
+    return user_id, paid
+
+
+def charge_of(payment: Payment) -> tuple[int, str]:
+    """The payer's user id and the charge id kept as the payment's `provider_payment_id`."""
+    user, _, charge = (payment.provider_payment_id or "").partition(":")
+    if not user.isdigit() or not charge:
+        raise ProviderDeclined(f"Payment {payment.id} has no Telegram Stars charge to refund")
+    return int(user), charge
+
+
+class TelegramStarsProvider(Provider):
+    """Telegram Stars, through the shop's bot (the Bot API)."""
+
+    name = "telegram_stars"
+    title = "Telegram Stars"
+    default_api_url = "https://api.telegram.org"
+    methods = frozenset({"stars"})
+    currencies = frozenset({CURRENCY})
+    capabilities = Capabilities(refunds=True)
+    notifies_hook_url = False
+    simulated_events = (SUCCESSFUL_PAYMENT,)
+    credential_fields = (
+        CredentialField("bot_token", N_("The bot's token from @BotFather"), secret=True),
+        CredentialField(
+            "title",
+            N_("The invoice's title the buyer sees (up to 32 characters)"),
+            required=False,
+            default=DEFAULT_TITLE,
+        ),
+        CredentialField(
+            "notice_secret",
+            N_("Signs the payments the bot hands to Kassa; Kassa generates it"),
+            secret=True,
+        ),
+    )
+
+    @classmethod
+    def generate_credentials(cls) -> dict[str, str]:
+        return {"notice_secret": secrets.token_urlsafe(32)}
+
+    async def call(self, method: str, params: Mapping[str, Any]) -> Any:
+        """One Bot API call with the bot's token; the `result` of its answer. A 429 and a
+        5xx leave nothing done (`ProviderUnavailable`); a refusal is `ProviderDeclined` with
+        Telegram's description. Messages never name the URL: it holds the token."""
+        url = f"{self.api_url}/bot{self.account.credentials['bot_token']}/{method}"
+        response = await send(self.http, "POST", url, json=dict(params))
+        try:
+            document = response.json()
+        except ValueError:
+            document = None
+        if not isinstance(document, dict):
+            raise ProviderUnavailable(
+                f"Telegram's answer to {method} could not be read (HTTP {response.status_code})"
+            )
+        if response.status_code == 429 or document.get("error_code") == 429:
+            retry_after = (document.get("parameters") or {}).get("retry_after")
+            raise ProviderUnavailable(f"Telegram asks to retry {method} after {retry_after} s")
+        if document.get("ok") is not True:
+            description = str(document.get("description") or f"HTTP {response.status_code}")
+            code = description.removeprefix("Bad Request: ")
+            raise ProviderDeclined(
+                f"Telegram refused {method}: {description}",
+                provider_code=code[:100],
+                provider_message=description,
+            )
+        return document.get("result")
+
+    async def create(self, request: PaymentRequest) -> ProviderPayment:
+        if request.currency != CURRENCY:
+            raise NotSupported(f"{self.title} takes only {CURRENCY}")
+        params = invoice_params(
+            payment_id=request.payment_id,
+            amount=request.amount,
+            title=self.account.credentials.get("title") or DEFAULT_TITLE,
+            description=request.description,
+        )
+        link = await self.call("createInvoiceLink", params)
+        if not isinstance(link, str) or not link.startswith("https://"):
+            raise ProviderUnavailable("Telegram's invoice link could not be read")
+        return ProviderPayment(provider_payment_id=None, confirmation=InvoiceLinkConfirmation(link))
+
+    async def refund(self, payment: Payment, refund: Refund) -> RefundUpdate:
+        """Return the whole charge with `refundStarPayment`; a charge refunded already (the
+        answer to an earlier try was lost) is taken as refunded."""
+        user_id, charge = charge_of(payment)
+        try:
+            await self.call(
+                "refundStarPayment", {"user_id": user_id, "telegram_payment_charge_id": charge}
+            )
+        except ProviderDeclined as exc:
+            if exc.provider_code != ALREADY_REFUNDED:
+                raise
+        return RefundUpdate(
+            status=RefundStatus.SUCCEEDED,
+            amount=refund.amount,
+            refund_id=refund.id,
+            provider_refund_id=charge,
+            payment_id=payment.id,
+            provider_payment_id=payment.provider_payment_id,
+        )
+
+    # The bot's notifications
+
+    def notice(self, update: Mapping[str, Any]) -> SimulatedNotification:
+        """The notification of a Bot API update (exactly as the bot received it) that holds a
+        `successful_payment`, signed with the account's `notice_secret`."""
+        body = json.dumps(dict(update), separators=(",", ":"), ensure_ascii=False).encode()
+        headers = {
+            "content-type": "application/json",
+            SIGNATURE_HEADER: wire.own_signature(self.account.credentials["notice_secret"], body),
+        }
+        return SimulatedNotification(method="POST", headers=headers, body=body)
+
+    async def parse_notification(
+        self, request: InboundRequest, *, verify: bool = True
+    ) -> Notification:
+        """A `successful_payment` the shop's bot received and signed: the payment named by
+        its payload succeeded, for `total_amount` Stars."""
+        if verify:
+            expected = wire.own_signature(self.account.credentials["notice_secret"], request.body)
+            if not wire.signature_matches(request.headers.get(SIGNATURE_HEADER), expected):
+                raise SignatureInvalid(f"{self.title} notification signature does not match")
+        try:
+            user_id, paid = read_successful_payment(json.loads(request.body))
+            amount = Money(paid["total_amount"], CURRENCY)
+        except (*wire.MALFORMED,) as exc:
+            raise NotificationRejected(f"unreadable {self.title} notification: {exc}") from None
+        if paid["currency"] != CURRENCY:
+            raise NotificationRejected(f"a {self.title} payment is in {CURRENCY}")
+        charge = paid["telegram_payment_charge_id"]
+        update = PaymentUpdate(
+            status=PaymentStatus.SUCCEEDED,
+            payment_id=paid["invoice_payload"],
+            provider_payment_id=f"{user_id}:{charge}",
+            amount=amount,
+        )
+        return Notification(event_key=charge, updates=(update,))
+
+    def simulate(self, payment: Payment, event: str) -> SimulatedNotification:
+        """The `successful_payment` the bot would hand over for `payment`, paid by a made-up
+        user (for test accounts: no Stars moved anywhere)."""
+        if event != SUCCESSFUL_PAYMENT:
+            raise NotSupported(f"{self.title} has no event {event!r}; it has: {SUCCESSFUL_PAYMENT}")
+        user = {"id": 100_000_001, "is_bot": False, "first_name": "Test"}
+        update = {
+            "update_id": secrets.randbelow(10**9),
+            "message": {
+                "message_id": secrets.randbelow(10**6),
+                "from": user,
+                "chat": {"id": user["id"], "type": "private", "first_name": "Test"},
+                "date": int(datetime.now(UTC).timestamp()),
+                "successful_payment": {
+                    "currency": CURRENCY,
+                    "total_amount": payment.amount,
+                    "invoice_payload": payment.id,
+                    "telegram_payment_charge_id": f"stxsimulated{secrets.token_hex(16)}",
+                    "provider_payment_charge_id": "",
+                },
+            },
+        }
+        return self.notice(update)
