@@ -19,6 +19,7 @@ about a Stars payment, over its own authenticated channel (reference providers.m
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -52,6 +53,9 @@ EXPIRED = N_("This order has expired. Please start the purchase again.")
 PRICE_CHANGED = N_("The price of this order has changed. Please start the purchase again.")
 TRY_AGAIN = N_("The shop could not check this order in time. Please try again.")
 
+#: The catalogs, read once: an answer must not wait for a catalog to be compiled again.
+_catalog = functools.cache(i18n.translations)
+
 
 @dataclass(frozen=True, slots=True)
 class PreCheckoutAnswer:
@@ -72,7 +76,7 @@ async def pre_checkout(ctx: Context, *, shop: str, query: Mapping[str, Any]) -> 
         problem = TRY_AGAIN
     if problem is None:
         return PreCheckoutAnswer(ok=True)
-    return PreCheckoutAnswer(ok=False, error_message=i18n.translations(language).gettext(problem))
+    return PreCheckoutAnswer(ok=False, error_message=_catalog(language).gettext(problem))
 
 
 async def _problem(ctx: Context, shop: str, query: Mapping[str, Any]) -> str | None:
