@@ -142,6 +142,8 @@ class TelegramEmulator:
     def __init__(self) -> None:
         self.url = ""
         self.down = False
+        #: How long a pre-checkout query waits for its answer (shorter in a test of it).
+        self.pre_checkout_window = PRE_CHECKOUT_WINDOW
         self.bots: dict[str, Bot] = {}
         self.users: dict[int, User] = {}
         #: Invoices by their slug (links) or by (chat, message id) (sent in a chat).
@@ -477,7 +479,7 @@ class TelegramEmulator:
         checkout = self.checkouts.get(str(params.get("pre_checkout_query_id", "")))
         if checkout is None or checkout.bot is not bot or checkout.answered.is_set():
             raise bad_request("QUERY_ID_INVALID")
-        if time.monotonic() - checkout.asked_at > PRE_CHECKOUT_WINDOW:
+        if time.monotonic() - checkout.asked_at > self.pre_checkout_window:
             raise bad_request(
                 "query is too old and response timeout expired or query ID is invalid"
             )
