@@ -3,18 +3,21 @@
 Written from the Bot API as `reference/providers.md` §4 and `reference/bot-and-agent.md` part
 A describe it, not from Kassa's modules, so the tests check one against the other:
 
-- `/bot<token>/<method>` by GET (query string) or POST (JSON, or a form whose object and
-  array values are JSON text, as the Bot API takes them). Answers `{"ok": true, "result"}`
-  or `{"ok": false, "error_code", "description"}` with the code as the HTTP status, plus
-  `"parameters": {"retry_after"}` on a 429. An unknown token is `401 Unauthorized`, an
-  unknown method `404 Not Found`.
-- Methods: `getMe`; `getUpdates` (`offset` confirms every update below it, `limit` 1-100,
-  `timeout` seconds of long polling, `allowed_updates`; updates are kept until a higher
-  offset confirms them, and a second poll at once ends the first with `409 Conflict`);
+- `/bot<token>/<method>` by GET (query string) or POST (JSON, or a form, urlencoded or
+  multipart as aiogram sends it, whose object and array values are JSON text). Answers
+  `{"ok": true, "result"}` or `{"ok": false, "error_code", "description"}` with the code
+  as the HTTP status, plus `"parameters": {"retry_after"}` on a 429. An unknown token is
+  `401 Unauthorized`, an unknown method `404 Not Found`.
+- Methods: `getMe`, `deleteWebhook` (`drop_pending_updates`), `getWebhookInfo`,
+  `setMyCommands` (no webhook is ever set: long polling only); `getUpdates` (`offset`
+  confirms every update below it, `limit` 1-100, `timeout` seconds of long polling,
+  `allowed_updates`; updates are kept until a higher offset confirms them, and a second
+  poll at once ends the first with `409 Conflict`);
   `sendMessage`, `editMessageText` ("message is not modified" when nothing changes),
   `answerCallbackQuery`; `sendInvoice` and `createInvoiceLink` (title 1-32 characters,
   description 1-255, payload 1-128 bytes, `XTR` with an empty `provider_token` and exactly
-  one price, a positive whole number of Stars); `answerPreCheckoutQuery` (`error_message`
+  one price, a positive whole number of Stars; other currencies are refused, as no card
+  provider is connected to the emulated bots); `answerPreCheckoutQuery` (`error_message`
   required when `ok` is false; answered after 10 s, the query is too old);
   `refundStarPayment` (`user_id`, `telegram_payment_charge_id` → `true`; a second refund is
   `CHARGE_ALREADY_REFUNDED`; a charge unknown, or not that user's, `CHARGE_NOT_FOUND`, the
@@ -41,7 +44,6 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qsl
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -58,7 +60,7 @@ PRE_CHECKOUT_WINDOW = 10.0
 POLL_STEP = 0.01
 TOO_OLD = "query is too old and response timeout expired or query ID is invalid"
 #: Form parameters whose value is JSON text in the Bot API.
-_JSON_PARAMS = frozenset({"prices", "reply_markup", "allowed_updates", "entities"})
+_JSON_PARAMS = frozenset({"prices", "reply_markup", "allowed_updates", "entities", "commands"})
 
 
 class ApiError(Exception):
@@ -103,6 +105,8 @@ class Bot:
     blocked_by: set[int] = field(default_factory=set)
     #: The poll that is waiting now (a newer one ends it with 409).
     poll: int = 0
+    #: The command menu set by `setMyCommands`.
+    commands: list[Document] = field(default_factory=list)
 
     def document(self) -> Document:
         return {
@@ -295,7 +299,7 @@ class TelegramEmulator:
         if self.down:
             return JSONResponse({"ok": False, "error_code": 502, "description": "Bad Gateway"}, 502)
         try:
-            params = _params(request, await request.body())
+            params = await _params(request)
             with self._lock:
                 bot = self.bots.get(str(request.path_params["token"]))
                 if bot is None:
@@ -329,6 +333,13 @@ class TelegramEmulator:
     def _operations(self) -> dict[str, Any]:
         return {
             "getme": lambda bot, params: bot.document(),
+            "deletewebhook": self._delete_webhook,
+            "getwebhookinfo": lambda bot, params: {
+                "url": "",
+                "has_custom_certificate": False,
+                "pending_update_count": len(bot.updates),
+            },
+            "setmycommands": self._set_my_commands,
             "sendmessage": self._send_message,
             "editmessagetext": self._edit_message_text,
             "answercallbackquery": self._answer_callback_query,
@@ -337,6 +348,21 @@ class TelegramEmulator:
             "answerprecheckoutquery": self._answer_pre_checkout_query,
             "refundstarpayment": self._refund_star_payment,
         }
+
+    def _delete_webhook(self, bot: Bot, params: Document) -> bool:
+        """No webhook is ever set here (long polling only); `drop_pending_updates` drops."""
+        if params.get("drop_pending_updates") in (True, "true", "True"):
+            bot.updates.clear()
+        return True
+
+    def _set_my_commands(self, bot: Bot, params: Document) -> bool:
+        commands = params.get("commands")
+        if not isinstance(commands, list) or not all(
+            isinstance(c, dict) and c.get("command") and c.get("description") for c in commands
+        ):
+            raise bad_request("BOT_COMMANDS_INVALID")
+        bot.commands = [dict(command) for command in commands]
+        return True
 
     async def _get_updates(self, bot: Bot, params: Document) -> list[Document]:
         offset = _int(params.get("offset", 0), "offset")
@@ -534,10 +560,11 @@ def _int(value: Any, name: str) -> int:
         raise bad_request(f"{name} is not a number") from None
 
 
-def _params(request: Request, body: bytes) -> Document:
-    """The call's parameters from the query string, a JSON body or a form (whose object and
-    array parameters are JSON text)."""
+async def _params(request: Request) -> Document:
+    """The call's parameters from the query string, a JSON body or a form, urlencoded or
+    multipart as aiogram sends them (whose object and array parameters are JSON text)."""
     params: Document = dict(request.query_params)
+    body = await request.body()
     if body and request.headers.get("content-type", "").startswith("application/json"):
         try:
             document = json.loads(body)
@@ -547,7 +574,8 @@ def _params(request: Request, body: bytes) -> Document:
             raise bad_request("can't parse JSON")
         return params | document
     if body:
-        params |= dict(parse_qsl(body.decode()))
+        form = await request.form()
+        params |= {name: value for name, value in form.items() if isinstance(value, str)}
     for name in _JSON_PARAMS & params.keys():
         if isinstance(params[name], str):
             try:

@@ -5,6 +5,7 @@ invoices in the chat and their Stars payment, refunds."""
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Iterator
@@ -275,3 +276,25 @@ def test_a_pre_checkout_answered_too_late_takes_nothing(
     assert late.status_code == 400
     assert checkout.charge_id is None
     assert result(telegram, bot, "getUpdates", offset=query["update_id"] + 1) == []
+
+
+def test_multipart_forms_commands_and_dropping_pending_updates(
+    telegram: TelegramEmulator, bot: Bot
+) -> None:
+    """aiogram sends every call as multipart/form-data, objects as JSON text."""
+    buyer = telegram.user()
+    markup = {"inline_keyboard": [[{"text": "Renew", "callback_data": "renew"}]]}
+    form = {"chat_id": str(buyer.id), "text": "Ends soon", "reply_markup": json.dumps(markup)}
+    sent = httpx.post(
+        f"{telegram.url}/bot{bot.token}/sendMessage", data=form, files={"unused": b""}
+    )
+    assert sent.request.headers["content-type"].startswith("multipart/form-data")
+    assert sent.json()["result"]["reply_markup"] == markup
+    commands = [{"command": "start", "description": "Start"}]
+    assert result(telegram, bot, "setMyCommands", commands=commands) is True
+    assert bot.commands == commands
+    assert call(telegram, bot, "setMyCommands", commands=[{"command": "x"}]).status_code == 400
+    telegram.send_text(bot, buyer, "/start")
+    assert result(telegram, bot, "getWebhookInfo")["pending_update_count"] == 1
+    assert result(telegram, bot, "deleteWebhook", drop_pending_updates=True) is True
+    assert result(telegram, bot, "getUpdates") == []
