@@ -3,8 +3,10 @@
 Written from the Bot API as `reference/providers.md` §4 and `reference/bot-and-agent.md` part
 A describe it, not from Kassa's modules, so the tests check one against the other:
 
-- `/bot<token>/<method>` by GET (query string) or POST (JSON, or a form, urlencoded or
-  multipart as aiogram sends it, whose object and array values are JSON text). Answers
+- `/bot<token>/<method>`, or `/bot<token>/test/<method>` for a bot of Telegram's test
+  environment (the default here; a token works in its own environment only), by GET or
+  POST (JSON, or a form, urlencoded or multipart as aiogram sends it, objects and arrays
+  as JSON text). Answers
   `{"ok": true, "result"}` or `{"ok": false, "error_code", "description"}` with the code
   as the HTTP status, plus `"parameters": {"retry_after"}` on a 429. An unknown token is
   `401 Unauthorized`, an unknown method `404 Not Found`.
@@ -103,6 +105,8 @@ class Bot:
     #: Messages the bot sent or that were sent to it, by (chat id, message id).
     messages: dict[tuple[int, int], Document] = field(default_factory=dict)
     blocked_by: set[int] = field(default_factory=set)
+    #: Made in Telegram's test environment: called at `/bot<token>/test/<method>` only.
+    test_environment: bool = True
     #: The poll that is waiting now (a newer one ends it with 409).
     poll: int = 0
     #: The command menu set by `setMyCommands`.
@@ -114,9 +118,6 @@ class Bot:
             "is_bot": True,
             "first_name": self.username.removesuffix("_bot").title(),
             "username": self.username,
-            "can_join_groups": True,
-            "can_read_all_group_messages": False,
-            "supports_inline_queries": False,
         }
 
 
@@ -163,21 +164,25 @@ class TelegramEmulator:
         self._limited: list[int] = []
         self._ids = itertools.count(1)
         self._lock = threading.RLock()
-        self.app = Starlette(
-            routes=[Route("/bot{token}/{method}", self._api, methods=["GET", "POST"])]
-        )
+        paths = ("/bot{token}/{method}", "/bot{token}/test/{method}")
+        self.app = Starlette(routes=[Route(p, self._api, methods=["GET", "POST"]) for p in paths])
 
     @property
     def api_url(self) -> str:
         """The Bot API server's base (what `api_url` and `KASSA_TELEGRAM_API_URL` take)."""
         return self.url
 
+    def bot_url(self, bot: Bot) -> str:
+        """Where `bot`'s calls go: `{bot_url}/{method}`."""
+        return f"{self.url}/bot{bot.token}" + ("/test" if bot.test_environment else "")
+
     # Set-up and the people on Telegram, driven from tests.
 
-    def add_bot(self, username: str | None = None) -> Bot:
+    def add_bot(self, username: str | None = None, *, test_environment: bool = True) -> Bot:
         bot_id = 6_000_000_000 + secrets.randbelow(999_999_999)
         token = f"{bot_id}:AA{secrets.token_urlsafe(24)[:33]}"
         bot = Bot(bot_id, token, username or f"kassa{secrets.token_hex(3)}_bot")
+        bot.test_environment = test_environment
         with self._lock:
             self.bots[token] = bot
         return bot
@@ -263,10 +268,6 @@ class TelegramEmulator:
                 if chat == user.id and message["from"]["id"] == bot.id
             ]
 
-    def pending_updates(self, bot: Bot) -> list[Document]:
-        with self._lock:
-            return [dict(update) for update in bot.updates]
-
     def _invoice(self, bot: Bot, invoice: str | Mapping[str, Any]) -> Document:
         if isinstance(invoice, str):
             slug = invoice.rsplit("$", 1)[-1]
@@ -302,7 +303,8 @@ class TelegramEmulator:
             params = await _params(request)
             with self._lock:
                 bot = self.bots.get(str(request.path_params["token"]))
-                if bot is None:
+                test = request.url.path.split("/")[2] == "test"
+                if bot is None or bot.test_environment != test:
                     raise ApiError(401, "Unauthorized")
                 method = str(request.path_params["method"])
                 self.calls.append((bot.username, method, params))

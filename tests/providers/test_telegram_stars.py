@@ -17,7 +17,13 @@ from typing import Any
 import httpx
 import pytest
 
-from kassa.domain import ProviderDeclined, ProviderUnavailable, Refund, RefundStatus
+from kassa.domain import (
+    ParameterInvalid,
+    ProviderDeclined,
+    ProviderUnavailable,
+    Refund,
+    RefundStatus,
+)
 from kassa.providers.telegram_stars import SIGNATURE_HEADER
 from kassa.services.notifications import simulate
 from kassa.services.payments import lifecycle
@@ -350,3 +356,21 @@ def test_kassa_simulate_sends_a_signed_successful_payment(
 def test_configuring_generates_the_notice_secret(server: LiveServer, shop: ProviderShop) -> None:
     account = server.call(shops.get_account(server.ctx, account_id=shop.account.id))
     assert len(account.credentials["notice_secret"]) >= 32
+
+
+def test_a_test_account_is_in_the_test_environment_unless_told_and_a_live_one_never(
+    server: LiveServer, telegram: TelegramEmulator
+) -> None:
+    production = telegram.add_bot(test_environment=False)
+    settings = {"bot_token": production.token, "api_url": telegram.url}
+    in_production = make_provider_shop(
+        server, "telegram_stars", settings | {"test_environment": "false"}
+    )
+    with in_production.api(server) as api:
+        create(api)  # the bot is called at /bot<token>/createInvoiceLink, not /test/
+    with pytest.raises(ParameterInvalid, match="only be a test account"):
+        make_provider_shop(
+            server, "telegram_stars", settings | {"test_environment": "true"}, live=True
+        )
+    with pytest.raises(ParameterInvalid, match="true or false"):
+        make_provider_shop(server, "telegram_stars", settings | {"test_environment": "maybe"})

@@ -29,7 +29,7 @@ def bot(telegram: TelegramEmulator) -> Bot:
 
 
 def call(telegram: TelegramEmulator, bot: Bot, method: str, **params: Any) -> httpx.Response:
-    return httpx.post(f"{telegram.url}/bot{bot.token}/{method}", json=params, timeout=30)
+    return httpx.post(f"{telegram.bot_url(bot)}/{method}", json=params, timeout=30)
 
 
 def result(telegram: TelegramEmulator, bot: Bot, method: str, **params: Any) -> Any:
@@ -41,11 +41,13 @@ def result(telegram: TelegramEmulator, bot: Bot, method: str, **params: Any) -> 
 def test_get_me_and_an_unknown_token_or_method(telegram: TelegramEmulator, bot: Bot) -> None:
     me = result(telegram, bot, "getMe")
     assert (me["id"], me["is_bot"], me["username"]) == (bot.id, True, "shop_bot")
-    wrong = httpx.get(f"{telegram.url}/bot1:nope/getMe")
-    assert (wrong.status_code, wrong.json()) == (
-        401,
-        {"ok": False, "error_code": 401, "description": "Unauthorized"},
-    )
+    unauthorized = {"ok": False, "error_code": 401, "description": "Unauthorized"}
+    for wrong in (f"{telegram.url}/bot1:nope/test", f"{telegram.url}/bot{bot.token}"):
+        refused = httpx.get(f"{wrong}/getMe")  # an unknown token, or the other environment
+        assert (refused.status_code, refused.json()) == (401, unauthorized)
+    production = telegram.add_bot(test_environment=False)
+    assert httpx.get(f"{telegram.bot_url(production)}/getMe").status_code == 200
+    assert telegram.bot_url(production) == f"{telegram.url}/bot{production.token}"
     assert call(telegram, bot, "sendSticker").status_code == 404
 
 
@@ -198,7 +200,7 @@ def test_an_invoice_in_the_chat_is_paid_once_the_bot_says_ok(
         "currency": "XTR",
         "prices": '[{"label": "VPN", "amount": 100}]',  # a form: JSON text, as the API takes it
     }
-    sent = httpx.post(f"{telegram.url}/bot{bot.token}/sendInvoice", data=form).json()["result"]
+    sent = httpx.post(f"{telegram.bot_url(bot)}/sendInvoice", data=form).json()["result"]
     assert sent["invoice"] == {
         "title": "VPN",
         "description": "30 days",
@@ -261,9 +263,9 @@ def test_a_pre_checkout_answered_too_late_takes_nothing(
     )
     telegram.pre_checkout_window = 0.05
     try:
-        checkout = telegram.begin_payment(bot, telegram.user(), link)
+        checkout = telegram.pay(bot, telegram.user(), link, timeout=0.1)  # nobody answers
+        assert not checkout.answered.is_set()
         (query,) = result(telegram, bot, "getUpdates")
-        assert not checkout.wait(0.1)
         late = call(
             telegram,
             bot,
@@ -285,9 +287,7 @@ def test_multipart_forms_commands_and_dropping_pending_updates(
     buyer = telegram.user()
     markup = {"inline_keyboard": [[{"text": "Renew", "callback_data": "renew"}]]}
     form = {"chat_id": str(buyer.id), "text": "Ends soon", "reply_markup": json.dumps(markup)}
-    sent = httpx.post(
-        f"{telegram.url}/bot{bot.token}/sendMessage", data=form, files={"unused": b""}
-    )
+    sent = httpx.post(f"{telegram.bot_url(bot)}/sendMessage", data=form, files={"unused": b""})
     assert sent.request.headers["content-type"].startswith("multipart/form-data")
     assert sent.json()["result"]["reply_markup"] == markup
     commands = [{"command": "start", "description": "Start"}]

@@ -23,6 +23,9 @@ The wire side, stateless as every provider (reference: providers.md §4):
   (`refundStarPayment`) needs both the buyer's Telegram user id and the charge id, and only
   the `successful_payment` update knows who paid (a link can be paid by anyone who has it;
   the payment's `customer` is whatever the merchant named). Charge ids hold no `:`.
+- Test accounts use Telegram's test environment (`/bot<token>/test/<method>`, a bot made
+  with the test environment's @BotFather, free Stars) unless `test_environment=false`; a
+  live account never does. The path is third-party knowledge, not in the reference.
 - Refunds return the whole charge (Telegram has no partial refund of Stars); a repeat is
   `CHARGE_ALREADY_REFUNDED` at Telegram, which a retry after a lost answer takes as done.
 - Nothing can be asked about one payment (`fetch` is not supported): a successful payment
@@ -42,6 +45,7 @@ from kassa.domain import (
     Money,
     NotificationRejected,
     NotSupported,
+    ParameterInvalid,
     Payment,
     PaymentStatus,
     PaymentUpdate,
@@ -147,6 +151,14 @@ class TelegramStarsProvider(Provider):
             default=DEFAULT_TITLE,
         ),
         CredentialField(
+            "test_environment",
+            N_(
+                "true: the bot is in Telegram's test environment, whose Stars are free, for "
+                "test accounts only; by default, as the account's test mode."
+            ),
+            required=False,
+        ),
+        CredentialField(
             "notice_secret",
             N_("Signs the payments the bot hands to Kassa; Kassa generates it"),
             secret=True,
@@ -157,12 +169,23 @@ class TelegramStarsProvider(Provider):
     def generate_credentials(cls) -> dict[str, str]:
         return {"notice_secret": secrets.token_urlsafe(32)}
 
+    @classmethod
+    def check_credentials(cls, credentials: Mapping[str, str], *, test: bool) -> None:
+        _test_environment(credentials, test=test)
+
+    @property
+    def base_url(self) -> str:
+        """Where the bot's calls go: `/bot<token>/<method>`, or in Telegram's test environment
+        `/bot<token>/test/<method>`."""
+        token = self.account.credentials["bot_token"]
+        test = _test_environment(self.account.credentials, test=self.account.test)
+        return f"{self.api_url}/bot{token}/test" if test else f"{self.api_url}/bot{token}"
+
     async def call(self, method: str, params: Mapping[str, Any]) -> Any:
         """One Bot API call with the bot's token; the `result` of its answer. A 429 and a
         5xx leave nothing done (`ProviderUnavailable`); a refusal is `ProviderDeclined` with
         Telegram's description. Messages never name the URL: it holds the token."""
-        url = f"{self.api_url}/bot{self.account.credentials['bot_token']}/{method}"
-        response = await send(self.http, "POST", url, json=dict(params))
+        response = await send(self.http, "POST", f"{self.base_url}/{method}", json=dict(params))
         try:
             document = response.json()
         except ValueError:
@@ -185,8 +208,6 @@ class TelegramStarsProvider(Provider):
         return document.get("result")
 
     async def create(self, request: PaymentRequest) -> ProviderPayment:
-        if request.currency != CURRENCY:
-            raise NotSupported(f"{self.title} takes only {CURRENCY}")
         params = invoice_params(
             payment_id=request.payment_id,
             amount=request.amount,
@@ -278,3 +299,15 @@ class TelegramStarsProvider(Provider):
             },
         }
         return self.notice(update)
+
+
+def _test_environment(credentials: Mapping[str, str], *, test: bool) -> bool:
+    """Whether the bot is in Telegram's test environment: `test_environment` if set, else the
+    account's test mode. A live account never is: its orders would be paid in free Stars."""
+    chosen = wire.flag(credentials, "test_environment", default=test)
+    if chosen and not test:
+        raise ParameterInvalid(
+            "A bot in Telegram's test environment can only be a test account (test=true)",
+            param="test_environment",
+        )
+    return chosen

@@ -48,7 +48,7 @@ class BotSide:
         self.emulator, self.bot = emulator, bot
 
     def call(self, method: str, **params: Any) -> Any:
-        url = f"{self.emulator.api_url}/bot{self.bot.token}/{method}"
+        url = f"{self.emulator.bot_url(self.bot)}/{method}"
         answer = httpx.post(url, json=params, timeout=30).json()
         assert answer["ok"], answer
         return answer["result"]
