@@ -11,7 +11,7 @@ import json
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import replace
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -170,9 +170,14 @@ def test_pre_checkout_refuses_an_expired_payment_and_another_shops(
     server: LiveServer, api: httpx.Client, shop: ProviderShop, telegram: TelegramEmulator
 ) -> None:
     payment = create(api)
-    late = later(server, timedelta(days=400))
-    expired = server.call(stars.pre_checkout(late, shop=shop.name, query=query_for(payment)))
-    assert (expired.ok, expired.error_message) == (False, stars.EXPIRED)
+    ends = datetime.fromisoformat(payment["expires_at"]) - datetime.now(UTC)
+    for ahead in (ends - timedelta(seconds=30), ends + timedelta(seconds=1)):
+        # About to expire, or expired: Telegram would take the Stars for nothing.
+        late = later(server, ahead)
+        expired = server.call(stars.pre_checkout(late, shop=shop.name, query=query_for(payment)))
+        assert (expired.ok, expired.error_message) == (False, stars.EXPIRED)
+    in_time = later(server, ends - timedelta(minutes=2))
+    assert server.call(stars.pre_checkout(in_time, shop=shop.name, query=query_for(payment))).ok
     other = make_provider_shop(
         server, "telegram_stars", {"bot_token": telegram.add_bot().token, "api_url": telegram.url}
     )

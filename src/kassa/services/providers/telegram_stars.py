@@ -6,7 +6,8 @@ about a Stars payment, over its own authenticated channel (reference providers.m
 - `pre_checkout_query`: Telegram asks whether to take the payment and waits 10 s for the
   answer. `pre_checkout` says `ok` only if the payload names a Stars payment of this shop
   that is still pending and unexpired, for exactly the currency and amount Telegram shows;
-  otherwise a message for the buyer (in their language). It reads one row, and gives up with
+  otherwise a message for the buyer (in their language). A payment about to expire (within
+  `EXPIRY_MARGIN`) is refused too. It reads one row, and gives up with
   a "try again" answer rather than miss Telegram's window.
 - `successful_payment`: the money is taken. `paid` hands the update, exactly as received, to
   the core's notification path (`inbound.receive`: stored raw, verified, de-duplicated on the
@@ -23,6 +24,7 @@ import functools
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any, cast
 
 from kassa.domain import NotFound, Payment, PaymentStatus, ProviderAccount
@@ -45,6 +47,10 @@ NAME = TelegramStarsProvider.name
 #: How long `pre_checkout` may take before it answers "try again": well inside Telegram's
 #: 10 s, leaving the bot time to send the answer.
 PRE_CHECKOUT_BUDGET = 6.0
+#: How long before its expiry a payment is no longer offered: Telegram takes the Stars after
+#: the bot's `ok`, and a payment expired in between could not succeed any more (the
+#: transition table has no way back from `expired`), leaving Stars taken for nothing.
+EXPIRY_MARGIN = timedelta(minutes=1)
 
 UNKNOWN = N_("This order is unknown. Please start the purchase again.")
 NOT_PAYABLE = N_("This order can no longer be paid.")
@@ -88,7 +94,7 @@ async def _problem(ctx: Context, shop: str, query: Mapping[str, Any]) -> str | N
         return ALREADY_PAID
     if payment.status != PaymentStatus.PENDING:
         return NOT_PAYABLE
-    if payment.expires_at is not None and payment.expires_at <= ctx.clock():
+    if payment.expires_at is not None and payment.expires_at <= ctx.clock() + EXPIRY_MARGIN:
         return EXPIRED
     if query.get("currency") != CURRENCY or query.get("total_amount") != payment.amount:
         return PRICE_CHANGED
