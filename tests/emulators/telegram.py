@@ -23,7 +23,9 @@ A describe it, not from Kassa's modules, so the tests check one against the othe
   required when `ok` is false; answered after 10 s, the query is too old);
   `refundStarPayment` (`user_id`, `telegram_payment_charge_id` → `true`; a second refund is
   `CHARGE_ALREADY_REFUNDED`; a charge unknown, or not that user's, `CHARGE_NOT_FOUND`, the
-  emulator's choice of name).
+  emulator's choice of name); `getStarTransactions` (`offset`, `limit` 1-100: the bot's
+  transactions oldest first, a payment's `id` its charge id and its `source` a user with the
+  `invoice_payload`, a refund's `receiver` the user: third-party documentation's shape).
 - Buyers, from Python: `user` makes a Telegram account; `send_text` (a command gets its
   `bot_command` entity), `press` (a `callback_query` on a button the bot sent),
   `begin_payment` / `pay` (a `pre_checkout_query`; once the bot answers `ok`, the payment is
@@ -53,6 +55,7 @@ from starlette.routing import Route
 from tests.emulators.telegram_wire import (
     POLL_STEP,
     PRE_CHECKOUT_WINDOW,
+    TOO_OLD,
     ApiError,
     Bot,
     Checkout,
@@ -275,6 +278,7 @@ class TelegramEmulator:
             "createinvoicelink": self._create_invoice_link,
             "answerprecheckoutquery": self._answer_pre_checkout_query,
             "refundstarpayment": self._refund_star_payment,
+            "getstartransactions": self._get_star_transactions,
         }
 
     def _delete_webhook(self, bot: Bot, params: Document) -> bool:
@@ -366,9 +370,7 @@ class TelegramEmulator:
     def _answer_callback_query(self, bot: Bot, params: Document) -> bool:
         query_id = str(params.get("callback_query_id", ""))
         if self.callback_queries.get(query_id) != bot.id or query_id in self.callback_answers:
-            raise bad_request(
-                "query is too old and response timeout expired or query ID is invalid"
-            )
+            raise bad_request(TOO_OLD)
         self.callback_answers[query_id] = {
             "text": params.get("text"),
             "show_alert": params.get("show_alert") in (True, "true"),
@@ -434,9 +436,7 @@ class TelegramEmulator:
         if checkout is None or checkout.bot is not bot or checkout.answered.is_set():
             raise bad_request("QUERY_ID_INVALID")
         if time.monotonic() - checkout.asked_at > self.pre_checkout_window:
-            raise bad_request(
-                "query is too old and response timeout expired or query ID is invalid"
-            )
+            raise bad_request(TOO_OLD)
         ok = params.get("ok") in (True, "true", "True", "1")
         error_message = params.get("error_message")
         if not ok and not error_message:
@@ -451,6 +451,20 @@ class TelegramEmulator:
                 "payload": checkout.invoice["payload"],
                 "refunded": False,
             }
+            source = {
+                "type": "user",
+                "transaction_type": "invoice_payment",
+                "user": checkout.user.document(),
+                "invoice_payload": checkout.invoice["payload"],
+            }
+            bot.transactions.append(
+                {
+                    "id": checkout.charge_id,
+                    "amount": checkout.invoice["total_amount"],
+                    "date": int(time.time()),
+                    "source": source,
+                }
+            )
             paid = {
                 "currency": checkout.invoice["currency"],
                 "total_amount": checkout.invoice["total_amount"],
@@ -476,7 +490,17 @@ class TelegramEmulator:
         if charge["refunded"]:
             raise bad_request("CHARGE_ALREADY_REFUNDED")
         charge["refunded"] = True
+        receiver = {"type": "user", "user": self.users[user_id].document()}
+        refund = {"amount": charge["amount"], "date": int(time.time()), "receiver": receiver}
+        bot.transactions.append({"id": f"{params['telegram_payment_charge_id']}"} | refund)
         return True
+
+    def _get_star_transactions(self, bot: Bot, params: Document) -> Document:
+        offset = int_param(params.get("offset", 0), "offset")
+        limit = int_param(params.get("limit", 100), "limit")
+        if offset < 0 or not 1 <= limit <= 100:
+            raise bad_request("offset is non-negative, limit between 1 and 100")
+        return {"transactions": [dict(t) for t in bot.transactions[offset : offset + limit]]}
 
 
 @contextmanager

@@ -67,6 +67,8 @@ class Bot:
     poll: int = 0
     #: The command menu set by `setMyCommands`.
     commands: list[Document] = field(default_factory=list)
+    #: Its Stars transactions, oldest first, as `getStarTransactions` lists them.
+    transactions: list[Document] = field(default_factory=list)
 
     def document(self) -> Document:
         return {

@@ -379,3 +379,49 @@ def test_a_test_account_is_in_the_test_environment_unless_told_and_a_live_one_ne
         )
     with pytest.raises(ParameterInvalid, match="true or false"):
         make_provider_shop(server, "telegram_stars", settings | {"test_environment": "maybe"})
+
+
+def filler(amount: int, *, payload: str = "someone-else") -> dict[str, Any]:
+    """A Stars transaction of another payment."""
+    source = {"type": "user", "user": {"id": 5, "is_bot": False, "first_name": "X"}}
+    return {
+        "id": "stxother",
+        "amount": amount,
+        "date": 1,
+        "source": source | {"invoice_payload": payload},
+    }
+
+
+def test_check_payment_finds_a_payment_the_bot_never_handed_over(
+    server: LiveServer, api: httpx.Client, shop: ProviderShop, telegram: TelegramEmulator, bot: Bot
+) -> None:
+    """Among 1234 older transactions and 57 newer ones, in few calls."""
+    payment = create(api)
+    bot.transactions.extend(filler(STARS) for _ in range(1234))
+    update = buy(server, telegram, bot, shop, payment["confirmation"]["url"])
+    bot.transactions.extend(filler(STARS) for _ in range(57))
+    before = len(telegram.calls)
+    checked = api.post(f"/v1/payments/{payment['id']}/refresh")
+    assert checked.status_code == 200, checked.text
+    assert checked.json()["status"] == "succeeded"
+    charge = update["message"]["successful_payment"]["telegram_payment_charge_id"]
+    assert checked.json()["provider_payment_id"] == f"{update['message']['from']['id']}:{charge}"
+    looked = [c for c in telegram.calls[before:] if c[1] == "getStarTransactions"]
+    assert 0 < len(looked) <= 12
+    # The update handed over at last changes nothing more.
+    late = server.call(stars.paid(server.ctx, shop=shop.name, update=update))
+    assert late.verdict.value == "accepted"
+    assert event_types(server, payment["id"]) == ["payment.created", "payment.succeeded"]
+
+
+@pytest.mark.parametrize("count", [0, 1, 99, 100, 101, 250])
+def test_an_unpaid_payment_is_not_found_whatever_the_list_length(
+    server: LiveServer, api: httpx.Client, bot: Bot, count: int
+) -> None:
+    payment = create(api)
+    # Another payment's payload, and this one's payload for another amount: neither pays it.
+    bot.transactions.extend(filler(STARS) for _ in range(count))
+    bot.transactions.append(filler(STARS + 1, payload=payment["id"]))
+    checked = api.post(f"/v1/payments/{payment['id']}/refresh")
+    assert checked.status_code == 200, checked.text
+    assert checked.json()["status"] == "pending"

@@ -236,6 +236,15 @@ def test_an_invoice_in_the_chat_is_paid_once_the_bot_says_ok(
     assert result(telegram, bot, "refundStarPayment", **refund) is True
     again = call(telegram, bot, "refundStarPayment", **refund)
     assert again.json()["description"] == "Bad Request: CHARGE_ALREADY_REFUNDED"
+    paid_in, paid_back = result(telegram, bot, "getStarTransactions")["transactions"]
+    assert (paid_in["id"], paid_in["amount"]) == (checkout.charge_id, 100)
+    assert paid_in["source"]["invoice_payload"] == "pay_2"
+    assert paid_in["source"]["user"]["id"] == buyer.id
+    assert paid_back["receiver"]["user"]["id"] == buyer.id
+    assert result(telegram, bot, "getStarTransactions", offset=1, limit=1)["transactions"] == [
+        paid_back
+    ]
+    assert call(telegram, bot, "getStarTransactions", limit=0).status_code == 400
 
 
 def test_down_answers_502_and_does_nothing(telegram: TelegramEmulator, bot: Bot) -> None:

@@ -28,9 +28,13 @@ The wire side, stateless as every provider (reference: providers.md §4):
   live account never does. The path is third-party knowledge, not in the reference.
 - Refunds return the whole charge (Telegram has no partial refund of Stars); a repeat is
   `CHARGE_ALREADY_REFUNDED` at Telegram, which a retry after a lost answer takes as done.
-- Nothing can be asked about one payment (`fetch` is not supported): a successful payment
-  the bot did not hand over is given to it again by Telegram, which keeps an update until the
-  bot confirms it (`getUpdates` with a higher offset).
+- A successful payment the bot did not hand over is given to it again by Telegram, which
+  keeps an update until the bot confirms it (`getUpdates` with a higher offset); and `fetch`
+  (reconciliation, the "check payment" button) finds it among the bot's Stars transactions
+  (`getStarTransactions`). That a user's payment there carries the `invoice_payload` and
+  that the list is oldest first is third-party documentation (aiogram, python-telegram-bot),
+  not the reference: were the list newest first, `fetch` would find nothing (never a wrong
+  success).
 """
 
 from __future__ import annotations
@@ -38,7 +42,7 @@ from __future__ import annotations
 import json
 import secrets
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from kassa.domain import (
@@ -81,6 +85,12 @@ TITLE_LIMIT, DESCRIPTION_LIMIT, PAYLOAD_LIMIT = 32, 255, 128
 #: Telegram's refusal of a second refund of one charge [official, reference §4.3].
 ALREADY_REFUNDED = "CHARGE_ALREADY_REFUNDED"
 DEFAULT_TITLE = "Payment"
+#: `getStarTransactions`' largest page [third-party documentation].
+PAGE = 100
+#: The most calls one `fetch` makes (finding the list's end takes about 2 log2(n / 100)).
+MAX_CALLS = 60
+#: How far before a payment's creation `fetch` looks: Telegram's clock and Kassa's differ.
+CLOCK_SKEW = timedelta(minutes=2)
 
 
 def invoice_params(
@@ -219,6 +229,30 @@ class TelegramStarsProvider(Provider):
             raise ProviderUnavailable("Telegram's invoice link could not be read")
         return ProviderPayment(provider_payment_id=None, confirmation=InvoiceLinkConfirmation(link))
 
+    async def fetch(self, payment: Payment) -> PaymentUpdate:
+        """Look for the payment among the bot's Stars transactions (`getStarTransactions`),
+        newest first back to its creation: succeeded if one from a user carries its payload
+        and its amount, pending otherwise. The list is oldest first, paged by `offset`, and
+        its length is not given: its end is found by probing doubling offsets, then halving."""
+        pages = _Pages(self)
+        since = int((payment.created_at - CLOCK_SKEW).timestamp())
+        offset = await pages.end()
+        while offset > 0:
+            offset = max(0, offset - PAGE)
+            page = await pages.at(offset)
+            for transaction in page:
+                found = _paid_by(transaction, payment)
+                if found is not None:
+                    return PaymentUpdate(
+                        status=PaymentStatus.SUCCEEDED,
+                        payment_id=payment.id,
+                        provider_payment_id=found,
+                        amount=Money(payment.amount, CURRENCY),
+                    )
+            if not page or _date(page[0]) < since:
+                break
+        return PaymentUpdate(status=PaymentStatus.PENDING, payment_id=payment.id)
+
     async def refund(self, payment: Payment, refund: Refund) -> RefundUpdate:
         """Return the whole charge with `refundStarPayment`; a charge refunded already (the
         answer to an earlier try was lost) is taken as refunded."""
@@ -311,3 +345,63 @@ def _test_environment(credentials: Mapping[str, str], *, test: bool) -> bool:
             param="test_environment",
         )
     return chosen
+
+
+class _Pages:
+    """The bot's Stars transactions as `fetch` reads them: pages by offset, each read once,
+    at most `MAX_CALLS` calls."""
+
+    def __init__(self, provider: TelegramStarsProvider) -> None:
+        self.provider = provider
+        self.read: dict[int, list[Any]] = {}
+
+    async def at(self, offset: int) -> list[Any]:
+        if offset not in self.read:
+            if len(self.read) >= MAX_CALLS:
+                raise ProviderUnavailable("Too many Telegram Stars transactions to look through")
+            result = await self.provider.call(
+                "getStarTransactions", {"offset": offset, "limit": PAGE}
+            )
+            page = result.get("transactions") if isinstance(result, dict) else None
+            if not isinstance(page, list):
+                raise ProviderUnavailable("Telegram's list of Stars transactions is unreadable")
+            self.read[offset] = page
+        return self.read[offset]
+
+    async def end(self) -> int:
+        """How many transactions there are: the first page that is not full, found by
+        doubling the offset, then by halving the last gap (in whole pages)."""
+        low, high = 0, 0
+        while len(await self.at(high)) == PAGE:
+            low, high = high, max(PAGE, high * 2)
+        # Pages from `low` are full up to some page at most `high`, which is not.
+        while high - low > PAGE:
+            middle = low + (high - low) // (2 * PAGE) * PAGE
+            if len(await self.at(middle)) == PAGE:
+                low = middle
+            else:
+                high = middle
+        last = high if len(await self.at(low)) == PAGE else low
+        return last + len(await self.at(last))
+
+
+def _date(transaction: Any) -> int:
+    date = transaction.get("date") if isinstance(transaction, dict) else None
+    return date if isinstance(date, int) and not isinstance(date, bool) else 0
+
+
+def _paid_by(transaction: Any, payment: Payment) -> str | None:
+    """`{user id}:{charge id}` if `transaction` is a user's payment of `payment` (its payload
+    and amount), else None."""
+    if not isinstance(transaction, dict):
+        return None
+    source = transaction.get("source")
+    if not isinstance(source, dict) or source.get("type") != "user":
+        return None
+    if source.get("invoice_payload") != payment.id or transaction.get("amount") != payment.amount:
+        return None
+    user = (source.get("user") or {}).get("id")
+    charge = transaction.get("id")
+    if isinstance(user, bool) or not isinstance(user, int) or not isinstance(charge, str):
+        return None
+    return f"{user}:{charge}" if charge and ":" not in charge else None

@@ -3,7 +3,8 @@ the driver plays the buyer (who taps Pay on the invoice link) and the bot, which
 `getUpdates`, answers the pre-checkout query with what Kassa's services say, and hands the
 `successful_payment` update to them (`services.providers.telegram_stars.paid`) before
 confirming it to Telegram. A notice here is that update; a forged one is posted to
-`/hooks/telegram_stars/…` by someone without the account's `notice_secret`."""
+`/hooks/telegram_stars/…` by someone without the account's `notice_secret`. A payment whose
+update never reached Kassa is found by reconciliation, among the bot's Stars transactions."""
 
 from __future__ import annotations
 
@@ -66,7 +67,6 @@ class TelegramStarsDriver(Driver[StarsAccount, StarsNotice]):
     # Nothing declines a Stars payment: the bot may refuse it at pre-checkout, and the
     # payment stays pending until it expires.
     declines = False
-    found_by = "provider"
 
     def __init__(self, server: LiveServer, emulator: TelegramEmulator) -> None:
         super().__init__(server)
@@ -155,18 +155,6 @@ class TelegramStarsDriver(Driver[StarsAccount, StarsNotice]):
     def forge(self, account: StarsAccount, notice: StarsNotice) -> StarsNotice:
         """The same update, signed with a secret that is not the account's."""
         return StarsNotice(notice.update, forged=True)
-
-    def find_lost(
-        self, account: StarsAccount, payment: dict[str, Any], notice: StarsNotice
-    ) -> None:
-        """The bot crashed before handing the payment over. Restarted, it polls again: the
-        update was never confirmed, so Telegram gives it again, and the bot hands it over."""
-        bot = BotSide(self.emulator, account.bot)
-        update = bot.next_update("successful_payment", offset=notice.update["update_id"])
-        assert update == notice.update
-        (reply,) = self.send(account, StarsNotice(update))
-        assert reply.taken, reply.raw
-        bot.call("getUpdates", offset=update["update_id"] + 1)
 
     @contextmanager
     def api_down(self, account: StarsAccount) -> Iterator[None]:
