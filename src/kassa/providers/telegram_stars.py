@@ -133,6 +133,11 @@ def read_successful_payment(update: Any) -> tuple[int, Mapping[str, Any]]:
     return user_id, paid
 
 
+def kept_as(user_id: int, charge: str) -> str:
+    """The `provider_payment_id` of a payment by `user_id` whose charge is `charge`."""
+    return f"{user_id}:{charge}"
+
+
 def charge_of(payment: Payment) -> tuple[int, str]:
     """The payer's user id and the charge id kept as the payment's `provider_payment_id`."""
     user, _, charge = (payment.provider_payment_id or "").partition(":")
@@ -305,7 +310,7 @@ class TelegramStarsProvider(Provider):
         update = PaymentUpdate(
             status=PaymentStatus.SUCCEEDED,
             payment_id=paid["invoice_payload"],
-            provider_payment_id=f"{user_id}:{charge}",
+            provider_payment_id=kept_as(user_id, charge),
             amount=amount,
         )
         return Notification(event_key=charge, updates=(update,))
@@ -404,4 +409,4 @@ def _paid_by(transaction: Any, payment: Payment) -> str | None:
     charge = transaction.get("id")
     if isinstance(user, bool) or not isinstance(user, int) or not isinstance(charge, str):
         return None
-    return f"{user}:{charge}" if charge and ":" not in charge else None
+    return kept_as(user, charge) if charge and ":" not in charge else None
