@@ -29,7 +29,7 @@ from kassa.services.notifications import simulate
 from kassa.services.payments import lifecycle
 from kassa.services.providers import telegram_stars as stars
 from kassa.services.shops import shops
-from tests.conformance.drivers.telegram_stars import BotSide
+from tests.conformance.drivers.telegram_stars import BotSide, StarsAccount, TelegramStarsDriver
 from tests.emulators.telegram import Bot, TelegramEmulator, running
 from tests.helpers import ProviderShop, event_types, later, make_provider_shop, stored_notifications
 from tests.live import LiveServer
@@ -93,21 +93,11 @@ def buy(
     server: LiveServer, telegram: TelegramEmulator, bot: Bot, shop: ProviderShop, link: str
 ) -> dict[str, Any]:
     """A buyer pays the invoice link; the bot asks Kassa at pre-checkout and receives the
-    successful payment (not yet handed over): returns that update."""
-    side = BotSide(telegram, bot)
-    checkout = telegram.begin_payment(bot, telegram.user(), link)
-    (update,) = side.call("getUpdates", timeout=5)
-    answer = server.call(
-        stars.pre_checkout(server.ctx, shop=shop.name, query=update["pre_checkout_query"])
-    )
-    assert answer.ok, answer
-    side.call(
-        "answerPreCheckoutQuery", pre_checkout_query_id=update["pre_checkout_query"]["id"], ok=True
-    )
-    assert checkout.wait(1)
-    (paid,) = side.call("getUpdates", offset=update["update_id"] + 1, timeout=5)
-    side.call("getUpdates", offset=paid["update_id"] + 1)
-    return dict(paid)
+    successful payment (not yet handed over): returns that update (the conformance
+    driver's bot)."""
+    driver = TelegramStarsDriver(server, telegram)
+    account = StarsAccount(shop.name, shop.key, bot)
+    return driver.pay_silently(account, {"confirmation": {"url": link}}).update
 
 
 def test_the_invoice_link_is_for_whole_stars_with_the_payment_as_payload(
