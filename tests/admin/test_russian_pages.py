@@ -47,6 +47,7 @@ NAMES = frozenset(
     | {"Kaspi", "Api-Key", "DeviceToken", "PEM", "QR", "qr", "link", "pay", "kaspi", "kz"}
     | {"basic", "auth"}
     | {"USDT-TRC", "TRON", "TronGrid", "TRON-PRO-API-KEY"}  # USDT-TRC20, its network, API, header
+    | {"Telegram", "Stars", "BotFather"}  # Telegram Stars, and the bot its token comes from
     | set(CURRENCY_EXPONENTS)
 )
 #: Tags whose content is code or data, not words.

@@ -35,6 +35,7 @@ from kassa.providers.cryptopay import CryptoPayProvider
 from kassa.providers.kaspi import KaspiProvider
 from kassa.providers.oneplat import OnePlatProvider
 from kassa.providers.sandbox import SandboxProvider
+from kassa.providers.telegram_stars import TelegramStarsProvider
 from kassa.providers.terminal import TerminalProvider
 from kassa.providers.tron_usdt import TronUsdtProvider
 from kassa.providers.yookassa import YooKassaProvider
@@ -51,6 +52,7 @@ PROVIDERS: Mapping[str, type[Provider]] = MappingProxyType(
             OnePlatProvider,
             KaspiProvider,
             TronUsdtProvider,
+            TelegramStarsProvider,
         )
     }
 )

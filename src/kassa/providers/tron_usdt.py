@@ -32,7 +32,6 @@ recipient and de-duplicates itself). Testnets (Shasta, Nile) have other USDT con
 from __future__ import annotations
 
 import hashlib
-import hmac
 import json
 import math
 import secrets
@@ -159,9 +158,8 @@ def is_address(text: str) -> bool:
     return payload[0] == 0x41 and digest[:4] == checksum
 
 
-def sign(secret: str, body: bytes) -> str:
-    """The watcher's signature of a notification: hex HMAC-SHA256 of the body."""
-    return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+#: The watcher's signature of a notification (Kassa's own, shared with the Telegram bot's).
+sign = wire.own_signature
 
 
 def _ms(moment: datetime) -> int:

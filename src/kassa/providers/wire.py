@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import json
 from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import Any, TypeVar
 
-from kassa.domain import KassaError, Money, ProviderUnavailable
+from kassa.domain import KassaError, Money, ParameterInvalid, ProviderUnavailable
 from kassa.domain.money import format_major
 
 T = TypeVar("T")
@@ -36,6 +37,29 @@ def signature_matches(given: str | None, expected: str) -> bool:
     if given is None:
         return False
     return hmac.compare_digest(given.encode("utf-8", "replace"), expected.encode())
+
+
+_TRUE, _FALSE = frozenset({"true", "1", "yes"}), frozenset({"false", "0", "no"})
+
+
+def flag(credentials: Mapping[str, str], name: str, *, default: bool) -> bool:
+    """A yes/no setting of an account (`true`/`false`, `1`/`0`, `yes`/`no`); `default` if it
+    is empty, `ParameterInvalid` if it is anything else."""
+    value = (credentials.get(name) or "").strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    if value:
+        raise ParameterInvalid(f"{name} must be true or false, not {value!r}", param=name)
+    return default
+
+
+def own_signature(secret: str, body: bytes) -> str:
+    """The signature of a notification Kassa produces itself and ingests through its own
+    notification path (the USDT-TRC20 watcher's, the Telegram bot's `successful_payment`):
+    hex HMAC-SHA256 of the body, keyed by a secret Kassa generated for the account."""
+    return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
 def read_answer(reader: Callable[[Any], T], document: Any, *, provider: str) -> T:

@@ -13,6 +13,7 @@ from tests.conformance.drivers.cryptopay import CryptoPayDriver
 from tests.conformance.drivers.kaspi import KaspiDriver
 from tests.conformance.drivers.oneplat import OnePlatDriver
 from tests.conformance.drivers.sandbox import SandboxDriver
+from tests.conformance.drivers.telegram_stars import TelegramStarsDriver
 from tests.conformance.drivers.terminal import TerminalDriver
 from tests.conformance.drivers.tron_usdt import TronUsdtDriver
 from tests.conformance.drivers.yookassa import YooKassaDriver
@@ -29,6 +30,7 @@ DRIVERS: Mapping[str, type[Driver[Any, Any]]] = MappingProxyType(
             OnePlatDriver,
             KaspiDriver,
             TronUsdtDriver,
+            TelegramStarsDriver,
         )
     }
 )

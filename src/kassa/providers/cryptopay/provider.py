@@ -61,7 +61,6 @@ from kassa.providers.cryptopay.wire import (
 
 #: `accepted_assets` as Crypto Pay takes it: asset codes, comma-separated, no spaces.
 _ASSET_LIST = re.compile(r"[A-Z0-9]{2,10}(,[A-Z0-9]{2,10})*")
-_TRUE, _FALSE = frozenset({"true", "1", "yes"}), frozenset({"false", "0", "no"})
 
 
 class CryptoPayProvider(Provider):
@@ -297,14 +296,7 @@ class CryptoPayProvider(Provider):
 
 def _testnet(credentials: Mapping[str, str], *, test: bool) -> bool:
     """Whether the account is a testnet app: `testnet` if set, else its test mode."""
-    value = (credentials.get("testnet") or "").strip().lower()
-    if value in _TRUE:
-        return True
-    if value in _FALSE:
-        return False
-    if value:
-        raise ParameterInvalid(f"testnet must be true or false, not {value!r}", param="testnet")
-    return test
+    return shared.flag(credentials, "testnet", default=test)
 
 
 def _base(credentials: Mapping[str, str], *, test: bool, api_url: str | None) -> str:
