@@ -80,3 +80,22 @@ def test_every_counter_has_its_three_russian_forms() -> None:
     forms = {pair: {russian.ngettext(*pair, n) for n in (1, 2, 5)} for pair in pairs}
     untranslated = [p for p in sorted(pairs) if forms[p] & set(p) or len(forms[p]) < 2]
     assert untranslated == []
+
+
+def test_the_russian_catalog_defines_each_message_once() -> None:
+    """Two definitions of one message (as merges of parallel work leave) make `msgfmt` fail,
+    while the catalog reader keeps whichever comes last, silently."""
+    catalog = ROOT / "src" / "kassa" / "locale" / "ru" / "LC_MESSAGES" / "messages.po"
+    entries: list[str] = []
+    for block in catalog.read_text(encoding="utf-8").split("\n\n"):
+        # The message's identity: its msgctxt, msgid and msgid_plural lines, up to msgstr.
+        identity: list[str] = []
+        for line in block.splitlines():
+            if line.startswith("msgstr"):
+                break
+            if not line.startswith("#"):
+                identity.append(line)
+        if identity:
+            entries.append("\n".join(identity))
+    duplicates = sorted({entry for entry in entries if entries.count(entry) > 1})
+    assert duplicates == []
