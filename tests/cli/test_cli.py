@@ -123,6 +123,7 @@ def test_payments_list_and_show(
     assert shown.exit_code == 0
     for text in ("succeeded", "1500.00 RUB", "payment.created", "payment.succeeded", "alice"):
         assert text in shown.stdout
+    assert re.search(r"confirmation\s+redirect *\n\s+url\s+http", shown.stdout), shown.stdout
     missing = invoke(kassa, "payments", "show", "pay_nope")
     assert missing.exit_code == 1
     assert "No payment 'pay_nope'" in missing.stderr

@@ -21,6 +21,7 @@ import typer
 from typer.testing import CliRunner
 
 from kassa.cli import app
+from kassa.cli.output import confirmation_rows
 from tests.cli.conftest import invoke
 from tests.helpers import ShopSetup, create_payment
 from tests.live import LiveServer, serve_process
@@ -197,3 +198,29 @@ def test_serve_new_key_prints_a_key_for_the_only_shop(tmp_path: Path) -> None:
         assert f"Test API key for shop {name}" in served.text
         answer = httpx.get(f"{served.base}/v1/payments", headers={"Authorization": f"Bearer {key}"})
         assert answer.status_code == 200, answer.text
+
+
+def test_a_confirmation_shows_every_field_the_payer_needs() -> None:
+    requisites = {
+        "type": "requisites",
+        "amount": 150037,
+        "currency": "RUB",
+        "pan": "2200700112345678",
+        "phone": None,
+        "bank": "T-Bank",
+        "holder": "Ivan I.",
+        "expires_at": "2026-11-22T06:40:00Z",
+        "url": None,
+    }
+    assert confirmation_rows(requisites) == [
+        ("confirmation", "requisites"),
+        ("  amount", "1500.37 RUB"),
+        ("  pan", "2200700112345678"),
+        ("  bank", "T-Bank"),
+        ("  holder", "Ivan I."),
+        ("  expires_at", "2026-11-22T06:40:00Z"),
+    ]
+    crypto = {"type": "crypto_transfer", "address": "T1", "amount": "10.000137", "asset": "USDT"}
+    assert ("  amount", "10.000137") in confirmation_rows(crypto)  # as the wallet takes it
+    widget = {"type": "widget", "script": "https://w.example/w.js", "params": {"a": 1}}
+    assert ("  params", '{"a": 1}') in confirmation_rows(widget)

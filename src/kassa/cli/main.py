@@ -23,6 +23,7 @@ from kassa.cli.fiscal import fiscal
 from kassa.cli.logs import configure_logging
 from kassa.cli.output import (
     JsonOption,
+    confirmation_rows,
     console,
     errors,
     fail,
@@ -481,7 +482,8 @@ def payments_show(payment_id: str, as_json: JsonOption = False) -> None:
     details.add_row("customer", payment.customer or "")
     details.add_row("description", payment.description or "")
     if payment.confirmation:
-        details.add_row("confirmation", str(payment.confirmation.get("url", "")))
+        for name, value in confirmation_rows(payment.confirmation):
+            details.add_row(name, value)
     if payment.failure_code:
         details.add_row("failure", f"{payment.failure_code}: {payment.failure_message or ''}")
     details.add_row("created", payment.created_at.isoformat())

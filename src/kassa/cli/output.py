@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Annotated, Any, TypeVar
 
 import typer
@@ -89,6 +89,24 @@ def in_context(settings: Settings, work: Callable[[Context], Awaitable[T]]) -> T
 
 def money(amount: int, currency: str) -> str:
     return f"{format_major(amount, currency)} {currency}"
+
+
+def confirmation_rows(confirmation: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """What the payer was asked to do, as rows of a details table: its kind, then each field
+    that has a value (a `requisites` amount as money; objects as JSON), so that requisites,
+    QR payloads and crypto transfers read as well as a redirect's URL."""
+    rows = [("confirmation", str(confirmation.get("type", "")))]
+    for name, value in confirmation.items():
+        if name in ("type", "currency") or value is None or value == {}:
+            continue
+        if name == "amount" and isinstance(value, int) and "currency" in confirmation:
+            shown = money(value, str(confirmation["currency"]))
+        elif isinstance(value, str):
+            shown = value
+        else:
+            shown = json.dumps(value, ensure_ascii=False)
+        rows.append((f"  {name}", shown))
+    return rows
 
 
 def id_column(header: str) -> Column:
