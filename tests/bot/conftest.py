@@ -69,6 +69,11 @@ class FakePanel(Panel):
             raise Crash
         return Access(user.username, f"vless://{user.username}", user.expires_at)
 
+    async def find(self, username: str) -> Access | None:
+        if username not in self.users:
+            return None
+        return Access(username, f"vless://{username}", self.users[username])
+
     async def factory(self, settings: Mapping[str, str], http: httpx.AsyncClient) -> Panel | None:
         """For shops with `panel=marzban`: this panel; for the others, Kassa's own choice."""
         if settings["panel"] != "marzban":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -51,7 +52,7 @@ class Access:
     expires_at: datetime
 
 
-class Panel:
+class Panel(ABC):
     """Base of every panel adapter. `settings` are the bot's panel settings as configured
     (`panel_url`, `panel_token` or `panel_user`/`panel_password`, …)."""
 
@@ -61,14 +62,14 @@ class Panel:
         self.settings = settings
         self.http = http
 
+    @abstractmethod
     async def provision(self, user: PanelUser) -> Access:
         """Make the panel's user `user.username` exist with exactly `user.expires_at` and the
         limits, creating it or, if it exists, updating it; idempotent."""
-        raise NotImplementedError
 
+    @abstractmethod
     async def find(self, username: str) -> Access | None:
         """The panel's user `username`, or None if the panel has none."""
-        raise NotImplementedError
 
 
 async def send(http: httpx.AsyncClient, method: str, url: str, **kwargs: Any) -> httpx.Response:
