@@ -106,6 +106,11 @@ class Settings(BaseSettings):
         description="Event consumers for the background loop to run besides Kassa's own: "
         "comma-separated module:attribute import paths, e.g. myshop.fulfil:consumer.",
     )
+    telegram_api_url: str = Field(
+        "https://api.telegram.org",
+        description="The Bot API server the shops' bots call (`kassa bot`): Telegram's, or a "
+        "local telegram-bot-api server.",
+    )
     smtp_url: SecretStr | None = Field(
         None,
         description="The SMTP server receipt e-mails go through: smtp://user:password@host:port "

@@ -21,11 +21,20 @@ from kassa.services.context import Context
 from kassa.services.events.consumers import Registry, dispatch
 from kassa.store import records
 from kassa.store.tables import bot_subscriptions, events
+from tests.emulators import telegram as telegram_emulator
+from tests.emulators.telegram import TelegramEmulator
 from tests.helpers import checkout, make_shop
 from tests.live import LiveServer
 
 ONLY_BOT = Registry()
 ONLY_BOT.register(activation.CONSUMER)
+
+
+@pytest.fixture(scope="module")
+def telegram() -> Iterator[TelegramEmulator]:
+    """The Bot API emulator, for a module's bots."""
+    with telegram_emulator.running() as emulator:
+        yield emulator
 
 
 @pytest.fixture(scope="module")

@@ -76,6 +76,8 @@ class TelegramEmulator:
     def __init__(self) -> None:
         self.url = ""
         self.down = False
+        #: Set when the emulator stops: long polls end at once instead of at their timeout.
+        self.closing = False
         #: How long a pre-checkout query waits for its answer (shorter in a test of it).
         self.pre_checkout_window = PRE_CHECKOUT_WINDOW
         self.bots: dict[str, Bot] = {}
@@ -322,7 +324,7 @@ class TelegramEmulator:
                     for u in bot.updates
                     if allowed is None or any(kind in u for kind in allowed)
                 ]
-                if found or time.monotonic() >= deadline:
+                if found or self.closing or time.monotonic() >= deadline:
                     return found[:limit]
             await asyncio.sleep(POLL_STEP)
 
@@ -512,4 +514,5 @@ def running() -> Iterator[TelegramEmulator]:
     try:
         yield emulator
     finally:
+        emulator.closing = True
         live.stop()

@@ -1,36 +1,81 @@
-"""A shop's Telegram bot from the CLI: its settings (`kassa bot configure`, `show`), its plans
-and promo codes. The bot process itself is to come."""
+"""The shops' Telegram bots from the CLI: running them (`kassa bot`), their settings
+(`kassa bot configure`, `show`), their plans and promo codes."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
 
+from kassa.cli.logs import configure_logging
 from kassa.cli.output import (
     JsonOption,
     console,
     fail,
     id_column,
     money,
+    prepare,
     print_json,
     run,
     show,
     table,
     text_column,
 )
+from kassa.cli.signals import stop_on_signals
+from kassa.config import Settings
 from kassa.domain.money import from_decimal
 from kassa.services.bot import activation, plans, promos
 from kassa.services.bot import settings as bot_settings
 from kassa.services.context import Context
 from kassa.services.shops import shops
 
-app = typer.Typer(help="A shop's Telegram bot: settings, plans, promo codes.", no_args_is_help=True)
+log = logging.getLogger(__name__)
+
+app = typer.Typer(help="The shops' Telegram bots: running them, settings, plans, promo codes.")
 plans_app = typer.Typer(help="The plans a shop's bot sells.", no_args_is_help=True)
 promo_app = typer.Typer(help="A shop's promo codes.", no_args_is_help=True)
 app.add_typer(plans_app, name="plans")
 app.add_typer(promo_app, name="promo")
+
+
+@app.callback(invoke_without_command=True)
+def bots(
+    typer_ctx: typer.Context,
+    shop: Annotated[
+        list[str] | None, typer.Option("--shop", help="Run only this shop's bot (repeatable).")
+    ] = None,
+) -> None:
+    """Run every configured shop's bot (or those of --shop) until SIGTERM or Ctrl-C: long
+    polling from each bot's stored update offset, and the messages due to its buyers."""
+    if typer_ctx.invoked_subcommand is not None:
+        return
+    settings = Settings()
+    configure_logging(settings)
+    prepare(settings)
+    shop_ids = None
+    if shop:
+
+        async def find(ctx: Context) -> list[str]:
+            return [(await shops.get_shop(ctx, name=name)).id for name in shop]
+
+        shop_ids = run(find)
+    asyncio.run(_run_bots(settings, shop_ids))
+    log.info("bots stopped")
+
+
+async def _run_bots(settings: Settings, shop_ids: list[str] | None) -> None:
+    # aiogram takes seconds to import: only `kassa bot` itself pays for it.
+    from kassa.bot import runner
+
+    stop = stop_on_signals("the update in hand")
+    ctx = Context.open(settings)
+    try:
+        await runner.run(ctx, stop, shop_ids=shop_ids)
+    finally:
+        await ctx.close()
 
 
 def _shown(found: bot_settings.BotSettings, as_json: bool) -> None:

@@ -5,20 +5,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import signal
 
 from sqlalchemy import make_url
 
 from kassa.cli.logs import configure_logging
 from kassa.cli.output import fail, prepare
+from kassa.cli.signals import stop_on_signals
 from kassa.config import Settings
 from kassa.services.context import Context
 from kassa.services.events import consumers
 from kassa.services.operations.background import JOBS, BackgroundLoop
 
 log = logging.getLogger(__name__)
-
-STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 
 def worker() -> None:
@@ -40,17 +38,7 @@ def worker() -> None:
 
 
 async def _work(settings: Settings) -> None:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-
-    def on_signal(signum: signal.Signals) -> None:
-        log.info("%s: stopping after the job in hand (send it again to stop now)", signum.name)
-        stop.set()
-        for each in STOP_SIGNALS:
-            loop.remove_signal_handler(each)  # so the next one has its usual effect
-
-    for signum in STOP_SIGNALS:
-        loop.add_signal_handler(signum, on_signal, signum)
+    stop = stop_on_signals("the job in hand")
     names = ", ".join(consumer.name for consumer in consumers.REGISTRY) or "none"
     database = make_url(settings.resolved_database_url).render_as_string(hide_password=True)
     log.info("worker started on %s: %d jobs; event consumers: %s", database, len(JOBS), names)

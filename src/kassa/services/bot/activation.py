@@ -334,19 +334,29 @@ class Message:
     telegram_id: int
     kind: str
     params: dict[str, Any]
+    #: The buyer's Telegram language, if the recipient is a buyer who told it.
+    language: str | None = None
 
 
 async def unsent(ctx: Context, *, shop_id: str, limit: int = 50) -> list[Message]:
     """The shop's bot messages not sent yet, oldest first (for the bot process)."""
+    recipient = and_(
+        bot_buyers.c.shop_id == bot_messages.c.shop_id,
+        bot_buyers.c.telegram_id == bot_messages.c.telegram_id,
+    )
     query = (
-        select(bot_messages)
+        select(bot_messages, bot_buyers.c.language)
+        .select_from(bot_messages.outerjoin(bot_buyers, recipient))
         .where(bot_messages.c.shop_id == shop_id, bot_messages.c.sent_at.is_(None))
         .order_by(bot_messages.c.created_at, bot_messages.c.id)
         .limit(limit)
     )
     async with ctx.db.read() as conn:
         rows = await conn.execute(query)
-        return [Message(row.id, row.telegram_id, row.kind, dict(row.params)) for row in rows]
+        return [
+            Message(row.id, row.telegram_id, row.kind, dict(row.params), row.language)
+            for row in rows
+        ]
 
 
 async def mark_sent(ctx: Context, *, message_id: str) -> bool:

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import RowMapping, or_, select, update
 
 from kassa.domain import NotFound, ParameterInvalid, Shop
 from kassa.services import encryption
@@ -23,7 +23,10 @@ LANGUAGES = ("ru", "en")
 PANEL_FIELDS = ("panel_url", "panel_user", "panel_version", "panel_squads", "panel_proxies")
 PANEL_SECRETS = ("panel_token", "panel_password", "panel_api_key")
 #: What `configure` takes, besides the panel's fields.
-FIELDS = ("token", "admins", "test", "panel", "language", "link_text", "trial_days")
+FIELDS = ("token", "admins", "test", "server", "panel", "language", "link_text", "trial_days")
+#: Telegram's production servers, or its test environment (a bot made with the test
+#: environment's @BotFather; Stars there cost nothing).
+SERVERS = ("production", "test")
 MASK = "••••••"
 
 
@@ -40,6 +43,12 @@ class BotSettings:
     language: str
     link_text: str | None
     trial_days: int
+    server: str = "production"
+
+    @property
+    def test_server(self) -> bool:
+        """Whether the bot lives in Telegram's test environment."""
+        return self.server == "test"
 
     def shown(self) -> dict[str, Any]:
         """The settings as every output shows them: secrets masked."""
@@ -51,6 +60,7 @@ class BotSettings:
             "token": MASK,
             "admins": list(self.admins),
             "test": self.test,
+            "server": self.server,
             "panel": self.panel,
             **panel,
             "language": self.language,
@@ -96,6 +106,8 @@ def _checked(changes: Mapping[str, str]) -> dict[str, Any]:
             values["admins"] = ",".join(str(each) for each in _admins(value))
         elif name == "test":
             values["test"] = _flag(value)
+        elif name == "server" and value not in SERVERS:
+            raise ParameterInvalid("server is production or test", param="server")
         elif name == "panel" and value not in PANELS:
             raise ParameterInvalid(f"panel is one of {', '.join(PANELS)}", param="panel")
         elif name == "language" and value not in LANGUAGES:
@@ -172,6 +184,10 @@ async def find(ctx: Context, *, shop_id: str) -> BotSettings | None:
         )
     if row is None:
         return None
+    return _settings(row)
+
+
+def _settings(row: RowMapping) -> BotSettings:
     return BotSettings(
         shop_id=row["shop_id"],
         token=row["token"],
@@ -182,6 +198,7 @@ async def find(ctx: Context, *, shop_id: str) -> BotSettings | None:
         language=row["language"],
         link_text=row["link_text"],
         trial_days=row["trial_days"],
+        server=row["server"],
     )
 
 
@@ -191,3 +208,37 @@ async def get(ctx: Context, *, shop_id: str) -> BotSettings:
     if found is None:
         raise NotFound("this shop has no bot (kassa bot configure SHOP token=…)")
     return found
+
+
+async def configured(ctx: Context) -> list[BotSettings]:
+    """Every shop's bot, in the order the shops' ids sort."""
+    async with ctx.db.read() as conn:
+        rows = (
+            (await conn.execute(select(bot_settings).order_by(bot_settings.c.shop_id)))
+            .mappings()
+            .all()
+        )
+    return [_settings(row) for row in rows]
+
+
+async def update_offset(ctx: Context, *, shop_id: str) -> int | None:
+    """The first update the shop's bot has not handled yet (None: ask Telegram for all)."""
+    async with ctx.db.read() as conn:
+        return (
+            await conn.execute(
+                select(bot_settings.c.update_offset).where(bot_settings.c.shop_id == shop_id)
+            )
+        ).scalar()
+
+
+async def confirm_updates(ctx: Context, *, shop_id: str, below: int) -> None:
+    """Record that every update below `below` has been handled; the offset only grows."""
+    async with ctx.db.write() as conn:
+        await conn.execute(
+            update(bot_settings)
+            .where(
+                bot_settings.c.shop_id == shop_id,
+                or_(bot_settings.c.update_offset.is_(None), bot_settings.c.update_offset < below),
+            )
+            .values(update_offset=below)
+        )

@@ -42,6 +42,10 @@ bot_settings = Table(
     #: What a buyer gets as the access link when there is no panel (`panel=none`).
     Column("link_text", Text),
     Column("trial_days", Integer, nullable=False, server_default=text("3")),
+    #: Telegram's production servers, or its test environment (`/bot<token>/test/…`).
+    Column("server", String(16), nullable=False, server_default="production"),
+    #: The next update to ask Telegram for: every update below it has been handled.
+    Column("update_offset", BigInteger),
     Column("created_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
 )

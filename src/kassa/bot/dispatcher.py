@@ -1,0 +1,14 @@
+"""The one aiogram `Dispatcher` every shop's bot feeds its updates to (with its `Scope`)."""
+
+from __future__ import annotations
+
+from aiogram import Dispatcher
+
+from kassa.bot import start
+
+
+def build() -> Dispatcher:
+    """A dispatcher with the bot's routers, in the order they are asked."""
+    dispatcher = Dispatcher()
+    dispatcher.include_routers(start.router)
+    return dispatcher

@@ -1,0 +1,189 @@
+"""Long polling for the shops' bots, in one process (`kassa bot`).
+
+Each shop's bot asks Telegram for updates from its stored offset, hands each one to the
+dispatcher, and stores the offset past it once it is handled: a bot stopped (or killed)
+in the middle of an update gets that update again when it runs again, and never one it
+has handled. Updates are handled one after another, in Telegram's order. An update whose
+handler fails is logged and passed over, as aiogram's own polling does, so one bad update
+cannot hold the bot back. Beside the polling, the bot sends the messages services left for
+its buyers (`outbox`). A server that cannot be reached is tried again with a growing delay;
+a bot whose token Telegram refuses stops with an error in the log. The other shops' bots go
+on either way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+from aiogram import Bot, Dispatcher
+from aiogram.exceptions import (
+    TelegramNetworkError,
+    TelegramRetryAfter,
+    TelegramServerError,
+    TelegramUnauthorizedError,
+)
+from aiogram.types import Update
+
+from kassa.bot import dispatcher as dispatchers
+from kassa.bot import outbox
+from kassa.bot.connection import open_bot
+from kassa.bot.scope import Scope
+from kassa.services.bot import settings as bot_settings
+from kassa.services.bot.settings import BotSettings
+from kassa.services.context import Context
+from kassa.services.shops import shops
+
+log = logging.getLogger(__name__)
+
+#: Seconds a long poll waits at Telegram for updates.
+POLL_SECONDS = 20
+#: Seconds between two looks for messages to send.
+OUTBOX_SECONDS = 1.0
+#: Seconds between two looks for bots configured since.
+DISCOVERY_SECONDS = 2.0
+#: Delays before trying again after a failure, the last one repeated.
+BACKOFF = (1.0, 2.0, 5.0, 15.0, 30.0)
+
+T = TypeVar("T")
+
+
+class ShopBot:
+    """A shop's bot: its connection to Telegram, its polling and its outbox."""
+
+    def __init__(self, ctx: Context, settings: BotSettings, dispatcher: Dispatcher) -> None:
+        self.ctx = ctx
+        self.shop_id = settings.shop_id
+        self.dispatcher = dispatcher
+        token = bot_settings.open_secret(ctx, settings.token)
+        self.bot: Bot = open_bot(
+            token, api_url=ctx.settings.telegram_api_url, test_server=settings.test_server
+        )
+        self.username = ""
+
+    async def scope(self) -> Scope:
+        """The bot's scope as its settings are now (`kassa bot configure` may change them)."""
+        settings = await bot_settings.get(self.ctx, shop_id=self.shop_id)
+        shop = await shops.get_shop(self.ctx, shop_id=self.shop_id)
+        return Scope(self.ctx, shop, settings, self.username)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        try:
+            me = await self._retrying(self.bot.get_me, stop)
+            if me is None:
+                return
+            self.username = me.username or ""
+            # A webhook left set would make every long poll fail with 409.
+            await self._retrying(lambda: self.bot.delete_webhook(drop_pending_updates=False), stop)
+            log.info("bot @%s of shop %s: polling", self.username, self.shop_id)
+            await asyncio.gather(self._poll(stop), self._send(stop))
+        except TelegramUnauthorizedError:
+            log.error("bot of shop %s: Telegram refuses its token; this bot stops", self.shop_id)
+        finally:
+            await self.bot.session.close()
+
+    async def _poll(self, stop: asyncio.Event) -> None:
+        offset = await bot_settings.update_offset(self.ctx, shop_id=self.shop_id)
+        allowed = self.dispatcher.resolve_used_update_types()
+        while not stop.is_set():
+
+            async def fetch(offset: int | None = offset) -> list[Update]:
+                return await self.bot.get_updates(
+                    offset=offset,
+                    timeout=POLL_SECONDS,
+                    allowed_updates=allowed,
+                    request_timeout=POLL_SECONDS + 10,
+                )
+
+            updates = await self._retrying(fetch, stop)
+            if not updates:
+                continue
+            scope = await self.scope()
+            for update in updates:
+                await self._handle(update, scope)
+                offset = update.update_id + 1
+                await bot_settings.confirm_updates(self.ctx, shop_id=self.shop_id, below=offset)
+
+    async def _handle(self, update: Update, scope: Scope) -> None:
+        try:
+            await self.dispatcher.feed_update(self.bot, update, scope=scope)
+        except Exception:
+            log.exception("bot of shop %s: update %d failed", self.shop_id, update.update_id)
+
+    async def _send(self, stop: asyncio.Event) -> None:
+        failures = 0
+        while not stop.is_set():
+            try:
+                await outbox.send_due(self.bot, await self.scope())
+                failures = 0
+                delay = OUTBOX_SECONDS
+            except (TelegramNetworkError, TelegramServerError) as exc:
+                delay = BACKOFF[min(failures, len(BACKOFF) - 1)]
+                failures += 1
+                log.warning(
+                    "bot of shop %s: sending failed (%s); again in %.0f s", self.shop_id, exc, delay
+                )
+            await _wait(stop, delay)
+
+    async def _retrying(self, call: Callable[[], Awaitable[T]], stop: asyncio.Event) -> T | None:
+        """`call()`, tried again after Telegram's or the network's failures; None once
+        `stop` is set."""
+        failures = 0
+        while not stop.is_set():
+            attempt = asyncio.ensure_future(call())
+            stopping = asyncio.ensure_future(stop.wait())
+            await asyncio.wait({attempt, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            stopping.cancel()
+            if not attempt.done():
+                attempt.cancel()
+                return None
+            try:
+                return attempt.result()
+            except TelegramRetryAfter as exc:
+                delay = float(exc.retry_after)
+            except (TelegramNetworkError, TelegramServerError) as exc:
+                delay = BACKOFF[min(failures, len(BACKOFF) - 1)]
+                failures += 1
+                log.warning("bot of shop %s: %s; again in %.0f s", self.shop_id, exc, delay)
+            await _wait(stop, delay)
+        return None
+
+
+async def _wait(stop: asyncio.Event, seconds: float) -> None:
+    """Sleep `seconds`, or less if `stop` is set meanwhile."""
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), seconds)
+
+
+async def run(ctx: Context, stop: asyncio.Event, *, shop_ids: list[str] | None = None) -> None:
+    """Run the bots of `shop_ids` (every configured shop's by default) until `stop` is set.
+
+    Bots configured while this runs (`kassa bot configure`) are started within
+    `DISCOVERY_SECONDS`; a bot that stopped (its token refused) is not started again until
+    the process is.
+    """
+    dispatcher = dispatchers.build()
+    running: dict[str, asyncio.Task[None]] = {}
+    warned = False
+    try:
+        while not stop.is_set():
+            for settings in await bot_settings.configured(ctx):
+                chosen = shop_ids is None or settings.shop_id in shop_ids
+                if chosen and settings.shop_id not in running:
+                    bot = ShopBot(ctx, settings, dispatcher)
+                    running[settings.shop_id] = task = asyncio.create_task(bot.run(stop))
+                    task.add_done_callback(_log_failure)
+            if not running and not warned:
+                log.warning("no shop has a bot to run yet (kassa bot configure SHOP token=…)")
+                warned = True
+            await _wait(stop, DISCOVERY_SECONDS)
+    finally:
+        await asyncio.gather(*running.values(), return_exceptions=True)
+
+
+def _log_failure(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("a bot stopped on an error", exc_info=task.exception())
