@@ -13,6 +13,13 @@ TRIAL = "trial"
 PROMO = "promo"
 REFERRAL = "referral"
 HELP = "help"
+#: `plan:<plan id>`: the buyer chose a plan in the catalog (or to renew): the paying router
+#: answers with the ways to pay for it.
+PLAN_PREFIX = "plan:"
+
+
+def plan_data(plan_id: str) -> str:
+    return f"{PLAN_PREFIX}{plan_id}"
 
 
 def main_menu(texts: Texts) -> InlineKeyboardMarkup:
