@@ -26,14 +26,16 @@ A describe it, not from Kassa's modules, so the tests check one against the othe
   emulator's choice of name); `getStarTransactions` (`offset`, `limit` 1-100: the bot's
   transactions oldest first, a payment's `id` its charge id and its `source` a user with the
   `invoice_payload`, a refund's `receiver` the user: third-party documentation's shape).
-- Buyers, from Python: `user` makes a Telegram account; `send_text` (a command gets its
-  `bot_command` entity), `press` (a `callback_query` on a button the bot sent),
-  `begin_payment` / `pay` (a `pre_checkout_query`; once the bot answers `ok`, the payment is
-  taken and a message with `successful_payment` and a new `telegram_payment_charge_id`
-  follows), `block` (the user blocked the bot: sending to them is `403`). Inspection:
-  `sent` (what the bot sent a chat), `callback_answers`, `invoices`, `charges`, `calls`.
-- Faults: `limit(retry_after, calls)` answers the next calls `429` with `retry_after`;
-  while `down` is set, every call answers `502 Bad Gateway` and does nothing.
+- Buyers, from Python: `user` makes a Telegram account, `group` a group chat; `send_text`
+  (in the user's private chat or a group; a command gets its `bot_command` entity),
+  `press` (a `callback_query` on a button the bot sent), `begin_payment` / `pay` (a
+  `pre_checkout_query`; once the bot answers `ok`, the payment is taken and a message with
+  `successful_payment` and a new `telegram_payment_charge_id` follows), `block` (the user
+  blocked the bot: sending to them is `403`). Inspection: `sent` (what the bot sent a
+  chat), `callback_answers`, `invoices`, `charges`, `calls`.
+- Faults: `limit(retry_after, calls, method=, after=)` answers the next calls (of `method`
+  only, once `after` of them went through) `429` with `retry_after`; while `down` is set,
+  every call answers `502 Bad Gateway` and does nothing.
 """
 
 from __future__ import annotations
@@ -92,7 +94,11 @@ class TelegramEmulator:
         self.callback_queries: dict[str, int] = {}
         #: Every call with a known token: (bot username, method, parameters).
         self.calls: list[tuple[str, str, Document]] = []
-        self._limited: list[int] = []
+        #: Pending 429s: [method (lowercase) or None for any, calls to let through first,
+        #: retry_after].
+        self._limited: list[list[Any]] = []
+        #: Group chats by id (negative, as Telegram's are).
+        self.groups: dict[int, Document] = {}
         self._ids = itertools.count(1)
         self._lock = threading.RLock()
         paths = ("/bot{token}/{method}", "/bot{token}/test/{method}")
@@ -124,18 +130,33 @@ class TelegramEmulator:
             self.users[user.id] = user
         return user
 
-    def limit(self, *, retry_after: int = 1, calls: int = 1) -> None:
-        """The next `calls` calls (any bot's) answer 429 with `retry_after` seconds."""
+    def limit(
+        self, *, retry_after: int = 1, calls: int = 1, method: str | None = None, after: int = 0
+    ) -> None:
+        """The next `calls` calls (any bot's; of `method` only, if given, once `after` of
+        them went through) answer 429 with `retry_after` seconds."""
         with self._lock:
-            self._limited.extend([retry_after] * calls)
+            name = method.lower() if method else None
+            self._limited.extend([name, after, retry_after] for _ in range(calls))
+
+    def group(self, title: str = "Owners") -> Document:
+        """A group chat (the users who write in it are its members)."""
+        chat_id = -1_000_000_000 - secrets.randbelow(10**9)
+        chat: Document = {"id": chat_id, "type": "group", "title": title}
+        with self._lock:
+            self.groups[chat_id] = chat
+        return chat
 
     def block(self, bot: Bot, user: User) -> None:
         with self._lock:
             bot.blocked_by.add(user.id)
 
-    def send_text(self, bot: Bot, user: User, text: str) -> Document:
-        """The user writes `text` to the bot (a command: `/start ref_x`); returns the message."""
-        message = self._message(bot, user.chat(), text=text, sender=user.document())
+    def send_text(
+        self, bot: Bot, user: User, text: str, *, chat: Document | None = None
+    ) -> Document:
+        """The user writes `text` to the bot (a command: `/start ref_x`), in their private
+        chat or in a `group`; returns the message."""
+        message = self._message(bot, chat or user.chat(), text=text, sender=user.document())
         if text.startswith("/"):
             command = text.split(maxsplit=1)[0]
             message["entities"] = [{"type": "bot_command", "offset": 0, "length": len(command)}]
@@ -190,13 +211,15 @@ class TelegramEmulator:
         checkout.wait(timeout)
         return checkout
 
-    def sent(self, bot: Bot, user: User) -> list[Document]:
-        """What the bot sent to the user's chat, oldest first (as last edited)."""
+    def sent(self, bot: Bot, user: User | Document) -> list[Document]:
+        """What the bot sent to the user's chat (or a `group`), oldest first (as last
+        edited)."""
+        chat_id = user.id if isinstance(user, User) else user["id"]
         with self._lock:
             return [
                 dict(message)
                 for (chat, _), message in sorted(bot.messages.items())
-                if chat == user.id and message["from"]["id"] == bot.id
+                if chat == chat_id and message["from"]["id"] == bot.id
             ]
 
     def _invoice(self, bot: Bot, invoice: str | Mapping[str, Any]) -> Document:
@@ -239,8 +262,8 @@ class TelegramEmulator:
                     raise ApiError(401, "Unauthorized")
                 method = str(request.path_params["method"])
                 self.calls.append((bot.username, method, params))
-                if self._limited:
-                    retry_after = self._limited.pop(0)
+                retry_after = self._take_limit(method)
+                if retry_after is not None:
                     raise ApiError(
                         429, f"Too Many Requests: retry after {retry_after}", retry_after
                     )
@@ -262,6 +285,19 @@ class TelegramEmulator:
             if error.retry_after is not None:
                 body["parameters"] = {"retry_after": error.retry_after}
             return JSONResponse(body, error.code)
+
+    def _take_limit(self, method: str) -> int | None:
+        """The `retry_after` of a 429 for this call, if `limit` set one up for it."""
+        for limit in self._limited:
+            name, after, retry_after = limit
+            if name not in (None, method.lower()):
+                continue
+            if after > 0:
+                limit[1] -= 1
+                return None
+            self._limited.remove(limit)
+            return int(retry_after)
+        return None
 
     def _operations(self) -> dict[str, Any]:
         return {
@@ -330,6 +366,8 @@ class TelegramEmulator:
 
     def _chat(self, bot: Bot, params: Document) -> User:
         chat_id = int_param(params.get("chat_id"), "chat_id")
+        if chat_id in self.groups:
+            return User(chat_id, self.groups[chat_id]["title"], chat_type="group")
         user = self.users.get(chat_id)
         if user is None:
             raise bad_request("chat not found")

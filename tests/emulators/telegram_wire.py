@@ -39,6 +39,9 @@ class User:
     first_name: str
     language_code: str = "en"
     username: str | None = None
+    #: What kind of chat writing to them is: their private chat, or a group's (a group
+    #: is played by a `User` with the group's id and title).
+    chat_type: str = "private"
 
     def document(self) -> Document:
         user: Document = {"id": self.id, "is_bot": False, "first_name": self.first_name}
@@ -47,6 +50,8 @@ class User:
         return user | {"language_code": self.language_code}
 
     def chat(self) -> Document:
+        if self.chat_type != "private":
+            return {"id": self.id, "type": self.chat_type, "title": self.first_name}
         return {"id": self.id, "type": "private", "first_name": self.first_name}
 
 

@@ -6,9 +6,9 @@ in the middle of an update gets that update again when it runs again, and never 
 has handled. Updates are handled one after another, in Telegram's order. An update whose
 handler fails is logged and passed over, as aiogram's own polling does, so one bad update
 cannot hold the bot back. Beside the polling, the bot sends the messages services left for
-its buyers (`outbox`). A server that cannot be reached is tried again with a growing delay;
-a bot whose token Telegram refuses stops with an error in the log. The other shops' bots go
-on either way.
+its buyers (`outbox`) and its owners' broadcasts (`broadcast`). A server that cannot be
+reached is tried again with a growing delay; a bot whose token Telegram refuses stops with
+an error in the log. The other shops' bots go on either way.
 """
 
 from __future__ import annotations
@@ -28,8 +28,8 @@ from aiogram.exceptions import (
 )
 from aiogram.types import Update
 
+from kassa.bot import broadcast, outbox
 from kassa.bot import dispatcher as dispatchers
-from kassa.bot import outbox
 from kassa.bot.connection import open_bot
 from kassa.bot.scope import Scope
 from kassa.services.bot import settings as bot_settings
@@ -79,7 +79,7 @@ class ShopBot:
             # A webhook left set would make every long poll fail with 409.
             await self._retrying(lambda: self.bot.delete_webhook(drop_pending_updates=False), stop)
             log.info("bot @%s of shop %s: polling", self.username, self.shop_id)
-            await asyncio.gather(self._poll(stop), self._send(stop))
+            await asyncio.gather(self._poll(stop), self._send(stop), self._broadcast(stop))
         except TelegramUnauthorizedError:
             log.error("bot of shop %s: Telegram refuses its token; this bot stops", self.shop_id)
         finally:
@@ -125,6 +125,25 @@ class ShopBot:
                 failures += 1
                 log.warning(
                     "bot of shop %s: sending failed (%s); again in %.0f s", self.shop_id, exc, delay
+                )
+            await _wait(stop, delay)
+
+    async def _broadcast(self, stop: asyncio.Event) -> None:
+        """Send the owners' broadcasts (`broadcast.Sender`), beside the polling."""
+        failures = 0
+        while not stop.is_set():
+            try:
+                await broadcast.Sender(self.bot, await self.scope(), stop).send_due()
+                failures = 0
+                delay = OUTBOX_SECONDS
+            except (TelegramNetworkError, TelegramServerError) as exc:
+                delay = BACKOFF[min(failures, len(BACKOFF) - 1)]
+                failures += 1
+                log.warning(
+                    "bot of shop %s: broadcasting failed (%s); again in %.0f s",
+                    self.shop_id,
+                    exc,
+                    delay,
                 )
             await _wait(stop, delay)
 

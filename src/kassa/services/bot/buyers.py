@@ -39,7 +39,8 @@ class Buyer:
     invited_by: str | None
 
 
-def _buyer(row: object) -> Buyer:
+def as_buyer(row: object) -> Buyer:
+    """A `bot_buyers` row (or a row with its columns) as a `Buyer`."""
     return Buyer(
         id=row.id,  # type: ignore[attr-defined]
         shop_id=row.shop_id,  # type: ignore[attr-defined]
@@ -68,7 +69,7 @@ async def register(
     async with ctx.db.write() as conn:
         found = (await conn.execute(query)).first()
         if found is not None:
-            return _buyer(found)
+            return as_buyer(found)
         inviter = None
         if referral_code:
             inviter = (
@@ -93,7 +94,7 @@ async def register(
                 "created_at": ctx.clock(),
             },
         )
-        return _buyer((await conn.execute(query)).one())
+        return as_buyer((await conn.execute(query)).one())
 
 
 async def check_own(conn: AsyncConnection, *, shop_id: str, buyer_id: str) -> None:

@@ -8,6 +8,8 @@ from kassa.store.tables.base import (
     metadata,
 )
 from kassa.store.tables.bot import (
+    bot_broadcast_recipients,
+    bot_broadcasts,
     bot_buyers,
     bot_messages,
     bot_plans,
@@ -67,6 +69,8 @@ __all__ = [
     "admin_users",
     "api_keys",
     "audit_log",
+    "bot_broadcast_recipients",
+    "bot_broadcasts",
     "bot_buyers",
     "bot_messages",
     "bot_plans",

@@ -189,3 +189,37 @@ bot_messages = Table(
     Column("sent_at", UtcDateTime),
     Index("ix_bot_messages_unsent", "shop_id", "sent_at"),
 )
+
+#: A message the shop's owner sends from the bot (`/broadcast`) to an audience of its buyers:
+#: a draft until confirmed, then sending (by the bot process) until done or stopped.
+bot_broadcasts = Table(
+    "bot_broadcasts",
+    metadata,
+    #: Derived from the owner's message with the text, so that update handled twice drafts once.
+    Column("id", String(ID), primary_key=True),
+    Column("shop_id", String(ID), ForeignKey("shops.id"), nullable=False),
+    #: all, active, expired or trial.
+    Column("audience", String(16), nullable=False),
+    Column("text", Text, nullable=False),
+    #: draft, sending, stopped, done or cancelled (a draft not confirmed).
+    Column("state", String(16), nullable=False),
+    #: The owner who wrote it, and the message in their chat the progress is edited into.
+    Column("owner_chat_id", BigInteger, nullable=False),
+    Column("progress_message_id", BigInteger),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("started_at", UtcDateTime),
+    Column("finished_at", UtcDateTime),
+    Index("ix_bot_broadcasts_shop_state", "shop_id", "state"),
+)
+
+#: Who a broadcast goes to, chosen when it is confirmed; each marked once it is sent.
+bot_broadcast_recipients = Table(
+    "bot_broadcast_recipients",
+    metadata,
+    Column("broadcast_id", String(ID), ForeignKey("bot_broadcasts.id"), primary_key=True),
+    Column("telegram_id", BigInteger, primary_key=True),
+    #: pending, sent, blocked (the user blocked the bot: 403) or failed (any other refusal).
+    Column("status", String(16), nullable=False),
+    Column("sent_at", UtcDateTime),
+    Index("ix_bot_broadcast_recipients_status", "broadcast_id", "status"),
+)
