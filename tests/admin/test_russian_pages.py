@@ -31,6 +31,7 @@ from kassa.services.webhooks import sending as webhook_sending
 from kassa.store.tables import events, notifications
 from kassa.store.tables import terminals as terminals_table
 from tests.admin.conftest import Visitor, new_user, signed_in
+from tests.admin.test_broadcast_pages import sent_broadcast
 from tests.admin.test_inbox import pending
 from tests.admin.test_webhooks import NOWHERE
 from tests.helpers import checkout, create_payment, make_shop, stored_notifications
@@ -164,6 +165,7 @@ def everything(admin_server: LiveServer) -> Everything:
 
     admin_server.call(seen())
     key_id = admin_server.call(keys.list_keys(admin_server.ctx, shop=shop.shop))[0].id
+    broadcast = sent_broadcast(admin_server, shop.shop.id, "Новые серверы")
     base = f"/admin/payments/{held['id']}"
     pages = [
         "/admin",
@@ -197,6 +199,8 @@ def everything(admin_server: LiveServer) -> Everything:
         f"/admin/terminals/{shop.name}/{kiosk}/revoke",
         "/admin/audit",
         "/admin/users",
+        f"/admin/broadcasts?shop={shop.name}",
+        f"/admin/broadcasts/{broadcast.id}",
     ]
     return Everything(
         shop=shop.name, data=frozenset({shop.name, kiosk, "ivan", stranger}), pages=pages

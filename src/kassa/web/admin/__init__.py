@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from kassa.web.admin import (
     actions,
     audit,
+    broadcasts,
     dashboard,
     inbox,
     login,
@@ -48,6 +49,7 @@ def install(app: FastAPI) -> None:
         webhooks.router,
         shops.router,
         terminals.router,
+        broadcasts.router,
     ):
         app.include_router(router)
     app.add_exception_handler(PageError, page_error)
