@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 from datetime import date
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from aiogram import F, Router
@@ -55,8 +56,9 @@ REFUND_NO = "rf:no"
 NO_BUTTONS = InlineKeyboardMarkup(inline_keyboard=[])
 
 
-def percent(fraction: object) -> str:
-    return "—" if fraction is None else f"{float(str(fraction)) * 100:.0f}%"
+def percent(fraction: Decimal | None) -> str:
+    """A fraction as a whole percentage ("—" when there is none)."""
+    return "—" if fraction is None else f"{fraction * 100:.0f}%"
 
 
 def _today(ctx: Context, timezone: str) -> date:

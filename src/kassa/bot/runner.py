@@ -136,14 +136,13 @@ class ShopBot:
                 await broadcast.Sender(self.bot, await self.scope(), stop).send_due()
                 failures = 0
                 delay = OUTBOX_SECONDS
-            except (TelegramNetworkError, TelegramServerError) as exc:
+            except Exception:
+                # Telegram or the database failing: the bot goes on answering, and the
+                # broadcast goes on from its recipients still pending.
                 delay = BACKOFF[min(failures, len(BACKOFF) - 1)]
                 failures += 1
-                log.warning(
-                    "bot of shop %s: broadcasting failed (%s); again in %.0f s",
-                    self.shop_id,
-                    exc,
-                    delay,
+                log.exception(
+                    "bot of shop %s: broadcasting failed; again in %.0f s", self.shop_id, delay
                 )
             await _wait(stop, delay)
 
