@@ -107,7 +107,8 @@ async def cancel_compose(message: Message, scope: Scope, state: FSMContext) -> N
     await message.answer(_("Broadcast cancelled."))
 
 
-@router.message(Compose.text, F.text)
+#: A command sent meanwhile is the command, not the broadcast's text.
+@router.message(Compose.text, F.text, ~F.text.startswith("/"))
 async def compose(message: Message, scope: Scope, state: FSMContext) -> None:
     texts = scope.texts(message.from_user)
     _ = texts.gettext
