@@ -3,11 +3,14 @@ double tap on Yes refunds once) and the kiosk owner's commands; a stranger gets 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 
 import pytest
 
+from kassa.bot.owner import refund_id
 from kassa.services.bot import buyers, purchases
+from kassa.services.bot import settings as bot_settings
 from kassa.services.callers import Caller
 from kassa.services.devices import terminals, tokens
 from kassa.services.payments import lifecycle, refunds
@@ -194,3 +197,32 @@ def test_kiosks_added_listed_given_a_new_token_and_sent_a_test_payment(
     assert payment.amount == 15000
     assert payment.test
     assert "Refused" in ask(telegram, world, owner, "/send_payment NOPE 150", "Refused")
+
+
+def test_two_taps_at_once_refund_once(hub: LiveServer, telegram: TelegramEmulator) -> None:
+    """Two workers taking the same Yes at once (the id derived from the confirmation): the
+    refund's unique id lets one through; the other fails or finds it made."""
+    world = shop_bot(hub, telegram)
+    payment = paid_purchase(hub, world, fresh_user(telegram)).payment
+    caller = purchases.caller_for(world.shop, hub.call(_settings(hub, world)))
+    same = refund_id(world.shop.id, 42, 7)
+
+    async def both() -> list[object]:
+        taps = [
+            refunds.create_refund(
+                hub.ctx, caller=caller, payment_id=payment.id, amount=1000, refund_id=same
+            )
+            for _ in range(2)
+        ]
+        return list(await asyncio.gather(*taps, return_exceptions=True))
+
+    outcomes = hub.call(both())
+    assert any(not isinstance(each, BaseException) for each in outcomes)
+    made = hub.call(refunds.payment_refunds(hub.ctx, payment_id=payment.id))
+    assert [(refund.id, refund.amount) for refund in made] == [(same, 1000)]
+    after = hub.call(lifecycle.get_payment(hub.ctx, caller=caller, payment_id=payment.id))
+    assert (after.amount_refunded, after.amount_refund_pending) == (1000, 0)
+
+
+async def _settings(hub: LiveServer, world: ShopBot) -> bot_settings.BotSettings:
+    return await bot_settings.get(hub.ctx, shop_id=world.shop.id)
