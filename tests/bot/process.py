@@ -64,7 +64,7 @@ class BotProcess:
     def text(self) -> str:
         return "".join(self.lines)
 
-    def polling(self, *shops: Shop) -> BotProcess:
+    def polling(self, *shops: Shop, timeout: float = 20) -> BotProcess:
         """Wait until the bots of `shops` poll Telegram (a bot configured while the process
         runs is started within seconds)."""
         for shop in shops:
@@ -73,7 +73,7 @@ class BotProcess:
             def started(line: str = line) -> bool:
                 return line in self.text
 
-            eventually(started, what=f"polling:\n{self.text}")
+            eventually(started, what=f"polling:\n{self.text}", timeout=timeout)
         return self
 
     def stop(self) -> int:

@@ -34,7 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from kassa import panels
 from kassa.domain import Event, EventType
 from kassa.panels import Panel, PanelDown, PanelError, PanelUser
-from kassa.services.bot import buyers, plans, purchases
+from kassa.services.bot import buyers, panel_settings, plans, purchases
 from kassa.services.bot import settings as bot_settings
 from kassa.services.context import Context
 from kassa.services.events import consumers
@@ -65,8 +65,8 @@ PanelFactory = Callable[[Mapping[str, str], httpx.AsyncClient], Awaitable[Panel 
 
 
 async def adapters(settings: Mapping[str, str], http: httpx.AsyncClient) -> Panel | None:
-    """The default `PanelFactory`: `kassa.panels.build` (which asks Remnawave its major
-    version when `panel_version` is not set), or no panel."""
+    """The default `PanelFactory`: `kassa.panels.build`, or no panel. (Remnawave's major
+    version is in `settings` already: `panel_settings.for_adapter`.)"""
     if settings["panel"] == "none":
         return None
     return await panels.build(settings, http=http)
@@ -241,8 +241,7 @@ async def _provision(ctx: Context, due: Due, factory: PanelFactory, http: httpx.
     settings = await bot_settings.get(ctx, shop_id=due.shop_id)
     user = await _panel_user(ctx, due)
     try:
-        opened = bot_settings.panel_settings_in_clear(ctx, settings)
-        panel = await factory({"panel": settings.panel, **opened}, http)
+        panel = await factory(await panel_settings.for_adapter(ctx, settings, http), http)
         if panel is None:
             panel_user_id, link = None, settings.link_text or ""
         else:

@@ -43,7 +43,9 @@ JOBS: tuple[Job | Service, ...] = (
     # Its consumer (registered on import) writes the e-mails this job sends.
     Job("send receipt e-mails", 5.0, receipt_emails.send_due),
     # Its consumer (registered on import) queues the provisioning this job does.
-    Job("provision bot subscriptions", 5.0, bot_activation.provision_due),
+    # Every second, as the consumers: a buyer who has paid waits for their link; a round
+    # with nothing due is one read.
+    Job("provision bot subscriptions", 1.0, bot_activation.provision_due),
     Job("reprocess pending notifications", 10.0, notifications.reprocess_pending),
     # Every 5 s, so that a provider that is polled (Kaspi QR) is asked about as often as it
     # wants, down to that; most rounds find nothing due and write nothing.
