@@ -64,9 +64,10 @@ class BotProcess:
     def text(self) -> str:
         return "".join(self.lines)
 
-    def polling(self, *shops: Shop, timeout: float = 20) -> BotProcess:
+    def polling(self, *shops: Shop, timeout: float = 60) -> BotProcess:
         """Wait until the bots of `shops` poll Telegram (a bot configured while the process
-        runs is started within seconds)."""
+        runs is started within seconds; a process's start, importing aiogram, may take tens
+        of seconds on a machine busy with other tests)."""
         for shop in shops:
             line = f"of shop {shop.id}: polling"
 

@@ -220,7 +220,7 @@ def killed_at_the_panel_s_answer(
     emulator: MarzbanEmulator | RemnawaveEmulator,
     panel_end: Callable[[str], datetime],
 ) -> None:
-    bots.polling(who.setup.shop, timeout=SETTLES_WITHIN)
+    bots.polling(who.setup.shop)
     workers.running()
     buy(hub, who.setup.shop, who.buyer)
     settled(hub, telegram, who, 1)
@@ -310,7 +310,7 @@ def test_a_worker_killed_before_the_consumer_commits_activates_once(
     marzban: MarzbanEmulator,
 ) -> None:
     who = on_marzban(hub, telegram, marzban)
-    bots.polling(who.setup.shop, timeout=SETTLES_WITHIN)
+    bots.polling(who.setup.shop)
     worker = workers.running()
     workers.armed.touch()
     purchase = buy(hub, who.setup.shop, who.buyer)
@@ -341,7 +341,7 @@ def test_duplicated_notifications_and_a_replayed_event_give_one_extension_and_on
     marzban: MarzbanEmulator,
 ) -> None:
     who = on_marzban(hub, telegram, marzban)
-    bots.polling(who.setup.shop, timeout=SETTLES_WITHIN)
+    bots.polling(who.setup.shop)
     workers.running()
     started = hub.call(
         purchases.start(
