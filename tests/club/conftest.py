@@ -12,6 +12,7 @@ import pytest
 from kassa.services.club import clubs, customers, ledger
 from kassa.services.club.clubs import Club
 from kassa.services.context import Context
+from tests.cli.conftest import kassa  # noqa: F401 - the `kassa …` runner, for the CLI tests
 from tests.helpers import ShopSetup
 from tests.live import LiveServer
 

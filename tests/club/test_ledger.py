@@ -42,9 +42,7 @@ def _sums(server: LiveServer, login: str, club: Club) -> tuple[int, int, int, in
     return server.call(read())
 
 
-def test_balance_and_time_bank_are_the_sums_of_the_entries(
-    server: LiveServer, club: Club
-) -> None:
+def test_balance_and_time_bank_are_the_sums_of_the_entries(server: LiveServer, club: Club) -> None:
     login = customer(server, club, balance=150_000)
     ctx = server.ctx
     server.call(ledger.topup(ctx, club=club, login=login, amount=50_000, actor="cli"))
@@ -63,7 +61,8 @@ def test_balance_and_time_bank_are_the_sums_of_the_entries(
         LedgerKind.TOPUP,
         LedgerKind.TOPUP,
     ]
-    assert entries[0].reason == "miscount" and entries[0].actor == "cli"
+    assert entries[0].reason == "miscount"
+    assert entries[0].actor == "cli"
     assert entries[-1].method == "cash"
 
 
@@ -126,7 +125,8 @@ def test_concurrent_entries_with_one_key_happen_once(server: LiveServer, club: C
     again = server.call(
         ledger.topup(server.ctx, club=club, login=other, amount=1, actor="t", key="payment:pay_1")
     )
-    assert again.replayed and again.customer_id == entries[0].customer_id
+    assert again.replayed
+    assert again.customer_id == entries[0].customer_id
 
 
 def test_a_purchase_with_a_key_is_bought_once(server: LiveServer, club: Club) -> None:

@@ -93,14 +93,20 @@ def test_time_is_used_packages_then_the_time_bank_then_the_balance() -> None:
 def test_the_balance_pays_whole_minutes_at_each_minutes_rate_and_runs_out() -> None:
     # 25.00 at 10.00 a minute for two minutes, then 7.00: 10 + 10 + 7 = 27 > 25 → two minutes.
     plan = usage_plan(
-        held=[], time_bank=0, balance=2500, rate=lambda minute: 1000 if minute < 2 else 700,
+        held=[],
+        time_bank=0,
+        balance=2500,
+        rate=lambda minute: 1000 if minute < 2 else 700,
         seconds=600,
     )
     assert [(use.kind, use.seconds, use.amount) for use in plan.uses] == [("balance", 120, 2000)]
     assert plan.short == 480
     # As long as they can: a partial minute is charged whole.
     longest = usage_plan(held=[], time_bank=30, balance=2500, rate=lambda _: 1000)
-    assert [(use.kind, use.seconds) for use in longest.uses] == [("time_bank", 30), ("balance", 120)]
+    assert [(use.kind, use.seconds) for use in longest.uses] == [
+        ("time_bank", 30),
+        ("balance", 120),
+    ]
     assert longest.amount == 2000
 
 
