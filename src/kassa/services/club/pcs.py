@@ -16,21 +16,18 @@ from typing import Any
 from sqlalchemy import Select, select
 
 from kassa.domain import NotFound
-from kassa.domain.devices import Device, DeviceKind
+from kassa.domain.devices import Device
 from kassa.services.admin.audit import Actor
 from kassa.services.club.clubs import Club, find_zone
 from kassa.services.context import Context
 from kassa.services.devices import registry
 from kassa.services.devices import tokens as device_tokens
-from kassa.services.devices.kinds import DeviceRules
+from kassa.services.devices.club_pcs import KIND
 from kassa.services.devices.presence import ONLINE_WITHIN
 from kassa.services.devices.registry import Issued, device_record
 from kassa.services.shops import shops
 from kassa.store.tables import club_pcs, club_zones
 from kassa.store.tables import terminals as devices
-
-KIND = DeviceKind.CLUB_PC
-RULES = DeviceRules(KIND)
 
 
 @dataclass(frozen=True, slots=True)
