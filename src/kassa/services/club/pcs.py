@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Select, select
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kassa.domain import NotFound
 from kassa.domain.devices import Device
@@ -60,23 +61,24 @@ async def add(
     actor: Actor | None = None,
 ) -> tuple[Pc, str]:
     """A new PC of `club` in `zone`, and its first token (shown once)."""
-    async with ctx.db.read() as conn:
-        found = await find_zone(conn, club=club, name=zone)
     shop = await shops.get_shop(ctx, shop_id=club.shop_id)
-    device = await registry.add_device(
-        ctx, kind=KIND, shop=shop, device_id=name, name=alias, actor=actor
-    )
-    async with ctx.db.write() as conn:
+
+    async def placed(conn: AsyncConnection) -> None:
+        found = await find_zone(conn, club=club, name=zone)
         await conn.execute(
             club_pcs.insert().values(
                 shop_id=shop.id,
-                device_id=device.id,
+                device_id=name,
                 club_id=club.id,
                 zone_id=found.id,
                 created_at=ctx.clock(),
             )
         )
-    return Pc(device, club.id, found.name), await device_tokens.issue(ctx, device)
+
+    device = await registry.add_device(
+        ctx, kind=KIND, shop=shop, device_id=name, name=alias, actor=actor, placed=placed
+    )
+    return Pc(device, club.id, zone), await device_tokens.issue(ctx, device)
 
 
 def _query(club: Club) -> Select[Any]:
