@@ -416,8 +416,9 @@ def preview(
     zone: Annotated[str | None, typer.Option(help="How long they can play here now.")] = None,
     minutes: Annotated[int | None, typer.Option(min=1, max=1440)] = None,
 ) -> None:
-    """What buying --package, or playing in --zone (for --minutes, or as long as they can)
-    would use and cost. Changes nothing. Prints JSON."""
+    """Preview buying --package, or play in --zone, as JSON; changes nothing.
+
+    Play is previewed for --minutes, or as long as the customer can (up to a day)."""
     if (package is None) == (zone is None):
         raise fail("preview a --package or play in a --zone", code=2)
 
