@@ -41,6 +41,7 @@ from kassa.web.routes import (
     sandbox,
     webhook_endpoints,
 )
+from kassa.web.routes import club as club_routes
 from kassa.web.routes import terminals as terminal_routes
 from kassa.web.templating import Pages
 
@@ -148,6 +149,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         analytics,
         webhook_endpoints,
         terminal_routes,
+        club_routes,
         providers,
         health,
         pay,
