@@ -30,6 +30,7 @@ from kassa.web.middleware import BodyLimit, RejectNul, RequestMetrics, SecurityH
 from kassa.web.ratelimit import RateLimiter
 from kassa.web.routes import (
     analytics,
+    bot,
     events,
     health,
     hooks,
@@ -149,6 +150,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         webhook_endpoints,
         terminal_routes,
         providers,
+        bot,
         health,
         pay,
         public_files,
