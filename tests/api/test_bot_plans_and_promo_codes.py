@@ -5,6 +5,7 @@ changed with a live key only."""
 from __future__ import annotations
 
 import secrets
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
@@ -161,3 +162,20 @@ def test_a_live_bot_is_changed_with_a_live_key_only(
         assert live.post("/v1/bot/plans", json=plan).status_code == 201
         assert live.post("/v1/bot/promo_codes", json={"code": "X", "days": 1}).status_code == 201
     assert api.get("/v1/bot/plans").json()["data"][0]["name"] == "Day"
+
+
+def test_the_same_code_added_twice_at_once_is_added_once(
+    server: LiveServer, shop: ShopSetup
+) -> None:
+    with_bot(server, shop)
+    body = {"code": f"TWICE{secrets.token_hex(2)}", "days": 3}
+
+    def add(_: int) -> int:
+        with client(server, shop.key) as api:
+            return api.post("/v1/bot/promo_codes", json=body).status_code
+
+    with ThreadPoolExecutor(4) as pool:
+        answers = sorted(pool.map(add, range(4)))
+    assert answers == [201, 409, 409, 409]
+    with client(server, shop.key) as api:
+        assert len(api.get("/v1/bot/promo_codes").json()["data"]) == 1
