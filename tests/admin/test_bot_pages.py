@@ -135,6 +135,7 @@ def test_buyers_are_searched_and_paged_and_a_buyer_shown_in_full(
         ("olga", ["Olga Inviter"]),
         (f"ref_{inviter.referral_code}", ["Olga Inviter"]),
         ("100%", []),
+        ("²", []),
     ):
         found = viewer.get(base, params={"q": search})
         assert found.status_code == 200

@@ -144,6 +144,11 @@ def test_bad_lines_are_all_named_and_nothing_is_imported(hub: LiveServer) -> Non
     for header in ("telegram_id,name\n1,A\n", "telegram_id,name,ends_at,colour\n"):
         with pytest.raises(ParameterInvalid, match="line 1: the columns are"):
             imports.read(header)
+    # A quoted name over two lines: lines are counted as in the file.
+    with pytest.raises(ParameterInvalid, match=r"\nline 3: ends_at 'bad'"):
+        imports.read('1,"Two\nlines",2027-01-01\n2,B,bad\n')
+    with pytest.raises(ParameterInvalid, match="line 1: telegram_id '²' is not a Telegram"):
+        imports.read("²,A,2027-01-01\n")
     with pytest.raises(ParameterInvalid, match="no customers"):
         imports.read("telegram_id,name,ends_at\n")
     assert subscriptions(hub, shop) == {}

@@ -21,6 +21,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -41,6 +42,7 @@ REQUIRED = 3
 #: Remnawave: 3-36 of letters, digits and `_-`).
 PANEL_USERNAME = re.compile(r"[A-Za-z0-9_.@-]{3,36}")
 MAX_TELEGRAM_ID = 2**63 - 1
+DIGITS = re.compile(r"[0-9]{1,19}")
 #: How many problems an error names before it says how many more there are.
 PROBLEMS_SHOWN = 20
 
@@ -80,7 +82,7 @@ def _when(value: str) -> datetime:
 def _customer(line: int, cells: dict[str, str]) -> Customer:
     """One line's values, or `ValueError` saying what is wrong with it."""
     telegram_id = cells["telegram_id"]
-    if not telegram_id.isdigit() or not 0 < int(telegram_id) <= MAX_TELEGRAM_ID:
+    if not DIGITS.fullmatch(telegram_id) or not 0 < int(telegram_id) <= MAX_TELEGRAM_ID:
         raise ValueError(f"telegram_id {telegram_id[:32]!r} is not a Telegram user id")
     try:
         ends_at = _when(cells["ends_at"])
@@ -103,28 +105,44 @@ def _customer(line: int, cells: dict[str, str]) -> Customer:
     return Customer(line, int(telegram_id), cells["name"], ends_at, username, language)
 
 
+def _rows(text: str) -> Iterator[tuple[int, list[str]]]:
+    """The file's rows, each with the number of the line it ends on (a quoted value may
+    span lines)."""
+    reader = csv.reader(io.StringIO(text.lstrip("\ufeff")))
+    try:
+        for row in reader:
+            yield reader.line_num, row
+    except csv.Error as exc:
+        raise ParameterInvalid(
+            f"nothing was imported; line {reader.line_num + 1} is not CSV: {exc}", param="file"
+        ) from None
+
+
+def _columns(header: list[str]) -> list[str]:
+    columns = [cell.strip().lower() for cell in header]
+    unknown = [name for name in columns if name not in COLUMNS]
+    missing = [name for name in COLUMNS[:REQUIRED] if name not in columns]
+    if unknown or missing or len(set(columns)) != len(columns):
+        raise ParameterInvalid(
+            f"line 1: the columns are {', '.join(COLUMNS[:REQUIRED])} and optionally "
+            f"{', '.join(COLUMNS[REQUIRED:])}, each once",
+            param="file",
+        )
+    return columns
+
+
 def read(text: str) -> list[Customer]:
     """The file's customers; `ParameterInvalid` naming every bad line if there is one. A first
     line that starts with `telegram_id` names the columns (in any order); otherwise they
     are in the order of `COLUMNS`."""
-    rows = list(csv.reader(io.StringIO(text.lstrip("\ufeff"))))
     columns = list(COLUMNS)
-    first = 1
     problems: list[str] = []
-    if rows and rows[0] and rows[0][0].strip().lower() == "telegram_id":
-        columns = [cell.strip().lower() for cell in rows[0]]
-        unknown = [name for name in columns if name not in COLUMNS]
-        missing = [name for name in COLUMNS[:REQUIRED] if name not in columns]
-        if unknown or missing or len(set(columns)) != len(columns):
-            raise ParameterInvalid(
-                f"line 1: the columns are {', '.join(COLUMNS[:REQUIRED])} and optionally "
-                f"{', '.join(COLUMNS[REQUIRED:])}, each once",
-                param="file",
-            )
-        rows, first = rows[1:], 2
     customers: list[Customer] = []
     seen: dict[int, int] = {}
-    for number, row in enumerate(rows, start=first):
+    for number, row in _rows(text):
+        if number == 1 and row and row[0].strip().lower() == "telegram_id":
+            columns = _columns(row)
+            continue
         if not any(cell.strip() for cell in row):
             continue
         if not REQUIRED <= len(row) <= len(columns):

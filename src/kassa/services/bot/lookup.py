@@ -104,7 +104,7 @@ def _matching(search: str) -> ColumnElement[bool]:
         bot_buyers.c.referral_code == code,
         bot_buyers.c.name.icontains(search, autoescape=True),
     ]
-    if search.isdigit() and int(search) <= MAX_TELEGRAM_ID:
+    if search.isascii() and search.isdigit() and int(search) <= MAX_TELEGRAM_ID:
         conditions.append(bot_buyers.c.telegram_id == int(search))
     return or_(*conditions)
 

@@ -160,7 +160,7 @@ def _whole(
     value = form.get(name, "").strip()
     if not value and not required:
         return None
-    if not value.isdigit() or int(value) < (0 if zero else 1):
+    if not (value.isascii() and value.isdigit()) or int(value) < (0 if zero else 1):
         least = "zero or more" if zero else "above zero"
         raise ParameterInvalid(f"{name} is a whole number {least}", param=name)
     return int(value)
