@@ -211,11 +211,19 @@ def test_owners_add_and_disable_plans(
         for p in admin_server.call(plans.list_plans(admin_server.ctx, shop_id=shop.id))
         if p.name == "Week"
     )
-    no_csrf = owner.post(f"{page}/{week.id}/disable", data={})
+    confirm = f"{page}/{week.id}/disable"
+    assert f'href="{confirm}"' in owner.get(page).text
+    assert operator.get(confirm).status_code == 403
+    assert "Stop selling the plan?" in owner.get(confirm).text
+    no_csrf = owner.post(confirm, data={})
     assert no_csrf.status_code == 403
-    disabled = owner.submit(page, f"{page}/{week.id}/disable")
+    disabled = owner.submit(confirm)
     assert disabled.status_code == 303
     assert "Not sold" in text_of(owner.get(page).text)
+    again = owner.get(confirm)
+    assert again.status_code == 409
+    assert "This plan is not sold already." in again.text
+    assert owner.get(f"{page}/plan_nope/disable").status_code == 404
     assert owner.submit(page, f"{page}/plan_nope/disable").status_code == 404
     assert [a for a in audited(admin_server, shop) if a[0].startswith("bot.")] == [
         ("bot.plan.disable", people.owner),

@@ -167,6 +167,7 @@ def everything(admin_server: LiveServer) -> Everything:
 
     admin_server.call(seen())
     buyer, bot_data = with_a_bot(admin_server, shop.shop)
+    plan = admin_server.call(bot_plans.list_plans(admin_server.ctx, shop_id=shop.shop.id))[0]
     key_id = admin_server.call(keys.list_keys(admin_server.ctx, shop=shop.shop))[0].id
     base = f"/admin/payments/{held['id']}"
     pages = [
@@ -205,6 +206,7 @@ def everything(admin_server: LiveServer) -> Everything:
         f"/admin/shops/{shop.name}/bot/buyers/{buyer}",
         f"/admin/shops/{shop.name}/bot/buyers/buyer_nothing_here",
         f"/admin/shops/{shop.name}/bot/plans?done=added",
+        f"/admin/shops/{shop.name}/bot/plans/{plan.id}/disable",
         f"/admin/shops/{shop.name}/bot/promo_codes?done=added",
         "/admin/audit",
         "/admin/users",

@@ -159,6 +159,12 @@ async def get(conn: AsyncConnection, *, shop_id: str, plan_id: str) -> Plan:
     return _plan(row)
 
 
+async def find(ctx: Context, *, shop_id: str, plan_id: str) -> Plan:
+    """The shop's plan `plan_id`; `NotFound` if the shop has none."""
+    async with ctx.db.read() as conn:
+        return await get(conn, shop_id=shop_id, plan_id=plan_id)
+
+
 async def disable(
     ctx: Context,
     *,

@@ -201,6 +201,26 @@ async def add_plan(request: Request, ctx: ContextDep, *, session: Owner, name: s
     return RedirectResponse(f"/admin/shops/{shop.name}/bot/plans?done=added", status_code=303)
 
 
+@router.get("/shops/{name}/bot/plans/{plan_id}/disable")
+async def confirm_disable(
+    request: Request, ctx: ContextDep, *, session: Owner, name: str, plan_id: str
+) -> HTMLResponse:
+    """What stopping the sale of a plan does, and the form that does it."""
+    shop, _ = await _bot(ctx, name)
+    try:
+        plan = await plans.find(ctx, shop_id=shop.id, plan_id=plan_id)
+    except NotFound:
+        raise PageError(404, "plan") from None
+    return render(
+        request,
+        "admin/bot_plan_disable.html",
+        session=session,
+        status_code=200 if plan.active else 409,
+        shop=shop,
+        plan=plan,
+    )
+
+
 @router.post("/shops/{name}/bot/plans/{plan_id}/disable", response_model=None)
 async def disable_plan(
     ctx: ContextDep, *, session: Owner, name: str, plan_id: str
