@@ -30,6 +30,7 @@ from kassa.web.middleware import BodyLimit, RejectNul, RequestMetrics, SecurityH
 from kassa.web.ratelimit import RateLimiter
 from kassa.web.routes import (
     analytics,
+    bot,
     events,
     health,
     hooks,
@@ -151,6 +152,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         terminal_routes,
         club_routes,
         providers,
+        bot,
         health,
         pay,
         public_files,
