@@ -64,17 +64,17 @@ class BotProcess:
     def text(self) -> str:
         return "".join(self.lines)
 
-    def polling(self, *shops: Shop, timeout: float = 60) -> BotProcess:
+    def polling(self, *shops: Shop) -> BotProcess:
         """Wait until the bots of `shops` poll Telegram (a bot configured while the process
-        runs is started within seconds; a process's start, importing aiogram, may take tens
-        of seconds on a machine busy with other tests)."""
+        runs is started within seconds)."""
         for shop in shops:
             line = f"of shop {shop.id}: polling"
 
             def started(line: str = line) -> bool:
                 return line in self.text
 
-            eventually(started, what=f"polling:\n{self.text}", timeout=timeout)
+            # A start takes seconds (aiogram's import, the schema check), more on a busy machine.
+            eventually(started, what=f"polling:\n{self.text}", timeout=60)
         return self
 
     def stop(self) -> int:
@@ -122,7 +122,7 @@ def shop_bot(hub: LiveServer, telegram: TelegramEmulator, **changes: str) -> Sho
     return ShopBot(shop, bot)
 
 
-def eventually(check: Callable[[], bool], *, what: str, timeout: float = 20) -> None:
+def eventually(check: Callable[[], bool], *, what: str, timeout: float = 30) -> None:
     deadline = time.monotonic() + timeout
     while not check():
         assert time.monotonic() < deadline, f"waited {timeout} s for {what}"
