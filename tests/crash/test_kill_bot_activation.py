@@ -220,8 +220,8 @@ def killed_at_the_panel_s_answer(
     emulator: MarzbanEmulator | RemnawaveEmulator,
     panel_end: Callable[[str], datetime],
 ) -> None:
+    workers.running()  # starting while the bot process starts the shop's bot
     bots.polling(who.setup.shop)
-    workers.running()
     buy(hub, who.setup.shop, who.buyer)
     settled(hub, telegram, who, 1)
     first = ends_at(hub, who.buyer)
@@ -310,8 +310,8 @@ def test_a_worker_killed_before_the_consumer_commits_activates_once(
     marzban: MarzbanEmulator,
 ) -> None:
     who = on_marzban(hub, telegram, marzban)
-    bots.polling(who.setup.shop)
     worker = workers.running()
+    bots.polling(who.setup.shop)
     workers.armed.touch()
     purchase = buy(hub, who.setup.shop, who.buyer)
     assert worker.wait(timeout=SETTLES_WITHIN) == CRASHED, worker.text
@@ -341,8 +341,8 @@ def test_duplicated_notifications_and_a_replayed_event_give_one_extension_and_on
     marzban: MarzbanEmulator,
 ) -> None:
     who = on_marzban(hub, telegram, marzban)
+    workers.running()  # starting while the bot process starts the shop's bot
     bots.polling(who.setup.shop)
-    workers.running()
     started = hub.call(
         purchases.start(
             hub.ctx,
