@@ -100,7 +100,8 @@ def _button(text: str, data: str) -> InlineKeyboardButton:
 
 
 async def _pending_promo(scope: Scope, buyer: buyers.Buyer) -> str | None:
-    """The percent code the buyer entered for their next purchase, if the bot keeps one."""
+    """The percent code the buyer entered for their next purchase, for `purchases.start`:
+    the one place paying reads it (the buyer's screens keep it). None: no code is kept yet."""
     return None
 
 
