@@ -10,10 +10,10 @@ from dataclasses import replace
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import delete, update
 
 from kassa.domain import Conflict, ParameterInvalid, Shop
-from kassa.services.bot import balance, buyers, purchases
+from kassa.services.bot import activation, balance, buyers, purchases
 from kassa.services.context import utcnow
 from kassa.store.tables import bot_balance_entries, bot_messages, bot_subscriptions
 from tests.bot.conftest import bot_shop, buyer, consume, ends_at, plan_id, rows
@@ -155,3 +155,25 @@ def test_an_expired_subscription_renewed_from_the_balance_starts_again_now(
     renewal = hub.call(balance.renew(ctx, shop=shop, buyer_id=who.id, plan_id=three, key="m/2"))
     assert renewal.ends_at == now + timedelta(days=90)
     assert renewal.balance == 0
+
+
+def test_the_audit_finds_a_top_up_activated_without_its_credit(hub: LiveServer) -> None:
+    shop = bot_shop(hub, balance="true")
+    who = buyer(hub, shop)
+    purchase = top_up(hub, shop, who, 10_000)
+    consume(hub)
+
+    async def findings() -> list[str]:
+        async with hub.ctx.db.read() as conn:
+            return [line async for line in activation.audit(conn) if purchase.id in line]
+
+    assert hub.call(findings()) == []
+
+    async def lose_the_credit() -> None:
+        async with hub.ctx.db.write() as conn:
+            await conn.execute(
+                delete(bot_balance_entries).where(bot_balance_entries.c.purchase_id == purchase.id)
+            )
+
+    hub.call(lose_the_credit())
+    assert hub.call(findings()) == [f"bot-activation:{purchase.id}: a top-up of 10000 credited 0"]

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from kassa.domain import Shop
+from kassa.domain import ProviderNotConfigured, Shop
 from kassa.services.bot import paying
 from kassa.services.bot import settings as bot_settings
 from kassa.services.shops import shops
@@ -65,3 +65,13 @@ def test_a_disabled_account_is_not_offered(hub: LiveServer) -> None:
         )
     )
     assert offered(hub, shop) == []
+
+
+def test_a_way_to_pay_not_offered_is_refused(hub: LiveServer) -> None:
+    shop = bot_shop(hub)
+    connect(hub, shop, test=True)
+    settings = hub.call(bot_settings.get(hub.ctx, shop_id=shop.id))
+    hub.call(paying.check_offered(hub.ctx, shop=shop, settings=settings, provider="sandbox"))
+    for provider in ("yookassa", "terminal", "telegram_stars", "nonsense"):
+        with pytest.raises(ProviderNotConfigured):
+            hub.call(paying.check_offered(hub.ctx, shop=shop, settings=settings, provider=provider))

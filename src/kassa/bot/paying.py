@@ -168,6 +168,7 @@ async def pay(query: CallbackQuery, scope: Scope) -> None:
     await _start(
         query,
         scope,
+        provider,
         lambda: purchases.start(
             scope.ctx,
             shop=scope.shop,
@@ -223,6 +224,7 @@ async def pay_top_up(query: CallbackQuery, scope: Scope) -> None:
     await _start(
         query,
         scope,
+        provider,
         lambda: purchases.start_topup(
             scope.ctx,
             shop=scope.shop,
@@ -243,12 +245,17 @@ def _return_url(scope: Scope) -> str | None:
 async def _start(
     query: CallbackQuery,
     scope: Scope,
+    provider: str,
     begin: Callable[[], Awaitable[purchases.Purchase]],
 ) -> None:
-    """Start a purchase (`begin`) and show its payment in the chat."""
+    """Start a purchase (`begin`) through `provider`, if it is one of the ways to pay offered
+    (callback data can be forged), and show its payment in the chat."""
     texts = scope.texts(query.from_user)
     _ = texts.gettext
     try:
+        await paying.check_offered(
+            scope.ctx, shop=scope.shop, settings=scope.settings, provider=provider
+        )
         purchase = await begin()
     except KassaError as exc:
         log.info("bot of shop %s: a purchase could not start: %s", scope.shop.id, exc)

@@ -168,7 +168,8 @@ async def _top_up(conn: AsyncConnection, event: Event, purchase: Any) -> None:
 
 async def audit(conn: AsyncConnection) -> AsyncIterator[str]:
     """For `kassa audit`: no purchase activated without the consumer's receipt of its
-    payment's `payment.succeeded`, and none left unactivated with one."""
+    payment's `payment.succeeded`, and none left unactivated with one; each activated top-up
+    credited once, and no credit without one (`balance.audit`)."""
     receipt = consumer_receipts.c
     received = (
         select(events.c.payment_id)
@@ -196,6 +197,8 @@ async def audit(conn: AsyncConnection) -> AsyncIterator[str]:
             yield f"{NAME}:{purchase_id}: activated without the receipt of its payment's event"
         else:
             yield f"{NAME}:{purchase_id}: its payment's event was received, it is still {status}"
+    async for finding in balance.audit(conn):
+        yield f"{NAME}:{finding}"
 
 
 CONSUMER = consumers.register(

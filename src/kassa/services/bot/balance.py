@@ -18,18 +18,19 @@ one writer does the same), then sums and writes; the second sees the first's ent
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kassa.domain import Conflict, NotFound, Shop
-from kassa.services.bot import buyers, plans
+from kassa.services.bot import buyers, plans, purchases
 from kassa.services.bot import settings as bot_settings
 from kassa.services.context import Context
 from kassa.store.db import insert_ignoring_conflict
-from kassa.store.tables import bot_balance_entries, bot_buyers, bot_subscriptions
+from kassa.store.tables import bot_balance_entries, bot_buyers, bot_purchases, bot_subscriptions
 
 TOPUP, RENEW = "topup", "renew"
 #: What a short balance is refused with.
@@ -44,6 +45,30 @@ async def total(conn: AsyncConnection, buyer_id: str) -> int:
         )
     )
     return int(total.scalar_one())
+
+
+async def audit(conn: AsyncConnection) -> AsyncIterator[str]:
+    """For `kassa audit` (through the activation consumer's check): every activated top-up has
+    its credit, of its amount, and every credit is an activated top-up's."""
+    entries, bought = bot_balance_entries.c, bot_purchases.c
+    joined = bot_purchases.outerjoin(
+        bot_balance_entries,
+        and_(entries.purchase_id == bought.id, entries.reason == TOPUP),
+    )
+    query = (
+        select(bought.id, bought.status, bought.amount, entries.amount.label("credited"))
+        .select_from(joined)
+        .where(
+            bought.kind == purchases.TOPUP,
+            or_(bought.status == purchases.ACTIVATED, entries.id.is_not(None)),
+        )
+        .order_by(bought.id)
+    )
+    for purchase_id, status, amount, credited in await conn.execute(query):
+        if status != purchases.ACTIVATED:
+            yield f"{purchase_id}: a top-up credited to the balance but {status}"
+        elif credited != amount:
+            yield f"{purchase_id}: a top-up of {amount} credited {credited or 0}"
 
 
 async def of(ctx: Context, *, buyer_id: str) -> int:

@@ -21,7 +21,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from kassa.domain import NotFound, Payment, PaymentStatus, Shop
+from kassa.domain import NotFound, Payment, PaymentStatus, ProviderNotConfigured, Shop
 from kassa.providers import provider_class
 from kassa.providers.telegram_stars import DEFAULT_TITLE, invoice_params
 from kassa.services.bot import plans, purchases
@@ -64,6 +64,16 @@ async def methods(
             continue
         found[account.provider] = Method(account.provider, kind.title)
     return sorted(found.values(), key=lambda method: method.provider == STARS)
+
+
+async def check_offered(ctx: Context, *, shop: Shop, settings: BotSettings, provider: str) -> None:
+    """`ProviderNotConfigured` unless `provider` is one of the ways the bot offers (a plan's:
+    a top-up's refuses Stars by itself)."""
+    offered = await methods(ctx, shop=shop, settings=settings)
+    if provider not in {method.provider for method in offered}:
+        raise ProviderNotConfigured(
+            f"{provider!r} is not a way to pay this bot offers", param="provider"
+        )
 
 
 def _serves(provider: str, currencies: frozenset[str] | None, *, test: bool) -> bool:
