@@ -28,8 +28,6 @@ from tests.helpers import make_shop
 from tests.live import LiveServer
 
 ROOT = Path(__file__).resolve().parents[2]
-#: Seconds a bot may take to start polling: a process's start on a loaded machine included.
-STARTING = 90.0
 Document = dict[str, Any]
 
 
@@ -68,15 +66,14 @@ class BotProcess:
 
     def polling(self, *shops: Shop) -> BotProcess:
         """Wait until the bots of `shops` poll Telegram (a bot configured while the process
-        runs is started within seconds; the process itself, importing aiogram and Kassa,
-        may take much longer on a loaded machine)."""
+        runs is started within seconds)."""
         for shop in shops:
             line = f"of shop {shop.id}: polling"
 
             def started(line: str = line) -> bool:
                 return line in self.text
 
-            eventually(started, what=f"polling:\n{self.text}", timeout=STARTING)
+            eventually(started, what=f"polling:\n{self.text}")
         return self
 
     def stop(self) -> int:

@@ -50,10 +50,13 @@ LINK = "Write to @support"
 def bots(
     hub: LiveServer, own_database_url: str, telegram: TelegramEmulator
 ) -> Iterator[BotProcess]:
-    """One `kassa bot` for the module; the sandbox it calls is the hub's."""
-    first = shop_bot(hub, telegram)  # waited for: the process has started
-    with bot_process(own_database_url, telegram, [], KASSA_PUBLIC_URL=hub.url) as running:
-        yield running.polling(first.shop)
+    """One `kassa bot` for the module; the sandbox it calls is the hub's. Waited for with a
+    first bot, longer than a test waits: a loaded machine takes long to start a process."""
+    first = shop_bot(hub, telegram)
+    with bot_process(own_database_url, telegram, KASSA_PUBLIC_URL=hub.url) as running:
+        polling = f"of shop {first.shop.id}: polling"
+        eventually(lambda: polling in running.text, what="the bot process", timeout=90)
+        yield running
 
 
 @pytest.fixture(scope="module")
