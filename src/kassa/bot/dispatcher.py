@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from aiogram import Dispatcher
 
-from kassa.bot import start
+from kassa.bot import paying, start
 
 
 def build() -> Dispatcher:
     """A dispatcher with the bot's routers, in the order they are asked."""
     dispatcher = Dispatcher()
-    dispatcher.include_routers(start.router)
+    dispatcher.include_routers(start.router, paying.router)
     return dispatcher

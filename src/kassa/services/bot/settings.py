@@ -28,7 +28,17 @@ PANEL_SECRETS = ("panel_token", "panel_password", "panel_api_key")
 #: and forgotten when `panel`, `panel_url` or `panel_version` change (asked again then).
 DETECTED_VERSION = "panel_version_detected"
 #: What `configure` takes, besides the panel's fields.
-FIELDS = ("token", "admins", "test", "server", "panel", "language", "link_text", "trial_days")
+FIELDS = (
+    "token",
+    "admins",
+    "test",
+    "server",
+    "panel",
+    "language",
+    "link_text",
+    "trial_days",
+    "balance",
+)
 #: Telegram's production servers, or its test environment (a bot made with the test
 #: environment's @BotFather; Stars there cost nothing).
 SERVERS = ("production", "test")
@@ -49,6 +59,8 @@ class BotSettings:
     link_text: str | None
     trial_days: int
     server: str = "production"
+    #: Whether buyers have an internal balance to top up and renew from.
+    balance: bool = False
 
     @property
     def test_server(self) -> bool:
@@ -71,6 +83,7 @@ class BotSettings:
             "language": self.language,
             "link_text": self.link_text,
             "trial_days": self.trial_days,
+            "balance": self.balance,
         }
 
 
@@ -94,9 +107,9 @@ def _admins(value: str) -> tuple[int, ...]:
         raise ParameterInvalid("admins are Telegram ids, comma-separated", param="admins") from None
 
 
-def _flag(value: str) -> bool:
+def _flag(name: str, value: str) -> bool:
     if value.lower() not in ("true", "false"):
-        raise ParameterInvalid("test is true or false", param="test")
+        raise ParameterInvalid(f"{name} is true or false", param=name)
     return value.lower() == "true"
 
 
@@ -109,8 +122,8 @@ def _checked(changes: Mapping[str, str]) -> dict[str, Any]:
     for name, value in changes.items():
         if name == "admins":
             values["admins"] = ",".join(str(each) for each in _admins(value))
-        elif name == "test":
-            values["test"] = _flag(value)
+        elif name in ("test", "balance"):
+            values[name] = _flag(name, value)
         elif name == "server" and value not in SERVERS:
             raise ParameterInvalid("server is production or test", param="server")
         elif name == "panel" and value not in PANELS:
@@ -242,6 +255,7 @@ def _settings(row: RowMapping) -> BotSettings:
         link_text=row["link_text"],
         trial_days=row["trial_days"],
         server=row["server"],
+        balance=row["balance"],
     )
 
 

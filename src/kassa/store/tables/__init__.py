@@ -8,6 +8,7 @@ from kassa.store.tables.base import (
     metadata,
 )
 from kassa.store.tables.bot import (
+    bot_balance_entries,
     bot_buyers,
     bot_messages,
     bot_plans,
@@ -80,6 +81,7 @@ __all__ = [
     "admin_users",
     "api_keys",
     "audit_log",
+    "bot_balance_entries",
     "bot_buyers",
     "bot_messages",
     "bot_plans",
