@@ -64,7 +64,7 @@ def online_entries(server: LiveServer, club: Club, login: str) -> list[tuple[int
                 .where(club_ledger.c.customer_id == found.id, club_ledger.c.method == "online")
                 .order_by(club_ledger.c.seq)
             )
-            return [tuple(row) for row in rows]  # type: ignore[misc]
+            return [tuple(row) for row in rows]
 
     return server.call(read())
 
