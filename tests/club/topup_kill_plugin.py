@@ -3,7 +3,8 @@
 and a process that dies with SIGKILL at the commit of the first transaction that wrote a
 club ledger entry, after the entry and the top-up's change were written, before anything is
 committed. It dies once: the file named by `CLUB_TOPUP_KILLED` records that it did, and a
-worker started while it exists commits as usual.
+worker started while it exists commits as usual. Without that variable (a test process that
+imports this module by chance) it only names the consumer.
 
 The kill point is the database connection's own `commit` event, which SQLAlchemy fires
 before it asks the database to commit: nothing in Kassa's code knows about it.
@@ -40,9 +41,10 @@ def _at_commit(conn: Connection) -> None:
     os.kill(os.getpid(), signal.SIGKILL)
 
 
-event.listen(Engine, "before_cursor_execute", _noted)
-event.listen(Engine, "commit", _at_commit)
-event.listen(Engine, "rollback", lambda conn: conn.info.pop(_WROTE_ENTRY, None))
+if KILLED in os.environ:
+    event.listen(Engine, "before_cursor_execute", _noted)
+    event.listen(Engine, "commit", _at_commit)
+    event.listen(Engine, "rollback", lambda conn: conn.info.pop(_WROTE_ENTRY, None))
 
 #: The real consumer (registering it again changes nothing).
 consumer = topups.CONSUMER
