@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import select
+from sqlalchemy import delete, insert, select, update
 
 from kassa.domain import Event
 from kassa.services.club import clubs, customers, topups
@@ -19,7 +19,7 @@ from kassa.services.club.clubs import Club
 from kassa.services.events.consumers import Registry, dispatch
 from kassa.services.shops import shops
 from kassa.store import records
-from kassa.store.tables import club_ledger, events
+from kassa.store.tables import club_ledger, club_topups, consumer_receipts, events
 from tests.club.conftest import customer
 from tests.conformance.drivers.kaspi import settings as kaspi_settings
 from tests.emulators.kaspi import running as kaspi_running
@@ -225,3 +225,59 @@ def test_kaspi_comes_first_when_the_shop_has_it(server: LiveServer) -> None:
             assert made["confirmation"]["payload"].startswith("https://qr.kaspi.kz/")
             named = start(api, club, "arman", provider="sandbox")
             assert named["provider"] == "sandbox"
+
+
+def test_the_audit_finds_a_credit_without_its_receipt_and_a_receipt_without_its_credit(
+    server: LiveServer, api: httpx.Client, club: Club
+) -> None:
+    login = customer(server, club)
+    made = start(api, club, login)
+    assert checkout(server, made, "pay").status_code == 200
+    consume(server)
+
+    def findings() -> list[str]:
+        async def read() -> list[str]:
+            async with server.ctx.db.read() as conn:
+                return [line async for line in topups.audit(conn) if made["id"] in line]
+
+        return server.call(read())
+
+    def set_status(status: str) -> None:
+        async def write() -> None:
+            async with server.ctx.db.write() as conn:
+                await conn.execute(
+                    update(club_topups).where(club_topups.c.id == made["id"]).values(status=status)
+                )
+
+        server.call(write())
+
+    assert findings() == []
+    set_status("pending")  # as if the credit had been lost
+    assert findings() == [
+        f"club-topups:{made['id']}: its payment's event was received, it is still pending"
+    ]
+    set_status("credited")
+    assert findings() == []
+
+    event = succeeded(server, made["payment"])
+    receipt = (consumer_receipts.c.consumer == topups.NAME) & (
+        consumer_receipts.c.event_id == event.id
+    )
+
+    async def lose_the_receipt() -> Any:
+        async with server.ctx.db.write() as conn:
+            kept = (await conn.execute(select(consumer_receipts).where(receipt))).mappings().one()
+            await conn.execute(delete(consumer_receipts).where(receipt))
+            return dict(kept)
+
+    kept = server.call(lose_the_receipt())
+    assert findings() == [
+        f"club-topups:{made['id']}: credited without the receipt of its payment's event"
+    ]
+
+    async def give_it_back() -> None:
+        async with server.ctx.db.write() as conn:
+            await conn.execute(insert(consumer_receipts).values(**kept))
+
+    server.call(give_it_back())
+    assert findings() == []
