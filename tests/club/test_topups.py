@@ -122,8 +122,8 @@ def test_a_sandbox_topup_is_credited_once_it_is_paid(
     assert balance(api, club, login) == "1500.00"
     assert online_entries(server, club, login) == [(150000, "online", f"payment:{made['payment']}")]
     listed = api.get(f"/v1/club/{club.name}/topups").json()["data"]
-    assert [(t["id"], t["status"], t["customer"]) for t in listed] == [
-        (made["id"], "credited", login)
+    assert [(t["id"], t["status"], t["customer"], t["payment_status"]) for t in listed] == [
+        (made["id"], "credited", login, "succeeded")
     ]
     ledger = api.get(f"/v1/club/{club.name}/customers/{login}/ledger").json()["data"]
     assert [(e["kind"], e["method"]) for e in ledger] == [("topup", "online")]

@@ -413,19 +413,30 @@ def list_topups(club: ClubArg, as_json: JsonOption = False) -> None:
     """The club's latest online top-ups, newest first."""
     found, each = _in_club(club, lambda ctx, each: topups.list_topups(ctx, club=each))
     if as_json:
-        print_json([topup_object(topup, each, login=login) for topup, login in found])
+        print_json(
+            [
+                topup_object(
+                    listed.topup, each, login=listed.login, payment_status=listed.payment_status
+                )
+                for listed in found
+            ]
+        )
         return
-    listed = table(id_column("payment"), "customer", "amount", "provider", "status", "when")
-    for topup, login in found:
-        listed.add_row(
+    rows = table(
+        id_column("payment"), "customer", "amount", "provider", "top-up", "payment status", "when"
+    )
+    for listed in found:
+        topup = listed.topup
+        rows.add_row(
             topup.payment_id,
-            escape(login),
+            escape(listed.login),
             money(topup.amount, each.currency),
             topup.provider or "",
             topup.status,
+            listed.payment_status or "",
             f"{topup.created_at:%Y-%m-%d %H:%M:%S}",
         )
-    show(listed)
+    show(rows)
 
 
 @app.command("time")

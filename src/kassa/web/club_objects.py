@@ -162,9 +162,16 @@ def play_preview_object(preview: PlayPreview, club: Club) -> dict[str, Any]:
 
 
 def topup_object(
-    topup: Topup, club: Club, *, login: str, payment: Payment | None = None
+    topup: Topup,
+    club: Club,
+    *,
+    login: str,
+    payment: Payment | None = None,
+    payment_status: str | None = None,
 ) -> dict[str, Any]:
     """An online top-up; with its payment (as it was created), what the payer must do."""
+    if payment is not None:
+        payment_status = payment.status.value
     return {
         "object": "club_topup",
         "id": topup.id,
@@ -174,7 +181,7 @@ def topup_object(
         "provider": topup.provider if payment is None else payment.provider,
         "status": topup.status,
         "payment": topup.payment_id,
-        "payment_status": None if payment is None else payment.status.value,
+        "payment_status": payment_status,
         "confirmation": None if payment is None else payment.confirmation,
         "created_at": timestamp(topup.created_at),
         "credited_at": timestamp(topup.credited_at),

@@ -39,7 +39,13 @@ from kassa.services.context import Context
 from kassa.services.events import consumers
 from kassa.services.payments import lifecycle
 from kassa.services.shops import shops
-from kassa.store.tables import club_customers, club_topups, consumer_receipts, events
+from kassa.store.tables import (
+    club_customers,
+    club_topups,
+    consumer_receipts,
+    events,
+    payments,
+)
 
 log = logging.getLogger(__name__)
 
@@ -267,14 +273,27 @@ CONSUMER = consumers.register(
 )
 
 
-async def list_topups(ctx: Context, *, club: Club, limit: int = 100) -> list[tuple[Topup, str]]:
-    """The club's latest online top-ups, newest first, each with its customer's login."""
+@dataclass(frozen=True, slots=True)
+class Listed:
+    """An online top-up as staff see it: with its customer's login and its payment's status
+    (a top-up left pending by a payment that failed or expired says so there)."""
+
+    topup: Topup
+    login: str
+    payment_status: str | None
+
+
+async def list_topups(ctx: Context, *, club: Club, limit: int = 100) -> list[Listed]:
+    """The club's latest online top-ups, newest first."""
     query = (
-        select(club_topups, club_customers.c.login)
+        select(club_topups, club_customers.c.login, payments.c.status.label("payment_status"))
         .join(club_customers, club_customers.c.id == club_topups.c.customer_id)
+        .outerjoin(payments, payments.c.id == club_topups.c.payment_id)
         .where(club_topups.c.club_id == club.id)
         .order_by(club_topups.c.created_at.desc(), club_topups.c.id.desc())
         .limit(limit)
     )
     async with ctx.db.read() as conn:
-        return [(_topup(row), row.login) for row in await conn.execute(query)]
+        return [
+            Listed(_topup(row), row.login, row.payment_status) for row in await conn.execute(query)
+        ]

@@ -260,7 +260,10 @@ async def list_topups(club: str, ctx: ContextDep, caller: CallerDep) -> Any:
     """The club's latest 100 online top-ups, newest first."""
     found = await _club(ctx, caller, club)
     listed = await topups.list_topups(ctx, club=found)
-    return list_object(topup_object(each, found, login=login) for each, login in listed)
+    return list_object(
+        topup_object(each.topup, found, login=each.login, payment_status=each.payment_status)
+        for each in listed
+    )
 
 
 @router.post(
