@@ -355,8 +355,10 @@ def topup(
     ] = None,
     test: Annotated[bool, typer.Option("--test", help="Online: a test payment.")] = False,
 ) -> None:
-    """Top up a customer's balance: paid at the desk (--cash, --card), credited now; or
-    --online, a payment whose link or QR data is printed, credited once it succeeds."""
+    """Top up a customer's balance, at the desk or --online.
+
+    Paid at the desk (--cash, --card), it is credited now; --online makes a payment whose
+    link or QR data is printed, credited once it succeeds."""
     if cash + card + online != 1:
         raise fail("say how it is paid: --cash, --card or --online", code=2)
     if not online and (provider is not None or test):
@@ -759,8 +761,9 @@ def close_shift(
     counted: Annotated[str, typer.Option(help="The cash counted in the drawer.")],
     as_json: JsonOption = False,
 ) -> None:
-    """Close the open shift with the cash counted: its Z report, the expected cash and the
-    difference are recorded."""
+    """Close the open shift with the cash counted: its Z report.
+
+    The report, the expected cash and the difference (counted less expected) are recorded."""
 
     async def work(ctx: Context, each: Club) -> tuple[shifts.Shift, shifts.Report]:
         return await shifts.close_shift(
