@@ -18,7 +18,7 @@ from kassa.store.tables import club_ledger, club_topups, consumer_receipts
 from tests.club.conftest import customer
 from tests.helpers import checkout
 from tests.live import LiveServer
-from tests.test_worker import Worker, eventually
+from tests.worker_process import Worker, eventually
 
 PLUGIN = "tests.club.topup_kill_plugin:consumer"
 #: The plugin's variable (not imported from it: its kill hook is for the worker alone).
@@ -83,7 +83,7 @@ def test_a_worker_killed_before_crediting_commits_is_made_good_once(
     killed = tmp_path / "killed"
     monkeypatch.setenv(KILLED, str(killed))
 
-    first = Worker(own_database_url, tmp_path / "calls", PLUGIN)
+    first = Worker(own_database_url, PLUGIN)
     try:
         assert first.wait() == -signal.SIGKILL, first.text
     finally:
@@ -92,7 +92,7 @@ def test_a_worker_killed_before_crediting_commits_is_made_good_once(
     assert killed.exists()  # it died at the commit of the credit
     assert credited(server, club, login, made["payment"]) == (0, "pending", 0)
 
-    second = Worker(own_database_url, tmp_path / "calls", PLUGIN)
+    second = Worker(own_database_url, PLUGIN)
     try:
         eventually(
             lambda: credited(server, club, login, made["payment"])[0] > 0,
