@@ -1,4 +1,4 @@
-"""Long polling for the shops' bots, in one process (`kassa bot`).
+"""Long polling for the shops' bots, in one process (`kassa bot`), and the outbox of every bot.
 
 Each shop's bot asks Telegram for updates from its stored offset, hands each one to the
 dispatcher, and stores the offset past it once it is handled: a bot stopped (or killed)
@@ -9,6 +9,13 @@ cannot hold the bot back. Beside the polling, the bot sends the messages service
 its buyers (`outbox`). A server that cannot be reached is tried again with a growing delay;
 a bot whose token Telegram refuses stops with an error in the log. The other shops' bots go
 on either way.
+
+A bot in webhook mode (`mode=webhook`) is not polled: its webhook is set instead
+(`setWebhook` to `KASSA_PUBLIC_URL/telegram/{shop}` with its secret and the update types the
+dispatcher uses), `kassa serve` receives its updates (`kassa.bot.webhook`), and this process
+still sends its outbox. A polled bot's webhook is deleted first, as a webhook left set makes
+every long poll fail. A bot's mode is read when it starts: after changing it, restart
+`kassa bot`.
 """
 
 from __future__ import annotations
@@ -29,11 +36,15 @@ from aiogram.exceptions import (
 from aiogram.types import Update
 
 from kassa.bot import dispatcher as dispatchers
-from kassa.bot import outbox
+from kassa.bot import (
+    notices,  # noqa: F401  (registers the reminders' and alerts' renderers)
+    outbox,
+)
 from kassa.bot.connection import open_bot
 from kassa.bot.scope import Scope
 from kassa.services.bot import settings as bot_settings
-from kassa.services.bot.settings import BotSettings
+from kassa.services.bot import webhooks
+from kassa.services.bot.settings import WEBHOOK, BotSettings
 from kassa.services.context import Context
 from kassa.services.shops import shops
 
@@ -56,6 +67,7 @@ class ShopBot:
 
     def __init__(self, ctx: Context, settings: BotSettings, dispatcher: Dispatcher) -> None:
         self.ctx = ctx
+        self.settings = settings
         self.shop_id = settings.shop_id
         self.dispatcher = dispatcher
         token = bot_settings.open_secret(ctx, settings.token)
@@ -76,6 +88,10 @@ class ShopBot:
             if me is None:
                 return
             self.username = me.username or ""
+            if self.settings.mode == WEBHOOK:
+                await self._set_webhook(stop)
+                await self._send(stop)
+                return
             # A webhook left set would make every long poll fail with 409.
             await self._retrying(lambda: self.bot.delete_webhook(drop_pending_updates=False), stop)
             log.info("bot @%s of shop %s: polling", self.username, self.shop_id)
@@ -84,6 +100,17 @@ class ShopBot:
             log.error("bot of shop %s: Telegram refuses its token; this bot stops", self.shop_id)
         finally:
             await self.bot.session.close()
+
+    async def _set_webhook(self, stop: asyncio.Event) -> None:
+        url = webhooks.url(self.ctx, self.shop_id)
+        secret = webhooks.secret(self.ctx, self.settings)
+        allowed = self.dispatcher.resolve_used_update_types()
+
+        async def set_webhook() -> bool:
+            return await self.bot.set_webhook(url, secret_token=secret, allowed_updates=allowed)
+
+        await self._retrying(set_webhook, stop)
+        log.info("bot @%s of shop %s: webhook at %s", self.username, self.shop_id, url)
 
     async def _poll(self, stop: asyncio.Event) -> None:
         offset = await bot_settings.update_offset(self.ctx, shop_id=self.shop_id)

@@ -20,6 +20,9 @@ import time
 
 from kassa.services import idempotency
 from kassa.services.bot import activation as bot_activation
+from kassa.services.bot import alerts as bot_alerts
+from kassa.services.bot import reminders as bot_reminders
+from kassa.services.bot import webhooks as bot_webhooks
 from kassa.services.context import Context
 from kassa.services.emails import receipts as receipt_emails
 from kassa.services.events import consumers
@@ -44,6 +47,9 @@ JOBS: tuple[Job | Service, ...] = (
     Job("send receipt e-mails", 5.0, receipt_emails.send_due),
     # Its consumer (registered on import) queues the provisioning this job does.
     Job("provision bot subscriptions", 5.0, bot_activation.provision_due),
+    # The bot process sends the messages these two write (`bot_messages`).
+    Job("remind bot subscribers", 60.0, bot_reminders.remind_due),
+    Job("alert bot owners", 60.0, bot_alerts.alert_owners),
     Job("reprocess pending notifications", 10.0, notifications.reprocess_pending),
     # Every 5 s, so that a provider that is polled (Kaspi QR) is asked about as often as it
     # wants, down to that; most rounds find nothing due and write nothing.
@@ -52,6 +58,7 @@ JOBS: tuple[Job | Service, ...] = (
     Job("resume pending refunds", 60.0, refunds.resume_pending),
     Job("prune idempotency keys", 3600.0, idempotency.prune),
     Job("prune rejected notifications", 3600.0, rejected_notifications.prune_rejected),
+    Job("prune bot webhook updates", 3600.0, bot_webhooks.prune),
     *provider_jobs(),
 )
 

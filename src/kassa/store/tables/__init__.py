@@ -8,6 +8,7 @@ from kassa.store.tables.base import (
     metadata,
 )
 from kassa.store.tables.bot import (
+    bot_alerts,
     bot_buyers,
     bot_messages,
     bot_plans,
@@ -17,6 +18,7 @@ from kassa.store.tables.bot import (
     bot_purchases,
     bot_settings,
     bot_subscriptions,
+    bot_webhook_updates,
 )
 from kassa.store.tables.core import (
     ACCEPTED,
@@ -67,6 +69,7 @@ __all__ = [
     "admin_users",
     "api_keys",
     "audit_log",
+    "bot_alerts",
     "bot_buyers",
     "bot_messages",
     "bot_plans",
@@ -76,6 +79,7 @@ __all__ = [
     "bot_purchases",
     "bot_settings",
     "bot_subscriptions",
+    "bot_webhook_updates",
     "change_counters",
     "consumer_failures",
     "consumer_receipts",
