@@ -225,6 +225,22 @@ def test_a_wrong_or_missing_secret_is_refused_and_telegram_retries(
     eventually(lambda: world.bot.deliveries[-1][1] == 200, what="the delivery's answer")
 
 
+def test_a_polled_bot_has_its_webhook_deleted(
+    hub: LiveServer, telegram: TelegramEmulator, bots: BotProcess
+) -> None:
+    bot = telegram.add_bot()
+    set_before = httpx.post(
+        f"{telegram.bot_url(bot)}/setWebhook", json={"url": "https://example.com/old"}
+    )
+    assert set_before.json()["result"] is True
+    world = shop_bot(hub, telegram, bot=bot)
+    bots.polling(world.shop)
+    assert bot.webhook_url == ""
+    user = fresh_user(telegram)
+    telegram.send_text(bot, user, "/start")
+    waiting_for(telegram, bot, user, containing(world.shop.name), what="welcome by polling")
+
+
 def test_kassa_serve_starts_without_aiogram() -> None:
     """The route imports the bot's code when an update comes, not before."""
     script = (

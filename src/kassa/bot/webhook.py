@@ -13,6 +13,7 @@ from typing import Any
 from aiogram import Bot, Dispatcher
 from aiogram.exceptions import TelegramAPIError, TelegramNetworkError
 from aiogram.types import Update
+from pydantic import ValidationError
 
 from kassa.bot import dispatcher as dispatchers
 from kassa.bot.connection import open_bot
@@ -44,7 +45,12 @@ class WebhookBots:
         counts as handled, as in polling (`runner`)."""
         bot, username = await self._bot(ctx, settings)
         shop = await shops.get_shop(ctx, shop_id=settings.shop_id)
-        update = Update.model_validate(document, context={"bot": bot})
+        try:
+            update = Update.model_validate(document, context={"bot": bot})
+        except ValidationError as exc:
+            # Only Telegram knows the secret, and it sends updates: not one to post again.
+            log.error("bot of shop %s: not an update: %s", settings.shop_id, exc)
+            return
         try:
             await _dispatcher().feed_update(bot, update, scope=Scope(ctx, shop, settings, username))
         except Exception:
