@@ -239,6 +239,7 @@ def test_an_alert_is_told_to_each_admin_once_when_it_starts_and_once_when_it_cle
         assert started["params"]["shop"] == shop.name
         assert started["params"]["test"] is True  # the bot sells in test mode
     assert len(_alerts(hub, shop)) == 1
+    assert _alerts(hub, without.shop) == []
     text = RENDERERS[alerts.STARTED](Texts("en"), started["params"]).text
     assert f"{shop.name}: 1 pending payments are past their expiry" in text
     assert "(test mode)" in text
