@@ -12,6 +12,8 @@ arrives, not when `kassa serve` starts.
 
 from __future__ import annotations
 
+import asyncio
+import importlib
 import json
 from typing import TYPE_CHECKING
 
@@ -49,19 +51,23 @@ async def receive(shop: str, request: Request) -> Response:
         return Response(status_code=503, headers={"Retry-After": str(BUSY_RETRY_AFTER)})
     if claimed is Claim.TAKEN:
         # A failure before `handled` leaves the claim to run out: Telegram's retry takes it.
-        await _bots(request).handle(ctx, settings, document)
+        await (await _bots(request)).handle(ctx, settings, document)
         await webhooks.handled(ctx, shop_id=shop, update_id=update_id)
     return Response(status_code=200)
 
 
-def _bots(request: Request) -> WebhookBots:
+async def _bots(request: Request) -> WebhookBots:
     """The app's connections to Telegram, made with the first update (aiogram loads then)."""
     state = request.app.state
     bots: WebhookBots | None = getattr(state, "telegram_bots", None)
     if bots is None:
+        # Seconds of imports, in a thread: the event loop goes on serving everyone else.
+        await asyncio.to_thread(importlib.import_module, "kassa.bot.webhook")
         from kassa.bot.webhook import WebhookBots
 
-        bots = state.telegram_bots = WebhookBots()
+        bots = getattr(state, "telegram_bots", None)  # made by another request meanwhile?
+        if bots is None:
+            bots = state.telegram_bots = WebhookBots()
     return bots
 
 
