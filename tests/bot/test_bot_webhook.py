@@ -18,6 +18,7 @@ import pytest
 from sqlalchemy import func, select
 
 from kassa.services.bot import buyers, reminders
+from kassa.services.bot import settings as bot_settings
 from kassa.services.context import utcnow
 from kassa.store.tables import bot_webhook_updates
 from tests.bot.process import (
@@ -239,6 +240,21 @@ def test_a_polled_bot_has_its_webhook_deleted(
     user = fresh_user(telegram)
     telegram.send_text(bot, user, "/start")
     waiting_for(telegram, bot, user, containing(world.shop.name), what="welcome by polling")
+
+
+def test_a_bot_switched_to_polling_is_polled_and_back_to_webhook(
+    hub: LiveServer, telegram: TelegramEmulator, bots: BotProcess
+) -> None:
+    world = webhook_bot(hub, telegram, bots)
+    url = world.bot.webhook_url
+    hub.call(bot_settings.configure(hub.ctx, shop=world.shop, changes={"mode": "polling"}))
+    eventually(lambda: world.bot.webhook_url == "", what="the webhook deleted")
+    user = fresh_user(telegram)
+    telegram.send_text(world.bot, user, "/start")
+    waiting_for(telegram, world.bot, user, containing(world.shop.name), what="welcome by polling")
+    assert world.bot.deliveries == []
+    hub.call(bot_settings.configure(hub.ctx, shop=world.shop, changes={"mode": "webhook"}))
+    eventually(lambda: world.bot.webhook_url == url, what="the webhook set again")
 
 
 def test_kassa_serve_starts_without_aiogram() -> None:

@@ -14,8 +14,7 @@ A bot in webhook mode (`mode=webhook`) is not polled: its webhook is set instead
 (`setWebhook` to `KASSA_PUBLIC_URL/telegram/{shop}` with its secret and the update types the
 dispatcher uses), `kassa serve` receives its updates (`kassa.bot.webhook`), and this process
 still sends its outbox. A polled bot's webhook is deleted first, as a webhook left set makes
-every long poll fail. A bot's mode is read when it starts: after changing it, restart
-`kassa bot`.
+every long poll fail. A bot whose mode changes is started again in its new mode (`run`).
 """
 
 from __future__ import annotations
@@ -24,6 +23,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import TypeVar
 
 from aiogram import Bot, Dispatcher
@@ -185,30 +185,49 @@ async def _wait(stop: asyncio.Event, seconds: float) -> None:
         await asyncio.wait_for(stop.wait(), seconds)
 
 
+@dataclass(frozen=True, slots=True)
+class _Running:
+    """A bot's task, the mode it runs in, and the event that stops it alone."""
+
+    task: asyncio.Task[None]
+    mode: str
+    stop: asyncio.Event
+
+
 async def run(ctx: Context, stop: asyncio.Event, *, shop_ids: list[str] | None = None) -> None:
     """Run the bots of `shop_ids` (every configured shop's by default) until `stop` is set.
 
     Bots configured while this runs (`kassa bot configure`) are started within
-    `DISCOVERY_SECONDS`; a bot that stopped (its token refused) is not started again until
-    the process is.
+    `DISCOVERY_SECONDS`, and so is a bot switched between polling and webhook mode, stopped
+    (its update in hand finished) and started again in its new mode; a bot that stopped (its
+    token refused) is not started again until the process is, or its mode changes.
     """
     dispatcher = dispatchers.build()
-    running: dict[str, asyncio.Task[None]] = {}
+    running: dict[str, _Running] = {}
     warned = False
     try:
         while not stop.is_set():
             for settings in await bot_settings.configured(ctx):
-                chosen = shop_ids is None or settings.shop_id in shop_ids
-                if chosen and settings.shop_id not in running:
-                    bot = ShopBot(ctx, settings, dispatcher)
-                    running[settings.shop_id] = task = asyncio.create_task(bot.run(stop))
+                if shop_ids is not None and settings.shop_id not in shop_ids:
+                    continue
+                current = running.get(settings.shop_id)
+                if current is not None and current.mode != settings.mode:
+                    current.stop.set()
+                    await asyncio.gather(current.task, return_exceptions=True)
+                    current = None
+                if current is None:
+                    own = asyncio.Event()
+                    task = asyncio.create_task(ShopBot(ctx, settings, dispatcher).run(own))
                     task.add_done_callback(_log_failure)
+                    running[settings.shop_id] = _Running(task, settings.mode, own)
             if not running and not warned:
                 log.warning("no shop has a bot to run yet (kassa bot configure SHOP token=…)")
                 warned = True
             await _wait(stop, DISCOVERY_SECONDS)
     finally:
-        await asyncio.gather(*running.values(), return_exceptions=True)
+        for each in running.values():
+            each.stop.set()
+        await asyncio.gather(*(each.task for each in running.values()), return_exceptions=True)
 
 
 def _log_failure(task: asyncio.Task[None]) -> None:
