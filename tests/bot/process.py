@@ -73,7 +73,8 @@ class BotProcess:
             def started(line: str = line) -> bool:
                 return line in self.text
 
-            eventually(started, what=f"polling:\n{self.text}")
+            # A start takes seconds (aiogram's import, the schema check), more on a busy machine.
+            eventually(started, what=f"polling:\n{self.text}", timeout=60)
         return self
 
     def stop(self) -> int:
@@ -112,16 +113,19 @@ class ShopBot:
     bot: Bot
 
 
-def shop_bot(hub: LiveServer, telegram: TelegramEmulator, **changes: str) -> ShopBot:
-    """A new shop (sandbox, test mode) with a bot in the emulator's test environment."""
-    bot = telegram.add_bot()
+def shop_bot(
+    hub: LiveServer, telegram: TelegramEmulator, *, bot: Bot | None = None, **changes: str
+) -> ShopBot:
+    """A new shop (sandbox, test mode) with a bot in the emulator's test environment (a new
+    one, or `bot`)."""
+    bot = bot or telegram.add_bot()
     shop = make_shop(hub).shop
     settings = {"token": bot.token, "server": "test", "link_text": "Write to @support", **changes}
     hub.call(bot_settings.configure(hub.ctx, shop=shop, changes=settings))
     return ShopBot(shop, bot)
 
 
-def eventually(check: Callable[[], bool], *, what: str, timeout: float = 20) -> None:
+def eventually(check: Callable[[], bool], *, what: str, timeout: float = 30) -> None:
     deadline = time.monotonic() + timeout
     while not check():
         assert time.monotonic() < deadline, f"waited {timeout} s for {what}"

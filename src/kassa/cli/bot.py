@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -27,7 +28,7 @@ from kassa.cli.output import (
 from kassa.cli.signals import stop_on_signals
 from kassa.config import Settings
 from kassa.domain.money import from_decimal
-from kassa.services.bot import activation, plans, promos
+from kassa.services.bot import activation, imports, plans, promos
 from kassa.services.bot import settings as bot_settings
 from kassa.services.context import Context
 from kassa.services.shops import shops
@@ -49,7 +50,8 @@ def bots(
     ] = None,
 ) -> None:
     """Run every configured shop's bot (or those of --shop) until SIGTERM or Ctrl-C: long
-    polling from each bot's stored update offset, and the messages due to its buyers."""
+    polling from each bot's stored update offset (or, for a bot in webhook mode, setting its
+    webhook to KASSA_PUBLIC_URL/telegram/SHOP_ID), and the messages due to its buyers."""
     if typer_ctx.invoked_subcommand is not None:
         return
     settings = Settings()
@@ -96,9 +98,11 @@ def configure(
         list[str],
         typer.Argument(
             help="key=value: token=, admins=, test=true|false, panel=marzban|remnawave|none, "
-            "panel_version=2|3, panel_url=, panel_token= [panel_api_key=] | panel_user= "
+            "panel_version=2|3 (empty: asked of the panel), panel_url=, panel_token= "
+            "[panel_api_key=] | panel_user= "
             "panel_password=, panel_squads=, panel_proxies=, "
-            "language=ru|en, link_text= (the access text without a panel), trial_days="
+            "language=ru|en, link_text= (the access text without a panel), trial_days=, "
+            "mode=polling|webhook (webhook: Telegram posts to kassa serve's /telegram/SHOP_ID)"
         ),
     ],
     as_json: JsonOption = False,
@@ -220,7 +224,7 @@ def add_promo(
     """A promo code: --days extra or --percent off, one use per buyer."""
     valid_until = until.replace(tzinfo=UTC) if until is not None else None
 
-    async def work(ctx: Context) -> promos.Promo:
+    async def work(ctx: Context) -> promos.PromoCode:
         found = await shops.get_shop(ctx, name=shop)
         return await promos.add(
             ctx,
@@ -235,6 +239,52 @@ def add_promo(
     promo = run(work)
     gives = f"{promo.days} extra days" if promo.days else f"{promo.percent}% off"
     console.print(f"Promo code [bold]{promo.code}[/]: {gives}")
+
+
+@app.command("import")
+def import_customers(
+    shop: str,
+    file: Annotated[
+        Path, typer.Argument(exists=True, dir_okay=False, help="CSV, UTF-8.", show_default=False)
+    ],
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Check and count, change nothing.")
+    ] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Move a running bot's customers over: buyers and their subscriptions' end dates from a
+    CSV of telegram_id,name,ends_at[,panel_username][,language] (ISO dates, UTC). All or
+    nothing; importing the same file again changes nothing. See docs/bot.md."""
+    try:
+        text = file.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise fail(f"{file} is not UTF-8 text") from None
+
+    async def work(ctx: Context) -> imports.Outcome:
+        found = await shops.get_shop(ctx, name=shop)
+        return await imports.apply(
+            ctx, shop_id=found.id, customers=imports.read(text), dry_run=dry_run
+        )
+
+    outcome = run(work)
+    counts = {
+        "lines": outcome.lines,
+        "buyers_created": outcome.buyers_created,
+        "subscriptions_created": outcome.subscriptions_created,
+        "subscriptions_moved": outcome.subscriptions_moved,
+        "panel_users_linked": outcome.panel_users_linked,
+        "unchanged": outcome.unchanged,
+    }
+    if as_json:
+        print_json({**counts, "dry_run": outcome.dry_run})
+        return
+    verb = "would import" if dry_run else "imported"
+    console.print(
+        f"{outcome.lines} customers {verb}: {outcome.buyers_created} new buyers, "
+        f"{outcome.subscriptions_created} new subscriptions, {outcome.subscriptions_moved} "
+        f"moved to a later end, {outcome.panel_users_linked} panel users linked, "
+        f"{outcome.unchanged} unchanged" + (" (dry run: nothing was changed)" if dry_run else "")
+    )
 
 
 @app.command()

@@ -30,6 +30,7 @@ from kassa.web.middleware import BodyLimit, RejectNul, RequestMetrics, SecurityH
 from kassa.web.ratelimit import RateLimiter
 from kassa.web.routes import (
     analytics,
+    bot,
     events,
     health,
     hooks,
@@ -39,8 +40,10 @@ from kassa.web.routes import (
     public_files,
     refunds,
     sandbox,
+    telegram,
     webhook_endpoints,
 )
+from kassa.web.routes import club as club_routes
 from kassa.web.routes import terminals as terminal_routes
 from kassa.web.templating import Pages
 
@@ -109,6 +112,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             stop.set()
             if loop_task is not None:
                 await loop_task
+            await telegram.close(app)
             await ctx.close()
 
     app = FastAPI(
@@ -148,10 +152,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         analytics,
         webhook_endpoints,
         terminal_routes,
+        club_routes,
         providers,
+        bot,
         health,
         pay,
         public_files,
+        telegram,
     ):
         app.include_router(module.router)
     sandbox.install(app)

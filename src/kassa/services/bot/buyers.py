@@ -52,6 +52,11 @@ def as_buyer(row: object) -> Buyer:
     )
 
 
+def new_referral_code() -> str:
+    """What follows `ref_` in a new buyer's invitation link."""
+    return secrets.token_urlsafe(9)
+
+
 async def register(
     ctx: Context,
     *,
@@ -89,7 +94,7 @@ async def register(
                 "telegram_id": telegram_id,
                 "name": name[:255],
                 "language": language,
-                "referral_code": secrets.token_urlsafe(9),
+                "referral_code": new_referral_code(),
                 "invited_by": inviter,
                 "created_at": ctx.clock(),
             },

@@ -1,17 +1,23 @@
 """A shop's bot settings (`kassa bot configure`): its token and panel secrets sealed as
-provider credentials are, write-only, and never shown but masked."""
+provider credentials are, write-only, and never shown but masked.
+
+A bot gets its updates by long polling (`mode=polling`, the default) or by Telegram's posts to
+`kassa serve`'s `/telegram/{shop}` (`mode=webhook`); the secret Telegram sends back with each
+post is made by Kassa the first time the bot is set to webhook mode, sealed, and never shown."""
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import RowMapping, or_, select, update
 
-from kassa.domain import NotFound, ParameterInvalid, Shop
+from kassa.domain import NotFound, ParameterInvalid, PermissionDenied, Shop
 from kassa.services import encryption
 from kassa.services.bot import plans
+from kassa.services.callers import Caller
 from kassa.services.context import Context
 from kassa.store.tables import bot_settings
 
@@ -22,11 +28,31 @@ LANGUAGES = ("ru", "en")
 #: docs/panels.md.)
 PANEL_FIELDS = ("panel_url", "panel_user", "panel_version", "panel_squads", "panel_proxies")
 PANEL_SECRETS = ("panel_token", "panel_password", "panel_api_key")
+#: Remnawave's major version as Kassa asked it of the panel (`GET /api/system/metadata`) when
+#: `panel_version` is not given: kept beside the panel's settings, not set by `configure`,
+#: and forgotten when `panel`, `panel_url` or `panel_version` change (asked again then).
+DETECTED_VERSION = "panel_version_detected"
 #: What `configure` takes, besides the panel's fields.
-FIELDS = ("token", "admins", "test", "server", "panel", "language", "link_text", "trial_days")
+FIELDS = (
+    "token",
+    "admins",
+    "test",
+    "server",
+    "panel",
+    "language",
+    "link_text",
+    "trial_days",
+    "balance",
+    "mode",
+)
 #: Telegram's production servers, or its test environment (a bot made with the test
 #: environment's @BotFather; Stars there cost nothing).
 SERVERS = ("production", "test")
+#: How the bot gets its updates (see the module's docstring).
+MODES = ("polling", "webhook")
+POLLING, WEBHOOK = MODES
+#: The settings that are one of a few values.
+CHOICES = {"server": SERVERS, "mode": MODES, "panel": PANELS, "language": LANGUAGES}
 MASK = "••••••"
 
 
@@ -44,6 +70,11 @@ class BotSettings:
     link_text: str | None
     trial_days: int
     server: str = "production"
+    #: Whether buyers have an internal balance to top up and renew from.
+    balance: bool = False
+    mode: str = POLLING
+    #: Sealed; set once the bot was first put in webhook mode.
+    webhook_secret: str | None = None
 
     @property
     def test_server(self) -> bool:
@@ -61,11 +92,13 @@ class BotSettings:
             "admins": list(self.admins),
             "test": self.test,
             "server": self.server,
+            "mode": self.mode,
             "panel": self.panel,
             **panel,
             "language": self.language,
             "link_text": self.link_text,
             "trial_days": self.trial_days,
+            "balance": self.balance,
         }
 
 
@@ -89,9 +122,9 @@ def _admins(value: str) -> tuple[int, ...]:
         raise ParameterInvalid("admins are Telegram ids, comma-separated", param="admins") from None
 
 
-def _flag(value: str) -> bool:
+def _flag(name: str, value: str) -> bool:
     if value.lower() not in ("true", "false"):
-        raise ParameterInvalid("test is true or false", param="test")
+        raise ParameterInvalid(f"{name} is true or false", param=name)
     return value.lower() == "true"
 
 
@@ -104,16 +137,15 @@ def _checked(changes: Mapping[str, str]) -> dict[str, Any]:
     for name, value in changes.items():
         if name == "admins":
             values["admins"] = ",".join(str(each) for each in _admins(value))
-        elif name == "test":
-            values["test"] = _flag(value)
-        elif name == "server" and value not in SERVERS:
-            raise ParameterInvalid("server is production or test", param="server")
-        elif name == "panel" and value not in PANELS:
-            raise ParameterInvalid(f"panel is one of {', '.join(PANELS)}", param="panel")
-        elif name == "language" and value not in LANGUAGES:
-            raise ParameterInvalid("language is ru or en", param="language")
-        elif name == "panel_version" and value not in ("2", "3"):
-            raise ParameterInvalid("panel_version is 2 or 3", param="panel_version")
+        elif name in ("test", "balance"):
+            values[name] = _flag(name, value)
+        elif name in CHOICES and value not in CHOICES[name]:
+            choices = ", ".join(CHOICES[name])
+            raise ParameterInvalid(f"{name} is one of {choices}", param=name)
+        elif name == "panel_version" and value not in ("2", "3", ""):
+            raise ParameterInvalid(
+                "panel_version is 2 or 3 (empty: ask the panel)", param="panel_version"
+            )
         elif name == "trial_days":
             if not value.isdigit() or int(value) > 365:
                 raise ParameterInvalid("trial_days is 0-365 (0: no trial)", param="trial_days")
@@ -139,6 +171,9 @@ async def configure(ctx: Context, *, shop: Shop, changes: Mapping[str, str]) -> 
         seal = await encryption.sealer(ctx, conn)
         if "token" in values:
             values["token"] = seal(values["token"])
+        # Telegram's secret_token: 1-256 characters of A-Z, a-z, 0-9, _ and -.
+        wanted = values.get("mode") == WEBHOOK
+        webhook_secret = seal(secrets.token_urlsafe(32)) if wanted else None
         sealed = {
             name: seal(value) if name in PANEL_SECRETS else value
             for name, value in panel_changes.items()
@@ -155,6 +190,7 @@ async def configure(ctx: Context, *, shop: Shop, changes: Mapping[str, str]) -> 
                 bot_settings.insert().values(
                     shop_id=shop.id,
                     panel_settings=sealed,
+                    webhook_secret=webhook_secret,
                     created_at=now,
                     updated_at=now,
                     **values,
@@ -162,16 +198,54 @@ async def configure(ctx: Context, *, shop: Shop, changes: Mapping[str, str]) -> 
             )
             await plans.seed(conn, shop_id=shop.id, now=now)
         else:
+            kept = dict(current["panel_settings"])
+            if _elsewhere(current, values, kept, panel_changes):
+                kept.pop(DETECTED_VERSION, None)
+            if webhook_secret is not None and current["webhook_secret"] is None:
+                values["webhook_secret"] = webhook_secret
             await conn.execute(
                 update(bot_settings)
                 .where(bot_settings.c.shop_id == shop.id)
-                .values(
-                    panel_settings={**current["panel_settings"], **sealed},
-                    updated_at=now,
-                    **values,
-                )
+                .values(panel_settings={**kept, **sealed}, updated_at=now, **values)
             )
     return await get(ctx, shop_id=shop.id)
+
+
+def _elsewhere(
+    current: RowMapping,
+    values: Mapping[str, Any],
+    panel_settings: Mapping[str, str],
+    panel_changes: Mapping[str, str],
+) -> bool:
+    """Whether `configure` changes which panel the bot is on, or its given version: the
+    version detected before may not be this panel's any more."""
+    return (
+        values.get("panel", current["panel"]) != current["panel"]
+        or panel_changes.get("panel_url", panel_settings.get("panel_url"))
+        != panel_settings.get("panel_url")
+        or "panel_version" in panel_changes
+    )
+
+
+async def remember_version(ctx: Context, *, shop_id: str, panel_url: str, version: str) -> bool:
+    """Keep the major version detected on the panel at `panel_url`, unless the bot has been
+    moved to another panel meanwhile (its `panel_url` changed). Returns whether it was kept."""
+    async with ctx.db.write() as conn:
+        row = (
+            await conn.execute(
+                select(bot_settings.c.panel_settings)
+                .where(bot_settings.c.shop_id == shop_id)
+                .with_for_update()
+            )
+        ).first()
+        if row is None or row.panel_settings.get("panel_url") != panel_url:
+            return False
+        await conn.execute(
+            update(bot_settings)
+            .where(bot_settings.c.shop_id == shop_id)
+            .values(panel_settings={**row.panel_settings, DETECTED_VERSION: version})
+        )
+    return True
 
 
 async def find(ctx: Context, *, shop_id: str) -> BotSettings | None:
@@ -199,6 +273,9 @@ def _settings(row: RowMapping) -> BotSettings:
         link_text=row["link_text"],
         trial_days=row["trial_days"],
         server=row["server"],
+        balance=row["balance"],
+        mode=row["mode"],
+        webhook_secret=row["webhook_secret"],
     )
 
 
@@ -242,3 +319,17 @@ async def confirm_updates(ctx: Context, *, shop_id: str, below: int) -> None:
             )
             .values(update_offset=below)
         )
+
+
+async def check_may_change(ctx: Context, *, caller: Caller) -> BotSettings:
+    """The caller's shop's bot settings, if the caller may change its plans and promo codes
+    (`NotFound` if it has no bot). They are the shop's, in both modes, so a key of either
+    mode may read them; but once the bot is live, what they sell is real: a test key may no
+    longer change them (`PermissionDenied`, code `live_key_required`)."""
+    found = await get(ctx, shop_id=caller.own_shop.id)
+    if caller.test and not found.test:
+        raise PermissionDenied(
+            "The shop's bot is live (test=false): change its plans and promo codes with a live key",
+            code="live_key_required",
+        )
+    return found

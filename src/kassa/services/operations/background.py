@@ -7,7 +7,7 @@ It sends merchant webhooks (a service, woken as soon as events commit), runs the
 consumers, re-applies notifications stored as pending, re-checks open payments with their
 provider (reconciliation), settles payments past their expiry, resumes refunds whose provider
 never answered, sends customers their receipt e-mails, provisions bot subscriptions on
-their VPN panel, and forgets Idempotency-Keys and
+their VPN panel, credits clubs' online top-ups (a consumer), and forgets Idempotency-Keys and
 rejected notifications past their lifetime.
 """
 
@@ -20,6 +20,12 @@ import time
 
 from kassa.services import idempotency
 from kassa.services.bot import activation as bot_activation
+from kassa.services.bot import alerts as bot_alerts
+from kassa.services.bot import reminders as bot_reminders
+from kassa.services.bot import webhooks as bot_webhooks
+
+# Registers its event consumer (`club-topups`), which the consumers' job runs.
+from kassa.services.club import topups as club_topups  # noqa: F401
 from kassa.services.context import Context
 from kassa.services.emails import receipts as receipt_emails
 from kassa.services.events import consumers
@@ -43,7 +49,12 @@ JOBS: tuple[Job | Service, ...] = (
     # Its consumer (registered on import) writes the e-mails this job sends.
     Job("send receipt e-mails", 5.0, receipt_emails.send_due),
     # Its consumer (registered on import) queues the provisioning this job does.
-    Job("provision bot subscriptions", 5.0, bot_activation.provision_due),
+    # Every second, as the consumers: a buyer who has paid waits for their link; a round
+    # with nothing due is one read.
+    Job("provision bot subscriptions", 1.0, bot_activation.provision_due),
+    # The bot process sends the messages these two write (`bot_messages`).
+    Job("remind bot subscribers", 60.0, bot_reminders.remind_due),
+    Job("alert bot owners", 60.0, bot_alerts.alert_owners),
     Job("reprocess pending notifications", 10.0, notifications.reprocess_pending),
     # Every 5 s, so that a provider that is polled (Kaspi QR) is asked about as often as it
     # wants, down to that; most rounds find nothing due and write nothing.
@@ -52,6 +63,7 @@ JOBS: tuple[Job | Service, ...] = (
     Job("resume pending refunds", 60.0, refunds.resume_pending),
     Job("prune idempotency keys", 3600.0, idempotency.prune),
     Job("prune rejected notifications", 3600.0, rejected_notifications.prune_rejected),
+    Job("prune bot webhook updates", 3600.0, bot_webhooks.prune),
     *provider_jobs(),
 )
 

@@ -46,6 +46,12 @@ bot_settings = Table(
     Column("server", String(16), nullable=False, server_default="production"),
     #: The next update to ask Telegram for: every update below it has been handled.
     Column("update_offset", BigInteger),
+    #: Whether buyers have an internal balance (top up, renew from it).
+    Column("balance", Boolean, nullable=False, server_default=text("false")),
+    #: polling (`kassa bot` asks Telegram), or webhook (Telegram posts to `/telegram/{shop}`).
+    Column("mode", String(16), nullable=False, server_default="polling"),
+    #: The sealed secret Telegram sends back in `X-Telegram-Bot-Api-Secret-Token` (webhook).
+    Column("webhook_secret", Text),
     Column("created_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
 )
@@ -101,18 +107,26 @@ bot_subscriptions = Table(
     #: trial or paid (expired is `ends_at` in the past).
     Column("status", String(16), nullable=False),
     Column("panel_user_id", String(255)),
+    #: The panel user's name when it is not `tg_<telegram id>` (a customer moved over from a
+    #: running bot with `kassa bot import`): provisioning extends that user.
+    Column("panel_username", String(64)),
     Column("link", Text),
     Column("updated_at", UtcDateTime, nullable=False),
+    #: For the reminders (`kassa.services.bot.reminders`): the subscriptions ending soon.
+    Index("ix_bot_subscriptions_ends_at", "ends_at"),
 )
 
-#: A plan bought with a payment: the end it gave is computed once, when the payment succeeds.
+#: A plan bought with a payment (the end it gave is computed once, when the payment
+#: succeeds), or a top-up of the buyer's balance (credited once, then).
 bot_purchases = Table(
     "bot_purchases",
     metadata,
     Column("id", String(ID), primary_key=True),
     Column("shop_id", String(ID), ForeignKey("shops.id"), nullable=False),
     Column("buyer_id", String(ID), ForeignKey("bot_buyers.id"), nullable=False, index=True),
-    Column("plan_id", String(ID), ForeignKey("bot_plans.id"), nullable=False),
+    #: plan, or topup (no plan, no days).
+    Column("kind", String(16), nullable=False, server_default="plan"),
+    Column("plan_id", String(ID), ForeignKey("bot_plans.id")),
     #: Written before the payment is created (its id is chosen here), hence no foreign key.
     Column("payment_id", String(ID), nullable=False, unique=True),
     Column("promo_id", String(ID), ForeignKey("bot_promo_codes.id")),
@@ -153,6 +167,25 @@ bot_promo_uses = Table(
     Column("used_at", UtcDateTime, nullable=False),
 )
 
+#: A buyer's internal balance (`balance=true`): entries are only ever added, never changed,
+#: and the balance is their sum, in kopecks. A credit is a top-up paid (keyed by its
+#: purchase), a debit a renewal from the balance (keyed by the tap that asked for it).
+bot_balance_entries = Table(
+    "bot_balance_entries",
+    metadata,
+    #: `topup:<purchase id>`, `renew:<buyer id>:<key>`: one entry per cause.
+    Column("id", String(160), primary_key=True),
+    Column("shop_id", String(ID), ForeignKey("shops.id"), nullable=False),
+    Column("buyer_id", String(ID), ForeignKey("bot_buyers.id"), nullable=False, index=True),
+    #: Kopecks: positive for a credit, negative for a debit.
+    Column("amount", BigInteger, nullable=False),
+    #: topup or renew.
+    Column("reason", String(16), nullable=False),
+    Column("purchase_id", String(ID), ForeignKey("bot_purchases.id")),
+    Column("plan_id", String(ID), ForeignKey("bot_plans.id")),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
 #: Panel provisioning to do: the subscription's end changed (`reason`: a purchase, a trial,
 #: a promo, a referral bonus). The job sends the subscription's end as it is then.
 bot_provisioning = Table(
@@ -181,13 +214,42 @@ bot_messages = Table(
     Column("id", String(160), primary_key=True),
     Column("shop_id", String(ID), ForeignKey("shops.id"), nullable=False),
     Column("telegram_id", BigInteger, nullable=False),
-    #: access (the link), delayed (activation on its way).
+    #: access (the link), delayed (activation on its way), the reminders (`ends_in_3d`,
+    #: `ends_in_1d`, `expired`), the owners' alerts (`alert`, `alert_cleared`).
     Column("kind", String(16), nullable=False),
     #: What the bot renders into the buyer's language (link, ends_at).
     Column("params", Document, nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
     Column("sent_at", UtcDateTime),
     Index("ix_bot_messages_unsent", "shop_id", "sent_at"),
+)
+
+#: The owners' alerts that are on: one row per shop and condition (`kassa.services.bot.alerts`),
+#: made when the condition starts and deleted when it clears, each with its messages.
+bot_alerts = Table(
+    "bot_alerts",
+    metadata,
+    Column("id", String(ID), primary_key=True),
+    Column("shop_id", String(ID), ForeignKey("shops.id"), nullable=False),
+    #: `<kind>` or `<kind>:<what>` (an endpoint's or terminal's id).
+    Column("condition", String(128), nullable=False),
+    #: What the start message said (the figures when it started).
+    Column("params", Document, nullable=False),
+    Column("started_at", UtcDateTime, nullable=False),
+    UniqueConstraint("shop_id", "condition"),
+)
+
+#: Updates Telegram posted to a webhook-mode bot (`/telegram/{shop}`): each is handled once,
+#: by whoever claims it (a retry while the claim's lease runs is answered 503 and retried).
+bot_webhook_updates = Table(
+    "bot_webhook_updates",
+    metadata,
+    Column("shop_id", String(ID), ForeignKey("shops.id"), primary_key=True),
+    Column("update_id", BigInteger, primary_key=True, autoincrement=False),
+    #: Until when the claim holds while it is handled; null once handled.
+    Column("claimed_until", UtcDateTime),
+    Column("received_at", UtcDateTime, nullable=False),
+    Index("ix_bot_webhook_updates_received", "received_at"),
 )
 
 #: A message the shop's owner sends from the bot (`/broadcast`) to an audience of its buyers:

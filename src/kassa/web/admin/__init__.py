@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from kassa.web.admin import (
     actions,
     audit,
+    bot,
     broadcasts,
     dashboard,
     inbox,
@@ -48,6 +49,7 @@ def install(app: FastAPI) -> None:
         inbox.router,
         webhooks.router,
         shops.router,
+        bot.router,
         terminals.router,
         broadcasts.router,
     ):

@@ -1,7 +1,7 @@
 """the bot's broadcasts and their recipients (issue 18, the owner's commands)
 
 Revision ID: 0023_bot_broadcasts
-Revises: 0021_bot_updates
+Revises: 0027_bot_alerts
 Create Date: 2026-12-06
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import kassa.store.types
 
 revision: str = "0023_bot_broadcasts"
-down_revision: str | None = "0021_bot_updates"
+down_revision: str | None = "0027_bot_alerts"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
