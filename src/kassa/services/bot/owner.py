@@ -7,18 +7,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 
-from sqlalchemy import ColumnElement, and_, exists, func, or_, select
+from sqlalchemy import and_, exists, func, select
 
 from kassa.domain import NotFound, Payment
-from kassa.services.bot import buyers, purchases
+from kassa.services.bot import buyers, lookup, purchases
 from kassa.services.bot.buyers import Buyer
 from kassa.services.callers import Caller
 from kassa.services.context import Context
 from kassa.services.payments import lifecycle
 from kassa.store.tables import bot_buyers, bot_plans, bot_purchases, bot_subscriptions
 
-#: A Telegram id is a 64-bit integer.
-MAX_TELEGRAM_ID = 2**63 - 1
 #: How many of a buyer's purchases `/find` shows, newest first.
 RECENT_PURCHASES = 5
 #: How many buyers a name may match before `/find` asks for more of it.
@@ -96,18 +94,6 @@ class FoundPayment:
     buyer: Buyer | None
 
 
-def _buyer_conditions(query: str) -> ColumnElement[bool]:
-    """Buyers a query names: a Telegram id, a referral code (`ref_…` too), or `@name`
-    (Kassa keeps the name Telegram gave at `/start`, not the @username: a name containing
-    it, ignoring case, on SQLite for Latin letters only)."""
-    if query.startswith("@"):
-        return bot_buyers.c.name.icontains(query[1:], autoescape=True)
-    conditions = [bot_buyers.c.referral_code == query.removeprefix("ref_")]
-    if query.isdigit() and int(query) <= MAX_TELEGRAM_ID:
-        conditions.append(bot_buyers.c.telegram_id == int(query))
-    return or_(*conditions)
-
-
 async def find(ctx: Context, *, caller: Caller, query: str) -> list[FoundBuyer | FoundPayment]:
     """What `query` names in the caller's shop: a payment by its id, or buyers by Telegram id,
     referral code or name (at most `MAX_MATCHES`); `NotFound` when nothing is."""
@@ -121,7 +107,7 @@ async def find(ctx: Context, *, caller: Caller, query: str) -> list[FoundBuyer |
     select_buyers = (
         select(bot_buyers, bot_subscriptions.c.ends_at, bot_subscriptions.c.status.label("kind"))
         .outerjoin(bot_subscriptions, bot_subscriptions.c.buyer_id == bot_buyers.c.id)
-        .where(bot_buyers.c.shop_id == shop_id, _buyer_conditions(query))
+        .where(bot_buyers.c.shop_id == shop_id, lookup.matching(query.removeprefix("@")))
         .order_by(bot_buyers.c.created_at.desc())
         .limit(MAX_MATCHES)
     )
