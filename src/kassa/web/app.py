@@ -24,7 +24,7 @@ from kassa.services.gateways import Gateways
 from kassa.services.operations.background import ElectedLoop
 from kassa.services.payments import sandbox_api
 from kassa.store.migrate import alembic_config
-from kassa.web import admin, apidocs, errors, terminals
+from kassa.web import admin, apidocs, club_link, errors, terminals
 from kassa.web.metrics import Metrics
 from kassa.web.middleware import BodyLimit, RejectNul, RequestMetrics, SecurityHeaders
 from kassa.web.ratelimit import RateLimiter
@@ -42,6 +42,7 @@ from kassa.web.routes import (
     webhook_endpoints,
 )
 from kassa.web.routes import club as club_routes
+from kassa.web.routes import club_sessions as club_session_routes
 from kassa.web.routes import terminals as terminal_routes
 from kassa.web.templating import Pages
 
@@ -102,7 +103,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.background = background
         loop_task = asyncio.create_task(background.run(stop)) if background is not None else None
         try:
-            async with terminals.running_hub(app, ctx):
+            async with terminals.running_hub(app, ctx), club_link.running_floor(app, ctx):
                 _freeze_startup_objects()
                 _collect_less_often()
                 yield
@@ -150,6 +151,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         webhook_endpoints,
         terminal_routes,
         club_routes,
+        club_session_routes,
         providers,
         health,
         pay,
@@ -158,6 +160,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(module.router)
     sandbox.install(app)
     terminals.install(app)
+    app.include_router(club_link.router)
     admin.install(app)
     app.include_router(apidocs.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from kassa.domain.devices import Operation
 from kassa.domain.money import format_major
 from kassa.services.club.apps import App, Launch
 from kassa.services.club.clubs import Club, Zone
@@ -15,6 +16,7 @@ from kassa.services.club.ledger import Entry
 from kassa.services.club.packages import Package, PurchasePreview
 from kassa.services.club.pcs import Pc
 from kassa.services.club.pricing import PlayPreview, Tariff
+from kassa.services.club.sessions import Session
 from kassa.services.objects import timestamp
 
 
@@ -155,4 +157,38 @@ def play_preview_object(preview: PlayPreview, club: Club) -> dict[str, Any]:
             }
             for use in preview.plan.uses
         ],
+    }
+
+
+def session_object(session: Session, now: datetime) -> dict[str, Any]:
+    return {
+        "object": "club_session",
+        "id": session.id,
+        "pc": session.pc,
+        "customer": session.login,
+        "state": session.state,
+        "open_ended": session.open_ended,
+        "started_at": timestamp(session.started_at),
+        "paid_until": timestamp(session.paid_until),
+        "seconds_left": session.left(now),
+        "charged_seconds": session.charged_seconds,
+        "lease": session.lease().to_data(),
+        "ended_at": timestamp(session.ended_at),
+        "end_reason": session.end_reason,
+        "agent_ended_at": timestamp(session.agent_ended_at),
+    }
+
+
+def action_object(operation: Operation) -> dict[str, Any]:
+    """A remote action on a PC and whether its agent did it."""
+    return {
+        "object": "club_pc_action",
+        "id": operation.request_id,
+        "pc": operation.device_id,
+        "action": operation.kind,
+        "state": operation.state.value,
+        "body": dict(operation.body),
+        "result": operation.result,
+        "error": None if operation.error is None else operation.error.code,
+        "created_at": timestamp(operation.created_at),
     }

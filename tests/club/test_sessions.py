@@ -1,0 +1,191 @@
+"""Sessions on the server's ledger with a PC's lease, driven by a scripted PC over the real hub
+on loopback (`tests.club.pc`), with the server's clock moved by hand and the floor's rounds
+run by the test (`Floor.round`) rather than waited for."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import datetime, timedelta
+
+import httpx
+import pytest
+
+from kassa.services.club import ledger, pcs, pricing, sessions
+from kassa.services.club.clubs import Club
+from kassa.services.club.floor import Floor
+from kassa.services.context import utcnow
+from tests.club.conftest import customer
+from tests.club.pc import Clock, ScriptedPc
+from tests.live import LiveServer
+
+#: 10 KZT a minute, in tiyn.
+RATE = 1000
+
+
+@pytest.fixture
+def clock(server: LiveServer) -> Iterator[Clock]:
+    """The server's clock, stopped two hours ahead (past any reconnect window) until moved."""
+    original = server.ctx.clock
+    stopped = Clock(utcnow().replace(microsecond=0) + timedelta(hours=2))
+    server.ctx.clock = stopped
+    try:
+        yield stopped
+    finally:
+        server.ctx.clock = original
+
+
+def floor(server: LiveServer) -> Floor:
+    found: Floor = server.app.state.club_floor
+    return found
+
+
+def add_pc(server: LiveServer, club: Club, name: str = "PC-01") -> str:
+    """A PC of the club's Standard zone (which has a rate); its token (issued by the real
+    clock: the hub checks a token's times by it)."""
+
+    async def setup() -> str:
+        await pricing.set_rate(server.ctx, club=club, zone="Standard", per_minute=RATE)
+        real = replace(server.ctx, clock=utcnow)
+        _, token = await pcs.add(real, club=club, name=name, zone="Standard")
+        return token
+
+    return server.call(setup())
+
+
+def when(text: str | None) -> datetime:
+    assert text is not None
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def entries(server: LiveServer, club: Club, login: str) -> list[tuple[str, int, int]]:
+    """The customer's ledger, oldest first, as (kind, amount, seconds)."""
+    found = server.call(ledger.entries(server.ctx, club=club, login=login))
+    return [(each.kind, each.amount, each.seconds) for each in reversed(found)]
+
+
+async def round_of(server: LiveServer) -> None:
+    await asyncio.to_thread(server.call, floor(server).round())
+
+
+def test_a_session_runs_on_its_renewed_lease_until_its_time_is_up(
+    server: LiveServer, club: Club, clock: Clock, api: httpx.Client
+) -> None:
+    token = add_pc(server, club)
+    login = customer(server, club, balance=100_000)
+
+    async def scenario() -> None:
+        pc = await ScriptedPc.connect(server, token)
+        assert pc.welcome["heartbeat_interval"] == 5
+        assert pc.welcome["lease"]["session"] is None
+        assert pc.welcome["offline_policy"] == "lock"
+        answer = await asyncio.to_thread(
+            api.post,
+            f"/v1/club/{club.name}/sessions",
+            json={"pc": "PC-01", "customer": login, "minutes": 10},
+        )
+        assert answer.status_code == 201, answer.text
+        session = answer.json()
+        start = clock.now
+        assert when(session["paid_until"]) == start + timedelta(minutes=10)
+        unlock = await pc.operation("unlock")
+        assert unlock["body"] == {"session": session["id"]}
+
+        first = await pc.heartbeat(session=session["id"])
+        assert first["session"] == session["id"]
+        assert when(first["lease_expires_at"]) == start + timedelta(seconds=club.lease_max)
+        clock.advance(120)
+        second = await pc.heartbeat(session=session["id"])
+        assert when(second["lease_expires_at"]) == start + timedelta(seconds=120 + 300)
+        assert second["seq"] > first["seq"]
+        # The same heartbeat again (a retry after a blip) renews nothing.
+        clock.advance(3)
+        repeated = await pc.heartbeat(seq=pc.seq, session=session["id"])
+        assert repeated == second
+        clock.advance(200)
+        await pc.heartbeat(session=session["id"])
+        clock.advance(200)
+        last = await pc.heartbeat(session=session["id"])
+        assert when(last["lease_expires_at"]) == when(session["paid_until"])
+
+        clock.advance(78)  # past the paid time
+        await round_of(server)
+        ended = await pc.operation("end_session")
+        assert ended["body"] == {"session": session["id"]}
+        after = await pc.heartbeat(session=session["id"], state="locked")
+        assert after["session"] is None
+        await pc.close()
+
+    asyncio.run(scenario())
+    listed = api.get(f"/v1/club/{club.name}/sessions", params={"ended": "true"}).json()["data"]
+    assert [(each["state"], each["end_reason"]) for each in listed] == [("ended", "time_up")]
+    assert when(listed[0]["ended_at"]) == when(listed[0]["paid_until"])
+    assert entries(server, club, login) == [
+        ("topup", 100_000, 0),
+        ("session_charge", -10 * RATE, 0),
+    ]
+
+
+def test_a_pc_that_loses_its_link_plays_to_its_lease_end_and_no_longer(
+    server: LiveServer, club: Club, clock: Clock
+) -> None:
+    token = add_pc(server, club)
+    login = customer(server, club, balance=100_000)
+    session = server.call(
+        sessions.start(server.ctx, club=club, pc="PC-01", login=login, minutes=30, actor="test")
+    )
+    start = clock.now
+
+    async def scenario() -> None:
+        pc = await ScriptedPc.connect(server, token)
+        assert pc.welcome["lease"]["session"] == session.id
+        clock.advance(60)
+        lease = await pc.heartbeat(session=session.id)
+        assert when(lease["lease_expires_at"]) == start + timedelta(seconds=60 + 300)
+        await round_of(server)  # the renewed lease reaches the database
+        await pc.close()  # the link is lost
+
+        clock.advance(20)
+        await round_of(server)
+        assert pc_state(server, club) == ("stale", "active")
+        clock.advance(45)
+        await round_of(server)
+        assert pc_state(server, club) == ("offline", "active")
+        clock.advance(300 - 65 + 3)  # just past the lease's end (and its grace)
+        await round_of(server)
+
+    asyncio.run(scenario())
+    ended = server.call(sessions.list_sessions(server.ctx, club=club, include_ended=True))[0]
+    assert ended.state == "ended"
+    assert ended.end_reason == "lease_expired"
+    assert ended.ended_at == start + timedelta(seconds=360)
+    # Charged 30 minutes; played 6 (to the lease's end); the 24 not played come back.
+    assert entries(server, club, login) == [
+        ("topup", 100_000, 0),
+        ("session_charge", -30 * RATE, 0),
+        ("correction", 24 * RATE, 0),
+    ]
+
+
+def pc_state(server: LiveServer, club: Club) -> tuple[str, str]:
+    """The PC's liveness and its session's state."""
+    from sqlalchemy import select
+
+    from kassa.store.tables import club_pc_states, club_sessions
+
+    async def read() -> tuple[str, str]:
+        async with server.ctx.db.read() as conn:
+            liveness = (
+                await conn.execute(
+                    select(club_pc_states.c.liveness).where(club_pc_states.c.club_id == club.id)
+                )
+            ).scalar_one()
+            state = (
+                await conn.execute(
+                    select(club_sessions.c.state).where(club_sessions.c.club_id == club.id)
+                )
+            ).scalar_one()
+            return liveness, state
+
+    return server.call(read())
