@@ -5,68 +5,15 @@ run by the test (`Floor.round`) rather than waited for."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
-from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import httpx
-import pytest
 
-from kassa.services.club import ledger, pcs, pricing, sessions
+from kassa.services.club import sessions
 from kassa.services.club.clubs import Club
-from kassa.services.club.floor import Floor
-from kassa.services.context import utcnow
 from tests.club.conftest import customer
-from tests.club.pc import Clock, ScriptedPc
+from tests.club.pc import RATE, Clock, ScriptedPc, add_pc, entries, round_of, when
 from tests.live import LiveServer
-
-#: 10 KZT a minute, in tiyn.
-RATE = 1000
-
-
-@pytest.fixture
-def clock(server: LiveServer) -> Iterator[Clock]:
-    """The server's clock, stopped two hours ahead (past any reconnect window) until moved."""
-    original = server.ctx.clock
-    stopped = Clock(utcnow().replace(microsecond=0) + timedelta(hours=2))
-    server.ctx.clock = stopped
-    try:
-        yield stopped
-    finally:
-        server.ctx.clock = original
-
-
-def floor(server: LiveServer) -> Floor:
-    found: Floor = server.app.state.club_floor
-    return found
-
-
-def add_pc(server: LiveServer, club: Club, name: str = "PC-01") -> str:
-    """A PC of the club's Standard zone (which has a rate); its token (issued by the real
-    clock: the hub checks a token's times by it)."""
-
-    async def setup() -> str:
-        await pricing.set_rate(server.ctx, club=club, zone="Standard", per_minute=RATE)
-        real = replace(server.ctx, clock=utcnow)
-        _, token = await pcs.add(real, club=club, name=name, zone="Standard")
-        return token
-
-    return server.call(setup())
-
-
-def when(text: str | None) -> datetime:
-    assert text is not None
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
-
-
-def entries(server: LiveServer, club: Club, login: str) -> list[tuple[str, int, int]]:
-    """The customer's ledger, oldest first, as (kind, amount, seconds)."""
-    found = server.call(ledger.entries(server.ctx, club=club, login=login))
-    return [(each.kind, each.amount, each.seconds) for each in reversed(found)]
-
-
-async def round_of(server: LiveServer) -> None:
-    await asyncio.to_thread(server.call, floor(server).round())
 
 
 def test_a_session_runs_on_its_renewed_lease_until_its_time_is_up(
