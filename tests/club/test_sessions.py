@@ -136,3 +136,24 @@ def pc_state(server: LiveServer, club: Club) -> tuple[str, str]:
             return liveness, state
 
     return server.call(read())
+
+
+def test_the_api_refuses_what_cannot_be_paid_or_is_taken_and_replays_a_retry(
+    server: LiveServer, club: Club, clock: Clock, api: httpx.Client
+) -> None:
+    add_pc(server, club)
+    broke = customer(server, club)
+    rich = customer(server, club, balance=100_000)
+    path = f"/v1/club/{club.name}/sessions"
+    refused = api.post(path, json={"pc": "PC-01", "customer": broke, "minutes": 5})
+    assert (refused.status_code, refused.json()["error"]["code"]) == (402, "insufficient_funds")
+    retry = {"Idempotency-Key": "desk-0001"}
+    body = {"pc": "PC-01", "customer": rich, "minutes": 5}
+    first = api.post(path, json=body, headers=retry)
+    assert first.status_code == 201, first.text
+    assert api.post(path, json=body, headers=retry).json() == first.json()
+    taken = api.post(path, json=body)
+    assert (taken.status_code, taken.json()["error"]["code"]) == (409, "session_exists")
+    missing = api.post(f"/v1/club/{club.name}/sessions/PC-09/end")
+    assert missing.status_code == 404
+    assert entries(server, club, rich)[1:] == [("session_charge", -5 * RATE, 0)]

@@ -628,14 +628,13 @@ def start_session(
 ) -> None:
     """Start LOGIN's session on PC, charged ahead in the fixed order."""
 
-    async def work(ctx: Context, each: Club) -> tuple[sessions.Session, datetime]:
-        started = await sessions.start(
+    async def work(ctx: Context, each: Club) -> sessions.Session:
+        return await sessions.start(
             ctx, club=each, pc=pc, login=login, minutes=minutes, package=package, actor=ACTOR
         )
-        return started, ctx.clock()
 
-    (session, now), _ = _in_club(club, work)
-    _said(session, "started", now)
+    session, _ = _in_club(club, work)
+    _said(session, "started", session.started_at)
 
 
 @sessions_app.command("end")
