@@ -447,11 +447,12 @@ async def _extend_paused(
 
 
 async def auto_extend(ctx: Context, *, club: Club, session: Session) -> Session | None:
-    """Charge an open-ended session its next block when less than a lease of paid time is
-    left (its PC's hub does this while the PC is linked); `None` if the customer cannot pay or
-    nothing was due."""
+    """Charge an open-ended session its next block when less than half a block of paid time
+    is left (its PC's hub does this while the PC is linked); `None` if the customer cannot pay
+    or nothing was due."""
     now = ctx.clock()
-    if not session.open_ended or session.paid_until - now > timedelta(seconds=club.lease_max):
+    due = timedelta(seconds=block_seconds(club) // 2)
+    if not session.open_ended or session.paid_until - now >= due:
         return None
     async with ctx.db.write() as conn:
         current = await _load(conn, session.id)
