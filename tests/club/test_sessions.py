@@ -157,3 +157,28 @@ def test_the_api_refuses_what_cannot_be_paid_or_is_taken_and_replays_a_retry(
     missing = api.post(f"/v1/club/{club.name}/sessions/PC-09/end")
     assert missing.status_code == 404
     assert entries(server, club, rich)[1:] == [("session_charge", -5 * RATE, 0)]
+
+
+def test_a_pc_that_reconnects_carries_on_with_its_lease(
+    server: LiveServer, club: Club, clock: Clock
+) -> None:
+    token = add_pc(server, club)
+    login = customer(server, club, balance=100_000)
+    session = server.call(
+        sessions.start(server.ctx, club=club, pc="PC-01", login=login, minutes=30, actor="test")
+    )
+
+    async def scenario() -> None:
+        old = await ScriptedPc.connect(server, token)
+        await old.heartbeat(session=session.id)
+        new = await ScriptedPc.connect(server, token)  # replaces the older link (4409)
+        await asyncio.sleep(0.2)  # the older link's end is handled
+        new.seq = old.seq
+        clock.advance(5)
+        lease = await new.heartbeat(session=session.id)
+        assert lease["session"] == session.id
+        assert when(lease["lease_expires_at"]) == clock.now + timedelta(minutes=5)
+        await new.close()
+        await old.close()
+
+    asyncio.run(scenario())

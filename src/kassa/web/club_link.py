@@ -61,14 +61,14 @@ async def pc_socket(websocket: WebSocket) -> None:
     floor: Floor = websocket.app.state.club_floor
 
     async def welcome(link: KassaLink, hello: dict[str, Any]) -> dict[str, Any]:
-        return await floor.attach(*link.key)
+        return await floor.attach(*link.key, link)
 
     async def heartbeat(link: KassaLink, data: dict[str, Any]) -> None:
         lease = await floor.heartbeat(*link.key, data)
         await link.send(LEASE, lease.to_data() | {"heartbeat": data.get("seq")})
 
     def detached(link: KassaLink) -> None:
-        floor.detach(*link.key)
+        floor.detach(*link.key, link)
 
     await serve_link(
         websocket,

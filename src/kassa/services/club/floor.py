@@ -70,6 +70,8 @@ class LinkedPc:
     """What the floor keeps of a PC whose link is in this process."""
 
     club: Club
+    #: The link it came on (a newer link of the PC replaces it).
+    link: object = None
     heartbeat_seq: int = 0
     heartbeat_at: datetime | None = None
     reported: Mapping[str, Any] = field(default_factory=dict)
@@ -135,8 +137,8 @@ class Floor:
 
     # Links
 
-    async def attach(self, shop_id: str, device_id: str) -> dict[str, Any]:
-        """A PC's link is here: what its `welcome` says (its club's rules, the heartbeat
+    async def attach(self, shop_id: str, device_id: str, link: object) -> dict[str, Any]:
+        """A PC's `link` is here: what its `welcome` says (its club's rules, the heartbeat
         interval, its lease)."""
         key = (shop_id, device_id)
         now = self.ctx.clock()
@@ -160,7 +162,11 @@ class Floor:
         found = await sessions.live_on(self.ctx, [key])
         # The hello counts as a heartbeat: the PC is heard from now.
         linked = LinkedPc(
-            club, heartbeat_at=now, heard=True, session=found[key][0] if key in found else None
+            club,
+            link=link,
+            heartbeat_at=now,
+            heard=True,
+            session=found[key][0] if key in found else None,
         )
         self.pcs[key] = linked
         return {
@@ -172,17 +178,24 @@ class Floor:
             "lease": linked.lease().to_data(),
         }
 
-    def detach(self, shop_id: str, device_id: str) -> None:
-        """Its link ended; what it last reported is written by the next round."""
-        linked = self.pcs.pop((shop_id, device_id), None)
-        if linked is not None and linked.heard:
-            self._unwritten.append(((shop_id, device_id), linked))
+    def detach(self, shop_id: str, device_id: str, link: object) -> None:
+        """Its `link` ended (unless a newer one has taken over); what it last reported is
+        written by the next round."""
+        key = (shop_id, device_id)
+        linked = self.pcs.get(key)
+        if linked is None or linked.link is not link:
+            return
+        del self.pcs[key]
+        if linked.heard:
+            self._unwritten.append((key, linked))
 
     async def heartbeat(self, shop_id: str, device_id: str, data: Mapping[str, Any]) -> Lease:
         """Accept a PC's heartbeat (once per `seq`) and answer with its lease, renewed if its
         session is active and its lease has not run out."""
         key = (shop_id, device_id)
-        linked = self.pcs[key]
+        linked = self.pcs.get(key)
+        if linked is None:  # its link is being replaced
+            return Lease(None, None, None, 0)
         seq = data.get("seq")
         fresh = isinstance(seq, int) and not isinstance(seq, bool) and seq > linked.heartbeat_seq
         if not fresh and isinstance(seq, int):

@@ -265,6 +265,8 @@ club_sessions = Table(
         postgresql_where=text("state != 'ended'"),
     ),
     Index("ix_club_sessions_club", "club_id", "state"),
+    #: The floor's rounds look for active sessions that have run out.
+    Index("ix_club_sessions_due", "state", "paid_until"),
 )
 
 #: One charge of a session: `seconds` of play from `offset` (seconds after the session's

@@ -73,6 +73,7 @@ def upgrade() -> None:
         postgresql_where=LIVE,
     )
     op.create_index("ix_club_sessions_club", "club_sessions", ["club_id", "state"])
+    op.create_index("ix_club_sessions_due", "club_sessions", ["state", "paid_until"])
     op.create_table(
         "club_session_charges",
         sa.Column("session_id", sa.String(length=40), nullable=False),
@@ -108,6 +109,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table("club_pc_states")
     op.drop_table("club_session_charges")
+    op.drop_index("ix_club_sessions_due", table_name="club_sessions")
     op.drop_index("ix_club_sessions_club", table_name="club_sessions")
     op.drop_index("uq_club_sessions_live_customer", table_name="club_sessions")
     op.drop_index("uq_club_sessions_live_pc", table_name="club_sessions")
