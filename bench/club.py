@@ -139,15 +139,19 @@ def phase_at(t0: float, seconds: float, moment: float) -> int | None:
 class Pcs:
     """Simulated PCs, one WebSocket each, on this process's event loop."""
 
-    def __init__(self, url: str, pcs: dict[str, tuple[str, str]], t0: float, seconds: float):
+    def __init__(self, url: str, pcs: dict[str, tuple[str, str]], seconds: float):
         self.url = url
         self.pcs = pcs
-        self.t0 = t0
+        #: When the first phase starts (set once every PC of every process has its welcome).
+        self.t0 = 0.0
+        self.go = asyncio.Event()
         self.seconds = seconds
         self.connected = 0
         self.failed: list[str] = []
         self.latencies: list[list[float]] = [[] for _ in PHASES]
         self.unanswered = [0 for _ in PHASES]
+        #: Why links ended before the bench did.
+        self.closed: list[str] = []
         self._gate = asyncio.Semaphore(CONNECTS_AT_ONCE)
 
     async def run(self, ready: asyncio.Event) -> None:
@@ -169,6 +173,7 @@ class Pcs:
                     open_timeout=120,
                 )
                 await ws.send(message("hello", agent="bench", version="0"))
+                await ws.recv()  # welcome
             self.connected += 1
         except Exception as exc:
             self.failed.append(f"{name}: {exc!r}")
@@ -181,12 +186,16 @@ class Pcs:
         beating = asyncio.create_task(self._beat(ws, session, sent))
         try:
             await self._read(ws, sent)
+            self.closed.append(f"{name}: closed {ws.close_code} {ws.close_reason}")
+        except Exception as exc:
+            self.closed.append(f"{name}: {exc!r}")
         finally:
             beating.cancel()
 
     async def _beat(
         self, ws: ClientConnection, session: str, sent: dict[int, tuple[float, int]]
     ) -> None:
+        await self.go.wait()
         await asyncio.sleep(random.uniform(0, HEARTBEAT))
         seq = 0
         while True:
@@ -218,17 +227,20 @@ class Pcs:
 
 
 def pcs_process(
-    url: str, share: dict[str, tuple[str, str]], t0: float, seconds: float, pipe: Connection
+    url: str, share: dict[str, tuple[str, str]], seconds: float, pipe: Connection
 ) -> None:
     async def main() -> None:
-        simulated = Pcs(url, share, t0, seconds)
+        simulated = Pcs(url, share, seconds)
         ready = asyncio.Event()
         running = asyncio.create_task(simulated.run(ready))
         await ready.wait()
         pipe.send((simulated.connected, simulated.failed))
-        await asyncio.get_running_loop().run_in_executor(None, pipe.recv)
+        loop = asyncio.get_running_loop()
+        simulated.t0 = await loop.run_in_executor(None, pipe.recv)
+        simulated.go.set()
+        await loop.run_in_executor(None, pipe.recv)
         running.cancel()
-        pipe.send((simulated.latencies, simulated.unanswered))
+        pipe.send((simulated.latencies, simulated.unanswered, simulated.closed))
 
     run_async(main())
 
@@ -256,16 +268,13 @@ class Phase:
 def run(server: Server, found: dict[str, tuple[str, str]], args: argparse.Namespace) -> list[Phase]:
     url = f"ws://127.0.0.1:{server.port}/club/ws"
     names = list(found)
-    # The phases start once every PC is connected and has beaten a few times.
-    connect_allowance = 30 + len(names) / 50
-    t0 = time.time() + connect_allowance
     context = multiprocessing.get_context("spawn")
     pipes, processes = [], []
     for index in range(args.pc_processes):
         share = {name: found[name] for name in names[index :: args.pc_processes]}
         ours, theirs = context.Pipe()
         process = context.Process(
-            target=pcs_process, args=(url, share, t0, args.seconds, theirs), daemon=True
+            target=pcs_process, args=(url, share, args.seconds, theirs), daemon=True
         )
         process.start()
         pipes.append(ours)
@@ -277,8 +286,10 @@ def run(server: Server, found: dict[str, tuple[str, str]], args: argparse.Namesp
         if failed:
             print(f"{len(failed)} PCs failed to connect, e.g. {failed[0]}")
     print(f"PCs connected: {connected}/{len(names)}")
-    if time.time() > t0:
-        print("connecting took longer than the allowance: the first phase is cut short")
+    # The PCs start beating now; the phases start once each has beaten twice.
+    t0 = time.time() + 2 * HEARTBEAT
+    for pipe in pipes:
+        pipe.send(t0)
     cpu: list[float | None] = []
     for index in range(len(PHASES) + 1):
         time.sleep(max(0.0, t0 + index * args.seconds - time.time()))
@@ -289,7 +300,9 @@ def run(server: Server, found: dict[str, tuple[str, str]], args: argparse.Namesp
     for pipe in pipes:
         pipe.send("stop")
     for pipe, process in zip(pipes, processes, strict=True):
-        theirs, missed = pipe.recv()
+        theirs, missed, closed = pipe.recv()
+        if closed:
+            print(f"{len(closed)} links ended early, e.g. {closed[0]}")
         for index in range(len(PHASES)):
             latencies[index] += theirs[index]
             unanswered[index] += missed[index]

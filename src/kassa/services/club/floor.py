@@ -10,16 +10,20 @@ PCs reported are written in one transaction a `ROUND` (a second), so that a thou
 a write a second rather than two hundred; a lease the database has not seen yet is at most a
 round old, and `LEASE_GRACE` covers it.
 
-Every round, in every hub process (what they change is conditional, so two processes doing it
-have one effect):
+In every hub process (what they change is conditional, so two processes doing it have one
+effect):
 
-- the sessions of the PCs linked here are read again (a session started, extended, paused,
-  moved or ended by any process), and an open-ended one is charged its next block while its
-  customer can pay;
-- a session whose paid time has run out ends (`time_up`); with the club's offline policy
-  `lock`, one whose lease ran out (its PC lost the link and locked) ends at the lease's end
-  (`lease_expired`), giving back the rest;
-- PCs not heard from for `STALE_AFTER` are marked stale, for `OFFLINE_AFTER` offline.
+- every round, an open-ended session of a PC linked here is charged its next block when it
+  is due, while its customer can pay;
+- a session changed by any process (started, extended, paused, moved, ended) is read again at
+  once: every such change queues an operation for its PC, whose signal the floor hears
+  (`heard`); every `REFRESH_EVERY` rounds all the linked PCs' sessions are read again, in case
+  a signal was missed;
+- every `WATCH_EVERY` rounds, a session whose paid time has run out ends (`time_up`); with
+  the club's offline policy `lock`, one whose lease ran out (its PC lost the link and locked)
+  ends at the lease's end (`lease_expired`), giving back the rest; PCs not heard from for
+  `STALE_AFTER` are marked stale, for `OFFLINE_AFTER` offline. What ends is recorded at the
+  moment it ran out, however late it is found.
 
 For `RECONNECT_WINDOW` after the process starts it marks no PC and ends no session for a lost
 lease: the active sessions are in the database, and their PCs get that long to come back.
@@ -58,8 +62,13 @@ from kassa.store.tables import club_pc_states, club_pcs, club_sessions, clubs
 
 log = logging.getLogger(__name__)
 
-#: Seconds between the floor's rounds.
+#: Seconds between the floor's rounds …
 ROUND = 1.0
+#: … of which every this many also ends what has run out and marks silent PCs …
+WATCH_EVERY = 5
+#: … and every this many also reads the linked PCs' sessions again, in case a signal of a
+#: change was missed.
+REFRESH_EVERY = 30
 Key = tuple[str, str]
 #: How a lease is sent to a PC linked here, unasked.
 Push = Callable[[Key, Lease], Awaitable[None]]
@@ -128,10 +137,12 @@ class Floor:
                 await self._task
 
     async def _rounds(self) -> None:
+        count = 0
         while True:
             await asyncio.sleep(ROUND)
+            count += 1
             try:
-                await self.round()
+                await self.round(refresh=count % REFRESH_EVERY == 0, watch=count % WATCH_EVERY == 0)
             except Exception:
                 log.exception("the club floor's round failed; trying again")
 
@@ -250,12 +261,18 @@ class Floor:
 
     # Rounds
 
-    async def round(self) -> None:
-        """One round: read the linked PCs' sessions, extend open-ended ones, write heartbeats
-        and leases, then end what has run out and mark silent PCs."""
-        await self.refresh()
+    async def round(self, *, refresh: bool = True, watch: bool = True) -> None:
+        """One round: extend the open-ended sessions due, write heartbeats and leases; with
+        `refresh`, first read the linked PCs' sessions again (a change made by any process
+        also signals it at once: `heard`); with `watch`, then end what has run out and mark
+        silent PCs (what it ends is recorded at the moment it ran out, whenever it is
+        found)."""
+        if refresh:
+            await self.refresh()
+        await self.extend_due()
         await self.write()
-        await self.watch()
+        if watch:
+            await self.watch()
 
     async def refresh(self, keys: list[Key] | None = None) -> None:
         """Read the sessions of the PCs linked here (or of `keys`) again; push a PC its new
@@ -268,9 +285,6 @@ class Floor:
                 continue
             current = found.get(key)
             stored = current[0] if current else None
-            if stored is not None and stored.state == SessionState.ACTIVE:
-                extended = await sessions.auto_extend(self.ctx, club=linked.club, session=stored)
-                stored = extended or stored
             cached = linked.session
             if stored is None:
                 if cached is not None:
@@ -290,6 +304,28 @@ class Floor:
                 lease_at = max(lease_at, cached.lease_expires_at)
             linked.session = replace(stored, lease_seq=seq, lease_expires_at=lease_at)
             await self._push(key, linked.session.lease())
+
+    async def extend_due(self) -> None:
+        """Charge the open-ended sessions of the PCs linked here their next block where it is
+        due (`sessions.auto_extend`), from what the floor holds of them."""
+        now = self.ctx.clock()
+        for key, linked in list(self.pcs.items()):
+            cached = linked.session
+            if (
+                cached is None
+                or not cached.open_ended
+                or cached.state != SessionState.ACTIVE
+                or cached.paid_until - now >= sessions.extend_within(linked.club)
+            ):
+                continue
+            extended = await sessions.auto_extend(self.ctx, club=linked.club, session=cached)
+            if extended is not None and linked.session is cached:
+                linked.session = replace(
+                    extended,
+                    lease_expires_at=cached.lease_expires_at,
+                    lease_seq=max(extended.lease_seq, cached.lease_seq) + 1,
+                )
+                await self._push(key, linked.session.lease())
 
     async def _push(self, key: Key, lease: Lease) -> None:
         if self.push is not None and key in self.pcs:

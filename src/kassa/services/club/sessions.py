@@ -114,6 +114,11 @@ def block_seconds(club: Club) -> int:
     return -(-club.lease_max // 60) * 60
 
 
+def extend_within(club: Club) -> timedelta:
+    """An open-ended session is charged its next block when less than this is left."""
+    return timedelta(seconds=block_seconds(club) // 2)
+
+
 def _query() -> Any:
     return select(club_sessions, club_customers.c.login).join(
         club_customers, club_customers.c.id == club_sessions.c.customer_id
@@ -217,9 +222,9 @@ async def _charge(
     now: datetime,
 ) -> Session | None:
     """Charge `seconds` more of the session from its paid end (or from now, if that has
-    passed), as far as the customer can pay; the session as it then stands (its lease is
-    not renewed: only its PC's heartbeats do that). `None` if nothing
-    could be paid (or the same stretch was charged meanwhile): nothing written."""
+    passed), as far as the customer can pay; the session as it then stands (its lease is not
+    renewed: only its PC's heartbeats do that). `None`, with nothing written, if nothing could
+    be paid or the same stretch was charged meanwhile."""
     customer = await customers.find_by_id(conn, customer_id=session.customer_id)
     customers.check_active(customer)
     since = max(session.paid_until, now)
@@ -451,8 +456,7 @@ async def auto_extend(ctx: Context, *, club: Club, session: Session) -> Session 
     is left (its PC's hub does this while the PC is linked); `None` if the customer cannot pay
     or nothing was due."""
     now = ctx.clock()
-    due = timedelta(seconds=block_seconds(club) // 2)
-    if not session.open_ended or session.paid_until - now >= due:
+    if not session.open_ended or session.paid_until - now >= extend_within(club):
         return None
     async with ctx.db.write() as conn:
         current = await _load(conn, session.id)
