@@ -69,6 +69,8 @@ WATCH_EVERY = 5
 #: … and every this many also reads the linked PCs' sessions again, in case a signal of a
 #: change was missed.
 REFRESH_EVERY = 30
+#: Rows a round writes per statement.
+ROWS_PER_STATEMENT = 100
 Key = tuple[str, str]
 #: How a lease is sent to a PC linked here, unasked.
 Push = Callable[[Key, Lease], Awaitable[None]]
@@ -350,46 +352,27 @@ class Floor:
             linked.heard = False
         for linked in self.pcs.values():
             linked.renewed = False
+        states = [
+            {
+                "key_shop": key[0],
+                "key_device": key[1],
+                "at": linked.heartbeat_at,
+                "seq": linked.heartbeat_seq,
+                "reported": dict(linked.reported),
+            }
+            for key, linked in heard
+        ]
+        leases = [
+            {"key_id": each.id, "until": each.lease_expires_at, "seq": each.lease_seq}
+            for each in renewed
+        ]
         async with self.ctx.db.write() as conn:
-            if heard:
-                await conn.execute(
-                    update(club_pc_states)
-                    .where(
-                        club_pc_states.c.shop_id == bindparam("key_shop"),
-                        club_pc_states.c.device_id == bindparam("key_device"),
-                    )
-                    .values(
-                        heartbeat_at=bindparam("at"),
-                        heartbeat_seq=bindparam("seq"),
-                        reported=bindparam("reported"),
-                        liveness=Liveness.ONLINE,
-                        changed_at=bindparam("at"),
-                    ),
-                    [
-                        {
-                            "key_shop": key[0],
-                            "key_device": key[1],
-                            "at": linked.heartbeat_at,
-                            "seq": linked.heartbeat_seq,
-                            "reported": dict(linked.reported),
-                        }
-                        for key, linked in heard
-                    ],
-                )
-            if renewed:
-                await conn.execute(
-                    update(club_sessions)
-                    .where(
-                        club_sessions.c.id == bindparam("key_id"),
-                        club_sessions.c.state == SessionState.ACTIVE,
-                        club_sessions.c.lease_seq <= bindparam("seq"),
-                    )
-                    .values(lease_expires_at=bindparam("until"), lease_seq=bindparam("seq")),
-                    [
-                        {"key_id": each.id, "until": each.lease_expires_at, "seq": each.lease_seq}
-                        for each in renewed
-                    ],
-                )
+            # In slices: between two, the event loop answers the heartbeats that arrived
+            # meanwhile, rather than after the whole batch's parameters are processed.
+            for start in range(0, len(states), ROWS_PER_STATEMENT):
+                await conn.execute(_store_state, states[start : start + ROWS_PER_STATEMENT])
+            for start in range(0, len(leases), ROWS_PER_STATEMENT):
+                await conn.execute(_store_lease, leases[start : start + ROWS_PER_STATEMENT])
 
     def _drain_unwritten(self) -> list[tuple[Key, LinkedPc]]:
         gone, self._unwritten = self._unwritten, []
@@ -409,6 +392,31 @@ class Floor:
             await self.refresh([(each.shop_id, each.pc) for each in ended])
         if settled:
             await _mark_silent(self.ctx, now)
+
+
+_store_state = (
+    update(club_pc_states)
+    .where(
+        club_pc_states.c.shop_id == bindparam("key_shop"),
+        club_pc_states.c.device_id == bindparam("key_device"),
+    )
+    .values(
+        heartbeat_at=bindparam("at"),
+        heartbeat_seq=bindparam("seq"),
+        reported=bindparam("reported"),
+        liveness=Liveness.ONLINE,
+        changed_at=bindparam("at"),
+    )
+)
+_store_lease = (
+    update(club_sessions)
+    .where(
+        club_sessions.c.id == bindparam("key_id"),
+        club_sessions.c.state == SessionState.ACTIVE,
+        club_sessions.c.lease_seq <= bindparam("seq"),
+    )
+    .values(lease_expires_at=bindparam("until"), lease_seq=bindparam("seq"))
+)
 
 
 async def _club_of(conn: AsyncConnection, shop_id: str, device_id: str) -> Club:
