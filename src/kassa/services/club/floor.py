@@ -71,6 +71,10 @@ WATCH_EVERY = 5
 REFRESH_EVERY = 30
 #: Rows a round writes per statement.
 ROWS_PER_STATEMENT = 100
+#: Open-ended sessions a round charges at most, the soonest to run out first: a burst (after
+#: a restart, or sessions all started at once) is spread over rounds, well inside the half
+#: block of paid time a session still has when its next one is due.
+EXTENDS_PER_ROUND = 20
 Key = tuple[str, str]
 #: How a lease is sent to a PC linked here, unasked.
 Push = Callable[[Key, Lease], Awaitable[None]]
@@ -311,14 +315,20 @@ class Floor:
         """Charge the open-ended sessions of the PCs linked here their next block where it is
         due (`sessions.auto_extend`), from what the floor holds of them."""
         now = self.ctx.clock()
-        for key, linked in list(self.pcs.items()):
-            cached = linked.session
-            if (
-                cached is None
-                or not cached.open_ended
-                or cached.state != SessionState.ACTIVE
-                or cached.paid_until - now >= sessions.extend_within(linked.club)
-            ):
+        due = sorted(
+            (
+                (linked.session.paid_until, key)
+                for key, linked in self.pcs.items()
+                if linked.session is not None
+                and linked.session.open_ended
+                and linked.session.state == SessionState.ACTIVE
+                and linked.session.paid_until - now < sessions.extend_within(linked.club)
+            ),
+        )[:EXTENDS_PER_ROUND]
+        for _, key in due:
+            linked = self.pcs.get(key)
+            cached = linked.session if linked is not None else None
+            if linked is None or cached is None:
                 continue
             extended = await sessions.auto_extend(self.ctx, club=linked.club, session=cached)
             if extended is not None and linked.session is cached:
