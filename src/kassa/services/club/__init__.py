@@ -4,6 +4,7 @@ with a ledger of money and time (`ledger`), tariffs, packages and the price prev
 fixed order time is used in (`pricing`, `packages`), the Games and Apps catalogue and its launch
 logs (`apps`), and `kassa audit`'s check that balances equal their ledgers (`audit`).
 
-Sessions with leases, shifts, the dashboard, online top-ups, the LoVHub launchers' API and the
-PC agent are to come; they build on these.
+Sessions on the ledger (`sessions`), the PCs' heartbeats and leases in each hub process
+(`floor`) and remote actions on PCs (`actions`). Shifts, the dashboard, online top-ups, the
+LoVHub launchers' API and the PC agent are to come; they build on these.
 """
