@@ -23,11 +23,23 @@ LANGUAGES = ("ru", "en")
 PANEL_FIELDS = ("panel_url", "panel_user", "panel_version", "panel_squads", "panel_proxies")
 PANEL_SECRETS = ("panel_token", "panel_password", "panel_api_key")
 #: What `configure` takes, besides the panel's fields.
-FIELDS = ("token", "admins", "test", "server", "panel", "language", "link_text", "trial_days")
+FIELDS = (
+    "token",
+    "admins",
+    "test",
+    "server",
+    "panel",
+    "language",
+    "link_text",
+    "trial_days",
+    "terms",
+)
 #: Telegram's production servers, or its test environment (a bot made with the test
 #: environment's @BotFather; Stars there cost nothing).
 SERVERS = ("production", "test")
 MASK = "••••••"
+#: The longest terms of service: they are sent as one Telegram message (4096 characters).
+TERMS_LONGEST = 4000
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +56,8 @@ class BotSettings:
     link_text: str | None
     trial_days: int
     server: str = "production"
+    #: The shop's terms of service, shown by `/terms`; None if the owner set none.
+    terms: str | None = None
 
     @property
     def test_server(self) -> bool:
@@ -66,6 +80,7 @@ class BotSettings:
             "language": self.language,
             "link_text": self.link_text,
             "trial_days": self.trial_days,
+            "terms": self.terms,
         }
 
 
@@ -95,6 +110,19 @@ def _flag(value: str) -> bool:
     return value.lower() == "true"
 
 
+def _trial_days(value: str) -> int:
+    if not value.isdigit() or int(value) > 365:
+        raise ParameterInvalid("trial_days is 0-365 (0: no trial)", param="trial_days")
+    return int(value)
+
+
+def _terms(value: str) -> str | None:
+    """The terms as kept: None (no terms) for an empty text."""
+    if len(value) > TERMS_LONGEST:
+        raise ParameterInvalid(f"the terms are at most {TERMS_LONGEST} characters", param="terms")
+    return value.strip() or None
+
+
 def _checked(changes: Mapping[str, str]) -> dict[str, Any]:
     """The columns `changes` set, checked."""
     unknown = set(changes) - set(FIELDS) - set(PANEL_FIELDS) - set(PANEL_SECRETS)
@@ -115,9 +143,9 @@ def _checked(changes: Mapping[str, str]) -> dict[str, Any]:
         elif name == "panel_version" and value not in ("2", "3"):
             raise ParameterInvalid("panel_version is 2 or 3", param="panel_version")
         elif name == "trial_days":
-            if not value.isdigit() or int(value) > 365:
-                raise ParameterInvalid("trial_days is 0-365 (0: no trial)", param="trial_days")
-            values["trial_days"] = int(value)
+            values["trial_days"] = _trial_days(value)
+        elif name == "terms":
+            values["terms"] = _terms(value)
         elif name == "token" and not value.strip():
             raise ParameterInvalid("the bot token is empty", param="token")
         elif name in FIELDS:
@@ -199,6 +227,7 @@ def _settings(row: RowMapping) -> BotSettings:
         link_text=row["link_text"],
         trial_days=row["trial_days"],
         server=row["server"],
+        terms=row["terms"],
     )
 
 

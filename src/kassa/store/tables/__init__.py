@@ -10,6 +10,7 @@ from kassa.store.tables.base import (
 from kassa.store.tables.bot import (
     bot_buyers,
     bot_messages,
+    bot_pending_promos,
     bot_plans,
     bot_promo_codes,
     bot_promo_uses,
@@ -69,6 +70,7 @@ __all__ = [
     "audit_log",
     "bot_buyers",
     "bot_messages",
+    "bot_pending_promos",
     "bot_plans",
     "bot_promo_codes",
     "bot_promo_uses",
