@@ -4,11 +4,16 @@ from __future__ import annotations
 
 from aiogram import Dispatcher
 
-from kassa.bot import start
+from kassa.bot import catalog, errors, info, promo, referral, start, subscription, trial
 
 
 def build() -> Dispatcher:
     """A dispatcher with the bot's routers, in the order they are asked."""
     dispatcher = Dispatcher()
     dispatcher.include_routers(start.router)
+    dispatcher.include_routers(
+        catalog.router, subscription.router, trial.router, promo.router, referral.router
+    )
+    dispatcher.include_routers(info.router)
+    dispatcher.errors.register(errors.apologise)
     return dispatcher

@@ -28,8 +28,8 @@ from aiogram.exceptions import (
 )
 from aiogram.types import Update
 
+from kassa.bot import commands, outbox
 from kassa.bot import dispatcher as dispatchers
-from kassa.bot import outbox
 from kassa.bot.connection import open_bot
 from kassa.bot.scope import Scope
 from kassa.services.bot import settings as bot_settings
@@ -78,6 +78,8 @@ class ShopBot:
             self.username = me.username or ""
             # A webhook left set would make every long poll fail with 409.
             await self._retrying(lambda: self.bot.delete_webhook(drop_pending_updates=False), stop)
+            language = (await self.scope()).settings.language
+            await self._retrying(lambda: commands.publish(self.bot, language=language), stop)
             log.info("bot @%s of shop %s: polling", self.username, self.shop_id)
             await asyncio.gather(self._poll(stop), self._send(stop))
         except TelegramUnauthorizedError:
