@@ -20,8 +20,11 @@ import pytest
 from fastapi.routing import APIRoute
 from sqlalchemy import select, update
 
-from kassa.domain import CURRENCY_EXPONENTS, Role
+from kassa.domain import CURRENCY_EXPONENTS, Role, Shop
 from kassa.services.admin import users as admins
+from kassa.services.bot import buyers, imports, promos, purchases
+from kassa.services.bot import plans as bot_plans
+from kassa.services.bot import settings as bot_settings
 from kassa.services.callers import Caller
 from kassa.services.context import utcnow
 from kassa.services.devices import terminals
@@ -163,6 +166,8 @@ def everything(admin_server: LiveServer) -> Everything:
             )
 
     admin_server.call(seen())
+    buyer, bot_data = with_a_bot(admin_server, shop.shop)
+    plan = admin_server.call(bot_plans.list_plans(admin_server.ctx, shop_id=shop.shop.id))[0]
     key_id = admin_server.call(keys.list_keys(admin_server.ctx, shop=shop.shop))[0].id
     base = f"/admin/payments/{held['id']}"
     pages = [
@@ -195,12 +200,47 @@ def everything(admin_server: LiveServer) -> Everything:
         f"/admin/terminals?shop={shop.name}",
         f"/admin/terminals/{shop.name}/{kiosk}",
         f"/admin/terminals/{shop.name}/{kiosk}/revoke",
+        f"/admin/shops/{shop.name}/bot",
+        f"/admin/shops/{shop.name}/bot/buyers",
+        f"/admin/shops/{shop.name}/bot/buyers?q=nothing-matches-this",
+        f"/admin/shops/{shop.name}/bot/buyers/{buyer}",
+        f"/admin/shops/{shop.name}/bot/buyers/buyer_nothing_here",
+        f"/admin/shops/{shop.name}/bot/plans?done=added",
+        f"/admin/shops/{shop.name}/bot/plans/{plan.id}/disable",
+        f"/admin/shops/{shop.name}/bot/promo_codes?done=added",
         "/admin/audit",
         "/admin/users",
     ]
     return Everything(
-        shop=shop.name, data=frozenset({shop.name, kiosk, "ivan", stranger}), pages=pages
+        shop=shop.name,
+        data=frozenset({shop.name, kiosk, "ivan", stranger, *bot_data}),
+        pages=pages,
     )
+
+
+def with_a_bot(server: LiveServer, shop: Shop) -> tuple[str, set[str]]:
+    """Give `shop` a bot with a Marzban panel, a buyer who invited another, bought a plan
+    with a promo code and took the trial, and a customer moved over; the buyer's id and
+    what the pages show of them as data (the plans' names, the payment's customer)."""
+    ctx = server.ctx
+    changes = {"token": "1:secret", "panel": "marzban", "panel_password": "secret"}
+    server.call(bot_settings.configure(ctx, shop=shop, changes=changes))
+    telegram_id = secrets.randbelow(10**9) + 1
+    inviter = server.call(buyers.register(ctx, shop_id=shop.id, telegram_id=telegram_id))
+    invited = server.call(
+        buyers.register(
+            ctx, shop_id=shop.id, telegram_id=telegram_id + 1, referral_code=inviter.referral_code
+        )
+    )
+    server.call(buyers.start_trial(ctx, shop_id=shop.id, buyer_id=invited.id))
+    server.call(promos.add(ctx, shop_id=shop.id, code="HALF", percent=50, max_uses=5))
+    server.call(promos.add(ctx, shop_id=shop.id, code="WEEK", days=7))
+    plan = server.call(bot_plans.list_plans(ctx, shop_id=shop.id))[0]
+    server.call(purchases.start(ctx, shop=shop, buyer_id=invited.id, plan_id=plan.id, promo="HALF"))
+    customers = imports.read(f"{telegram_id + 2},,2026-01-01,old_user\n")
+    server.call(imports.apply(ctx, shop_id=shop.id, customers=customers))
+    names = {each.name for each in server.call(bot_plans.list_plans(ctx, shop_id=shop.id))}
+    return invited.id, names | {f"tg:{invited.id}"}  # the purchase's customer
 
 
 async def first_event(server: LiveServer, payment_id: str) -> str:

@@ -73,7 +73,8 @@ class BotProcess:
             def started(line: str = line) -> bool:
                 return line in self.text
 
-            eventually(started, what=f"polling:\n{self.text}")
+            # A start takes seconds (aiogram's import, the schema check), more on a busy machine.
+            eventually(started, what=f"polling:\n{self.text}", timeout=60)
         return self
 
     def stop(self) -> int:
@@ -121,7 +122,7 @@ def shop_bot(hub: LiveServer, telegram: TelegramEmulator, **changes: str) -> Sho
     return ShopBot(shop, bot)
 
 
-def eventually(check: Callable[[], bool], *, what: str, timeout: float = 20) -> None:
+def eventually(check: Callable[[], bool], *, what: str, timeout: float = 30) -> None:
     deadline = time.monotonic() + timeout
     while not check():
         assert time.monotonic() < deadline, f"waited {timeout} s for {what}"

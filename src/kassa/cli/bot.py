@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -27,7 +28,7 @@ from kassa.cli.output import (
 from kassa.cli.signals import stop_on_signals
 from kassa.config import Settings
 from kassa.domain.money import from_decimal
-from kassa.services.bot import activation, plans, promos
+from kassa.services.bot import activation, imports, plans, promos
 from kassa.services.bot import settings as bot_settings
 from kassa.services.context import Context
 from kassa.services.shops import shops
@@ -221,7 +222,7 @@ def add_promo(
     """A promo code: --days extra or --percent off, one use per buyer."""
     valid_until = until.replace(tzinfo=UTC) if until is not None else None
 
-    async def work(ctx: Context) -> promos.Promo:
+    async def work(ctx: Context) -> promos.PromoCode:
         found = await shops.get_shop(ctx, name=shop)
         return await promos.add(
             ctx,
@@ -236,6 +237,52 @@ def add_promo(
     promo = run(work)
     gives = f"{promo.days} extra days" if promo.days else f"{promo.percent}% off"
     console.print(f"Promo code [bold]{promo.code}[/]: {gives}")
+
+
+@app.command("import")
+def import_customers(
+    shop: str,
+    file: Annotated[
+        Path, typer.Argument(exists=True, dir_okay=False, help="CSV, UTF-8.", show_default=False)
+    ],
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Check and count, change nothing.")
+    ] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Move a running bot's customers over: buyers and their subscriptions' end dates from a
+    CSV of telegram_id,name,ends_at[,panel_username][,language] (ISO dates, UTC). All or
+    nothing; importing the same file again changes nothing. See docs/bot.md."""
+    try:
+        text = file.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise fail(f"{file} is not UTF-8 text") from None
+
+    async def work(ctx: Context) -> imports.Outcome:
+        found = await shops.get_shop(ctx, name=shop)
+        return await imports.apply(
+            ctx, shop_id=found.id, customers=imports.read(text), dry_run=dry_run
+        )
+
+    outcome = run(work)
+    counts = {
+        "lines": outcome.lines,
+        "buyers_created": outcome.buyers_created,
+        "subscriptions_created": outcome.subscriptions_created,
+        "subscriptions_moved": outcome.subscriptions_moved,
+        "panel_users_linked": outcome.panel_users_linked,
+        "unchanged": outcome.unchanged,
+    }
+    if as_json:
+        print_json({**counts, "dry_run": outcome.dry_run})
+        return
+    verb = "would import" if dry_run else "imported"
+    console.print(
+        f"{outcome.lines} customers {verb}: {outcome.buyers_created} new buyers, "
+        f"{outcome.subscriptions_created} new subscriptions, {outcome.subscriptions_moved} "
+        f"moved to a later end, {outcome.panel_users_linked} panel users linked, "
+        f"{outcome.unchanged} unchanged" + (" (dry run: nothing was changed)" if dry_run else "")
+    )
 
 
 @app.command()

@@ -15,6 +15,7 @@ from kassa.cli.admin import app as admin_app
 from kassa.cli.audit import audit
 from kassa.cli.backup import backup, restore
 from kassa.cli.bot import app as bot_app
+from kassa.cli.club import app as club_app
 from kassa.cli.dev import app as dev_app
 from kassa.cli.emails import app as emails_app
 from kassa.cli.emails import email as shops_email
@@ -72,6 +73,7 @@ app.add_typer(secrets_app, name="secrets")
 app.add_typer(dev_app, name="dev")
 app.add_typer(emails_app, name="emails")
 app.add_typer(bot_app, name="bot")
+app.add_typer(club_app, name="club")
 shops_app.command("language")(shops_language)
 shops_app.command("email")(shops_email)
 

@@ -19,6 +19,8 @@ from kassa.client.errors import (
     WebhookVerificationError,
 )
 from kassa.client.models import (
+    BotPlan,
+    BotPromoCode,
     Confirmation,
     CryptoTransferConfirmation,
     Event,
@@ -43,6 +45,8 @@ __all__ = [
     "APIError",
     "AsyncKassa",
     "AuthenticationError",
+    "BotPlan",
+    "BotPromoCode",
     "Confirmation",
     "ConflictError",
     "CryptoTransferConfirmation",

@@ -13,7 +13,16 @@ from typing import Any, Generic, TypeVar
 import httpx
 
 from kassa.client.errors import error_from
-from kassa.client.models import Event, Page, Payment, ReceiptItem, Refund, WebhookEndpoint
+from kassa.client.models import (
+    BotPlan,
+    BotPromoCode,
+    Event,
+    Page,
+    Payment,
+    ReceiptItem,
+    Refund,
+    WebhookEndpoint,
+)
 
 T = TypeVar("T")
 
@@ -149,3 +158,25 @@ def rotate_secret(endpoint_id: str, overlap: int | None, key: str | None) -> Cal
 
 def delete_endpoint(endpoint_id: str) -> Call[None]:
     return Call("DELETE", f"/v1/webhook_endpoints/{endpoint_id}", lambda _: None)
+
+
+def list_bot_plans() -> Call[Page[BotPlan]]:
+    return Call("GET", "/v1/bot/plans", _page(BotPlan.from_api))
+
+
+def add_bot_plan(body: Mapping[str, Any], key: str | None) -> Call[BotPlan]:
+    return _post("/v1/bot/plans", body, key, BotPlan.from_api)
+
+
+def disable_bot_plan(plan_id: str, key: str | None) -> Call[BotPlan]:
+    return _post(f"/v1/bot/plans/{plan_id}/disable", {}, key, BotPlan.from_api)
+
+
+def list_bot_promo_codes() -> Call[Page[BotPromoCode]]:
+    return Call("GET", "/v1/bot/promo_codes", _page(BotPromoCode.from_api))
+
+
+def add_bot_promo_code(body: Mapping[str, Any], key: str | None) -> Call[BotPromoCode]:
+    if isinstance(body.get("valid_until"), datetime):
+        body = {**body, "valid_until": body["valid_until"].isoformat()}
+    return _post("/v1/bot/promo_codes", body, key, BotPromoCode.from_api)

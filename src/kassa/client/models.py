@@ -369,6 +369,70 @@ class WebhookEndpoint:
 
 
 @dataclass(frozen=True, slots=True)
+class BotPlan:
+    """A plan the shop's Telegram bot sells: `price` in kopecks, `stars` in whole Stars;
+    `traffic_gb` and `devices` are limits (None: none); `active` False once not sold."""
+
+    id: str
+    name: str
+    days: int
+    price: int
+    stars: int
+    active: bool
+    traffic_gb: int | None = None
+    devices: int | None = None
+    referral_days: int = 0
+    raw: Mapping[str, Any] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def from_api(cls, data: Mapping[str, Any]) -> BotPlan:
+        return cls(
+            id=data["id"],
+            name=data["name"],
+            days=data["days"],
+            price=data["price"],
+            stars=data["stars"],
+            active=data["active"],
+            traffic_gb=data.get("traffic_gb"),
+            devices=data.get("devices"),
+            referral_days=data.get("referral_days", 0),
+            raw=data,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class BotPromoCode:
+    """A promo code of the shop's Telegram bot: `days` extra or `percent` off (one of the
+    two), used `uses` times of at most `max_uses`, until `valid_until`."""
+
+    id: str
+    code: str
+    uses: int
+    active: bool
+    created_at: datetime
+    days: int | None = None
+    percent: int | None = None
+    max_uses: int | None = None
+    valid_until: datetime | None = None
+    raw: Mapping[str, Any] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def from_api(cls, data: Mapping[str, Any]) -> BotPromoCode:
+        return cls(
+            id=data["id"],
+            code=data["code"],
+            uses=data["uses"],
+            active=data["active"],
+            created_at=datetime.fromisoformat(data["created_at"]),
+            days=data.get("days"),
+            percent=data.get("percent"),
+            max_uses=data.get("max_uses"),
+            valid_until=_time(data.get("valid_until")),
+            raw=data,
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class Page(Generic[T]):
     """One page of a list; pass the last item's id as `starting_after` for the next."""
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from datetime import datetime
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -12,7 +13,15 @@ import httpx
 from kassa.client import calls
 from kassa.client.calls import RETRYABLE, Call, query, retry_delay
 from kassa.client.errors import APIConnectionError
-from kassa.client.models import Event, Page, Payment, Refund, WebhookEndpoint
+from kassa.client.models import (
+    BotPlan,
+    BotPromoCode,
+    Event,
+    Page,
+    Payment,
+    Refund,
+    WebhookEndpoint,
+)
 
 T = TypeVar("T")
 
@@ -41,6 +50,8 @@ class Kassa:
         self.refunds = Refunds(self)
         self.events = Events(self)
         self.webhook_endpoints = WebhookEndpoints(self)
+        self.bot_plans = BotPlans(self)
+        self.bot_promo_codes = BotPromoCodes(self)
 
     def run(self, call: Call[T]) -> T:
         """Send `call`, retrying what is safe to retry, and read the answer."""
@@ -198,3 +209,63 @@ class WebhookEndpoints:
 
     def delete(self, endpoint_id: str) -> None:
         self._client.run(calls.delete_endpoint(endpoint_id))
+
+
+class BotPlans:
+    """The plans of the shop's Telegram bot (a live bot's are changed with a live key)."""
+
+    def __init__(self, client: Kassa) -> None:
+        self._client = client
+
+    def list(self) -> Page[BotPlan]:
+        """Every plan, sold or not, shortest first."""
+        return self._client.run(calls.list_bot_plans())
+
+    def add(
+        self,
+        name: str,
+        *,
+        days: int,
+        price: int,
+        idempotency_key: str | None = None,
+        **fields: Any,
+    ) -> BotPlan:
+        """Sell a new plan: `price` in kopecks; `fields` are the API's (stars, traffic_gb,
+        devices, referral_days)."""
+        body = {"name": name, "days": days, "price": price, **fields}
+        return self._client.run(calls.add_bot_plan(body, idempotency_key))
+
+    def disable(self, plan_id: str, *, idempotency_key: str | None = None) -> BotPlan:
+        """Stop selling the plan; subscriptions bought with it go on."""
+        return self._client.run(calls.disable_bot_plan(plan_id, idempotency_key))
+
+
+class BotPromoCodes:
+    """The promo codes of the shop's Telegram bot."""
+
+    def __init__(self, client: Kassa) -> None:
+        self._client = client
+
+    def list(self) -> Page[BotPromoCode]:
+        """Every code, newest first, with its uses."""
+        return self._client.run(calls.list_bot_promo_codes())
+
+    def add(
+        self,
+        code: str,
+        *,
+        days: int | None = None,
+        percent: int | None = None,
+        max_uses: int | None = None,
+        valid_until: datetime | None = None,
+        idempotency_key: str | None = None,
+    ) -> BotPromoCode:
+        """A code of `days` extra or `percent` off (one of the two), each buyer once."""
+        body = {
+            "code": code,
+            "days": days,
+            "percent": percent,
+            "max_uses": max_uses,
+            "valid_until": valid_until,
+        }
+        return self._client.run(calls.add_bot_promo_code(body, idempotency_key))

@@ -38,6 +38,8 @@ class DeviceKind(StrEnum):
 
     TERMINAL = "terminal"
     """A kiosk or card terminal (`kassa.services.devices.terminals`)."""
+    CLUB_PC = "club_pc"
+    """A computer club's PC (`kassa.services.club.pcs`): its id is the PC's name."""
 
 
 class AgentKind(StrEnum):

@@ -24,6 +24,7 @@ every class, its parent, its code and its status.
     │   ├── IdempotencyKeyReused     idempotency_key_reused   409  the key had another request
     │   ├── IdempotencyKeyInUse      idempotency_key_in_use   409  the key's request still runs
     │   └── TerminalUnavailable      terminal_offline         409  no agent connected, or disabled
+    ├── InsufficientFunds            insufficient_funds       402  a club balance does not cover it
     ├── RateLimited                  rate_limited             429  wait `retry_after` seconds
     ├── OperationTimedOut            timeout                  504  a terminal did not answer
     └── ProviderError                provider_error           502  the provider did not do it
@@ -148,6 +149,12 @@ class IdempotencyKeyInUse(Conflict):
     """Another request with the same Idempotency-Key is still being processed."""
 
     code = "idempotency_key_in_use"
+
+
+class InsufficientFunds(KassaError):
+    """A club customer's balance (or time bank) does not cover a charge; nothing was taken."""
+
+    code = "insufficient_funds"
 
 
 class RateLimited(KassaError):

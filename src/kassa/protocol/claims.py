@@ -42,6 +42,8 @@ class DeviceKind(StrEnum):
 
     TERMINAL = "terminal"
     """A kiosk or payment terminal running `kassa agent` (or a field agent)."""
+    CLUB_PC = "club_pc"
+    """A computer club's PC, for the club's PC agent."""
 
 
 class ClaimsError(ValueError):

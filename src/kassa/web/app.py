@@ -30,6 +30,7 @@ from kassa.web.middleware import BodyLimit, RejectNul, RequestMetrics, SecurityH
 from kassa.web.ratelimit import RateLimiter
 from kassa.web.routes import (
     analytics,
+    bot,
     events,
     health,
     hooks,
@@ -41,6 +42,7 @@ from kassa.web.routes import (
     sandbox,
     webhook_endpoints,
 )
+from kassa.web.routes import club as club_routes
 from kassa.web.routes import terminals as terminal_routes
 from kassa.web.templating import Pages
 
@@ -148,7 +150,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         analytics,
         webhook_endpoints,
         terminal_routes,
+        club_routes,
         providers,
+        bot,
         health,
         pay,
         public_files,

@@ -19,6 +19,7 @@ from starlette.exceptions import HTTPException
 from kassa.domain import (
     AuthenticationFailed,
     Conflict,
+    InsufficientFunds,
     InvalidRequest,
     KassaError,
     NotFound,
@@ -40,6 +41,7 @@ _STATUSES: tuple[tuple[type[KassaError], int], ...] = (
     (PermissionDenied, 403),
     (NotFound, 404),
     (Conflict, 409),
+    (InsufficientFunds, 402),
     (RateLimited, 429),
     (OperationTimedOut, 504),
     (ProviderDeclined, 402),

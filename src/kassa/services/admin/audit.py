@@ -8,7 +8,7 @@ happened to a payment; the audit log says which person asked for it.
 Actions in use: `login`, `login.failed`, `logout`, `user.create`, `user.update`,
 `payment.capture`, `payment.cancel`, `payment.refresh`, `refund.create`, `shop.create`,
 `provider.configure`, `key.create`, `key.revoke`, `notification.reprocess`, `delivery.resend`,
-`secrets.rotate`.
+`secrets.rotate`, `bot.plan.add`, `bot.plan.disable`, `bot.promo.add`.
 """
 
 from __future__ import annotations

@@ -1,24 +1,19 @@
-"""Admin users: created with a role, their passwords kept only as argon2 hashes.
-
-Hashing and checking a password takes tens of milliseconds of CPU and 64 MiB of memory on
-purpose (argon2id's defaults), so both run in a worker thread, never on the event loop.
-"""
+"""Admin users: created with a role, their passwords kept only as argon2 hashes
+(`kassa.services.passwords`)."""
 
 from __future__ import annotations
 
-import asyncio
 import re
 import secrets
 from dataclasses import dataclass
 from typing import Any
 
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kassa.domain import AdminUser, Conflict, InvalidState, NotFound, ParameterInvalid, Role, new_id
+from kassa.services import passwords
 from kassa.services.admin import audit
 from kassa.services.admin.audit import Actor
 from kassa.services.context import Context
@@ -31,28 +26,10 @@ MIN_PASSWORD_LENGTH = 10
 #: The first owner `kassa serve --demo` creates on an empty database.
 FIRST_OWNER = "admin"
 
-_hasher = PasswordHasher()
-#: Checked against when the name is unknown, so a wrong name takes as long as a wrong password.
-_DECOY_HASH = _hasher.hash(secrets.token_urlsafe(16))
-
 
 def generate_password() -> str:
     """A random password of 20 URL-safe characters (120 bits)."""
     return secrets.token_urlsafe(15)
-
-
-async def _hash(password: str) -> str:
-    return await asyncio.to_thread(_hasher.hash, password)
-
-
-async def _matches(password_hash: str, password: str) -> bool:
-    def check() -> bool:
-        try:
-            return _hasher.verify(password_hash, password)
-        except (VerificationError, InvalidHashError):
-            return False
-
-    return await asyncio.to_thread(check)
 
 
 def _check_password(password: str) -> None:
@@ -77,7 +54,7 @@ async def create_user(
     user = AdminUser(
         id=new_id("usr"), name=name, role=role, active=True, created_at=now, updated_at=now
     )
-    password_hash = await _hash(password)
+    password_hash = await passwords.hash_password(password)
     try:
         async with ctx.db.write() as conn:
             await conn.execute(
@@ -143,7 +120,7 @@ async def update_user(ctx: Context, *, user_id: str, change: Change, actor: Acto
         values["active"] = details["active"] = change.active
     if change.password is not None:
         _check_password(change.password)
-        values["password_hash"] = await _hash(change.password)
+        values["password_hash"] = await passwords.hash_password(change.password)
         details["password_changed"] = True
     if not values:
         return await get_user(ctx, user_id=user_id)
@@ -197,12 +174,12 @@ async def verify(ctx: Context, *, name: str, password: str) -> AdminUser | None:
             .first()
         )
     if row is None:
-        await _matches(_DECOY_HASH, password)
+        await passwords.password_matches(passwords.DECOY_HASH, password)
         return None
-    if not await _matches(row["password_hash"], password) or not row["active"]:
+    if not await passwords.password_matches(row["password_hash"], password) or not row["active"]:
         return None
-    if _hasher.check_needs_rehash(row["password_hash"]):
-        new_hash = await _hash(password)
+    if passwords.needs_rehash(row["password_hash"]):
+        new_hash = await passwords.hash_password(password)
         async with ctx.db.write() as conn:
             await conn.execute(
                 update(admin_users)

@@ -177,6 +177,8 @@ class Due:
     created_at: datetime
     ends_at: datetime
     plan_id: str | None
+    #: The panel user's name, if not Kassa's own (`panel_username`).
+    panel_username: str | None
 
 
 async def provision_due(ctx: Context, *, factory: PanelFactory = adapters) -> int:
@@ -220,6 +222,7 @@ async def _claim(ctx: Context, due: Any, now: datetime) -> Due | None:
                     bot_buyers.c.telegram_id,
                     bot_subscriptions.c.ends_at,
                     bot_subscriptions.c.plan_id,
+                    bot_subscriptions.c.panel_username,
                 )
                 .join(bot_subscriptions, bot_subscriptions.c.buyer_id == bot_buyers.c.id)
                 .where(bot_buyers.c.id == taken.buyer_id)
@@ -234,6 +237,7 @@ async def _claim(ctx: Context, due: Any, now: datetime) -> Due | None:
         created_at=taken.created_at,
         ends_at=found.ends_at,
         plan_id=found.plan_id,
+        panel_username=found.panel_username,
     )
 
 
@@ -273,6 +277,12 @@ async def _provision(ctx: Context, due: Due, factory: PanelFactory, http: httpx.
     return 1
 
 
+def panel_username(telegram_id: int) -> str:
+    """The name of the panel user Kassa makes for a buyer (unless the subscription was
+    linked to another one: `bot_subscriptions.panel_username`)."""
+    return f"tg_{telegram_id}"
+
+
 async def _panel_user(ctx: Context, due: Due) -> PanelUser:
     traffic = devices = None
     if due.plan_id is not None:
@@ -281,7 +291,7 @@ async def _panel_user(ctx: Context, due: Due) -> PanelUser:
         traffic = plan.traffic_gb * GIB if plan.traffic_gb else None
         devices = plan.devices
     return PanelUser(
-        username=f"tg_{due.telegram_id}",
+        username=due.panel_username or panel_username(due.telegram_id),
         expires_at=due.ends_at,
         telegram_id=due.telegram_id,
         traffic_limit_bytes=traffic,
@@ -385,12 +395,20 @@ class Provisioning:
 
 
 async def list_provisioning(
-    ctx: Context, *, shop_id: str, status: str | None = None, limit: int = 50
+    ctx: Context,
+    *,
+    shop_id: str,
+    status: str | None = None,
+    buyer_id: str | None = None,
+    limit: int = 50,
 ) -> list[Provisioning]:
-    """The shop's newest provisioning rows, of one status (`stuck`, say) if given."""
+    """The shop's newest provisioning rows, of one status (`stuck`, say) and one buyer if
+    given."""
     query = select(bot_provisioning).where(bot_provisioning.c.shop_id == shop_id)
     if status is not None:
         query = query.where(bot_provisioning.c.status == status)
+    if buyer_id is not None:
+        query = query.where(bot_provisioning.c.buyer_id == buyer_id)
     query = query.order_by(bot_provisioning.c.created_at.desc()).limit(limit)
     async with ctx.db.read() as conn:
         rows = await conn.execute(query)

@@ -47,7 +47,8 @@ class Buyer:
     invited_by: str | None
 
 
-def _buyer(row: object) -> Buyer:
+def as_buyer(row: object) -> Buyer:
+    """A `bot_buyers` row (or a row with its columns) as a `Buyer`."""
     return Buyer(
         id=row.id,  # type: ignore[attr-defined]
         shop_id=row.shop_id,  # type: ignore[attr-defined]
@@ -57,6 +58,11 @@ def _buyer(row: object) -> Buyer:
         referral_code=row.referral_code,  # type: ignore[attr-defined]
         invited_by=row.invited_by,  # type: ignore[attr-defined]
     )
+
+
+def new_referral_code() -> str:
+    """What follows `ref_` in a new buyer's invitation link."""
+    return secrets.token_urlsafe(9)
 
 
 async def register(
@@ -76,7 +82,7 @@ async def register(
     async with ctx.db.write() as conn:
         found = (await conn.execute(query)).first()
         if found is not None:
-            return _buyer(found)
+            return as_buyer(found)
         inviter = None
         if referral_code:
             inviter = (
@@ -96,12 +102,12 @@ async def register(
                 "telegram_id": telegram_id,
                 "name": name[:255],
                 "language": language,
-                "referral_code": secrets.token_urlsafe(9),
+                "referral_code": new_referral_code(),
                 "invited_by": inviter,
                 "created_at": ctx.clock(),
             },
         )
-        return _buyer((await conn.execute(query)).one())
+        return as_buyer((await conn.execute(query)).one())
 
 
 async def check_own(conn: AsyncConnection, *, shop_id: str, buyer_id: str) -> None:

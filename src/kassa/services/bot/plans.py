@@ -19,6 +19,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kassa.domain import Conflict, NotFound, ParameterInvalid, new_id
+from kassa.services import idempotency
+from kassa.services.admin import audit
+from kassa.services.admin.audit import Actor
 from kassa.services.context import Context
 from kassa.store.tables import bot_plans
 
@@ -83,14 +86,20 @@ async def add(
     traffic_gb: int | None = None,
     devices: int | None = None,
     referral_days: int = 0,
+    plan_id: str | None = None,
+    actor: Actor | None = None,
 ) -> Plan:
-    """A new plan: `price` in kopecks, `stars` in whole Stars, both above zero."""
+    """A new plan: `price` in kopecks, `stars` in whole Stars, both above zero (`plan_id`:
+    the id reserved for it under an Idempotency-Key). With `actor` (a person in the admin
+    UI), `bot.plan.add` is audited in the same transaction."""
     if not name.strip() or len(name) > 64:
         raise ParameterInvalid("a plan's name is 1-64 characters", param="name")
     if days <= 0 or price <= 0 or stars <= 0 or referral_days < 0:
         raise ParameterInvalid("days, the price and the Stars price are above zero")
+    if (traffic_gb is not None and traffic_gb <= 0) or (devices is not None and devices <= 0):
+        raise ParameterInvalid("a traffic or device limit is above zero (or none)")
     plan = Plan(
-        id=new_id("plan"),
+        id=plan_id or new_id("plan"),
         shop_id=shop_id,
         name=name.strip(),
         days=days,
@@ -101,9 +110,20 @@ async def add(
         referral_days=referral_days,
         active=True,
     )
+    now = ctx.clock()
     try:
-        async with ctx.db.write() as conn:
-            await conn.execute(bot_plans.insert().values(created_at=ctx.clock(), **asdict(plan)))
+        async with idempotency.transaction(ctx) as conn:
+            await conn.execute(bot_plans.insert().values(created_at=now, **asdict(plan)))
+            if actor is not None:
+                await audit.record(
+                    conn,
+                    actor=actor,
+                    action="bot.plan.add",
+                    now=now,
+                    object_id=plan.id,
+                    shop_id=shop_id,
+                    details={"name": plan.name, "days": days, "price": price, "stars": stars},
+                )
     except IntegrityError:
         raise Conflict(f"the shop already has a plan named {plan.name!r}") from None
     return plan
@@ -139,13 +159,45 @@ async def get(conn: AsyncConnection, *, shop_id: str, plan_id: str) -> Plan:
     return _plan(row)
 
 
-async def disable(ctx: Context, *, shop_id: str, name: str) -> None:
-    """Stop selling the plan `name`; subscriptions bought with it go on."""
-    async with ctx.db.write() as conn:
-        done = await conn.execute(
-            update(bot_plans)
-            .where(bot_plans.c.shop_id == shop_id, bot_plans.c.name == name)
-            .values(active=False)
-        )
-    if done.rowcount == 0:
-        raise NotFound(f"the shop has no plan named {name!r}")
+async def find(ctx: Context, *, shop_id: str, plan_id: str) -> Plan:
+    """The shop's plan `plan_id`; `NotFound` if the shop has none."""
+    async with ctx.db.read() as conn:
+        return await get(conn, shop_id=shop_id, plan_id=plan_id)
+
+
+async def disable(
+    ctx: Context,
+    *,
+    shop_id: str,
+    name: str | None = None,
+    plan_id: str | None = None,
+    actor: Actor | None = None,
+) -> Plan:
+    """Stop selling the plan named `name` (or with the id `plan_id`); subscriptions bought
+    with it go on. Disabling a disabled plan changes nothing. With `actor`,
+    `bot.plan.disable` is audited."""
+    chosen = bot_plans.c.id == plan_id if plan_id is not None else bot_plans.c.name == name
+    now = ctx.clock()
+    async with idempotency.transaction(ctx) as conn:
+        row = (
+            await conn.execute(
+                update(bot_plans)
+                .where(bot_plans.c.shop_id == shop_id, chosen)
+                .values(active=False)
+                .returning(*bot_plans.c)
+            )
+        ).first()
+        if row is None:
+            what = f"no plan {plan_id}" if plan_id is not None else f"no plan named {name!r}"
+            raise NotFound(f"the shop has {what}")
+        if actor is not None:
+            await audit.record(
+                conn,
+                actor=actor,
+                action="bot.plan.disable",
+                now=now,
+                object_id=row.id,
+                shop_id=shop_id,
+                details={"name": row.name},
+            )
+    return _plan(row)

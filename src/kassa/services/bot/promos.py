@@ -9,7 +9,7 @@ the purchase's payment is created, whether or not it is then paid.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, fields
 from datetime import datetime
 from typing import Any
 
@@ -18,6 +18,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kassa.domain import Conflict, NotFound, ParameterInvalid, new_id
+from kassa.services import idempotency
+from kassa.services.admin import audit
+from kassa.services.admin.audit import Actor
 from kassa.services.bot import buyers
 from kassa.services.context import Context
 from kassa.store.db import insert_ignoring_conflict
@@ -41,6 +44,44 @@ class Promo:
     percent: int | None
 
 
+@dataclass(frozen=True, slots=True)
+class PromoCode:
+    """A code as its shop's people see it: what it gives, how often it was used, until when."""
+
+    id: str
+    code: str
+    days: int | None
+    percent: int | None
+    max_uses: int | None
+    uses: int
+    valid_until: datetime | None
+    active: bool
+    created_at: datetime
+
+
+def _code(row: Any) -> PromoCode:
+    return PromoCode(**{field.name: getattr(row, field.name) for field in fields(PromoCode)})
+
+
+def document(promo: PromoCode) -> dict[str, Any]:
+    """The code as JSON output shows it."""
+    shown = asdict(promo)
+    for name in ("valid_until", "created_at"):
+        shown[name] = shown[name].isoformat() if shown[name] else None
+    return shown
+
+
+async def list_codes(ctx: Context, *, shop_id: str) -> list[PromoCode]:
+    """The shop's codes, newest first."""
+    query = (
+        select(bot_promo_codes)
+        .where(bot_promo_codes.c.shop_id == shop_id)
+        .order_by(bot_promo_codes.c.created_at.desc(), bot_promo_codes.c.id.desc())
+    )
+    async with ctx.db.read() as conn:
+        return [_code(row) for row in await conn.execute(query)]
+
+
 async def add(
     ctx: Context,
     *,
@@ -50,8 +91,12 @@ async def add(
     percent: int | None = None,
     max_uses: int | None = None,
     valid_until: datetime | None = None,
-) -> Promo:
-    """A new code: `days` extra, or `percent` (1-99) off; one of the two."""
+    promo_id: str | None = None,
+    actor: Actor | None = None,
+) -> PromoCode:
+    """A new code: `days` extra, or `percent` (1-99) off; one of the two (`promo_id`: the id
+    reserved for it under an Idempotency-Key). With `actor` (a person in the admin UI),
+    `bot.promo.add` is audited in the same transaction."""
     if (days is None) == (percent is None):
         raise ParameterInvalid("a promo code gives --days or --percent, one of the two")
     if days is not None and days <= 0:
@@ -62,21 +107,30 @@ async def add(
         raise ParameterInvalid("uses are above zero", param="uses")
     if not code or len(code) > 64:
         raise ParameterInvalid("a code is 1-64 characters", param="code")
-    promo = Promo(new_id("promo"), code.upper(), days, percent)
+    promo = PromoCode(
+        id=promo_id or new_id("promo"),
+        code=code.upper(),
+        days=days,
+        percent=percent,
+        max_uses=max_uses,
+        uses=0,
+        valid_until=valid_until,
+        active=True,
+        created_at=ctx.clock(),
+    )
     try:
-        async with ctx.db.write() as conn:
-            await conn.execute(
-                bot_promo_codes.insert().values(
-                    id=promo.id,
+        async with idempotency.transaction(ctx) as conn:
+            await conn.execute(bot_promo_codes.insert().values(shop_id=shop_id, **asdict(promo)))
+            if actor is not None:
+                await audit.record(
+                    conn,
+                    actor=actor,
+                    action="bot.promo.add",
+                    now=promo.created_at,
+                    object_id=promo.id,
                     shop_id=shop_id,
-                    code=promo.code,
-                    days=days,
-                    percent=percent,
-                    max_uses=max_uses,
-                    valid_until=valid_until,
-                    created_at=ctx.clock(),
+                    details={"code": promo.code, "days": days, "percent": percent},
                 )
-            )
     except IntegrityError:
         raise Conflict(f"the shop already has the code {promo.code}") from None
     return promo

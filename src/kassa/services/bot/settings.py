@@ -9,9 +9,10 @@ from typing import Any
 
 from sqlalchemy import RowMapping, or_, select, update
 
-from kassa.domain import NotFound, ParameterInvalid, Shop
+from kassa.domain import NotFound, ParameterInvalid, PermissionDenied, Shop
 from kassa.services import encryption
 from kassa.services.bot import plans
+from kassa.services.callers import Caller
 from kassa.services.context import Context
 from kassa.store.tables import bot_settings
 
@@ -271,3 +272,17 @@ async def confirm_updates(ctx: Context, *, shop_id: str, below: int) -> None:
             )
             .values(update_offset=below)
         )
+
+
+async def check_may_change(ctx: Context, *, caller: Caller) -> BotSettings:
+    """The caller's shop's bot settings, if the caller may change its plans and promo codes
+    (`NotFound` if it has no bot). They are the shop's, in both modes, so a key of either
+    mode may read them; but once the bot is live, what they sell is real: a test key may no
+    longer change them (`PermissionDenied`, code `live_key_required`)."""
+    found = await get(ctx, shop_id=caller.own_shop.id)
+    if caller.test and not found.test:
+        raise PermissionDenied(
+            "The shop's bot is live (test=false): change its plans and promo codes with a live key",
+            code="live_key_required",
+        )
+    return found

@@ -9,5 +9,6 @@ and de-duplication by request id (`queue`, `operations`), the signals between hu
 kind adds: `kinds.DeviceRules`.
 
 The kinds: kiosk terminals (`terminals`; a payment's answer moves the payment:
-`terminal_payments`).
+`terminal_payments`) and a computer club's PCs (`club_pcs`; the club's side of them is
+`kassa.services.club.pcs`).
 """

@@ -9,11 +9,12 @@ learns of a revoke or a disable: `kassa.services.devices.rights`.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import RowMapping, and_, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kassa.domain import AuthenticationFailed, Conflict, NotFound, Shop
 from kassa.domain.devices import AgentKind, Device, DeviceKind, check_device_id
@@ -71,8 +72,10 @@ async def add_device(
     name: str | None = None,
     location: str | None = None,
     actor: Actor | None = None,
+    placed: Callable[[AsyncConnection], Awaitable[None]] | None = None,
 ) -> Device:
-    """A new device of `shop` (its first token: `device_tokens.issue`)."""
+    """A new device of `shop` (its first token: `device_tokens.issue`). `placed` writes what
+    its kind keeps of it, in the same transaction (an error there adds nothing)."""
     check_device_id(device_id, kind)
     now = ctx.clock()
     values: dict[str, Any] = {
@@ -98,6 +101,8 @@ async def add_device(
                 param="id",
                 code=f"{kind.value}_exists",
             )
+        if placed is not None:
+            await placed(conn)
         if actor is not None:
             await audit.record(
                 conn,

@@ -7,7 +7,7 @@ Tables are read in bounded batches, never whole. The rules themselves, where the
 than a comparison, are pure functions in `kassa.domain.invariants`.
 
 A new invariant is one more function and one more line in `CHECKS` (the club's "every balance
-equals its ledger" goes here). An event consumer whose effects live in tables of its own
+equals its ledger" is `club_balances`). An event consumer whose effects live in tables of its own
 checks them with its `Consumer.audit`, which `consumer_effects` runs.
 """
 
@@ -28,6 +28,7 @@ from kassa.domain.invariants import (
     payment_event_problems,
     refund_event_problems,
 )
+from kassa.services.club import audit as club_audit
 from kassa.services.context import Context
 from kassa.services.events import consumers
 from kassa.services.webhooks import deliveries
@@ -358,6 +359,12 @@ async def webhook_delivery_receipts(conn: AsyncConnection) -> AsyncIterator[Find
             yield Finding(delivery_id, f"it is {status}, but one of its attempts succeeded")
 
 
+async def club_balances(conn: AsyncConnection) -> AsyncIterator[Finding]:
+    """Every club customer's balance and time bank are the sums of their ledger entries."""
+    async for customer_id, problem in club_audit.balances(conn):
+        yield Finding(customer_id, problem)
+
+
 CHECKS: tuple[Check, ...] = (
     Check(
         "payment_events",
@@ -388,5 +395,10 @@ CHECKS: tuple[Check, ...] = (
         "webhook_deliveries",
         "delivered exactly when an attempt succeeded",
         webhook_delivery_receipts,
+    ),
+    Check(
+        "club_balances",
+        "club balances and time banks equal their ledgers",
+        club_balances,
     ),
 )

@@ -103,6 +103,9 @@ bot_subscriptions = Table(
     #: trial or paid (expired is `ends_at` in the past).
     Column("status", String(16), nullable=False),
     Column("panel_user_id", String(255)),
+    #: The panel user's name when it is not `tg_<telegram id>` (a customer moved over from a
+    #: running bot with `kassa bot import`): provisioning extends that user.
+    Column("panel_username", String(64)),
     Column("link", Text),
     Column("updated_at", UtcDateTime, nullable=False),
 )

@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from kassa.web.admin import (
     actions,
     audit,
+    bot,
     dashboard,
     inbox,
     login,
@@ -47,6 +48,7 @@ def install(app: FastAPI) -> None:
         inbox.router,
         webhooks.router,
         shops.router,
+        bot.router,
         terminals.router,
     ):
         app.include_router(router)

@@ -15,6 +15,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from kassa.domain import KassaError, NotFound, Shop
 from kassa.services.admin.logins import Session
+from kassa.services.bot import settings as bot_settings
 from kassa.services.catalog import PROVIDERS
 from kassa.services.shops import keys, shops
 from kassa.services.shops.keys import ApiKey
@@ -113,6 +114,7 @@ async def _shop_page(
         providers=[PROVIDERS[name] for name in sorted(PROVIDERS)],
         provider_classes=PROVIDERS,
         keys=await keys.list_keys(ctx, shop=shop),
+        bot=await bot_settings.find(ctx, shop_id=shop.id),
         done=done if done in RESULTS else None,
         error=error,
         error_provider=error_provider,

@@ -1,0 +1,13 @@
+"""A computer club's PCs, the second kind of device: the kind and its rules. What a PC is in
+its club (the club, the zone, the alias staff see) is `kassa.services.club.pcs`'; tokens,
+revoking, enabling and presence are the device core's. A PC's operations (lock, unlock,
+message…) and what their results change come with the club's sessions.
+"""
+
+from __future__ import annotations
+
+from kassa.domain.devices import DeviceKind
+from kassa.services.devices.kinds import DeviceRules
+
+KIND = DeviceKind.CLUB_PC
+RULES = DeviceRules(KIND)

@@ -1,0 +1,216 @@
+"""The computer club's world (`kassa.services.club`)."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    text,
+)
+
+from kassa.store.tables.base import ID, metadata
+from kassa.store.types import Document, SequenceKey, UtcDateTime
+
+# Issue 19, part "world": clubs, their zones and PCs, customers with a ledger of money and
+# time, tariffs, packages and the packages customers hold, apps and launch logs. Sessions and
+# leases, shifts and online top-ups come later and join these tables.
+
+#: A club of a shop. Its `name` is what `{club}` means in URLs and settings.
+clubs = Table(
+    "clubs",
+    metadata,
+    Column("id", String(ID), primary_key=True),
+    Column("shop_id", String(ID), ForeignKey("shops.id"), nullable=False, index=True),
+    Column("name", String(64), nullable=False, unique=True),
+    #: Amounts of the club (balances, prices, rates) are in this currency's minor units.
+    Column("currency", String(8), nullable=False),
+    #: Windows and time-of-day prices are read in this IANA zone.
+    Column("timezone", String(64), nullable=False),
+    #: The longest lease a PC is given past its last heartbeat, in seconds.
+    Column("lease_max", Integer, nullable=False, server_default=text("300")),
+    #: lock (at lease end) or continue (to the paid time, reconciled afterwards).
+    Column("offline_policy", String(16), nullable=False, server_default="lock"),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
+club_zones = Table(
+    "club_zones",
+    metadata,
+    Column("id", String(ID), primary_key=True),
+    Column("club_id", String(ID), ForeignKey("clubs.id"), nullable=False),
+    Column("name", String(64), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    UniqueConstraint("club_id", "name"),
+)
+
+#: A PC of a club: a device of kind `club_pc` (`terminals`, whose core gives it tokens,
+#: revocation, enabling and presence; the device's `name` is the alias staff see, its id the
+#: PC's name), placed in a club and a zone here.
+club_pcs = Table(
+    "club_pcs",
+    metadata,
+    Column("shop_id", String(ID), primary_key=True),
+    Column("device_id", String(64), primary_key=True),
+    Column("club_id", String(ID), ForeignKey("clubs.id"), nullable=False, index=True),
+    Column("zone_id", String(ID), ForeignKey("club_zones.id"), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    ForeignKeyConstraint(["shop_id", "device_id"], ["terminals.shop_id", "terminals.id"]),
+)
+
+#: Member groups: a discount on per-minute rates.
+club_groups = Table(
+    "club_groups",
+    metadata,
+    Column("id", String(ID), primary_key=True),
+    Column("club_id", String(ID), ForeignKey("clubs.id"), nullable=False),
+    Column("name", String(64), nullable=False),
+    Column("discount_percent", Integer, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    UniqueConstraint("club_id", "name"),
+)
+
+#: A club's customer. `balance` (minor units) and `time_bank` (seconds) are running sums of
+#: the customer's `club_ledger` entries, changed only by adding an entry's amount in the
+#: transaction that writes it (`kassa audit` checks they equal the sums).
+club_customers = Table(
+    "club_customers",
+    metadata,
+    Column("id", String(ID), primary_key=True),
+    Column("club_id", String(ID), ForeignKey("clubs.id"), nullable=False),
+    #: Unique within the club, and never reused, even once the customer is deleted.
+    Column("login", String(64), nullable=False),
+    Column("password_hash", Text, nullable=False),
+    Column("name", String(128), nullable=False, server_default=""),
+    Column("phone", String(32)),
+    Column("group_id", String(ID), ForeignKey("club_groups.id")),
+    Column("balance", BigInteger, nullable=False, server_default=text("0")),
+    Column("time_bank", BigInteger, nullable=False, server_default=text("0")),
+    Column("blocked_at", UtcDateTime),
+    #: Deleted customers keep their row and their ledger; they can no longer be charged.
+    Column("deleted_at", UtcDateTime),
+    Column("created_at", UtcDateTime, nullable=False),
+    UniqueConstraint("club_id", "login"),
+)
+
+#: Every change of a customer's balance or time bank, never edited.
+club_ledger = Table(
+    "club_ledger",
+    metadata,
+    Column("seq", SequenceKey, primary_key=True, autoincrement=True),
+    Column("id", String(ID), nullable=False, unique=True),
+    Column("club_id", String(ID), ForeignKey("clubs.id"), nullable=False),
+    Column("customer_id", String(ID), ForeignKey("club_customers.id"), nullable=False),
+    #: topup, purchase, session_charge, refund, correction.
+    Column("kind", String(16), nullable=False),
+    #: Signed, in the club currency's minor units.
+    Column("amount", BigInteger, nullable=False),
+    #: Signed seconds of the time bank.
+    Column("seconds", BigInteger, nullable=False),
+    #: How money came in (cash; online once top-ups are online).
+    Column("method", String(16)),
+    #: Who did it: `cli`, `key:<API key id>`, an admin user's name.
+    Column("actor", String(64), nullable=False),
+    Column("reason", Text),
+    #: For entries that must happen once (`payment:<id>`, a client's Idempotency-Key):
+    #: a second entry with the same key is refused by the unique constraint.
+    Column("idempotency_key", String(160)),
+    #: The package bought (a purchase), the holding it made.
+    Column("package_id", String(ID)),
+    Column("holding_id", String(ID)),
+    Column("created_at", UtcDateTime, nullable=False),
+    UniqueConstraint("club_id", "idempotency_key"),
+    Index("ix_club_ledger_customer", "customer_id", "seq"),
+)
+
+#: A zone's per-minute rate, on some weekdays and at some times of day (null: always).
+club_tariffs = Table(
+    "club_tariffs",
+    metadata,
+    Column("id", String(ID), primary_key=True),
+    Column("club_id", String(ID), ForeignKey("clubs.id"), nullable=False),
+    Column("zone_id", String(ID), ForeignKey("club_zones.id"), nullable=False),
+    #: Minor units per started minute.
+    Column("per_minute", BigInteger, nullable=False),
+    #: Weekday numbers (Monday 0) as digits, "01234"; null: every day.
+    Column("weekdays", String(7)),
+    #: Minutes after local midnight; both null: all day.
+    Column("starts", Integer),
+    Column("ends", Integer),
+    Column("created_at", UtcDateTime, nullable=False),
+    Index("ix_club_tariffs_zone", "zone_id"),
+)
+
+#: Fixed time for a fixed price; maybe only in one zone, maybe bought and used only in a
+#: window of the day (a night pass, 23:00-08:00).
+club_packages = Table(
+    "club_packages",
+    metadata,
+    Column("id", String(ID), primary_key=True),
+    Column("club_id", String(ID), ForeignKey("clubs.id"), nullable=False),
+    Column("name", String(64), nullable=False),
+    Column("seconds", Integer, nullable=False),
+    Column("price", BigInteger, nullable=False),
+    Column("zone_id", String(ID), ForeignKey("club_zones.id")),
+    Column("window_starts", Integer),
+    Column("window_ends", Integer),
+    Column("active", Boolean, nullable=False, server_default=text("true")),
+    Column("created_at", UtcDateTime, nullable=False),
+    UniqueConstraint("club_id", "name"),
+)
+
+#: A package a customer bought, and the time left in it.
+club_holdings = Table(
+    "club_holdings",
+    metadata,
+    Column("id", String(ID), primary_key=True),
+    Column("club_id", String(ID), ForeignKey("clubs.id"), nullable=False),
+    Column("customer_id", String(ID), ForeignKey("club_customers.id"), nullable=False),
+    Column("package_id", String(ID), ForeignKey("club_packages.id"), nullable=False),
+    Column("seconds_left", BigInteger, nullable=False),
+    #: A window package's time ends with the window it was bought in.
+    Column("expires_at", UtcDateTime),
+    Column("created_at", UtcDateTime, nullable=False),
+    Index("ix_club_holdings_customer", "customer_id", "seconds_left"),
+)
+
+#: The Games and Apps catalogue.
+club_apps = Table(
+    "club_apps",
+    metadata,
+    Column("id", String(ID), primary_key=True),
+    Column("club_id", String(ID), ForeignKey("clubs.id"), nullable=False),
+    Column("name", String(64), nullable=False),
+    #: The executable on the PC (C:\Games\Dota 2\dota2.exe).
+    Column("path", Text, nullable=False),
+    #: game or app.
+    Column("kind", String(8), nullable=False),
+    Column("icon", Text),
+    #: The ids of the zones it is offered in; empty: every zone.
+    Column("zones", Document, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    UniqueConstraint("club_id", "name"),
+)
+
+#: An app started on a PC.
+club_launches = Table(
+    "club_launches",
+    metadata,
+    Column("seq", SequenceKey, primary_key=True, autoincrement=True),
+    Column("club_id", String(ID), ForeignKey("clubs.id"), nullable=False),
+    Column("device_id", String(64), nullable=False),
+    Column("customer_id", String(ID), ForeignKey("club_customers.id")),
+    Column("app_id", String(ID), ForeignKey("club_apps.id")),
+    #: As the PC named it (an app not in the catalogue is logged too).
+    Column("app_name", String(128), nullable=False),
+    Column("at", UtcDateTime, nullable=False),
+    Index("ix_club_launches_club", "club_id", "seq"),
+)
