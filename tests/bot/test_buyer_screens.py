@@ -8,12 +8,14 @@ from __future__ import annotations
 import struct
 import zlib
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 import pytest
 import segno
 from sqlalchemy import update
 
+from kassa.panels import PanelDown
 from kassa.services import i18n
 from kassa.services.bot import activation, buyers, plans, promo_entry, promos, purchases
 from kassa.services.context import utcnow
@@ -268,9 +270,18 @@ def test_the_trial_is_given_once_for_two_quick_taps_and_its_access_follows(
     assert first.startswith(f"Your free trial runs until {ends}. Your access is being prepared")
     assert second == f"Your free trial is on: it runs until {ends}."
     assert len(rows(hub, bot_provisioning, bot_provisioning.c.buyer_id == who.id)) == 1
-    provision(hub)
+
+    async def down(settings: object, http: object) -> None:
+        raise PanelDown("the panel did not answer")
+
+    hub.call(activation.provision_due(hub.ctx, factory=down))
+    waiting = containing("Your access is on its way")
+    delayed = waiting_for(telegram, world.bot, english.user, waiting, what="delayed")
+    assert "payment" not in delayed["text"]  # nothing was paid
+    later = replace(hub.ctx, clock=lambda: utcnow() + timedelta(minutes=1))
+    hub.call(activation.provision_due(later))
     access = waiting_for(telegram, world.bot, english.user, containing(LINK), what="access")
-    assert ends in access["text"]
+    assert access["text"] == f"Your free trial is on until {ends}.\n\nYour access:\n{LINK}"
     mine, _ = english.press(menu, "my", count=2)
     assert f"Your free trial runs until {ends}.\n\nYour access:\n{LINK}" in mine["text"]
 

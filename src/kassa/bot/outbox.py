@@ -37,24 +37,31 @@ class Rendered:
 Renderer = Callable[[Texts, Mapping[str, Any]], Rendered]
 
 
+#: `reason` in an activation's messages' params: what lengthened the subscription (older
+#: messages have none: a purchase).
+PURCHASE, TRIAL = "purchase", "trial"
+
+
 def _access(texts: Texts, params: Mapping[str, Any]) -> Rendered:
     _ = texts.gettext
     ends_at = texts.time(datetime.fromisoformat(params["ends_at"]))
-    text = _("Your subscription is active until %(ends_at)s.\n\nYour access:\n%(link)s") % {
-        "ends_at": ends_at,
-        "link": params["link"],
-    }
-    return Rendered(text, main_menu(texts))
+    if params.get("reason") == TRIAL:
+        text = _("Your free trial is on until %(ends_at)s.\n\nYour access:\n%(link)s")
+    else:
+        text = _("Your subscription is active until %(ends_at)s.\n\nYour access:\n%(link)s")
+    return Rendered(text % {"ends_at": ends_at, "link": params["link"]}, main_menu(texts))
 
 
 def _delayed(texts: Texts, params: Mapping[str, Any]) -> Rendered:
     _ = texts.gettext
-    return Rendered(
-        _(
+    if params.get("reason", PURCHASE) == PURCHASE:
+        text = _(
             "Your payment has arrived. Your access is on its way: "
             "you will get it here as soon as it is ready."
         )
-    )
+    else:  # the trial, a promo code, a bonus, an import: nothing was paid
+        text = _("Your access is on its way: you will get it here as soon as it is ready.")
+    return Rendered(text)
 
 
 RENDERERS: dict[str, Renderer] = {"access": _access, "delayed": _delayed}
