@@ -23,7 +23,7 @@ from aiogram.types import InlineKeyboardMarkup
 from kassa.bot.menu import main_menu
 from kassa.bot.scope import Scope
 from kassa.bot.texts import Texts, language_of
-from kassa.services.bot import activation
+from kassa.services.bot import activation, buyers
 
 log = logging.getLogger(__name__)
 
@@ -37,15 +37,10 @@ class Rendered:
 Renderer = Callable[[Texts, Mapping[str, Any]], Rendered]
 
 
-#: `reason` in an activation's messages' params: what lengthened the subscription (older
-#: messages have none: a purchase).
-PURCHASE, TRIAL = "purchase", "trial"
-
-
 def _access(texts: Texts, params: Mapping[str, Any]) -> Rendered:
     _ = texts.gettext
     ends_at = texts.time(datetime.fromisoformat(params["ends_at"]))
-    if params.get("reason") == TRIAL:
+    if params.get("reason") == buyers.TRIAL:
         text = _("Your free trial is on until %(ends_at)s.\n\nYour access:\n%(link)s")
     else:
         text = _("Your subscription is active until %(ends_at)s.\n\nYour access:\n%(link)s")
@@ -54,7 +49,9 @@ def _access(texts: Texts, params: Mapping[str, Any]) -> Rendered:
 
 def _delayed(texts: Texts, params: Mapping[str, Any]) -> Rendered:
     _ = texts.gettext
-    if params.get("reason", PURCHASE) == PURCHASE:
+    # `reason`: what lengthened the subscription (a message written before it was kept has
+    # none: a purchase).
+    if params.get("reason", activation.PURCHASE) == activation.PURCHASE:
         text = _(
             "Your payment has arrived. Your access is on its way: "
             "you will get it here as soon as it is ready."

@@ -54,6 +54,8 @@ log = logging.getLogger(__name__)
 
 NAME = "bot-activation"
 PENDING, DONE, STUCK = "pending", "done", "stuck"
+#: The provisioning `reason` of a paid purchase (the others: `buyers.TRIAL`, promo, referral).
+PURCHASE = "purchase"
 LEASE = timedelta(minutes=2)
 STUCK_AFTER = timedelta(minutes=30)
 BATCH = 20
@@ -102,7 +104,7 @@ async def record(conn: AsyncConnection, event: Event) -> None:
         days=purchase.days,
         now=now,
         cause=purchase.id,
-        reason="purchase",
+        reason=PURCHASE,
         plan_id=purchase.plan_id,
     )
     await conn.execute(
@@ -181,7 +183,7 @@ class Due:
     panel_username: str | None
     #: What lengthened the subscription (a purchase, the trial, a promo code, a bonus): the
     #: buyer's messages say it their way.
-    reason: str = "purchase"
+    reason: str = PURCHASE
 
 
 async def provision_due(ctx: Context, *, factory: PanelFactory = adapters) -> int:
