@@ -5,94 +5,29 @@ two workers at once handle each event once."""
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
-import threading
-import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from kassa.cli import app
+from tests import worker_process
 from tests.consumer_db import effects, prepare, receipts, run_on, write_events
 from tests.consumer_plugin import CALLS, CRASHED
+from tests.worker_process import Worker, eventually
 
-ROOT = Path(__file__).resolve().parents[1]
 PLUGIN = "tests.consumer_plugin:consumer"
 
 
-class Worker:
-    """A running `kassa worker` and the lines it has logged so far."""
-
-    def __init__(self, database_url: str, calls: Path, consumers: str = PLUGIN) -> None:
-        env = {
-            **os.environ,
-            "KASSA_DATABASE_URL": database_url,
-            "KASSA_CONSUMERS": consumers,
-            "KASSA_LOG_LEVEL": "info",
-            "PYTHONPATH": str(ROOT),
-            CALLS: str(calls),
-        }
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "kassa", "worker"],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        self.lines: list[str] = []
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def _read(self) -> None:
-        assert self.process.stdout is not None
-        self.lines.extend(self.process.stdout)
-
-    @property
-    def text(self) -> str:
-        return "".join(self.lines)
-
-    def started(self) -> Worker:
-        """Wait until the worker has loaded its consumers and listens for stop signals."""
-        eventually(lambda: "worker started" in self.text, what=f"a start:\n{self.text}")
-        assert self.process.poll() is None, self.text
-        return self
-
-    def wait(self, timeout: float = 20) -> int:
-        """Wait for the process to end; returns its exit code."""
-        code = self.process.wait(timeout)
-        self._reader.join(timeout=5)
-        return code
-
-    def stop(self) -> int:
-        self.process.send_signal(signal.SIGTERM)
-        return self.wait()
-
-
-@contextmanager
-def worker(database_url: str, calls: Path, consumers: str = PLUGIN) -> Iterator[Worker]:
-    """A `kassa worker` process, killed at the end of the block if it is still running."""
-    running = Worker(database_url, calls, consumers)
-    try:
-        yield running
-    finally:
-        if running.process.poll() is None:
-            running.process.kill()
-            running.wait()
-
-
-def eventually(check: Callable[[], bool], *, what: str, timeout: float = 20) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, f"waited {timeout} s for {what}"
-        time.sleep(0.05)
+def worker(
+    database_url: str, calls: Path, consumers: str = PLUGIN
+) -> AbstractContextManager[Worker]:
+    """A `kassa worker` with the test consumer, which notes its calls in `calls`."""
+    return worker_process.worker(database_url, consumers, **{CALLS: str(calls)})
 
 
 def calls_for(calls: Path, event_ids: Iterable[str]) -> Counter[str]:

@@ -17,7 +17,7 @@ from sqlalchemy import update
 
 from kassa.panels import PanelDown
 from kassa.services import i18n
-from kassa.services.bot import activation, buyers, plans, promo_entry, promos, purchases
+from kassa.services.bot import activation, buyers, plans, promo_entry, promos
 from kassa.services.context import utcnow
 from kassa.services.shops import shops
 from kassa.store.tables import bot_provisioning, bot_subscriptions
@@ -43,9 +43,11 @@ ZONE = "Asia/Almaty"
 
 
 @pytest.fixture(scope="module")
-def bots(own_database_url: str, telegram: TelegramEmulator) -> Iterator[BotProcess]:
-    """One `kassa bot` for the module."""
-    with bot_process(own_database_url, telegram) as running:
+def bots(
+    hub: LiveServer, own_database_url: str, telegram: TelegramEmulator
+) -> Iterator[BotProcess]:
+    """One `kassa bot` for the module (its payments' pages at the hub: the sandbox's)."""
+    with bot_process(own_database_url, telegram, KASSA_PUBLIC_URL=hub.url) as running:
         yield running
 
 
@@ -337,13 +339,11 @@ def test_promo_codes_by_the_button_the_command_and_the_deep_link(
     pending = hub.call(promo_entry.pending(hub.ctx, shop_id=world.shop.id, buyer_id=who.id))
     assert pending is not None
     assert (pending.code, pending.percent) == ("THIRTY", 30)
-    month = catalog["reply_markup"]["inline_keyboard"][0][0]["callback_data"].removeprefix("plan:")
-    bought = hub.call(
-        purchases.start(
-            hub.ctx, shop=world.shop, buyer_id=who.id, plan_id=month, promo=pending.code
-        )
-    )
-    assert bought.payment.amount == 7_000
+    # Paying (`kassa.bot.paying`) starts the purchase with it.
+    month = buttons(catalog)[0].removeprefix("plan:")
+    (offer,) = english.press(catalog, f"plan:{month}")
+    (payment,) = english.press(offer, f"pay:{month}:sandbox")
+    assert "RUB\u00a070.00" in payment["text"]  # 100 ₽ less 30%
     assert hub.call(promo_entry.pending(hub.ctx, shop_id=world.shop.id, buyer_id=who.id)) is None
 
     # `/promo` alone asks, as the button does; the deep link uses the code at once.

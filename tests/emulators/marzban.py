@@ -18,7 +18,9 @@ cites), not from Kassa's adapter:
   default.
 - From Python: `race_next_create` (the next create finds the user made meanwhile by someone
   else: the emulator makes it, then answers 409), `down` (every call answers 500 and does
-  nothing).
+  nothing), `on_change` (called once, then cleared, when a call has created or changed a
+  user, before its answer is sent: the crash tests kill the caller there, so the panel has
+  done the work and the caller never hears of it).
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ import re
 import secrets
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 from urllib.parse import parse_qsl
@@ -63,6 +65,7 @@ class MarzbanEmulator:
         #: An outage: while set, every call answers 500 and does nothing.
         self.down = False
         self.race_next_create = False
+        self.on_change: Callable[[], None] | None = None
         self.users: dict[str, Document] = {}
         self.tokens: set[str] = set()
         #: Every call: (method, path), logins included.
@@ -118,7 +121,11 @@ class MarzbanEmulator:
             try:
                 document = _json(body) if body else {}
                 username = request.path_params.get("username")
-                return JSONResponse(operation(username, document))
+                result = operation(username, document)
+                if request.method != "GET" and self.on_change is not None:
+                    changed, self.on_change = self.on_change, None
+                    changed()
+                return JSONResponse(result)
             except Refused as refused:
                 return JSONResponse({"detail": refused.detail}, refused.status)
 

@@ -24,7 +24,10 @@ Written from `reference/bot-and-agent.md` A6 (and the `libs/contract` files it c
 - `GET /api/system/metadata` → `{"response": {"version", "build", "git"}}`; a panel older
   than 2.5.0 (`metadata=False`) answers 404 there.
 - From Python: `race_next_create` (the next create finds the user made meanwhile by someone
-  else: the emulator makes it, then answers `A019`), `down` (every call answers 500).
+  else: the emulator makes it, then answers `A019`), `down` (every call answers 500),
+  `on_change` (called once, then cleared, when a call has created or changed a user, before
+  its answer is sent: the crash tests kill the caller there, so the panel has done the work
+  and the caller never hears of it).
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ import re
 import secrets
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -96,6 +99,7 @@ class RemnawaveEmulator:
         #: An outage: while set, every call answers 500 and does nothing.
         self.down = False
         self.race_next_create = False
+        self.on_change: Callable[[], None] | None = None
         self.users: dict[int, Document] = {}
         #: Every call let through the gate: (method, path, headers).
         self.calls: list[tuple[str, str, dict[str, str]]] = []
@@ -209,6 +213,9 @@ class RemnawaveEmulator:
                     result = await result
                 if isinstance(result, Response):
                     return result
+                if request.method != "GET" and self.on_change is not None:
+                    changed, self.on_change = self.on_change, None
+                    changed()
                 status = 201 if request.method == "POST" and path == "/api/users" else 200
                 return JSONResponse({"response": result}, status)
             except Refused as refused:

@@ -23,8 +23,10 @@ A describe it, not from Kassa's modules, so the tests check one against the othe
   `answerCallbackQuery`; `sendInvoice` and `createInvoiceLink` (title 1-32 characters,
   description 1-255, payload 1-128 bytes, `XTR` with an empty `provider_token` and exactly
   one price, a positive whole number of Stars; other currencies are refused, as no card
-  provider is connected to the emulated bots); `answerPreCheckoutQuery` (`error_message`
-  required when `ok` is false; answered after 10 s, the query is too old);
+  provider is connected to the emulated bots; an invoice's `reply_markup`, if given, starts
+  with a Pay button, else `REPLY_MARKUP_BUY_EMPTY`, the emulator's choice of name);
+  `answerPreCheckoutQuery` (`error_message` required when `ok` is false; answered after
+  10 s, the query is too old);
   `refundStarPayment` (`user_id`, `telegram_payment_charge_id` → `true`; a second refund is
   `CHARGE_ALREADY_REFUNDED`; a charge unknown, or not that user's, `CHARGE_NOT_FOUND`, the
   emulator's choice of name); `getStarTransactions` (`offset`, `limit` 1-100: the bot's
@@ -34,7 +36,8 @@ A describe it, not from Kassa's modules, so the tests check one against the othe
   `bot_command` entity), `press` (a `callback_query` on a button the bot sent),
   `begin_payment` / `pay` (a `pre_checkout_query`; once the bot answers `ok`, the payment is
   taken and a message with `successful_payment` and a new `telegram_payment_charge_id`
-  follows), `block` (the user blocked the bot: sending to them is `403`). Inspection:
+  follows), `deliver_again` (a message, such as a `successful_payment`, comes again in a new
+  update), `block` (the user blocked the bot: sending to them is `403`). Inspection:
   `sent` (what the bot sent a chat), `callback_answers`, `invoices`, `charges`, `calls`.
 - Faults: `limit(retry_after, calls)` answers the next calls `429` with `retry_after`;
   while `down` is set, every call answers `502 Bad Gateway` and does nothing.
@@ -195,6 +198,11 @@ class TelegramEmulator:
         checkout = self.begin_payment(bot, user, invoice)
         checkout.wait(timeout)
         return checkout
+
+    def deliver_again(self, bot: Bot, message: Mapping[str, Any]) -> None:
+        """`message` comes to the bot once more, in a new update: what a bot gets when it
+        did not confirm the first (a crash, or a second process polling the same bot)."""
+        self._push(bot, {"message": dict(message)})
 
     def sent(self, bot: Bot, user: User) -> list[Document]:
         """What the bot sent to the user's chat, oldest first (as last edited)."""
@@ -475,7 +483,14 @@ class TelegramEmulator:
             "currency": invoice["currency"],
             "total_amount": invoice["total_amount"],
         }
-        message = self._message(bot, user.chat(), sender=bot.document(), invoice=shown)
+        fields: Document = {"invoice": shown}
+        markup = params.get("reply_markup")
+        if markup:
+            buttons = [button for row in markup.get("inline_keyboard", []) for button in row]
+            if not buttons or not buttons[0].get("pay"):
+                raise bad_request("REPLY_MARKUP_BUY_EMPTY")
+            fields["reply_markup"] = markup
+        message = self._message(bot, user.chat(), sender=bot.document(), **fields)
         self.invoices[f"{user.id}/{message['message_id']}"] = {**invoice, "bot": bot.id}
         return message
 
@@ -526,6 +541,7 @@ class TelegramEmulator:
                 sender=checkout.user.document(),
                 successful_payment=paid,
             )
+            checkout.message = message
             self._push(bot, {"message": message})
         checkout.answered.set()
         return True

@@ -93,8 +93,9 @@ class Checkout:
     answered: threading.Event = field(default_factory=threading.Event)
     ok: bool | None = None
     error_message: str | None = None
-    #: The charge, once the payment was taken.
+    #: The charge, once the payment was taken, and the `successful_payment` message.
     charge_id: str | None = None
+    message: Document | None = None
 
     def wait(self, timeout: float = PRE_CHECKOUT_WINDOW) -> bool:
         """Whether the bot answered within `timeout` (then `ok` says how)."""

@@ -4,13 +4,23 @@ from __future__ import annotations
 
 from aiogram import Dispatcher
 
-from kassa.bot import catalog, errors, info, promo, referral, start, subscription, trial
+from kassa.bot import (
+    catalog,
+    errors,
+    info,
+    paying,
+    promo,
+    referral,
+    start,
+    subscription,
+    trial,
+)
 
 
 def build() -> Dispatcher:
     """A dispatcher with the bot's routers, in the order they are asked."""
     dispatcher = Dispatcher()
-    dispatcher.include_routers(start.router)
+    dispatcher.include_routers(start.router, paying.router)
     dispatcher.include_routers(
         catalog.router, subscription.router, trial.router, promo.router, referral.router
     )

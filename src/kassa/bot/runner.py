@@ -5,10 +5,11 @@ dispatcher, and stores the offset past it once it is handled: a bot stopped (or 
 in the middle of an update gets that update again when it runs again, and never one it
 has handled. Updates are handled one after another, in Telegram's order. An update whose
 handler fails is logged and passed over, as aiogram's own polling does, so one bad update
-cannot hold the bot back. Beside the polling, the bot sends the messages services left for
-its buyers (`outbox`). A server that cannot be reached is tried again with a growing delay;
-a bot whose token Telegram refuses stops with an error in the log. The other shops' bots go
-on either way.
+cannot hold the bot back; one whose handler raises `HandleLater` (Kassa could not record a
+Stars payment now) is not confirmed, and asked for again after a pause. Beside the polling,
+the bot sends the messages services left for its buyers (`outbox`). A server that cannot be
+reached is tried again with a growing delay; a bot whose token Telegram refuses stops with
+an error in the log. The other shops' bots go on either way.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from aiogram.types import Update
 from kassa.bot import commands, outbox
 from kassa.bot import dispatcher as dispatchers
 from kassa.bot.connection import open_bot
-from kassa.bot.scope import Scope
+from kassa.bot.scope import HandleLater, Scope
 from kassa.services.bot import settings as bot_settings
 from kassa.services.bot.settings import BotSettings
 from kassa.services.context import Context
@@ -90,6 +91,7 @@ class ShopBot:
     async def _poll(self, stop: asyncio.Event) -> None:
         offset = await bot_settings.update_offset(self.ctx, shop_id=self.shop_id)
         allowed = self.dispatcher.resolve_used_update_types()
+        later = 0  # updates in a row to be handled again
         while not stop.is_set():
 
             async def fetch(offset: int | None = offset) -> list[Update]:
@@ -105,15 +107,30 @@ class ShopBot:
                 continue
             scope = await self.scope()
             for update in updates:
-                await self._handle(update, scope)
+                if not await self._handle(update, scope):
+                    # Not confirmed: Telegram gives it again on the next poll, after a pause.
+                    await _wait(stop, BACKOFF[min(later, len(BACKOFF) - 1)])
+                    later += 1
+                    break
+                later = 0
                 offset = update.update_id + 1
                 await bot_settings.confirm_updates(self.ctx, shop_id=self.shop_id, below=offset)
 
-    async def _handle(self, update: Update, scope: Scope) -> None:
+    async def _handle(self, update: Update, scope: Scope) -> bool:
+        """Hand `update` to the dispatcher; False if it is to be handled again later."""
         try:
             await self.dispatcher.feed_update(self.bot, update, scope=scope)
+        except HandleLater as exc:
+            log.warning(
+                "bot of shop %s: update %d is to be handled again: %s",
+                self.shop_id,
+                update.update_id,
+                exc,
+            )
+            return False
         except Exception:
             log.exception("bot of shop %s: update %d failed", self.shop_id, update.update_id)
+        return True
 
     async def _send(self, stop: asyncio.Event) -> None:
         failures = 0

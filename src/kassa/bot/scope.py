@@ -15,6 +15,13 @@ from kassa.services.bot.settings import BotSettings
 from kassa.services.context import Context
 
 
+class HandleLater(Exception):
+    """Raised by a handler that could not do what an update needs now (Kassa's database did
+    not answer) and must not lose it: the update is not confirmed to Telegram, which gives it
+    again on the next poll (a successful Stars payment, say). Any other failure is logged and
+    the update passed over."""
+
+
 @dataclass(frozen=True, slots=True)
 class Scope:
     ctx: Context

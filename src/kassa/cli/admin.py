@@ -52,7 +52,11 @@ def _show_generated(password: str) -> None:
 def create_user(
     name: str,
     role: Annotated[
-        Role, typer.Option(help="owner: everything; operator: act on payments; viewer: read only.")
+        Role,
+        typer.Option(
+            help="owner: everything; operator: act on payments; viewer: read only; "
+            "club_operator: run a club's floor, not its prices."
+        ),
     ] = Role.VIEWER,
     generate: Generate = False,
 ) -> None:

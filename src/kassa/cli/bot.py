@@ -97,7 +97,8 @@ def configure(
         list[str],
         typer.Argument(
             help="key=value: token=, admins=, test=true|false, panel=marzban|remnawave|none, "
-            "panel_version=2|3, panel_url=, panel_token= [panel_api_key=] | panel_user= "
+            "panel_version=2|3 (empty: asked of the panel), panel_url=, panel_token= "
+            "[panel_api_key=] | panel_user= "
             "panel_password=, panel_squads=, panel_proxies=, "
             "language=ru|en, link_text= (the access text without a panel), trial_days=, "
             "terms= (the shop's terms of service, shown by /terms; empty: none)"

@@ -1,7 +1,8 @@
 """`kassa club`: a computer club's world from the command line: clubs, zones, PCs (their token
 printed once, as `kassa terminals add` does), customers, money and time on their ledger,
-tariffs, packages, apps. Amounts are in the club currency's main unit (tenge: `1500` or
-`1500.50`); a negative one follows `--` (`kassa club correct CLUB LOGIN --reason R -- -500`).
+tariffs, packages, apps, online top-ups and shifts. Amounts are in the club currency's main
+unit (tenge: `1500` or `1500.50`); a negative one follows `--` (`kassa club correct CLUB LOGIN
+--reason R -- -500`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from rich.markup import escape
 
 from kassa.cli.output import (
     JsonOption,
+    confirmation_rows,
     console,
     errors,
     fail,
@@ -28,7 +30,18 @@ from kassa.cli.output import (
 from kassa.domain.club import OfflinePolicy
 from kassa.domain.money import from_decimal
 from kassa.services.admin import audit
-from kassa.services.club import apps, clubs, customers, ledger, packages, pcs, pricing
+from kassa.services.callers import Caller
+from kassa.services.club import (
+    apps,
+    clubs,
+    customers,
+    ledger,
+    packages,
+    pcs,
+    pricing,
+    shifts,
+    topups,
+)
 from kassa.services.club.clubs import Club
 from kassa.services.context import Context
 from kassa.services.shops import shops
@@ -42,7 +55,9 @@ from kassa.web.club_objects import (
     pc_object,
     play_preview_object,
     purchase_preview_object,
+    shift_object,
     tariff_object,
+    topup_object,
 )
 
 T = TypeVar("T")
@@ -61,6 +76,7 @@ customers_app = typer.Typer(help="A club's customers.", no_args_is_help=True)
 packages_app = typer.Typer(help="Packages of time for a price.", no_args_is_help=True)
 tariffs_app = typer.Typer(help="Per-minute rates per zone.", no_args_is_help=True)
 apps_app = typer.Typer(help="The Games and Apps catalogue.", no_args_is_help=True)
+shift_app = typer.Typer(help="Shifts at the desk: X and Z reports.", no_args_is_help=True)
 for sub, name in (
     (zones_app, "zones"),
     (groups_app, "groups"),
@@ -69,6 +85,7 @@ for sub, name in (
     (packages_app, "packages"),
     (tariffs_app, "tariffs"),
     (apps_app, "apps"),
+    (shift_app, "shift"),
 ):
     app.add_typer(sub, name=name)
 
@@ -323,18 +340,105 @@ def topup(
     club: ClubArg,
     login: str,
     amount: Annotated[str, typer.Argument(help="In the main unit, e.g. 1500.")],
+    *,
     cash: Annotated[bool, typer.Option("--cash", help="Paid in cash at the desk.")] = False,
+    card: Annotated[
+        bool, typer.Option("--card", help="Paid by card at the club's own reader.")
+    ] = False,
+    online: Annotated[
+        bool,
+        typer.Option("--online", help="A payment the customer makes (a link or a QR to scan)."),
+    ] = False,
+    provider: Annotated[
+        str | None,
+        typer.Option(help="Online: the provider (default: Kaspi; the sandbox with --test)."),
+    ] = None,
+    test: Annotated[bool, typer.Option("--test", help="Online: a test payment.")] = False,
 ) -> None:
-    """Put money paid at the desk onto a customer's balance."""
-    if not cash:
-        raise fail("say how it was paid: --cash (online top-ups are to come)", code=2)
+    """Top up a customer's balance, at the desk or --online.
+
+    Paid at the desk (--cash, --card), it is credited now; --online makes a payment whose
+    link or QR data is printed, credited once it succeeds."""
+    if cash + card + online != 1:
+        raise fail("say how it is paid: --cash, --card or --online", code=2)
+    if not online and (provider is not None or test):
+        raise fail("--provider and --test are for --online top-ups", code=2)
+    if online:
+        _online_topup(club, login, amount, provider=provider, test=test)
+        return
 
     async def work(ctx: Context, each: Club) -> ledger.Entry:
         return await ledger.topup(
-            ctx, club=each, login=login, amount=_amount(amount, each), actor=ACTOR
+            ctx,
+            club=each,
+            login=login,
+            amount=_amount(amount, each),
+            method="cash" if cash else "card",
+            actor=ACTOR,
         )
 
     _posted(club, work)
+
+
+def _online_topup(club: str, login: str, amount: str, *, provider: str | None, test: bool) -> None:
+    async def work(ctx: Context, each: Club) -> topups.Started:
+        shop = await shops.get_shop(ctx, shop_id=each.shop_id)
+        return await topups.start(
+            ctx,
+            caller=Caller.system(shop=shop, test=test),
+            club=each,
+            login=login,
+            amount=_amount(amount, each),
+            actor=ACTOR,
+            provider=provider,
+        )
+
+    started, each = _in_club(club, work)
+    payment = started.payment
+    details = table("field", "value", show_header=False, box=None)
+    details.add_row("top-up", started.topup.id)
+    details.add_row("payment", payment.id)
+    details.add_row("amount", money(payment.amount, payment.currency))
+    details.add_row("provider", payment.provider)
+    details.add_row("status", payment.status.value)
+    for name, value in confirmation_rows(payment.confirmation or {}):
+        details.add_row(name, escape(value))
+    show(details)
+    errors.print(
+        f"The balance of {escape(login)} is credited once the payment succeeds "
+        f"(`kassa club topups {escape(each.name)}`)."
+    )
+
+
+@app.command("topups")
+def list_topups(club: ClubArg, as_json: JsonOption = False) -> None:
+    """The club's latest online top-ups, newest first."""
+    found, each = _in_club(club, lambda ctx, each: topups.list_topups(ctx, club=each))
+    if as_json:
+        print_json(
+            [
+                topup_object(
+                    listed.topup, each, login=listed.login, payment_status=listed.payment_status
+                )
+                for listed in found
+            ]
+        )
+        return
+    rows = table(
+        id_column("payment"), "customer", "amount", "provider", "top-up", "payment status", "when"
+    )
+    for listed in found:
+        topup = listed.topup
+        rows.add_row(
+            topup.payment_id,
+            escape(listed.login),
+            money(topup.amount, each.currency),
+            topup.provider or "",
+            topup.status,
+            listed.payment_status or "",
+            f"{topup.created_at:%Y-%m-%d %H:%M:%S}",
+        )
+    show(rows)
 
 
 @app.command("time")
@@ -595,5 +699,103 @@ def list_launches(
             escape(launch.pc),
             escape(launch.customer or ""),
             escape(launch.app),
+        )
+    show(listed)
+
+
+@shift_app.command("open")
+def open_shift(
+    club: ClubArg,
+    cash: Annotated[str, typer.Option(help="The cash in the drawer, in the main unit.")],
+) -> None:
+    """Open the club's shift with the cash in the drawer (one shift is open at a time)."""
+
+    async def work(ctx: Context, each: Club) -> shifts.Shift:
+        return await shifts.open_shift(
+            ctx, club=each, cash=_amount(cash, each, "cash"), actor=ACTOR
+        )
+
+    shift, each = _in_club(club, work)
+    console.print(f"Shift {shift.id} open with {money(shift.opening_cash, each.currency)}")
+
+
+def _print_report(shift: shifts.Shift, report: shifts.Report, each: Club) -> None:
+    def cash(amount: int) -> str:
+        return money(amount, each.currency)
+
+    rows = table("field", "value", show_header=False, box=None)
+    rows.add_row("shift", shift.id)
+    rows.add_row("opened", f"{shift.opened_at:%Y-%m-%d %H:%M:%S} by {escape(shift.opened_by)}")
+    rows.add_row("until", f"{report.until:%Y-%m-%d %H:%M:%S}")
+    rows.add_row("opening cash", cash(report.opening_cash))
+    rows.add_row("cash", cash(report.cash))
+    rows.add_row("card", cash(report.card))
+    rows.add_row("online top-ups", cash(report.online))
+    rows.add_row("sessions", f"{cash(report.sessions)} ({report.session_charges} charges)")
+    rows.add_row("packages", f"{cash(report.packages)} ({report.packages_sold} sold)")
+    rows.add_row(
+        "corrections",
+        f"{cash(report.corrections)}, {_duration(report.correction_seconds)} "
+        f"({report.corrections_made})",
+    )
+    rows.add_row("expected cash", cash(report.expected_cash))
+    if shift.counted_cash is not None and shift.difference is not None:
+        rows.add_row("counted cash", cash(shift.counted_cash))
+        rows.add_row("difference", cash(shift.difference))
+    show(rows)
+
+
+@shift_app.command("x")
+def x_report(club: ClubArg, as_json: JsonOption = False) -> None:
+    """The open shift's X report: what it has taken so far. Changes nothing."""
+    (shift, report), each = _in_club(club, lambda ctx, each: shifts.x_report(ctx, club=each))
+    if as_json:
+        print_json(shift_object(shift, each, report))
+        return
+    _print_report(shift, report, each)
+
+
+@shift_app.command("close")
+def close_shift(
+    club: ClubArg,
+    counted: Annotated[str, typer.Option(help="The cash counted in the drawer.")],
+    as_json: JsonOption = False,
+) -> None:
+    """Close the open shift with the cash counted: its Z report.
+
+    The report, the expected cash and the difference (counted less expected) are recorded."""
+
+    async def work(ctx: Context, each: Club) -> tuple[shifts.Shift, shifts.Report]:
+        return await shifts.close_shift(
+            ctx, club=each, counted=_amount(counted, each, "counted"), actor=ACTOR
+        )
+
+    (shift, report), each = _in_club(club, work)
+    if as_json:
+        print_json(shift_object(shift, each, report))
+        return
+    _print_report(shift, report, each)
+
+
+@shift_app.command("list")
+def list_shifts(club: ClubArg, as_json: JsonOption = False) -> None:
+    """The club's latest shifts, newest first."""
+    found, each = _in_club(club, lambda ctx, each: shifts.list_shifts(ctx, club=each))
+    if as_json:
+        print_json([shift_object(shift, each) for shift in found])
+        return
+    listed = table(id_column("shift"), "opened", "closed", "expected", "counted", "difference")
+    for shift in found:
+
+        def cash(amount: int | None) -> str:
+            return "" if amount is None else money(amount, each.currency)
+
+        listed.add_row(
+            shift.id,
+            f"{shift.opened_at:%Y-%m-%d %H:%M}",
+            "open" if shift.closed_at is None else f"{shift.closed_at:%Y-%m-%d %H:%M}",
+            cash(shift.expected_cash),
+            cash(shift.counted_cash),
+            cash(shift.difference),
         )
     show(listed)

@@ -40,4 +40,5 @@ __all__ = [
     "PanelUser",
     "RemnawavePanel",
     "build",
+    "detect_version",
 ]

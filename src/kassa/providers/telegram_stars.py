@@ -7,7 +7,7 @@ The wire side, stateless as every provider (reference: providers.md §4):
   Stars (the amount is the number of Stars: `XTR` has no minor unit, never times 100), and
   Kassa's payment id as the `payload` (1-128 bytes), which Telegram echoes back in the
   pre-checkout query and in `successful_payment`. The payer gets the link
-  (`InvoiceLinkConfirmation`). In the chat the future bot sends the same invoice with
+  (`InvoiceLinkConfirmation`). In the chat the shop's bot sends the same invoice with
   `sendInvoice` (`invoice_params`). Telegram has no idempotency key: a second link made by
   a retry pays the same payment, and only one payment is ever taken for it (the bot's
   pre-checkout answer refuses a payment no longer pending).

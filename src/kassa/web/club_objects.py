@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from kassa.domain import Payment
 from kassa.domain.money import format_major
 from kassa.services.club.apps import App, Launch
 from kassa.services.club.clubs import Club, Zone
@@ -15,6 +16,8 @@ from kassa.services.club.ledger import Entry
 from kassa.services.club.packages import Package, PurchasePreview
 from kassa.services.club.pcs import Pc
 from kassa.services.club.pricing import PlayPreview, Tariff
+from kassa.services.club.shifts import Report, Shift
+from kassa.services.club.topups import Topup
 from kassa.services.objects import timestamp
 
 
@@ -155,4 +158,77 @@ def play_preview_object(preview: PlayPreview, club: Club) -> dict[str, Any]:
             }
             for use in preview.plan.uses
         ],
+    }
+
+
+def topup_object(
+    topup: Topup,
+    club: Club,
+    *,
+    login: str,
+    payment: Payment | None = None,
+    payment_status: str | None = None,
+) -> dict[str, Any]:
+    """An online top-up; with its payment (as it was created), what the payer must do."""
+    if payment is not None:
+        payment_status = payment.status.value
+    return {
+        "object": "club_topup",
+        "id": topup.id,
+        "customer": login,
+        "amount": format_major(topup.amount, club.currency),
+        "currency": club.currency,
+        "provider": topup.provider if payment is None else payment.provider,
+        "status": topup.status,
+        "payment": topup.payment_id,
+        "payment_status": payment_status,
+        "confirmation": None if payment is None else payment.confirmation,
+        "created_at": timestamp(topup.created_at),
+        "credited_at": timestamp(topup.credited_at),
+    }
+
+
+def report_object(report: Report, club: Club) -> dict[str, Any]:
+    def major(amount: int) -> str:
+        return format_major(amount, club.currency)
+
+    return {
+        "until": timestamp(report.until),
+        "opening_cash": major(report.opening_cash),
+        "cash": major(report.cash),
+        "card": major(report.card),
+        "online": major(report.online),
+        "sessions": major(report.sessions),
+        "session_charges": report.session_charges,
+        "packages": major(report.packages),
+        "packages_sold": report.packages_sold,
+        "corrections": major(report.corrections),
+        "correction_seconds": report.correction_seconds,
+        "corrections_made": report.corrections_made,
+        "expected_cash": major(report.expected_cash),
+    }
+
+
+def shift_object(shift: Shift, club: Club, report: Report | None = None) -> dict[str, Any]:
+    """A shift, with `report` (its X report while open) or the Z report recorded at its
+    close."""
+
+    def major(amount: int | None) -> str | None:
+        return None if amount is None else format_major(amount, club.currency)
+
+    if report is None and shift.report is not None:
+        report = Report.from_record(shift.report)
+    return {
+        "object": "club_shift",
+        "id": shift.id,
+        "status": "open" if shift.open else "closed",
+        "opened_at": timestamp(shift.opened_at),
+        "opened_by": shift.opened_by,
+        "opening_cash": major(shift.opening_cash),
+        "closed_at": timestamp(shift.closed_at),
+        "closed_by": shift.closed_by,
+        "counted_cash": major(shift.counted_cash),
+        "expected_cash": major(shift.expected_cash),
+        "difference": major(shift.difference),
+        "report": None if report is None else report_object(report, club),
     }

@@ -36,9 +36,26 @@ class CustomerCreate(Body):
 class TopupCreate(Body):
     customer: str = Field(max_length=64, description="The customer's login.")
     amount: Amount = Field(description=AMOUNT)
-    method: Literal["cash"] = Field(
-        "cash", description="cash, paid at the desk (online top-ups are to come)."
+    method: Literal["cash", "card", "online"] | None = Field(
+        None,
+        description="cash or card: paid at the desk, credited now. online (or none given): "
+        "a payment through `provider` or the shop's default online one (Kaspi first; the "
+        "sandbox in test mode), credited once it succeeds.",
     )
+    provider: str | None = Field(
+        None, max_length=32, description="The provider of an online top-up."
+    )
+    return_url: str | None = Field(
+        None, max_length=2048, description="Where the payer returns after a redirect."
+    )
+
+
+class ShiftOpen(Body):
+    cash: Amount = Field(description=f"The cash in the drawer. {AMOUNT}")
+
+
+class ShiftClose(Body):
+    counted: Amount = Field(description=f"The cash counted in the drawer. {AMOUNT}")
 
 
 class CorrectionCreate(Body):
@@ -125,6 +142,56 @@ class EntryOut(BaseModel):
 
 class PostedOut(EntryOut):
     customer: CustomerOut = Field(description="The customer after the entry.")
+
+
+class TopupOut(BaseModel):
+    object: Literal["club_topup"]
+    id: str
+    customer: str = Field(description="The customer's login.")
+    amount: str
+    currency: str
+    provider: str | None
+    status: Literal["pending", "credited", "failed", "unclaimed"]
+    payment: str = Field(description="The Kassa payment's id.")
+    payment_status: str | None = None
+    confirmation: dict[str, Any] | None = Field(
+        None, description="What the payer must do: a link to open, a QR to scan…"
+    )
+    created_at: str
+    credited_at: str | None
+
+
+class ReportOut(BaseModel):
+    until: str
+    opening_cash: str
+    cash: str
+    card: str
+    online: str
+    sessions: str
+    session_charges: int
+    packages: str
+    packages_sold: int
+    corrections: str
+    correction_seconds: int
+    corrections_made: int
+    expected_cash: str
+
+
+class ShiftOut(BaseModel):
+    object: Literal["club_shift"]
+    id: str
+    status: Literal["open", "closed"]
+    opened_at: str
+    opened_by: str
+    opening_cash: str
+    closed_at: str | None
+    closed_by: str | None
+    counted_cash: str | None
+    expected_cash: str | None
+    difference: str | None
+    report: ReportOut | None = Field(
+        None, description="The X report of an open shift; the Z report of a closed one."
+    )
 
 
 class PackageOut(BaseModel):
@@ -214,4 +281,16 @@ class TariffList(BaseModel):
 class AppList(BaseModel):
     object: Literal["list"]
     data: list[AppOut]
+    has_more: bool
+
+
+class TopupList(BaseModel):
+    object: Literal["list"]
+    data: list[TopupOut]
+    has_more: bool
+
+
+class ShiftList(BaseModel):
+    object: Literal["list"]
+    data: list[ShiftOut]
     has_more: bool

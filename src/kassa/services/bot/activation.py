@@ -6,7 +6,9 @@ The consumer, in the transaction of its receipt, turns the purchase from pending
 activated with a conditional update, and only the transaction that wins it lengthens the
 subscription (`buyers.extend`: `max(now, end) + days`), recording that absolute end with the
 purchase. However often `payment.succeeded` is read, by however many workers, the days are
-added once. It calls out to nothing: it queues a `bot_provisioning` row.
+added once. It calls out to nothing: it queues a `bot_provisioning` row. A top-up's purchase
+is credited to the buyer's balance instead (`balance.credit`, keyed by the purchase), with
+the buyer's `topup` message.
 
 The job claims due rows (a lease, `FOR UPDATE SKIP LOCKED` on PostgreSQL), asks the panel
 outside any transaction to make the buyer's user end at the subscription's end as it is
@@ -34,7 +36,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from kassa import panels
 from kassa.domain import Event, EventType
 from kassa.panels import Panel, PanelDown, PanelError, PanelUser
-from kassa.services.bot import buyers, plans, purchases
+from kassa.services.bot import balance, buyers, panel_settings, plans, purchases
 from kassa.services.bot import settings as bot_settings
 from kassa.services.context import Context
 from kassa.services.events import consumers
@@ -67,8 +69,8 @@ PanelFactory = Callable[[Mapping[str, str], httpx.AsyncClient], Awaitable[Panel 
 
 
 async def adapters(settings: Mapping[str, str], http: httpx.AsyncClient) -> Panel | None:
-    """The default `PanelFactory`: `kassa.panels.build` (which asks Remnawave its major
-    version when `panel_version` is not set), or no panel."""
+    """The default `PanelFactory`: `kassa.panels.build`, or no panel. (Remnawave's major
+    version is in `settings` already: `panel_settings.for_adapter`.)"""
     if settings["panel"] == "none":
         return None
     return await panels.build(settings, http=http)
@@ -92,10 +94,15 @@ async def record(conn: AsyncConnection, event: Event) -> None:
             bot_purchases.c.buyer_id,
             bot_purchases.c.plan_id,
             bot_purchases.c.days,
+            bot_purchases.c.kind,
+            bot_purchases.c.amount,
         )
     )
     purchase = won.first()
     if purchase is None:  # not a purchase, or activated already
+        return
+    if purchase.kind == purchases.TOPUP:
+        await _top_up(conn, event, purchase)
         return
     ends_at = await buyers.extend(
         conn,
@@ -115,6 +122,7 @@ async def record(conn: AsyncConnection, event: Event) -> None:
             select(bot_purchases.c.id).where(
                 bot_purchases.c.buyer_id == purchase.buyer_id,
                 bot_purchases.c.status == purchases.ACTIVATED,
+                bot_purchases.c.kind == purchases.PLAN,
                 bot_purchases.c.id != purchase.id,
             )
         )
@@ -130,9 +138,40 @@ async def record(conn: AsyncConnection, event: Event) -> None:
         )
 
 
+async def _top_up(conn: AsyncConnection, event: Event, purchase: Any) -> None:
+    """A paid top-up: its credit to the buyer's balance and the buyer's message, once."""
+    now = event.created_at
+    await balance.credit(
+        conn,
+        shop_id=event.shop_id,
+        buyer_id=purchase.buyer_id,
+        purchase_id=purchase.id,
+        amount=purchase.amount,
+        now=now,
+    )
+    total = await balance.total(conn, purchase.buyer_id)
+    telegram_id = (
+        await conn.execute(
+            select(bot_buyers.c.telegram_id).where(bot_buyers.c.id == purchase.buyer_id)
+        )
+    ).scalar_one()
+    await conn.execute(
+        insert_ignoring_conflict(conn.dialect.name, bot_messages, index_elements=["id"]),
+        {
+            "id": f"topup:{purchase.id}",
+            "shop_id": event.shop_id,
+            "telegram_id": telegram_id,
+            "kind": "topup",
+            "params": {"amount": purchase.amount, "balance": total},
+            "created_at": now,
+        },
+    )
+
+
 async def audit(conn: AsyncConnection) -> AsyncIterator[str]:
     """For `kassa audit`: no purchase activated without the consumer's receipt of its
-    payment's `payment.succeeded`, and none left unactivated with one."""
+    payment's `payment.succeeded`, and none left unactivated with one; each activated top-up
+    credited once, and no credit without one (`balance.audit`)."""
     receipt = consumer_receipts.c
     received = (
         select(events.c.payment_id)
@@ -160,6 +199,8 @@ async def audit(conn: AsyncConnection) -> AsyncIterator[str]:
             yield f"{NAME}:{purchase_id}: activated without the receipt of its payment's event"
         else:
             yield f"{NAME}:{purchase_id}: its payment's event was received, it is still {status}"
+    async for finding in balance.audit(conn):
+        yield f"{NAME}:{finding}"
 
 
 CONSUMER = consumers.register(
@@ -253,8 +294,7 @@ async def _provision(ctx: Context, due: Due, factory: PanelFactory, http: httpx.
     settings = await bot_settings.get(ctx, shop_id=due.shop_id)
     user = await _panel_user(ctx, due)
     try:
-        opened = bot_settings.panel_settings_in_clear(ctx, settings)
-        panel = await factory({"panel": settings.panel, **opened}, http)
+        panel = await factory(await panel_settings.for_adapter(ctx, settings, http), http)
         if panel is None:
             panel_user_id, link = None, settings.link_text or ""
         else:

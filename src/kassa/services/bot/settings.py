@@ -23,6 +23,10 @@ LANGUAGES = ("ru", "en")
 #: docs/panels.md.)
 PANEL_FIELDS = ("panel_url", "panel_user", "panel_version", "panel_squads", "panel_proxies")
 PANEL_SECRETS = ("panel_token", "panel_password", "panel_api_key")
+#: Remnawave's major version as Kassa asked it of the panel (`GET /api/system/metadata`) when
+#: `panel_version` is not given: kept beside the panel's settings, not set by `configure`,
+#: and forgotten when `panel`, `panel_url` or `panel_version` change (asked again then).
+DETECTED_VERSION = "panel_version_detected"
 #: What `configure` takes, besides the panel's fields.
 FIELDS = (
     "token",
@@ -34,6 +38,7 @@ FIELDS = (
     "link_text",
     "trial_days",
     "terms",
+    "balance",
 )
 #: Telegram's production servers, or its test environment (a bot made with the test
 #: environment's @BotFather; Stars there cost nothing).
@@ -59,6 +64,8 @@ class BotSettings:
     server: str = "production"
     #: The shop's terms of service, shown by `/terms`; None if the owner set none.
     terms: str | None = None
+    #: Whether buyers have an internal balance to top up and renew from.
+    balance: bool = False
 
     @property
     def test_server(self) -> bool:
@@ -82,6 +89,7 @@ class BotSettings:
             "link_text": self.link_text,
             "trial_days": self.trial_days,
             "terms": self.terms,
+            "balance": self.balance,
         }
 
 
@@ -105,9 +113,9 @@ def _admins(value: str) -> tuple[int, ...]:
         raise ParameterInvalid("admins are Telegram ids, comma-separated", param="admins") from None
 
 
-def _flag(value: str) -> bool:
+def _flag(name: str, value: str) -> bool:
     if value.lower() not in ("true", "false"):
-        raise ParameterInvalid("test is true or false", param="test")
+        raise ParameterInvalid(f"{name} is true or false", param=name)
     return value.lower() == "true"
 
 
@@ -133,16 +141,18 @@ def _checked(changes: Mapping[str, str]) -> dict[str, Any]:
     for name, value in changes.items():
         if name == "admins":
             values["admins"] = ",".join(str(each) for each in _admins(value))
-        elif name == "test":
-            values["test"] = _flag(value)
+        elif name in ("test", "balance"):
+            values[name] = _flag(name, value)
         elif name == "server" and value not in SERVERS:
             raise ParameterInvalid("server is production or test", param="server")
         elif name == "panel" and value not in PANELS:
             raise ParameterInvalid(f"panel is one of {', '.join(PANELS)}", param="panel")
         elif name == "language" and value not in LANGUAGES:
             raise ParameterInvalid("language is ru or en", param="language")
-        elif name == "panel_version" and value not in ("2", "3"):
-            raise ParameterInvalid("panel_version is 2 or 3", param="panel_version")
+        elif name == "panel_version" and value not in ("2", "3", ""):
+            raise ParameterInvalid(
+                "panel_version is 2 or 3 (empty: ask the panel)", param="panel_version"
+            )
         elif name == "trial_days":
             values["trial_days"] = _trial_days(value)
         elif name == "terms":
@@ -191,16 +201,52 @@ async def configure(ctx: Context, *, shop: Shop, changes: Mapping[str, str]) -> 
             )
             await plans.seed(conn, shop_id=shop.id, now=now)
         else:
+            kept = dict(current["panel_settings"])
+            if _elsewhere(current, values, kept, panel_changes):
+                kept.pop(DETECTED_VERSION, None)
             await conn.execute(
                 update(bot_settings)
                 .where(bot_settings.c.shop_id == shop.id)
-                .values(
-                    panel_settings={**current["panel_settings"], **sealed},
-                    updated_at=now,
-                    **values,
-                )
+                .values(panel_settings={**kept, **sealed}, updated_at=now, **values)
             )
     return await get(ctx, shop_id=shop.id)
+
+
+def _elsewhere(
+    current: RowMapping,
+    values: Mapping[str, Any],
+    panel_settings: Mapping[str, str],
+    panel_changes: Mapping[str, str],
+) -> bool:
+    """Whether `configure` changes which panel the bot is on, or its given version: the
+    version detected before may not be this panel's any more."""
+    return (
+        values.get("panel", current["panel"]) != current["panel"]
+        or panel_changes.get("panel_url", panel_settings.get("panel_url"))
+        != panel_settings.get("panel_url")
+        or "panel_version" in panel_changes
+    )
+
+
+async def remember_version(ctx: Context, *, shop_id: str, panel_url: str, version: str) -> bool:
+    """Keep the major version detected on the panel at `panel_url`, unless the bot has been
+    moved to another panel meanwhile (its `panel_url` changed). Returns whether it was kept."""
+    async with ctx.db.write() as conn:
+        row = (
+            await conn.execute(
+                select(bot_settings.c.panel_settings)
+                .where(bot_settings.c.shop_id == shop_id)
+                .with_for_update()
+            )
+        ).first()
+        if row is None or row.panel_settings.get("panel_url") != panel_url:
+            return False
+        await conn.execute(
+            update(bot_settings)
+            .where(bot_settings.c.shop_id == shop_id)
+            .values(panel_settings={**row.panel_settings, DETECTED_VERSION: version})
+        )
+    return True
 
 
 async def find(ctx: Context, *, shop_id: str) -> BotSettings | None:
@@ -229,6 +275,7 @@ def _settings(row: RowMapping) -> BotSettings:
         trial_days=row["trial_days"],
         server=row["server"],
         terms=row["terms"],
+        balance=row["balance"],
     )
 
 

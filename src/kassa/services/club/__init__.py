@@ -2,8 +2,10 @@
 (`clubs`), PCs as devices of kind `club_pc` of the device core (`pcs`), customers (`customers`)
 with a ledger of money and time (`ledger`), tariffs, packages and the price preview with the
 fixed order time is used in (`pricing`, `packages`), the Games and Apps catalogue and its launch
-logs (`apps`), and `kassa audit`'s check that balances equal their ledgers (`audit`).
+logs (`apps`), and `kassa audit`'s check that balances equal their ledgers (`audit`); the
+club's money: online top-ups through the shop's providers credited once (`topups`), shifts
+with X and Z reports (`shifts`); who may do what (`access`: the `club_operator` role).
 
-Sessions with leases, shifts, the dashboard, online top-ups, the LoVHub launchers' API and the
-PC agent are to come; they build on these.
+Sessions with leases, the dashboard, the LoVHub launchers' API and the PC agent are to come;
+they build on these.
 """

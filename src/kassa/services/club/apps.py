@@ -11,6 +11,9 @@ from sqlalchemy.exc import IntegrityError
 
 from kassa.domain import Conflict, ParameterInvalid, new_id
 from kassa.domain.club import AppKind, check_name
+from kassa.services.callers import Caller
+from kassa.services.club import access
+from kassa.services.club.access import Right
 from kassa.services.club.clubs import Club, find_zone
 from kassa.services.context import Context
 from kassa.store.tables import club_apps, club_customers, club_launches, club_zones
@@ -46,8 +49,10 @@ async def add(
     kind: str,
     icon: str | None = None,
     zones: tuple[str, ...] = (),
+    caller: Caller | None = None,
 ) -> App:
     """A new app of the catalogue: `path` is the executable on the PCs."""
+    access.require(caller, Right.SETUP)
     check_name(name, what="An app")
     if kind not in AppKind.ALL:
         raise ParameterInvalid("an app's kind is game or app", param="kind")

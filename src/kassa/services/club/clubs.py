@@ -19,6 +19,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from kassa.domain import Conflict, NotFound, ParameterInvalid, Shop, new_id
 from kassa.domain.club import OfflinePolicy, check_club_name, check_name
 from kassa.domain.money import currency_exponent
+from kassa.services.callers import Caller
+from kassa.services.club import access
+from kassa.services.club.access import Right
 from kassa.services.context import Context
 from kassa.services.shops.shops import check_timezone
 from kassa.store.tables import club_groups, club_zones, clubs
@@ -131,6 +134,14 @@ async def get(ctx: Context, *, name: str, shop: Shop | None = None) -> Club:
     return _club(row)
 
 
+async def find_by_id(conn: AsyncConnection, *, club_id: str) -> Club:
+    """The club with the id `club_id` (for work that names it by id: an event's)."""
+    row = (await conn.execute(select(clubs).where(clubs.c.id == club_id))).first()
+    if row is None:
+        raise NotFound(f"No club {club_id!r}", param="club")
+    return _club(row)
+
+
 async def list_clubs(ctx: Context, *, shop: Shop | None = None) -> list[Club]:
     query = select(clubs).order_by(clubs.c.name)
     if shop is not None:
@@ -139,7 +150,8 @@ async def list_clubs(ctx: Context, *, shop: Shop | None = None) -> list[Club]:
         return [_club(row) for row in await conn.execute(query)]
 
 
-async def add_zone(ctx: Context, *, club: Club, name: str) -> Zone:
+async def add_zone(ctx: Context, *, club: Club, name: str, caller: Caller | None = None) -> Zone:
+    access.require(caller, Right.SETUP)
     zone = Zone(new_id("zone"), club.id, check_name(name, what="A zone"))
     try:
         async with ctx.db.write() as conn:
@@ -171,8 +183,16 @@ async def find_zone(conn: AsyncConnection, *, club: Club, name: str) -> Zone:
     return Zone(row.id, row.club_id, row.name)
 
 
-async def add_group(ctx: Context, *, club: Club, name: str, discount_percent: int) -> Group:
+async def add_group(
+    ctx: Context,
+    *,
+    club: Club,
+    name: str,
+    discount_percent: int,
+    caller: Caller | None = None,
+) -> Group:
     """A member group whose customers pay per-minute rates `discount_percent` lower."""
+    access.require(caller, Right.SETUP)
     if not 0 <= discount_percent <= 100:
         raise ParameterInvalid("a discount is 0-100 percent", param="discount")
     group = Group(new_id("grp"), club.id, check_name(name, what="A group"), discount_percent)

@@ -18,6 +18,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from kassa.domain import AuthenticationFailed, Conflict, NotFound, ParameterInvalid, new_id
 from kassa.domain.club import check_login
 from kassa.services import passwords
+from kassa.services.callers import Caller
+from kassa.services.club import access
+from kassa.services.club.access import Right
 from kassa.services.club.clubs import Club, find_group
 from kassa.services.context import Context
 from kassa.store.tables import club_customers, club_groups
@@ -93,8 +96,10 @@ async def register(
     name: str = "",
     phone: str | None = None,
     group: str | None = None,
+    caller: Caller | None = None,
 ) -> Customer:
     """A new customer of `club`, with a zero balance and time bank."""
+    access.require(caller, Right.FLOOR)
     check_login(login)
     _check_password(password)
     if len(name) > 128 or (phone is not None and len(phone) > 32):
@@ -201,13 +206,22 @@ async def _set(ctx: Context, *, club: Club, login: str, **values: Any) -> Custom
     return customer
 
 
-async def block(ctx: Context, *, club: Club, login: str, blocked: bool = True) -> Customer:
+async def block(
+    ctx: Context,
+    *,
+    club: Club,
+    login: str,
+    blocked: bool = True,
+    caller: Caller | None = None,
+) -> Customer:
     """Block (or unblock) a customer: a blocked one cannot sign in or buy."""
+    access.require(caller, Right.FLOOR)
     return await _set(ctx, club=club, login=login, blocked_at=ctx.clock() if blocked else None)
 
 
-async def delete(ctx: Context, *, club: Club, login: str) -> Customer:
+async def delete(ctx: Context, *, club: Club, login: str, caller: Caller | None = None) -> Customer:
     """Delete a customer, keeping their ledger; no charge or top-up reaches them again."""
+    access.require(caller, Right.FLOOR)
     return await _set(ctx, club=club, login=login, deleted_at=ctx.clock())
 
 

@@ -21,7 +21,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kassa.domain import MAX_AMOUNT, InsufficientFunds, NotFound, ParameterInvalid, new_id
 from kassa.domain.club import LedgerKind
-from kassa.services.club import customers
+from kassa.services.callers import Caller
+from kassa.services.club import access, customers
+from kassa.services.club.access import Right
 from kassa.services.club.clubs import Club
 from kassa.services.context import Context
 from kassa.store.db import insert_ignoring_conflict
@@ -29,8 +31,10 @@ from kassa.store.tables import club_customers, club_ledger
 
 #: The longest time one entry may give or take: a year.
 MAX_SECONDS = 366 * 24 * 3600
-#: Payment methods of a top-up.
-METHODS = ("cash",)
+#: How a top-up at the desk was paid: in cash, or by card at the club's own card reader.
+METHODS = ("cash", "card")
+#: The method of a top-up paid online through the shop's providers (`topups`).
+ONLINE = "online"
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,13 +160,16 @@ async def topup(
     actor: str,
     method: str = "cash",
     key: str | None = None,
+    caller: Caller | None = None,
 ) -> Entry:
-    """Money paid in (in cash at the desk, today) onto the customer's balance."""
+    """Money paid at the desk (in cash, or by card at the club's own reader) onto the
+    customer's balance. Online top-ups are `topups.start`'s."""
+    access.require(caller, Right.FLOOR)
     if amount <= 0:
         raise ParameterInvalid("a top-up is above zero", param="amount")
     if method not in METHODS:
         raise ParameterInvalid(
-            "a top-up at the desk is in cash (online top-ups are to come)",
+            "a top-up at the desk is in cash or by card",
             param="method",
             code="method_unsupported",
         )
@@ -191,9 +198,11 @@ async def correct(
     amount: int = 0,
     seconds: int = 0,
     key: str | None = None,
+    caller: Caller | None = None,
 ) -> Entry:
     """A correction by staff, with its reason: money (`amount`, signed) and/or time
     (`seconds`, signed; adding time to the time bank is one). Never below zero."""
+    access.require(caller, Right.FLOOR)
     if not reason.strip():
         raise ParameterInvalid("a correction says why", param="reason")
     if amount == 0 and seconds == 0:

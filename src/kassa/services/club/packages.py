@@ -19,7 +19,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kassa.domain import MAX_AMOUNT, Conflict, NotFound, ParameterInvalid, new_id
 from kassa.domain.club import Held, LedgerKind, Window, check_name
-from kassa.services.club import customers
+from kassa.services.callers import Caller
+from kassa.services.club import access, customers
+from kassa.services.club.access import Right
 from kassa.services.club.clubs import Club, find_zone
 from kassa.services.club.ledger import Entry, post
 from kassa.services.context import Context
@@ -87,9 +89,11 @@ async def add(
     price: int,
     zone: str | None = None,
     window: str | None = None,
+    caller: Caller | None = None,
 ) -> Package:
     """A new package: `seconds` of play for `price` (minor units), in `zone` only if given,
     bought and used in `window` ("23:00-08:00") only if given."""
+    access.require(caller, Right.SETUP)
     check_name(name, what="A package")
     if not 0 < seconds <= MAX_SECONDS:
         raise ParameterInvalid("a package is 1 second to 31 days", param="seconds")
@@ -135,8 +139,9 @@ async def find(conn: AsyncConnection, *, club: Club, name: str) -> Package:
     return _package(row)
 
 
-async def disable(ctx: Context, *, club: Club, name: str) -> None:
+async def disable(ctx: Context, *, club: Club, name: str, caller: Caller | None = None) -> None:
     """Stop selling a package; time already bought with it stays."""
+    access.require(caller, Right.SETUP)
     async with ctx.db.write() as conn:
         done = await conn.execute(
             update(club_packages)
@@ -198,10 +203,12 @@ async def buy(
     package: str,
     actor: str,
     key: str | None = None,
+    caller: Caller | None = None,
 ) -> Entry:
     """Buy `package` for the customer from their balance: `InsufficientFunds` if it does
     not cover the price, `Conflict` outside the package's window. With `key` seen before,
     the earlier purchase's entry (`replayed`) and nothing else."""
+    access.require(caller, Right.FLOOR)
     now = ctx.clock()
     async with ctx.db.write() as conn:
         customer = await customers.find(conn, club=club, login=login)

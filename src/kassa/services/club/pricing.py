@@ -23,7 +23,9 @@ from kassa.domain.club import (
     rate_at,
     usage_plan,
 )
-from kassa.services.club import customers, packages
+from kassa.services.callers import Caller
+from kassa.services.club import access, customers, packages
+from kassa.services.club.access import Right
 from kassa.services.club.clubs import Club, find_zone
 from kassa.services.context import Context
 from kassa.store.tables import club_tariffs, club_zones
@@ -66,9 +68,11 @@ async def set_rate(
     per_minute: int,
     days: str | None = None,
     hours: str | None = None,
+    caller: Caller | None = None,
 ) -> Tariff:
     """Set the zone's per-minute rate (minor units), on `days` ("mon-fri") and in `hours`
     ("18:00-23:00") if given; the rule with the same days and hours is replaced."""
+    access.require(caller, Right.SETUP)
     if not 0 <= per_minute <= MAX_AMOUNT:
         raise ParameterInvalid("a rate is zero or more", param="per_minute")
     weekdays = None if days is None else parse_weekdays(days)

@@ -7,7 +7,7 @@ It sends merchant webhooks (a service, woken as soon as events commit), runs the
 consumers, re-applies notifications stored as pending, re-checks open payments with their
 provider (reconciliation), settles payments past their expiry, resumes refunds whose provider
 never answered, sends customers their receipt e-mails, provisions bot subscriptions on
-their VPN panel, and forgets Idempotency-Keys and
+their VPN panel, credits clubs' online top-ups (a consumer), and forgets Idempotency-Keys and
 rejected notifications past their lifetime.
 """
 
@@ -20,6 +20,9 @@ import time
 
 from kassa.services import idempotency
 from kassa.services.bot import activation as bot_activation
+
+# Registers its event consumer (`club-topups`), which the consumers' job runs.
+from kassa.services.club import topups as club_topups  # noqa: F401
 from kassa.services.context import Context
 from kassa.services.emails import receipts as receipt_emails
 from kassa.services.events import consumers
@@ -43,7 +46,9 @@ JOBS: tuple[Job | Service, ...] = (
     # Its consumer (registered on import) writes the e-mails this job sends.
     Job("send receipt e-mails", 5.0, receipt_emails.send_due),
     # Its consumer (registered on import) queues the provisioning this job does.
-    Job("provision bot subscriptions", 5.0, bot_activation.provision_due),
+    # Every second, as the consumers: a buyer who has paid waits for their link; a round
+    # with nothing due is one read.
+    Job("provision bot subscriptions", 1.0, bot_activation.provision_due),
     Job("reprocess pending notifications", 10.0, notifications.reprocess_pending),
     # Every 5 s, so that a provider that is polled (Kaspi QR) is asked about as often as it
     # wants, down to that; most rounds find nothing due and write nothing.

@@ -1,6 +1,6 @@
 """Telegram Stars in Kassa: what the shop's bot calls when Telegram asks about a payment.
 
-The bot (a later part of issue 18; a webhook route could do the same) receives two updates
+The bot (`kassa.bot.paying`; a webhook route could do the same) receives two updates
 about a Stars payment, over its own authenticated channel (reference providers.md §4.4):
 
 - `pre_checkout_query`: Telegram asks whether to take the payment and waits 10 s for the

@@ -8,6 +8,7 @@ from kassa.store.tables.base import (
     metadata,
 )
 from kassa.store.tables.bot import (
+    bot_balance_entries,
     bot_buyers,
     bot_messages,
     bot_pending_promos,
@@ -28,7 +29,9 @@ from kassa.store.tables.club import (
     club_ledger,
     club_packages,
     club_pcs,
+    club_shifts,
     club_tariffs,
+    club_topups,
     club_zones,
     clubs,
 )
@@ -81,6 +84,7 @@ __all__ = [
     "admin_users",
     "api_keys",
     "audit_log",
+    "bot_balance_entries",
     "bot_buyers",
     "bot_messages",
     "bot_pending_promos",
@@ -100,7 +104,9 @@ __all__ = [
     "club_ledger",
     "club_packages",
     "club_pcs",
+    "club_shifts",
     "club_tariffs",
+    "club_topups",
     "club_zones",
     "clubs",
     "consumer_failures",

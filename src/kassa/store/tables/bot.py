@@ -48,6 +48,8 @@ bot_settings = Table(
     Column("terms", Text),
     #: The next update to ask Telegram for: every update below it has been handled.
     Column("update_offset", BigInteger),
+    #: Whether buyers have an internal balance (top up, renew from it).
+    Column("balance", Boolean, nullable=False, server_default=text("false")),
     Column("created_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
 )
@@ -110,14 +112,17 @@ bot_subscriptions = Table(
     Column("updated_at", UtcDateTime, nullable=False),
 )
 
-#: A plan bought with a payment: the end it gave is computed once, when the payment succeeds.
+#: A plan bought with a payment (the end it gave is computed once, when the payment
+#: succeeds), or a top-up of the buyer's balance (credited once, then).
 bot_purchases = Table(
     "bot_purchases",
     metadata,
     Column("id", String(ID), primary_key=True),
     Column("shop_id", String(ID), ForeignKey("shops.id"), nullable=False),
     Column("buyer_id", String(ID), ForeignKey("bot_buyers.id"), nullable=False, index=True),
-    Column("plan_id", String(ID), ForeignKey("bot_plans.id"), nullable=False),
+    #: plan, or topup (no plan, no days).
+    Column("kind", String(16), nullable=False, server_default="plan"),
+    Column("plan_id", String(ID), ForeignKey("bot_plans.id")),
     #: Written before the payment is created (its id is chosen here), hence no foreign key.
     Column("payment_id", String(ID), nullable=False, unique=True),
     Column("promo_id", String(ID), ForeignKey("bot_promo_codes.id")),
@@ -166,6 +171,25 @@ bot_pending_promos = Table(
     Column("buyer_id", String(ID), ForeignKey("bot_buyers.id"), primary_key=True),
     Column("promo_id", String(ID), ForeignKey("bot_promo_codes.id"), nullable=False),
     Column("entered_at", UtcDateTime, nullable=False),
+)
+
+#: A buyer's internal balance (`balance=true`): entries are only ever added, never changed,
+#: and the balance is their sum, in kopecks. A credit is a top-up paid (keyed by its
+#: purchase), a debit a renewal from the balance (keyed by the tap that asked for it).
+bot_balance_entries = Table(
+    "bot_balance_entries",
+    metadata,
+    #: `topup:<purchase id>`, `renew:<buyer id>:<key>`: one entry per cause.
+    Column("id", String(160), primary_key=True),
+    Column("shop_id", String(ID), ForeignKey("shops.id"), nullable=False),
+    Column("buyer_id", String(ID), ForeignKey("bot_buyers.id"), nullable=False, index=True),
+    #: Kopecks: positive for a credit, negative for a debit.
+    Column("amount", BigInteger, nullable=False),
+    #: topup or renew.
+    Column("reason", String(16), nullable=False),
+    Column("purchase_id", String(ID), ForeignKey("bot_purchases.id")),
+    Column("plan_id", String(ID), ForeignKey("bot_plans.id")),
+    Column("created_at", UtcDateTime, nullable=False),
 )
 
 #: Panel provisioning to do: the subscription's end changed (`reason`: a purchase, a trial,

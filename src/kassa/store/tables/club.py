@@ -115,7 +115,7 @@ club_ledger = Table(
     Column("amount", BigInteger, nullable=False),
     #: Signed seconds of the time bank.
     Column("seconds", BigInteger, nullable=False),
-    #: How money came in (cash; online once top-ups are online).
+    #: How money came in: cash or card at the desk, online (a payment).
     Column("method", String(16)),
     #: Who did it: `cli`, `key:<API key id>`, an admin user's name.
     Column("actor", String(64), nullable=False),
@@ -213,4 +213,59 @@ club_launches = Table(
     Column("app_name", String(128), nullable=False),
     Column("at", UtcDateTime, nullable=False),
     Index("ix_club_launches_club", "club_id", "seq"),
+)
+
+# Issue 19, part "money": online top-ups through the shop's providers, and shifts.
+
+#: A top-up paid online: a Kassa payment of the club's shop whose `payment.succeeded` event
+#: credits the customer once (the `club-topups` consumer; its ledger entry is keyed
+#: `payment:<payment id>`).
+club_topups = Table(
+    "club_topups",
+    metadata,
+    Column("id", String(ID), primary_key=True),
+    Column("club_id", String(ID), ForeignKey("clubs.id"), nullable=False),
+    Column("customer_id", String(ID), ForeignKey("club_customers.id"), nullable=False),
+    Column("payment_id", String(ID), nullable=False, unique=True),
+    #: In the club currency's minor units.
+    Column("amount", BigInteger, nullable=False),
+    Column("provider", String(32)),
+    #: pending, credited, failed (no payment was made), unclaimed (paid for a customer
+    #: deleted since: the money is to be given back by hand).
+    Column("status", String(16), nullable=False),
+    #: Who asked for it: `key:<API key id>`, `cli`, an admin user's name.
+    Column("actor", String(64), nullable=False),
+    #: The ledger entry that credited it.
+    Column("entry_id", String(ID)),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("credited_at", UtcDateTime),
+    Index("ix_club_topups_club", "club_id", "created_at"),
+)
+
+#: A shift at a club's desk: opened with the cash in the drawer, closed with the cash counted
+#: and the Z report (`report`, minor units and seconds) recorded. One open shift per club: the
+#: partial unique index refuses a second.
+club_shifts = Table(
+    "club_shifts",
+    metadata,
+    Column("id", String(ID), primary_key=True),
+    Column("club_id", String(ID), ForeignKey("clubs.id"), nullable=False),
+    Column("opened_at", UtcDateTime, nullable=False),
+    Column("opened_by", String(64), nullable=False),
+    Column("opening_cash", BigInteger, nullable=False),
+    Column("closed_at", UtcDateTime),
+    Column("closed_by", String(64)),
+    Column("counted_cash", BigInteger),
+    Column("expected_cash", BigInteger),
+    #: Counted less expected: below zero, cash is missing.
+    Column("difference", BigInteger),
+    Column("report", Document),
+    Index("ix_club_shifts_club", "club_id", "opened_at"),
+    Index(
+        "uq_club_shifts_open",
+        "club_id",
+        unique=True,
+        sqlite_where=text("closed_at IS NULL"),
+        postgresql_where=text("closed_at IS NULL"),
+    ),
 )

@@ -1,5 +1,6 @@
-"""`/v1/club/{club}/…`: a computer club's world for its shop's staff and apps: customers, cash
-top-ups, corrections, package purchases, packages, tariffs, apps and the price preview.
+"""`/v1/club/{club}/…`: a computer club's world for its shop's staff and apps: customers,
+top-ups (at the desk, or online through the shop's providers), corrections, package purchases,
+packages, tariffs, apps, the price preview, and shifts with their X and Z reports.
 
 `{club}` is the club's name; an API key sees only its own shop's clubs (another's is a 404),
 in either mode (clubs belong to a shop, not to a mode). The ledger records the key as who
@@ -16,7 +17,7 @@ from fastapi import APIRouter, Query
 from kassa.domain import ParameterInvalid
 from kassa.domain.money import from_decimal
 from kassa.services.callers import Caller
-from kassa.services.club import apps, clubs, customers, ledger, packages, pricing
+from kassa.services.club import apps, clubs, customers, ledger, packages, pricing, shifts, topups
 from kassa.services.club.clubs import Club
 from kassa.services.context import Context
 from kassa.web.club_objects import (
@@ -27,7 +28,9 @@ from kassa.web.club_objects import (
     package_object,
     play_preview_object,
     purchase_preview_object,
+    shift_object,
     tariff_object,
+    topup_object,
     zone_object,
 )
 from kassa.web.club_schemas import (
@@ -48,10 +51,16 @@ from kassa.web.club_schemas import (
     PostedOut,
     PreviewOut,
     PurchaseCreate,
+    ShiftClose,
+    ShiftList,
+    ShiftOpen,
+    ShiftOut,
     TariffList,
     TariffOut,
     TariffSet,
     TopupCreate,
+    TopupList,
+    TopupOut,
     ZoneCreate,
     ZoneList,
     ZoneOut,
@@ -205,26 +214,56 @@ async def customer_ledger(club: str, login: str, ctx: ContextDep, caller: Caller
 @router.post(
     "/topups",
     status_code=201,
-    summary="Top up a balance in cash",
-    responses={201: {"model": PostedOut}, **ERRORS},
+    summary="Top up a balance",
+    responses={201: {"model": PostedOut | TopupOut}, **ERRORS},
 )
-@idempotent(status=201, prefix="led")
+@idempotent(status=201, prefix="topup")
 async def topup(
     club: str, body: TopupCreate, ctx: ContextDep, caller: CallerDep, resource_id: str
 ) -> dict[str, Any]:
-    """Money paid at the desk onto the customer's balance, one ledger entry. (Online top-ups
-    through the shop's providers are to come on this same path.)"""
+    """Paid at the desk (`method` cash or card): one ledger entry now, and the entry and
+    the customer after it are answered. Otherwise online: a Kassa payment of the key's mode
+    through `provider`, or the shop's default online one (Kaspi first; the sandbox in test
+    mode), answered as a `club_topup` with the payment's `confirmation` (what the payer
+    must do); its success credits the balance once (the ledger entry `payment:<id>`)."""
     found = await _club(ctx, caller, club)
-    entry = await ledger.topup(
+    amount = _amount(body.amount, found, "amount")
+    if body.method in ledger.METHODS:
+        if body.provider is not None:
+            raise ParameterInvalid("a top-up at the desk has no provider", param="provider")
+        entry = await ledger.topup(
+            ctx,
+            club=found,
+            login=body.customer,
+            amount=amount,
+            method=body.method,
+            actor=_actor(caller),
+            key=f"request:{resource_id}",
+        )
+        return await _posted(ctx, found, entry)
+    started = await topups.start(
         ctx,
+        caller=caller,
         club=found,
         login=body.customer,
-        amount=_amount(body.amount, found, "amount"),
-        method=body.method,
+        amount=amount,
         actor=_actor(caller),
-        key=f"request:{resource_id}",
+        provider=body.provider,
+        topup_id=resource_id,
+        return_url=body.return_url,
     )
-    return await _posted(ctx, found, entry)
+    return topup_object(started.topup, found, login=body.customer, payment=started.payment)
+
+
+@router.get("/topups", summary="List online top-ups", response_model=TopupList, responses=ERRORS)
+async def list_topups(club: str, ctx: ContextDep, caller: CallerDep) -> Any:
+    """The club's latest 100 online top-ups, newest first."""
+    found = await _club(ctx, caller, club)
+    listed = await topups.list_topups(ctx, club=found)
+    return list_object(
+        topup_object(each.topup, found, login=each.login, payment_status=each.payment_status)
+        for each in listed
+    )
 
 
 @router.post(
@@ -389,3 +428,61 @@ async def preview(
     seconds = None if minutes is None else minutes * 60
     play = await pricing.preview_play(ctx, club=found, login=customer, zone=zone, seconds=seconds)
     return play_preview_object(play, found)
+
+
+@router.get("/shifts", summary="List shifts", response_model=ShiftList, responses=ERRORS)
+async def list_shifts(club: str, ctx: ContextDep, caller: CallerDep) -> Any:
+    """The club's latest 30 shifts, newest first; a closed one with its Z report."""
+    found = await _club(ctx, caller, club)
+    listed = await shifts.list_shifts(ctx, club=found)
+    return list_object(shift_object(each, found) for each in listed)
+
+
+@router.post(
+    "/shifts",
+    status_code=201,
+    summary="Open a shift",
+    responses={201: {"model": ShiftOut}, **ERRORS},
+)
+@idempotent(status=201)
+async def open_shift(
+    club: str, body: ShiftOpen, ctx: ContextDep, caller: CallerDep
+) -> dict[str, Any]:
+    """Open the club's shift with the cash in the drawer; one shift is open at a time
+    (`409 shift_open`)."""
+    found = await _club(ctx, caller, club)
+    shift = await shifts.open_shift(
+        ctx, club=found, cash=_amount(body.cash, found, "cash"), actor=_actor(caller)
+    )
+    return shift_object(shift, found)
+
+
+@router.get(
+    "/shifts/current",
+    summary="The open shift and its X report",
+    response_model=ShiftOut,
+    responses=ERRORS,
+)
+async def current_shift(club: str, ctx: ContextDep, caller: CallerDep) -> Any:
+    """The open shift with what it has taken so far (`409 no_open_shift` if none)."""
+    found = await _club(ctx, caller, club)
+    shift, report = await shifts.x_report(ctx, club=found)
+    return shift_object(shift, found, report)
+
+
+@router.post(
+    "/shifts/current/close",
+    summary="Close the shift: the Z report",
+    responses={200: {"model": ShiftOut}, **ERRORS},
+)
+@idempotent()
+async def close_shift(
+    club: str, body: ShiftClose, ctx: ContextDep, caller: CallerDep
+) -> dict[str, Any]:
+    """Close the open shift with the cash counted; its Z report, the expected cash and the
+    difference (counted less expected) are recorded with it."""
+    found = await _club(ctx, caller, club)
+    shift, report = await shifts.close_shift(
+        ctx, club=found, counted=_amount(body.counted, found, "counted"), actor=_actor(caller)
+    )
+    return shift_object(shift, found, report)
