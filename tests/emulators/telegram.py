@@ -10,12 +10,16 @@ A describe it, not from Kassa's modules, so the tests check one against the othe
   `{"ok": true, "result"}` or `{"ok": false, "error_code", "description"}` with the code
   as the HTTP status, plus `"parameters": {"retry_after"}` on a 429. An unknown token is
   `401 Unauthorized`, an unknown method `404 Not Found`.
-- Methods: `getMe`, `deleteWebhook` (`drop_pending_updates`), `getWebhookInfo`,
-  `setMyCommands` (`language_code`: for the users of that language; no webhook is ever set:
-  long polling only); `getUpdates` (`offset`
-  confirms every update below it, `limit` 1-100, `timeout` seconds of long polling,
-  `allowed_updates`; updates are kept until a higher offset confirms them, and a second
-  poll at once ends the first with `409 Conflict`);
+- Methods: `getMe`, `setMyCommands` (`language_code`: for the users of that language);
+  `setWebhook` (`url`, `secret_token` of 1-256 characters `A-Za-z0-9_-`, `allowed_updates`,
+  `drop_pending_updates`; an empty `url` removes it; unlike Telegram, plain HTTP on loopback
+  is accepted), `deleteWebhook` (`drop_pending_updates`), `getWebhookInfo` (`url`,
+  `pending_update_count`, `last_error_date` and `last_error_message` of the last failed
+  delivery, `allowed_updates`);
+  `getUpdates` (`offset` confirms every update below it, `limit` 1-100, `timeout` seconds of
+  long polling, `allowed_updates`; updates are kept until a higher offset confirms them, a
+  second poll at once ends the first with `409 Conflict`, and so does any poll while a
+  webhook is set);
   `sendMessage`, `editMessageText` ("message is not modified" when nothing changes),
   `sendPhoto` (a file uploaded in the multipart form, as `attach://<name>` or under `photo`
   itself, or the `file_id` of a photo sent before; `caption` at most 1024 characters; the
@@ -39,6 +43,12 @@ A describe it, not from Kassa's modules, so the tests check one against the othe
   follows), `deliver_again` (a message, such as a `successful_payment`, comes again in a new
   update), `block` (the user blocked the bot: sending to them is `403`). Inspection:
   `sent` (what the bot sent a chat), `callback_answers`, `invoices`, `charges`, `calls`.
+- Webhooks: while a bot has one, a thread posts its updates to the URL one at a time, in
+  order, as JSON with the secret in `X-Telegram-Bot-Api-Secret-Token`; an update is done
+  once answered 2xx, and tried again after `webhook_retry` seconds otherwise (Telegram's own
+  pause between retries is not documented; the emulator's is short). `deliveries` on the bot
+  lists every attempt; `repost` posts a delivered update once more, as Telegram does when
+  its connection broke before the answer.
 - Faults: `limit(retry_after, calls)` answers the next calls `429` with `retry_after`;
   while `down` is set, every call answers `502 Bad Gateway` and does nothing.
 """
@@ -47,6 +57,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 import secrets
 import threading
 import time
@@ -54,6 +65,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
+import httpx
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -62,6 +74,8 @@ from starlette.routing import Route
 from tests.emulators.telegram_wire import (
     POLL_STEP,
     PRE_CHECKOUT_WINDOW,
+    SECRET_HEADER,
+    SECRET_TOKEN,
     TOO_OLD,
     ApiError,
     Bot,
@@ -104,6 +118,9 @@ class TelegramEmulator:
         self._limited: list[int] = []
         self._ids = itertools.count(1)
         self._lock = threading.RLock()
+        #: Seconds before a failed webhook delivery is tried again.
+        self.webhook_retry = 0.2
+        self._poster: threading.Thread | None = None
         paths = ("/bot{token}/{method}", "/bot{token}/test/{method}")
         self.app = Starlette(routes=[Route(p, self._api, methods=["GET", "POST"]) for p in paths])
 
@@ -281,11 +298,8 @@ class TelegramEmulator:
         return {
             "getme": lambda bot, params: bot.document(),
             "deletewebhook": self._delete_webhook,
-            "getwebhookinfo": lambda bot, params: {
-                "url": "",
-                "has_custom_certificate": False,
-                "pending_update_count": len(bot.updates),
-            },
+            "setwebhook": self._set_webhook,
+            "getwebhookinfo": self._webhook_info,
             "setmycommands": self._set_my_commands,
             "sendmessage": self._send_message,
             "editmessagetext": self._edit_message_text,
@@ -299,10 +313,97 @@ class TelegramEmulator:
         }
 
     def _delete_webhook(self, bot: Bot, params: Document) -> bool:
-        """No webhook is ever set here (long polling only); `drop_pending_updates` drops."""
+        """The webhook is removed (long polling works again); `drop_pending_updates` drops."""
         if params.get("drop_pending_updates") in (True, "true", "True"):
             bot.updates.clear()
+        bot.webhook_url, bot.webhook_secret, bot.webhook_allowed = "", None, None
+        bot.webhook_error = None
         return True
+
+    def _set_webhook(self, bot: Bot, params: Document) -> bool:
+        url = params.get("url")
+        if not isinstance(url, str):
+            raise bad_request("url is required")
+        if not url:
+            return self._delete_webhook(bot, params)
+        if not url.startswith(("https://", "http://")):
+            raise bad_request("bad webhook: HTTPS URL must be provided for webhook")
+        secret = params.get("secret_token")
+        if secret is not None and not SECRET_TOKEN.fullmatch(str(secret)):
+            raise bad_request("bad webhook: secret token contains unallowed characters")
+        if params.get("drop_pending_updates") in (True, "true", "True"):
+            bot.updates.clear()
+        allowed = params.get("allowed_updates")
+        bot.webhook_url = url
+        bot.webhook_secret = None if secret is None else str(secret)
+        bot.webhook_allowed = list(allowed) if allowed else None
+        bot.webhook_error, bot.deliver_after = None, 0.0
+        if self._poster is None:
+            self._poster = threading.Thread(target=self._post_updates, daemon=True)
+            self._poster.start()
+        return True
+
+    def _webhook_info(self, bot: Bot, params: Document) -> Document:
+        info: Document = {
+            "url": bot.webhook_url,
+            "has_custom_certificate": False,
+            "pending_update_count": len(bot.updates),
+        }
+        if bot.webhook_allowed is not None:
+            info["allowed_updates"] = list(bot.webhook_allowed)
+        if bot.webhook_error is not None:
+            info["last_error_date"], info["last_error_message"] = bot.webhook_error
+        return info
+
+    # Webhook deliveries, from a thread of their own.
+
+    def repost(self, bot: Bot, update_id: int) -> int | None:
+        """Post a delivered update to the bot's webhook once more; the answer's status."""
+        update = next(u for u in bot.delivered if u["update_id"] == update_id)
+        with httpx.Client(timeout=10) as http:
+            return self._post(bot, update, http)
+
+    def _post_updates(self) -> None:
+        with httpx.Client(timeout=10) as http:
+            while not self.closing:
+                for bot in list(self.bots.values()):
+                    self._deliver_next(bot, http)
+                time.sleep(POLL_STEP)
+
+    def _deliver_next(self, bot: Bot, http: httpx.Client) -> None:
+        with self._lock:
+            if not bot.webhook_url or time.monotonic() < bot.deliver_after or self.down:
+                return
+            allowed = bot.webhook_allowed
+            # Updates of types the webhook does not take are dropped, as Telegram does.
+            bot.updates = [
+                u for u in bot.updates if allowed is None or any(k in u for k in allowed)
+            ]
+            if not bot.updates:
+                return
+            update = bot.updates[0]
+        status = self._post(bot, update, http)
+        with self._lock:
+            if status is not None and 200 <= status < 300:
+                bot.delivered.append(update)
+                bot.updates = [u for u in bot.updates if u is not update]
+                return
+            bot.webhook_error = (int(time.time()), f"Wrong response from the webhook: {status}")
+            bot.deliver_after = time.monotonic() + self.webhook_retry
+
+    def _post(self, bot: Bot, update: Document, http: httpx.Client) -> int | None:
+        headers = {"Content-Type": "application/json"}
+        if bot.webhook_secret is not None:
+            headers[SECRET_HEADER] = bot.webhook_secret
+        try:
+            status: int | None = http.post(
+                bot.webhook_url, content=json.dumps(update), headers=headers
+            ).status_code
+        except httpx.HTTPError:
+            status = None
+        with self._lock:
+            bot.deliveries.append((update["update_id"], status))
+        return status
 
     def _set_my_commands(self, bot: Bot, params: Document) -> bool:
         commands = params.get("commands")
@@ -326,6 +427,12 @@ class TelegramEmulator:
             raise bad_request("limit must be between 1 and 100")
         allowed = params.get("allowed_updates") or None
         with self._lock:
+            if bot.webhook_url:
+                raise ApiError(
+                    409,
+                    "Conflict: can't use getUpdates method while webhook is active; use "
+                    "deleteWebhook to delete the webhook first",
+                )
             bot.poll += 1
             poll = bot.poll
             if offset:

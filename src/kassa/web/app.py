@@ -40,6 +40,7 @@ from kassa.web.routes import (
     public_files,
     refunds,
     sandbox,
+    telegram,
     webhook_endpoints,
 )
 from kassa.web.routes import club as club_routes
@@ -111,6 +112,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             stop.set()
             if loop_task is not None:
                 await loop_task
+            await telegram.close(app)
             await ctx.close()
 
     app = FastAPI(
@@ -156,6 +158,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         health,
         pay,
         public_files,
+        telegram,
     ):
         app.include_router(module.router)
     sandbox.install(app)

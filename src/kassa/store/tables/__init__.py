@@ -8,6 +8,7 @@ from kassa.store.tables.base import (
     metadata,
 )
 from kassa.store.tables.bot import (
+    bot_alerts,
     bot_balance_entries,
     bot_buyers,
     bot_messages,
@@ -19,6 +20,7 @@ from kassa.store.tables.bot import (
     bot_purchases,
     bot_settings,
     bot_subscriptions,
+    bot_webhook_updates,
 )
 from kassa.store.tables.club import (
     club_apps,
@@ -84,6 +86,7 @@ __all__ = [
     "admin_users",
     "api_keys",
     "audit_log",
+    "bot_alerts",
     "bot_balance_entries",
     "bot_buyers",
     "bot_messages",
@@ -95,6 +98,7 @@ __all__ = [
     "bot_purchases",
     "bot_settings",
     "bot_subscriptions",
+    "bot_webhook_updates",
     "change_counters",
     "club_apps",
     "club_customers",

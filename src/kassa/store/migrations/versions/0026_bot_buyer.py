@@ -4,7 +4,7 @@ buyer entered for their next purchase
 A nullable column, which SQLite adds (and drops) in place, and a new table.
 
 Revision ID: 0026_bot_buyer
-Revises: 0030_club_money
+Revises: 0027_bot_alerts
 Create Date: 2026-12-06
 """
 
@@ -16,7 +16,7 @@ from alembic import op
 import kassa.store.types
 
 revision: str = "0026_bot_buyer"
-down_revision: str | None = "0030_club_money"
+down_revision: str | None = "0027_bot_alerts"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
