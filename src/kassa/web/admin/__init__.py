@@ -12,6 +12,8 @@ from kassa.web.admin import (
     actions,
     audit,
     bot,
+    club,
+    club_desk,
     dashboard,
     inbox,
     login,
@@ -50,6 +52,8 @@ def install(app: FastAPI) -> None:
         shops.router,
         bot.router,
         terminals.router,
+        club.router,
+        club_desk.router,
     ):
         app.include_router(router)
     app.add_exception_handler(PageError, page_error)
