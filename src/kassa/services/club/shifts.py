@@ -128,6 +128,15 @@ async def open_shift(
                     **{name: getattr(shift, name) for name in Shift.__dataclass_fields__}
                 )
             )
+            await access.witness(
+                conn,
+                caller,
+                club=club,
+                action="club.shift.open",
+                object_id=shift.id,
+                now=shift.opened_at,
+                details={"cash": shift.opening_cash},
+            )
     except IntegrityError:
         raise Conflict(
             f"Club {club.name} has a shift open already; close it first", code="shift_open"
@@ -246,6 +255,16 @@ async def close_shift(
             .returning(*club_shifts.c)
         )
         row = closed.first()
+        if row is not None:
+            await access.witness(
+                conn,
+                caller,
+                club=club,
+                action="club.shift.close",
+                object_id=shift.id,
+                now=now,
+                details={"counted": counted, "difference": counted - report.expected_cash},
+            )
     if row is None:
         raise Conflict(f"Club {club.name}'s shift was closed already", code="no_open_shift")
     return _shift(row), report

@@ -22,6 +22,7 @@ from kassa.domain import KassaError, NotFound, ParameterInvalid
 from kassa.domain.money import from_decimal
 from kassa.services.admin import audit
 from kassa.services.admin.logins import Session
+from kassa.services.callers import Caller
 from kassa.services.club import apps, clubs, customers, ledger, packages, pricing, shifts, topups
 from kassa.services.club.clubs import Club
 from kassa.services.context import Context
@@ -69,15 +70,27 @@ def _whole(text: str, param: str) -> int:
         raise ParameterInvalid(f"{text!r} is not a whole number", param=param) from None
 
 
-async def _audited(
-    ctx: Context, session: Session, club: Club, action: str, object_id: str, **details: Any
+async def _refused(
+    ctx: Context,
+    staff: Caller,
+    club: Club,
+    *,
+    action: str,
+    object_id: str,
+    error: KassaError,
+    **details: Any,
 ) -> None:
+    """The audit entry of a change the services refused (as for payments: with its reason's
+    code). A change made is recorded by the service, in its own transaction."""
+    if staff.witnessed or staff.actor is None:
+        return
     await audit.record_now(
         ctx,
-        actor=session.actor,
+        actor=staff.actor,
         action=action,
         object_id=object_id,
         shop_id=club.shop_id,
+        outcome=f"refused: {error.code}",
         details={"club": club.name, **details},
     )
 
@@ -179,7 +192,7 @@ async def customer_action(
     actor = _ledger_actor(session)
     try:
         if action == "topup":
-            entry = await ledger.topup(
+            await ledger.topup(
                 ctx,
                 club=found,
                 login=login,
@@ -189,10 +202,9 @@ async def customer_action(
                 key=entry_key,
                 caller=staff,
             )
-            facts: dict[str, Any] = {"amount": entry.amount, "method": entry.method}
             done = "topup"
         elif action in ("time", "correction"):
-            entry = await ledger.correct(
+            await ledger.correct(
                 ctx,
                 club=found,
                 login=login,
@@ -203,24 +215,28 @@ async def customer_action(
                 key=entry_key,
                 caller=staff,
             )
-            facts = {"amount": entry.amount, "seconds": entry.seconds, "reason": entry.reason}
             done = action
         elif action in ("block", "unblock"):
             await customers.block(
                 ctx, club=found, login=login, blocked=action == "block", caller=staff
             )
-            facts, done = {}, f"{action}ed"
+            done = f"{action}ed"
         else:
             raise PageError(404, "page")
     except KassaError as exc:
+        what = "correction" if action == "time" else action
+        await _refused(
+            ctx,
+            staff,
+            found,
+            action=f"club.customer.{what}",
+            object_id=customer.id,
+            error=exc,
+            login=login,
+        )
         return await _customer_page(
             request, ctx, session, found, login, error=exc, status_code=status_of(exc)
         )
-    if done in ("topup", "time", "correction") and entry.replayed:
-        facts["replayed"] = True
-    await _audited(
-        ctx, session, found, f"club.customer.{action}", customer.id, login=login, **facts
-    )
     return _done(f"{_base(found)}/customers/{login}", done)
 
 
@@ -264,21 +280,22 @@ async def _set_up(
     request: Request,
     ctx: Context,
     session: Session,
+    staff: Caller,
     club: Club,
     *,
     action: str,
     change: Any,
     **facts: Any,
 ) -> Response:
-    """Run `change` (a coroutine of a set-up service); on success audit it and go back to the
-    prices page, else show it with the error."""
+    """Run `change` (a coroutine of a set-up service, which audits what it does); go back to
+    the prices page, or show it with the error (and audit the refusal)."""
     try:
-        object_id = await change
+        await change
     except KassaError as exc:
+        await _refused(ctx, staff, club, action=action, object_id=club.id, error=exc, **facts)
         return await _prices_page(
             request, ctx, session, club, error=exc, status_code=status_of(exc)
         )
-    await _audited(ctx, session, club, action, object_id, **facts)
     done = {"club.tariff.set": "rate", "club.package.add": "package"}.get(action, "disabled")
     return _done(f"{_base(club)}/prices", done)
 
@@ -298,7 +315,7 @@ async def set_rate(
 ) -> Response:
     found = await club_named(ctx, club)
 
-    async def change() -> str:
+    async def change() -> None:
         await pricing.set_rate(
             ctx,
             club=found,
@@ -308,12 +325,12 @@ async def set_rate(
             hours=hours.strip() or None,
             caller=staff,
         )
-        return zone
 
     return await _set_up(
         request,
         ctx,
         session,
+        staff,
         found,
         action="club.tariff.set",
         change=change(),
@@ -340,8 +357,8 @@ async def add_package(
 ) -> Response:
     found = await club_named(ctx, club)
 
-    async def change() -> str:
-        made = await packages.add(
+    async def change() -> None:
+        await packages.add(
             ctx,
             club=found,
             name=name.strip(),
@@ -351,10 +368,16 @@ async def add_package(
             window=window.strip() or None,
             caller=staff,
         )
-        return made.id
 
     return await _set_up(
-        request, ctx, session, found, action="club.package.add", change=change(), name=name.strip()
+        request,
+        ctx,
+        session,
+        staff,
+        found,
+        action="club.package.add",
+        change=change(),
+        name=name.strip(),
     )
 
 
@@ -364,12 +387,18 @@ async def disable_package(
 ) -> Response:
     found = await club_named(ctx, club)
 
-    async def change() -> str:
+    async def change() -> None:
         await packages.disable(ctx, club=found, name=name, caller=staff)
-        return name
 
     return await _set_up(
-        request, ctx, session, found, action="club.package.disable", change=change(), name=name
+        request,
+        ctx,
+        session,
+        staff,
+        found,
+        action="club.package.disable",
+        change=change(),
+        name=name,
     )
 
 
@@ -463,20 +492,20 @@ async def shift_action(
     actor = _ledger_actor(session)
     try:
         if action == "open":
-            shift = await shifts.open_shift(
+            await shifts.open_shift(
                 ctx, club=found, cash=_minor(found, cash), actor=actor, caller=staff
             )
-            facts: dict[str, Any] = {"cash": shift.opening_cash}
         elif action == "close":
-            shift, _ = await shifts.close_shift(
+            await shifts.close_shift(
                 ctx, club=found, counted=_minor(found, cash), actor=actor, caller=staff
             )
-            facts = {"counted": shift.counted_cash, "difference": shift.difference}
         else:
             raise PageError(404, "page")
     except KassaError as exc:
+        await _refused(
+            ctx, staff, found, action=f"club.shift.{action}", object_id=found.id, error=exc
+        )
         return await _shifts_page(
             request, ctx, session, found, error=exc, status_code=status_of(exc)
         )
-    await _audited(ctx, session, found, f"club.shift.{action}", shift.id, **facts)
     return _done(f"{_base(found)}/shifts", "opened" if action == "open" else "closed")
