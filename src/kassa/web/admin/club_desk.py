@@ -13,6 +13,7 @@ double click, a reload) posts its entry once.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Awaitable
 from typing import Annotated, Any
 
 from fastapi import Form, Request
@@ -284,7 +285,7 @@ async def _set_up(
     club: Club,
     *,
     action: str,
-    change: Any,
+    change: Awaitable[None],
     **facts: Any,
 ) -> Response:
     """Run `change` (a coroutine of a set-up service, which audits what it does); go back to
