@@ -277,11 +277,13 @@ def test_join_sessions_marks_pcs_in_use_and_their_problems() -> None:
         "PC-2", "PC-2", "VIP", Presence.STALE, True, now, TileState.PROBLEM, Problem.STALE
     )
     late = Tile("PC-3", "PC-3", "VIP", Presence.ONLINE, True, now, TileState.FREE)
+    later = timedelta(seconds=30)
     idle = Tile("PC-4", "PC-4", "VIP", Presence.ONLINE, True, now, TileState.FREE)
     playing = {
-        "PC-1": Playing("ann", now + timedelta(minutes=5), unlocked=True),
-        "PC-2": Playing("bob", now + timedelta(minutes=5), unlocked=True),
-        "PC-3": Playing("cid", now - timedelta(seconds=1), unlocked=True),
+        "PC-1": Playing("ann", now + timedelta(minutes=5), now + later, unlocked=True),
+        "PC-2": Playing("bob", now + timedelta(minutes=5), now + later, unlocked=True),
+        # Paid time left, but the lease ran out and the PC says it is unlocked anyway.
+        "PC-3": Playing("cid", now + timedelta(minutes=5), now - later, unlocked=True),
     }
     joined = join_sessions([tile, silent, late, idle], playing, now)
     assert [(t.state, t.problem, t.customer) for t in joined] == [

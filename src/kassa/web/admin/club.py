@@ -120,7 +120,10 @@ class Playing:
     """What the sessions will say of a PC (the shape `join_sessions` expects)."""
 
     customer: str
+    #: When the paid time ends (the map shows the time left until then).
     ends_at: datetime
+    #: When the PC's lease (its permission to stay unlocked) runs out, by the server's clock.
+    lease_expires_at: datetime
     #: Whether the PC's agent last reported its screen unlocked.
     unlocked: bool
 
@@ -129,11 +132,12 @@ def join_sessions(tiles: list[Tile], playing: Mapping[str, Playing], now: dateti
     """The map with the sessions' state joined in: THE place for the sessions (h19-clubsess).
 
     `playing` maps a PC's name to its running session (`Playing`: the customer's login, when
-    the lease ends by the server's clock, and whether the agent says the PC is unlocked); a
-    PC not in it has no session. A PC with a session is `in_use` with its customer and end;
-    it is a problem when its agent is silent (`silent_in_use`), or when the lease has ended
-    and the PC still reports itself unlocked (`lease_expired_unlocked`). Today nothing
-    passes sessions (`_sessions_of` returns none), so the map is the device core's alone.
+    the paid time ends, when the lease runs out by the server's clock, and whether the agent
+    says the PC is unlocked); a PC not in it has no session. A PC with a session is `in_use`
+    with its customer and end; it is a problem when its agent is silent (`silent_in_use`), or
+    when its lease has run out and the PC still reports itself unlocked
+    (`lease_expired_unlocked`). Today nothing passes sessions (`_sessions_of` returns none),
+    so the map is the device core's alone.
     """
     joined = []
     for tile in tiles:
@@ -144,7 +148,7 @@ def join_sessions(tiles: list[Tile], playing: Mapping[str, Playing], now: dateti
         problem = None
         if tile.presence is not Presence.ONLINE:
             problem = Problem.SILENT_IN_USE
-        elif session.unlocked and session.ends_at <= now:
+        elif session.unlocked and session.lease_expires_at <= now:
             problem = Problem.LEASE_EXPIRED_UNLOCKED
         joined.append(
             replace(
