@@ -190,7 +190,7 @@ def test_a_stranger_cannot_broadcast_nor_cancel(
     bots.polling(world.shop)
     telegram.send_text(world.bot, stranger, "/broadcast")
     telegram.send_text(world.bot, stranger, "/help")
-    waiting_for(telegram, world.bot, stranger, containing("/start opens"), what="the help")
+    waiting_for(telegram, world.bot, stranger, containing("/help: this help"), what="the help")
     assert len(telegram.sent(world.bot, stranger)) == 1
     preview = compose(telegram, world, owner, "For owners' eyes")
     cancel = go_data(preview).replace("bc:go:", "bc:no:")

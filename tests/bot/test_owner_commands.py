@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 
 from kassa.bot.owner import refund_id
-from kassa.services.bot import buyers, purchases
+from kassa.services.bot import buyers, promos, purchases
 from kassa.services.bot import settings as bot_settings
 from kassa.services.callers import Caller
 from kassa.services.devices import terminals, tokens
@@ -89,7 +89,7 @@ def test_a_stranger_gets_none_of_the_owners_answers(
     for command in commands:
         telegram.send_text(world.bot, stranger, command)
     telegram.send_text(world.bot, stranger, "/help")  # updates are handled in order
-    waiting_for(telegram, world.bot, stranger, containing("/start opens"), what="the help")
+    waiting_for(telegram, world.bot, stranger, containing("/help: this help"), what="the help")
     assert len(telegram.sent(world.bot, stranger)) == 1
     assert hub.call(terminals.list_terminals(hub.ctx, shop_id=world.shop.id)) == []
     assert hub.call(refunds.payment_refunds(hub.ctx, payment_id=payment.id)) == []
@@ -226,3 +226,21 @@ def test_two_taps_at_once_refund_once(hub: LiveServer, telegram: TelegramEmulato
 
 async def _settings(hub: LiveServer, world: ShopBot) -> bot_settings.BotSettings:
     return await bot_settings.get(hub.ctx, shop_id=world.shop.id)
+
+
+def test_an_owner_adds_a_promo_code_and_a_stranger_cannot(
+    hub: LiveServer, telegram: TelegramEmulator, bots: BotProcess
+) -> None:
+    world, owner = owned_bot(hub, telegram, bots)
+    added = ask(telegram, world, owner, "/promo add summer days=7 uses=2", "SUMMER")
+    assert "7" in added
+    usage = ask(telegram, world, owner, "/promo add WINTER week=1", "/promo add")
+    assert "days=N" in usage
+    again = ask(telegram, world, owner, "/promo add summer percent=10", "Cannot add")
+    assert "Cannot add" in again  # the code is taken: one code
+    stranger = fresh_user(telegram)
+    telegram.send_text(world.bot, stranger, "/promo add FREE days=30")
+    telegram.send_text(world.bot, stranger, "/help")  # updates are handled in order
+    waiting_for(telegram, world.bot, stranger, containing("/help: this help"), what="the help")
+    codes = hub.call(promos.list_codes(hub.ctx, shop_id=world.shop.id))
+    assert [(code.code, code.days, code.max_uses) for code in codes] == [("SUMMER", 7, 2)]

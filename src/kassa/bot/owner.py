@@ -1,4 +1,5 @@
-"""The shop owner's commands: `/stats`, `/find`, and `/refund` with its confirmation.
+"""The shop owner's commands: `/stats`, `/find`, `/refund` with its confirmation, and
+`/promo add` (a new promo code; a buyer's `/promo CODE` is the buyers' router's).
 
 Only the Telegram ids in the bot's `admins` are answered here (`from_owner`, the router's
 filter); anyone else's command goes on to the buyers' routers, which answer it as any
@@ -13,7 +14,7 @@ makes none.
 from __future__ import annotations
 
 import hashlib
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -32,7 +33,7 @@ from kassa.bot.texts import Texts
 from kassa.domain import KassaError, check_refund
 from kassa.domain.money import from_decimal
 from kassa.services import analytics
-from kassa.services.bot import owner, purchases
+from kassa.services.bot import owner, promos, purchases
 from kassa.services.context import Context
 from kassa.services.payments import lifecycle, refunds
 
@@ -271,3 +272,59 @@ async def refund_yes(query: CallbackQuery, scope: Scope) -> None:
     }
     if message.text != result:
         await message.edit_text(result, reply_markup=NO_BUTTONS)
+
+
+#: `/promo add CODE days=N|percent=P [uses=N] [until=YYYY-MM-DD]`.
+PROMO_ADD = r"^/promo(@\w+)?\s+add(\s|$)"
+PROMO_TERMS = ("days", "percent", "uses", "until")
+
+
+def promo_terms(words: list[str]) -> dict[str, str]:
+    """`key=value` words of `/promo add` as a dict; `ValueError` for anything else, or a key
+    given twice or unknown."""
+    terms: dict[str, str] = {}
+    for word in words:
+        key, equals, value = word.partition("=")
+        if not equals or key not in PROMO_TERMS or key in terms or not value:
+            raise ValueError(word)
+        terms[key] = value
+    return terms
+
+
+@router.message(Command("promo"), F.text.regexp(PROMO_ADD))
+async def add_promo(message: Message, command: CommandObject, scope: Scope) -> None:
+    """A new promo code from the bot, as `kassa bot promo add` makes one. Sent twice (the
+    update handled again), the second finds the code taken and says so: one code either way."""
+    texts = scope.texts(message.from_user)
+    _ = texts.gettext
+    words = (command.args or "").split()[1:]
+    usage = _("Usage: /promo add CODE days=N | percent=P [uses=N] [until=YYYY-MM-DD]")
+    try:
+        code, terms = words[0], promo_terms(words[1:])
+        until = terms.get("until")
+        valid_until = datetime.fromisoformat(until).replace(tzinfo=UTC) if until else None
+        numbers = {key: int(terms[key]) for key in ("days", "percent", "uses") if key in terms}
+    except (IndexError, ValueError):
+        await message.answer(usage)
+        return
+    try:
+        added = await promos.add(
+            scope.ctx,
+            shop_id=scope.shop.id,
+            code=code,
+            days=numbers.get("days"),
+            percent=numbers.get("percent"),
+            max_uses=numbers.get("uses"),
+            valid_until=valid_until,
+        )
+    except KassaError as exc:
+        await message.answer(_("Cannot add the code: %(reason)s") % {"reason": exc.message})
+        return
+    gives = (
+        texts.ngettext("%(num)d extra day", "%(num)d extra days", added.days) % {"num": added.days}
+        if added.days
+        else _("%(percent)s%% off") % {"percent": added.percent}
+    )
+    await message.answer(
+        _("Promo code %(code)s added: %(gives)s.") % {"code": added.code, "gives": gives}
+    )
