@@ -124,7 +124,12 @@ def make_secrets(server: LiveServer, receiver: Receiver) -> Secrets:
         await bot_settings.configure(
             ctx,
             shop=shop,
-            changes={"token": BOT_TOKEN, "panel": "marzban", "panel_password": PANEL_PASSWORD},
+            changes={
+                "token": BOT_TOKEN,
+                "panel": "marzban",
+                "panel_password": PANEL_PASSWORD,
+                "mode": "webhook",  # its webhook secret is made and sealed
+            },
         )
         return shop.name, sandbox.account.credentials["secret"], key
 
@@ -204,6 +209,8 @@ def everything_works(found: Secrets, receiver: Receiver) -> None:
         assert bot_settings.open_secret(server.ctx, bot.token) == BOT_TOKEN
         panel = bot_settings.panel_settings_in_clear(server.ctx, bot)
         assert panel["panel_password"] == PANEL_PASSWORD
+        if bot.webhook_secret is not None:
+            assert len(bot_settings.open_secret(server.ctx, bot.webhook_secret)) >= 32
 
 
 def first_event(found: Secrets, payment_id: str) -> str:

@@ -34,6 +34,7 @@ from kassa.services.webhooks import sending as webhook_sending
 from kassa.store.tables import events, notifications
 from kassa.store.tables import terminals as terminals_table
 from tests.admin.conftest import Visitor, new_user, signed_in
+from tests.admin.test_broadcast_pages import sent_broadcast
 from tests.admin.test_inbox import pending
 from tests.admin.test_webhooks import NOWHERE
 from tests.helpers import checkout, create_payment, make_shop, stored_notifications
@@ -169,6 +170,7 @@ def everything(admin_server: LiveServer) -> Everything:
     buyer, bot_data = with_a_bot(admin_server, shop.shop)
     plan = admin_server.call(bot_plans.list_plans(admin_server.ctx, shop_id=shop.shop.id))[0]
     key_id = admin_server.call(keys.list_keys(admin_server.ctx, shop=shop.shop))[0].id
+    broadcast = sent_broadcast(admin_server, shop.shop.id, "Новые серверы")
     base = f"/admin/payments/{held['id']}"
     pages = [
         "/admin",
@@ -210,6 +212,8 @@ def everything(admin_server: LiveServer) -> Everything:
         f"/admin/shops/{shop.name}/bot/promo_codes?done=added",
         "/admin/audit",
         "/admin/users",
+        f"/admin/broadcasts?shop={shop.name}",
+        f"/admin/broadcasts/{broadcast.id}",
     ]
     return Everything(
         shop=shop.name,

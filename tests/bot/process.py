@@ -113,9 +113,12 @@ class ShopBot:
     bot: Bot
 
 
-def shop_bot(hub: LiveServer, telegram: TelegramEmulator, **changes: str) -> ShopBot:
-    """A new shop (sandbox, test mode) with a bot in the emulator's test environment."""
-    bot = telegram.add_bot()
+def shop_bot(
+    hub: LiveServer, telegram: TelegramEmulator, *, bot: Bot | None = None, **changes: str
+) -> ShopBot:
+    """A new shop (sandbox, test mode) with a bot in the emulator's test environment (a new
+    one, or `bot`)."""
+    bot = bot or telegram.add_bot()
     shop = make_shop(hub).shop
     settings = {"token": bot.token, "server": "test", "link_text": "Write to @support", **changes}
     hub.call(bot_settings.configure(hub.ctx, shop=shop, changes=settings))

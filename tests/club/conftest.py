@@ -4,15 +4,17 @@ VIP zone, and customers with money on their balance."""
 from __future__ import annotations
 
 import secrets
+from collections.abc import Iterator
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import pytest
 
 from kassa.services.club import clubs, customers, ledger
 from kassa.services.club.clubs import Club
-from kassa.services.context import Context
+from kassa.services.context import Context, utcnow
 from tests.cli.conftest import kassa  # noqa: F401 - the `kassa …` runner, for the CLI tests
+from tests.club.pc import Clock
 from tests.helpers import ShopSetup
 from tests.live import LiveServer
 
@@ -50,3 +52,15 @@ def customer(server: LiveServer, club: Club, *, balance: int = 0, login: str | N
 def at(server: LiveServer, moment: datetime) -> Context:
     """The server's context with its clock stopped at `moment`."""
     return replace(server.ctx, clock=lambda: moment)
+
+
+@pytest.fixture
+def clock(server: LiveServer) -> Iterator[Clock]:
+    """The server's clock, stopped two hours ahead (past any reconnect window) until moved."""
+    original = server.ctx.clock
+    stopped = Clock(utcnow().replace(microsecond=0) + timedelta(hours=2))
+    server.ctx.clock = stopped
+    try:
+        yield stopped
+    finally:
+        server.ctx.clock = original

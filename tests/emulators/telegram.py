@@ -10,11 +10,15 @@ A describe it, not from Kassa's modules, so the tests check one against the othe
   `{"ok": true, "result"}` or `{"ok": false, "error_code", "description"}` with the code
   as the HTTP status, plus `"parameters": {"retry_after"}` on a 429. An unknown token is
   `401 Unauthorized`, an unknown method `404 Not Found`.
-- Methods: `getMe`, `deleteWebhook` (`drop_pending_updates`), `getWebhookInfo`,
-  `setMyCommands` (no webhook is ever set: long polling only); `getUpdates` (`offset`
-  confirms every update below it, `limit` 1-100, `timeout` seconds of long polling,
-  `allowed_updates`; updates are kept until a higher offset confirms them, and a second
-  poll at once ends the first with `409 Conflict`);
+- Methods: `getMe`, `setMyCommands`; `setWebhook` (`url`, `secret_token` of 1-256
+  characters `A-Za-z0-9_-`, `allowed_updates`, `drop_pending_updates`; an empty `url`
+  removes it; unlike Telegram, plain HTTP on loopback is accepted), `deleteWebhook`
+  (`drop_pending_updates`), `getWebhookInfo` (`url`, `pending_update_count`,
+  `last_error_date` and `last_error_message` of the last failed delivery, `allowed_updates`);
+  `getUpdates` (`offset` confirms every update below it, `limit` 1-100, `timeout` seconds of
+  long polling, `allowed_updates`; updates are kept until a higher offset confirms them, a
+  second poll at once ends the first with `409 Conflict`, and so does any poll while a
+  webhook is set);
   `sendMessage`, `editMessageText` ("message is not modified" when nothing changes),
   `answerCallbackQuery`; `sendInvoice` and `createInvoiceLink` (title 1-32 characters,
   description 1-255, payload 1-128 bytes, `XTR` with an empty `provider_token` and exactly
@@ -28,21 +32,30 @@ A describe it, not from Kassa's modules, so the tests check one against the othe
   emulator's choice of name); `getStarTransactions` (`offset`, `limit` 1-100: the bot's
   transactions oldest first, a payment's `id` its charge id and its `source` a user with the
   `invoice_payload`, a refund's `receiver` the user: third-party documentation's shape).
-- Buyers, from Python: `user` makes a Telegram account; `send_text` (a command gets its
-  `bot_command` entity), `press` (a `callback_query` on a button the bot sent),
-  `begin_payment` / `pay` (a `pre_checkout_query`; once the bot answers `ok`, the payment is
-  taken and a message with `successful_payment` and a new `telegram_payment_charge_id`
-  follows), `deliver_again` (a message, such as a `successful_payment`, comes again in a new
-  update), `block` (the user blocked the bot: sending to them is `403`). Inspection:
-  `sent` (what the bot sent a chat), `callback_answers`, `invoices`, `charges`, `calls`.
-- Faults: `limit(retry_after, calls)` answers the next calls `429` with `retry_after`;
-  while `down` is set, every call answers `502 Bad Gateway` and does nothing.
+- Buyers, from Python: `user` makes a Telegram account, `group` a group chat; `send_text`
+  (in the user's private chat or a group; a command gets its `bot_command` entity),
+  `press` (a `callback_query` on a button the bot sent), `begin_payment` / `pay` (a
+  `pre_checkout_query`; once the bot answers `ok`, the payment is taken and a message with
+  `successful_payment` and a new `telegram_payment_charge_id` follows), `deliver_again` (a
+  message, such as a `successful_payment`, comes again in a new update), `block` (the user
+  blocked the bot: sending to them is `403`). Inspection: `sent` (what the bot sent a
+  chat), `callback_answers`, `invoices`, `charges`, `calls`.
+- Webhooks: while a bot has one, a thread posts its updates to the URL one at a time, in
+  order, as JSON with the secret in `X-Telegram-Bot-Api-Secret-Token`; an update is done
+  once answered 2xx, and tried again after `webhook_retry` seconds otherwise (Telegram's own
+  pause between retries is not documented; the emulator's is short). `deliveries` on the bot
+  lists every attempt; `repost` posts a delivered update once more, as Telegram does when
+  its connection broke before the answer.
+- Faults: `limit(retry_after, calls, method=, after=)` answers the next calls (of `method`
+  only, once `after` of them went through) `429` with `retry_after`; while `down` is set,
+  every call answers `502 Bad Gateway` and does nothing.
 """
 
 from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 import secrets
 import threading
 import time
@@ -50,6 +63,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
+import httpx
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -58,6 +72,8 @@ from starlette.routing import Route
 from tests.emulators.telegram_wire import (
     POLL_STEP,
     PRE_CHECKOUT_WINDOW,
+    SECRET_HEADER,
+    SECRET_TOKEN,
     TOO_OLD,
     ApiError,
     Bot,
@@ -95,9 +111,16 @@ class TelegramEmulator:
         self.callback_queries: dict[str, int] = {}
         #: Every call with a known token: (bot username, method, parameters).
         self.calls: list[tuple[str, str, Document]] = []
-        self._limited: list[int] = []
+        #: Pending 429s: [method (lowercase) or None for any, calls to let through first,
+        #: retry_after].
+        self._limited: list[list[Any]] = []
+        #: Group chats by id (negative, as Telegram's are).
+        self.groups: dict[int, Document] = {}
         self._ids = itertools.count(1)
         self._lock = threading.RLock()
+        #: Seconds before a failed webhook delivery is tried again.
+        self.webhook_retry = 0.2
+        self._poster: threading.Thread | None = None
         paths = ("/bot{token}/{method}", "/bot{token}/test/{method}")
         self.app = Starlette(routes=[Route(p, self._api, methods=["GET", "POST"]) for p in paths])
 
@@ -127,18 +150,33 @@ class TelegramEmulator:
             self.users[user.id] = user
         return user
 
-    def limit(self, *, retry_after: int = 1, calls: int = 1) -> None:
-        """The next `calls` calls (any bot's) answer 429 with `retry_after` seconds."""
+    def limit(
+        self, *, retry_after: int = 1, calls: int = 1, method: str | None = None, after: int = 0
+    ) -> None:
+        """The next `calls` calls (any bot's; of `method` only, if given, once `after` of
+        them went through) answer 429 with `retry_after` seconds."""
         with self._lock:
-            self._limited.extend([retry_after] * calls)
+            name = method.lower() if method else None
+            self._limited.extend([name, after, retry_after] for _ in range(calls))
+
+    def group(self, title: str = "Owners") -> Document:
+        """A group chat (the users who write in it are its members)."""
+        chat_id = -1_000_000_000 - secrets.randbelow(10**9)
+        chat: Document = {"id": chat_id, "type": "group", "title": title}
+        with self._lock:
+            self.groups[chat_id] = chat
+        return chat
 
     def block(self, bot: Bot, user: User) -> None:
         with self._lock:
             bot.blocked_by.add(user.id)
 
-    def send_text(self, bot: Bot, user: User, text: str) -> Document:
-        """The user writes `text` to the bot (a command: `/start ref_x`); returns the message."""
-        message = self._message(bot, user.chat(), text=text, sender=user.document())
+    def send_text(
+        self, bot: Bot, user: User, text: str, *, chat: Document | None = None
+    ) -> Document:
+        """The user writes `text` to the bot (a command: `/start ref_x`), in their private
+        chat or in a `group`; returns the message."""
+        message = self._message(bot, chat or user.chat(), text=text, sender=user.document())
         if text.startswith("/"):
             command = text.split(maxsplit=1)[0]
             message["entities"] = [{"type": "bot_command", "offset": 0, "length": len(command)}]
@@ -198,13 +236,15 @@ class TelegramEmulator:
         did not confirm the first (a crash, or a second process polling the same bot)."""
         self._push(bot, {"message": dict(message)})
 
-    def sent(self, bot: Bot, user: User) -> list[Document]:
-        """What the bot sent to the user's chat, oldest first (as last edited)."""
+    def sent(self, bot: Bot, user: User | Document) -> list[Document]:
+        """What the bot sent to the user's chat (or a `group`), oldest first (as last
+        edited)."""
+        chat_id = user.id if isinstance(user, User) else user["id"]
         with self._lock:
             return [
                 dict(message)
                 for (chat, _), message in sorted(bot.messages.items())
-                if chat == user.id and message["from"]["id"] == bot.id
+                if chat == chat_id and message["from"]["id"] == bot.id
             ]
 
     def _invoice(self, bot: Bot, invoice: str | Mapping[str, Any]) -> Document:
@@ -247,8 +287,8 @@ class TelegramEmulator:
                     raise ApiError(401, "Unauthorized")
                 method = str(request.path_params["method"])
                 self.calls.append((bot.username, method, params))
-                if self._limited:
-                    retry_after = self._limited.pop(0)
+                retry_after = self._take_limit(method)
+                if retry_after is not None:
                     raise ApiError(
                         429, f"Too Many Requests: retry after {retry_after}", retry_after
                     )
@@ -271,15 +311,25 @@ class TelegramEmulator:
                 body["parameters"] = {"retry_after": error.retry_after}
             return JSONResponse(body, error.code)
 
+    def _take_limit(self, method: str) -> int | None:
+        """The `retry_after` of a 429 for this call, if `limit` set one up for it."""
+        for limit in self._limited:
+            name, after, retry_after = limit
+            if name not in (None, method.lower()):
+                continue
+            if after > 0:
+                limit[1] -= 1
+                return None
+            self._limited.remove(limit)
+            return int(retry_after)
+        return None
+
     def _operations(self) -> dict[str, Any]:
         return {
             "getme": lambda bot, params: bot.document(),
             "deletewebhook": self._delete_webhook,
-            "getwebhookinfo": lambda bot, params: {
-                "url": "",
-                "has_custom_certificate": False,
-                "pending_update_count": len(bot.updates),
-            },
+            "setwebhook": self._set_webhook,
+            "getwebhookinfo": self._webhook_info,
             "setmycommands": self._set_my_commands,
             "sendmessage": self._send_message,
             "editmessagetext": self._edit_message_text,
@@ -292,10 +342,97 @@ class TelegramEmulator:
         }
 
     def _delete_webhook(self, bot: Bot, params: Document) -> bool:
-        """No webhook is ever set here (long polling only); `drop_pending_updates` drops."""
+        """The webhook is removed (long polling works again); `drop_pending_updates` drops."""
         if params.get("drop_pending_updates") in (True, "true", "True"):
             bot.updates.clear()
+        bot.webhook_url, bot.webhook_secret, bot.webhook_allowed = "", None, None
+        bot.webhook_error = None
         return True
+
+    def _set_webhook(self, bot: Bot, params: Document) -> bool:
+        url = params.get("url")
+        if not isinstance(url, str):
+            raise bad_request("url is required")
+        if not url:
+            return self._delete_webhook(bot, params)
+        if not url.startswith(("https://", "http://")):
+            raise bad_request("bad webhook: HTTPS URL must be provided for webhook")
+        secret = params.get("secret_token")
+        if secret is not None and not SECRET_TOKEN.fullmatch(str(secret)):
+            raise bad_request("bad webhook: secret token contains unallowed characters")
+        if params.get("drop_pending_updates") in (True, "true", "True"):
+            bot.updates.clear()
+        allowed = params.get("allowed_updates")
+        bot.webhook_url = url
+        bot.webhook_secret = None if secret is None else str(secret)
+        bot.webhook_allowed = list(allowed) if allowed else None
+        bot.webhook_error, bot.deliver_after = None, 0.0
+        if self._poster is None:
+            self._poster = threading.Thread(target=self._post_updates, daemon=True)
+            self._poster.start()
+        return True
+
+    def _webhook_info(self, bot: Bot, params: Document) -> Document:
+        info: Document = {
+            "url": bot.webhook_url,
+            "has_custom_certificate": False,
+            "pending_update_count": len(bot.updates),
+        }
+        if bot.webhook_allowed is not None:
+            info["allowed_updates"] = list(bot.webhook_allowed)
+        if bot.webhook_error is not None:
+            info["last_error_date"], info["last_error_message"] = bot.webhook_error
+        return info
+
+    # Webhook deliveries, from a thread of their own.
+
+    def repost(self, bot: Bot, update_id: int) -> int | None:
+        """Post a delivered update to the bot's webhook once more; the answer's status."""
+        update = next(u for u in bot.delivered if u["update_id"] == update_id)
+        with httpx.Client(timeout=10) as http:
+            return self._post(bot, update, http)
+
+    def _post_updates(self) -> None:
+        with httpx.Client(timeout=10) as http:
+            while not self.closing:
+                for bot in list(self.bots.values()):
+                    self._deliver_next(bot, http)
+                time.sleep(POLL_STEP)
+
+    def _deliver_next(self, bot: Bot, http: httpx.Client) -> None:
+        with self._lock:
+            if not bot.webhook_url or time.monotonic() < bot.deliver_after or self.down:
+                return
+            allowed = bot.webhook_allowed
+            # Updates of types the webhook does not take are dropped, as Telegram does.
+            bot.updates = [
+                u for u in bot.updates if allowed is None or any(k in u for k in allowed)
+            ]
+            if not bot.updates:
+                return
+            update = bot.updates[0]
+        status = self._post(bot, update, http)
+        with self._lock:
+            if status is not None and 200 <= status < 300:
+                bot.delivered.append(update)
+                bot.updates = [u for u in bot.updates if u is not update]
+                return
+            bot.webhook_error = (int(time.time()), f"Wrong response from the webhook: {status}")
+            bot.deliver_after = time.monotonic() + self.webhook_retry
+
+    def _post(self, bot: Bot, update: Document, http: httpx.Client) -> int | None:
+        headers = {"Content-Type": "application/json"}
+        if bot.webhook_secret is not None:
+            headers[SECRET_HEADER] = bot.webhook_secret
+        try:
+            status: int | None = http.post(
+                bot.webhook_url, content=json.dumps(update), headers=headers
+            ).status_code
+        except httpx.HTTPError:
+            status = None
+        with self._lock:
+            bot.deliveries.append((update["update_id"], status))
+        return status
 
     def _set_my_commands(self, bot: Bot, params: Document) -> bool:
         commands = params.get("commands")
@@ -314,6 +451,12 @@ class TelegramEmulator:
             raise bad_request("limit must be between 1 and 100")
         allowed = params.get("allowed_updates") or None
         with self._lock:
+            if bot.webhook_url:
+                raise ApiError(
+                    409,
+                    "Conflict: can't use getUpdates method while webhook is active; use "
+                    "deleteWebhook to delete the webhook first",
+                )
             bot.poll += 1
             poll = bot.poll
             if offset:
@@ -338,6 +481,8 @@ class TelegramEmulator:
 
     def _chat(self, bot: Bot, params: Document) -> User:
         chat_id = int_param(params.get("chat_id"), "chat_id")
+        if chat_id in self.groups:
+            return User(chat_id, self.groups[chat_id]["title"], chat_type="group")
         user = self.users.get(chat_id)
         if user is None:
             raise bad_request("chat not found")

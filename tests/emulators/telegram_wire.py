@@ -4,6 +4,7 @@ call's parameters; the emulator itself is `tests/emulators/telegram.py`."""
 from __future__ import annotations
 
 import json
+import re
 import threading
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,6 +17,10 @@ Document = dict[str, Any]
 PRE_CHECKOUT_WINDOW = 10.0
 #: How often a waiting long poll looks for new updates (the emulator's own pace).
 POLL_STEP = 0.01
+#: The header a webhook's secret is sent in [reference providers.md §4].
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+#: What `secret_token` may be: 1-256 characters of A-Z, a-z, 0-9, _ and -.
+SECRET_TOKEN = re.compile(r"[A-Za-z0-9_-]{1,256}")
 TOO_OLD = "query is too old and response timeout expired or query ID is invalid"
 #: Form parameters whose value is JSON text in the Bot API.
 _JSON_PARAMS = frozenset({"prices", "reply_markup", "allowed_updates", "entities", "commands"})
@@ -39,6 +44,9 @@ class User:
     first_name: str
     language_code: str = "en"
     username: str | None = None
+    #: What kind of chat writing to them is: their private chat, or a group's (a group
+    #: is played by a `User` with the group's id and title).
+    chat_type: str = "private"
 
     def document(self) -> Document:
         user: Document = {"id": self.id, "is_bot": False, "first_name": self.first_name}
@@ -47,6 +55,8 @@ class User:
         return user | {"language_code": self.language_code}
 
     def chat(self) -> Document:
+        if self.chat_type != "private":
+            return {"id": self.id, "type": self.chat_type, "title": self.first_name}
         return {"id": self.id, "type": "private", "first_name": self.first_name}
 
 
@@ -69,6 +79,18 @@ class Bot:
     commands: list[Document] = field(default_factory=list)
     #: Its Stars transactions, oldest first, as `getStarTransactions` lists them.
     transactions: list[Document] = field(default_factory=list)
+    #: The webhook `setWebhook` set ("" for none), its secret and the update types it takes.
+    webhook_url: str = ""
+    webhook_secret: str | None = None
+    webhook_allowed: list[str] | None = None
+    #: The updates the webhook took (answered 2xx), oldest first.
+    delivered: list[Document] = field(default_factory=list)
+    #: Every webhook delivery attempt: (update id, HTTP status, or None if none came back).
+    deliveries: list[tuple[int, int | None]] = field(default_factory=list)
+    #: The last failed delivery's (unix time, description), as `getWebhookInfo` shows it.
+    webhook_error: tuple[int, str] | None = None
+    #: When (monotonic) the next delivery may be tried: after a failure, a pause.
+    deliver_after: float = 0.0
 
     def document(self) -> Document:
         return {

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from aiogram import Dispatcher
 
-from kassa.bot import paying, start
+from kassa.bot import broadcast, kiosks, owner, paying, start
 
 
 def build() -> Dispatcher:
     """A dispatcher with the bot's routers, in the order they are asked."""
     dispatcher = Dispatcher()
     dispatcher.include_routers(start.router, paying.router)
+    # The owners' commands (`admins` only: anyone else's pass on to the routers after).
+    dispatcher.include_routers(owner.router, kiosks.router, broadcast.router)
     return dispatcher

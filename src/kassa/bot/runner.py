@@ -1,4 +1,4 @@
-"""Long polling for the shops' bots, in one process (`kassa bot`).
+"""Long polling for the shops' bots, in one process (`kassa bot`), and the outbox of every bot.
 
 Each shop's bot asks Telegram for updates from its stored offset, hands each one to the
 dispatcher, and stores the offset past it once it is handled: a bot stopped (or killed)
@@ -7,9 +7,17 @@ has handled. Updates are handled one after another, in Telegram's order. An upda
 handler fails is logged and passed over, as aiogram's own polling does, so one bad update
 cannot hold the bot back; one whose handler raises `HandleLater` (Kassa could not record a
 Stars payment now) is not confirmed, and asked for again after a pause. Beside the polling,
-the bot sends the messages services left for its buyers (`outbox`). A server that cannot be
-reached is tried again with a growing delay; a bot whose token Telegram refuses stops with
-an error in the log. The other shops' bots go on either way.
+the bot sends the messages services left for its buyers (`outbox`) and its owners'
+broadcasts (`broadcast`). A server that cannot be reached is tried again with a growing
+delay; a bot whose token Telegram refuses stops with an error in the log. The other shops'
+bots go on either way.
+
+A bot in webhook mode (`mode=webhook`) is not polled: its webhook is set instead
+(`setWebhook` to `KASSA_PUBLIC_URL/telegram/{shop}` with its secret and the update types the
+dispatcher uses), `kassa serve` receives its updates (`kassa.bot.webhook`), and this process
+still sends its outbox and broadcasts. A polled bot's webhook is deleted first, as a webhook
+left set makes every long poll fail. A bot whose mode changes is started again in its new
+mode (`run`).
 """
 
 from __future__ import annotations
@@ -18,6 +26,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import TypeVar
 
 from aiogram import Bot, Dispatcher
@@ -29,12 +38,17 @@ from aiogram.exceptions import (
 )
 from aiogram.types import Update
 
+from kassa.bot import (
+    broadcast,
+    notices,  # noqa: F401  (registers the reminders' and alerts' renderers)
+    outbox,
+)
 from kassa.bot import dispatcher as dispatchers
-from kassa.bot import outbox
 from kassa.bot.connection import open_bot
 from kassa.bot.scope import HandleLater, Scope
 from kassa.services.bot import settings as bot_settings
-from kassa.services.bot.settings import BotSettings
+from kassa.services.bot import webhooks
+from kassa.services.bot.settings import WEBHOOK, BotSettings
 from kassa.services.context import Context
 from kassa.services.shops import shops
 
@@ -57,6 +71,7 @@ class ShopBot:
 
     def __init__(self, ctx: Context, settings: BotSettings, dispatcher: Dispatcher) -> None:
         self.ctx = ctx
+        self.settings = settings
         self.shop_id = settings.shop_id
         self.dispatcher = dispatcher
         token = bot_settings.open_secret(ctx, settings.token)
@@ -77,14 +92,29 @@ class ShopBot:
             if me is None:
                 return
             self.username = me.username or ""
+            if self.settings.mode == WEBHOOK:
+                await self._set_webhook(stop)
+                await asyncio.gather(self._send(stop), self._broadcast(stop))
+                return
             # A webhook left set would make every long poll fail with 409.
             await self._retrying(lambda: self.bot.delete_webhook(drop_pending_updates=False), stop)
             log.info("bot @%s of shop %s: polling", self.username, self.shop_id)
-            await asyncio.gather(self._poll(stop), self._send(stop))
+            await asyncio.gather(self._poll(stop), self._send(stop), self._broadcast(stop))
         except TelegramUnauthorizedError:
             log.error("bot of shop %s: Telegram refuses its token; this bot stops", self.shop_id)
         finally:
             await self.bot.session.close()
+
+    async def _set_webhook(self, stop: asyncio.Event) -> None:
+        url = webhooks.url(self.ctx, self.shop_id)
+        secret = webhooks.secret(self.ctx, self.settings)
+        allowed = self.dispatcher.resolve_used_update_types()
+
+        async def set_webhook() -> bool:
+            return await self.bot.set_webhook(url, secret_token=secret, allowed_updates=allowed)
+
+        await self._retrying(set_webhook, stop)
+        log.info("bot @%s of shop %s: webhook at %s", self.username, self.shop_id, url)
 
     async def _poll(self, stop: asyncio.Event) -> None:
         offset = await bot_settings.update_offset(self.ctx, shop_id=self.shop_id)
@@ -145,6 +175,24 @@ class ShopBot:
                 )
             await _wait(stop, delay)
 
+    async def _broadcast(self, stop: asyncio.Event) -> None:
+        """Send the owners' broadcasts (`broadcast.Sender`), beside the polling."""
+        failures = 0
+        while not stop.is_set():
+            try:
+                await broadcast.Sender(self.bot, await self.scope(), stop).send_due()
+                failures = 0
+                delay = OUTBOX_SECONDS
+            except Exception:
+                # Telegram or the database failing: the bot goes on answering, and the
+                # broadcast goes on from its recipients still pending.
+                delay = BACKOFF[min(failures, len(BACKOFF) - 1)]
+                failures += 1
+                log.exception(
+                    "bot of shop %s: broadcasting failed; again in %.0f s", self.shop_id, delay
+                )
+            await _wait(stop, delay)
+
     async def _retrying(self, call: Callable[[], Awaitable[T]], stop: asyncio.Event) -> T | None:
         """`call()`, tried again after Telegram's or the network's failures; None once
         `stop` is set."""
@@ -175,30 +223,49 @@ async def _wait(stop: asyncio.Event, seconds: float) -> None:
         await asyncio.wait_for(stop.wait(), seconds)
 
 
+@dataclass(frozen=True, slots=True)
+class _Running:
+    """A bot's task, the mode it runs in, and the event that stops it alone."""
+
+    task: asyncio.Task[None]
+    mode: str
+    stop: asyncio.Event
+
+
 async def run(ctx: Context, stop: asyncio.Event, *, shop_ids: list[str] | None = None) -> None:
     """Run the bots of `shop_ids` (every configured shop's by default) until `stop` is set.
 
     Bots configured while this runs (`kassa bot configure`) are started within
-    `DISCOVERY_SECONDS`; a bot that stopped (its token refused) is not started again until
-    the process is.
+    `DISCOVERY_SECONDS`, and so is a bot switched between polling and webhook mode, stopped
+    (its update in hand finished) and started again in its new mode; a bot that stopped (its
+    token refused) is not started again until the process is, or its mode changes.
     """
     dispatcher = dispatchers.build()
-    running: dict[str, asyncio.Task[None]] = {}
+    running: dict[str, _Running] = {}
     warned = False
     try:
         while not stop.is_set():
             for settings in await bot_settings.configured(ctx):
-                chosen = shop_ids is None or settings.shop_id in shop_ids
-                if chosen and settings.shop_id not in running:
-                    bot = ShopBot(ctx, settings, dispatcher)
-                    running[settings.shop_id] = task = asyncio.create_task(bot.run(stop))
+                if shop_ids is not None and settings.shop_id not in shop_ids:
+                    continue
+                current = running.get(settings.shop_id)
+                if current is not None and current.mode != settings.mode:
+                    current.stop.set()
+                    await asyncio.gather(current.task, return_exceptions=True)
+                    current = None
+                if current is None:
+                    own = asyncio.Event()
+                    task = asyncio.create_task(ShopBot(ctx, settings, dispatcher).run(own))
                     task.add_done_callback(_log_failure)
+                    running[settings.shop_id] = _Running(task, settings.mode, own)
             if not running and not warned:
                 log.warning("no shop has a bot to run yet (kassa bot configure SHOP token=…)")
                 warned = True
             await _wait(stop, DISCOVERY_SECONDS)
     finally:
-        await asyncio.gather(*running.values(), return_exceptions=True)
+        for each in running.values():
+            each.stop.set()
+        await asyncio.gather(*(each.task for each in running.values()), return_exceptions=True)
 
 
 def _log_failure(task: asyncio.Task[None]) -> None:

@@ -50,7 +50,8 @@ def bots(
     ] = None,
 ) -> None:
     """Run every configured shop's bot (or those of --shop) until SIGTERM or Ctrl-C: long
-    polling from each bot's stored update offset, and the messages due to its buyers."""
+    polling from each bot's stored update offset (or, for a bot in webhook mode, setting its
+    webhook to KASSA_PUBLIC_URL/telegram/SHOP_ID), and the messages due to its buyers."""
     if typer_ctx.invoked_subcommand is not None:
         return
     settings = Settings()
@@ -100,7 +101,8 @@ def configure(
             "panel_version=2|3 (empty: asked of the panel), panel_url=, panel_token= "
             "[panel_api_key=] | panel_user= "
             "panel_password=, panel_squads=, panel_proxies=, "
-            "language=ru|en, link_text= (the access text without a panel), trial_days="
+            "language=ru|en, link_text= (the access text without a panel), trial_days=, "
+            "mode=polling|webhook (webhook: Telegram posts to kassa serve's /telegram/SHOP_ID)"
         ),
     ],
     as_json: JsonOption = False,

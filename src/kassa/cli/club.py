@@ -28,9 +28,11 @@ from kassa.cli.output import (
     table,
 )
 from kassa.domain.club import OfflinePolicy
+from kassa.domain.devices import Operation
 from kassa.domain.money import from_decimal
 from kassa.services.admin import audit
 from kassa.services.callers import Caller
+from kassa.services.club import actions as club_actions
 from kassa.services.club import (
     apps,
     clubs,
@@ -39,6 +41,7 @@ from kassa.services.club import (
     packages,
     pcs,
     pricing,
+    sessions,
     shifts,
     topups,
 )
@@ -46,6 +49,7 @@ from kassa.services.club.clubs import Club
 from kassa.services.context import Context
 from kassa.services.shops import shops
 from kassa.web.club_objects import (
+    action_object,
     app_object,
     club_object,
     customer_object,
@@ -55,6 +59,7 @@ from kassa.web.club_objects import (
     pc_object,
     play_preview_object,
     purchase_preview_object,
+    session_object,
     shift_object,
     tariff_object,
     topup_object,
@@ -797,5 +802,118 @@ def list_shifts(club: ClubArg, as_json: JsonOption = False) -> None:
             cash(shift.expected_cash),
             cash(shift.counted_cash),
             cash(shift.difference),
+        )
+    show(listed)
+
+
+sessions_app = typer.Typer(
+    help="Sessions on the server's ledger: start, end, list.", no_args_is_help=True
+)
+app.add_typer(sessions_app, name="sessions")
+
+
+def _said(session: sessions.Session, what: str, now: datetime) -> None:
+    console.print(
+        f"Session {session.id} {what} on {escape(session.pc)} for {escape(session.login)}: "
+        f"{session.state}, {_duration(session.left(now))} left"
+    )
+
+
+@sessions_app.command("start")
+def start_session(
+    club: ClubArg,
+    pc: Annotated[str, typer.Argument(help="The PC's name.")],
+    login: Annotated[str, typer.Argument(help="The customer's login.")],
+    minutes: Annotated[
+        int | None, typer.Option(min=1, help="How long; default: as long as they can pay.")
+    ] = None,
+    package: Annotated[str | None, typer.Option(help="Buy this package and play it.")] = None,
+) -> None:
+    """Start LOGIN's session on PC, charged ahead in the fixed order."""
+
+    async def work(ctx: Context, each: Club) -> sessions.Session:
+        return await sessions.start(
+            ctx, club=each, pc=pc, login=login, minutes=minutes, package=package, actor=ACTOR
+        )
+
+    session, _ = _in_club(club, work)
+    _said(session, "started", session.started_at)
+
+
+@sessions_app.command("end")
+def end_session(club: ClubArg, pc: Annotated[str, typer.Argument(help="The PC's name.")]) -> None:
+    """End the session on PC now; the unplayed paid time is given back."""
+
+    async def work(ctx: Context, each: Club) -> tuple[sessions.Session, datetime]:
+        return await sessions.end(ctx, club=each, pc=pc, actor=ACTOR), ctx.clock()
+
+    (session, now), _ = _in_club(club, work)
+    _said(session, "ended", now)
+
+
+@sessions_app.command("list")
+def list_sessions(
+    club: ClubArg,
+    ended: Annotated[bool, typer.Option("--ended", help="The latest ended ones too.")] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """CLUB's sessions that are not over, newest first."""
+
+    async def work(ctx: Context, each: Club) -> tuple[list[sessions.Session], datetime]:
+        return await sessions.list_sessions(ctx, club=each, include_ended=ended), ctx.clock()
+
+    (found, now), _ = _in_club(club, work)
+    if as_json:
+        print_json([session_object(each, now) for each in found])
+        return
+    listed = table(id_column("id"), "pc", "customer", "state", "left", "lease until")
+    for each in found:
+        lease = each.lease().lease_expires_at
+        listed.add_row(
+            each.id,
+            escape(each.pc),
+            escape(each.login),
+            each.state if each.end_reason is None else f"{each.state} ({each.end_reason})",
+            _duration(each.left(now)),
+            "" if lease is None else f"{lease:%H:%M:%S}",
+        )
+    show(listed)
+
+
+@pcs_app.command("action")
+def pc_action(
+    club: ClubArg,
+    pc: Annotated[str, typer.Argument(help="The PC's name.")],
+    action: Annotated[
+        str, typer.Argument(help="lock, unlock, restart, shutdown, message or end_session.")
+    ],
+    text: Annotated[str | None, typer.Option(help="For message: what to show.")] = None,
+) -> None:
+    """Send PC a remote action; `kassa club pcs actions` shows whether it did it."""
+
+    async def work(ctx: Context, each: Club) -> Operation:
+        return await club_actions.send(ctx, club=each, pc=pc, action=action, text=text, actor=ACTOR)
+
+    operation, _ = _in_club(club, work)
+    console.print(
+        f"{operation.kind} for {escape(pc)}: {operation.state.value} ({operation.request_id})"
+    )
+
+
+@pcs_app.command("actions")
+def pc_actions(
+    club: ClubArg,
+    pc: Annotated[str, typer.Argument(help="The PC's name.")],
+    as_json: JsonOption = False,
+) -> None:
+    """PC's latest remote actions and whether it did them."""
+    found, _ = _in_club(club, lambda ctx, each: club_actions.recent(ctx, club=each, pc=pc))
+    if as_json:
+        print_json([action_object(each) for each in found])
+        return
+    listed = table("when", "action", "state", id_column("id"))
+    for each in found:
+        listed.add_row(
+            f"{each.created_at:%Y-%m-%d %H:%M:%S}", each.kind, each.state.value, each.request_id
         )
     show(listed)

@@ -171,6 +171,8 @@ PLACES = (
     # A shop's bot: its token, and its panel's token or password (`kassa.services.bot`).
     Place(bot_settings, "token", "text"),
     Place(bot_settings, "panel_settings", "values"),
+    # The secret Telegram sends back to a webhook-mode bot's `/telegram/{shop}`.
+    Place(bot_settings, "webhook_secret", "text"),
 )
 
 

@@ -24,7 +24,7 @@ from kassa.services.gateways import Gateways
 from kassa.services.operations.background import ElectedLoop
 from kassa.services.payments import sandbox_api
 from kassa.store.migrate import alembic_config
-from kassa.web import admin, apidocs, errors, terminals
+from kassa.web import admin, apidocs, club_link, errors, terminals
 from kassa.web.metrics import Metrics
 from kassa.web.middleware import BodyLimit, RejectNul, RequestMetrics, SecurityHeaders
 from kassa.web.ratelimit import RateLimiter
@@ -41,9 +41,11 @@ from kassa.web.routes import (
     public_files,
     refunds,
     sandbox,
+    telegram,
     webhook_endpoints,
 )
 from kassa.web.routes import club as club_routes
+from kassa.web.routes import club_sessions as club_session_routes
 from kassa.web.routes import terminals as terminal_routes
 from kassa.web.templating import Pages
 
@@ -82,6 +84,16 @@ def _freeze_startup_objects() -> None:
     gc.freeze()
 
 
+def _add_middleware(app: FastAPI, settings: Settings) -> None:
+    app.add_middleware(RejectNul)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(SecurityHeaders)
+    app.add_middleware(RequestMetrics, metrics=app.state.metrics)
+    if settings.trusted_proxies:
+        # Outermost, so everything after it sees the payer's or provider's address.
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Kassa's web application. The database opens when the app starts (its lifespan)."""
     settings = settings or Settings()
@@ -104,7 +116,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.background = background
         loop_task = asyncio.create_task(background.run(stop)) if background is not None else None
         try:
-            async with terminals.running_hub(app, ctx):
+            async with terminals.running_hub(app, ctx), club_link.running_floor(app, ctx):
                 _freeze_startup_objects()
                 _collect_less_often()
                 yield
@@ -112,6 +124,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             stop.set()
             if loop_task is not None:
                 await loop_task
+            await telegram.close(app)
             await ctx.close()
 
     app = FastAPI(
@@ -131,13 +144,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.pages = Pages()
     app.state.schema_head = ScriptDirectory.from_config(alembic_config("")).get_current_head()
 
-    app.add_middleware(RejectNul)
-    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
-    app.add_middleware(SecurityHeaders)
-    app.add_middleware(RequestMetrics, metrics=app.state.metrics)
-    if settings.trusted_proxies:
-        # Outermost, so everything after it sees the payer's or provider's address.
-        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
+    _add_middleware(app, settings)
     errors.install(app)
 
     # FastAPI tries the routes in this order, and each router passed costs tens of
@@ -152,16 +159,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         webhook_endpoints,
         terminal_routes,
         club_routes,
+        club_session_routes,
         providers,
         bot,
         health,
         pay,
         public_files,
+        telegram,
     ):
         app.include_router(module.router)
     club_legacy.install(app)
     sandbox.install(app)
     terminals.install(app)
+    app.include_router(club_link.router)
     admin.install(app)
     app.include_router(apidocs.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

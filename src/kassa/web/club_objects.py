@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from kassa.domain import Payment
+from kassa.domain.devices import Operation
 from kassa.domain.money import format_major
 from kassa.services.club.apps import App, Launch
 from kassa.services.club.clubs import Club, Zone
@@ -16,6 +17,7 @@ from kassa.services.club.ledger import Entry
 from kassa.services.club.packages import Package, PurchasePreview
 from kassa.services.club.pcs import Pc
 from kassa.services.club.pricing import PlayPreview, Tariff
+from kassa.services.club.sessions import Session
 from kassa.services.club.shifts import Report, Shift
 from kassa.services.club.topups import Topup
 from kassa.services.objects import timestamp
@@ -231,4 +233,38 @@ def shift_object(shift: Shift, club: Club, report: Report | None = None) -> dict
         "expected_cash": major(shift.expected_cash),
         "difference": major(shift.difference),
         "report": None if report is None else report_object(report, club),
+    }
+
+
+def session_object(session: Session, now: datetime) -> dict[str, Any]:
+    return {
+        "object": "club_session",
+        "id": session.id,
+        "pc": session.pc,
+        "customer": session.login,
+        "state": session.state,
+        "open_ended": session.open_ended,
+        "started_at": timestamp(session.started_at),
+        "paid_until": timestamp(session.paid_until),
+        "seconds_left": session.left(now),
+        "charged_seconds": session.charged_seconds,
+        "lease": session.lease().to_data(),
+        "ended_at": timestamp(session.ended_at),
+        "end_reason": session.end_reason,
+        "agent_ended_at": timestamp(session.agent_ended_at),
+    }
+
+
+def action_object(operation: Operation) -> dict[str, Any]:
+    """A remote action on a PC and whether its agent did it."""
+    return {
+        "object": "club_pc_action",
+        "id": operation.request_id,
+        "pc": operation.device_id,
+        "action": operation.kind,
+        "state": operation.state.value,
+        "body": dict(operation.body),
+        "result": operation.result,
+        "error": None if operation.error is None else operation.error.code,
+        "created_at": timestamp(operation.created_at),
     }

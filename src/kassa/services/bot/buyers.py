@@ -26,6 +26,8 @@ from kassa.store.tables import (
 )
 
 TRIAL, PAID = "trial", "paid"
+#: A Telegram id is a 64-bit integer.
+MAX_TELEGRAM_ID = 2**63 - 1
 
 
 @dataclass(frozen=True, slots=True)

@@ -41,7 +41,6 @@ REQUIRED = 3
 #: What both panels accept in a username (Marzban: 3-32 of letters, digits and `_-@.`;
 #: Remnawave: 3-36 of letters, digits and `_-`).
 PANEL_USERNAME = re.compile(r"[A-Za-z0-9_.@-]{3,36}")
-MAX_TELEGRAM_ID = 2**63 - 1
 DIGITS = re.compile(r"[0-9]{1,19}")
 #: How many problems an error names before it says how many more there are.
 PROBLEMS_SHOWN = 20
@@ -82,7 +81,7 @@ def _when(value: str) -> datetime:
 def _customer(line: int, cells: dict[str, str]) -> Customer:
     """One line's values, or `ValueError` saying what is wrong with it."""
     telegram_id = cells["telegram_id"]
-    if not DIGITS.fullmatch(telegram_id) or not 0 < int(telegram_id) <= MAX_TELEGRAM_ID:
+    if not DIGITS.fullmatch(telegram_id) or not 0 < int(telegram_id) <= buyers.MAX_TELEGRAM_ID:
         raise ValueError(f"telegram_id {telegram_id[:32]!r} is not a Telegram user id")
     try:
         ends_at = _when(cells["ends_at"])

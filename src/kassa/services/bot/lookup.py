@@ -30,7 +30,6 @@ from kassa.store.tables import (
 #: How many of a buyer's purchases, invitees and promo uses their page shows.
 SHOWN = 100
 #: A Telegram id is a 64-bit integer: longer digits are searched as text only.
-MAX_TELEGRAM_ID = 2**63 - 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,7 +95,7 @@ class Listed:
     created_at: datetime
 
 
-def _matching(search: str) -> ColumnElement[bool]:
+def matching(search: str) -> ColumnElement[bool]:
     """Buyers whose Telegram id or referral code is `search` (`ref_…` too), or whose name
     contains it (ignoring case; on SQLite, only for Latin letters)."""
     code = search.removeprefix("ref_")
@@ -104,7 +103,7 @@ def _matching(search: str) -> ColumnElement[bool]:
         bot_buyers.c.referral_code == code,
         bot_buyers.c.name.icontains(search, autoescape=True),
     ]
-    if search.isascii() and search.isdigit() and int(search) <= MAX_TELEGRAM_ID:
+    if search.isascii() and search.isdigit() and int(search) <= buyers.MAX_TELEGRAM_ID:
         conditions.append(bot_buyers.c.telegram_id == int(search))
     return or_(*conditions)
 
@@ -119,7 +118,7 @@ async def list_buyers(
         .where(bot_buyers.c.shop_id == shop_id)
     )
     if search.strip():
-        query = query.where(_matching(search.strip()))
+        query = query.where(matching(search.strip()))
     if page.starting_after:
         query = query.where(bot_buyers.c.id < page.starting_after)
     query = query.order_by(bot_buyers.c.id.desc()).limit(page.limit + 1)

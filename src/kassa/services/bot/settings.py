@@ -1,8 +1,13 @@
 """A shop's bot settings (`kassa bot configure`): its token and panel secrets sealed as
-provider credentials are, write-only, and never shown but masked."""
+provider credentials are, write-only, and never shown but masked.
+
+A bot gets its updates by long polling (`mode=polling`, the default) or by Telegram's posts to
+`kassa serve`'s `/telegram/{shop}` (`mode=webhook`); the secret Telegram sends back with each
+post is made by Kassa the first time the bot is set to webhook mode, sealed, and never shown."""
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -38,10 +43,16 @@ FIELDS = (
     "link_text",
     "trial_days",
     "balance",
+    "mode",
 )
 #: Telegram's production servers, or its test environment (a bot made with the test
 #: environment's @BotFather; Stars there cost nothing).
 SERVERS = ("production", "test")
+#: How the bot gets its updates (see the module's docstring).
+MODES = ("polling", "webhook")
+POLLING, WEBHOOK = MODES
+#: The settings that are one of a few values.
+CHOICES = {"server": SERVERS, "mode": MODES, "panel": PANELS, "language": LANGUAGES}
 MASK = "••••••"
 
 
@@ -61,6 +72,9 @@ class BotSettings:
     server: str = "production"
     #: Whether buyers have an internal balance to top up and renew from.
     balance: bool = False
+    mode: str = POLLING
+    #: Sealed; set once the bot was first put in webhook mode.
+    webhook_secret: str | None = None
 
     @property
     def test_server(self) -> bool:
@@ -78,6 +92,7 @@ class BotSettings:
             "admins": list(self.admins),
             "test": self.test,
             "server": self.server,
+            "mode": self.mode,
             "panel": self.panel,
             **panel,
             "language": self.language,
@@ -124,12 +139,9 @@ def _checked(changes: Mapping[str, str]) -> dict[str, Any]:
             values["admins"] = ",".join(str(each) for each in _admins(value))
         elif name in ("test", "balance"):
             values[name] = _flag(name, value)
-        elif name == "server" and value not in SERVERS:
-            raise ParameterInvalid("server is production or test", param="server")
-        elif name == "panel" and value not in PANELS:
-            raise ParameterInvalid(f"panel is one of {', '.join(PANELS)}", param="panel")
-        elif name == "language" and value not in LANGUAGES:
-            raise ParameterInvalid("language is ru or en", param="language")
+        elif name in CHOICES and value not in CHOICES[name]:
+            choices = ", ".join(CHOICES[name])
+            raise ParameterInvalid(f"{name} is one of {choices}", param=name)
         elif name == "panel_version" and value not in ("2", "3", ""):
             raise ParameterInvalid(
                 "panel_version is 2 or 3 (empty: ask the panel)", param="panel_version"
@@ -159,6 +171,9 @@ async def configure(ctx: Context, *, shop: Shop, changes: Mapping[str, str]) -> 
         seal = await encryption.sealer(ctx, conn)
         if "token" in values:
             values["token"] = seal(values["token"])
+        # Telegram's secret_token: 1-256 characters of A-Z, a-z, 0-9, _ and -.
+        wanted = values.get("mode") == WEBHOOK
+        webhook_secret = seal(secrets.token_urlsafe(32)) if wanted else None
         sealed = {
             name: seal(value) if name in PANEL_SECRETS else value
             for name, value in panel_changes.items()
@@ -175,6 +190,7 @@ async def configure(ctx: Context, *, shop: Shop, changes: Mapping[str, str]) -> 
                 bot_settings.insert().values(
                     shop_id=shop.id,
                     panel_settings=sealed,
+                    webhook_secret=webhook_secret,
                     created_at=now,
                     updated_at=now,
                     **values,
@@ -185,6 +201,8 @@ async def configure(ctx: Context, *, shop: Shop, changes: Mapping[str, str]) -> 
             kept = dict(current["panel_settings"])
             if _elsewhere(current, values, kept, panel_changes):
                 kept.pop(DETECTED_VERSION, None)
+            if webhook_secret is not None and current["webhook_secret"] is None:
+                values["webhook_secret"] = webhook_secret
             await conn.execute(
                 update(bot_settings)
                 .where(bot_settings.c.shop_id == shop.id)
@@ -256,6 +274,8 @@ def _settings(row: RowMapping) -> BotSettings:
         trial_days=row["trial_days"],
         server=row["server"],
         balance=row["balance"],
+        mode=row["mode"],
+        webhook_secret=row["webhook_secret"],
     )
 
 

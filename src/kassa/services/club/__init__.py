@@ -4,8 +4,9 @@ with a ledger of money and time (`ledger`), tariffs, packages and the price prev
 fixed order time is used in (`pricing`, `packages`), the Games and Apps catalogue and its launch
 logs (`apps`), and `kassa audit`'s check that balances equal their ledgers (`audit`); the
 club's money: online top-ups through the shop's providers credited once (`topups`), shifts
-with X and Z reports (`shifts`); who may do what (`access`: the `club_operator` role).
+with X and Z reports (`shifts`); who may do what (`access`: the `club_operator` role);
+sessions on the ledger (`sessions`), the PCs' heartbeats and leases in each hub process
+(`floor`) and remote actions on PCs (`actions`).
 
-Sessions with leases, the dashboard, the LoVHub launchers' API and the PC agent are to come;
-they build on these.
+The dashboard, the LoVHub launchers' API and the PC agent are to come; they build on these.
 """

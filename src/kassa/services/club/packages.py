@@ -214,36 +214,53 @@ async def buy(
         customer = await customers.find(conn, club=club, login=login)
         customers.check_active(customer)
         found = await find(conn, club=club, name=package)
-        refused = refusal(club, found, now)
-        if refused is not None:
-            raise Conflict(refused, param="package", code="package_unavailable")
-        holding_id = new_id("hold")
-        entry = await post(
-            conn,
-            club=club,
-            customer_id=customer.id,
-            kind=LedgerKind.PURCHASE,
-            amount=-found.price,
-            reason=found.name,
-            actor=actor,
-            now=now,
-            key=key,
-            package_id=found.id,
-            holding_id=holding_id,
+        return await purchase(
+            conn, club=club, customer_id=customer.id, package=found, actor=actor, now=now, key=key
         )
-        if entry.replayed:
-            return entry
-        await conn.execute(
-            club_holdings.insert().values(
-                id=holding_id,
-                club_id=club.id,
-                customer_id=customer.id,
-                package_id=found.id,
-                seconds_left=found.seconds,
-                expires_at=found.expiry(club, now),
-                created_at=now,
-            )
+
+
+async def purchase(
+    conn: AsyncConnection,
+    *,
+    club: Club,
+    customer_id: str,
+    package: Package,
+    actor: str,
+    now: datetime,
+    key: str | None = None,
+) -> Entry:
+    """`buy`, in the caller's transaction, for a customer already found active (a session
+    started on a package buys it with the session)."""
+    refused = refusal(club, package, now)
+    if refused is not None:
+        raise Conflict(refused, param="package", code="package_unavailable")
+    holding_id = new_id("hold")
+    entry = await post(
+        conn,
+        club=club,
+        customer_id=customer_id,
+        kind=LedgerKind.PURCHASE,
+        amount=-package.price,
+        reason=package.name,
+        actor=actor,
+        now=now,
+        key=key,
+        package_id=package.id,
+        holding_id=holding_id,
+    )
+    if entry.replayed:
+        return entry
+    await conn.execute(
+        club_holdings.insert().values(
+            id=holding_id,
+            club_id=club.id,
+            customer_id=customer_id,
+            package_id=package.id,
+            seconds_left=package.seconds,
+            expires_at=package.expiry(club, now),
+            created_at=now,
         )
+    )
     return entry
 
 

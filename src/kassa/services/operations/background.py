@@ -20,6 +20,9 @@ import time
 
 from kassa.services import idempotency
 from kassa.services.bot import activation as bot_activation
+from kassa.services.bot import alerts as bot_alerts
+from kassa.services.bot import reminders as bot_reminders
+from kassa.services.bot import webhooks as bot_webhooks
 
 # Registers its event consumer (`club-topups`), which the consumers' job runs.
 from kassa.services.club import topups as club_topups  # noqa: F401
@@ -49,6 +52,9 @@ JOBS: tuple[Job | Service, ...] = (
     # Every second, as the consumers: a buyer who has paid waits for their link; a round
     # with nothing due is one read.
     Job("provision bot subscriptions", 1.0, bot_activation.provision_due),
+    # The bot process sends the messages these two write (`bot_messages`).
+    Job("remind bot subscribers", 60.0, bot_reminders.remind_due),
+    Job("alert bot owners", 60.0, bot_alerts.alert_owners),
     Job("reprocess pending notifications", 10.0, notifications.reprocess_pending),
     # Every 5 s, so that a provider that is polled (Kaspi QR) is asked about as often as it
     # wants, down to that; most rounds find nothing due and write nothing.
@@ -57,6 +63,7 @@ JOBS: tuple[Job | Service, ...] = (
     Job("resume pending refunds", 60.0, refunds.resume_pending),
     Job("prune idempotency keys", 3600.0, idempotency.prune),
     Job("prune rejected notifications", 3600.0, rejected_notifications.prune_rejected),
+    Job("prune bot webhook updates", 3600.0, bot_webhooks.prune),
     *provider_jobs(),
 )
 

@@ -1,6 +1,7 @@
 """The figures an operator's alerts watch, read from the database for `/metrics`: payments
 stuck open, webhook endpoints failing, terminals offline while payments wait for them, and
-the disk filling.
+the disk filling; and, per shop, the stuck payments its bot's owners are told about
+(`kassa.services.bot.alerts`).
 
 Each is a few small queries that indexes answer (open payments by status, pending deliveries
 through their partial index, unsettled terminal operations by state), so they are read when
@@ -12,7 +13,7 @@ alerting rules take the `max` over processes (see `deploy/prometheus/kassa-rules
 from __future__ import annotations
 
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
@@ -51,6 +52,19 @@ class Overdue:
     test: bool
     count: int
     earliest_expiry: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class ShopPayments:
+    """A shop's stuck payments in one mode: pending past their expiry (`overdue`, the earliest
+    expiry among them) and money held (`requires_capture`, the oldest since its creation)."""
+
+    shop: str
+    test: bool
+    overdue: int
+    earliest_expiry: datetime | None
+    held: int
+    oldest_held: datetime | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +109,8 @@ class Vitals:
     disabled_endpoints: dict[bool, int]
     waiting_terminals: list[WaitingTerminal]
     disk: Disk
+    #: Per shop and mode, only those with a stuck payment.
+    shop_payments: list[ShopPayments] = field(default_factory=list)
 
 
 async def read(ctx: Context) -> Vitals:
@@ -105,6 +121,7 @@ async def read(ctx: Context) -> Vitals:
         overdue = await _overdue(conn, now)
         endpoints, disabled = await _endpoints(conn)
         waiting = await _waiting_terminals(conn, now)
+        per_shop = await _shop_payments(conn, now)
         database_bytes = await _database_bytes(ctx, conn)
     return Vitals(
         at=now,
@@ -114,6 +131,7 @@ async def read(ctx: Context) -> Vitals:
         disabled_endpoints=disabled,
         waiting_terminals=waiting,
         disk=_disk(ctx.settings.data_dir, database_bytes),
+        shop_payments=per_shop,
     )
 
 
@@ -142,6 +160,32 @@ async def _overdue(conn: AsyncConnection, now: datetime) -> list[Overdue]:
     )
     found = {test: (count, earliest) for test, count, earliest in await conn.execute(query)}
     return [Overdue(test, *found.get(test, (0, None))) for test in (False, True)]
+
+
+async def _shop_payments(conn: AsyncConnection, now: datetime) -> list[ShopPayments]:
+    p = payments.c
+    overdue = (
+        select(shops.c.name, p.test, func.count(), func.min(p.expires_at))
+        .join(shops, shops.c.id == p.shop_id)
+        .where(p.status == PaymentStatus.PENDING.value, p.expires_at < now)
+        .group_by(shops.c.name, p.test)
+    )
+    held = (
+        select(shops.c.name, p.test, func.count(), func.min(p.created_at))
+        .join(shops, shops.c.id == p.shop_id)
+        .where(p.status == PaymentStatus.REQUIRES_CAPTURE.value)
+        .group_by(shops.c.name, p.test)
+    )
+    late = {
+        (shop, test): (count, since) for shop, test, count, since in await conn.execute(overdue)
+    }
+    kept = {(shop, test): (count, since) for shop, test, count, since in await conn.execute(held)}
+    return [
+        ShopPayments(
+            shop, test, *late.get((shop, test), (0, None)), *kept.get((shop, test), (0, None))
+        )
+        for shop, test in sorted(late.keys() | kept.keys())
+    ]
 
 
 async def _endpoints(conn: AsyncConnection) -> tuple[list[EndpointHealth], dict[bool, int]]:

@@ -48,6 +48,10 @@ bot_settings = Table(
     Column("update_offset", BigInteger),
     #: Whether buyers have an internal balance (top up, renew from it).
     Column("balance", Boolean, nullable=False, server_default=text("false")),
+    #: polling (`kassa bot` asks Telegram), or webhook (Telegram posts to `/telegram/{shop}`).
+    Column("mode", String(16), nullable=False, server_default="polling"),
+    #: The sealed secret Telegram sends back in `X-Telegram-Bot-Api-Secret-Token` (webhook).
+    Column("webhook_secret", Text),
     Column("created_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
 )
@@ -108,6 +112,8 @@ bot_subscriptions = Table(
     Column("panel_username", String(64)),
     Column("link", Text),
     Column("updated_at", UtcDateTime, nullable=False),
+    #: For the reminders (`kassa.services.bot.reminders`): the subscriptions ending soon.
+    Index("ix_bot_subscriptions_ends_at", "ends_at"),
 )
 
 #: A plan bought with a payment (the end it gave is computed once, when the payment
@@ -208,11 +214,74 @@ bot_messages = Table(
     Column("id", String(160), primary_key=True),
     Column("shop_id", String(ID), ForeignKey("shops.id"), nullable=False),
     Column("telegram_id", BigInteger, nullable=False),
-    #: access (the link), delayed (activation on its way).
+    #: access (the link), delayed (activation on its way), the reminders (`ends_in_3d`,
+    #: `ends_in_1d`, `expired`), the owners' alerts (`alert`, `alert_cleared`).
     Column("kind", String(16), nullable=False),
     #: What the bot renders into the buyer's language (link, ends_at).
     Column("params", Document, nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
     Column("sent_at", UtcDateTime),
     Index("ix_bot_messages_unsent", "shop_id", "sent_at"),
+)
+
+#: The owners' alerts that are on: one row per shop and condition (`kassa.services.bot.alerts`),
+#: made when the condition starts and deleted when it clears, each with its messages.
+bot_alerts = Table(
+    "bot_alerts",
+    metadata,
+    Column("id", String(ID), primary_key=True),
+    Column("shop_id", String(ID), ForeignKey("shops.id"), nullable=False),
+    #: `<kind>` or `<kind>:<what>` (an endpoint's or terminal's id).
+    Column("condition", String(128), nullable=False),
+    #: What the start message said (the figures when it started).
+    Column("params", Document, nullable=False),
+    Column("started_at", UtcDateTime, nullable=False),
+    UniqueConstraint("shop_id", "condition"),
+)
+
+#: Updates Telegram posted to a webhook-mode bot (`/telegram/{shop}`): each is handled once,
+#: by whoever claims it (a retry while the claim's lease runs is answered 503 and retried).
+bot_webhook_updates = Table(
+    "bot_webhook_updates",
+    metadata,
+    Column("shop_id", String(ID), ForeignKey("shops.id"), primary_key=True),
+    Column("update_id", BigInteger, primary_key=True, autoincrement=False),
+    #: Until when the claim holds while it is handled; null once handled.
+    Column("claimed_until", UtcDateTime),
+    Column("received_at", UtcDateTime, nullable=False),
+    Index("ix_bot_webhook_updates_received", "received_at"),
+)
+
+#: A message the shop's owner sends from the bot (`/broadcast`) to an audience of its buyers:
+#: a draft until confirmed, then sending (by the bot process) until done or stopped.
+bot_broadcasts = Table(
+    "bot_broadcasts",
+    metadata,
+    #: Derived from the owner's message with the text, so that update handled twice drafts once.
+    Column("id", String(ID), primary_key=True),
+    Column("shop_id", String(ID), ForeignKey("shops.id"), nullable=False),
+    #: all, active, expired or trial.
+    Column("audience", String(16), nullable=False),
+    Column("text", Text, nullable=False),
+    #: draft, sending, stopped, done or cancelled (a draft not confirmed).
+    Column("state", String(16), nullable=False),
+    #: The owner who wrote it, and the message in their chat the progress is edited into.
+    Column("owner_chat_id", BigInteger, nullable=False),
+    Column("progress_message_id", BigInteger),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("started_at", UtcDateTime),
+    Column("finished_at", UtcDateTime),
+    Index("ix_bot_broadcasts_shop_state", "shop_id", "state"),
+)
+
+#: Who a broadcast goes to, chosen when it is confirmed; each marked once it is sent.
+bot_broadcast_recipients = Table(
+    "bot_broadcast_recipients",
+    metadata,
+    Column("broadcast_id", String(ID), ForeignKey("bot_broadcasts.id"), primary_key=True),
+    Column("telegram_id", BigInteger, primary_key=True),
+    #: pending, sent, blocked (the user blocked the bot: 403) or failed (any other refusal).
+    Column("status", String(16), nullable=False),
+    Column("sent_at", UtcDateTime),
+    Index("ix_bot_broadcast_recipients_status", "broadcast_id", "status"),
 )

@@ -269,3 +269,88 @@ club_shifts = Table(
         postgresql_where=text("closed_at IS NULL"),
     ),
 )
+
+# Issue 19, part "sessions": sessions on the server's ledger, their leases, and what each PC
+# last reported over its link.
+
+#: A customer's session on a PC. The server owns its time: `paid_until` is the end of the
+#: time charged to it (`club_session_charges`), `lease_expires_at` what its PC was last told
+#: it may play until (`min(paid_until, renewal + lease_max)`), `lease_seq` that lease's number.
+club_sessions = Table(
+    "club_sessions",
+    metadata,
+    Column("id", String(ID), primary_key=True),
+    Column("club_id", String(ID), ForeignKey("clubs.id"), nullable=False),
+    Column("shop_id", String(ID), nullable=False),
+    #: The PC (a device id of the shop); moving the customer changes it.
+    Column("device_id", String(64), nullable=False),
+    Column("customer_id", String(ID), ForeignKey("club_customers.id"), nullable=False),
+    #: active, paused, ended.
+    Column("state", String(16), nullable=False),
+    #: Extended by itself, a block at a time, while the customer can pay (no time was asked).
+    Column("open_ended", Boolean, nullable=False),
+    Column("started_at", UtcDateTime, nullable=False),
+    Column("paid_until", UtcDateTime, nullable=False),
+    #: Seconds of play charged so far (the offset of the next charge).
+    Column("charged_seconds", BigInteger, nullable=False),
+    #: While paused: the paid seconds left when it was paused.
+    Column("paused_left", BigInteger),
+    Column("lease_expires_at", UtcDateTime, nullable=False),
+    Column("lease_seq", BigInteger, nullable=False),
+    Column("ended_at", UtcDateTime),
+    #: staff, time_up, lease_expired, reconciled.
+    Column("end_reason", String(32)),
+    #: When the PC's agent said it locked for this session (its report, for reconciling).
+    Column("agent_ended_at", UtcDateTime),
+    Column("actor", String(64), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Index(
+        "uq_club_sessions_live_pc",
+        "shop_id",
+        "device_id",
+        unique=True,
+        sqlite_where=text("state != 'ended'"),
+        postgresql_where=text("state != 'ended'"),
+    ),
+    Index(
+        "uq_club_sessions_live_customer",
+        "customer_id",
+        unique=True,
+        sqlite_where=text("state != 'ended'"),
+        postgresql_where=text("state != 'ended'"),
+    ),
+    Index("ix_club_sessions_club", "club_id", "state"),
+    #: The floor's rounds look for active sessions that have run out.
+    Index("ix_club_sessions_due", "state", "paid_until"),
+)
+
+#: One charge of a session: `seconds` of play from `offset` (seconds after the session's
+#: first charged second), paid source by source in the fixed order (`uses`), with its ledger
+#: entry. The primary key makes each offset charged once.
+club_session_charges = Table(
+    "club_session_charges",
+    metadata,
+    Column("session_id", String(ID), ForeignKey("club_sessions.id"), primary_key=True),
+    Column("offset", BigInteger, primary_key=True, autoincrement=False),
+    Column("seconds", BigInteger, nullable=False),
+    Column("entry_id", String(ID), nullable=False),
+    #: [{kind, seconds, amount, holding_id}] as `kassa.domain.club.Use`.
+    Column("uses", Document, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
+#: What a PC last reported over its link, by the server's clock, and what the server makes of
+#: its silence: online, stale (no heartbeat for a while), offline.
+club_pc_states = Table(
+    "club_pc_states",
+    metadata,
+    Column("shop_id", String(ID), primary_key=True),
+    Column("device_id", String(64), primary_key=True),
+    Column("club_id", String(ID), ForeignKey("clubs.id"), nullable=False),
+    Column("heartbeat_at", UtcDateTime),
+    Column("heartbeat_seq", BigInteger, nullable=False, server_default=text("0")),
+    #: The latest heartbeat's data: {state, session, app, lease_left}.
+    Column("reported", Document, nullable=False),
+    Column("liveness", String(16), nullable=False),
+    Column("changed_at", UtcDateTime, nullable=False),
+)

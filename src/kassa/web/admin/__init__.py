@@ -12,6 +12,7 @@ from kassa.web.admin import (
     actions,
     audit,
     bot,
+    broadcasts,
     dashboard,
     inbox,
     login,
@@ -50,6 +51,7 @@ def install(app: FastAPI) -> None:
         shops.router,
         bot.router,
         terminals.router,
+        broadcasts.router,
     ):
         app.include_router(router)
     app.add_exception_handler(PageError, page_error)

@@ -36,14 +36,18 @@ def token_of(websocket: WebSocket) -> str | None:
     return websocket.query_params.get("token")
 
 
-async def authenticate(ctx: Context, token: str | None) -> Terminal:
-    """The terminal behind a connection's token, or the `KassaError` that refuses it."""
+async def authenticate(
+    ctx: Context, token: str | None, kind: DeviceKind = DeviceKind.TERMINAL
+) -> Terminal:
+    """The device of `kind` behind a connection's token, or the `KassaError` that refuses
+    it."""
     if not token:
         raise AuthenticationFailed(
-            "Send the terminal token as 'Authorization: Bearer …' or ?token=…",
+            f"Send the {kind.value.replace('_', ' ')} token as 'Authorization: Bearer …' or "
+            "?token=…",
             code="token_missing",
         )
-    return await registry.authenticate(ctx, token, kind=DeviceKind.TERMINAL)
+    return await registry.authenticate(ctx, token, kind=kind)
 
 
 def refusal(error: KassaError) -> tuple[int, str]:

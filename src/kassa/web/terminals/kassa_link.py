@@ -1,16 +1,19 @@
-"""`/terminals/ws`: Kassa's own protocol with `kassa agent` (docs/terminal-protocol.md)."""
+"""`/terminals/ws`: Kassa's own protocol with `kassa agent` (docs/terminal-protocol.md), and
+`serve_link`, the same protocol for any kind of device: a club's PCs speak it on their own
+path (`kassa.web.club_link`), with their own welcome and heartbeats."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from fastapi.responses import JSONResponse
 
 from kassa.domain import KassaError
-from kassa.domain.devices import AgentKind, Operation, OperationError
+from kassa.domain.devices import AgentKind, DeviceKind, Operation, OperationError
 from kassa.domain.terminals import Terminal
 from kassa.protocol import (
     CloseCode,
@@ -45,7 +48,8 @@ class KassaLink(Link):
         self.websocket = websocket
         self._sending = asyncio.Lock()
 
-    async def send(self, kind: MessageType, data: dict[str, Any]) -> None:
+    async def send(self, kind: str, data: dict[str, Any]) -> None:
+        """Send a message (a `MessageType`, or a kind's own, as a club PC's `lease`)."""
         async with self._sending:
             await self.websocket.send_text(Frame(kind, data).encode())
 
@@ -68,12 +72,54 @@ class KassaLink(Link):
         await self.websocket.close(code, reason)
 
 
+#: What a kind makes of an agent's `hello`: the `welcome`'s data (after the hub attached it).
+Welcome = Callable[["KassaLink", dict[str, Any]], Awaitable[dict[str, Any]]]
+#: What a kind does with an agent's `heartbeat`.
+Heartbeat = Callable[["KassaLink", dict[str, Any]], Awaitable[None]]
+#: What a kind does once the hub has detached the link.
+Detached = Callable[["KassaLink"], None]
+
+
+async def _terminal_welcome(link: KassaLink, hello: dict[str, Any]) -> dict[str, Any]:
+    if isinstance(hello.get("stats"), dict):
+        link.report(health={}, stats=hello["stats"])
+    return {"terminal": link.terminal.id, "heartbeat_interval": HEARTBEAT_INTERVAL}
+
+
+async def _terminal_heartbeat(link: KassaLink, data: dict[str, Any]) -> None:
+    health, stats = data.get("health"), data.get("stats")
+    link.report(
+        health=health if isinstance(health, dict) else {},
+        stats=stats if isinstance(stats, dict) else {},
+    )
+
+
 @router.websocket(PATH)
 async def terminal_socket(websocket: WebSocket) -> None:
+    await serve_link(
+        websocket,
+        websocket.app.state.terminals,
+        kind=DeviceKind.TERMINAL,
+        welcome=_terminal_welcome,
+        heartbeat=_terminal_heartbeat,
+    )
+
+
+async def serve_link(
+    websocket: WebSocket,
+    hub: DeviceHub,
+    *,
+    kind: DeviceKind,
+    welcome: Welcome,
+    heartbeat: Heartbeat,
+    detached: Detached | None = None,
+) -> None:
+    """One agent's connection, from its token to its end: authenticated as a device of
+    `kind`, attached to `hub` on its `hello`, then its frames: heartbeats to `heartbeat`,
+    acks, results and statuses of operations to the hub."""
     ctx: Context = websocket.app.state.ctx
-    hub: DeviceHub = websocket.app.state.terminals
     try:
-        terminal = await authenticate(ctx, token_of(websocket))
+        terminal = await authenticate(ctx, token_of(websocket), kind)
     except KassaError as error:
         status, code = refusal(error)
         await websocket.send_denial_response(
@@ -82,6 +128,7 @@ async def terminal_socket(websocket: WebSocket) -> None:
         return
     await websocket.accept()
     link = KassaLink(terminal, websocket)
+    attached = False
     try:
         hello = await asyncio.wait_for(websocket.receive_text(), HELLO_TIMEOUT)
         try:
@@ -93,16 +140,9 @@ async def terminal_socket(websocket: WebSocket) -> None:
             return
         data = first.data
         await hub.attach(link, version=str(data.get("version") or "") or None)
-        await link.send(
-            MessageType.WELCOME,
-            {
-                "terminal": terminal.id,
-                "heartbeat_interval": HEARTBEAT_INTERVAL,
-                "server_time": timestamp(ctx.clock()),
-            },
-        )
-        if isinstance(data.get("stats"), dict):
-            link.report(health={}, stats=data["stats"])
+        attached = True
+        greeting = await welcome(link, data)
+        await link.send(MessageType.WELCOME, greeting | {"server_time": timestamp(ctx.clock())})
         await hub.ask_unanswered([link])
         while True:
             try:
@@ -116,27 +156,26 @@ async def terminal_socket(websocket: WebSocket) -> None:
                     },
                 )
                 continue
-            await _handle(hub, link, frame)
+            if frame.type == MessageType.HEARTBEAT:
+                await heartbeat(link, frame.data)
+            else:
+                await _handle(hub, link, frame)
     except (WebSocketDisconnect, ConnectionError, TimeoutError):
         pass  # the agent went, or the hub cut the connection (its right to connect is gone)
     except RuntimeError as error:
         # What Starlette raises for a receive after the hub closed the connection; said, so
         # that a fault of another kind does not end a connection without a word.
-        log.info("terminal %s: connection ended: %s", link.terminal.id, error)
+        log.info("%s %s: connection ended: %s", hub.noun, link.terminal.id, error)
     finally:
         await hub.detach(link)
+        if attached and detached is not None:
+            detached(link)
 
 
 async def _handle(hub: DeviceHub, link: KassaLink, frame: Frame) -> None:
     terminal, kind, data = link.terminal, frame.type, frame.data
     request_id = data.get("request_id")
-    if kind == MessageType.HEARTBEAT:
-        health, stats = data.get("health"), data.get("stats")
-        link.report(
-            health=health if isinstance(health, dict) else {},
-            stats=stats if isinstance(stats, dict) else {},
-        )
-    elif not isinstance(request_id, str):
+    if not isinstance(request_id, str):
         return  # unknown types, and messages about no request, are ignored
     elif kind == MessageType.ACK:
         await terminal_operations.record_ack(
@@ -184,8 +223,9 @@ async def _take_result(
         error=error,
     )
     log.info(
-        "request_id=%s result from terminal %s: %s",
+        "request_id=%s result from %s %s: %s",
         request_id,
+        hub.noun,
         link.terminal.id,
         "ok" if ok else error.code if error else "failed",
     )
