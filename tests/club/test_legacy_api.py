@@ -17,7 +17,7 @@ import pytest
 
 from kassa.config import Settings
 from kassa.domain import InsufficientFunds
-from kassa.services.club import apps, clubs, customers, ledger, legacy, packages
+from kassa.services.club import apps, clubs, customers, ledger, legacy, packages, pcs, sessions
 from kassa.services.club.clubs import Club
 from kassa.web.app import create_app
 from tests.club.test_topups import consume
@@ -193,9 +193,39 @@ def test_a_lovhub_launcher_is_served_on_the_ledger(server: LiveServer, club: Clu
     assert [entry.amount for entry in entries if entry.method == "online"] == [100_000]
 
 
+def test_a_purchase_on_a_pc_of_the_club_is_played_as_a_session(
+    server: LiveServer, club: Club
+) -> None:
+    login = register(server, club, tenge=1000)
+    name = f"LOV-{secrets.token_hex(3)}"
+    server.call(pcs.add(server.ctx, club=club, name=name, zone="Standard"))
+    pc = Launcher(server, pc=name)
+
+    assert pc.buy(login, "1 час", 3600, 350).json()["new_balance"] == 650
+    started = server.call(sessions.get(server.ctx, club=club, pc=name))
+    assert (started.login, started.state, started.charged_seconds) == (login, "active", 3600)
+    # The time left is the session's paid time left, whatever the PC says.
+    assert 3500 < pc.update_time(login, 999_999).json()["time_left"] <= 3600
+    assert 3500 < pc.status(login)["time_left"] <= 3600
+
+    # A heartbeat renews the session's lease, as the agent's does.
+    assert pc.heartbeat(login, 999_999).json() == {"status": "success"}
+    renewed = server.call(sessions.get(server.ctx, club=club, pc=name))
+    assert renewed.lease_seq == started.lease_seq + 1
+    assert renewed.lease_expires_at >= started.lease_expires_at
+
+    # Another package bought on the PC extends the session by its time.
+    assert pc.buy(login, "30 мин", 1800, 150).json()["new_balance"] == 500
+    extended = server.call(sessions.get(server.ctx, club=club, pc=name))
+    assert (extended.id, extended.charged_seconds) == (started.id, 5400)
+    assert sorted(purchases(server, club, login)) == [-35000, -15000]
+
+
 def test_a_purchase_sent_many_times_at_once_is_made_once(server: LiveServer, club: Club) -> None:
     login = register(server, club, tenge=1000)
-    body = {"username": login, "seconds": 3600, "price": 350, "package_name": "1 час"}
+    name = f"LOV-{secrets.token_hex(3)}"
+    server.call(pcs.add(server.ctx, club=club, name=name, zone="Standard"))
+    body = {"username": login, "seconds": 3600, "package_name": "1 час", "pc_name": name}
     headers = {"X-Forwarded-For": "192.168.1.20"}
     answers = asyncio.run(
         fire([("POST", f"{server.url}/api/buy_package", {"json": body, "headers": headers})] * 8)
@@ -203,6 +233,8 @@ def test_a_purchase_sent_many_times_at_once_is_made_once(server: LiveServer, clu
     assert {answer.status_code for answer in answers} == {200}
     assert {answer.json()["new_balance"] for answer in answers} == {650}
     assert purchases(server, club, login) == [-35000]
+    played = server.call(sessions.get(server.ctx, club=club, pc=name))
+    assert played.charged_seconds == 3600  # one session, charged once
 
 
 def test_the_same_package_is_bought_again_after_the_retry_window(

@@ -2,8 +2,13 @@
 
 LoVHub's launcher trusted itself: it counted the customer's time down and overwrote the
 server's, and it sent the price of the package it sold. Here the launcher's word is a report
-and nothing more: the time left is the server's (the time bank and the package time held), a
-package costs the club's own price, and the money moves only through the ledger.
+and nothing more: a package costs the club's own price, the money moves only through the
+ledger, and the time left is the server's: the paid time left of the customer's session
+(`kassa.services.club.sessions`), or with none, the time bank and the package time held. A
+package bought on one of the club's PCs (added with `kassa club pcs add` under the launcher's
+`pc_name`) is played there as a session, started or extended, and the PC's LoVHub heartbeat
+renews that session's lease as the agent's heartbeat does; a PC Kassa does not know keeps the
+package's time as a holding.
 
 LoVHub's `buy_package` carries no key, so a retried request cannot be told from a second
 purchase by what it sends. A purchase is keyed by its customer, its package and the
@@ -21,19 +26,21 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, select
+from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from kassa.domain import NotFound, ParameterInvalid
+from kassa.domain import Conflict, InsufficientFunds, NotFound, ParameterInvalid
+from kassa.domain.club_sessions import LEASE_GRACE, SessionState, lease_end
 from kassa.domain.money import currency_exponent, from_decimal
 from kassa.services.callers import Caller
-from kassa.services.club import clubs, customers, packages, topups
+from kassa.services.club import clubs, customers, packages, pcs, sessions, topups
 from kassa.services.club.clubs import Club
 from kassa.services.club.customers import Customer
 from kassa.services.club.packages import Package
+from kassa.services.club.sessions import Session
 from kassa.services.context import Context
 from kassa.services.shops import shops
-from kassa.store.tables import club_holdings, club_ledger, club_packages
+from kassa.store.tables import club_holdings, club_ledger, club_packages, club_sessions
 
 log = logging.getLogger(__name__)
 
@@ -84,9 +91,81 @@ async def _time_left(conn: AsyncConnection, customer: Customer, now: datetime) -
     return customer.time_bank + int(held)
 
 
+async def _session_of(ctx: Context, *, club: Club, customer: Customer) -> Session | None:
+    """The customer's session that is not over, if any."""
+    async with ctx.db.read() as conn:
+        pc = (
+            await conn.execute(
+                select(club_sessions.c.device_id).where(
+                    club_sessions.c.customer_id == customer.id,
+                    club_sessions.c.state != SessionState.ENDED,
+                )
+            )
+        ).scalar()
+    if pc is None:
+        return None
+    try:
+        return await sessions.get(ctx, club=club, pc=pc)
+    except NotFound:  # ended meanwhile
+        return None
+
+
+async def _play(ctx: Context, *, club: Club, login: str, package: Package, pc: str) -> None:
+    """Play a package just bought through LoVHub's API on `pc`, as LoVHub started its
+    session: the customer's session there extended by its time, or one started, when `pc`
+    is one of the club's PCs in a zone the package may be used in. Otherwise (a PC not added
+    to Kassa yet, a session on another PC) its time stays a holding for a later session."""
+    minutes = package.seconds // 60
+    try:
+        placed = await pcs.get(ctx, club=club, name=pc)
+    except NotFound:
+        return
+    if minutes == 0 or package.zone not in (None, placed.zone):
+        return
+    customer = await customers.get(ctx, club=club, login=login)
+    session = await _session_of(ctx, club=club, customer=customer)
+    actor = f"{ACTOR_PREFIX}{pc}"
+    try:
+        if session is None:
+            await sessions.start(ctx, club=club, pc=pc, login=login, actor=actor, minutes=minutes)
+        elif session.pc == pc:
+            await sessions.extend(ctx, club=club, pc=pc, actor=actor, minutes=minutes)
+    except (Conflict, InsufficientFunds) as exc:
+        log.warning("club %s: PC %s: %s; the package's time is held", club.name, pc, exc)
+
+
+async def heartbeat(ctx: Context, *, club: Club, pc: str) -> bool:
+    """A LoVHub PC's heartbeat renews its session's lease (to the paid end, at most the
+    club's `lease_max` ahead), as the agent's heartbeat does over the device link; once its
+    lease has run out it renews nothing (the session ends at the lease's end). True if
+    renewed."""
+    now = ctx.clock()
+    try:
+        session = await sessions.get(ctx, club=club, pc=pc)
+    except NotFound:
+        return False
+    if session.state != SessionState.ACTIVE or session.lease_expires_at + LEASE_GRACE < now:
+        return False
+    s = club_sessions.c
+    async with ctx.db.write() as conn:
+        renewed = await conn.execute(
+            update(club_sessions)
+            .where(
+                s.id == session.id,
+                s.state == SessionState.ACTIVE,
+                s.lease_seq == session.lease_seq,
+            )
+            .values(
+                lease_expires_at=lease_end(session.paid_until, now, club.lease_max),
+                lease_seq=session.lease_seq + 1,
+            )
+        )
+    return bool(renewed.rowcount)
+
+
 async def status(ctx: Context, *, club: Club, login: str) -> Status:
-    """The customer's balance and time left; zeros for an unknown or deleted login, as
-    LoVHub answered."""
+    """The customer's balance and time left (their session's paid time left, or with none
+    the time they hold); zeros for an unknown or deleted login, as LoVHub answered."""
     async with ctx.db.read() as conn:
         try:
             customer = await customers.find(conn, club=club, login=login)
@@ -94,9 +173,11 @@ async def status(ctx: Context, *, club: Club, login: str) -> Status:
             return Status(login, 0, 0)
         if customer.deleted_at is not None:
             return Status(login, 0, 0)
-        return Status(
-            login, _whole(club, customer.balance), await _time_left(conn, customer, ctx.clock())
-        )
+        left = await _time_left(conn, customer, ctx.clock())
+    session = await _session_of(ctx, club=club, customer=customer)
+    if session is not None:
+        left = session.left(ctx.clock())
+    return Status(login, _whole(club, customer.balance), left)
 
 
 async def _package(conn: AsyncConnection, *, club: Club, name: str, seconds: int) -> Package:
@@ -177,7 +258,7 @@ async def buy_package(
     if retried:
         log.info("club %s: PC %s repeated the purchase of %r", club.name, pc, package.name)
     else:
-        await packages.buy(
+        bought = await packages.buy(
             ctx,
             club=club,
             login=login,
@@ -185,6 +266,8 @@ async def buy_package(
             actor=f"{ACTOR_PREFIX}{pc}",
             key=_key(customer, package, _slot(now)),
         )
+        if not bought.replayed:  # of requests at once, the one that bought it plays it
+            await _play(ctx, club=club, login=login, package=package, pc=pc)
     return await status(ctx, club=club, login=login)
 
 

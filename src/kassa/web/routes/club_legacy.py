@@ -190,6 +190,7 @@ async def heartbeat(ctx: ContextDep, body: JsonBody) -> dict[str, Any]:
         login=_field(body, "user", str),
         time_left=_field(body, "time_left", int) or 0,
     )
+    await legacy.heartbeat(ctx, club=club, pc=pc)
     return {"status": "success"}
 
 
