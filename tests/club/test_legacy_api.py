@@ -214,6 +214,11 @@ def test_a_purchase_on_a_pc_of_the_club_is_played_as_a_session(
     assert renewed.lease_seq == started.lease_seq + 1
     assert renewed.lease_expires_at >= started.lease_expires_at
 
+    # A lease that ran out is not renewed: the session ends at its end (the lock policy).
+    later = replace(server.ctx, clock=lambda: renewed.lease_expires_at + timedelta(seconds=10))
+    assert not server.call(legacy.heartbeat(later, club=club, pc=name))
+    assert server.call(sessions.get(server.ctx, club=club, pc=name)).lease_seq == renewed.lease_seq
+
     # Another package bought on the PC extends the session by its time.
     assert pc.buy(login, "30 мин", 1800, 150).json()["new_balance"] == 500
     extended = server.call(sessions.get(server.ctx, club=club, pc=name))
