@@ -172,6 +172,7 @@ def test_the_compose_health_checks_and_ports_agree_with_the_app(
     [
         ("kassa.service", "serve"),
         ("kassa-worker.service", "worker"),
+        ("kassa-bot.service", "bot"),
         ("kassa-agent.service", "agent"),
     ],
 )

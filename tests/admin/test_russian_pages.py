@@ -26,6 +26,7 @@ from kassa.services.bot import buyers, imports, promos, purchases
 from kassa.services.bot import plans as bot_plans
 from kassa.services.bot import settings as bot_settings
 from kassa.services.callers import Caller
+from kassa.services.club import clubs
 from kassa.services.context import utcnow
 from kassa.services.devices import terminals
 from kassa.services.shops import keys, shops
@@ -33,6 +34,7 @@ from kassa.services.webhooks import endpoints as webhooks
 from kassa.services.webhooks import sending as webhook_sending
 from kassa.store.tables import events, notifications
 from kassa.store.tables import terminals as terminals_table
+from tests.admin.club_world import a_club
 from tests.admin.conftest import Visitor, new_user, signed_in
 from tests.admin.test_broadcast_pages import sent_broadcast
 from tests.admin.test_inbox import pending
@@ -171,6 +173,7 @@ def everything(admin_server: LiveServer) -> Everything:
     plan = admin_server.call(bot_plans.list_plans(admin_server.ctx, shop_id=shop.shop.id))[0]
     key_id = admin_server.call(keys.list_keys(admin_server.ctx, shop=shop.shop))[0].id
     broadcast = sent_broadcast(admin_server, shop.shop.id, "Новые серверы")
+    club = a_club(admin_server, shop.shop)
     base = f"/admin/payments/{held['id']}"
     pages = [
         "/admin",
@@ -210,6 +213,15 @@ def everything(admin_server: LiveServer) -> Everything:
         f"/admin/shops/{shop.name}/bot/plans?done=added",
         f"/admin/shops/{shop.name}/bot/plans/{plan.id}/disable",
         f"/admin/shops/{shop.name}/bot/promo_codes?done=added",
+        "/admin/clubs",
+        club.base,
+        f"{club.base}/customers",
+        f"{club.base}/customers?q=nothing-matches-this",
+        f"{club.base}/customers/{club.customer}?done=topup",
+        f"{club.base}/prices?done=rate",
+        f"{club.base}/apps",
+        f"{club.base}/shifts?done=opened",
+        f"{club.base}/topups",
         "/admin/audit",
         "/admin/users",
         f"/admin/broadcasts?shop={shop.name}",
@@ -217,7 +229,7 @@ def everything(admin_server: LiveServer) -> Everything:
     ]
     return Everything(
         shop=shop.name,
-        data=frozenset({shop.name, kiosk, "ivan", stranger, *bot_data}),
+        data=frozenset({shop.name, kiosk, "ivan", stranger, *bot_data, *club.data}),
         pages=pages,
     )
 
@@ -271,6 +283,7 @@ def test_every_admin_page_speaks_russian(admin_server: LiveServer, everything: E
     names = {shop.name for shop in admin_server.call(shops.list_shops(admin_server.ctx))}
     names |= {user.name for user in admin_server.call(admins.list_users(admin_server.ctx))}
     names |= admin_server.call(shop_refs(admin_server))
+    names |= {club.name for club in admin_server.call(clubs.list_clubs(admin_server.ctx))}
     data = everything.data | names
     found = {}
     try:

@@ -74,6 +74,7 @@ def test_a_paid_purchase_extends_once_and_the_buyer_gets_one_link(hub: LiveServe
     assert message["params"] == {
         "link": f"vless://tg_{who.telegram_id}",
         "ends_at": end.isoformat(),
+        "reason": "purchase",
     }
     assert hub.call(activation.mark_sent(hub.ctx, message_id=message["id"]))
     assert not hub.call(activation.mark_sent(hub.ctx, message_id=message["id"]))

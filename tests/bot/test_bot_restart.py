@@ -26,12 +26,12 @@ def test_a_restart_neither_loses_nor_repeats_an_update(
         assert running.stop() == 0
     telegram.send_text(world.bot, user, "/help")  # while no bot runs
     with bot_process(own_database_url, telegram, [world.shop]):
-        waiting_for(telegram, world.bot, user, containing("/start opens"), what="the help")
+        waiting_for(telegram, world.bot, user, containing("/help: this help"), what="the help")
         telegram.send_text(world.bot, user, "/help")
         eventually(lambda: len(telegram.sent(world.bot, user)) == 3, what="the second help")
     texts = [message["text"] for message in telegram.sent(world.bot, user)]
     assert sum("Welcome" in text for text in texts) == 1
-    assert sum("/start opens" in text for text in texts) == 2
+    assert sum("/help: this help" in text for text in texts) == 2
 
     async def offset() -> int | None:
         query = select(bot_settings.c.update_offset)

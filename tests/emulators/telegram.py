@@ -10,16 +10,20 @@ A describe it, not from Kassa's modules, so the tests check one against the othe
   `{"ok": true, "result"}` or `{"ok": false, "error_code", "description"}` with the code
   as the HTTP status, plus `"parameters": {"retry_after"}` on a 429. An unknown token is
   `401 Unauthorized`, an unknown method `404 Not Found`.
-- Methods: `getMe`, `setMyCommands`; `setWebhook` (`url`, `secret_token` of 1-256
-  characters `A-Za-z0-9_-`, `allowed_updates`, `drop_pending_updates`; an empty `url`
-  removes it; unlike Telegram, plain HTTP on loopback is accepted), `deleteWebhook`
-  (`drop_pending_updates`), `getWebhookInfo` (`url`, `pending_update_count`,
-  `last_error_date` and `last_error_message` of the last failed delivery, `allowed_updates`);
+- Methods: `getMe`, `setMyCommands` (`language_code`: for the users of that language);
+  `setWebhook` (`url`, `secret_token` of 1-256 characters `A-Za-z0-9_-`, `allowed_updates`,
+  `drop_pending_updates`; an empty `url` removes it; unlike Telegram, plain HTTP on loopback
+  is accepted), `deleteWebhook` (`drop_pending_updates`), `getWebhookInfo` (`url`,
+  `pending_update_count`, `last_error_date` and `last_error_message` of the last failed
+  delivery, `allowed_updates`);
   `getUpdates` (`offset` confirms every update below it, `limit` 1-100, `timeout` seconds of
   long polling, `allowed_updates`; updates are kept until a higher offset confirms them, a
   second poll at once ends the first with `409 Conflict`, and so does any poll while a
   webhook is set);
   `sendMessage`, `editMessageText` ("message is not modified" when nothing changes),
+  `sendPhoto` (a file uploaded in the multipart form, as `attach://<name>` or under `photo`
+  itself, or the `file_id` of a photo sent before; `caption` at most 1024 characters; the
+  message's `photo` is one size, and `photo_bytes(file_id)` gives the image back),
   `answerCallbackQuery`; `sendInvoice` and `createInvoiceLink` (title 1-32 characters,
   description 1-255, payload 1-128 bytes, `XTR` with an empty `provider_token` and exactly
   one price, a positive whole number of Stars; other currencies are refused, as no card
@@ -109,6 +113,8 @@ class TelegramEmulator:
         self.callback_answers: dict[str, Document] = {}
         #: Callback queries made by `press`: query id → the bot's id.
         self.callback_queries: dict[str, int] = {}
+        #: Photos sent, by file id: their bytes as uploaded.
+        self.files: dict[str, bytes] = {}
         #: Every call with a known token: (bot username, method, parameters).
         self.calls: list[tuple[str, str, Document]] = []
         #: Pending 429s: [method (lowercase) or None for any, calls to let through first,
@@ -333,6 +339,7 @@ class TelegramEmulator:
             "setmycommands": self._set_my_commands,
             "sendmessage": self._send_message,
             "editmessagetext": self._edit_message_text,
+            "sendphoto": self._send_photo,
             "answercallbackquery": self._answer_callback_query,
             "sendinvoice": self._send_invoice,
             "createinvoicelink": self._create_invoice_link,
@@ -440,7 +447,12 @@ class TelegramEmulator:
             isinstance(c, dict) and c.get("command") and c.get("description") for c in commands
         ):
             raise bad_request("BOT_COMMANDS_INVALID")
-        bot.commands = [dict(command) for command in commands]
+        listed = [dict(command) for command in commands]
+        language = params.get("language_code")
+        if language:
+            bot.localized_commands[str(language)] = listed
+        else:
+            bot.commands = listed
         return True
 
     async def _get_updates(self, bot: Bot, params: Document) -> list[Document]:
@@ -501,6 +513,40 @@ class TelegramEmulator:
         if params.get("reply_markup"):
             fields["reply_markup"] = params["reply_markup"]
         return self._message(bot, user.chat(), sender=bot.document(), **fields)
+
+    def _send_photo(self, bot: Bot, params: Document) -> Document:
+        user = self._chat(bot, params)
+        photo = params.get("photo")
+        if isinstance(photo, str) and photo.startswith("attach://"):
+            photo = params.get(photo.removeprefix("attach://"))
+        if isinstance(photo, str) and photo in self.files:
+            file_id = photo
+        elif isinstance(photo, bytes) and photo:
+            file_id = f"AgAC{secrets.token_urlsafe(24)}"
+            self.files[file_id] = photo
+        else:
+            raise bad_request("wrong file identifier/HTTP URL specified")
+        caption = params.get("caption")
+        if caption is not None and len(str(caption)) > 1024:
+            raise bad_request("message caption is too long")
+        size = {
+            "file_id": file_id,
+            "file_unique_id": file_id[-16:],
+            "width": 0,  # the emulator does not read images
+            "height": 0,
+            "file_size": len(self.files[file_id]),
+        }
+        fields: Document = {"photo": [size]}
+        if caption:
+            fields["caption"] = str(caption)
+        if params.get("reply_markup"):
+            fields["reply_markup"] = params["reply_markup"]
+        return self._message(bot, user.chat(), sender=bot.document(), **fields)
+
+    def photo_bytes(self, file_id: str) -> bytes:
+        """The image of a photo the bot sent."""
+        with self._lock:
+            return self.files[file_id]
 
     def _edit_message_text(self, bot: Bot, params: Document) -> Document:
         user = self._chat(bot, params)

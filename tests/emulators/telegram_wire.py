@@ -75,8 +75,10 @@ class Bot:
     test_environment: bool = True
     #: The poll that is waiting now (a newer one ends it with 409).
     poll: int = 0
-    #: The command menu set by `setMyCommands`.
+    #: The command menu set by `setMyCommands` for every user (no `language_code`)...
     commands: list[Document] = field(default_factory=list)
+    #: ... and for the users of a language (its `language_code`).
+    localized_commands: dict[str, list[Document]] = field(default_factory=dict)
     #: Its Stars transactions, oldest first, as `getStarTransactions` lists them.
     transactions: list[Document] = field(default_factory=list)
     #: The webhook `setWebhook` set ("" for none), its secret and the update types it takes.
@@ -133,7 +135,8 @@ def int_param(value: Any, name: str) -> int:
 
 async def read_params(request: Request) -> Document:
     """The call's parameters from the query string, a JSON body or a form, urlencoded or
-    multipart as aiogram sends them (whose object and array parameters are JSON text)."""
+    multipart as aiogram sends them (whose object and array parameters are JSON text; a
+    file uploaded in a multipart form is its bytes)."""
     params: Document = dict(request.query_params)
     body = await request.body()
     if body and request.headers.get("content-type", "").startswith("application/json"):
@@ -146,7 +149,9 @@ async def read_params(request: Request) -> Document:
         return params | document
     if body:
         form = await request.form()
-        params |= {name: value for name, value in form.items() if isinstance(value, str)}
+        for name, value in form.items():
+            # A file uploaded with the call (`sendPhoto`): its bytes, under its field's name.
+            params[name] = value if isinstance(value, str) else await value.read()
     for name in _JSON_PARAMS & params.keys():
         if isinstance(params[name], str):
             try:

@@ -6,7 +6,11 @@
   context, and the buyer's language (`texts`).
 - `dispatcher`: the one aiogram `Dispatcher` every shop's bot feeds, made of the routers of
   the modules below, in order.
-- `start`: `/start` (with `ref_<code>` deep links) and `/help`.
+- `start`: `/start` (with the `ref_<code>` and `promo_<CODE>` deep links).
+- The buyer's screens, one router each: `catalog` (the plans on sale), `subscription` ("my
+  subscription", with the access as a QR code drawn by `qr`), `trial`, `promo`, `referral`,
+  `info` (help and terms); `commands` sets the command menu; `errors` apologises for a
+  handler that failed.
 - `outbox`: sends the messages services leave in `bot_messages` (the access link after an
   activation, …), each rendered by its kind, and marks them sent.
 - `runner`: long polling for every configured shop, with the update offset stored, so a

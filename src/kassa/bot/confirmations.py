@@ -6,22 +6,21 @@ the buyer's words, with a "Check payment" button under it.
 - `requisites` (1Plat's card or SBP transfer): the card or phone number, bank, holder, the
   exact amount and until when, as text (and the provider's page, if it has one);
 - `crypto_transfer`: the address, the exact amount, the asset and its network, until when;
-- `qr` (Kaspi): a picture of the code to scan, drawn here (`segno`).
+- `qr` (Kaspi): a picture of the code to scan (`qr.png`).
 
 Telegram Stars payments are not rendered here: the bot sends their invoice (`sendInvoice`).
 """
 
 from __future__ import annotations
 
-import io
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import segno
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 
+from kassa.bot import qr
 from kassa.bot.texts import Texts
 
 #: `check:<payment id>`: the buyer asks whether the payment arrived.
@@ -51,12 +50,6 @@ def _time(texts: Texts, value: Any) -> str | None:
     if not isinstance(value, str):
         return None
     return texts.time(datetime.fromisoformat(value.replace("Z", "+00:00")))
-
-
-def _qr_png(payload: str) -> bytes:
-    buffer = io.BytesIO()
-    segno.make(payload, error="m").save(buffer, kind="png", scale=8, border=4)
-    return buffer.getvalue()
 
 
 def show(
@@ -108,7 +101,7 @@ def show(
         lines.append(str(details["address"]))
     elif kind == "qr":
         lines.append(_("Scan the QR code with your banking app to pay."))
-        photo = _qr_png(str(details["payload"]))
+        photo = qr.png(str(details["payload"]))
     else:
         lines.append(_("Follow the payment provider's instructions to pay."))
     until = _time(texts, details.get("expires_at"))

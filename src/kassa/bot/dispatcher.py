@@ -4,7 +4,20 @@ from __future__ import annotations
 
 from aiogram import Dispatcher
 
-from kassa.bot import broadcast, kiosks, owner, paying, start
+from kassa.bot import (
+    broadcast,
+    catalog,
+    errors,
+    info,
+    kiosks,
+    owner,
+    paying,
+    promo,
+    referral,
+    start,
+    subscription,
+    trial,
+)
 
 
 def build() -> Dispatcher:
@@ -13,4 +26,9 @@ def build() -> Dispatcher:
     dispatcher.include_routers(start.router, paying.router)
     # The owners' commands (`admins` only: anyone else's pass on to the routers after).
     dispatcher.include_routers(owner.router, kiosks.router, broadcast.router)
+    dispatcher.include_routers(
+        catalog.router, subscription.router, trial.router, promo.router, referral.router
+    )
+    dispatcher.include_routers(info.router)
+    dispatcher.errors.register(errors.apologise)
     return dispatcher

@@ -13,6 +13,7 @@ TRIAL = "trial"
 PROMO = "promo"
 REFERRAL = "referral"
 HELP = "help"
+TERMS = "terms"
 #: `plan:<plan id>`: the buyer chose a plan in the catalog (or to renew): the paying router
 #: answers with the ways to pay for it.
 PLAN_PREFIX = "plan:"

@@ -23,7 +23,7 @@ from aiogram.types import InlineKeyboardMarkup
 from kassa.bot.menu import main_menu
 from kassa.bot.scope import Scope
 from kassa.bot.texts import Texts, language_of
-from kassa.services.bot import activation
+from kassa.services.bot import activation, buyers
 
 log = logging.getLogger(__name__)
 
@@ -40,21 +40,25 @@ Renderer = Callable[[Texts, Mapping[str, Any]], Rendered]
 def _access(texts: Texts, params: Mapping[str, Any]) -> Rendered:
     _ = texts.gettext
     ends_at = texts.time(datetime.fromisoformat(params["ends_at"]))
-    text = _("Your subscription is active until %(ends_at)s.\n\nYour access:\n%(link)s") % {
-        "ends_at": ends_at,
-        "link": params["link"],
-    }
-    return Rendered(text, main_menu(texts))
+    if params.get("reason") == buyers.TRIAL:
+        text = _("Your free trial is on until %(ends_at)s.\n\nYour access:\n%(link)s")
+    else:
+        text = _("Your subscription is active until %(ends_at)s.\n\nYour access:\n%(link)s")
+    return Rendered(text % {"ends_at": ends_at, "link": params["link"]}, main_menu(texts))
 
 
 def _delayed(texts: Texts, params: Mapping[str, Any]) -> Rendered:
     _ = texts.gettext
-    return Rendered(
-        _(
+    # `reason`: what lengthened the subscription (a message written before it was kept has
+    # none: a purchase).
+    if params.get("reason", activation.PURCHASE) == activation.PURCHASE:
+        text = _(
             "Your payment has arrived. Your access is on its way: "
             "you will get it here as soon as it is ready."
         )
-    )
+    else:  # the trial, a promo code, a bonus, an import: nothing was paid
+        text = _("Your access is on its way: you will get it here as soon as it is ready.")
+    return Rendered(text)
 
 
 RENDERERS: dict[str, Renderer] = {"access": _access, "delayed": _delayed}

@@ -40,7 +40,7 @@ from kassa.bot import confirmations, menu, outbox
 from kassa.bot.scope import HandleLater, Scope
 from kassa.bot.texts import Texts
 from kassa.domain import KassaError, Payment, PaymentStatus
-from kassa.services.bot import balance, buyers, paying, purchases
+from kassa.services.bot import balance, buyers, paying, promo_entry, purchases
 from kassa.services.bot.plans import Plan
 from kassa.services.providers import telegram_stars
 
@@ -101,8 +101,10 @@ def _button(text: str, data: str) -> InlineKeyboardButton:
 
 async def _pending_promo(scope: Scope, buyer: buyers.Buyer) -> str | None:
     """The percent code the buyer entered for their next purchase, for `purchases.start`:
-    the one place paying reads it (the buyer's screens keep it). None: no code is kept yet."""
-    return None
+    the one place paying reads it (the buyer's screens keep it: `promo_entry`). None: the
+    buyer has none they can still use."""
+    found = await promo_entry.pending(scope.ctx, shop_id=scope.shop.id, buyer_id=buyer.id)
+    return None if found is None else found.code
 
 
 def _offer(texts: Texts, plan: Plan, methods: list[paying.Method], wallet: int | None) -> str:

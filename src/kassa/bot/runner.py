@@ -40,6 +40,7 @@ from aiogram.types import Update
 
 from kassa.bot import (
     broadcast,
+    commands,
     notices,  # noqa: F401  (registers the reminders' and alerts' renderers)
     outbox,
 )
@@ -92,6 +93,8 @@ class ShopBot:
             if me is None:
                 return
             self.username = me.username or ""
+            language = self.settings.language
+            await self._retrying(lambda: commands.publish(self.bot, language=language), stop)
             if self.settings.mode == WEBHOOK:
                 await self._set_webhook(stop)
                 await asyncio.gather(self._send(stop), self._broadcast(stop))

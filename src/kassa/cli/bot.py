@@ -102,6 +102,7 @@ def configure(
             "[panel_api_key=] | panel_user= "
             "panel_password=, panel_squads=, panel_proxies=, "
             "language=ru|en, link_text= (the access text without a panel), trial_days=, "
+            "terms= (the shop's terms of service, shown by /terms; empty: none), "
             "mode=polling|webhook (webhook: Telegram posts to kassa serve's /telegram/SHOP_ID)"
         ),
     ],

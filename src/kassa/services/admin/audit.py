@@ -8,7 +8,10 @@ happened to a payment; the audit log says which person asked for it.
 Actions in use: `login`, `login.failed`, `logout`, `user.create`, `user.update`,
 `payment.capture`, `payment.cancel`, `payment.refresh`, `refund.create`, `shop.create`,
 `provider.configure`, `key.create`, `key.revoke`, `notification.reprocess`, `delivery.resend`,
-`secrets.rotate`, `bot.plan.add`, `bot.plan.disable`, `bot.promo.add`.
+`secrets.rotate`, `bot.plan.add`, `bot.plan.disable`, `bot.promo.add`, and the club's
+(`kassa.services.club.access.witness`): `club.customer.topup`, `club.customer.correction`,
+`club.customer.block`, `club.customer.unblock`, `club.tariff.set`, `club.package.add`,
+`club.package.disable`, `club.shift.open`, `club.shift.close`.
 """
 
 from __future__ import annotations

@@ -56,6 +56,8 @@ log = logging.getLogger(__name__)
 
 NAME = "bot-activation"
 PENDING, DONE, STUCK = "pending", "done", "stuck"
+#: The provisioning `reason` of a paid purchase (the others: `buyers.TRIAL`, promo, referral).
+PURCHASE = "purchase"
 LEASE = timedelta(minutes=2)
 STUCK_AFTER = timedelta(minutes=30)
 BATCH = 20
@@ -109,7 +111,7 @@ async def record(conn: AsyncConnection, event: Event) -> None:
         days=purchase.days,
         now=now,
         cause=purchase.id,
-        reason="purchase",
+        reason=PURCHASE,
         plan_id=purchase.plan_id,
     )
     await conn.execute(
@@ -220,6 +222,9 @@ class Due:
     plan_id: str | None
     #: The panel user's name, if not Kassa's own (`panel_username`).
     panel_username: str | None
+    #: What lengthened the subscription (a purchase, the trial, a promo code, a bonus): the
+    #: buyer's messages say it their way.
+    reason: str = PURCHASE
 
 
 async def provision_due(ctx: Context, *, factory: PanelFactory = adapters) -> int:
@@ -252,7 +257,9 @@ async def _claim(ctx: Context, due: Any, now: datetime) -> Due | None:
                     ),
                 )
                 .values(next_attempt_at=now + LEASE)
-                .returning(row.id, row.shop_id, row.buyer_id, row.attempts, row.created_at)
+                .returning(
+                    row.id, row.shop_id, row.buyer_id, row.attempts, row.created_at, row.reason
+                )
             )
         ).first()
         if taken is None:
@@ -279,6 +286,7 @@ async def _claim(ctx: Context, due: Any, now: datetime) -> Due | None:
         ends_at=found.ends_at,
         plan_id=found.plan_id,
         panel_username=found.panel_username,
+        reason=taken.reason,
     )
 
 
@@ -313,7 +321,8 @@ async def _provision(ctx: Context, due: Due, factory: PanelFactory, http: httpx.
                 updated_at=now,
             )
         )
-        await _message(conn, due, "access", {"link": link, "ends_at": due.ends_at.isoformat()}, now)
+        params = {"link": link, "ends_at": due.ends_at.isoformat(), "reason": due.reason}
+        await _message(conn, due, "access", params, now)
     return 1
 
 
@@ -374,7 +383,7 @@ async def _failed(ctx: Context, due: Due, exc: PanelError) -> None:
                 updated_at=now,
             )
         )
-        await _message(conn, due, "delayed", {}, now)
+        await _message(conn, due, "delayed", {"reason": due.reason}, now)
     log.warning("bot activation %s: the panel failed (attempt %d): %s", due.id, attempts, exc)
 
 

@@ -21,6 +21,7 @@ from kassa.services.context import Context
 from kassa.store.db import insert_ignoring_conflict
 from kassa.store.tables import (
     bot_buyers,
+    bot_plans,
     bot_provisioning,
     bot_subscriptions,
 )
@@ -28,6 +29,13 @@ from kassa.store.tables import (
 TRIAL, PAID = "trial", "paid"
 #: A Telegram id is a 64-bit integer.
 MAX_TELEGRAM_ID = 2**63 - 1
+#: A subscription's state as the buyer sees it (`Subscription.state`): running as a trial or
+#: paid, or ended.
+ACTIVE, EXPIRED = "active", "expired"
+#: Why a buyer gets no trial, as the `Conflict`'s `code`.
+NO_TRIAL = "trial_not_offered"
+TRIAL_USED = "trial_used"
+SUBSCRIBED_BEFORE = "trial_after_subscription"
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +121,40 @@ async def check_own(conn: AsyncConnection, *, shop_id: str, buyer_id: str) -> No
         raise NotFound(f"no buyer {buyer_id} in this shop")
 
 
+@dataclass(frozen=True, slots=True)
+class Subscription:
+    """A buyer's subscription as the bot shows it to them."""
+
+    ends_at: datetime
+    #: trial or paid.
+    status: str
+    #: The access link (or the bot's `link_text`) once provisioned; None until then.
+    link: str | None
+    #: The name of the plan last bought; None for a trial or days given alone.
+    plan: str | None
+
+    def state(self, now: datetime) -> str:
+        """`TRIAL` or `ACTIVE` while it runs, then `EXPIRED`."""
+        if self.ends_at <= now:
+            return EXPIRED
+        return TRIAL if self.status == TRIAL else ACTIVE
+
+
+async def subscription(ctx: Context, *, buyer_id: str) -> Subscription | None:
+    """The buyer's subscription, or None if they never had one."""
+    subs = bot_subscriptions.c
+    query = (
+        select(subs.ends_at, subs.status, subs.link, bot_plans.c.name)
+        .select_from(bot_subscriptions.outerjoin(bot_plans, bot_plans.c.id == subs.plan_id))
+        .where(subs.buyer_id == buyer_id)
+    )
+    async with ctx.db.read() as conn:
+        row = (await conn.execute(query)).first()
+    if row is None:
+        return None
+    return Subscription(ends_at=row.ends_at, status=row.status, link=row.link, plan=row.name)
+
+
 async def invited_count(ctx: Context, *, buyer_id: str) -> int:
     """How many buyers came through this buyer's referral link."""
     query = select(bot_buyers.c.id).where(bot_buyers.c.invited_by == buyer_id)
@@ -185,10 +227,11 @@ async def extend(
 
 async def start_trial(ctx: Context, *, shop_id: str, buyer_id: str) -> datetime:
     """Give the buyer the bot's trial: once per Telegram account, and only to one who never
-    had a subscription. `Conflict` otherwise."""
+    had a subscription. `Conflict` otherwise, its `code` saying why (`NO_TRIAL`,
+    `TRIAL_USED`, `SUBSCRIBED_BEFORE`)."""
     settings = await bot_settings.get(ctx, shop_id=shop_id)
     if settings.trial_days <= 0:
-        raise Conflict("this bot offers no trial")
+        raise Conflict("this bot offers no trial", code=NO_TRIAL)
     now = ctx.clock()
     async with ctx.db.write() as conn:
         never = ~exists().where(bot_subscriptions.c.buyer_id == buyer_id)
@@ -203,7 +246,12 @@ async def start_trial(ctx: Context, *, shop_id: str, buyer_id: str) -> datetime:
             .values(trial_used_at=now)
         )
         if taken.rowcount == 0:
-            raise Conflict("the trial is for a buyer who never had a subscription, once")
+            used = select(bot_buyers.c.trial_used_at).where(bot_buyers.c.id == buyer_id)
+            if (await conn.execute(used)).scalar() is not None:
+                raise Conflict("this buyer has had the trial already", code=TRIAL_USED)
+            raise Conflict(
+                "the trial is for a buyer who never had a subscription", code=SUBSCRIBED_BEFORE
+            )
         ends_at = await extend(
             conn,
             shop_id=shop_id,

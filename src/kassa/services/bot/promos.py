@@ -26,6 +26,15 @@ from kassa.services.context import Context
 from kassa.store.db import insert_ignoring_conflict
 from kassa.store.tables import bot_promo_codes, bot_promo_uses
 
+#: Why a code cannot be used, as the error's `code` (the bot words each its own way).
+UNKNOWN = "promo_unknown"
+EXPIRED = "promo_expired"
+USED_UP = "promo_used_up"
+USED_BY_BUYER = "promo_already_used"
+#: A code entered where the other kind is expected.
+GIVES_DISCOUNT = "promo_gives_discount"
+GIVES_DAYS = "promo_gives_days"
+
 
 @dataclass(frozen=True, slots=True)
 class Promo:
@@ -127,22 +136,60 @@ async def add(
     return promo
 
 
-async def take(
-    conn: AsyncConnection, *, shop_id: str, buyer_id: str, code: str, now: datetime
-) -> Promo:
-    """Use `code` for the buyer in the transaction on `conn`; `Conflict` if it cannot be."""
-    await buyers.check_own(conn, shop_id=shop_id, buyer_id=buyer_id)
+async def _find(conn: AsyncConnection, *, shop_id: str, code: str) -> Any:
     row = (
         await conn.execute(
             select(bot_promo_codes).where(
                 bot_promo_codes.c.shop_id == shop_id,
-                bot_promo_codes.c.code == code.upper(),
+                bot_promo_codes.c.code == code.strip().upper(),
                 bot_promo_codes.c.active.is_(True),
             )
         )
     ).first()
     if row is None:
-        raise NotFound("no such promo code")
+        raise NotFound("no such promo code", code=UNKNOWN)
+    return row
+
+
+async def _check_unused(conn: AsyncConnection, *, promo_id: str, buyer_id: str) -> None:
+    used = select(bot_promo_uses.c.used_at).where(
+        bot_promo_uses.c.promo_id == promo_id, bot_promo_uses.c.buyer_id == buyer_id
+    )
+    if (await conn.execute(used)).first() is not None:
+        raise Conflict("this buyer has used this promo code already", code=USED_BY_BUYER)
+
+
+def _refusal(row: Any, now: datetime) -> Conflict | None:
+    """Why the code of `row` cannot be used by anyone at `now`, if it cannot."""
+    if row.valid_until is not None and row.valid_until <= now:
+        return Conflict("this promo code has expired", code=EXPIRED)
+    if row.max_uses is not None and row.uses >= row.max_uses:
+        return Conflict("this promo code is used up", code=USED_UP)
+    return None
+
+
+async def check(
+    conn: AsyncConnection, *, shop_id: str, buyer_id: str, code: str, now: datetime
+) -> Promo:
+    """The code the buyer could use now, without using it; `NotFound` or `Conflict` (with
+    the reason's `code`) as `take` would raise them."""
+    await buyers.check_own(conn, shop_id=shop_id, buyer_id=buyer_id)
+    row = await _find(conn, shop_id=shop_id, code=code)
+    await _check_unused(conn, promo_id=row.id, buyer_id=buyer_id)
+    refusal = _refusal(row, now)
+    if refusal is not None:
+        raise refusal
+    return Promo(row.id, row.code, row.days, row.percent)
+
+
+async def take(
+    conn: AsyncConnection, *, shop_id: str, buyer_id: str, code: str, now: datetime
+) -> Promo:
+    """Use `code` for the buyer in the transaction on `conn`; `NotFound` or `Conflict` (with
+    the reason's `code`: `UNKNOWN`, `USED_BY_BUYER`, `EXPIRED`, `USED_UP`) if it cannot be."""
+    await buyers.check_own(conn, shop_id=shop_id, buyer_id=buyer_id)
+    row = await _find(conn, shop_id=shop_id, code=code)
+    await _check_unused(conn, promo_id=row.id, buyer_id=buyer_id)
     counted = await conn.execute(
         update(bot_promo_codes)
         .where(
@@ -156,15 +203,16 @@ async def take(
         .values(uses=bot_promo_codes.c.uses + 1)
     )
     if counted.rowcount == 0:
-        raise Conflict("this promo code is used up or expired")
+        # Read before the update: a concurrent use may have taken the last one since.
+        raise _refusal(row, now) or Conflict("this promo code is used up", code=USED_UP)
     used = await conn.execute(
         insert_ignoring_conflict(
             conn.dialect.name, bot_promo_uses, index_elements=["promo_id", "buyer_id"]
         ),
         {"promo_id": row.id, "buyer_id": buyer_id, "used_at": now},
     )
-    if used.rowcount == 0:
-        raise Conflict("this buyer has used this promo code already")
+    if used.rowcount == 0:  # the same buyer's concurrent use won
+        raise Conflict("this buyer has used this promo code already", code=USED_BY_BUYER)
     return Promo(row.id, row.code, row.days, row.percent)
 
 
@@ -189,7 +237,9 @@ async def redeem_days(ctx: Context, *, shop_id: str, buyer_id: str, code: str) -
     async with ctx.db.write() as conn:
         promo = await take(conn, shop_id=shop_id, buyer_id=buyer_id, code=code, now=now)
         if promo.days is None:
-            raise Conflict("this code gives a discount: enter it when buying a plan")
+            raise Conflict(
+                "this code gives a discount: enter it when buying a plan", code=GIVES_DISCOUNT
+            )
         ends_at = await buyers.extend(
             conn,
             shop_id=shop_id,

@@ -69,7 +69,9 @@ async def start(
         if promo:
             used = await promos.take(conn, shop_id=shop.id, buyer_id=buyer_id, code=promo, now=now)
             if used.percent is None:
-                raise Conflict("this code gives extra days: enter it with /promo")
+                raise Conflict(
+                    "this code gives extra days: enter it with /promo", code=promos.GIVES_DAYS
+                )
             promo_id = used.id
             # Stars are whole; kopecks are rounded to whole rubles, never below one unit.
             unit = 1 if stars else 100

@@ -42,6 +42,7 @@ FIELDS = (
     "language",
     "link_text",
     "trial_days",
+    "terms",
     "balance",
     "mode",
 )
@@ -54,6 +55,8 @@ POLLING, WEBHOOK = MODES
 #: The settings that are one of a few values.
 CHOICES = {"server": SERVERS, "mode": MODES, "panel": PANELS, "language": LANGUAGES}
 MASK = "••••••"
+#: The longest terms of service: they are sent as one Telegram message (4096 characters).
+TERMS_LONGEST = 4000
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +73,8 @@ class BotSettings:
     link_text: str | None
     trial_days: int
     server: str = "production"
+    #: The shop's terms of service, shown by `/terms`; None if the owner set none.
+    terms: str | None = None
     #: Whether buyers have an internal balance to top up and renew from.
     balance: bool = False
     mode: str = POLLING
@@ -98,6 +103,7 @@ class BotSettings:
             "language": self.language,
             "link_text": self.link_text,
             "trial_days": self.trial_days,
+            "terms": self.terms,
             "balance": self.balance,
         }
 
@@ -128,6 +134,19 @@ def _flag(name: str, value: str) -> bool:
     return value.lower() == "true"
 
 
+def _trial_days(value: str) -> int:
+    if not value.isdigit() or int(value) > 365:
+        raise ParameterInvalid("trial_days is 0-365 (0: no trial)", param="trial_days")
+    return int(value)
+
+
+def _terms(value: str) -> str | None:
+    """The terms as kept: None (no terms) for an empty text."""
+    if len(value) > TERMS_LONGEST:
+        raise ParameterInvalid(f"the terms are at most {TERMS_LONGEST} characters", param="terms")
+    return value.strip() or None
+
+
 def _checked(changes: Mapping[str, str]) -> dict[str, Any]:
     """The columns `changes` set, checked."""
     unknown = set(changes) - set(FIELDS) - set(PANEL_FIELDS) - set(PANEL_SECRETS)
@@ -147,9 +166,9 @@ def _checked(changes: Mapping[str, str]) -> dict[str, Any]:
                 "panel_version is 2 or 3 (empty: ask the panel)", param="panel_version"
             )
         elif name == "trial_days":
-            if not value.isdigit() or int(value) > 365:
-                raise ParameterInvalid("trial_days is 0-365 (0: no trial)", param="trial_days")
-            values["trial_days"] = int(value)
+            values["trial_days"] = _trial_days(value)
+        elif name == "terms":
+            values["terms"] = _terms(value)
         elif name == "token" and not value.strip():
             raise ParameterInvalid("the bot token is empty", param="token")
         elif name in FIELDS:
@@ -273,6 +292,7 @@ def _settings(row: RowMapping) -> BotSettings:
         link_text=row["link_text"],
         trial_days=row["trial_days"],
         server=row["server"],
+        terms=row["terms"],
         balance=row["balance"],
         mode=row["mode"],
         webhook_secret=row["webhook_secret"],

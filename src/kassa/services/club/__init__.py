@@ -4,9 +4,10 @@ with a ledger of money and time (`ledger`), tariffs, packages and the price prev
 fixed order time is used in (`pricing`, `packages`), the Games and Apps catalogue and its launch
 logs (`apps`), and `kassa audit`'s check that balances equal their ledgers (`audit`); the
 club's money: online top-ups through the shop's providers credited once (`topups`), shifts
-with X and Z reports (`shifts`); who may do what (`access`: the `club_operator` role);
-sessions on the ledger (`sessions`), the PCs' heartbeats and leases in each hub process
-(`floor`) and remote actions on PCs (`actions`).
+with X and Z reports (`shifts`); who may do what (`access`: the `club_operator` role, and the
+audit entries of the admin UI's changes); sessions on the ledger (`sessions`), the PCs'
+heartbeats and leases in each hub process (`floor`) and remote actions on PCs (`actions`).
 
-The dashboard, the LoVHub launchers' API and the PC agent are to come; they build on these.
+The admin UI's dashboard is `kassa.web.admin.club` and `club_desk`. The LoVHub launchers' API
+and the PC agent are to come; they build on these.
 """

@@ -8,10 +8,19 @@ work) act with the shop's whole authority, as they do for payments.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from datetime import datetime
 from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kassa.domain import PermissionDenied
+from kassa.services.admin import audit
 from kassa.services.callers import Caller
+
+if TYPE_CHECKING:
+    from kassa.services.club.clubs import Club
 
 
 class Right(StrEnum):
@@ -30,3 +39,29 @@ def require(caller: Caller | None, right: Right) -> None:
     if not allowed:
         what = "run the club's floor" if right is Right.FLOOR else "change the club's set-up"
         raise PermissionDenied(f"The {role} role may not {what}", code="role_forbidden")
+
+
+async def witness(
+    conn: AsyncConnection,
+    caller: Caller | None,
+    *,
+    club: Club,
+    action: str,
+    object_id: str,
+    now: datetime,
+    details: Mapping[str, Any] | None = None,
+) -> None:
+    """Record in the audit log, in the transaction on `conn`, that the person `caller` acts
+    for (the admin UI's) did `action` at `club`; nothing for other callers."""
+    if caller is None or caller.actor is None:
+        return
+    entry = await audit.record(
+        conn,
+        actor=caller.actor,
+        action=action,
+        now=now,
+        object_id=object_id,
+        shop_id=club.shop_id,
+        details={"club": club.name, **(details or {})},
+    )
+    caller.audited.append(entry)

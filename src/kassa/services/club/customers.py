@@ -189,7 +189,16 @@ async def verify(ctx: Context, *, club: Club, login: str, password: str) -> Cust
     return customer
 
 
-async def _set(ctx: Context, *, club: Club, login: str, **values: Any) -> Customer:
+async def _set(
+    ctx: Context,
+    *,
+    club: Club,
+    login: str,
+    caller: Caller | None = None,
+    action: str = "",
+    **values: Any,
+) -> Customer:
+    """Change the customer's row; with `action`, the audit entry of `caller`'s change."""
     async with ctx.db.write() as conn:
         changed = await conn.execute(
             update(club_customers)
@@ -201,6 +210,12 @@ async def _set(ctx: Context, *, club: Club, login: str, **values: Any) -> Custom
             .values(**values)
         )
         customer = await find(conn, club=club, login=login)
+        if changed.rowcount and action:
+            details = {"login": login}
+            await access.witness(
+                conn, caller, club=club, action=action, object_id=customer.id,
+                now=ctx.clock(), details=details,
+            )  # fmt: skip
     if changed.rowcount == 0:
         raise Conflict(f"Customer {login!r} is deleted", code="customer_deleted")
     return customer
@@ -216,7 +231,14 @@ async def block(
 ) -> Customer:
     """Block (or unblock) a customer: a blocked one cannot sign in or buy."""
     access.require(caller, Right.FLOOR)
-    return await _set(ctx, club=club, login=login, blocked_at=ctx.clock() if blocked else None)
+    return await _set(
+        ctx,
+        club=club,
+        login=login,
+        caller=caller,
+        action="club.customer.block" if blocked else "club.customer.unblock",
+        blocked_at=ctx.clock() if blocked else None,
+    )
 
 
 async def delete(ctx: Context, *, club: Club, login: str, caller: Caller | None = None) -> Customer:

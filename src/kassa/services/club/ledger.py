@@ -151,6 +151,29 @@ async def _by_key(conn: AsyncConnection, *, club: Club, key: str) -> Entry:
     return replace(_entry(row), replayed=True)
 
 
+async def _witness(
+    conn: AsyncConnection,
+    caller: Caller | None,
+    *,
+    club: Club,
+    action: str,
+    login: str,
+    entry: Entry,
+    now: datetime,
+) -> None:
+    """The audit entry of a person's entry (a repeated key's is recorded as replayed)."""
+    facts = {"login": login, "entry": entry.id, "amount": entry.amount, "seconds": entry.seconds}
+    await access.witness(
+        conn,
+        caller,
+        club=club,
+        action=action,
+        object_id=entry.customer_id,
+        now=now,
+        details=facts | ({"replayed": True} if entry.replayed else {}),
+    )
+
+
 async def topup(
     ctx: Context,
     *,
@@ -175,7 +198,7 @@ async def topup(
         )
     async with ctx.db.write() as conn:
         customer = await customers.find(conn, club=club, login=login)
-        return await post(
+        entry = await post(
             conn,
             club=club,
             customer_id=customer.id,
@@ -186,6 +209,16 @@ async def topup(
             now=ctx.clock(),
             key=key,
         )
+        await _witness(
+            conn,
+            caller,
+            club=club,
+            action="club.customer.topup",
+            login=login,
+            entry=entry,
+            now=ctx.clock(),
+        )
+        return entry
 
 
 async def correct(
@@ -209,7 +242,7 @@ async def correct(
         raise ParameterInvalid("a correction changes the balance or the time bank")
     async with ctx.db.write() as conn:
         customer = await customers.find(conn, club=club, login=login)
-        return await post(
+        entry = await post(
             conn,
             club=club,
             customer_id=customer.id,
@@ -221,6 +254,16 @@ async def correct(
             now=ctx.clock(),
             key=key,
         )
+        await _witness(
+            conn,
+            caller,
+            club=club,
+            action="club.customer.correction",
+            login=login,
+            entry=entry,
+            now=ctx.clock(),
+        )
+        return entry
 
 
 async def entries(ctx: Context, *, club: Club, login: str, limit: int = 100) -> list[Entry]:

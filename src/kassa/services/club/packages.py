@@ -117,6 +117,15 @@ async def add(
                     created_at=ctx.clock(),
                 )
             )
+            await access.witness(
+                conn,
+                caller,
+                club=club,
+                action="club.package.add",
+                object_id=package_id,
+                now=ctx.clock(),
+                details={"name": name, "seconds": seconds, "price": price},
+            )
     except IntegrityError:
         raise Conflict(f"Club {club.name} has a package {name!r} already", param="name") from None
     return Package(package_id, club.id, name, seconds, price, zone, zone_id, parsed, True)
@@ -147,8 +156,20 @@ async def disable(ctx: Context, *, club: Club, name: str, caller: Caller | None 
             update(club_packages)
             .where(club_packages.c.club_id == club.id, club_packages.c.name == name)
             .values(active=False)
+            .returning(club_packages.c.id)
         )
-    if done.rowcount == 0:
+        package_id = done.scalar()
+        if package_id is not None:
+            await access.witness(
+                conn,
+                caller,
+                club=club,
+                action="club.package.disable",
+                object_id=package_id,
+                now=ctx.clock(),
+                details={"name": name},
+            )
+    if package_id is None:
         raise NotFound(f"Club {club.name} has no package {name!r}", param="package")
 
 

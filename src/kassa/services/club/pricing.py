@@ -104,6 +104,15 @@ async def set_rate(
                     created_at=ctx.clock(),
                 )
             )
+        await access.witness(
+            conn,
+            caller,
+            club=club,
+            action="club.tariff.set",
+            object_id=found.id,
+            now=ctx.clock(),
+            details={"zone": found.name, "per_minute": per_minute, "days": days, "hours": hours},
+        )
     return _tariff(found.name, TariffRule(per_minute, weekdays, window))
 
 

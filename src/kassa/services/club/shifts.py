@@ -128,6 +128,15 @@ async def open_shift(
                     **{name: getattr(shift, name) for name in Shift.__dataclass_fields__}
                 )
             )
+            await access.witness(
+                conn,
+                caller,
+                club=club,
+                action="club.shift.open",
+                object_id=shift.id,
+                now=shift.opened_at,
+                details={"cash": shift.opening_cash},
+            )
     except IntegrityError:
         raise Conflict(
             f"Club {club.name} has a shift open already; close it first", code="shift_open"
@@ -150,7 +159,9 @@ async def current(ctx: Context, *, club: Club) -> Shift:
     return _shift(row)
 
 
-async def _report(conn: AsyncConnection, *, club: Club, shift: Shift, until: datetime) -> Report:
+async def _report(
+    conn: AsyncConnection, *, club: Club, since: datetime, until: datetime, opening_cash: int = 0
+) -> Report:
     entry = club_ledger.c
     rows = await conn.execute(
         select(
@@ -162,7 +173,7 @@ async def _report(conn: AsyncConnection, *, club: Club, shift: Shift, until: dat
         )
         .where(
             entry.club_id == club.id,
-            entry.created_at >= shift.opened_at,
+            entry.created_at >= since,
             entry.created_at < until,
         )
         .group_by(entry.kind, entry.method)
@@ -187,8 +198,26 @@ async def _report(conn: AsyncConnection, *, club: Club, shift: Shift, until: dat
             add("corrections_made", count)
     names = [name for name in Report.__dataclass_fields__ if name not in ("until", "opening_cash")]
     return Report(
-        until=until, opening_cash=shift.opening_cash, **{name: sums.get(name, 0) for name in names}
+        until=until, opening_cash=opening_cash, **{name: sums.get(name, 0) for name in names}
     )
+
+
+async def _shift_report(
+    conn: AsyncConnection, *, club: Club, shift: Shift, until: datetime
+) -> Report:
+    return await _report(
+        conn, club=club, since=shift.opened_at, until=until, opening_cash=shift.opening_cash
+    )
+
+
+async def takings(
+    ctx: Context, *, club: Club, since: datetime, caller: Caller | None = None
+) -> Report:
+    """What the club took from `since` until now, by kind, whatever the shifts (the
+    dashboard's "today"); its opening cash is 0. Changes nothing."""
+    access.require(caller, Right.FLOOR)
+    async with ctx.db.read() as conn:
+        return await _report(conn, club=club, since=since, until=ctx.clock())
 
 
 async def x_report(
@@ -198,7 +227,7 @@ async def x_report(
     access.require(caller, Right.FLOOR)
     shift = await current(ctx, club=club)
     async with ctx.db.read() as conn:
-        return shift, await _report(conn, club=club, shift=shift, until=ctx.clock())
+        return shift, await _shift_report(conn, club=club, shift=shift, until=ctx.clock())
 
 
 async def close_shift(
@@ -211,7 +240,7 @@ async def close_shift(
     shift = await current(ctx, club=club)
     now = ctx.clock()
     async with ctx.db.write() as conn:
-        report = await _report(conn, club=club, shift=shift, until=now)
+        report = await _shift_report(conn, club=club, shift=shift, until=now)
         closed = await conn.execute(
             update(club_shifts)
             .where(club_shifts.c.id == shift.id, club_shifts.c.closed_at.is_(None))
@@ -226,6 +255,16 @@ async def close_shift(
             .returning(*club_shifts.c)
         )
         row = closed.first()
+        if row is not None:
+            await access.witness(
+                conn,
+                caller,
+                club=club,
+                action="club.shift.close",
+                object_id=shift.id,
+                now=now,
+                details={"counted": counted, "difference": counted - report.expected_cash},
+            )
     if row is None:
         raise Conflict(f"Club {club.name}'s shift was closed already", code="no_open_shift")
     return _shift(row), report

@@ -44,6 +44,8 @@ bot_settings = Table(
     Column("trial_days", Integer, nullable=False, server_default=text("3")),
     #: Telegram's production servers, or its test environment (`/bot<token>/test/…`).
     Column("server", String(16), nullable=False, server_default="production"),
+    #: The shop's terms of service, as the bot shows them (`/terms`).
+    Column("terms", Text),
     #: The next update to ask Telegram for: every update below it has been handled.
     Column("update_offset", BigInteger),
     #: Whether buyers have an internal balance (top up, renew from it).
@@ -165,6 +167,16 @@ bot_promo_uses = Table(
     Column("promo_id", String(ID), ForeignKey("bot_promo_codes.id"), primary_key=True),
     Column("buyer_id", String(ID), ForeignKey("bot_buyers.id"), primary_key=True),
     Column("used_at", UtcDateTime, nullable=False),
+)
+
+#: The percentage code a buyer entered in the bot for their next purchase (one per buyer,
+#: the latest): pending while the buyer has not used it (`services.bot.promo_entry`).
+bot_pending_promos = Table(
+    "bot_pending_promos",
+    metadata,
+    Column("buyer_id", String(ID), ForeignKey("bot_buyers.id"), primary_key=True),
+    Column("promo_id", String(ID), ForeignKey("bot_promo_codes.id"), nullable=False),
+    Column("entered_at", UtcDateTime, nullable=False),
 )
 
 #: A buyer's internal balance (`balance=true`): entries are only ever added, never changed,

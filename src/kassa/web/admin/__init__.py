@@ -13,6 +13,8 @@ from kassa.web.admin import (
     audit,
     bot,
     broadcasts,
+    club,
+    club_desk,
     dashboard,
     inbox,
     login,
@@ -52,6 +54,8 @@ def install(app: FastAPI) -> None:
         bot.router,
         terminals.router,
         broadcasts.router,
+        club.router,
+        club_desk.router,
     ):
         app.include_router(router)
     app.add_exception_handler(PageError, page_error)
