@@ -6,6 +6,7 @@ module's own (the `club-topups` consumer reads the outbox from its start)."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import secrets
 from collections.abc import Iterator
 from dataclasses import replace
@@ -127,7 +128,10 @@ def purchases(server: LiveServer, club: Club, login: str) -> list[int]:
     return [entry.amount for entry in found if entry.kind == "purchase"]
 
 
-def test_a_lovhub_launcher_is_served_on_the_ledger(server: LiveServer, club: Club) -> None:
+def test_a_lovhub_launcher_is_served_on_the_ledger(
+    server: LiveServer, club: Club, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger=legacy.__name__)
     login = register(server, club, tenge=300)
     pc = Launcher(server)
 
@@ -163,6 +167,9 @@ def test_a_lovhub_launcher_is_served_on_the_ledger(server: LiveServer, club: Clu
     assert pc.update_time(login, 999_999).json() == {"status": "success", "time_left": 1800}
     assert pc.heartbeat(login, 999_999).json() == {"status": "success"}
     assert pc.status(login)["time_left"] == 1800
+    said = [r.getMessage() for r in caplog.records if r.name == legacy.__name__]
+    assert any("update_time" in line and "999999 s left" in line for line in said)
+    assert any("sent price 1 " in line for line in said)  # the launcher's price, not taken
 
     assert pc.client.get("/api/apps").json() == [
         {

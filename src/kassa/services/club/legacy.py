@@ -46,6 +46,8 @@ log = logging.getLogger(__name__)
 
 #: How long a repeated `buy_package` of one package for one customer is taken as a retry.
 DEDUP_SECONDS = 60
+#: How far a launcher's report of the time left may be from the server's before it is logged.
+REPORT_TOLERANCE = 60
 #: Who acted, in the ledger: the launcher's PC.
 ACTOR_PREFIX = "lovhub:"
 
@@ -271,16 +273,25 @@ async def buy_package(
     return await status(ctx, club=club, login=login)
 
 
-def report(club: Club, *, what: str, pc: str | None, login: str | None, time_left: int) -> None:
-    """A launcher's report of its customer's time (`update_time`, `heartbeat`): logged for
-    staff and never taken as what the customer has."""
-    log.info(
-        "club %s: LoVHub %s from PC %s for %s: %s s left (the server's ledger decides)",
+def report(
+    club: Club, *, what: str, pc: str | None, login: str | None, reported: int, left: int | None
+) -> None:
+    """A launcher's report of its customer's time (`update_time`, `heartbeat`), never taken as
+    what the customer has (`left`, the server's; None: no customer named). Logged for staff:
+    at INFO when the two differ by more than `REPORT_TOLERANCE` seconds (a PC counting time
+    the server does not give), at DEBUG otherwise (LoVHub reports every 5 s from every PC)."""
+    level = logging.DEBUG
+    if left is not None and abs(reported - left) > REPORT_TOLERANCE:
+        level = logging.INFO
+    log.log(
+        level,
+        "club %s: LoVHub %s from PC %s for %s says %s s left; the server has %s s",
         club.name,
         what,
         pc or "?",
         login or "nobody",
-        time_left,
+        reported,
+        "-" if left is None else left,
     )
 
 

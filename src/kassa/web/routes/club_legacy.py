@@ -157,8 +157,10 @@ async def update_time(ctx: ContextDep, body: JsonBody) -> dict[str, Any]:
     username = _text(body, "username")
     reported = _number(body, "time_left")
     club = await legacy.club(ctx)
-    legacy.report(club, what="update_time", pc=None, login=username, time_left=reported)
     found = await legacy.status(ctx, club=club, login=username)
+    legacy.report(
+        club, what="update_time", pc=None, login=username, reported=reported, left=found.time_left
+    )
     return {"status": "success", "time_left": found.time_left}
 
 
@@ -182,15 +184,18 @@ async def buy_package(ctx: ContextDep, body: JsonBody) -> dict[str, Any]:
 @router.post("/api/heartbeat")
 async def heartbeat(ctx: ContextDep, body: JsonBody) -> dict[str, Any]:
     pc = _text(body, "pc_name")
+    user: str | None = _field(body, "user", str)
     club = await legacy.club(ctx)
+    await legacy.heartbeat(ctx, club=club, pc=pc)
+    left = None if user is None else (await legacy.status(ctx, club=club, login=user)).time_left
     legacy.report(
         club,
         what="heartbeat",
         pc=pc,
-        login=_field(body, "user", str),
-        time_left=_field(body, "time_left", int) or 0,
+        login=user,
+        reported=_field(body, "time_left", int) or 0,
+        left=left,
     )
-    await legacy.heartbeat(ctx, club=club, pc=pc)
     return {"status": "success"}
 
 
