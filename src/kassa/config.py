@@ -124,6 +124,22 @@ class Settings(BaseSettings):
         "are X-Forwarded-For and X-Forwarded-Proto believed. JSON list, e.g. "
         '["127.0.0.1", "10.0.0.0/8"].',
     )
+    club_legacy_api: str | None = Field(
+        None,
+        description="The club whose LoVHub launchers are served LoVHub's launcher API "
+        "(/api/login, /api/buy_package, …: docs/club.md, Moving LoVHub PCs over). Unset: the API "
+        "is not there. It has no authentication: only KASSA_CLUB_LEGACY_NETWORKS may call it.",
+    )
+    club_legacy_networks: list[str] = Field(
+        [],
+        description="The networks (the club's LAN) allowed to call LoVHub's launcher API; the "
+        'rest get 403. JSON list, e.g. ["192.168.1.0/24"]. Empty: nobody.',
+    )
+    club_legacy_test: bool = Field(
+        False,
+        description="LoVHub's /api/create_payment makes test payments (the sandbox) rather "
+        "than live ones.",
+    )
     yookassa_notification_sources: list[str] | None = Field(
         None,
         description="Networks YooKassa sends notifications from, replacing the ones it publishes "
@@ -226,7 +242,12 @@ class Settings(BaseSettings):
         url = self.smtp_url.get_secret_value() if self.smtp_url else ""
         return SmtpServer.parse(url) if url else None
 
-    @field_validator("trusted_proxies", "yookassa_notification_sources", "yookassa_extra_sources")
+    @field_validator(
+        "trusted_proxies",
+        "club_legacy_networks",
+        "yookassa_notification_sources",
+        "yookassa_extra_sources",
+    )
     @classmethod
     def _networks(cls, value: list[str] | None) -> list[str] | None:
         """Every entry must be an IP address or network, so a typo fails at start-up."""

@@ -31,6 +31,7 @@ from kassa.web.ratelimit import RateLimiter
 from kassa.web.routes import (
     analytics,
     bot,
+    club_legacy,
     events,
     health,
     hooks,
@@ -167,6 +168,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         telegram,
     ):
         app.include_router(module.router)
+    club_legacy.install(app)
     sandbox.install(app)
     terminals.install(app)
     app.include_router(club_link.router)
