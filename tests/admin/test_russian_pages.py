@@ -222,6 +222,8 @@ def everything(admin_server: LiveServer) -> Everything:
         f"{club.base}/apps",
         f"{club.base}/shifts?done=opened",
         f"{club.base}/topups",
+        f"{club.base}/pcs/{club.online}?done=sent",
+        f"{club.base}/pcs/{club.online}?login={club.customer}&length=minutes&minutes=90",
         "/admin/audit",
         "/admin/users",
         f"/admin/broadcasts?shop={shop.name}",

@@ -11,7 +11,9 @@ Actions in use: `login`, `login.failed`, `logout`, `user.create`, `user.update`,
 `secrets.rotate`, `bot.plan.add`, `bot.plan.disable`, `bot.promo.add`, and the club's
 (`kassa.services.club.access.witness`): `club.customer.topup`, `club.customer.correction`,
 `club.customer.block`, `club.customer.unblock`, `club.tariff.set`, `club.package.add`,
-`club.package.disable`, `club.shift.open`, `club.shift.close`.
+`club.package.disable`, `club.shift.open`, `club.shift.close`, `club.session.start` (`.extend`,
+`.pause`, `.resume`, `.move`, `.end`), `club.pc.<action>` (`lock`, `unlock`, `restart`, `shutdown`,
+`message`).
 """
 
 from __future__ import annotations

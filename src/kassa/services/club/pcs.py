@@ -17,6 +17,7 @@ from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kassa.domain import NotFound
+from kassa.domain.club_sessions import Liveness, liveness
 from kassa.domain.devices import Device
 from kassa.services.admin.audit import Actor
 from kassa.services.club.clubs import Club, find_zone
@@ -27,7 +28,7 @@ from kassa.services.devices.club_pcs import KIND
 from kassa.services.devices.presence import ONLINE_WITHIN
 from kassa.services.devices.registry import Issued, device_record
 from kassa.services.shops import shops
-from kassa.store.tables import club_pcs, club_zones
+from kassa.store.tables import club_pc_states, club_pcs, club_zones
 from kassa.store.tables import terminals as devices
 
 
@@ -98,6 +99,39 @@ async def list_pcs(ctx: Context, *, club: Club) -> list[Pc]:
     async with ctx.db.read() as conn:
         rows = (await conn.execute(_query(club).order_by(devices.c.id))).mappings().all()
     return [Pc(device_record(row), club.id, row["zone_name"]) for row in rows]
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    """What a PC's agent last said in a heartbeat (as the floor wrote it, at most a round
+    late), judged by the server's clock."""
+
+    heartbeat_at: datetime | None
+    #: Its screen then: `locked` or `unlocked` (`kassa.protocol.club.PcState`); None: not said.
+    screen: str | None
+    #: Its silence since (`Liveness`: online, stale, offline).
+    liveness: str
+
+    @property
+    def silent(self) -> bool:
+        return self.liveness != Liveness.ONLINE
+
+
+async def reports(ctx: Context, *, club: Club) -> dict[str, Report]:
+    """The last heartbeat's report of each of the club's PCs that ever linked, by PC name."""
+    now = ctx.clock()
+    s = club_pc_states.c
+    query = select(s.device_id, s.heartbeat_at, s.reported).where(s.club_id == club.id)
+    async with ctx.db.read() as conn:
+        rows = (await conn.execute(query)).all()
+    return {
+        row.device_id: Report(
+            heartbeat_at=row.heartbeat_at,
+            screen=(row.reported or {}).get("state"),
+            liveness=liveness(row.heartbeat_at, now),
+        )
+        for row in rows
+    }
 
 
 async def get(ctx: Context, *, club: Club, name: str) -> Pc:

@@ -19,6 +19,12 @@ What a PC is told changes with a session (an `unlock` when one starts or resumes
 `end_session` when one ends or moves away, a `lock` when it is paused) is queued as a device
 operation in the transaction that changes the session, so it reaches the PC, acknowledged,
 through whichever hub process holds its link.
+
+Staff's changes (start, extend, pause, resume, move, end) take the caller: a person of the admin
+UI needs the right to run the floor (`access`), and the change's audit entry is written in its
+transaction; API keys and the command line act with the shop's whole authority. They write
+through `idempotency.transaction`, so a front-end that runs one under a key (the dashboard's
+forms) commits its answer with it: a form sent twice acts once.
 """
 
 from __future__ import annotations
@@ -51,7 +57,10 @@ from kassa.domain.club_sessions import (
     lease_end,
 )
 from kassa.protocol.club import Action, Lease
-from kassa.services.club import customers, packages
+from kassa.services import idempotency
+from kassa.services.callers import Caller
+from kassa.services.club import access, customers, packages
+from kassa.services.club.access import Right
 from kassa.services.club.clubs import Club
 from kassa.services.club.ledger import post
 from kassa.services.club.pricing import rates_from, zone_rules
@@ -211,6 +220,28 @@ async def tell(
         )
 
 
+async def _witness(
+    conn: AsyncConnection,
+    caller: Caller | None,
+    *,
+    club: Club,
+    action: str,
+    session: Session,
+    now: datetime,
+    **details: Any,
+) -> None:
+    """The audit entry of staff's change `action` of `session` (`club.session.<action>`)."""
+    await access.witness(
+        conn,
+        caller,
+        club=club,
+        action=f"club.session.{action}",
+        object_id=session.id,
+        now=now,
+        details={"pc": session.pc, "customer": session.login, **details},
+    )
+
+
 async def _charge(
     conn: AsyncConnection,
     *,
@@ -310,16 +341,18 @@ async def start(
     actor: str,
     minutes: int | None = None,
     package: str | None = None,
+    caller: Caller | None = None,
 ) -> Session:
     """Start the customer's session on `pc`: with `package`, buy it and play its time; with
     `minutes`, that long; with neither, open-ended (a block at a time while they can pay).
     Time is charged in the fixed order. `InsufficientFunds` if nothing can be paid,
     `Conflict` if the PC or the customer has a session already. The PC is told to unlock."""
+    access.require(caller, Right.FLOOR)
     wanted = _seconds(minutes)
     now = ctx.clock()
     session_id = new_id("sess")
     try:
-        async with ctx.db.write() as conn:
+        async with idempotency.transaction(ctx) as conn:
             customer = await customers.find(conn, club=club, login=login)
             customers.check_active(customer)
             zone_id = await _zone_of(conn, club=club, pc=pc)
@@ -366,6 +399,16 @@ async def start(
             )
             session = await _load(conn, session_id)
             await tell(conn, club=club, pc=pc, action=Action.UNLOCK, now=now, session=session.id)
+            await _witness(
+                conn,
+                caller,
+                club=club,
+                action="start",
+                session=session,
+                now=now,
+                minutes=minutes,
+                package=package,
+            )
             return session
     except IntegrityError:
         raise Conflict(
@@ -383,14 +426,16 @@ async def extend(
     actor: str,
     minutes: int | None = None,
     package: str | None = None,
+    caller: Caller | None = None,
 ) -> Session:
     """Charge more time to the session on `pc`: `minutes`, or a package bought now (its
     time), in the fixed order. A paused session's extra time waits with it."""
     if (minutes is None) == (package is None):
         raise ParameterInvalid("extend by minutes or by a package", param="minutes")
+    access.require(caller, Right.FLOOR)
     wanted = _seconds(minutes)
     now = ctx.clock()
-    async with ctx.db.write() as conn:
+    async with idempotency.transaction(ctx) as conn:
         session = await _live(conn, club=club, pc=pc)
         zone_id = await _zone_of(conn, club=club, pc=pc)
         if package is not None:
@@ -406,7 +451,7 @@ async def extend(
             wanted = bought.seconds
         assert wanted is not None
         if session.state == SessionState.PAUSED:
-            return await _extend_paused(
+            extended = await _extend_paused(
                 conn,
                 club=club,
                 session=session,
@@ -415,12 +460,31 @@ async def extend(
                 actor=actor,
                 now=now,
             )
-        charged = await _charge(
-            conn, club=club, session=session, zone_id=zone_id, seconds=wanted, actor=actor, now=now
+        else:
+            charged = await _charge(
+                conn,
+                club=club,
+                session=session,
+                zone_id=zone_id,
+                seconds=wanted,
+                actor=actor,
+                now=now,
+            )
+            if charged is None:
+                raise InsufficientFunds(f"Customer {session.login!r} has no time or money left")
+            extended = charged
+        await _witness(
+            conn,
+            caller,
+            club=club,
+            action="extend",
+            session=extended,
+            now=now,
+            minutes=minutes,
+            package=package,
+            seconds=extended.charged_seconds - session.charged_seconds,
         )
-        if charged is None:
-            raise InsufficientFunds(f"Customer {session.login!r} has no time or money left")
-        return charged
+        return extended
 
 
 async def _extend_paused(
@@ -587,23 +651,43 @@ async def finish(
     return await _load(conn, session.id)
 
 
-async def end(ctx: Context, *, club: Club, pc: str, actor: str) -> Session:
+async def end(
+    ctx: Context, *, club: Club, pc: str, actor: str, caller: Caller | None = None
+) -> Session:
     """End the session on `pc` now (staff, or the customer at the desk)."""
+    access.require(caller, Right.FLOOR)
     now = ctx.clock()
-    async with ctx.db.write() as conn:
-        session = await _live(conn, club=club, pc=pc)
-        ended = await finish(
-            conn, club=club, session=session, at=now, reason=EndReason.STAFF, actor=actor, now=now
-        )
+    async with idempotency.transaction(ctx) as conn:
+        return await end_on(conn, club=club, pc=pc, actor=actor, now=now, caller=caller)
+
+
+async def end_on(
+    conn: AsyncConnection,
+    *,
+    club: Club,
+    pc: str,
+    actor: str,
+    now: datetime,
+    caller: Caller | None = None,
+) -> Session:
+    """`end`, in the caller's transaction (its right checked already)."""
+    session = await _live(conn, club=club, pc=pc)
+    ended = await finish(
+        conn, club=club, session=session, at=now, reason=EndReason.STAFF, actor=actor, now=now
+    )
     if ended is None:
         raise Conflict("The session ended meanwhile", code="session_ended")
+    await _witness(conn, caller, club=club, action="end", session=ended, now=now)
     return ended
 
 
-async def pause(ctx: Context, *, club: Club, pc: str, actor: str) -> Session:
+async def pause(
+    ctx: Context, *, club: Club, pc: str, actor: str, caller: Caller | None = None
+) -> Session:
     """Hold the session on `pc`: its paid time left waits, its PC locks."""
+    access.require(caller, Right.FLOOR)
     now = ctx.clock()
-    async with ctx.db.write() as conn:
+    async with idempotency.transaction(ctx) as conn:
         session = await _live(conn, club=club, pc=pc)
         if session.state != SessionState.ACTIVE:
             raise Conflict("The session is paused already", code="session_paused")
@@ -622,13 +706,18 @@ async def pause(ctx: Context, *, club: Club, pc: str, actor: str) -> Session:
         if done.rowcount == 0:
             raise Conflict("The session changed meanwhile; try again", code="session_changed")
         await tell(conn, club=club, pc=pc, action=Action.LOCK, now=now, session=session.id)
-        return await _load(conn, session.id)
+        paused = await _load(conn, session.id)
+        await _witness(conn, caller, club=club, action="pause", session=paused, now=now)
+        return paused
 
 
-async def resume(ctx: Context, *, club: Club, pc: str, actor: str) -> Session:
+async def resume(
+    ctx: Context, *, club: Club, pc: str, actor: str, caller: Caller | None = None
+) -> Session:
     """Go on with a paused session on its PC, with the paid time it had left."""
+    access.require(caller, Right.FLOOR)
     now = ctx.clock()
-    async with ctx.db.write() as conn:
+    async with idempotency.transaction(ctx) as conn:
         session = await _live(conn, club=club, pc=pc)
         if session.state != SessionState.PAUSED:
             raise Conflict("The session is not paused", code="session_not_paused")
@@ -647,17 +736,22 @@ async def resume(ctx: Context, *, club: Club, pc: str, actor: str) -> Session:
         if done.rowcount == 0:
             raise Conflict("The session changed meanwhile; try again", code="session_changed")
         await tell(conn, club=club, pc=pc, action=Action.UNLOCK, now=now, session=session.id)
-        return await _load(conn, session.id)
+        resumed = await _load(conn, session.id)
+        await _witness(conn, caller, club=club, action="resume", session=resumed, now=now)
+        return resumed
 
 
-async def move(ctx: Context, *, club: Club, pc: str, to: str, actor: str) -> Session:
+async def move(
+    ctx: Context, *, club: Club, pc: str, to: str, actor: str, caller: Caller | None = None
+) -> Session:
     """Move the customer's session from `pc` to `to` (a free PC of the club), with the paid
     time it has; what is charged afterwards is at `to`'s zone's rates."""
+    access.require(caller, Right.FLOOR)
     if pc == to:
         raise ParameterInvalid("the session is on that PC already", param="to")
     now = ctx.clock()
     try:
-        async with ctx.db.write() as conn:
+        async with idempotency.transaction(ctx) as conn:
             session = await _live(conn, club=club, pc=pc)
             await _zone_of(conn, club=club, pc=to)
             done = await conn.execute(
@@ -674,7 +768,11 @@ async def move(ctx: Context, *, club: Club, pc: str, to: str, actor: str) -> Ses
                 await tell(
                     conn, club=club, pc=to, action=Action.UNLOCK, now=now, session=session.id
                 )
-            return await _load(conn, session.id)
+            moved = await _load(conn, session.id)
+            await _witness(
+                conn, caller, club=club, action="move", session=moved, now=now, moved_from=pc
+            )
+            return moved
     except IntegrityError:
         raise Conflict(
             f"PC {to!r} has a session already", param="to", code="session_exists"

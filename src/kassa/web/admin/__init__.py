@@ -15,6 +15,7 @@ from kassa.web.admin import (
     broadcasts,
     club,
     club_desk,
+    club_floor,
     dashboard,
     inbox,
     login,
@@ -56,6 +57,7 @@ def install(app: FastAPI) -> None:
         broadcasts.router,
         club.router,
         club_desk.router,
+        club_floor.router,
     ):
         app.include_router(router)
     app.add_exception_handler(PageError, page_error)

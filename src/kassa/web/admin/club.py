@@ -2,9 +2,10 @@
 zone (the page polls `/admin/clubs/{club}/map.json` every few seconds), the money taken today
 and this shift by kind, and the PCs with a problem.
 
-What a PC's tile says comes from the device core today (presence: online, offline, or stale;
-enabled or locked out by staff). The sessions, when they land, join their state in through
-`join_sessions`, the one place that knows about them. Everyone signed in sees these pages.
+What a PC's tile says comes from the device core (presence: online, offline, or stale;
+enabled or locked out by staff), with the sessions' state joined in through `join_sessions`
+and what the PCs' heartbeats last reported. Everyone signed in sees these pages; a PC's own
+page, with the session and remote-action controls, is `club_floor`'s.
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse, JSONResponse
 
 from kassa.domain import Conflict, NotFound
-from kassa.domain.club_sessions import SessionState
+from kassa.domain.club_sessions import Liveness, SessionState
+from kassa.protocol.club import PcState
 from kassa.services.club import clubs, pcs, sessions, shifts
 from kassa.services.club.clubs import Club
 from kassa.services.club.pcs import Pc
@@ -127,6 +129,9 @@ class Playing:
     lease_expires_at: datetime
     #: Whether the PC's agent last reported its screen unlocked.
     unlocked: bool
+    #: Whether its agent's heartbeats stopped (stale or offline by the server's clock),
+    #: though its link may still look connected.
+    silent: bool = False
 
 
 def join_sessions(tiles: list[Tile], playing: Mapping[str, Playing], now: datetime) -> list[Tile]:
@@ -135,9 +140,10 @@ def join_sessions(tiles: list[Tile], playing: Mapping[str, Playing], now: dateti
     `playing` maps a PC's name to its running session (`Playing`: the customer's login, when
     the paid time ends, when the lease runs out by the server's clock, and whether the agent
     says the PC is unlocked); a PC not in it has no session. A PC with a session is `in_use`
-    with its customer and end; it is a problem when its agent is silent (`silent_in_use`), or
+    with its customer and end; it is a problem when its agent is silent (its link is not
+    online, or its heartbeats stopped: `silent_in_use`), or
     when its lease has run out and the PC still reports itself unlocked
-    (`lease_expired_unlocked`). `_sessions_of` reads them.
+    (`lease_expired_unlocked`). `sessions_of` reads them.
     """
     joined = []
     for tile in tiles:
@@ -146,7 +152,7 @@ def join_sessions(tiles: list[Tile], playing: Mapping[str, Playing], now: dateti
             joined.append(tile)
             continue
         problem = None
-        if tile.presence is not Presence.ONLINE:
+        if tile.presence is not Presence.ONLINE or session.silent:
             problem = Problem.SILENT_IN_USE
         elif session.unlocked and session.lease_expires_at <= now:
             problem = Problem.LEASE_EXPIRED_UNLOCKED
@@ -162,19 +168,21 @@ def join_sessions(tiles: list[Tile], playing: Mapping[str, Playing], now: dateti
     return joined
 
 
-async def _sessions_of(ctx: Context, club: Club) -> dict[str, Playing]:
-    """The club's running sessions by PC (a paused one leaves its PC locked: not in use).
-
-    Whether a PC reports itself unlocked is not read yet (its heartbeats' state is kept in
-    `club_pc_states` with no service to read it): `unlocked` is False, so the
-    `lease_expired_unlocked` problem is not raised until that reading exists."""
+async def sessions_of(ctx: Context, club: Club) -> dict[str, Playing]:
+    """The club's running sessions by PC (a paused one leaves its PC locked: not in use),
+    with what each PC's agent last reported in a heartbeat (`pcs.reports`): its screen, and
+    whether its heartbeats stopped. A PC that never linked has no report: its link's presence
+    alone says whether it is silent."""
     running = await sessions.list_sessions(ctx, club=club)
+    reports = await pcs.reports(ctx, club=club)
+    none = pcs.Report(heartbeat_at=None, screen=None, liveness=Liveness.ONLINE)
     return {
         each.pc: Playing(
             customer=each.login,
             ends_at=each.paid_until,
             lease_expires_at=each.lease_expires_at,
-            unlocked=False,
+            unlocked=reports.get(each.pc, none).screen == PcState.UNLOCKED,
+            silent=reports.get(each.pc, none).silent,
         )
         for each in running
         if each.state == SessionState.ACTIVE
@@ -198,7 +206,7 @@ async def _map(ctx: Context, club: Club) -> dict[str, Any]:
     now = ctx.clock()
     tiles = join_sessions(
         [tile_of(pc, now) for pc in await pcs.list_pcs(ctx, club=club)],
-        await _sessions_of(ctx, club),
+        await sessions_of(ctx, club),
         now,
     )
     zones: dict[str, list[Tile]] = {}

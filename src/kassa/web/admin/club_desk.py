@@ -49,7 +49,7 @@ def _base(club: Club) -> str:
     return f"/admin/clubs/{club.name}"
 
 
-def _ledger_actor(session: Session) -> str:
+def ledger_actor(session: Session) -> str:
     """Who the ledger says acted: the admin user."""
     return f"admin:{session.user.name}"
 
@@ -63,7 +63,7 @@ def _minor(club: Club, text: str, *, signed: bool = False) -> int:
     return -minor if negative else minor
 
 
-def _whole(text: str, param: str) -> int:
+def whole_number(text: str, param: str) -> int:
     """A whole number typed in a form (maybe signed)."""
     try:
         return int(text.strip() or "0")
@@ -71,7 +71,7 @@ def _whole(text: str, param: str) -> int:
         raise ParameterInvalid(f"{text!r} is not a whole number", param=param) from None
 
 
-async def _refused(
+async def audit_refusal(
     ctx: Context,
     staff: Caller,
     club: Club,
@@ -190,7 +190,7 @@ async def customer_action(
     found = await club_named(ctx, club)
     customer = await _customer(ctx, found, login)
     entry_key = f"admin:{key}"[:128] if key else None
-    actor = _ledger_actor(session)
+    actor = ledger_actor(session)
     try:
         if action == "topup":
             await ledger.topup(
@@ -212,7 +212,7 @@ async def customer_action(
                 reason=reason,
                 actor=actor,
                 amount=_minor(found, amount, signed=True) if amount.strip() else 0,
-                seconds=_whole(minutes, "minutes") * 60,
+                seconds=whole_number(minutes, "minutes") * 60,
                 key=entry_key,
                 caller=staff,
             )
@@ -226,7 +226,7 @@ async def customer_action(
             raise PageError(404, "page")
     except KassaError as exc:
         what = "correction" if action == "time" else action
-        await _refused(
+        await audit_refusal(
             ctx,
             staff,
             found,
@@ -293,7 +293,7 @@ async def _set_up(
     try:
         await change
     except KassaError as exc:
-        await _refused(ctx, staff, club, action=action, object_id=club.id, error=exc, **facts)
+        await audit_refusal(ctx, staff, club, action=action, object_id=club.id, error=exc, **facts)
         return await _prices_page(
             request, ctx, session, club, error=exc, status_code=status_of(exc)
         )
@@ -363,7 +363,7 @@ async def add_package(
             ctx,
             club=found,
             name=name.strip(),
-            seconds=_whole(minutes, "minutes") * 60,
+            seconds=whole_number(minutes, "minutes") * 60,
             price=_minor(found, price),
             zone=zone.strip() or None,
             window=window.strip() or None,
@@ -490,7 +490,7 @@ async def shift_action(
 ) -> Response:
     """`open` with the cash in the drawer, or `close` with the cash counted (its Z report)."""
     found = await club_named(ctx, club)
-    actor = _ledger_actor(session)
+    actor = ledger_actor(session)
     try:
         if action == "open":
             await shifts.open_shift(
@@ -503,7 +503,7 @@ async def shift_action(
         else:
             raise PageError(404, "page")
     except KassaError as exc:
-        await _refused(
+        await audit_refusal(
             ctx, staff, found, action=f"club.shift.{action}", object_id=found.id, error=exc
         )
         return await _shifts_page(

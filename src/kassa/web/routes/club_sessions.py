@@ -147,6 +147,7 @@ async def start(
         minutes=body.minutes,
         package=body.package,
         actor=_actor(caller),
+        caller=caller,
     )
     return session_object(session, ctx.clock())
 
@@ -176,12 +177,15 @@ async def extend(
         minutes=body.minutes,
         package=body.package,
         actor=_actor(caller),
+        caller=caller,
     )
     return session_object(session, ctx.clock())
 
 
 async def _change(ctx: Context, caller: Caller, club: str, pc: str, change: Any) -> dict[str, Any]:
-    session = await change(ctx, club=await _club(ctx, caller, club), pc=pc, actor=_actor(caller))
+    session = await change(
+        ctx, club=await _club(ctx, caller, club), pc=pc, actor=_actor(caller), caller=caller
+    )
     return session_object(session, ctx.clock())
 
 
@@ -229,7 +233,12 @@ async def move(
 ) -> dict[str, Any]:
     """Move the customer to a free PC with the paid time they have."""
     session = await sessions.move(
-        ctx, club=await _club(ctx, caller, club), pc=pc, to=body.to, actor=_actor(caller)
+        ctx,
+        club=await _club(ctx, caller, club),
+        pc=pc,
+        to=body.to,
+        actor=_actor(caller),
+        caller=caller,
     )
     return session_object(session, ctx.clock())
 
@@ -254,6 +263,7 @@ async def send_action(
         action=Action(body.action),
         text=body.text,
         actor=_actor(caller),
+        caller=caller,
     )
     return action_object(operation)
 
