@@ -44,6 +44,8 @@ def cli_commands() -> set[str]:
     for name, command in getattr(root, "commands", {}).items():
         if hasattr(command, "commands"):
             names |= {f"{name} {sub}" for sub in command.commands}
+            if command.invoke_without_command:  # a group that runs itself too: `kassa bot`
+                names.add(name)
         else:
             names.add(name)
     return names
