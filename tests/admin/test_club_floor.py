@@ -225,3 +225,47 @@ def test_a_remote_action_from_the_page_is_shown_done_and_the_map_shows_the_pcs_p
         await pc.close()
 
     asyncio.run(scenario())
+
+
+def test_an_agents_alarm_puts_its_pc_on_the_problems_list_until_it_clears(
+    admin_server: LiveServer, stopped: Clock, desk: Visitor
+) -> None:
+    suffix = secrets.token_hex(3)
+
+    async def setup() -> Club:
+        club = await clubs.create(
+            admin_server.ctx,
+            shop=await shops.create_shop(admin_server.ctx, name=f"a-{suffix}"),
+            name=f"club-{suffix}",
+            currency="KZT",
+            timezone="Asia/Almaty",
+        )
+        await clubs.add_zone(admin_server.ctx, club=club, name="Standard")
+        return club
+
+    club = admin_server.call(setup())
+    token = add_pc(admin_server, club, name=f"PC-{suffix}")
+    base = f"/admin/clubs/{club.name}"
+
+    def shown() -> tuple[str | None, str]:
+        answer = desk.get(f"{base}/map.json").json()
+        [pc] = answer["pcs"]
+        return pc["problem"], answer["problems"]
+
+    async def scenario() -> None:
+        pc = await ScriptedPc.connect(admin_server, token)
+        alarm = "agent killed while in use"
+        await pc.heartbeat(state="locked", alarms=[alarm, 42, "x" * 500])
+        await round_of(admin_server)
+        problem, problems = await asyncio.to_thread(shown)
+        assert problem == "agent_alarm"
+        assert alarm in problems
+        assert "x" * 200 in problems
+        assert "x" * 201 not in problems  # an alarm is cut to its length
+        await pc.heartbeat(state="locked")  # nothing wrong any more
+        await round_of(admin_server)
+        problem, _problems = await asyncio.to_thread(shown)
+        assert problem is None
+        await pc.close()
+
+    asyncio.run(scenario())

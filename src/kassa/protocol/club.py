@@ -5,7 +5,9 @@ A PC's agent speaks Kassa's device protocol (`hello`/`welcome`, `operation`, `ac
 
 - `heartbeat` every `welcome.heartbeat_interval` seconds (the hub dictates it), carrying a
   `seq` that grows by one per heartbeat, the session it plays (if any), its screen's state
-  (`PcState`) and the app in the foreground;
+  (`PcState`), the app in the foreground, and `alarms`: what is wrong with it now, in short
+  words for the staff (`["agent killed while in use"]`; empty or left out: nothing), at most
+  `MAX_ALARMS` of at most `MAX_ALARM_CHARS` characters each (more is cut);
 - `lease` (hub → agent): the answer to every heartbeat, and sent unasked when a session
   starts, is extended, moves or ends. The agent keeps the lease with the highest `seq` and
   locks when `lease_expires_at` passes, whether or not the link is up.
@@ -27,6 +29,9 @@ PATH = "/club/ws"
 HEARTBEAT_INTERVAL = 5
 #: The message type of a lease (hub → agent).
 LEASE = "lease"
+#: How many of a heartbeat's `alarms` are kept, and how long each may be.
+MAX_ALARMS = 5
+MAX_ALARM_CHARS = 200
 
 
 @unique

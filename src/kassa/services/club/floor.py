@@ -51,7 +51,7 @@ from kassa.domain.club_sessions import (
     SessionState,
     lease_end,
 )
-from kassa.protocol.club import HEARTBEAT_INTERVAL, Lease
+from kassa.protocol.club import HEARTBEAT_INTERVAL, MAX_ALARM_CHARS, MAX_ALARMS, Lease
 from kassa.services.club import sessions
 from kassa.services.club.clubs import Club
 from kassa.services.club.sessions import Session
@@ -223,7 +223,7 @@ class Floor:
         linked.heartbeat_at = now
         linked.reported = {
             name: data.get(name) for name in ("state", "session", "app", "lease_left")
-        }
+        } | {"alarms": alarms_of(data.get("alarms"))}
         linked.heard = True
         ended = data.get("ended")
         if isinstance(ended, dict):
@@ -454,3 +454,12 @@ async def _mark_silent(ctx: Context, now: datetime) -> None:
             .where(s.liveness == Liveness.ONLINE, s.heartbeat_at < now - STALE_AFTER)
             .values(liveness=Liveness.STALE, changed_at=now)
         )
+
+
+def alarms_of(value: object) -> list[str]:
+    """A heartbeat's `alarms` as kept: texts only, at most `MAX_ALARMS`, each cut to
+    `MAX_ALARM_CHARS` (anything else an agent sends there is no alarm)."""
+    if not isinstance(value, list):
+        return []
+    texts = [each.strip()[:MAX_ALARM_CHARS] for each in value if isinstance(each, str)]
+    return [each for each in texts if each][:MAX_ALARMS]

@@ -111,6 +111,8 @@ class Report:
     screen: str | None
     #: Its silence since (`Liveness`: online, stale, offline).
     liveness: str
+    #: What its agent said was wrong with it (`kassa.protocol.club`: a heartbeat's `alarms`).
+    alarms: tuple[str, ...] = ()
 
     @property
     def silent(self) -> bool:
@@ -129,6 +131,7 @@ async def reports(ctx: Context, *, club: Club) -> dict[str, Report]:
             heartbeat_at=row.heartbeat_at,
             screen=(row.reported or {}).get("state"),
             liveness=liveness(row.heartbeat_at, now),
+            alarms=tuple((row.reported or {}).get("alarms") or ()),
         )
         for row in rows
     }

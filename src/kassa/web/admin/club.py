@@ -69,6 +69,8 @@ class Problem(StrEnum):
     SILENT_IN_USE = "silent_in_use"
     #: Its lease ran out, yet it still reports itself unlocked (for `join_sessions`).
     LEASE_EXPIRED_UNLOCKED = "lease_expired_unlocked"
+    #: Its agent reports something wrong in its heartbeats (`Tile.alarms` says what).
+    AGENT_ALARM = "agent_alarm"
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +89,8 @@ class Tile:
     customer: str | None = None
     #: When the customer's paid time ends, by the server's clock (sessions).
     ends_at: datetime | None = None
+    #: What its agent last said was wrong with it (a heartbeat's `alarms`).
+    alarms: tuple[str, ...] = ()
 
 
 def presence_of(pc: Pc, now: datetime) -> Presence:
@@ -168,13 +172,31 @@ def join_sessions(tiles: list[Tile], playing: Mapping[str, Playing], now: dateti
     return joined
 
 
-async def sessions_of(ctx: Context, club: Club) -> dict[str, Playing]:
+def with_alarms(tiles: list[Tile], reports: Mapping[str, pcs.Report]) -> list[Tile]:
+    """The tiles with what each PC's agent says is wrong with it: an alarm makes a PC with no
+    other problem a problem PC (`agent_alarm`), and is shown beside any other problem."""
+    marked = []
+    for tile in tiles:
+        alarms = reports[tile.name].alarms if tile.name in reports else ()
+        if not alarms:
+            marked.append(tile)
+        elif tile.problem is None:
+            marked.append(
+                replace(tile, state=TileState.PROBLEM, problem=Problem.AGENT_ALARM, alarms=alarms)
+            )
+        else:
+            marked.append(replace(tile, alarms=alarms))
+    return marked
+
+
+async def sessions_of(
+    ctx: Context, club: Club, reports: Mapping[str, pcs.Report]
+) -> dict[str, Playing]:
     """The club's running sessions by PC (a paused one leaves its PC locked: not in use),
     with what each PC's agent last reported in a heartbeat (`pcs.reports`): its screen, and
     whether its heartbeats stopped. A PC that never linked has no report: its link's presence
     alone says whether it is silent."""
     running = await sessions.list_sessions(ctx, club=club)
-    reports = await pcs.reports(ctx, club=club)
     none = pcs.Report(heartbeat_at=None, screen=None, liveness=Liveness.ONLINE)
     return {
         each.pc: Playing(
@@ -187,6 +209,15 @@ async def sessions_of(ctx: Context, club: Club) -> dict[str, Playing]:
         for each in running
         if each.state == SessionState.ACTIVE
     }
+
+
+async def tiles_of(ctx: Context, club: Club, found: list[Pc]) -> list[Tile]:
+    """The tiles of the club's PCs `found`: what the device core knows of each, its session,
+    and what its agent reports (its heartbeats' screen, silence and alarms)."""
+    now = ctx.clock()
+    reports = await pcs.reports(ctx, club=club)
+    tiles = [tile_of(pc, now) for pc in found]
+    return with_alarms(join_sessions(tiles, await sessions_of(ctx, club, reports), now), reports)
 
 
 async def club_named(ctx: Context, name: str) -> Club:
@@ -204,11 +235,7 @@ def start_of_day(now: datetime, timezone: str) -> datetime:
 
 async def _map(ctx: Context, club: Club) -> dict[str, Any]:
     now = ctx.clock()
-    tiles = join_sessions(
-        [tile_of(pc, now) for pc in await pcs.list_pcs(ctx, club=club)],
-        await sessions_of(ctx, club),
-        now,
-    )
+    tiles = await tiles_of(ctx, club, await pcs.list_pcs(ctx, club=club))
     zones: dict[str, list[Tile]] = {}
     for tile in tiles:
         zones.setdefault(tile.zone, []).append(tile)

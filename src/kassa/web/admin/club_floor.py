@@ -31,7 +31,7 @@ from kassa.services.context import Context
 from kassa.services.idempotency import Answer
 from kassa.services.shops import shops
 from kassa.web.admin.auth import Signed, Staff, admin_router
-from kassa.web.admin.club import club_named, join_sessions, sessions_of, tile_of
+from kassa.web.admin.club import club_named, tiles_of
 from kassa.web.admin.club_desk import audit_refusal, ledger_actor, whole_number
 from kassa.web.admin.render import PageError, render
 from kassa.web.deps import ContextDep
@@ -97,7 +97,7 @@ async def _page(
     start: dict[str, str] | None = None,
 ) -> HTMLResponse:
     now = ctx.clock()
-    [tile] = join_sessions([tile_of(pc, now)], await sessions_of(ctx, club), now)
+    [tile] = await tiles_of(ctx, club, [pc])
     try:
         running: sessions.Session | None = await sessions.get(ctx, club=club, pc=pc.name)
     except NotFound:
