@@ -21,6 +21,8 @@ def test_an_owner_sets_up_a_club_and_serves_a_customer(kassa: CliRunner) -> None
     assert made.exit_code == 0, made.output
     for zone in ("Standard", "VIP"):
         assert invoke(kassa, "club", "zones", "add", club, zone).exit_code == 0
+    zones = json.loads(invoke(kassa, "club", "zones", "list", club, "--json").stdout)
+    assert [zone["name"] for zone in zones] == ["Standard", "VIP"]
     added = invoke(kassa, "club", "pcs", "add", club, "PC-01", "--zone", "VIP", "--alias", "ПК-1")
     assert added.exit_code == 0, added.output
     token = added.stdout.strip()

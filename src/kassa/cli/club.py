@@ -175,9 +175,12 @@ def add_zone(club: ClubArg, name: str) -> None:
 
 
 @zones_app.command("list")
-def list_zones(club: ClubArg) -> None:
+def list_zones(club: ClubArg, as_json: JsonOption = False) -> None:
     """CLUB's zones."""
     found, _ = _in_club(club, lambda ctx, each: clubs.list_zones(ctx, club=each))
+    if as_json:
+        print_json([{"id": zone.id, "name": zone.name} for zone in found])
+        return
     for zone in found:
         console.print(escape(zone.name))
 
