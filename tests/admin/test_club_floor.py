@@ -15,7 +15,7 @@ from datetime import timedelta
 import pytest
 
 from kassa.domain import Role
-from kassa.services.club import clubs, customers, ledger, sessions
+from kassa.services.club import clubs, customers, ledger, session_records
 from kassa.services.club.clubs import Club
 from kassa.services.context import utcnow
 from kassa.services.devices import presence
@@ -40,8 +40,8 @@ def desk(admin_server: LiveServer) -> Iterator[Visitor]:
     client.close()
 
 
-def running(server: LiveServer, club: Club) -> list[sessions.Session]:
-    return server.call(sessions.list_sessions(server.ctx, club=club))
+def running(server: LiveServer, club: Club) -> list[session_records.Session]:
+    return server.call(session_records.list_sessions(server.ctx, club=club))
 
 
 def test_a_club_operator_runs_a_session_from_the_pc_page_each_form_once(

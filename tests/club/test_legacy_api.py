@@ -18,7 +18,16 @@ import pytest
 
 from kassa.config import Settings
 from kassa.domain import InsufficientFunds
-from kassa.services.club import apps, clubs, customers, ledger, legacy, packages, pcs, sessions
+from kassa.services.club import (
+    apps,
+    clubs,
+    customers,
+    ledger,
+    legacy,
+    packages,
+    pcs,
+    session_records,
+)
 from kassa.services.club.clubs import Club
 from kassa.web.app import create_app
 from tests.club.test_topups import consume
@@ -209,7 +218,7 @@ def test_a_purchase_on_a_pc_of_the_club_is_played_as_a_session(
     pc = Launcher(server, pc=name)
 
     assert pc.buy(login, "1 час", 3600, 350).json()["new_balance"] == 650
-    started = server.call(sessions.get(server.ctx, club=club, pc=name))
+    started = server.call(session_records.get(server.ctx, club=club, pc=name))
     assert (started.login, started.state, started.charged_seconds) == (login, "active", 3600)
     # The time left is the session's paid time left, whatever the PC says.
     assert 3500 < pc.update_time(login, 999_999).json()["time_left"] <= 3600
@@ -217,18 +226,21 @@ def test_a_purchase_on_a_pc_of_the_club_is_played_as_a_session(
 
     # A heartbeat renews the session's lease, as the agent's does.
     assert pc.heartbeat(login, 999_999).json() == {"status": "success"}
-    renewed = server.call(sessions.get(server.ctx, club=club, pc=name))
+    renewed = server.call(session_records.get(server.ctx, club=club, pc=name))
     assert renewed.lease_seq == started.lease_seq + 1
     assert renewed.lease_expires_at >= started.lease_expires_at
 
     # A lease that ran out is not renewed: the session ends at its end (the lock policy).
     later = replace(server.ctx, clock=lambda: renewed.lease_expires_at + timedelta(seconds=10))
     assert not server.call(legacy.heartbeat(later, club=club, pc=name))
-    assert server.call(sessions.get(server.ctx, club=club, pc=name)).lease_seq == renewed.lease_seq
+    assert (
+        server.call(session_records.get(server.ctx, club=club, pc=name)).lease_seq
+        == renewed.lease_seq
+    )
 
     # Another package bought on the PC extends the session by its time.
     assert pc.buy(login, "30 мин", 1800, 150).json()["new_balance"] == 500
-    extended = server.call(sessions.get(server.ctx, club=club, pc=name))
+    extended = server.call(session_records.get(server.ctx, club=club, pc=name))
     assert (extended.id, extended.charged_seconds) == (started.id, 5400)
     assert sorted(purchases(server, club, login)) == [-35000, -15000]
 
@@ -245,7 +257,7 @@ def test_a_purchase_sent_many_times_at_once_is_made_once(server: LiveServer, clu
     assert {answer.status_code for answer in answers} == {200}
     assert {answer.json()["new_balance"] for answer in answers} == {650}
     assert purchases(server, club, login) == [-35000]
-    played = server.call(sessions.get(server.ctx, club=club, pc=name))
+    played = server.call(session_records.get(server.ctx, club=club, pc=name))
     assert played.charged_seconds == 3600  # one session, charged once
 
 

@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import select, update
 
 from kassa.domain import Conflict, InsufficientFunds
-from kassa.services.club import clubs, ledger, packages, sessions
+from kassa.services.club import clubs, ledger, packages, session_records, sessions
 from kassa.services.club.clubs import Club
 from kassa.store.tables import club_holdings
 from kassa.store.tables import clubs as clubs_table
@@ -27,7 +27,7 @@ T = TypeVar("T")
 
 def start(
     server: LiveServer, club: Club, login: str, pc: str = "PC-01", **how: object
-) -> sessions.Session:
+) -> session_records.Session:
     return server.call(
         sessions.start(server.ctx, club=club, pc=pc, login=login, actor="test", **how)  # type: ignore[arg-type]
     )
@@ -87,7 +87,7 @@ def test_concurrent_starts_and_ends_have_one_effect(
     ended = server.call(
         twice(lambda: sessions.end(server.ctx, club=club, pc="PC-01", actor="test"))
     )
-    assert sum(isinstance(each, sessions.Session) for each in ended) == 1
+    assert sum(isinstance(each, session_records.Session) for each in ended) == 1
     # 10 minutes charged, 3 started (2:30 played), 7 given back: once.
     assert entries(server, club, login) == [
         ("topup", 100_000, 0),
@@ -174,7 +174,7 @@ def test_an_open_ended_session_is_charged_a_block_at_a_time_while_the_customer_c
         await pc.close()
 
     asyncio.run(scenario())
-    ended = server.call(sessions.list_sessions(server.ctx, club=club, include_ended=True))[0]
+    ended = server.call(session_records.list_sessions(server.ctx, club=club, include_ended=True))[0]
     assert (ended.state, ended.end_reason) == ("ended", "time_up")
     assert entries(server, club, login)[1:] == [
         ("session_charge", -5 * RATE, 0),
@@ -205,7 +205,7 @@ def test_pause_holds_the_time_and_a_move_takes_it_to_another_pc(
     start(server, club, other, pc="PC-01", minutes=5)
     assert [
         (each.pc, each.login)
-        for each in reversed(server.call(sessions.list_sessions(server.ctx, club=club)))
+        for each in reversed(server.call(session_records.list_sessions(server.ctx, club=club)))
     ] == [
         ("PC-02", login),
         ("PC-01", other),
@@ -237,7 +237,7 @@ def test_with_the_continue_policy_the_agents_report_is_reconciled_once(
         await pc.close()
         clock.advance(900)  # the link is down past the lease: the PC plays on
         await round_of(server)
-        assert server.call(sessions.get(server.ctx, club=club, pc="PC-01")).state == "active"
+        assert server.call(session_records.get(server.ctx, club=club, pc="PC-01")).state == "active"
         clock.advance(1000)  # past the paid time: the server ends it there
         await round_of(server)
         # The PC comes back and says its customer left (it locked) 20 minutes in.
@@ -248,7 +248,7 @@ def test_with_the_continue_policy_the_agents_report_is_reconciled_once(
         await pc.close()
 
     asyncio.run(scenario())
-    ended = server.call(sessions.list_sessions(server.ctx, club=club, include_ended=True))[0]
+    ended = server.call(session_records.list_sessions(server.ctx, club=club, include_ended=True))[0]
     assert (ended.end_reason, ended.ended_at) == ("time_up", began + timedelta(minutes=30))
     assert ended.agent_ended_at == began + timedelta(minutes=20)
     assert entries(server, club, login)[1:] == [
@@ -269,7 +269,7 @@ def test_a_restarted_hub_gives_pcs_a_reconnect_window(
     live.started_at = clock.now  # as a hub process that has just started sees it
     try:
         server.call(live.watch())
-        assert server.call(sessions.get(server.ctx, club=club, pc="PC-01")).state == "active"
+        assert server.call(session_records.get(server.ctx, club=club, pc="PC-01")).state == "active"
 
         async def scenario() -> None:
             pc = await ScriptedPc.connect(server, token)
@@ -284,5 +284,5 @@ def test_a_restarted_hub_gives_pcs_a_reconnect_window(
         server.call(live.watch())
     finally:
         live.started_at = up_since
-    ended = server.call(sessions.list_sessions(server.ctx, club=club, include_ended=True))[0]
+    ended = server.call(session_records.list_sessions(server.ctx, club=club, include_ended=True))[0]
     assert (ended.end_reason, ended.ended_at) == ("lease_expired", session.lease_expires_at)

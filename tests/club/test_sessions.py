@@ -9,7 +9,7 @@ from datetime import timedelta
 
 import httpx
 
-from kassa.services.club import sessions
+from kassa.services.club import session_records, sessions
 from kassa.services.club.clubs import Club
 from tests.club.conftest import customer
 from tests.club.pc import RATE, Clock, ScriptedPc, add_pc, entries, round_of, when
@@ -103,7 +103,7 @@ def test_a_pc_that_loses_its_link_plays_to_its_lease_end_and_no_longer(
         await round_of(server)
 
     asyncio.run(scenario())
-    ended = server.call(sessions.list_sessions(server.ctx, club=club, include_ended=True))[0]
+    ended = server.call(session_records.list_sessions(server.ctx, club=club, include_ended=True))[0]
     assert ended.state == "ended"
     assert ended.end_reason == "lease_expired"
     assert ended.ended_at == start + timedelta(seconds=360)

@@ -1,24 +1,22 @@
 """`kassa club`: a computer club's world from the command line: clubs, zones, PCs (their token
 printed once, as `kassa terminals add` does), customers, money and time on their ledger,
-tariffs, packages, apps, online top-ups and shifts. Amounts are in the club currency's main
-unit (tenge: `1500` or `1500.50`); a negative one follows `--` (`kassa club correct CLUB LOGIN
---reason R -- -500`).
+tariffs, packages and apps (PCs, top-ups, shifts and sessions: `club_floor`). Amounts are in
+the club currency's main unit (tenge: `1500` or `1500.50`); a negative one follows `--`
+(`kassa club correct CLUB LOGIN --reason R -- -500`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from datetime import datetime
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
 
+from kassa.cli import club_floor
+from kassa.cli.club_common import ACTOR, ClubArg, app, duration, in_club, main_unit, posted
 from kassa.cli.output import (
     JsonOption,
-    confirmation_rows,
     console,
-    errors,
     fail,
     id_column,
     money,
@@ -28,93 +26,50 @@ from kassa.cli.output import (
     table,
 )
 from kassa.domain.club import OfflinePolicy
-from kassa.domain.devices import Operation
-from kassa.domain.money import from_decimal
-from kassa.services.admin import audit
-from kassa.services.callers import Caller
-from kassa.services.club import actions as club_actions
 from kassa.services.club import (
     apps,
     clubs,
     customers,
     ledger,
     packages,
-    pcs,
     pricing,
-    sessions,
-    shifts,
-    topups,
 )
 from kassa.services.club.clubs import Club
 from kassa.services.context import Context
 from kassa.services.shops import shops
 from kassa.web.club_objects import (
-    action_object,
     app_object,
     club_object,
     customer_object,
     entry_object,
     launch_object,
     package_object,
-    pc_object,
     play_preview_object,
     purchase_preview_object,
-    session_object,
-    shift_object,
     tariff_object,
-    topup_object,
 )
 
-T = TypeVar("T")
-#: Who the ledger says did what the CLI does.
-ACTOR = audit.CLI.name
+#: What `kassa.cli.main` mounts as `kassa club`: every module of it adds its commands.
+__all__ = ["app"]
 
-app = typer.Typer(
-    help="A computer club: zones, PCs, customers, their balances and time, tariffs, "
-    "packages, apps.",
-    no_args_is_help=True,
-)
 zones_app = typer.Typer(help="A club's zones (Standard, VIP…).", no_args_is_help=True)
 groups_app = typer.Typer(help="Member groups and their discounts.", no_args_is_help=True)
-pcs_app = typer.Typer(help="A club's PCs and their tokens.", no_args_is_help=True)
 customers_app = typer.Typer(help="A club's customers.", no_args_is_help=True)
 packages_app = typer.Typer(help="Packages of time for a price.", no_args_is_help=True)
 tariffs_app = typer.Typer(help="Per-minute rates per zone.", no_args_is_help=True)
 apps_app = typer.Typer(help="The Games and Apps catalogue.", no_args_is_help=True)
-shift_app = typer.Typer(help="Shifts at the desk: X and Z reports.", no_args_is_help=True)
 for sub, name in (
     (zones_app, "zones"),
     (groups_app, "groups"),
-    (pcs_app, "pcs"),
+    (club_floor.pcs_app, "pcs"),
     (customers_app, "customers"),
     (packages_app, "packages"),
     (tariffs_app, "tariffs"),
     (apps_app, "apps"),
-    (shift_app, "shift"),
+    (club_floor.shift_app, "shift"),
+    (club_floor.sessions_app, "sessions"),
 ):
     app.add_typer(sub, name=name)
-
-ClubArg = Annotated[str, typer.Argument(metavar="CLUB", help="The club's name.")]
-
-
-def _in_club(club: str, work: Callable[[Context, Club], Awaitable[T]]) -> tuple[T, Club]:
-    """Run `work` on the club named `club`."""
-
-    async def found(ctx: Context) -> tuple[T, Club]:
-        each = await clubs.get(ctx, name=club)
-        return await work(ctx, each), each
-
-    return run(found)
-
-
-def _amount(value: str, club: Club, param: str = "amount") -> int:
-    return from_decimal(value, club.currency, param=param)
-
-
-def _duration(seconds: int) -> str:
-    sign = "-" if seconds < 0 else ""
-    hours, rest = divmod(abs(seconds), 3600)
-    return f"{sign}{hours}:{rest // 60:02d}:{rest % 60:02d}"
 
 
 @app.command("create")
@@ -170,14 +125,14 @@ def list_clubs(as_json: JsonOption = False) -> None:
 @zones_app.command("add")
 def add_zone(club: ClubArg, name: str) -> None:
     """Add a zone to CLUB."""
-    zone, _ = _in_club(club, lambda ctx, each: clubs.add_zone(ctx, club=each, name=name))
+    zone, _ = in_club(club, lambda ctx, each: clubs.add_zone(ctx, club=each, name=name))
     console.print(f"Zone [bold]{escape(zone.name)}[/] added")
 
 
 @zones_app.command("list")
 def list_zones(club: ClubArg, as_json: JsonOption = False) -> None:
     """CLUB's zones."""
-    found, _ = _in_club(club, lambda ctx, each: clubs.list_zones(ctx, club=each))
+    found, _ = in_club(club, lambda ctx, each: clubs.list_zones(ctx, club=each))
     if as_json:
         print_json([{"id": zone.id, "name": zone.name} for zone in found])
         return
@@ -192,72 +147,11 @@ def add_group(
     discount: Annotated[int, typer.Option(min=0, max=100, help="Percent off per-minute rates.")],
 ) -> None:
     """Add a member group whose customers pay DISCOUNT percent less per minute."""
-    group, _ = _in_club(
+    group, _ = in_club(
         club,
         lambda ctx, each: clubs.add_group(ctx, club=each, name=name, discount_percent=discount),
     )
     console.print(f"Group [bold]{escape(group.name)}[/]: {group.discount_percent}% off")
-
-
-@pcs_app.command("add")
-def add_pc(
-    club: ClubArg,
-    name: Annotated[str, typer.Argument(help="The PC's name (its hostname), e.g. PC-01.")],
-    zone: Annotated[str, typer.Option(help="The zone it stands in.")],
-    alias: Annotated[str | None, typer.Option(help="What staff see; default the name.")] = None,
-) -> None:
-    """Add a PC to CLUB and print its token, once."""
-
-    async def work(ctx: Context, each: Club) -> tuple[pcs.Pc, str]:
-        return await pcs.add(ctx, club=each, name=name, zone=zone, alias=alias, actor=audit.CLI)
-
-    (pc, token), _ = _in_club(club, work)
-    _print_token(token, f"Added PC {escape(pc.name)} to zone {escape(pc.zone)}.")
-
-
-def _print_token(token: str, what: str) -> None:
-    """The token alone on stdout (`$(kassa club pcs add …)` captures it), the rest on
-    stderr."""
-    console.print(token, soft_wrap=True)
-    errors.print(
-        f"[dim]{what} Shown once: Kassa keeps no copy. It is the PC's token for the club's "
-        "PC agent.[/]",
-        soft_wrap=True,
-    )
-
-
-@pcs_app.command("list")
-def list_pcs(club: ClubArg, as_json: JsonOption = False) -> None:
-    """CLUB's PCs, with who is online."""
-
-    async def work(ctx: Context, each: Club) -> tuple[list[pcs.Pc], datetime]:
-        return await pcs.list_pcs(ctx, club=each), ctx.clock()
-
-    (found, now), _ = _in_club(club, work)
-    if as_json:
-        print_json([pc_object(pc, now) for pc in found])
-        return
-    listed = table(id_column("name"), "alias", "zone", "state", "enabled")
-    for pc in found:
-        listed.add_row(
-            pc.name,
-            escape(pc.alias),
-            escape(pc.zone),
-            "[green]online[/]" if pc.online(now) else "offline",
-            "yes" if pc.device.enabled else "[red]no[/]",
-        )
-    show(listed)
-
-
-@pcs_app.command("revoke")
-def revoke_pc(club: ClubArg, name: str) -> None:
-    """Make every token of the PC useless (its agent is cut off) and print a new one, once."""
-
-    async def work(ctx: Context, each: Club) -> str:
-        return (await pcs.revoke(ctx, club=each, name=name, actor=audit.CLI)).token
-
-    token, _ = _in_club(club, work)
-    _print_token(token, f"Revoked every earlier token of {escape(name)}.")
 
 
 @customers_app.command("add")
@@ -277,7 +171,7 @@ def add_customer(
             ctx, club=each, login=login, password=password, name=name, phone=phone, group=group
         )
 
-    customer, _ = _in_club(club, work)
+    customer, _ = in_club(club, work)
     console.print(f"Customer [bold]{escape(customer.login)}[/] registered")
 
 
@@ -288,7 +182,7 @@ def list_customers(
     as_json: JsonOption = False,
 ) -> None:
     """CLUB's customers with their balance and time bank."""
-    found, each = _in_club(
+    found, each = in_club(
         club,
         lambda ctx, each: customers.list_customers(ctx, club=each, include_deleted=deleted),
     )
@@ -302,7 +196,7 @@ def list_customers(
             escape(customer.name),
             escape(customer.group or ""),
             money(customer.balance, each.currency),
-            _duration(customer.time_bank),
+            duration(customer.time_bank),
             customer.status,
         )
     show(listed)
@@ -315,7 +209,7 @@ def block_customer(
     unblock: Annotated[bool, typer.Option("--unblock", help="Unblock instead.")] = False,
 ) -> None:
     """Block a customer (no sign-in, no purchase), or unblock one."""
-    customer, _ = _in_club(
+    customer, _ = in_club(
         club, lambda ctx, each: customers.block(ctx, club=each, login=login, blocked=not unblock)
     )
     console.print(f"Customer [bold]{escape(customer.login)}[/] is {customer.status}")
@@ -324,129 +218,8 @@ def block_customer(
 @customers_app.command("delete")
 def delete_customer(club: ClubArg, login: str) -> None:
     """Delete a customer; their ledger stays, their login is not reused."""
-    _in_club(club, lambda ctx, each: customers.delete(ctx, club=each, login=login))
+    in_club(club, lambda ctx, each: customers.delete(ctx, club=each, login=login))
     console.print(f"Customer [bold]{escape(login)}[/] deleted")
-
-
-def _posted(club: str, post: Callable[[Context, Club], Awaitable[ledger.Entry]]) -> None:
-    """Run `post` on the club and say where the customer's balance and time bank stand."""
-
-    async def work(ctx: Context, each: Club) -> tuple[ledger.Entry, customers.Customer]:
-        entry = await post(ctx, each)
-        async with ctx.db.read() as conn:
-            return entry, await customers.find_by_id(conn, customer_id=entry.customer_id)
-
-    (entry, customer), each = _in_club(club, work)
-    console.print(
-        f"{entry.kind}: balance {money(customer.balance, each.currency)}, "
-        f"time bank {_duration(customer.time_bank)}"
-    )
-
-
-@app.command("topup")
-def topup(
-    club: ClubArg,
-    login: str,
-    amount: Annotated[str, typer.Argument(help="In the main unit, e.g. 1500.")],
-    *,
-    cash: Annotated[bool, typer.Option("--cash", help="Paid in cash at the desk.")] = False,
-    card: Annotated[
-        bool, typer.Option("--card", help="Paid by card at the club's own reader.")
-    ] = False,
-    online: Annotated[
-        bool,
-        typer.Option("--online", help="A payment the customer makes (a link or a QR to scan)."),
-    ] = False,
-    provider: Annotated[
-        str | None,
-        typer.Option(help="Online: the provider (default: Kaspi; the sandbox with --test)."),
-    ] = None,
-    test: Annotated[bool, typer.Option("--test", help="Online: a test payment.")] = False,
-) -> None:
-    """Top up a customer's balance, at the desk or --online.
-
-    Paid at the desk (--cash, --card), it is credited now; --online makes a payment whose
-    link or QR data is printed, credited once it succeeds."""
-    if cash + card + online != 1:
-        raise fail("say how it is paid: --cash, --card or --online", code=2)
-    if not online and (provider is not None or test):
-        raise fail("--provider and --test are for --online top-ups", code=2)
-    if online:
-        _online_topup(club, login, amount, provider=provider, test=test)
-        return
-
-    async def work(ctx: Context, each: Club) -> ledger.Entry:
-        return await ledger.topup(
-            ctx,
-            club=each,
-            login=login,
-            amount=_amount(amount, each),
-            method="cash" if cash else "card",
-            actor=ACTOR,
-        )
-
-    _posted(club, work)
-
-
-def _online_topup(club: str, login: str, amount: str, *, provider: str | None, test: bool) -> None:
-    async def work(ctx: Context, each: Club) -> topups.Started:
-        shop = await shops.get_shop(ctx, shop_id=each.shop_id)
-        return await topups.start(
-            ctx,
-            caller=Caller.system(shop=shop, test=test),
-            club=each,
-            login=login,
-            amount=_amount(amount, each),
-            actor=ACTOR,
-            provider=provider,
-        )
-
-    started, each = _in_club(club, work)
-    payment = started.payment
-    details = table("field", "value", show_header=False, box=None)
-    details.add_row("top-up", started.topup.id)
-    details.add_row("payment", payment.id)
-    details.add_row("amount", money(payment.amount, payment.currency))
-    details.add_row("provider", payment.provider)
-    details.add_row("status", payment.status.value)
-    for name, value in confirmation_rows(payment.confirmation or {}):
-        details.add_row(name, escape(value))
-    show(details)
-    errors.print(
-        f"The balance of {escape(login)} is credited once the payment succeeds "
-        f"(`kassa club topups {escape(each.name)}`)."
-    )
-
-
-@app.command("topups")
-def list_topups(club: ClubArg, as_json: JsonOption = False) -> None:
-    """The club's latest online top-ups, newest first."""
-    found, each = _in_club(club, lambda ctx, each: topups.list_topups(ctx, club=each))
-    if as_json:
-        print_json(
-            [
-                topup_object(
-                    listed.topup, each, login=listed.login, payment_status=listed.payment_status
-                )
-                for listed in found
-            ]
-        )
-        return
-    rows = table(
-        id_column("payment"), "customer", "amount", "provider", "top-up", "payment status", "when"
-    )
-    for listed in found:
-        topup = listed.topup
-        rows.add_row(
-            topup.payment_id,
-            escape(listed.login),
-            money(topup.amount, each.currency),
-            topup.provider or "",
-            topup.status,
-            listed.payment_status or "",
-            f"{topup.created_at:%Y-%m-%d %H:%M:%S}",
-        )
-    show(rows)
 
 
 @app.command("time")
@@ -463,7 +236,7 @@ def add_time(
             ctx, club=each, login=login, seconds=seconds, reason=reason, actor=ACTOR
         )
 
-    _posted(club, work)
+    posted(club, work)
 
 
 @app.command("correct")
@@ -477,10 +250,10 @@ def correct(
 
     async def work(ctx: Context, each: Club) -> ledger.Entry:
         return await ledger.correct(
-            ctx, club=each, login=login, amount=_amount(amount, each), reason=reason, actor=ACTOR
+            ctx, club=each, login=login, amount=main_unit(amount, each), reason=reason, actor=ACTOR
         )
 
-    _posted(club, work)
+    posted(club, work)
 
 
 @app.command("buy")
@@ -490,7 +263,7 @@ def buy(club: ClubArg, login: str, package: str) -> None:
     async def work(ctx: Context, each: Club) -> ledger.Entry:
         return await packages.buy(ctx, club=each, login=login, package=package, actor=ACTOR)
 
-    _posted(club, work)
+    posted(club, work)
 
 
 @app.command("ledger")
@@ -501,7 +274,7 @@ def show_ledger(
     as_json: JsonOption = False,
 ) -> None:
     """A customer's latest ledger entries, newest first."""
-    found, each = _in_club(
+    found, each = in_club(
         club, lambda ctx, each: ledger.entries(ctx, club=each, login=login, limit=limit)
     )
     if as_json:
@@ -513,7 +286,7 @@ def show_ledger(
             f"{entry.created_at:%Y-%m-%d %H:%M:%S}",
             entry.kind,
             money(entry.amount, each.currency) if entry.amount else "",
-            _duration(entry.seconds) if entry.seconds else "",
+            duration(entry.seconds) if entry.seconds else "",
             escape(entry.actor),
             escape(entry.reason or entry.method or ""),
         )
@@ -543,7 +316,7 @@ def preview(
         play = await pricing.preview_play(ctx, club=each, login=login, zone=zone, seconds=seconds)
         return play_preview_object(play, each)
 
-    document, _ = _in_club(club, work)
+    document, _ = in_club(club, work)
     print_json(document)
 
 
@@ -567,14 +340,14 @@ def add_package(
             club=each,
             name=name,
             seconds=seconds,
-            price=_amount(price, each, "price"),
+            price=main_unit(price, each, "price"),
             zone=zone,
             window=window,
         )
 
-    package, each = _in_club(club, work)
+    package, each = in_club(club, work)
     console.print(
-        f"Package [bold]{escape(package.name)}[/]: {_duration(package.seconds)} for "
+        f"Package [bold]{escape(package.name)}[/]: {duration(package.seconds)} for "
         f"{money(package.price, each.currency)}"
     )
 
@@ -582,7 +355,7 @@ def add_package(
 @packages_app.command("list")
 def list_packages(club: ClubArg, as_json: JsonOption = False) -> None:
     """CLUB's packages."""
-    found, each = _in_club(club, lambda ctx, each: packages.list_packages(ctx, club=each))
+    found, each = in_club(club, lambda ctx, each: packages.list_packages(ctx, club=each))
     if as_json:
         print_json([package_object(package, each) for package in found])
         return
@@ -590,7 +363,7 @@ def list_packages(club: ClubArg, as_json: JsonOption = False) -> None:
     for package in found:
         listed.add_row(
             escape(package.name),
-            _duration(package.seconds),
+            duration(package.seconds),
             money(package.price, each.currency),
             escape(package.zone or ""),
             str(package.window or ""),
@@ -602,7 +375,7 @@ def list_packages(club: ClubArg, as_json: JsonOption = False) -> None:
 @packages_app.command("disable")
 def disable_package(club: ClubArg, name: str) -> None:
     """Stop selling a package (time bought with it stays)."""
-    _in_club(club, lambda ctx, each: packages.disable(ctx, club=each, name=name))
+    in_club(club, lambda ctx, each: packages.disable(ctx, club=each, name=name))
     console.print(f"Package [bold]{escape(name)}[/] is no longer sold")
 
 
@@ -622,12 +395,12 @@ def set_tariff(
             ctx,
             club=each,
             zone=zone,
-            per_minute=_amount(per_minute, each, "per_minute"),
+            per_minute=main_unit(per_minute, each, "per_minute"),
             days=days,
             hours=hours,
         )
 
-    tariff, each = _in_club(club, work)
+    tariff, each = in_club(club, work)
     when = " ".join(part for part in (tariff.days, tariff.hours) if part) or "always"
     console.print(
         f"Zone [bold]{escape(tariff.zone)}[/]: {money(tariff.per_minute, each.currency)} "
@@ -638,7 +411,7 @@ def set_tariff(
 @tariffs_app.command("list")
 def list_tariffs(club: ClubArg, as_json: JsonOption = False) -> None:
     """CLUB's tariffs."""
-    found, each = _in_club(club, lambda ctx, each: pricing.list_tariffs(ctx, club=each))
+    found, each = in_club(club, lambda ctx, each: pricing.list_tariffs(ctx, club=each))
     if as_json:
         print_json([tariff_object(tariff, each) for tariff in found])
         return
@@ -670,14 +443,14 @@ def add_app(
             ctx, club=each, name=name, path=path, kind=kind, icon=icon, zones=tuple(zone or ())
         )
 
-    added, _ = _in_club(club, work)
+    added, _ = in_club(club, work)
     console.print(f"App [bold]{escape(added.name)}[/] ({added.kind}) added")
 
 
 @apps_app.command("list")
 def list_apps(club: ClubArg, as_json: JsonOption = False) -> None:
     """CLUB's catalogue."""
-    found, _ = _in_club(club, lambda ctx, each: apps.list_apps(ctx, club=each))
+    found, _ = in_club(club, lambda ctx, each: apps.list_apps(ctx, club=each))
     if as_json:
         print_json([app_object(each) for each in found])
         return
@@ -696,7 +469,7 @@ def list_launches(
     as_json: JsonOption = False,
 ) -> None:
     """CLUB's latest app launches."""
-    found, _ = _in_club(club, lambda ctx, each: apps.launches(ctx, club=each, limit=limit))
+    found, _ = in_club(club, lambda ctx, each: apps.launches(ctx, club=each, limit=limit))
     if as_json:
         print_json([launch_object(launch) for launch in found])
         return
@@ -707,216 +480,5 @@ def list_launches(
             escape(launch.pc),
             escape(launch.customer or ""),
             escape(launch.app),
-        )
-    show(listed)
-
-
-@shift_app.command("open")
-def open_shift(
-    club: ClubArg,
-    cash: Annotated[str, typer.Option(help="The cash in the drawer, in the main unit.")],
-) -> None:
-    """Open the club's shift with the cash in the drawer (one shift is open at a time)."""
-
-    async def work(ctx: Context, each: Club) -> shifts.Shift:
-        return await shifts.open_shift(
-            ctx, club=each, cash=_amount(cash, each, "cash"), actor=ACTOR
-        )
-
-    shift, each = _in_club(club, work)
-    console.print(f"Shift {shift.id} open with {money(shift.opening_cash, each.currency)}")
-
-
-def _print_report(shift: shifts.Shift, report: shifts.Report, each: Club) -> None:
-    def cash(amount: int) -> str:
-        return money(amount, each.currency)
-
-    rows = table("field", "value", show_header=False, box=None)
-    rows.add_row("shift", shift.id)
-    rows.add_row("opened", f"{shift.opened_at:%Y-%m-%d %H:%M:%S} by {escape(shift.opened_by)}")
-    rows.add_row("until", f"{report.until:%Y-%m-%d %H:%M:%S}")
-    rows.add_row("opening cash", cash(report.opening_cash))
-    rows.add_row("cash", cash(report.cash))
-    rows.add_row("card", cash(report.card))
-    rows.add_row("online top-ups", cash(report.online))
-    rows.add_row("sessions", f"{cash(report.sessions)} ({report.session_charges} charges)")
-    rows.add_row("packages", f"{cash(report.packages)} ({report.packages_sold} sold)")
-    rows.add_row(
-        "corrections",
-        f"{cash(report.corrections)}, {_duration(report.correction_seconds)} "
-        f"({report.corrections_made})",
-    )
-    rows.add_row("expected cash", cash(report.expected_cash))
-    if shift.counted_cash is not None and shift.difference is not None:
-        rows.add_row("counted cash", cash(shift.counted_cash))
-        rows.add_row("difference", cash(shift.difference))
-    show(rows)
-
-
-@shift_app.command("x")
-def x_report(club: ClubArg, as_json: JsonOption = False) -> None:
-    """The open shift's X report: what it has taken so far. Changes nothing."""
-    (shift, report), each = _in_club(club, lambda ctx, each: shifts.x_report(ctx, club=each))
-    if as_json:
-        print_json(shift_object(shift, each, report))
-        return
-    _print_report(shift, report, each)
-
-
-@shift_app.command("close")
-def close_shift(
-    club: ClubArg,
-    counted: Annotated[str, typer.Option(help="The cash counted in the drawer.")],
-    as_json: JsonOption = False,
-) -> None:
-    """Close the open shift with the cash counted: its Z report.
-
-    The report, the expected cash and the difference (counted less expected) are recorded."""
-
-    async def work(ctx: Context, each: Club) -> tuple[shifts.Shift, shifts.Report]:
-        return await shifts.close_shift(
-            ctx, club=each, counted=_amount(counted, each, "counted"), actor=ACTOR
-        )
-
-    (shift, report), each = _in_club(club, work)
-    if as_json:
-        print_json(shift_object(shift, each, report))
-        return
-    _print_report(shift, report, each)
-
-
-@shift_app.command("list")
-def list_shifts(club: ClubArg, as_json: JsonOption = False) -> None:
-    """The club's latest shifts, newest first."""
-    found, each = _in_club(club, lambda ctx, each: shifts.list_shifts(ctx, club=each))
-    if as_json:
-        print_json([shift_object(shift, each) for shift in found])
-        return
-    listed = table(id_column("shift"), "opened", "closed", "expected", "counted", "difference")
-    for shift in found:
-
-        def cash(amount: int | None) -> str:
-            return "" if amount is None else money(amount, each.currency)
-
-        listed.add_row(
-            shift.id,
-            f"{shift.opened_at:%Y-%m-%d %H:%M}",
-            "open" if shift.closed_at is None else f"{shift.closed_at:%Y-%m-%d %H:%M}",
-            cash(shift.expected_cash),
-            cash(shift.counted_cash),
-            cash(shift.difference),
-        )
-    show(listed)
-
-
-sessions_app = typer.Typer(
-    help="Sessions on the server's ledger: start, end, list.", no_args_is_help=True
-)
-app.add_typer(sessions_app, name="sessions")
-
-
-def _said(session: sessions.Session, what: str, now: datetime) -> None:
-    console.print(
-        f"Session {session.id} {what} on {escape(session.pc)} for {escape(session.login)}: "
-        f"{session.state}, {_duration(session.left(now))} left"
-    )
-
-
-@sessions_app.command("start")
-def start_session(
-    club: ClubArg,
-    pc: Annotated[str, typer.Argument(help="The PC's name.")],
-    login: Annotated[str, typer.Argument(help="The customer's login.")],
-    minutes: Annotated[
-        int | None, typer.Option(min=1, help="How long; default: as long as they can pay.")
-    ] = None,
-    package: Annotated[str | None, typer.Option(help="Buy this package and play it.")] = None,
-) -> None:
-    """Start LOGIN's session on PC, charged ahead in the fixed order."""
-
-    async def work(ctx: Context, each: Club) -> sessions.Session:
-        return await sessions.start(
-            ctx, club=each, pc=pc, login=login, minutes=minutes, package=package, actor=ACTOR
-        )
-
-    session, _ = _in_club(club, work)
-    _said(session, "started", session.started_at)
-
-
-@sessions_app.command("end")
-def end_session(club: ClubArg, pc: Annotated[str, typer.Argument(help="The PC's name.")]) -> None:
-    """End the session on PC now; the unplayed paid time is given back."""
-
-    async def work(ctx: Context, each: Club) -> tuple[sessions.Session, datetime]:
-        return await sessions.end(ctx, club=each, pc=pc, actor=ACTOR), ctx.clock()
-
-    (session, now), _ = _in_club(club, work)
-    _said(session, "ended", now)
-
-
-@sessions_app.command("list")
-def list_sessions(
-    club: ClubArg,
-    ended: Annotated[bool, typer.Option("--ended", help="The latest ended ones too.")] = False,
-    as_json: JsonOption = False,
-) -> None:
-    """CLUB's sessions that are not over, newest first."""
-
-    async def work(ctx: Context, each: Club) -> tuple[list[sessions.Session], datetime]:
-        return await sessions.list_sessions(ctx, club=each, include_ended=ended), ctx.clock()
-
-    (found, now), _ = _in_club(club, work)
-    if as_json:
-        print_json([session_object(each, now) for each in found])
-        return
-    listed = table(id_column("id"), "pc", "customer", "state", "left", "lease until")
-    for each in found:
-        lease = each.lease().lease_expires_at
-        listed.add_row(
-            each.id,
-            escape(each.pc),
-            escape(each.login),
-            each.state if each.end_reason is None else f"{each.state} ({each.end_reason})",
-            _duration(each.left(now)),
-            "" if lease is None else f"{lease:%H:%M:%S}",
-        )
-    show(listed)
-
-
-@pcs_app.command("action")
-def pc_action(
-    club: ClubArg,
-    pc: Annotated[str, typer.Argument(help="The PC's name.")],
-    action: Annotated[
-        str, typer.Argument(help="lock, unlock, restart, shutdown, message or end_session.")
-    ],
-    text: Annotated[str | None, typer.Option(help="For message: what to show.")] = None,
-) -> None:
-    """Send PC a remote action; `kassa club pcs actions` shows whether it did it."""
-
-    async def work(ctx: Context, each: Club) -> Operation:
-        return await club_actions.send(ctx, club=each, pc=pc, action=action, text=text, actor=ACTOR)
-
-    operation, _ = _in_club(club, work)
-    console.print(
-        f"{operation.kind} for {escape(pc)}: {operation.state.value} ({operation.request_id})"
-    )
-
-
-@pcs_app.command("actions")
-def pc_actions(
-    club: ClubArg,
-    pc: Annotated[str, typer.Argument(help="The PC's name.")],
-    as_json: JsonOption = False,
-) -> None:
-    """PC's latest remote actions and whether it did them."""
-    found, _ = _in_club(club, lambda ctx, each: club_actions.recent(ctx, club=each, pc=pc))
-    if as_json:
-        print_json([action_object(each) for each in found])
-        return
-    listed = table("when", "action", "state", id_column("id"))
-    for each in found:
-        listed.add_row(
-            f"{each.created_at:%Y-%m-%d %H:%M:%S}", each.kind, each.state.value, each.request_id
         )
     show(listed)

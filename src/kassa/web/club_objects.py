@@ -17,7 +17,7 @@ from kassa.services.club.ledger import Entry
 from kassa.services.club.packages import Package, PurchasePreview
 from kassa.services.club.pcs import Pc
 from kassa.services.club.pricing import PlayPreview, Tariff
-from kassa.services.club.sessions import Session
+from kassa.services.club.session_records import Session
 from kassa.services.club.shifts import Report, Shift
 from kassa.services.club.topups import Topup
 from kassa.services.objects import timestamp

@@ -52,9 +52,9 @@ from kassa.domain.club_sessions import (
     lease_end,
 )
 from kassa.protocol.club import HEARTBEAT_INTERVAL, MAX_ALARM_CHARS, MAX_ALARMS, Lease
-from kassa.services.club import sessions
+from kassa.services.club import session_ends, session_records, sessions
 from kassa.services.club.clubs import Club
-from kassa.services.club.sessions import Session
+from kassa.services.club.session_records import Session
 from kassa.services.context import Context
 from kassa.services.devices.hub import DeviceHub
 from kassa.services.devices.signals import Signal, SignalKind, on_signals
@@ -176,7 +176,7 @@ class Floor:
                     "changed_at": now,
                 },
             )
-        found = await sessions.live_on(self.ctx, [key])
+        found = await session_records.live_on(self.ctx, [key])
         # The hello counts as a heartbeat: the PC is heard from now.
         linked = LinkedPc(
             club,
@@ -261,7 +261,7 @@ class Floor:
             moment = datetime.fromisoformat(at.replace("Z", "+00:00"))
         except ValueError:
             return
-        await sessions.reconcile(
+        await session_ends.reconcile(
             self.ctx, shop_id=key[0], pc=key[1], session_id=session_id, locked_at=moment
         )
 
@@ -284,7 +284,7 @@ class Floor:
         """Read the sessions of the PCs linked here (or of `keys`) again; push a PC its new
         lease where its session changed."""
         wanted = list(self.pcs) if keys is None else [key for key in keys if key in self.pcs]
-        found = await sessions.live_on(self.ctx, wanted)
+        found = await session_records.live_on(self.ctx, wanted)
         for key in wanted:
             linked = self.pcs.get(key)
             if linked is None:
@@ -395,8 +395,8 @@ class Floor:
         settled = now - self.started_at >= RECONNECT_WINDOW
         ended = [
             session
-            for session, club in await sessions.run_out(self.ctx, now=now, lost=settled)
-            if await sessions.expire(self.ctx, club=club, session=session) is not None
+            for session, club in await session_ends.run_out(self.ctx, now=now, lost=settled)
+            if await session_ends.expire(self.ctx, club=club, session=session) is not None
         ]
         if ended:
             await self.refresh([(each.shop_id, each.pc) for each in ended])

@@ -33,11 +33,11 @@ from kassa.domain import Conflict, InsufficientFunds, NotFound, ParameterInvalid
 from kassa.domain.club_sessions import LEASE_GRACE, SessionState, lease_end
 from kassa.domain.money import currency_exponent, from_decimal
 from kassa.services.callers import Caller
-from kassa.services.club import clubs, customers, packages, pcs, sessions, topups
+from kassa.services.club import clubs, customers, packages, pcs, session_records, sessions, topups
 from kassa.services.club.clubs import Club
 from kassa.services.club.customers import Customer
 from kassa.services.club.packages import Package
-from kassa.services.club.sessions import Session
+from kassa.services.club.session_records import Session
 from kassa.services.context import Context
 from kassa.services.shops import shops
 from kassa.store.tables import club_holdings, club_ledger, club_packages, club_sessions
@@ -107,7 +107,7 @@ async def _session_of(ctx: Context, *, club: Club, customer: Customer) -> Sessio
     if pc is None:
         return None
     try:
-        return await sessions.get(ctx, club=club, pc=pc)
+        return await session_records.get(ctx, club=club, pc=pc)
     except NotFound:  # ended meanwhile
         return None
 
@@ -143,7 +143,7 @@ async def heartbeat(ctx: Context, *, club: Club, pc: str) -> bool:
     renewed."""
     now = ctx.clock()
     try:
-        session = await sessions.get(ctx, club=club, pc=pc)
+        session = await session_records.get(ctx, club=club, pc=pc)
     except NotFound:
         return False
     if session.state != SessionState.ACTIVE or session.lease_expires_at + LEASE_GRACE < now:

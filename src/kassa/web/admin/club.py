@@ -23,7 +23,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from kassa.domain import Conflict, NotFound
 from kassa.domain.club_sessions import Liveness, SessionState
 from kassa.protocol.club import PcState
-from kassa.services.club import clubs, pcs, sessions, shifts
+from kassa.services.club import clubs, pcs, session_records, shifts
 from kassa.services.club.clubs import Club
 from kassa.services.club.pcs import Pc
 from kassa.services.club.shifts import Report, Shift
@@ -196,7 +196,7 @@ async def sessions_of(
     with what each PC's agent last reported in a heartbeat (`pcs.reports`): its screen, and
     whether its heartbeats stopped. A PC that never linked has no report: its link's presence
     alone says whether it is silent."""
-    running = await sessions.list_sessions(ctx, club=club)
+    running = await session_records.list_sessions(ctx, club=club)
     none = pcs.Report(heartbeat_at=None, screen=None, liveness=Liveness.ONLINE)
     return {
         each.pc: Playing(

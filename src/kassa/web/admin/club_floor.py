@@ -25,7 +25,7 @@ from kassa.protocol.club import Action
 from kassa.services import idempotency
 from kassa.services.admin.logins import Session
 from kassa.services.callers import Caller
-from kassa.services.club import actions, packages, pcs, pricing, sessions
+from kassa.services.club import actions, packages, pcs, pricing, session_records, sessions
 from kassa.services.club.clubs import Club
 from kassa.services.context import Context
 from kassa.services.idempotency import Answer
@@ -99,7 +99,9 @@ async def _page(
     now = ctx.clock()
     [tile] = await tiles_of(ctx, club, [pc])
     try:
-        running: sessions.Session | None = await sessions.get(ctx, club=club, pc=pc.name)
+        running: session_records.Session | None = await session_records.get(
+            ctx, club=club, pc=pc.name
+        )
     except NotFound:
         running = None
     preview: dict[str, Any] = {}

@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field, StrictInt
 
 from kassa.protocol.club import Action
 from kassa.services.callers import Caller
-from kassa.services.club import actions, clubs, sessions
+from kassa.services.club import actions, clubs, session_records, sessions
 from kassa.services.club.clubs import Club
 from kassa.services.context import Context
 from kassa.web.club_objects import action_object, session_object
@@ -118,7 +118,7 @@ async def list_sessions(
 ) -> Any:
     """The club's sessions that are not over (with `ended`, the latest 100 of all), newest
     first."""
-    found = await sessions.list_sessions(
+    found = await session_records.list_sessions(
         ctx, club=await _club(ctx, caller, club), include_ended=ended
     )
     now = ctx.clock()
@@ -156,7 +156,7 @@ async def start(
     "/sessions/{pc}", summary="Get a PC's session", response_model=SessionOut, responses=ERRORS
 )
 async def get_session(club: str, pc: str, ctx: ContextDep, caller: CallerDep) -> Any:
-    session = await sessions.get(ctx, club=await _club(ctx, caller, club), pc=pc)
+    session = await session_records.get(ctx, club=await _club(ctx, caller, club), pc=pc)
     return session_object(session, ctx.clock())
 
 
