@@ -69,7 +69,10 @@ class FakeController:
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self.failures: dict[str, AgentError] = {}
         self.preview_answer = Preview(
-            seconds=3600, price="800.00", time_bank_seconds=0, package_seconds=0,
+            seconds=3600,
+            price="800.00",
+            time_bank_seconds=0,
+            package_seconds=0,
             balance_after="4400.00",
         )
 
@@ -116,7 +119,11 @@ class FakeController:
 
     def top_up(self, login: str, amount: str) -> Future[Topup]:
         topup = Topup(
-            id="top_1", login=login, amount=amount, currency="KZT", status="pending",
+            id="top_1",
+            login=login,
+            amount=amount,
+            currency="KZT",
+            status="pending",
             qr=f"https://club.example/pay/top_1?amount={amount}",
         )
         future = self._answer("top_up", topup, login=login, amount=amount)
