@@ -21,6 +21,8 @@ from kassa.clubagent.ui.theme import STYLE
 class AgentWindows(QObject):
     #: A new View, emitted from the core's thread and delivered on Qt's.
     changed = Signal(object)
+    #: The staff chose "Quit the agent": the windows are closed, the event loop may end.
+    quitting = Signal()
 
     def __init__(self, controller: Controller) -> None:
         super().__init__()
@@ -76,7 +78,7 @@ class AgentWindows(QObject):
             window.may_close = True
             window.close()
         self.message.hide()
-        QApplication.quit()
+        self.quitting.emit()
 
 
 def run_ui(controller: Controller) -> int:
@@ -86,5 +88,6 @@ def run_ui(controller: Controller) -> int:
     app.setStyleSheet(STYLE)
     app.setQuitOnLastWindowClosed(False)
     windows = AgentWindows(controller)
+    windows.quitting.connect(app.quit)
     windows.show()
     return app.exec()
