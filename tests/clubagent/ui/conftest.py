@@ -11,8 +11,7 @@ import pytest
 from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
-from kassa.clubagent.ui import AgentWindows
-from kassa.clubagent.ui.theme import STYLE
+from kassa.clubagent.ui import AgentWindows, theme
 from tests.clubagent.ui.fake import FakeController
 
 
@@ -23,7 +22,7 @@ def controller() -> FakeController:
 
 @pytest.fixture
 def windows(qtbot: QtBot, qapp: QApplication, controller: FakeController) -> AgentWindows:
-    qapp.setStyleSheet(STYLE)
+    theme.apply(qapp)
     made = AgentWindows(controller)
     for window in (made.lock_screen, made.session_bar, made.staff_panel):
         qtbot.addWidget(window)

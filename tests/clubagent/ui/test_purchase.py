@@ -78,6 +78,11 @@ def test_per_minute_play_for_some_minutes(
     )
     click(panel.per_minute)
     assert controller.calls[-1] == ("preview", {"package": None, "minutes": None})
+    click(panel.more)
+    click(panel.more)
+    assert controller.calls[-1] == ("preview", {"package": None, "minutes": 30})
+    click(panel.fewer)
+    assert panel.minutes.text() == "15"
     panel.minutes.clear()
     type_in(panel.minutes, "90")
     assert controller.calls[-1] == ("preview", {"package": None, "minutes": 90})

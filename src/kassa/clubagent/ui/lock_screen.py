@@ -54,7 +54,7 @@ class LockScreen(PinnedWindow):
         cards.addWidget(card(self.purchase), 4)
         cards.addWidget(card(self.topup), 3)
         body = QWidget()
-        body.setMaximumWidth(1280)
+        body.setMaximumWidth(1360)
         column = QVBoxLayout(body)
         column.setContentsMargins(40, 32, 40, 32)
         column.setSpacing(16)
@@ -64,7 +64,9 @@ class LockScreen(PinnedWindow):
         column.addLayout(cards, 1)
         outer = QHBoxLayout(self)
         outer.setContentsMargins(0, 0, 0, 0)
-        outer.addWidget(body, 0, Qt.AlignmentFlag.AlignHCenter)
+        outer.addStretch(1)
+        outer.addWidget(body, 100)
+        outer.addStretch(1)
 
     def show_view(self, view: View) -> None:
         language, screen = view.language, view.screen

@@ -3,14 +3,15 @@ has signed in, choosing a package or per-minute play, its price first, then "Sta
 
 from __future__ import annotations
 
-from PySide6.QtCore import QSignalBlocker, Qt
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QIntValidator
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
+    QLineEdit,
     QListWidget,
     QListWidgetItem,
     QPushButton,
-    QSpinBox,
     QVBoxLayout,
     QWidget,
 )
@@ -23,6 +24,9 @@ from kassa.protocol.club_pc import PackageOffer, Preview
 #: What the customer chose: a package's name, or per-minute play's minutes (None: as long as
 #: the balance lasts).
 Choice = tuple[str | None, int | None]
+#: Per-minute play's minutes: at most a day, stepped by a quarter of an hour.
+MAX_MINUTES = 24 * 60
+MINUTES_STEP = 15
 
 
 class PurchasePanel(QWidget):
@@ -36,21 +40,29 @@ class PurchasePanel(QWidget):
         self._preview: Preview | None = None
         self.heading = label("heading")
         self.packages = QListWidget()
-        self.packages.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
+        self.packages.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.packages.setWordWrap(True)
         self.hint = label("muted")
         self.per_minute = QPushButton()
         self.per_minute.setCheckable(True)
-        self.minutes = QSpinBox()
-        self.minutes.setRange(0, 24 * 60)
-        self.minutes.setSingleStep(15)
+        self.minutes = QLineEdit()
+        self.minutes.setValidator(QIntValidator(1, MAX_MINUTES))
+        self.minutes.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.unit = label("muted", wrap=False)
+        self.fewer, self.more = QPushButton("\u2212"), QPushButton("+")
+        for button, steps in ((self.fewer, -1), (self.more, 1)):
+            button.setProperty("role", "step")
+            button.clicked.connect(lambda _checked=False, steps=steps: self._step(steps))
         self.price = label("big")
         self.uses = label("muted")
         self.start = QPushButton()
         self.start.setProperty("role", "primary")
         self.status = StatusLine()
         minutes_row = QHBoxLayout()
-        minutes_row.addWidget(self.per_minute)
+        minutes_row.addWidget(self.fewer)
         minutes_row.addWidget(self.minutes, 1)
+        minutes_row.addWidget(self.more)
+        minutes_row.addWidget(self.unit)
         self.minutes_row = QWidget()
         self.minutes_row.setLayout(minutes_row)
         minutes_row.setContentsMargins(0, 0, 0, 0)
@@ -59,12 +71,19 @@ class PurchasePanel(QWidget):
         layout.setSpacing(10)
         layout.addWidget(self.heading)
         layout.addWidget(self.packages, 1)
-        for widget in (self.hint, self.minutes_row, self.price, self.uses, self.start):
+        for widget in (
+            self.hint,
+            self.per_minute,
+            self.minutes_row,
+            self.price,
+            self.uses,
+            self.start,
+        ):
             layout.addWidget(widget)
         layout.addWidget(self.status)
         self.packages.itemSelectionChanged.connect(self._package_chosen)
         self.per_minute.clicked.connect(self._per_minute_chosen)
-        self.minutes.valueChanged.connect(self._per_minute_chosen)
+        self.minutes.textEdited.connect(self._per_minute_chosen)
         self.start.clicked.connect(self._start)
 
     def show_view(self, view: View) -> None:
@@ -81,9 +100,10 @@ class PurchasePanel(QWidget):
         )
         self.hint.setText(texts.text(language, "choose" if buying else "sign_in_to_buy"))
         self.per_minute.setText(texts.text(language, "per_minute"))
-        self.minutes.setSpecialValueText(texts.text(language, "as_long_as_balance"))
-        self.minutes.setSuffix(f" {texts.text(language, 'mins')}")
+        self.minutes.setPlaceholderText(texts.text(language, "as_long_as_balance"))
+        self.unit.setText(texts.text(language, "mins"))
         self.start.setText(texts.text(language, "start"))
+        self.per_minute.setVisible(buying)
         self.minutes_row.setVisible(buying)
         self.start.setVisible(buying)
         self.start.setEnabled(self._preview is not None)
@@ -131,7 +151,16 @@ class PurchasePanel(QWidget):
     def _per_minute_chosen(self) -> None:
         self.per_minute.setChecked(True)
         self.packages.clearSelection()
-        self._choose((None, self.minutes.value() or None))
+        self._choose((None, self._minutes() or None))
+
+    def _minutes(self) -> int:
+        return int(self.minutes.text() or 0)
+
+    def _step(self, steps: int) -> None:
+        """The minus and plus beside the minutes: a quarter of an hour less or more."""
+        minutes = min(max(self._minutes() + steps * MINUTES_STEP, 0), MAX_MINUTES)
+        self.minutes.setText(str(minutes) if minutes else "")
+        self._per_minute_chosen()
 
     def _choose(self, choice: Choice) -> None:
         """Ask the price of `choice`; "Start" waits for it."""
@@ -202,6 +231,5 @@ class PurchasePanel(QWidget):
         self._choice, self._preview = None, None
         self.packages.clearSelection()
         self.per_minute.setChecked(False)
-        with QSignalBlocker(self.minutes):
-            self.minutes.setValue(0)
+        self.minutes.clear()
         self.status.clear()

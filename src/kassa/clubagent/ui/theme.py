@@ -1,10 +1,15 @@
 """The windows' calm dark theme: one style sheet, its colours named once.
 
-Widgets choose their look by object name (`card`, `title`, `error`, …) or by the `role`
-property, so the Python code says what a thing is and this sheet alone says how it looks.
+The windows' own background comes from the palette (a style sheet's `QWidget` background
+would win over every button's). Widgets choose their look by object name (`card`, `error`,
+…) or by the `role` property, so the Python code says what a thing is and this sheet alone
+says how it looks.
 """
 
 from __future__ import annotations
+
+from PySide6.QtGui import QColor, QPalette
+from PySide6.QtWidgets import QApplication
 
 BACKGROUND = "#11141a"
 CARD = "#1a1f28"
@@ -17,9 +22,8 @@ DANGER = "#e5534b"
 SUCCESS = "#3fb97f"
 
 STYLE = f"""
-QWidget {{ background: {BACKGROUND}; color: {TEXT}; font-size: 15px; }}
+QWidget {{ color: {TEXT}; font-size: 15px; }}
 QFrame#card {{ background: {CARD}; border: 1px solid {BORDER}; border-radius: 14px; }}
-QFrame#card QWidget {{ background: transparent; }}
 QLabel#clubName {{ font-size: 38px; font-weight: 600; }}
 QLabel#alias {{ font-size: 20px; color: {MUTED}; }}
 QLabel#heading {{ font-size: 20px; font-weight: 600; }}
@@ -40,11 +44,11 @@ QLabel#warning {{
     background: {WARNING}; color: #1a1300; font-weight: 700; padding: 6px 12px;
     border-radius: 8px;
 }}
-QLineEdit, QSpinBox {{
+QLineEdit {{
     background: {BACKGROUND}; border: 1px solid {BORDER}; border-radius: 8px;
     padding: 8px 10px; selection-background-color: {ACCENT};
 }}
-QLineEdit:focus, QSpinBox:focus {{ border-color: {ACCENT}; }}
+QLineEdit:focus {{ border-color: {ACCENT}; }}
 QPushButton {{
     background: #252c38; border: 1px solid {BORDER}; border-radius: 8px; padding: 9px 16px;
 }}
@@ -53,6 +57,7 @@ QPushButton:checked {{ background: #22324f; border-color: {ACCENT}; }}
 QPushButton:disabled {{ color: {MUTED}; }}
 QPushButton[role="primary"] {{ background: {ACCENT}; border-color: {ACCENT}; color: white; }}
 QPushButton[role="primary"]:disabled {{ background: #2b3a57; border-color: #2b3a57; }}
+QPushButton[role="step"] {{ padding: 9px 0; min-width: 40px; font-weight: 700; }}
 QPushButton[role="danger"] {{ background: #5a2422; border-color: {DANGER}; }}
 QListWidget {{ background: transparent; border: none; outline: none; }}
 QListWidget::item {{
@@ -66,3 +71,21 @@ QTabBar::tab {{ background: {CARD}; padding: 6px 16px; border-radius: 6px; margi
 QTabBar::tab:selected {{ background: #22324f; }}
 QDialog {{ border: 2px solid {ACCENT}; border-radius: 12px; }}
 """
+
+
+def apply(app: QApplication) -> None:
+    """Dress `app` in the theme: the dark palette under the style sheet."""
+    palette = QPalette()
+    for role, colour in (
+        (QPalette.ColorRole.Window, BACKGROUND),
+        (QPalette.ColorRole.Base, BACKGROUND),
+        (QPalette.ColorRole.WindowText, TEXT),
+        (QPalette.ColorRole.Text, TEXT),
+        (QPalette.ColorRole.ButtonText, TEXT),
+        (QPalette.ColorRole.Button, CARD),
+        (QPalette.ColorRole.PlaceholderText, MUTED),
+        (QPalette.ColorRole.Highlight, ACCENT),
+    ):
+        palette.setColor(role, QColor(colour))
+    app.setPalette(palette)
+    app.setStyleSheet(STYLE)

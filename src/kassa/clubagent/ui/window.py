@@ -10,12 +10,12 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QApplication
 
 from kassa.clubagent.model import Controller, Mode, View
+from kassa.clubagent.ui import theme
 from kassa.clubagent.ui.common import Requests
 from kassa.clubagent.ui.lock_screen import LockScreen
 from kassa.clubagent.ui.message import MessageDialog
 from kassa.clubagent.ui.session_bar import SessionBar
 from kassa.clubagent.ui.staff import PinDialog, StaffPanel
-from kassa.clubagent.ui.theme import STYLE
 
 
 class AgentWindows(QObject):
@@ -85,7 +85,7 @@ def run_ui(controller: Controller) -> int:
     """Show the agent's windows for `controller` and run Qt's event loop until the staff quit."""
     app = QApplication.instance() or QApplication(sys.argv)
     assert isinstance(app, QApplication)
-    app.setStyleSheet(STYLE)
+    theme.apply(app)
     app.setQuitOnLastWindowClosed(False)
     windows = AgentWindows(controller)
     windows.quitting.connect(app.quit)
