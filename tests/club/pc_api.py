@@ -16,9 +16,9 @@ def pc_client(server: LiveServer, token: str) -> httpx.Client:
     )
 
 
-def sign_in(client: httpx.Client, login: str, password: str = "secret-1") -> str:
-    """The ticket of the customer's sign-in on the client's PC."""
-    answer = client.post("/club/pc/sign_in", json={"login": login, "password": password})
+def sign_in(client: httpx.Client, login: str) -> str:
+    """The ticket of the customer's sign-in on the client's PC (with the fixtures' password)."""
+    answer = client.post("/club/pc/sign_in", json={"login": login, "password": "secret-1"})
     assert answer.status_code == 200, answer.text
     ticket: str = answer.json()["ticket"]
     return ticket

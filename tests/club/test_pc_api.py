@@ -5,6 +5,7 @@ zone, and the PC's token checked on every request; on both databases."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
 from dataclasses import fields
 
 import httpx
@@ -22,9 +23,9 @@ from tests.live import LiveServer
 
 
 @pytest.fixture
-def pc(server: LiveServer, club: Club) -> httpx.Client:
+def pc(server: LiveServer, club: Club) -> Iterator[httpx.Client]:
     client = pc_client(server, add_pc(server, club))
-    yield client  # type: ignore[misc]
+    yield client
     client.close()
 
 
@@ -222,22 +223,22 @@ def test_events_are_stored_once_and_a_launch_logged_once_even_replayed_at_once(
 
     async def together() -> list[httpx.Response]:
         headers = dict(pc.headers)
-        async with httpx.AsyncClient(base_url=server.url, headers=headers, timeout=30) as one:
-            async with httpx.AsyncClient(base_url=server.url, headers=headers, timeout=30) as two:
-                return list(
-                    await asyncio.gather(
-                        one.post("/club/pc/events", json={"events": batch}),
-                        two.post("/club/pc/events", json={"events": batch}),
-                    )
+        async with (
+            httpx.AsyncClient(base_url=server.url, headers=headers, timeout=30) as one,
+            httpx.AsyncClient(base_url=server.url, headers=headers, timeout=30) as two,
+        ):
+            return list(
+                await asyncio.gather(
+                    one.post("/club/pc/events", json={"events": batch}),
+                    two.post("/club/pc/events", json={"events": batch}),
                 )
+            )
 
     answers = [each.json() for each in asyncio.run(together())]
     assert sorted(each["accepted"] for each in answers) == [0, 2], answers
     assert {each["seq"] for each in answers} == {3}
     launched = server.call(apps.launches(server.ctx, club=club))
-    assert [(each.pc, each.customer, each.app) for each in launched] == [
-        ("PC-01", login, "Dota 2")
-    ]
+    assert [(each.pc, each.customer, each.app) for each in launched] == [("PC-01", login, "Dota 2")]
     again = pc.post("/club/pc/events", json={"events": batch}).json()
     assert again == {"accepted": 0, "duplicates": 3, "seq": 3}
 
