@@ -50,6 +50,11 @@ def _check(event: PcEvent, index: int) -> datetime:
     return _moment(event.at, index)
 
 
+def _cut(text: str | None, length: int) -> str | None:
+    """`text` as its column holds it (None for an empty one)."""
+    return text[:length] if text else None
+
+
 async def _customer_of(conn: AsyncConnection, seat: Seat, session: str | None) -> str | None:
     if session is None:
         return None
@@ -87,9 +92,9 @@ async def accept(ctx: Context, seat: Seat, events: list[PcEvent]) -> EventsAccep
                     "pc_seq": event.seq,
                     "kind": event.kind,
                     "at": at,
-                    "session_id": (event.session or None) and event.session[:40],
-                    "app": (event.app or None) and event.app[:128],
-                    "reason": (event.reason or None) and event.reason[:64],
+                    "session_id": _cut(event.session, 40),
+                    "app": _cut(event.app, 128),
+                    "reason": _cut(event.reason, 64),
                     "received_at": now,
                 },
             )
