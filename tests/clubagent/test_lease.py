@@ -81,13 +81,17 @@ def test_the_end_is_reported_in_hub_time_and_the_session_stays_locked() -> None:
     assert not down.offer(lease(seq=9), server.heard(T0))
 
 
-def test_a_suspended_lease_waits_for_a_newer_one() -> None:
+def test_a_suspended_session_waits_for_staff_whatever_its_leases() -> None:
     _, down, server = countdown()
     down.offer(lease(seq=3), server.heard(T0))
     down.suspend()
     assert not down.playing()
-    assert not down.offer(lease(seq=3), server.heard(T0))
-    assert down.offer(lease(seq=4), server.heard(T0))
+    assert down.offer(lease(seq=4), server.heard(T0))  # renewed, still locked
+    assert not down.playing()
+    down.resume()
+    assert down.playing()
+    down.suspend()
+    assert down.offer(lease("s2", seq=0), server.heard(T0))  # another session plays
     assert down.playing()
 
 

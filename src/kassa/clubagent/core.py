@@ -264,6 +264,17 @@ class Core:
         self.countdown.suspend()
         self._lock(session, reason="staff", notice=Notice.LOCKED_BY_STAFF)
 
+    def unlock_by_staff(self, session: str | None) -> None:
+        """Staff's `unlock` action: the session locked by staff plays on; without one to go
+        on with, the staff panel opens (until staff lock it). A session's own unlock is its
+        lease, which comes over the link as well."""
+        if self.countdown.suspended:
+            self.countdown.resume()
+            self.journal(EventKind.UNLOCK, session=self.countdown.session, reason="staff")
+            self.render(notice=None)
+        elif session is None:
+            self.staff_unlock(float("inf"))
+
     def session_over(self, session: str | None, notice: Notice, reason: str) -> None:
         """The hub ended the session (staff) or the customer did: lock, and let no lease of
         it unlock the PC again."""

@@ -56,10 +56,8 @@ class ClubAgent(Agent):
         core = self.core
         if action is Action.LOCK:
             core.lock_by_staff()
-        elif action is Action.UNLOCK and session is None:
-            core.staff_unlock(float("inf"))
         elif action is Action.UNLOCK:
-            pass  # the session's lease unlocks the PC (it comes over the link as well)
+            core.unlock_by_staff(session)
         elif action is Action.MESSAGE:
             core.render(message=str(body.get("text", "")))
         elif action is Action.END_SESSION:
