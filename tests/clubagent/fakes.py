@@ -28,9 +28,7 @@ def lease(
     """A lease sent at `T0`: expiring `lease_s` later, paid for `paid_s`."""
     if session is None:
         return Lease(None, None, None, seq)
-    return Lease(
-        session, T0 + timedelta(seconds=paid_s), T0 + timedelta(seconds=lease_s), seq
-    )
+    return Lease(session, T0 + timedelta(seconds=paid_s), T0 + timedelta(seconds=lease_s), seq)
 
 
 def lease_message(*args: Any, server_time: datetime = T0, **kwargs: Any) -> dict[str, Any]:

@@ -38,20 +38,39 @@ def test_requests_carry_the_token_and_answers_are_read() -> None:
         body = json.loads(request.content) if request.content else None
         seen.append((request.method, request.url.path, body))
         if request.url.path == club_pc.SIGN_IN:
-            return httpx.Response(200, json={
-                "ticket": "tk", "login": "arman", "name": None, "balance": "500.00",
-                "time_bank_seconds": 0, "package_seconds": 600,
-            })
+            return httpx.Response(
+                200,
+                json={
+                    "ticket": "tk",
+                    "login": "arman",
+                    "name": None,
+                    "balance": "500.00",
+                    "time_bank_seconds": 0,
+                    "package_seconds": 600,
+                },
+            )
         if request.url.path == club_pc.SESSION:
-            return httpx.Response(201, json={
-                "session": "s1", "paid_until": "2026-01-01T13:00:00Z", "lease": {"seq": 0},
-            })
+            return httpx.Response(
+                201,
+                json={
+                    "session": "s1",
+                    "paid_until": "2026-01-01T13:00:00Z",
+                    "lease": {"seq": 0},
+                },
+            )
         if request.url.path == club_pc.EVENTS:
             return httpx.Response(200, json={"accepted": 1, "duplicates": 0, "seq": 1})
-        return httpx.Response(200, json={
-            "id": "tp1", "login": "arman", "amount": "100.00", "currency": "KZT",
-            "status": "credited", "qr": None,
-        })
+        return httpx.Response(
+            200,
+            json={
+                "id": "tp1",
+                "login": "arman",
+                "amount": "100.00",
+                "currency": "KZT",
+                "status": "credited",
+                "qr": None,
+            },
+        )
 
     async def work(client: HubClient) -> list[Any]:
         event = PcEvent("e1", 1, EventKind.TICK, "2026-01-01T12:00:00Z", session="s1")
