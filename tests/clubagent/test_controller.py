@@ -194,13 +194,15 @@ def test_the_pc_locks_at_the_lease_end_and_reports_it_until_the_hub_answers(
     running.on_loop(lambda: core.leased(message(lease("s1", seq=2, paid_s=330))))
     running.wait(lambda v: v.mode is Mode.PLAYING)
     running.clock.advance(240)
-    assert running.wait(lambda v: v.warning == 1 or v.warning == 5).warning == 5
+    assert running.wait(lambda v: v.warning in {1, 5}).warning == 5
     running.clock.advance(60)
     view = running.wait(lambda v: v.mode is Mode.LOCKED)
     assert view.notice is Notice.LEASE_EXPIRED
     report = {"session": "s1", "at": "2026-01-01T12:05:00Z"}
     first = running.on_loop(core.heartbeat)
-    assert first["ended"] == report and first["state"] == "locked" and first["session"] is None
+    assert first["ended"] == report
+    assert first["state"] == "locked"
+    assert first["session"] is None
     # The answer to a heartbeat that did not carry it acknowledges nothing.
     running.on_loop(lambda: core.leased({**lease(None).to_data(), "heartbeat": 99}))
     second = running.on_loop(core.heartbeat)
@@ -274,14 +276,14 @@ def test_the_same_operation_delivered_twice_at_once_runs_once(running: Running) 
 
     async def twice() -> None:
         await asyncio.gather(agent.received(frame), agent.received(frame))
-        while agent.in_flight:
-            await asyncio.sleep(0.01)
+        await asyncio.gather(*agent.in_flight.values())
 
     running.thread._submit(twice()).result(5)
     assert ran == ["op-1"]
     assert running.wait(lambda v: v.message is not None).message == "Closing at 23:00"
     entry = running.thread.journal.get("op-1")
-    assert entry is not None and entry.result == {"ok": True, "body": {"mode": "locked"}}
+    assert entry is not None
+    assert entry.result == {"ok": True, "body": {"mode": "locked"}}
     running.thread.dismiss_message()
     running.wait(lambda v: v.message is None)
 

@@ -82,7 +82,8 @@ def test_requests_carry_the_token_and_answers_are_read() -> None:
         ]
 
     signed, started, accepted, topup = call(hub, work)
-    assert signed.ticket == "tk" and signed.package_seconds == 600
+    assert signed.ticket == "tk"
+    assert signed.package_seconds == 600
     assert started.session == "s1"
     assert accepted.accepted == 1
     assert topup.status == "credited"
