@@ -77,6 +77,7 @@ class ClubAgent(Agent):
         interval = data.get("heartbeat_interval")
         if isinstance(interval, int | float) and not isinstance(interval, bool) and interval > 0:
             self.config.heartbeat = float(interval)
+            self.link.retime()
         log.info("the hub welcomes PC %s of club %s", data.get("pc"), data.get("club"))
         self.core.welcomed(data)
         self.core.connected()
