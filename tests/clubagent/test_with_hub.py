@@ -152,4 +152,4 @@ def test_a_staff_lock_holds_through_renewals_until_staff_unlock(
         actions.send(server.ctx, club=club, pc="PC-01", action="unlock", actor="test")
     )
     eventually(lambda: action_state(server, club, unlocked.request_id) == "done")
-    assert pc.thread.view.mode is Mode.PLAYING
+    eventually(lambda: pc.thread.view.mode is Mode.PLAYING)
