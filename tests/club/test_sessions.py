@@ -49,6 +49,7 @@ def test_a_session_runs_on_its_renewed_lease_until_its_time_is_up(
         # The same heartbeat again (a retry after a blip) renews nothing.
         clock.advance(3)
         repeated = await pc.heartbeat(seq=pc.seq, session=session["id"])
+        assert repeated.pop("server_time") > second.pop("server_time")
         assert repeated == second
         clock.advance(200)
         await pc.heartbeat(session=session["id"])

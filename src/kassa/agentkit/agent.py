@@ -15,6 +15,7 @@ import importlib.metadata
 import logging
 import os
 import signal
+import threading
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Coroutine
@@ -352,10 +353,12 @@ class Agent(ABC):
         }
 
     async def run(self) -> int:
-        """Run until stopped; the process's exit code."""
+        """Run until stopped; the process's exit code. SIGTERM and SIGINT stop it when it runs
+        on the main thread (an agent in a thread of a UI's process is stopped by `stop`)."""
         loop = asyncio.get_running_loop()
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(signum, self.stop)
+        if threading.current_thread() is threading.main_thread():
+            for signum in (signal.SIGTERM, signal.SIGINT):
+                loop.add_signal_handler(signum, self.stop)
         health = HealthServer(self.health, self.settings.health_port)
         await self._start_health(health)
         await self._recover()

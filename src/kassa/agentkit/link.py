@@ -91,6 +91,7 @@ class Link:
         self.device = device
         self._ws: ClientConnection | None = None
         self._stopping = asyncio.Event()
+        self._retimed = asyncio.Event()
         self._connections = 0
 
     @property
@@ -215,10 +216,18 @@ class Link:
                     continue
                 await self.session.received(message)
 
+    def retime(self) -> None:
+        """The heartbeat interval changed (a hub that dictates it): the next heartbeat is one
+        new interval from now."""
+        self._retimed.set()
+
     async def _heartbeats(self, ws: ClientConnection) -> None:
         while True:
-            await asyncio.sleep(self.settings.heartbeat)
-            await self._send(ws, MessageType.HEARTBEAT, self.session.heartbeat())
+            self._retimed.clear()
+            try:
+                await asyncio.wait_for(self._retimed.wait(), self.settings.heartbeat)
+            except TimeoutError:
+                await self._send(ws, MessageType.HEARTBEAT, self.session.heartbeat())
 
     async def _send(self, ws: ClientConnection, kind: MessageType, data: dict[str, Any]) -> bool:
         try:

@@ -9,8 +9,10 @@ A PC's agent speaks Kassa's device protocol (`hello`/`welcome`, `operation`, `ac
   words for the staff (`["agent killed while in use"]`; empty or left out: nothing), at most
   `MAX_ALARMS` of at most `MAX_ALARM_CHARS` characters each (more is cut);
 - `lease` (hub → agent): the answer to every heartbeat, and sent unasked when a session
-  starts, is extended, moves or ends. The agent keeps the lease with the highest `seq` and
-  locks when `lease_expires_at` passes, whether or not the link is up.
+  starts, is extended, moves or ends, with the hub's `server_time` when it was sent (the agent
+  counts `lease_expires_at - server_time` on its monotonic clock from receipt, never by its own
+  wall clock). The agent keeps the lease with the highest `seq` and locks when
+  `lease_expires_at` passes, whether or not the link is up.
 
 The remote actions (`Action`) are ordinary operations (`operation` with `kind` one of them),
 acknowledged and answered as any other.

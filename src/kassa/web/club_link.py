@@ -19,6 +19,7 @@ from kassa.services.context import Context
 from kassa.services.devices import club_pcs
 from kassa.services.devices.hub import DeviceHub
 from kassa.services.devices.signals import Signal, listen
+from kassa.services.objects import timestamp
 from kassa.web.terminals.kassa_link import KassaLink, serve_link
 
 router = APIRouter()
@@ -33,7 +34,7 @@ async def running_floor(app: FastAPI, ctx: Context) -> AsyncIterator[Floor]:
     async def push(key: Key, lease: Lease) -> None:
         link = hub.links.get(key)
         if isinstance(link, KassaLink):
-            await link.send(LEASE, lease.to_data())
+            await link.send(LEASE, lease.to_data() | {"server_time": timestamp(ctx.clock())})
 
     floor = Floor(ctx, hub, push)
     app.state.club_floor = floor
@@ -65,7 +66,8 @@ async def pc_socket(websocket: WebSocket) -> None:
 
     async def heartbeat(link: KassaLink, data: dict[str, Any]) -> None:
         lease = await floor.heartbeat(*link.key, data)
-        await link.send(LEASE, lease.to_data() | {"heartbeat": data.get("seq")})
+        now = timestamp(floor.ctx.clock())
+        await link.send(LEASE, lease.to_data() | {"heartbeat": data.get("seq"), "server_time": now})
 
     def detached(link: KassaLink) -> None:
         floor.detach(*link.key, link)

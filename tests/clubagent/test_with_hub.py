@@ -1,0 +1,155 @@
+"""The club agent's core and link against the real hub on loopback (through a forwarder the
+test cuts): a session started on the hub unlocks the PC and its countdown follows the lease,
+actions are acknowledged and recorded done, and a PC cut off locks at its lease's end by
+itself and tells the hub when it is back. The hub's clock and the agent's monotonic clock are
+both moved by hand; heartbeats are made fast."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import TypeVar
+from urllib.parse import urlsplit
+
+import pytest
+
+from kassa.clubagent.config import ClubAgentConfig
+from kassa.clubagent.controller import CoreThread
+from kassa.clubagent.model import Mode, Notice
+from kassa.services.club import actions, session_records, sessions
+from kassa.services.club import floor as floor_module
+from kassa.services.club.clubs import Club
+from tests.club.conftest import customer
+from tests.club.pc import Clock, add_pc
+from tests.clubagent.cuttable import Cuttable
+from tests.clubagent.fakes import FakeClock
+from tests.live import LiveServer
+
+T = TypeVar("T")
+
+
+def eventually(probe: Callable[[], T | None], timeout: float = 10.0) -> T:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = probe()
+        if found is not None and found is not False:
+            return found
+        time.sleep(0.05)
+    raise AssertionError(f"not reached in {timeout} s: {probe()!r}")
+
+
+@dataclass
+class Pc:
+    thread: CoreThread
+    mono: FakeClock
+    link: Cuttable
+    token: str
+
+
+@pytest.fixture
+def pc(
+    server: LiveServer, club: Club, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Pc]:
+    monkeypatch.setattr(floor_module, "HEARTBEAT_INTERVAL", 0.3)
+    token = add_pc(server, club)
+    link = Cuttable(int(urlsplit(server.url).port or 0)).start()
+    config = ClubAgentConfig(
+        hub_url=f"ws://127.0.0.1:{link.port}/club/ws",
+        api_url=server.url,
+        token=token,
+        data_dir=tmp_path,
+        backoff_max=0.5,
+    )
+    mono = FakeClock()
+    thread = CoreThread(config, clock=mono, boot="boot-1")
+    thread.open()
+    try:
+        eventually(lambda: thread.view.online)
+        yield Pc(thread, mono, link, token)
+    finally:
+        thread.close()
+        link.stop()
+
+
+def action_state(server: LiveServer, club: Club, request_id: str) -> str | None:
+    found = server.call(actions.recent(server.ctx, club=club, pc="PC-01"))
+    states = {each.request_id: str(each.state) for each in found}
+    return states.get(request_id)
+
+
+def test_a_session_on_the_hub_plays_on_its_lease_and_locks_when_cut_off(
+    server: LiveServer, club: Club, clock: Clock, pc: Pc
+) -> None:
+    login = customer(server, club, balance=100_000)
+    session = server.call(
+        sessions.start(server.ctx, club=club, pc="PC-01", login=login, minutes=30, actor="test")
+    )
+    view = eventually(lambda: pc.thread.view if pc.thread.view.mode is Mode.PLAYING else None)
+    assert (view.session, view.seconds_left) == (session.id, 1800)
+
+    # Two minutes on both clocks: the countdown follows the renewed lease.
+    clock.advance(120)
+    pc.mono.advance(120)
+    eventually(lambda: pc.thread.view.seconds_left == 1680)
+
+    sent = server.call(
+        actions.send(
+            server.ctx, club=club, pc="PC-01", action="message", actor="test", text="Closing soon"
+        )
+    )
+    eventually(lambda: pc.thread.view.message == "Closing soon")
+    eventually(lambda: action_state(server, club, sent.request_id) == "done")
+
+    # The network fails: the PC plays to its lease's end (5 minutes on) and locks by itself.
+    pc.link.cut()
+    eventually(lambda: not pc.thread.view.online)
+    pc.mono.advance(290)
+    time.sleep(1.2)
+    assert pc.thread.view.mode is Mode.PLAYING
+    pc.mono.advance(11)
+    view = eventually(lambda: pc.thread.view if pc.thread.view.mode is Mode.LOCKED else None)
+    assert view.notice is Notice.LEASE_EXPIRED
+    lease_end = clock.now + timedelta(seconds=300)
+
+    # Back online: the agent reports the lock, the hub records it, the report stops.
+    clock.advance(301)
+    pc.link.mend()
+
+    def recorded() -> session_records.Session | None:
+        listed = server.call(
+            session_records.list_sessions(server.ctx, club=club, include_ended=True)
+        )
+        return listed[0] if listed[0].agent_ended_at is not None else None
+
+    ended = eventually(recorded)
+    assert ended.agent_ended_at == lease_end
+    eventually(lambda: pc.thread.core.unreported == [])
+    kinds = [(e.kind, e.reason) for e in pc.thread.core.events.unsent()]
+    assert ("lock", "lease_expired") in kinds
+
+
+def test_a_staff_lock_holds_through_renewals_until_staff_unlock(
+    server: LiveServer, club: Club, clock: Clock, pc: Pc
+) -> None:
+    login = customer(server, club, balance=100_000)
+    server.call(
+        sessions.start(server.ctx, club=club, pc="PC-01", login=login, minutes=30, actor="test")
+    )
+    eventually(lambda: pc.thread.view.mode is Mode.PLAYING)
+    locked = server.call(
+        actions.send(server.ctx, club=club, pc="PC-01", action="lock", actor="test")
+    )
+    eventually(lambda: action_state(server, club, locked.request_id) == "done")
+    assert pc.thread.view.mode is Mode.LOCKED
+    seq = pc.thread.core.countdown.held
+    time.sleep(1.0)  # several heartbeats, each renewing the session's lease
+    assert pc.thread.core.countdown.held != seq
+    assert pc.thread.view.mode is Mode.LOCKED
+    unlocked = server.call(
+        actions.send(server.ctx, club=club, pc="PC-01", action="unlock", actor="test")
+    )
+    eventually(lambda: action_state(server, club, unlocked.request_id) == "done")
+    eventually(lambda: pc.thread.view.mode is Mode.PLAYING)
