@@ -3,16 +3,17 @@ names still accepted so a kiosk can switch from its proxy without editing its co
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
-from dotenv import dotenv_values
-
+from kassa.agentkit import settings
+from kassa.agentkit.settings import ConfigError, number, read_environment, ws_url
 from kassa.protocol.terminal import PATH as TERMINALS_PATH
+
+__all__ = ["AgentConfig", "ConfigError", "find_env_file", "hub_ws_url", "load_config"]
 
 DEFAULT_GATEWAY_URL = "http://localhost:8080/payment"
 DEFAULT_ROUTING_FILE = "routing_config.yaml"
@@ -48,10 +49,6 @@ DURATIONS = {
 _LEGACY_PATH = re.compile(r"^(?P<prefix>.*?)/ws(?:/[^/]*)?/?$")
 
 
-class ConfigError(Exception):
-    """The configuration cannot work; the message says what to fix."""
-
-
 @dataclass(frozen=True, slots=True)
 class AgentConfig:
     hub_url: str
@@ -80,27 +77,7 @@ def find_env_file(
     explicit: Path | None = None, directories: Sequence[Path] = ENV_DIRECTORIES
 ) -> Path | None:
     """`explicit` if given (it must exist), else the first `.env` in `directories`."""
-    if explicit is not None:
-        if not explicit.is_file():
-            raise ConfigError(f"the env file {explicit} does not exist")
-        return explicit
-    for directory in directories:
-        candidate = directory.expanduser() / ".env"
-        if candidate.is_file():
-            return candidate
-    return None
-
-
-def read_environment(
-    env_file: Path | None, environ: Mapping[str, str] | None = None
-) -> dict[str, str]:
-    """The environment over the env file's values: like `load_dotenv`, an exported variable
-    wins over the file (systemd's `EnvironmentFile=` and a shell's `export` stay in charge)."""
-    values: dict[str, str] = {}
-    if env_file is not None:
-        values.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
-    values.update(os.environ if environ is None else environ)
-    return values
+    return settings.find_env_file(explicit, directories)
 
 
 def hub_ws_url(url: str, *, legacy: bool) -> str:
@@ -110,16 +87,12 @@ def hub_ws_url(url: str, *, legacy: bool) -> str:
     `/terminals/ws` is kept; a legacy `wss://host/ws/<KIOSK_ID>` or `wss://host/ws` (whose query
     may hold the old token) becomes `wss://host/terminals/ws`.
     """
-    parts = urlsplit(url.strip())
-    scheme = {"http": "ws", "https": "wss"}.get(parts.scheme, parts.scheme)
-    if scheme not in {"ws", "wss"} or not parts.netloc:
-        raise ConfigError(f"the hub URL {url!r} is not an http(s):// or ws(s):// URL")
-    path = parts.path.rstrip("/")
-    if not path.endswith(TERMINALS_PATH):
-        if legacy and (match := _LEGACY_PATH.match(parts.path)):
-            path = match["prefix"]
-        path += TERMINALS_PATH
-    return urlunsplit((scheme, parts.netloc, path, "", ""))
+    path = urlsplit(url.strip()).path
+    match = _LEGACY_PATH.match(path) if legacy else None
+    prefix = None
+    if match and not path.rstrip("/").endswith(TERMINALS_PATH):
+        prefix = match["prefix"]
+    return ws_url(url, TERMINALS_PATH, prefix=prefix)
 
 
 def load_config(
@@ -171,11 +144,11 @@ def load_config(
 
     durations: dict[str, float] = {}
     for setting, (name, default) in DURATIONS.items():
-        durations[setting] = _number(values.get(name), name, default, problems)
+        durations[setting] = number(values.get(name), name, default, problems)
     if durations["heartbeat"] == 0:
         problems.append("KASSA_AGENT_HEARTBEAT must be more than 0 seconds")
     port_text = pick("health_port", HEALTH_PORT)
-    port = int(_number(port_text, sources.get("health_port", ""), 9091, problems))
+    port = int(number(port_text, sources.get("health_port", ""), 9091, problems))
     if not 0 <= port <= 65535:
         problems.append(f"{sources['health_port']}={port_text} is not a port number (0 disables)")
     if problems:
@@ -203,16 +176,3 @@ def _routing_path(configured: str | None, base: Path) -> Path | None:
         return base / configured
     default = base / DEFAULT_ROUTING_FILE
     return default if default.is_file() else None
-
-
-def _number(text: str | None, name: str, default: float, problems: list[str]) -> float:
-    if text is None or not text.strip():
-        return default
-    try:
-        value = float(text)
-    except ValueError:
-        problems.append(f"{name}={text!r} is not a number")
-        return default
-    if value < 0:
-        problems.append(f"{name}={text!r} must not be negative")
-    return value
