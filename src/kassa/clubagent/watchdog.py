@@ -32,12 +32,13 @@ from functools import partial
 from pathlib import Path
 from types import FrameType
 
-from kassa.clubagent import alarms, hardening
+from kassa.clubagent import alarms, hardening, lease_store
 
 log = logging.getLogger(__name__)
 
-#: The UI process: the lock screen, the launcher and the core (`kassa.clubagent.app`).
-UI_COMMAND = (sys.executable, "-m", "kassa.clubagent.app")
+#: The UI process: the lock screen, the launcher and the core.
+UI_MODULE = "kassa.clubagent.app"
+UI_COMMAND = (sys.executable, "-m", UI_MODULE)
 #: The alarm raised when the UI dies while a session is playing.
 KILLED_WHILE_IN_USE = "agent killed while in use"
 
@@ -142,6 +143,15 @@ class Watchdog:
             log.warning("the UI did not stop in %.0f s: killed", self.supervision.stop_timeout)
             child.kill()
             child.wait()
+
+
+def lease_held(data_dir: Path, token: str) -> Callable[[], bool]:
+    """Whether a session was playing: the UI's core had a lease saved (`lease_store`), signed
+    with this PC's token and from this boot, when it died."""
+    store = lease_store.LeaseStore(
+        data_dir / lease_store.FILE, token, time.monotonic, lease_store.boot_id()
+    )
+    return lambda: store.load().held is not None
 
 
 def main(supervision: Supervision) -> int:
