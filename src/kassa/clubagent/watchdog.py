@@ -1,8 +1,8 @@
 """The watchdog: what `kassa club-agent` (and the Windows scheduled task) runs. It starts the UI
-process (`python -m kassa.clubagent.app`), looks at it every `poll` seconds and starts it again
-at once when it dies, so a customer who kills the lock screen from Task Manager gets it back
-within a second, and the hub hears of it: when a session was playing, "agent killed while in
-use" is added to the alarms the restarted UI's core carries in its heartbeats.
+process (`python -m kassa.clubagent.app`, `UI_COMMAND`), looks at it every `poll` seconds and
+starts it again at once when it dies, so a customer who kills the lock screen from Task Manager
+gets it back within a second, and the hub hears of it: when a session was playing, "agent killed
+while in use" is added to the alarms the restarted UI's core carries in its heartbeats.
 
 A UI that exits with code 0 was quit on purpose (staff, from the staff panel): the watchdog
 stops too. A UI that keeps dying (`crash_limit` deaths in `crash_window` seconds) is started
@@ -36,9 +36,15 @@ from kassa.clubagent import alarms, hardening, lease_store
 
 log = logging.getLogger(__name__)
 
-#: The UI process: the lock screen, the launcher and the core.
+#: The UI process: the lock screen, the launcher and the core. A packaged build (PyInstaller,
+#: deploy/windows/kassa-club-agent.py) is its own interpreter, without `-m`: it runs itself
+#: with `--ui-only`.
 UI_MODULE = "kassa.clubagent.app"
-UI_COMMAND = (sys.executable, "-m", UI_MODULE)
+UI_COMMAND = (
+    (sys.executable, "--ui-only")
+    if getattr(sys, "frozen", False)
+    else (sys.executable, "-m", UI_MODULE)
+)
 #: The alarm raised when the UI dies while a session is playing.
 KILLED_WHILE_IN_USE = "agent killed while in use"
 
