@@ -78,7 +78,8 @@ class Countdown:
         #: The sessions locked here at their end: no lease of theirs unlocks the PC again.
         self.ended: set[str] = set()
         self._warned: set[int] = set()
-        #: Staff locked the PC: the held lease no longer unlocks it, a newer one does.
+        #: Staff locked the PC: its session's leases no longer unlock it until staff unlock
+        #: it again (`resume`) or another session begins.
         self.suspended = False
 
     @property
@@ -94,8 +95,8 @@ class Countdown:
         if held is not None and held.lease.session == lease.session and lease.seq <= held.lease.seq:
             return False
         self.held = Held(lease, reference)
-        self.suspended = False
         if held is None or held.lease.session != lease.session:
+            self.suspended = False
             # A warning already due when the session begins is not one it crossed.
             left = self.seconds_left()
             self._warned = {m for m in WARNINGS if left is not None and left <= m * 60}
@@ -107,8 +108,11 @@ class Countdown:
         self._warned.clear()
 
     def suspend(self) -> None:
-        """Lock without forgetting the session: only a newer lease of it unlocks again."""
+        """Lock without forgetting the session (its leases are still kept)."""
         self.suspended = True
+
+    def resume(self) -> None:
+        self.suspended = False
 
     def lock_at(self) -> float | None:
         """When, on the monotonic clock, the PC locks (None: no session to play)."""
