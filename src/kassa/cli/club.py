@@ -12,7 +12,7 @@ from typing import Annotated, Any
 import typer
 from rich.markup import escape
 
-from kassa.cli import club_floor
+from kassa.cli import club_floor, club_settings
 from kassa.cli.club_common import ACTOR, ClubArg, app, duration, in_club, main_unit, posted
 from kassa.cli.output import (
     JsonOption,
@@ -85,6 +85,15 @@ def create(
     offline_policy: Annotated[
         str, typer.Option(help="lock (at lease end) or continue (to the paid time).")
     ] = OfflinePolicy.LOCK,
+    language: Annotated[
+        str, typer.Option(help="The language of the PCs' screens: ru or en.")
+    ] = "ru",
+    test: Annotated[
+        bool,
+        typer.Option(
+            "--test/--live", help="PCs' online top-ups in test mode (the sandbox) or live."
+        ),
+    ] = False,
 ) -> None:
     """Create a club of SHOP named NAME (unique across Kassa; it is `{club}` in URLs)."""
 
@@ -97,10 +106,13 @@ def create(
             timezone=timezone,
             lease_max=lease_max,
             offline_policy=offline_policy,
+            language=language,
+            test=test,
         )
 
     club = run(work)
     console.print(f"Club [bold]{escape(club.name)}[/] ({club.currency}, {club.timezone})")
+    console.print(club_settings.describe(club))
 
 
 @app.command("list")
@@ -114,10 +126,18 @@ def list_clubs(as_json: JsonOption = False) -> None:
     if as_json:
         print_json([club_object(club) for club in found])
         return
-    listed = table(id_column("name"), "currency", "timezone", "lease", "offline")
+    listed = table(
+        id_column("name"), "currency", "timezone", "lease", "offline", "language", "top-ups"
+    )
     for club in found:
         listed.add_row(
-            club.name, club.currency, club.timezone, f"{club.lease_max} s", club.offline_policy
+            club.name,
+            club.currency,
+            club.timezone,
+            f"{club.lease_max} s",
+            club.offline_policy,
+            club.language,
+            "test" if club.test else "live",
         )
     show(listed)
 

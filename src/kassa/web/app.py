@@ -45,6 +45,7 @@ from kassa.web.routes import (
     webhook_endpoints,
 )
 from kassa.web.routes import club as club_routes
+from kassa.web.routes import club_pc as club_pc_routes
 from kassa.web.routes import club_sessions as club_session_routes
 from kassa.web.routes import terminals as terminal_routes
 from kassa.web.templating import Pages
@@ -160,6 +161,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         terminal_routes,
         club_routes,
         club_session_routes,
+        club_pc_routes,
         providers,
         bot,
         health,

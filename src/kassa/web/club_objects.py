@@ -32,6 +32,8 @@ def club_object(club: Club) -> dict[str, Any]:
         "timezone": club.timezone,
         "lease_max": club.lease_max,
         "offline_policy": club.offline_policy,
+        "language": club.language,
+        "test": club.test,
         "created_at": timestamp(club.created_at),
     }
 

@@ -107,6 +107,8 @@ class ClubOut(BaseModel):
     timezone: str
     lease_max: int
     offline_policy: Literal["lock", "continue"]
+    language: Literal["ru", "en"] = Field(description="Its PCs' screens' language.")
+    test: bool = Field(description="Its PCs' online top-ups are made in test mode.")
     created_at: str
 
 

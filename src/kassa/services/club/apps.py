@@ -8,6 +8,7 @@ from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kassa.domain import Conflict, ParameterInvalid, new_id
 from kassa.domain.club import AppKind, check_name
@@ -113,37 +114,51 @@ async def log_launch(
     ctx: Context, *, club: Club, pc: str, app: str, customer: str | None = None
 ) -> Launch:
     """Record that `pc` started `app` (by name, in the catalogue or not) for `customer`."""
-    if not app.strip() or len(app) > 128:
-        raise ParameterInvalid("an app's name is 1-128 characters", param="app")
     now = ctx.clock()
     async with ctx.db.write() as conn:
-        app_id = (
-            await conn.execute(
-                select(club_apps.c.id).where(
-                    club_apps.c.club_id == club.id, club_apps.c.name == app
-                )
-            )
-        ).scalar()
-        customer_id = None
-        if customer is not None:
-            customer_id = (
-                await conn.execute(
-                    select(club_customers.c.id).where(
-                        club_customers.c.club_id == club.id, club_customers.c.login == customer
-                    )
-                )
-            ).scalar()
+        return await record_launch(conn, club=club, pc=pc, app=app, customer=customer, at=now)
+
+
+async def record_launch(
+    conn: AsyncConnection,
+    *,
+    club: Club,
+    pc: str,
+    app: str,
+    at: datetime,
+    customer: str | None = None,
+    customer_id: str | None = None,
+) -> Launch:
+    """`log_launch` in the caller's transaction, at `at`; the customer by login or by id."""
+    if not app.strip() or len(app) > 128:
+        raise ParameterInvalid("an app's name is 1-128 characters", param="app")
+    app_id = (
         await conn.execute(
-            club_launches.insert().values(
-                club_id=club.id,
-                device_id=pc[:64],
-                customer_id=customer_id,
-                app_id=app_id,
-                app_name=app,
-                at=now,
-            )
+            select(club_apps.c.id).where(club_apps.c.club_id == club.id, club_apps.c.name == app)
         )
-    return Launch(pc, customer if customer_id else None, app, now)
+    ).scalar()
+    c = club_customers.c
+    if customer is not None or customer_id is not None:
+        found = (
+            await conn.execute(
+                select(c.id, c.login).where(
+                    c.club_id == club.id,
+                    c.login == customer if customer_id is None else c.id == customer_id,
+                )
+            )
+        ).first()
+        customer_id, customer = (None, None) if found is None else (found.id, found.login)
+    await conn.execute(
+        club_launches.insert().values(
+            club_id=club.id,
+            device_id=pc[:64],
+            customer_id=customer_id,
+            app_id=app_id,
+            app_name=app,
+            at=at,
+        )
+    )
+    return Launch(pc, customer, app, at)
 
 
 async def launches(ctx: Context, *, club: Club, limit: int = 100) -> list[Launch]:

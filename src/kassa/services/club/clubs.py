@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -27,6 +27,8 @@ from kassa.services.shops.shops import check_timezone
 from kassa.store.tables import club_groups, club_zones, clubs
 
 DEFAULT_LEASE_MAX = 300
+#: The languages of the PCs' screens.
+LANGUAGES = ("ru", "en")
 #: A lease between 30 s and an hour.
 LEASE_RANGE = (30, 3600)
 
@@ -41,6 +43,10 @@ class Club:
     lease_max: int
     offline_policy: str
     created_at: datetime
+    #: Its PCs' screens' language (`LANGUAGES`).
+    language: str = "ru"
+    #: Its PCs' online top-ups are made in test mode (the sandbox), else live.
+    test: bool = False
 
     @property
     def zone_info(self) -> ZoneInfo:
@@ -76,6 +82,8 @@ def _club(row: Any) -> Club:
         lease_max=row.lease_max,
         offline_policy=row.offline_policy,
         created_at=row.created_at,
+        language=row.language,
+        test=row.test,
     )
 
 
@@ -88,18 +96,15 @@ async def create(
     timezone: str,
     lease_max: int = DEFAULT_LEASE_MAX,
     offline_policy: str = OfflinePolicy.LOCK,
+    language: str = "ru",
+    test: bool = False,
 ) -> Club:
     """A new club of `shop`."""
     check_club_name(name)
     currency = currency.upper()
     currency_exponent(currency)
     check_timezone(timezone)
-    if not LEASE_RANGE[0] <= lease_max <= LEASE_RANGE[1]:
-        raise ParameterInvalid(
-            f"lease_max is {LEASE_RANGE[0]}-{LEASE_RANGE[1]} seconds", param="lease_max"
-        )
-    if offline_policy not in OfflinePolicy.ALL:
-        raise ParameterInvalid("the offline policy is lock or continue", param="offline_policy")
+    _check_settings(lease_max=lease_max, offline_policy=offline_policy, language=language)
     club = Club(
         id=new_id("club"),
         shop_id=shop.id,
@@ -109,6 +114,8 @@ async def create(
         lease_max=lease_max,
         offline_policy=offline_policy,
         created_at=ctx.clock(),
+        language=language,
+        test=test,
     )
     try:
         async with ctx.db.write() as conn:
@@ -116,6 +123,47 @@ async def create(
     except IntegrityError:
         raise Conflict(f"There is a club named {name!r} already", param="name") from None
     return club
+
+
+def _check_settings(
+    *, lease_max: int | None, offline_policy: str | None, language: str | None
+) -> None:
+    """`ParameterInvalid` for a setting out of its range (None: not being set)."""
+    if lease_max is not None and not LEASE_RANGE[0] <= lease_max <= LEASE_RANGE[1]:
+        raise ParameterInvalid(
+            f"lease_max is {LEASE_RANGE[0]}-{LEASE_RANGE[1]} seconds", param="lease_max"
+        )
+    if offline_policy is not None and offline_policy not in OfflinePolicy.ALL:
+        raise ParameterInvalid("the offline policy is lock or continue", param="offline_policy")
+    if language is not None and language not in LANGUAGES:
+        raise ParameterInvalid("the language is ru or en", param="language")
+
+
+async def configure(
+    ctx: Context,
+    *,
+    club: Club,
+    language: str | None = None,
+    test: bool | None = None,
+    lease_max: int | None = None,
+    offline_policy: str | None = None,
+) -> Club:
+    """Change the club's settings that are given (None: kept); the club as it is then."""
+    _check_settings(lease_max=lease_max, offline_policy=offline_policy, language=language)
+    values: dict[str, Any] = {
+        name: value
+        for name, value in (
+            ("language", language),
+            ("test", test),
+            ("lease_max", lease_max),
+            ("offline_policy", offline_policy),
+        )
+        if value is not None
+    }
+    async with ctx.db.write() as conn:
+        if values:
+            await conn.execute(update(clubs).where(clubs.c.id == club.id).values(**values))
+        return await find_by_id(conn, club_id=club.id)
 
 
 def _values(club: Club) -> dict[str, Any]:

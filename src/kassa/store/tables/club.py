@@ -40,6 +40,12 @@ clubs = Table(
     #: lock (at lease end) or continue (to the paid time, reconciled afterwards).
     Column("offline_policy", String(16), nullable=False, server_default="lock"),
     Column("created_at", UtcDateTime, nullable=False),
+    #: The language of its PCs' screens: ru or en.
+    Column("language", String(8), nullable=False, server_default="ru"),
+    #: The mode its PCs' online top-ups are made in: test (the sandbox) or live.
+    Column("test", Boolean, nullable=False, server_default=text("false")),
+    #: The argon2 hash of the staff PIN that unlocks its PCs' staff panel; null: none set.
+    Column("staff_pin_hash", Text),
 )
 
 club_zones = Table(
@@ -353,4 +359,43 @@ club_pc_states = Table(
     Column("reported", Document, nullable=False),
     Column("liveness", String(16), nullable=False),
     Column("changed_at", UtcDateTime, nullable=False),
+)
+
+# Issue 20: the club PC agent's journal of local events, and its staff PIN's wrong attempts.
+
+#: An event a PC's agent journalled (`kassa.protocol.club_pc.PcEvent`), stored once: a replay
+#: of one already held is ignored by the unique (shop, device, event id).
+club_pc_events = Table(
+    "club_pc_events",
+    metadata,
+    Column("seq", SequenceKey, primary_key=True, autoincrement=True),
+    Column("shop_id", String(ID), nullable=False),
+    Column("device_id", String(64), nullable=False),
+    Column("club_id", String(ID), ForeignKey("clubs.id"), nullable=False),
+    #: The agent's id of the event (a UUID).
+    Column("event_id", String(64), nullable=False),
+    #: The agent's number of the event, growing by one per event of the PC.
+    Column("pc_seq", BigInteger, nullable=False),
+    #: tick, launch, lock, unlock.
+    Column("kind", String(16), nullable=False),
+    #: When it happened, as the agent reckoned the server's time.
+    Column("at", UtcDateTime, nullable=False),
+    Column("session_id", String(ID)),
+    Column("app", String(128)),
+    Column("reason", String(64)),
+    Column("received_at", UtcDateTime, nullable=False),
+    UniqueConstraint("shop_id", "device_id", "event_id"),
+    Index("ix_club_pc_events_pc", "shop_id", "device_id", "pc_seq"),
+)
+
+#: A staff PIN attempt at a PC, recorded before the PIN is checked and kept if it was wrong:
+#: counted across every hub process to hold a PC to `PIN_ATTEMPTS` wrong PINs a window.
+club_pin_failures = Table(
+    "club_pin_failures",
+    metadata,
+    Column("seq", SequenceKey, primary_key=True, autoincrement=True),
+    Column("shop_id", String(ID), nullable=False),
+    Column("device_id", String(64), nullable=False),
+    Column("failed_at", UtcDateTime, nullable=False),
+    Index("ix_club_pin_failures_pc", "shop_id", "device_id", "failed_at"),
 )

@@ -1,0 +1,114 @@
+"""The staff PIN of a club's PCs: what opens a PC's staff panel (`kassa.protocol.club_pc.
+STAFF`).
+
+The club keeps only the PIN's argon2 hash; the PIN itself is never stored or logged. A PC may
+try `PIN_ATTEMPTS` wrong PINs in `PIN_WINDOW` seconds, counted across every hub process: each
+attempt is recorded as a failure before its PIN is checked (and the record removed if it was
+right), then counted with every attempt recorded by then and refused, its record removed, if
+that is over the limit. Of attempts that arrive at once, the later ones count the earlier
+ones' records, so no burst gets more checks than the limit. Every check, right or wrong, is in
+the audit log (`club.pc.staff_pin`, its outcome `granted` or `refused`).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from datetime import timedelta
+
+from sqlalchemy import delete, func, select, update
+
+from kassa.domain import AuthenticationFailed, ParameterInvalid, PermissionDenied, RateLimited
+from kassa.protocol.club_pc import PIN_ATTEMPTS, PIN_WINDOW, StaffGrant
+from kassa.services import passwords
+from kassa.services.admin import audit
+from kassa.services.admin.audit import Actor
+from kassa.services.club.clubs import Club
+from kassa.services.club.pc_view import Seat
+from kassa.services.context import Context
+from kassa.store.tables import club_pin_failures, clubs
+
+#: A PIN is 4 to 12 digits.
+PIN_PATTERN = re.compile(r"[0-9]{4,12}")
+#: How long a right PIN opens the staff panel for.
+GRANT_SECONDS = 600
+ACTION = "club.pc.staff_pin"
+
+
+async def set_pin(ctx: Context, *, club: Club, pin: str, actor: Actor = audit.CLI) -> None:
+    """Set the club's staff PIN (4-12 digits), replacing the one it had."""
+    if not PIN_PATTERN.fullmatch(pin):
+        raise ParameterInvalid("a staff PIN is 4 to 12 digits", param="pin")
+    pin_hash = await passwords.hash_password(pin)
+    async with ctx.db.write() as conn:
+        await conn.execute(
+            update(clubs).where(clubs.c.id == club.id).values(staff_pin_hash=pin_hash)
+        )
+        await audit.record(
+            conn,
+            actor=actor,
+            action="club.staff_pin.set",
+            now=ctx.clock(),
+            object_id=club.id,
+            shop_id=club.shop_id,
+            details={"club": club.name},
+        )
+
+
+async def check(ctx: Context, seat: Seat, *, pin: str) -> StaffGrant:
+    """A grant if `pin` is the club's staff PIN: `PermissionDenied` (`staff_pin_not_set`)
+    if the club has none, `RateLimited` (`too_many_attempts`) over the PC's limit,
+    `AuthenticationFailed` (`pin_invalid`) for a wrong one."""
+    club, now = seat.club, ctx.clock()
+    window = timedelta(seconds=PIN_WINDOW)
+    f = club_pin_failures.c
+    this_pc = (f.shop_id == club.shop_id, f.device_id == seat.pc)
+    async with ctx.db.write() as conn:
+        pin_hash = await conn.scalar(select(clubs.c.staff_pin_hash).where(clubs.c.id == club.id))
+        if pin_hash is None:
+            raise PermissionDenied(
+                f"Club {club.name} has no staff PIN (kassa club staff-pin)",
+                code="staff_pin_not_set",
+            )
+        await conn.execute(delete(club_pin_failures).where(*this_pc, f.failed_at <= now - window))
+        seq = (
+            await conn.execute(
+                club_pin_failures.insert()
+                .values(shop_id=club.shop_id, device_id=seat.pc, failed_at=now)
+                .returning(f.seq)
+            )
+        ).scalar_one()
+    async with ctx.db.read() as conn:
+        count, oldest = (
+            await conn.execute(
+                select(func.count(), func.min(f.failed_at)).where(
+                    *this_pc, f.failed_at > now - window
+                )
+            )
+        ).one()
+    if count > PIN_ATTEMPTS:
+        async with ctx.db.write() as conn:
+            await conn.execute(delete(club_pin_failures).where(f.seq == seq))
+        wait = max(1, math.ceil((oldest + window - now).total_seconds()))
+        refused = RateLimited(
+            f"Too many wrong PINs from this PC; try again in {wait} seconds", retry_after=wait
+        )
+        refused.code = "too_many_attempts"
+        raise refused
+    right = await passwords.password_matches(pin_hash, pin)
+    async with ctx.db.write() as conn:
+        if right:
+            await conn.execute(delete(club_pin_failures).where(*this_pc))
+        await audit.record(
+            conn,
+            actor=Actor(name=seat.actor),
+            action=ACTION,
+            now=now,
+            object_id=seat.pc,
+            shop_id=club.shop_id,
+            outcome="granted" if right else "refused",
+            details={"club": club.name, "pc": seat.pc},
+        )
+    if not right:
+        raise AuthenticationFailed("Wrong staff PIN", code="pin_invalid", param="pin")
+    return StaffGrant(seconds=GRANT_SECONDS)
