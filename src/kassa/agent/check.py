@@ -11,9 +11,7 @@ import asyncio
 import os
 import socket
 import sqlite3
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from enum import StrEnum
 from pathlib import Path
 
 from websockets.asyncio.client import connect
@@ -22,6 +20,7 @@ from websockets.exceptions import InvalidStatus, WebSocketException
 from kassa.agent.config import AgentConfig, ConfigError, find_env_file, load_config
 from kassa.agent.local import LocalServices
 from kassa.agent.routing import Routing, RoutingError, load_routing
+from kassa.agentkit.findings import Finding, Status
 from kassa.agentkit.journal import Journal, State
 from kassa.agentkit.link import refusal
 from kassa.protocol import MAX_FRAME_BYTES, ClaimsError, TokenClaims, unverified_payload
@@ -30,19 +29,6 @@ from kassa.protocol import MAX_FRAME_BYTES, ClaimsError, TokenClaims, unverified
 HUB_TIMEOUT = 5.0
 #: A token expiring sooner than this is worth a warning.
 EXPIRY_WARNING = timedelta(days=30)
-
-
-class Status(StrEnum):
-    OK = "ok"
-    WARN = "warn"
-    FAIL = "fail"
-
-
-@dataclass(frozen=True, slots=True)
-class Finding:
-    name: str
-    status: Status
-    detail: str
 
 
 def run_checks(env_file: Path | None = None) -> list[Finding]:

@@ -14,22 +14,19 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
 
-from kassa.agent.check import Status, run_checks
+from kassa.agent.check import run_checks
 from kassa.agent.config import ConfigError, find_env_file, load_config
 from kassa.agent.runner import run_agent
 from kassa.agentkit.agent import EXIT_CONFIG
+from kassa.agentkit.findings import print_report
 
 app = typer.Typer(
     help="The kiosk edge agent: connects to the hub and runs its operations locally.",
     add_completion=False,
 )
 
-console = Console()
 errors = Console(stderr=True)
-
-_STYLE = {Status.OK: "green", Status.WARN: "yellow", Status.FAIL: "bold red"}
 
 
 @app.command()
@@ -59,18 +56,7 @@ def agent(
 
 
 def _report(env_file: Path | None) -> int:
-    findings = run_checks(env_file)
-    table = Table("Check", "", "Detail", title="kassa agent --check")
-    for finding in findings:
-        style = _STYLE[finding.status]
-        table.add_row(finding.name, f"[{style}]{finding.status}[/]", escape(finding.detail))
-    console.print(table)
-    failed = sum(finding.status is Status.FAIL for finding in findings)
-    if failed:
-        errors.print(f"[bold red]{failed} check(s) failed[/]")
-        return 1
-    console.print("[green]All checks passed.[/]")
-    return 0
+    return print_report("kassa agent --check", run_checks(env_file))
 
 
 def main() -> None:

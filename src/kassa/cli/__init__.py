@@ -1,7 +1,8 @@
 """The `kassa` command.
 
-`kassa agent` is dispatched before the hub's commands are imported, so it runs where only
-`pip install 'kassa[agent]'` is installed (no server dependencies) and starts quickly.
+`kassa agent` and `kassa club-agent` are dispatched before the hub's commands are imported, so
+they run where only `pip install 'kassa[agent]'` (or `'kassa[club-agent]'`) is installed (no
+server dependencies) and start quickly.
 """
 
 from __future__ import annotations
@@ -16,12 +17,18 @@ def main() -> None:
 
         agent(args=sys.argv[2:], prog_name="kassa agent")
         return
+    if sys.argv[1:2] == ["club-agent"]:
+        from kassa.clubagent.command import app as club_agent
+
+        club_agent(args=sys.argv[2:], prog_name="kassa club-agent")
+        return
     try:
         from kassa.cli.main import app
     except ImportError as exc:
         sys.exit(
             f"kassa: the hub's commands need the server extra (pip install 'kassa[server]'): "
-            f"{exc}. On a kiosk with only the agent extra, run `kassa agent`."
+            f"{exc}. On a kiosk with only the agent extra, run `kassa agent`; on a club PC "
+            "with only the club-agent extra, `kassa club-agent`."
         )
     app()
 

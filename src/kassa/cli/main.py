@@ -96,6 +96,23 @@ def agent(ctx: typer.Context) -> None:
     agent_app(args=ctx.args, prog_name="kassa agent")
 
 
+@app.command(
+    "club-agent",
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+    add_help_option=False,
+)
+def club_agent(ctx: typer.Context) -> None:
+    """The club PC's agent (needs the club-agent extra); `kassa club-agent --help` for more."""
+    # Dispatched before this module is imported, as `kassa agent` is (`kassa.cli.main()`).
+    try:
+        from kassa.clubagent.command import app as club_agent_app
+    except ImportError as exc:
+        raise fail(
+            f"kassa club-agent needs the club-agent extra: pip install 'kassa[club-agent]' ({exc})"
+        ) from None
+    club_agent_app(args=ctx.args, prog_name="kassa club-agent")
+
+
 def main() -> None:
     app()
 
