@@ -51,9 +51,10 @@ class Pc:
 
 
 def fast(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Heartbeats every 0.3 s and top-ups polled every 0.2 s, for the tests not to wait."""
+    """Heartbeats every 0.3 s, top-ups polled every 0.2 s and shown settled for 2 s."""
     monkeypatch.setattr(floor_module, "HEARTBEAT_INTERVAL", 0.3)
     monkeypatch.setattr(core_module, "TOPUP_POLL", 0.2)
+    monkeypatch.setattr(core_module, "TOPUP_SHOWN", 2.0)
 
 
 @contextmanager
