@@ -127,7 +127,9 @@ def test_a_session_started_and_ended_on_the_pc_charges_the_minutes_started(
         ("correction", 28 * RATE, 0),
     ]
     ended = server.call(session_records.list_sessions(server.ctx, club=club, include_ended=True))
-    assert [(each.id, each.state) for each in ended] == [(started.session, "ended")]
+    assert [(each.id, each.state, each.end_reason) for each in ended] == [
+        (started.session, "ended", "customer")
+    ]
 
 
 def test_events_are_replayed_after_a_reconnect_and_stored_once(
