@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import TypeVar
 from urllib.parse import urlsplit
@@ -95,3 +96,16 @@ def hub_events(server: LiveServer, club: Club) -> list[tuple[str, str | None]]:
             return [(row.kind, row.reason) for row in rows]
 
     return server.call(read())
+
+
+def lease_until(pc: Pc, moment: datetime) -> None:
+    """Wait until the PC holds a lease running to `moment` (a renewal answered, not only the
+    countdown moved: the paid time left moves with the clocks alone). The tests move the PC's
+    clock before the hub's, so that no lease answered in between reads a later hub time
+    against an earlier PC time."""
+
+    def held() -> bool:
+        kept = pc.thread.core.countdown.held
+        return kept is not None and kept.lease.lease_expires_at == moment
+
+    eventually(held)

@@ -115,8 +115,8 @@ def test_a_session_started_and_ended_on_the_pc_charges_the_minutes_started(
     live = server.call(session_records.get(server.ctx, club=club, pc="PC-01"))
     assert (live.id, live.login, live.state) == (started.session, login, "active")
 
-    clock.advance(90)  # a minute and a half played: two minutes started
-    pc.mono.advance(90)
+    pc.mono.advance(90)  # a minute and a half played: two minutes started
+    clock.advance(90)
     eventually(lambda: pc.thread.view.seconds_left == 1710)
     pc.thread.end_session().result(10)
     view = eventually(lambda: pc.thread.view if pc.thread.view.mode is Mode.LOCKED else None)

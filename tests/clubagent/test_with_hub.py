@@ -18,7 +18,7 @@ from kassa.services.club import actions, session_records, sessions
 from kassa.services.club.clubs import Club
 from tests.club.conftest import customer
 from tests.club.pc import Clock
-from tests.clubagent.hub import Pc, eventually, fast, hub_events, running_pc
+from tests.clubagent.hub import Pc, eventually, fast, hub_events, lease_until, running_pc
 from tests.live import LiveServer
 
 
@@ -48,9 +48,10 @@ def test_a_session_on_the_hub_plays_on_its_lease_and_locks_when_cut_off(
     assert (view.session, view.seconds_left) == (session.id, 1800)
 
     # Two minutes on both clocks: the countdown follows the renewed lease.
-    clock.advance(120)
     pc.mono.advance(120)
-    eventually(lambda: pc.thread.view.seconds_left == 1680)
+    clock.advance(120)
+    lease_until(pc, clock.now + timedelta(seconds=300))
+    assert pc.thread.view.seconds_left == 1680
 
     sent = server.call(
         actions.send(

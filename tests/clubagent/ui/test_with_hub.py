@@ -13,17 +13,18 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QPushButton
 from pytestqt.qtbot import QtBot
 
 from kassa.clubagent.controller import CoreThread
 from kassa.clubagent.model import Mode, Notice
 from kassa.clubagent.ui import AgentWindows, texts
-from kassa.services.club import clubs, ledger, packages, session_records
+from kassa.services.club import apps, clubs, ledger, packages, session_records
 from kassa.services.club.clubs import Club
 from tests.club.conftest import customer
 from tests.club.pc import Clock, entries, floor
 from tests.club.test_topups import consume, online_entries
-from tests.clubagent.hub import Pc, eventually, fast, running_pc
+from tests.clubagent.hub import Pc, eventually, fast, lease_until, running_pc
 from tests.clubagent.ui.helpers import click, click_item, press, says, type_in
 from tests.clubagent.ui.test_screenshots import SCREEN, shoot
 from tests.helpers import checkout
@@ -56,12 +57,13 @@ def pc(
     monkeypatch: pytest.MonkeyPatch,
 ) -> Iterator[Pc]:
     """PC-01 of a club in `language`, in test mode (top-ups through the sandbox), selling an
-    hour's package."""
+    hour's package and a game that starts and ends at once wherever the tests run."""
     fast(monkeypatch)
 
     async def setup() -> None:
         await clubs.configure(server.ctx, club=club, language=language, test=True)
         await packages.add(server.ctx, club=club, name="Hour", seconds=3600, price=50_000)
+        await apps.add(server.ctx, club=club, name="True", path="/bin/true", kind="game")
 
     server.call(setup())
     with running_pc(server, club, tmp_path) as running:
@@ -111,10 +113,13 @@ def test_a_customer_buys_a_package_plays_and_ends_the_session(
     qtbot.waitUntil(bar.isVisible, timeout=WAIT)
     assert not lock.isVisible()
     assert (windows.view.seconds_left, bar.clock.text()) == (3600, "1:00:00")
-    clock.advance(75)
     pc.mono.advance(75)
+    clock.advance(75)
     qtbot.waitUntil(lambda: bar.clock.text() == "0:58:45", timeout=WAIT)
     shoot(bar, f"session-bar-hub-{language}")
+    (game,) = (each for each in bar.catalogue.findChildren(QPushButton) if each.text() == "True")
+    click(game)
+    qtbot.waitUntil(lambda: bool(server.call(apps.launches(server.ctx, club=club))), timeout=WAIT)
 
     click(bar.end)
     click(bar.confirm_yes)
@@ -178,11 +183,12 @@ def test_a_pc_cut_off_mid_session_locks_at_its_lease_end_and_is_charged_what_was
     start = clock.now
 
     # Two minutes played on both clocks: the lease is renewed to 2 + 5 minutes.
-    clock.advance(120)
     pc.mono.advance(120)
-    eventually(lambda: pc.thread.view.seconds_left == 1680)
-    server.call(floor(server).round())  # the renewed lease reaches the database
+    clock.advance(120)
     lease_end = start + timedelta(seconds=120 + club.lease_max)
+    lease_until(pc, lease_end)
+    assert pc.thread.view.seconds_left == 1680
+    server.call(floor(server).round())  # the renewed lease reaches the database
 
     pc.link.cut()
     eventually(lambda: not pc.thread.view.online)
