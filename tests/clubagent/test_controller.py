@@ -128,6 +128,7 @@ class Running:
 @pytest.fixture
 def running(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Running]:
     monkeypatch.setattr(core_module, "TOPUP_POLL", 0.05)
+    monkeypatch.setattr(core_module, "TOPUP_SHOWN", 0.3)
     config = ClubAgentConfig(
         hub_url=dead_url(), api_url="http://127.0.0.1:9", token="pc-token", data_dir=tmp_path
     )
@@ -246,7 +247,10 @@ def test_top_up_staff_and_alarms(running: Running) -> None:
 
     topup = running.thread.top_up("arman", "100.00").result(5)
     assert running.wait(lambda v: v.topup is not None).topup == topup
-    running.wait(lambda v: v.topup is None)  # credited: cleared
+    credited = running.wait(lambda v: v.topup is not None and v.topup.status == "credited")
+    assert credited.topup is not None
+    assert credited.topup.id == topup.id  # said on the screen
+    running.wait(lambda v: v.topup is None)  # then cleared
 
     with pytest.raises(AgentError):
         running.thread.staff_unlock("0000").result(5)

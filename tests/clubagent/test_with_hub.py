@@ -7,90 +7,34 @@ both moved by hand; heartbeats are made fast."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
-from typing import TypeVar
-from urllib.parse import urlsplit
 
 import pytest
-from sqlalchemy import select
 
-from kassa.clubagent.config import ClubAgentConfig
-from kassa.clubagent.controller import CoreThread
 from kassa.clubagent.model import Mode, Notice
 from kassa.services.club import actions, session_records, sessions
-from kassa.services.club import floor as floor_module
 from kassa.services.club.clubs import Club
-from kassa.store.tables import club_pc_events
 from tests.club.conftest import customer
-from tests.club.pc import Clock, add_pc
-from tests.clubagent.cuttable import Cuttable
-from tests.clubagent.fakes import FakeClock
+from tests.club.pc import Clock
+from tests.clubagent.hub import Pc, eventually, fast, hub_events, lease_until, running_pc
 from tests.live import LiveServer
-
-T = TypeVar("T")
-
-
-def eventually(probe: Callable[[], T | None], timeout: float = 10.0) -> T:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = probe()
-        if found is not None and found is not False:
-            return found
-        time.sleep(0.05)
-    raise AssertionError(f"not reached in {timeout} s: {probe()!r}")
-
-
-@dataclass
-class Pc:
-    thread: CoreThread
-    mono: FakeClock
-    link: Cuttable
-    token: str
 
 
 @pytest.fixture
 def pc(
     server: LiveServer, club: Club, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[Pc]:
-    monkeypatch.setattr(floor_module, "HEARTBEAT_INTERVAL", 0.3)
-    token = add_pc(server, club)
-    link = Cuttable(int(urlsplit(server.url).port or 0)).start()
-    config = ClubAgentConfig(
-        hub_url=f"ws://127.0.0.1:{link.port}/club/ws",
-        api_url=server.url,
-        token=token,
-        data_dir=tmp_path,
-        backoff_max=0.5,
-    )
-    mono = FakeClock()
-    thread = CoreThread(config, clock=mono, boot="boot-1")
-    thread.open()
-    try:
-        eventually(lambda: thread.view.online)
-        yield Pc(thread, mono, link, token)
-    finally:
-        thread.close()
-        link.stop()
+    fast(monkeypatch)
+    with running_pc(server, club, tmp_path) as running:
+        yield running
 
 
 def action_state(server: LiveServer, club: Club, request_id: str) -> str | None:
     found = server.call(actions.recent(server.ctx, club=club, pc="PC-01"))
     states = {each.request_id: str(each.state) for each in found}
     return states.get(request_id)
-
-
-def hub_events(server: LiveServer) -> list[tuple[str, str | None]]:
-    """The kinds and reasons of the PC events the hub holds."""
-
-    async def read() -> list[tuple[str, str | None]]:
-        async with server.ctx.db.read() as conn:
-            rows = await conn.execute(select(club_pc_events.c.kind, club_pc_events.c.reason))
-            return [(row.kind, row.reason) for row in rows]
-
-    return server.call(read())
 
 
 def test_a_session_on_the_hub_plays_on_its_lease_and_locks_when_cut_off(
@@ -104,9 +48,10 @@ def test_a_session_on_the_hub_plays_on_its_lease_and_locks_when_cut_off(
     assert (view.session, view.seconds_left) == (session.id, 1800)
 
     # Two minutes on both clocks: the countdown follows the renewed lease.
-    clock.advance(120)
     pc.mono.advance(120)
-    eventually(lambda: pc.thread.view.seconds_left == 1680)
+    clock.advance(120)
+    lease_until(pc, clock.now + timedelta(seconds=300))
+    assert pc.thread.view.seconds_left == 1680
 
     sent = server.call(
         actions.send(
@@ -140,8 +85,7 @@ def test_a_session_on_the_hub_plays_on_its_lease_and_locks_when_cut_off(
     ended = eventually(recorded)
     assert ended.agent_ended_at == lease_end
     eventually(lambda: pc.thread.core.unreported == [])
-    # The lock is in the journal the agent replays: the hub holds it once it is back.
-    eventually(lambda: ("lock", "lease_expired") in hub_events(server))
+    eventually(lambda: ("lock", "lease_expired") in hub_events(server, club))
 
 
 def test_a_staff_lock_holds_through_renewals_until_staff_unlock(

@@ -42,6 +42,8 @@ log = logging.getLogger(__name__)
 SCREEN_FILE = "screen.json"
 #: Seconds between two polls of a top-up shown as a QR.
 TOPUP_POLL = 3.0
+#: Seconds a settled top-up (credited, failed) stays on the screen.
+TOPUP_SHOWN = 15.0
 #: Seconds of play per journalled tick.
 TICK = 60.0
 #: Seconds a warning stays on the screen.
@@ -371,27 +373,31 @@ class Core:
     # -- top-ups ----------------------------------------------------------------------------
 
     def show_topup(self, topup: Topup) -> None:
+        """Show `topup`'s QR and follow it (instead of any top-up followed before)."""
+        self.close_topup()
         self.render(topup=topup)
-        if self._topup_task is None or self._topup_task.done():
-            self._topup_task = asyncio.create_task(self._follow_topup())
+        self._topup_task = asyncio.create_task(self._follow_topup(topup))
 
     def close_topup(self) -> None:
         if self._topup_task is not None:
             self._topup_task.cancel()
+            self._topup_task = None
         self.render(topup=None)
 
-    async def _follow_topup(self) -> None:
-        while (shown := self.view.topup) is not None:
+    async def _follow_topup(self, topup: Topup) -> None:
+        """Poll the top-up until it is settled, show how (credited, failed) for
+        `TOPUP_SHOWN` seconds, then clear it."""
+        while topup.status == "pending":
             await asyncio.sleep(TOPUP_POLL)
             try:
-                now = await self.hub.topup(shown.id)
+                topup = await self.hub.topup(topup.id)
             except AgentError as exc:
                 if exc.code != UNREACHABLE:
-                    log.warning("top-up %s: %s", shown.id, exc)
+                    log.warning("top-up %s: %s", topup.id, exc)
                 continue
-            if self.view.topup is None or self.view.topup.id != shown.id:
-                continue
-            self.render(topup=None if now.status == "credited" else now)
+            self.render(topup=topup)
+        await asyncio.sleep(TOPUP_SHOWN)
+        self.render(topup=None)
 
     # -- helpers ----------------------------------------------------------------------------
 

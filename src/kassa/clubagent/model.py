@@ -66,7 +66,8 @@ class View:
     message: str | None = None
     notice: Notice | None = None
     apps: tuple[AppEntry, ...] = ()
-    #: The online top-up shown as a QR, until it is paid (status `credited`) or closed.
+    #: The online top-up shown as a QR until it is paid (status `credited`, said for a
+    #: moment) or closed.
     topup: Topup | None = None
     #: A staff unlock's seconds left (STAFF).
     staff_seconds_left: int | None = None
@@ -118,7 +119,8 @@ class Controller(Protocol):
         """The customer ends the session: the PC locks, the rest is given back."""
 
     def top_up(self, login: str, amount: str) -> Future[Topup]:
-        """An online top-up's QR; the core follows it and clears `View.topup` once credited."""
+        """An online top-up's QR; the core follows it, shows it settled (credited, failed)
+        for a moment, then clears `View.topup`."""
 
     def close_topup(self) -> None: ...
 

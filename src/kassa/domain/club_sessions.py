@@ -36,6 +36,8 @@ class SessionState:
 class EndReason:
     STAFF = "staff"
     """Ended by staff (or by the customer at the desk)."""
+    CUSTOMER = "customer"
+    """Ended by the customer on the PC ("End session")."""
     TIME_UP = "time_up"
     """Its paid time ran out."""
     LEASE_EXPIRED = "lease_expired"

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import select
 
 from kassa.domain import NotFound
+from kassa.domain.club_sessions import EndReason
 from kassa.domain.money import format_major
 from kassa.protocol import club_pc
 from kassa.services.callers import Caller
@@ -51,7 +52,9 @@ async def end(ctx: Context, seat: Seat) -> str | None:
     """End the session on this PC, if one is running (what was not played is given back):
     its id, or None."""
     try:
-        ended = await sessions.end(ctx, club=seat.club, pc=seat.pc, actor=seat.actor)
+        ended = await sessions.end(
+            ctx, club=seat.club, pc=seat.pc, actor=seat.actor, reason=EndReason.CUSTOMER
+        )
     except NotFound:
         return None
     return ended.id

@@ -418,13 +418,22 @@ async def finish(
 
 
 async def end(
-    ctx: Context, *, club: Club, pc: str, actor: str, caller: Caller | None = None
+    ctx: Context,
+    *,
+    club: Club,
+    pc: str,
+    actor: str,
+    caller: Caller | None = None,
+    reason: str = EndReason.STAFF,
 ) -> Session:
-    """End the session on `pc` now (staff, or the customer at the desk)."""
+    """End the session on `pc` now (staff, or the customer at the desk; `EndReason.CUSTOMER`:
+    the customer on the PC)."""
     access.require(caller, Right.FLOOR)
     now = ctx.clock()
     async with idempotency.transaction(ctx) as conn:
-        return await end_on(conn, club=club, pc=pc, actor=actor, now=now, caller=caller)
+        return await end_on(
+            conn, club=club, pc=pc, actor=actor, now=now, caller=caller, reason=reason
+        )
 
 
 async def end_on(
@@ -435,11 +444,12 @@ async def end_on(
     actor: str,
     now: datetime,
     caller: Caller | None = None,
+    reason: str = EndReason.STAFF,
 ) -> Session:
     """`end`, in the caller's transaction (its right checked already)."""
     session = await session_records.live(conn, club=club, pc=pc)
     ended = await finish(
-        conn, club=club, session=session, at=now, reason=EndReason.STAFF, actor=actor, now=now
+        conn, club=club, session=session, at=now, reason=reason, actor=actor, now=now
     )
     if ended is None:
         raise Conflict("The session ended meanwhile", code="session_ended")
