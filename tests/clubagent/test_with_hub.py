@@ -6,6 +6,7 @@ both moved by hand; heartbeats are made fast."""
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -49,13 +50,14 @@ class Pc:
     token: str
 
 
-@pytest.fixture
-def pc(
-    server: LiveServer, club: Club, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[Pc]:
-    monkeypatch.setattr(floor_module, "HEARTBEAT_INTERVAL", 0.3)
+@contextlib.contextmanager
+def running_pc(server: LiveServer, club: Club, tmp_path: Path, *, cut: bool) -> Iterator[Pc]:
+    """The agent of a new PC of the club, its link through a forwarder (`cut`: from the
+    start, so the agent has never heard the hub)."""
     token = add_pc(server, club)
-    link = Cuttable(int(urlsplit(server.url).port or 0)).start()
+    link = Cuttable(int(urlsplit(server.url).port or 0))
+    link.down = cut
+    link.start()
     config = ClubAgentConfig(
         hub_url=f"ws://127.0.0.1:{link.port}/club/ws",
         api_url=server.url,
@@ -67,11 +69,20 @@ def pc(
     thread = CoreThread(config, clock=mono, boot="boot-1")
     thread.open()
     try:
-        eventually(lambda: thread.view.online)
         yield Pc(thread, mono, link, token)
     finally:
         thread.close()
         link.stop()
+
+
+@pytest.fixture
+def pc(
+    server: LiveServer, club: Club, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Pc]:
+    monkeypatch.setattr(floor_module, "HEARTBEAT_INTERVAL", 0.3)
+    with running_pc(server, club, tmp_path, cut=False) as running:
+        eventually(lambda: running.thread.view.online)
+        yield running
 
 
 def action_state(server: LiveServer, club: Club, request_id: str) -> str | None:
@@ -153,3 +164,28 @@ def test_a_staff_lock_holds_through_renewals_until_staff_unlock(
     )
     eventually(lambda: action_state(server, club, unlocked.request_id) == "done")
     eventually(lambda: pc.thread.view.mode is Mode.PLAYING)
+
+
+def test_a_session_started_from_the_pc_plays_on_the_start_answer_with_the_link_cut(
+    server: LiveServer, club: Club, clock: Clock, tmp_path: Path
+) -> None:
+    login = customer(server, club, balance=100_000)
+    with running_pc(server, club, tmp_path, cut=True) as pc:
+        thread = pc.thread
+        assert thread.core.server.reference is None  # the hub never heard
+        thread.sign_in(login, "secret-1").result(10)
+        started = thread.start(package=None, minutes=30).result(10)
+        view = thread.view
+        assert (view.mode, view.session, view.seconds_left) == (Mode.PLAYING, started.session, 1800)
+        assert not view.online
+
+        # It counts on its own clock, and locks at the lease's end (the club's 5 minutes).
+        pc.mono.advance(120)
+        eventually(lambda: thread.view.seconds_left == 1680)
+        pc.mono.advance(179)
+        time.sleep(1.2)
+        assert thread.view.mode is Mode.PLAYING
+        pc.mono.advance(2)
+        view = eventually(lambda: thread.view if thread.view.mode is Mode.LOCKED else None)
+        assert view.notice is Notice.LEASE_EXPIRED
+        assert [e.session for e in thread.core.unreported] == [started.session]
