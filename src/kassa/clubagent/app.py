@@ -59,6 +59,8 @@ def main() -> int:
         print(f"error: {exc}", file=sys.stderr)  # noqa: T201 - before logging exists
         return EXIT_CONFIG
     configure_logging(config.log_dir, config.log_level, prefix=NAME)
+    # The windows' class and the untitled session bar's name on X11 (else the script's name).
+    QApplication.setApplicationName(NAME)
     app = QApplication.instance() or QApplication(sys.argv)
     assert isinstance(app, QApplication)
     ticks = _stop_on_signals(app)

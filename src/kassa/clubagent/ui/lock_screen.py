@@ -68,6 +68,13 @@ class LockScreen(PinnedWindow):
         outer.addWidget(body, 100)
         outer.addStretch(1)
 
+    def cover(self) -> None:
+        """Show it over the whole screen. `showFullScreen` asks the window manager; the
+        screen's geometry is given too, for a display without one (an X kiosk session, Xvfb),
+        where the request alone leaves the window at its natural size in a corner."""
+        self.setGeometry(self.screen().geometry())
+        self.showFullScreen()
+
     def show_view(self, view: View) -> None:
         language, screen = view.language, view.screen
         self.setWindowTitle(texts.text(language, "title"))

@@ -48,7 +48,7 @@ class AgentWindows(QObject):
         if locked:
             self.lock_screen.show_view(view)
             if not self.lock_screen.isVisible():
-                self.lock_screen.showFullScreen()
+                self.lock_screen.cover()
         else:
             self.lock_screen.hide()
             self.pin_dialog.hide()
