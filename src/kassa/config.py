@@ -158,6 +158,12 @@ class Settings(BaseSettings):
     rejected_notification_retention_days: int = Field(
         30, ge=1, description="Days a rejected provider notification is kept, then deleted."
     )
+    club_pc_event_retention_days: int = Field(
+        90,
+        ge=1,
+        description="Days a club PC's journalled event (minutes played, launches, locks and "
+        "unlocks) is kept after the hub received it, then deleted.",
+    )
     log_level: str = "info"
     admin_session_idle_minutes: int = Field(
         60, ge=1, description="An admin session ends after this many minutes without a request."

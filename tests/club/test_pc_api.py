@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterator
 from dataclasses import fields
+from datetime import UTC, datetime
 
 import httpx
 import pytest
@@ -164,6 +165,8 @@ def test_a_session_starts_from_the_pc_and_ends_there(
     started = club_pc.Started.from_data(answer.json())
     assert started.lease["session"] == started.session
     assert started.paid_until == started.lease["paid_until"]
+    sent_at = datetime.fromisoformat(started.lease["server_time"])
+    assert abs((sent_at - datetime.now(UTC)).total_seconds()) < 60
     assert entries(server, club, login)[-1] == ("session_charge", -30000, 0)
     again = pc.post("/club/pc/session", json={"ticket": ticket, "minutes": 30})
     assert (again.status_code, error_code(again)) == (409, "session_exists")

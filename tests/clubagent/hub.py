@@ -60,14 +60,19 @@ def fast(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @contextmanager
 def running_pc(
-    server: LiveServer, club: Club, data_dir: Path, *, online: bool = True
+    server: LiveServer, club: Club, data_dir: Path, *, online: bool = True, link_cut: bool = False
 ) -> Iterator[Pc]:
-    """PC-01 of `club` with the real agent's core running (linked, if `online`)."""
+    """PC-01 of `club` with the real agent's core running (linked, if `online`). `link_cut`:
+    its link's forwarder is down from the start (the hub has never heard it over the link),
+    while its HTTP calls go straight to the hub."""
     token = add_pc(server, club)
     link = Cuttable(int(urlsplit(server.url).port or 0)).start()
+    if link_cut:
+        link.down = True  # before the agent starts: no connection to drop yet
+        online = False
     config = ClubAgentConfig(
         hub_url=f"ws://127.0.0.1:{link.port}/club/ws",
-        api_url=f"http://127.0.0.1:{link.port}",
+        api_url=server.url if link_cut else f"http://127.0.0.1:{link.port}",
         token=token,
         data_dir=data_dir,
         backoff_max=0.5,

@@ -18,7 +18,7 @@ import pytest
 
 from kassa.agentkit.agent import EXIT_CONFIG
 from kassa.clubagent import lease_store, watchdog
-from kassa.clubagent.lease import Held, Reference
+from kassa.clubagent.lease import CONTINUE, LOCK, Held, Reference
 from kassa.protocol.club import Lease
 from kassa.protocol.club_pc import SCREEN
 from tests.unit.test_agent_alone import SCRIPT
@@ -128,7 +128,7 @@ def test_check_fails_when_the_hub_is_unreachable(tmp_path: Path, hub_url: str) -
 
 
 def test_the_watchdog_counts_a_saved_lease_of_this_boot_as_in_use(tmp_path: Path) -> None:
-    in_use = watchdog.lease_held(tmp_path, TOKEN)
+    in_use = watchdog.session_playing(tmp_path, TOKEN)
     assert not in_use()  # no lease saved
     lease = Lease.from_data(
         {
@@ -143,6 +143,16 @@ def test_the_watchdog_counts_a_saved_lease_of_this_boot_as_in_use(tmp_path: Path
         tmp_path / lease_store.FILE, TOKEN, time.monotonic, lease_store.boot_id()
     )
     store.save(lease_store.Saved(held=Held(lease, reference)))
+    assert in_use()
+    # Locked by staff: the lease is held, nobody plays.
+    store.save(lease_store.Saved(held=Held(lease, reference), suspended=True))
+    assert not in_use()
+    # Ten minutes on, past the lease's end: locked under the `lock` policy, still playing to
+    # `paid_until` under `continue`.
+    earlier = Reference(reference.server, time.monotonic() - 600)
+    store.save(lease_store.Saved(held=Held(lease, earlier), policy=LOCK))
+    assert not in_use()
+    store.save(lease_store.Saved(held=Held(lease, earlier), policy=CONTINUE))
     assert in_use()
     # Signed with another PC's token (or edited): not believed.
     lease_store.LeaseStore(

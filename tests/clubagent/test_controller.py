@@ -14,10 +14,12 @@ from typing import Any
 
 import pytest
 
-from kassa.clubagent import alarms, os_adapter
+from kassa.clubagent import alarms, lease_store, os_adapter
 from kassa.clubagent import core as core_module
 from kassa.clubagent.config import ClubAgentConfig
 from kassa.clubagent.controller import CoreThread
+from kassa.clubagent.lease import CONTINUE
+from kassa.clubagent.lease_store import LeaseStore
 from kassa.clubagent.model import AgentError, Mode, Notice, View
 from kassa.protocol import Frame, MessageType
 from kassa.protocol.club import Lease
@@ -105,9 +107,9 @@ def dead_url() -> str:
 @dataclass
 class Running:
     thread: CoreThread
-    clock: FakeClock
-    hub: FakeHub
-    views: list[View]
+    clock: FakeClock = field(default_factory=FakeClock)
+    hub: FakeHub = field(default_factory=FakeHub)
+    views: list[View] = field(default_factory=list)
 
     def wait(self, check: Callable[[View], bool], timeout: float = 5.0) -> View:
         deadline = time.monotonic() + timeout
@@ -237,6 +239,45 @@ def test_the_session_survives_a_restart_of_the_agent(tmp_path: Path, running: Ru
         assert rebooted.view.mode is Mode.LOCKED
     finally:
         rebooted.close()
+
+
+def test_the_saved_lease_tells_the_watchdog_what_plays_under_continue_and_a_staff_lock(
+    tmp_path: Path, running: Running
+) -> None:
+    core = running.thread.core
+    store = LeaseStore(tmp_path / lease_store.FILE, "pc-token", running.clock, "boot-1")
+    running.on_loop(
+        lambda: core.welcomed({"offline_policy": CONTINUE, "server_time": T0.isoformat()})
+    )
+    running.on_loop(lambda: core.leased(message(lease("s1", seq=2, lease_s=300, paid_s=900))))
+    running.wait(lambda v: v.mode is Mode.PLAYING)
+    assert store.load().policy == CONTINUE
+    assert store.playing_now()
+    # Past the lease's end, the link down: `continue` plays on to the paid time.
+    running.clock.advance(400)
+    running.wait(lambda v: v.seconds_left == 500)
+    assert store.playing_now()
+
+    running.on_loop(core.lock_by_staff)
+    assert running.thread.view.mode is Mode.LOCKED
+    assert not store.playing_now()
+    # A restart does not undo the staff lock; staff's unlock does.
+    running.thread.close()
+    config = ClubAgentConfig(
+        hub_url=dead_url(), api_url="http://127.0.0.1:9", token="pc-token", data_dir=tmp_path
+    )
+    again = Running(CoreThread(config, hub=FakeHub(), clock=running.clock, boot="boot-1"))
+    again.thread.open()
+    try:
+        assert again.thread.view.mode is Mode.LOCKED
+        again.on_loop(lambda: again.thread.core.unlock_by_staff(None))
+        assert again.wait(lambda v: v.mode is Mode.PLAYING).seconds_left == 500
+        assert store.playing_now()
+        running.clock.advance(500)
+        assert again.wait(lambda v: v.mode is Mode.LOCKED).notice is Notice.TIME_UP
+        assert not store.playing_now()
+    finally:
+        again.thread.close()
 
 
 def test_top_up_staff_and_alarms(running: Running) -> None:

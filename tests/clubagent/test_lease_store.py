@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from kassa.clubagent.lease import Held, Reference
+from kassa.clubagent.lease import CONTINUE, Held, Reference
 from kassa.clubagent.lease_store import Ended, LeaseStore, Saved, boot_id
 from tests.clubagent.fakes import T0, FakeClock, lease
 
@@ -68,3 +68,19 @@ def test_boot_id(tmp_path: Path) -> None:
     (tmp_path / "boot_id").write_text("abc\n")
     assert boot_id(tmp_path / "boot_id") == "abc"
     assert boot_id(tmp_path / "missing") is None
+
+
+def test_the_policy_and_a_staff_lock_are_kept_with_the_lease(tmp_path: Path) -> None:
+    path = tmp_path / "lease.json"
+    kept = Saved(saved().held, saved().ended, policy=CONTINUE, suspended=True)
+    LeaseStore(path, "t", FakeClock(1000.0), "boot-a").save(kept)
+    assert LeaseStore(path, "t", FakeClock(1010.0), "boot-a").load() == kept
+    # A file saved before they were kept reads as the `lock` policy, not locked by staff.
+    signed = json.loads(path.read_text())
+    payload = json.loads(signed["payload"])
+    del payload["policy"], payload["suspended"]
+    store = LeaseStore(path, "t", FakeClock(1010.0), "boot-a")
+    signed["payload"] = json.dumps(payload, sort_keys=True)
+    signed["hmac"] = store._sign(signed["payload"])
+    path.write_text(json.dumps(signed))
+    assert store.load() == saved()

@@ -110,3 +110,28 @@ def test_a_staff_lock_holds_through_renewals_until_staff_unlock(
     )
     eventually(lambda: action_state(server, club, unlocked.request_id) == "done")
     eventually(lambda: pc.thread.view.mode is Mode.PLAYING)
+
+
+def test_a_session_started_from_the_pc_plays_on_the_start_answer_with_the_link_cut(
+    server: LiveServer, club: Club, clock: Clock, tmp_path: Path
+) -> None:
+    login = customer(server, club, balance=100_000)
+    with running_pc(server, club, tmp_path, link_cut=True) as pc:
+        thread = pc.thread
+        assert thread.core.server.reference is None  # the hub never heard
+        thread.sign_in(login, "secret-1").result(10)
+        started = thread.start(package=None, minutes=30).result(10)
+        view = thread.view
+        assert (view.mode, view.session, view.seconds_left) == (Mode.PLAYING, started.session, 1800)
+        assert not view.online
+
+        # It counts on its own clock, and locks at the lease's end (the club's 5 minutes).
+        pc.mono.advance(120)
+        eventually(lambda: thread.view.seconds_left == 1680)
+        pc.mono.advance(179)
+        time.sleep(1.2)
+        assert thread.view.mode is Mode.PLAYING
+        pc.mono.advance(2)
+        view = eventually(lambda: thread.view if thread.view.mode is Mode.LOCKED else None)
+        assert view.notice is Notice.LEASE_EXPIRED
+        assert [e.session for e in thread.core.unreported] == [started.session]

@@ -57,7 +57,7 @@ def club_agent(
         return
     configure_logging(config.log_dir, config.log_level, prefix=LOG_PREFIX)
     supervision = watchdog.Supervision(
-        data_dir=config.data_dir, in_use=watchdog.lease_held(config.data_dir, config.token)
+        data_dir=config.data_dir, in_use=watchdog.session_playing(config.data_dir, config.token)
     )
     raise typer.Exit(watchdog.main(supervision))
 

@@ -106,10 +106,10 @@ class Core:
         self.unreported = list(saved.ended)
         self.countdown.ended.update(each.session for each in saved.ended)
         screen = self._cached_screen()
-        if screen is not None:
-            self.countdown.policy = screen.offline_policy
+        self.countdown.policy = screen.offline_policy if screen is not None else saved.policy
         if saved.held is not None:
             self.countdown.offer(saved.held.lease, saved.held.reference)
+            self.countdown.suspended = saved.suspended
             self.server.reference = saved.held.reference
             log.info("resumed session %s from the saved lease", saved.held.lease.session)
         self.render(screen=screen, language=screen.language if screen else self.view.language)
@@ -123,7 +123,7 @@ class Core:
     def welcomed(self, data: dict[str, Any]) -> None:
         policy = data.get("offline_policy")
         if isinstance(policy, str):
-            self.countdown.policy = policy
+            self._policy(policy)
         server_time = _time(data.get("server_time"))
         if server_time is not None:
             self.server.heard(server_time)
@@ -264,6 +264,7 @@ class Core:
         session = self.countdown.session if self.countdown.playing() else None
         self.staff_until = None
         self.countdown.suspend()
+        self._save()
         self._lock(session, reason="staff", notice=Notice.LOCKED_BY_STAFF)
 
     def unlock_by_staff(self, session: str | None) -> None:
@@ -272,6 +273,7 @@ class Core:
         lease, which comes over the link as well."""
         if self.countdown.suspended:
             self.countdown.resume()
+            self._save()
             self.journal(EventKind.UNLOCK, session=self.countdown.session, reason="staff")
             self.render(notice=None)
         elif session is None:
@@ -356,7 +358,7 @@ class Core:
         except AgentError as exc:
             log.warning("could not read the screen from the hub: %s", exc)
             return
-        self.countdown.policy = screen.offline_policy or LOCK
+        self._policy(screen.offline_policy or LOCK)
         with contextlib.suppress(OSError):
             atomic_write(self.data_dir / SCREEN_FILE, json.dumps(asdict(screen)).encode())
         self.render(screen=screen, apps=tuple(apps), language=screen.language)
@@ -405,9 +407,17 @@ class Core:
         now = self.server.now()
         return None if now is None else Reference(now, self.clock())
 
+    def _policy(self, policy: str) -> None:
+        """The club's offline policy, kept with the lease (the watchdog reads it there)."""
+        if policy != self.countdown.policy:
+            self.countdown.policy = policy
+            self._save()
+
     def _save(self) -> None:
+        countdown = self.countdown
+        saved = Saved(countdown.held, tuple(self.unreported), countdown.policy, countdown.suspended)
         try:
-            self.store.save(Saved(self.countdown.held, tuple(self.unreported)))
+            self.store.save(saved)
         except OSError as exc:
             log.error("cannot save the lease in %s: %s", self.store.path, exc)
 

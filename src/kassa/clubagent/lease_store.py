@@ -6,6 +6,10 @@ a PC more time) fails it and is ignored (the PC stays locked until the hub says 
 The monotonic clock starts again at a reboot, so a deadline on it means nothing afterwards: a
 reboot (another boot id, or the monotonic clock behind where it was at the last save) makes
 the lease count as run out, unless the hub renews it.
+
+Beside the lease it keeps what decides whether it still plays: the club's offline policy (under
+`continue` a lease past its end plays on to `paid_until`) and whether staff locked the PC. The
+watchdog reads them to tell a UI killed while a session played (`playing_now`).
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from kassa.clubagent.files import atomic_write
-from kassa.clubagent.lease import Held, Monotonic, Reference
+from kassa.clubagent.lease import LOCK, Countdown, Held, Monotonic, Reference
 from kassa.protocol.club import Lease
 
 log = logging.getLogger(__name__)
@@ -45,6 +49,10 @@ class Ended:
 class Saved:
     held: Held | None = None
     ended: tuple[Ended, ...] = field(default=())
+    #: The club's offline policy (`lease.LOCK` or `lease.CONTINUE`).
+    policy: str = LOCK
+    #: Staff locked the PC: the held lease does not unlock it.
+    suspended: bool = False
 
 
 def boot_id(path: Path = BOOT_ID) -> str | None:
@@ -68,6 +76,8 @@ class LeaseStore:
             "mono": self.clock(),
             "held": None if saved.held is None else _held_data(saved.held),
             "ended": [each.to_data() for each in saved.ended],
+            "policy": saved.policy,
+            "suspended": saved.suspended,
         }
         body = json.dumps(payload, sort_keys=True)
         signed = {"payload": body, "hmac": self._sign(body)}
@@ -87,6 +97,7 @@ class LeaseStore:
             payload = json.loads(body)
             ended = tuple(Ended(each["session"], _time(each["at"])) for each in payload["ended"])
             held = None if payload["held"] is None else _held(payload["held"])
+            policy, suspended = str(payload.get("policy", LOCK)), payload.get("suspended") is True
         except FileNotFoundError:
             return Saved()
         except (OSError, ValueError, KeyError, TypeError) as exc:
@@ -99,7 +110,18 @@ class LeaseStore:
                 held.lease.session,
             )
             held = None
-        return Saved(held, ended)
+        return Saved(held, ended, policy, suspended)
+
+    def playing_now(self) -> bool:
+        """Whether the saved lease holds the PC unlocked now: not locked by staff, and before
+        its lock by the monotonic clock (`paid_until` under the `continue` policy, however long
+        past `lease_expires_at`)."""
+        saved = self.load()
+        if saved.held is None or saved.suspended:
+            return False
+        countdown = Countdown(self.clock, saved.policy)
+        countdown.offer(saved.held.lease, saved.held.reference)
+        return countdown.playing()
 
     def _rebooted(self, payload: dict[str, Any]) -> bool:
         boot = payload.get("boot")

@@ -61,7 +61,7 @@ else:
 @dataclass(frozen=True, slots=True)
 class Supervision:
     """How the watchdog runs the UI. `in_use` says whether a session was playing, from the
-    lease the UI's core persisted in `data_dir`."""
+    lease the UI's core persisted in `data_dir` (`session_playing`)."""
 
     data_dir: Path
     in_use: Callable[[], bool]
@@ -151,13 +151,14 @@ class Watchdog:
             child.wait()
 
 
-def lease_held(data_dir: Path, token: str) -> Callable[[], bool]:
-    """Whether a session was playing: the UI's core had a lease saved (`lease_store`), signed
-    with this PC's token and from this boot, when it died."""
+def session_playing(data_dir: Path, token: str) -> Callable[[], bool]:
+    """Whether a session was playing when the UI died: the lease its core saved
+    (`lease_store`, signed with this PC's token, from this boot) still held the PC unlocked,
+    under the club's offline policy and unless staff had locked it."""
     store = lease_store.LeaseStore(
         data_dir / lease_store.FILE, token, time.monotonic, lease_store.boot_id()
     )
-    return lambda: store.load().held is not None
+    return store.playing_now
 
 
 def main(supervision: Supervision) -> int:

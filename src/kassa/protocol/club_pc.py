@@ -24,13 +24,17 @@ from typing import Any
 SCREEN = "/club/pc/screen"
 """GET: what the lock screen shows (`Screen`)."""
 SIGN_IN = "/club/pc/sign_in"
-"""POST `{login, password}`: `SignedIn` (401 `sign_in_failed`, 403 `customer_blocked`)."""
+"""POST `{login, password}`: `SignedIn` (401 `sign_in_failed`, 403 `customer_blocked`); 429
+`too_many_attempts` after `SIGN_IN_ATTEMPTS` wrong sign-ins from one PC, or `LOGIN_ATTEMPTS` at
+one login from any of the club's PCs, in `SIGN_IN_WINDOW` seconds."""
 PREVIEW = "/club/pc/preview"
 """POST `{ticket, package?, minutes?}` (a package, or per-minute play: `minutes` absent means
 as long as the customer can pay): `Preview`; changes nothing."""
 SESSION = "/club/pc/session"
 """POST `{ticket, package?, minutes?}`: start the customer's session on this PC (`Started`);
-402 `insufficient_funds`, 409 `session_exists`. The lease arrives over the link as well."""
+402 `insufficient_funds`, 409 `session_exists`. Its `lease` is the link's lease message's data
+with the hub's `server_time`, so the agent counts from it at once; it arrives over the link as
+well."""
 SESSION_END = "/club/pc/session/end"
 """POST `{}`: the customer ends the session on this PC (what was not played is given back);
 answered `{"ended": session id or null}`."""
@@ -56,6 +60,11 @@ MAX_EVENTS = 200
 #: Wrong staff PINs a PC may try in `PIN_WINDOW` seconds.
 PIN_ATTEMPTS = 5
 PIN_WINDOW = 300
+#: Wrong sign-ins a PC may try in `SIGN_IN_WINDOW` seconds, and wrong passwords one login may
+#: be tried with from all the club's PCs in that time.
+SIGN_IN_ATTEMPTS = 10
+LOGIN_ATTEMPTS = 5
+SIGN_IN_WINDOW = 300
 
 
 @unique
@@ -139,6 +148,7 @@ class Preview:
 class Started:
     session: str
     paid_until: str
+    #: The lease message's data (`kassa.protocol.club.Lease`, with the hub's `server_time`).
     lease: dict[str, Any]
 
     @classmethod

@@ -5,11 +5,15 @@ replayed after a reconnect, possibly more than once, possibly by two requests at
 Each event is stored once: the insert ignores one whose (shop, PC, event id) is held already,
 and a launch is written to the club's launch log in the same transaction as the event that
 reports it, so however often it is replayed it is logged once.
+
+Events are kept `KASSA_CLUB_PC_EVENT_RETENTION_DAYS` after the hub received them (`prune`, a
+job of the background loop): by then the agent has long forgotten them too, so none is
+replayed again, and the club's launch log keeps the launches.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -22,6 +26,9 @@ from kassa.services.context import Context
 from kassa.store.tables import club_pc_events, club_sessions
 
 MAX_ID = 64
+#: Events deleted per transaction when they expire (small, so the SQLite writer, which runs on
+#: the event loop, is never held long).
+PRUNE_BATCH = 500
 
 
 def _moment(text: str, index: int) -> datetime:
@@ -116,3 +123,12 @@ async def accept(ctx: Context, seat: Seat, events: list[PcEvent]) -> EventsAccep
             select(func.max(e.pc_seq)).where(e.shop_id == shop_id, e.device_id == pc)
         )
     return EventsAccepted(accepted=accepted, duplicates=len(events) - accepted, seq=highest or 0)
+
+
+async def prune(ctx: Context) -> int:
+    """The background job: delete the events received more than
+    `KASSA_CLUB_PC_EVENT_RETENTION_DAYS` ago, a batch per transaction; how many."""
+    cutoff = ctx.clock() - timedelta(days=ctx.settings.club_pc_event_retention_days)
+    return await ctx.db.delete_in_batches(
+        club_pc_events, club_pc_events.c.received_at < cutoff, batch=PRUNE_BATCH
+    )

@@ -22,6 +22,7 @@ from kassa.services.club import sessions, topups
 from kassa.services.club.pc_tickets import Ticket
 from kassa.services.club.pc_view import Seat
 from kassa.services.context import Context
+from kassa.services.objects import timestamp
 from kassa.services.shops import shops
 from kassa.store.tables import club_customers, club_topups, payments
 
@@ -34,7 +35,9 @@ async def start(
     package: str | None = None,
     minutes: int | None = None,
 ) -> club_pc.Started:
-    """Start the ticket's customer's session on this PC (`sessions.start`)."""
+    """Start the ticket's customer's session on this PC (`sessions.start`). Its lease carries
+    the hub's `server_time`, as the link's leases do, so the agent counts from this answer
+    at once, link or no link."""
     session = await sessions.start(
         ctx,
         club=seat.club,
@@ -44,7 +47,7 @@ async def start(
         minutes=minutes,
         package=package,
     )
-    lease = session.lease().to_data()
+    lease = session.lease().to_data() | {"server_time": timestamp(ctx.clock())}
     return club_pc.Started(session=session.id, paid_until=lease["paid_until"], lease=lease)
 
 

@@ -1,6 +1,6 @@
 """What a club's PC asks the hub for before anything changes (`kassa.protocol.club_pc`): the
 PC's seat in its club (`seat_of`, from its device), the lock screen, the Games and Apps of its
-zone, a customer's sign-in (answered with a ticket) and the preview of starting a session.
+zone and the preview of starting a session (a customer's sign-in is `pc_sign_in`).
 
 Money is answered as the API's decimal strings in the club's currency.
 """
@@ -11,20 +11,13 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
-from kassa.domain import (
-    AuthenticationFailed,
-    Conflict,
-    InsufficientFunds,
-    NotFound,
-    PermissionDenied,
-)
+from kassa.domain import Conflict, InsufficientFunds, NotFound
 from kassa.domain.devices import Device
 from kassa.domain.money import format_major
 from kassa.protocol import club_pc
-from kassa.services.club import apps, clubs, customers, packages, pricing
+from kassa.services.club import apps, clubs, packages, pricing
 from kassa.services.club.clubs import Club
 from kassa.services.club.pc_tickets import Ticket
-from kassa.services.club.pc_tickets import issue as issue_ticket
 from kassa.services.context import Context
 from kassa.services.shops import shops
 from kassa.store.tables import club_pcs, club_zones
@@ -104,32 +97,6 @@ async def app_entries(ctx: Context, seat: Seat) -> list[club_pc.AppEntry]:
     """The Games and Apps offered in the PC's zone, games first."""
     found = await apps.list_apps(ctx, club=seat.club, zone=seat.zone)
     return [club_pc.AppEntry(each.name, each.path, each.kind, each.icon) for each in found]
-
-
-async def sign_in(ctx: Context, seat: Seat, *, login: str, password: str) -> club_pc.SignedIn:
-    """Check the customer's password and answer a ticket for this PC, with where their
-    balance, time bank and packages usable here stand."""
-    try:
-        customer = await customers.verify(ctx, club=seat.club, login=login, password=password)
-    except AuthenticationFailed:
-        raise AuthenticationFailed("Wrong login or password", code="sign_in_failed") from None
-    except Conflict as exc:
-        raise PermissionDenied(exc.message, code="customer_blocked") from None
-    async with ctx.db.read() as conn:
-        held = await packages.usable(
-            conn, customer_id=customer.id, zone_id=seat.zone_id, now=ctx.clock()
-        )
-    ticket = await issue_ticket(
-        ctx, Ticket(seat.club.shop_id, seat.pc, customer.id, customer.login)
-    )
-    return club_pc.SignedIn(
-        ticket=ticket,
-        login=customer.login,
-        name=customer.name or None,
-        balance=money(customer.balance, seat.club),
-        time_bank_seconds=customer.time_bank,
-        package_seconds=sum(each.seconds for each in held),
-    )
 
 
 async def preview(

@@ -2,31 +2,28 @@
 STAFF`).
 
 The club keeps only the PIN's argon2 hash; the PIN itself is never stored or logged. A PC may
-try `PIN_ATTEMPTS` wrong PINs in `PIN_WINDOW` seconds, counted across every hub process: each
-attempt is recorded as a failure before its PIN is checked (and the record removed if it was
-right), then counted with every attempt recorded by then and refused, its record removed, if
-that is over the limit. Of attempts that arrive at once, the later ones count the earlier
-ones' records, so no burst gets more checks than the limit. Every check, right or wrong, is in
-the audit log (`club.pc.staff_pin`, its outcome `granted` or `refused`).
+try `PIN_ATTEMPTS` wrong PINs in `PIN_WINDOW` seconds (`pc_limits.PIN`: however many arrive
+at once, exactly as many as are left are checked; a right one frees the PC). Every check,
+right or wrong, is in the audit log (`club.pc.staff_pin`, its outcome `granted` or
+`refused`).
 """
 
 from __future__ import annotations
 
-import math
 import re
-from datetime import timedelta
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import select, update
 
-from kassa.domain import AuthenticationFailed, ParameterInvalid, PermissionDenied, RateLimited
-from kassa.protocol.club_pc import PIN_ATTEMPTS, PIN_WINDOW, StaffGrant
+from kassa.domain import AuthenticationFailed, ParameterInvalid, PermissionDenied
+from kassa.protocol.club_pc import StaffGrant
 from kassa.services import passwords
 from kassa.services.admin import audit
 from kassa.services.admin.audit import Actor
+from kassa.services.club import pc_limits
 from kassa.services.club.clubs import Club
 from kassa.services.club.pc_view import Seat
 from kassa.services.context import Context
-from kassa.store.tables import club_pin_failures, clubs
+from kassa.store.tables import clubs
 
 #: A PIN is 4 to 12 digits.
 PIN_PATTERN = re.compile(r"[0-9]{4,12}")
@@ -60,45 +57,17 @@ async def check(ctx: Context, seat: Seat, *, pin: str) -> StaffGrant:
     if the club has none, `RateLimited` (`too_many_attempts`) over the PC's limit,
     `AuthenticationFailed` (`pin_invalid`) for a wrong one."""
     club, now = seat.club, ctx.clock()
-    window = timedelta(seconds=PIN_WINDOW)
-    f = club_pin_failures.c
-    this_pc = (f.shop_id == club.shop_id, f.device_id == seat.pc)
-    async with ctx.db.write() as conn:
-        pin_hash = await conn.scalar(select(clubs.c.staff_pin_hash).where(clubs.c.id == club.id))
-        if pin_hash is None:
-            raise PermissionDenied(
-                f"Club {club.name} has no staff PIN (kassa club staff-pin)",
-                code="staff_pin_not_set",
-            )
-        await conn.execute(delete(club_pin_failures).where(*this_pc, f.failed_at <= now - window))
-        seq = (
-            await conn.execute(
-                club_pin_failures.insert()
-                .values(shop_id=club.shop_id, device_id=seat.pc, failed_at=now)
-                .returning(f.seq)
-            )
-        ).scalar_one()
     async with ctx.db.read() as conn:
-        count, oldest = (
-            await conn.execute(
-                select(func.count(), func.min(f.failed_at)).where(
-                    *this_pc, f.failed_at > now - window
-                )
-            )
-        ).one()
-    if count > PIN_ATTEMPTS:
-        async with ctx.db.write() as conn:
-            await conn.execute(delete(club_pin_failures).where(f.seq == seq))
-        wait = max(1, math.ceil((oldest + window - now).total_seconds()))
-        refused = RateLimited(
-            f"Too many wrong PINs from this PC; try again in {wait} seconds", retry_after=wait
+        pin_hash = await conn.scalar(select(clubs.c.staff_pin_hash).where(clubs.c.id == club.id))
+    if pin_hash is None:
+        raise PermissionDenied(
+            f"Club {club.name} has no staff PIN (kassa club staff-pin)", code="staff_pin_not_set"
         )
-        refused.code = "too_many_attempts"
-        raise refused
+    await pc_limits.claim(ctx, pc_limits.PIN, seat)
     right = await passwords.password_matches(pin_hash, pin)
     async with ctx.db.write() as conn:
         if right:
-            await conn.execute(delete(club_pin_failures).where(*this_pc))
+            await pc_limits.forget_pc(conn, pc_limits.PIN, seat)
         await audit.record(
             conn,
             actor=Actor(name=seat.actor),

@@ -7,8 +7,8 @@ It sends merchant webhooks (a service, woken as soon as events commit), runs the
 consumers, re-applies notifications stored as pending, re-checks open payments with their
 provider (reconciliation), settles payments past their expiry, resumes refunds whose provider
 never answered, sends customers their receipt e-mails, provisions bot subscriptions on
-their VPN panel, credits clubs' online top-ups (a consumer), and forgets Idempotency-Keys and
-rejected notifications past their lifetime.
+their VPN panel, credits clubs' online top-ups (a consumer), and forgets Idempotency-Keys,
+rejected notifications and club PCs' events past their lifetime.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from kassa.services.bot import activation as bot_activation
 from kassa.services.bot import alerts as bot_alerts
 from kassa.services.bot import reminders as bot_reminders
 from kassa.services.bot import webhooks as bot_webhooks
+from kassa.services.club import pc_events as club_pc_events
 
 # Registers its event consumer (`club-topups`), which the consumers' job runs.
 from kassa.services.club import topups as club_topups  # noqa: F401
@@ -64,6 +65,7 @@ JOBS: tuple[Job | Service, ...] = (
     Job("prune idempotency keys", 3600.0, idempotency.prune),
     Job("prune rejected notifications", 3600.0, rejected_notifications.prune_rejected),
     Job("prune bot webhook updates", 3600.0, bot_webhooks.prune),
+    Job("prune club PC events", 3600.0, club_pc_events.prune),
     *provider_jobs(),
 )
 

@@ -386,16 +386,23 @@ club_pc_events = Table(
     Column("received_at", UtcDateTime, nullable=False),
     UniqueConstraint("shop_id", "device_id", "event_id"),
     Index("ix_club_pc_events_pc", "shop_id", "device_id", "pc_seq"),
+    #: For their deletion past `KASSA_CLUB_PC_EVENT_RETENTION_DAYS`.
+    Index("ix_club_pc_events_received_at", "received_at"),
 )
 
-#: A staff PIN attempt at a PC, recorded before the PIN is checked and kept if it was wrong:
-#: counted across every hub process to hold a PC to `PIN_ATTEMPTS` wrong PINs a window.
-club_pin_failures = Table(
-    "club_pin_failures",
+#: A limited attempt at a PC (`kassa.services.club.pc_limits`): a staff PIN (`kind` pin) or a
+#: customer's sign-in (`kind` sign_in, with the `login` tried), recorded before its secret is
+#: checked and kept if it was wrong, counted across every hub process to hold a PC (and a
+#: login) to so many wrong ones a window.
+club_pc_failures = Table(
+    "club_pc_failures",
     metadata,
     Column("seq", SequenceKey, primary_key=True, autoincrement=True),
-    Column("shop_id", String(ID), nullable=False),
+    Column("club_id", String(ID), ForeignKey("clubs.id"), nullable=False),
     Column("device_id", String(64), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("login", String(64)),
     Column("failed_at", UtcDateTime, nullable=False),
-    Index("ix_club_pin_failures_pc", "shop_id", "device_id", "failed_at"),
+    Index("ix_club_pc_failures_pc", "club_id", "kind", "device_id", "failed_at"),
+    Index("ix_club_pc_failures_login", "club_id", "kind", "login", "failed_at"),
 )

@@ -22,7 +22,7 @@ from kassa.domain import AuthenticationFailed, PermissionDenied, TerminalUnavail
 from kassa.domain.devices import DeviceKind
 from kassa.domain.money import from_decimal
 from kassa.protocol import club_pc
-from kassa.services.club import pc_events, pc_play, pc_tickets, pc_view, staff_pin
+from kassa.services.club import pc_events, pc_play, pc_sign_in, pc_tickets, pc_view, staff_pin
 from kassa.services.club.pc_view import Seat
 from kassa.services.context import Context
 from kassa.services.devices import registry
@@ -101,7 +101,7 @@ async def screen(ctx: ContextDep, seat: SeatDep) -> dict[str, Any]:
 
 @router.post(club_pc.SIGN_IN)
 async def sign_in(body: SignIn, ctx: ContextDep, seat: SeatDep) -> dict[str, Any]:
-    return _answer(await pc_view.sign_in(ctx, seat, login=body.login, password=body.password))
+    return _answer(await pc_sign_in.sign_in(ctx, seat, login=body.login, password=body.password))
 
 
 @router.post(club_pc.PREVIEW)
