@@ -117,3 +117,15 @@ def test_a_hub_that_cannot_be_reached_is_unreachable() -> None:
     with pytest.raises(AgentError) as caught:
         call(down, lambda client: client.staff("1234"))
     assert caught.value.code == UNREACHABLE
+
+
+def test_a_newer_hub_may_add_fields_but_not_leave_one_out() -> None:
+    grant = {"seconds": 600, "operator": "added by a newer hub"}
+    answered = call(lambda _: httpx.Response(200, json=grant), lambda c: c.staff("1234"))
+    assert answered == club_pc.StaffGrant(seconds=600)
+
+    screen = {"club": "arena", "pc": "PC-01", "packages": [{"name": "Hour"}]}
+    with pytest.raises(AgentError) as caught:
+        call(lambda _: httpx.Response(200, json=screen), lambda c: c.screen())
+    assert caught.value.code == "bad_response"
+    assert "Screen" in caught.value.message or "PackageOffer" in caught.value.message

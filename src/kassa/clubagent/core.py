@@ -368,7 +368,7 @@ class Core:
             return Screen.from_data(json.loads((self.data_dir / SCREEN_FILE).read_bytes()))
         except FileNotFoundError:
             return None
-        except (OSError, ValueError, KeyError, TypeError) as exc:
+        except (OSError, ValueError) as exc:
             log.warning("ignored the unreadable cached screen: %s", exc)
             return None
 

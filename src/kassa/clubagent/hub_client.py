@@ -5,13 +5,14 @@ PC's token as Bearer on every request, the hub's error bodies turned into
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 
 from kassa.clubagent.model import UNREACHABLE, AgentError
 from kassa.protocol import club_pc
 from kassa.protocol.club_pc import (
+    Answer,
     AppEntry,
     EventsAccepted,
     PcEvent,
@@ -25,6 +26,10 @@ from kassa.protocol.club_pc import (
 
 #: Seconds a request may take.
 TIMEOUT = 10.0
+#: The code of `AgentError` when the hub's answer is not what the contract says.
+BAD_RESPONSE = "bad_response"
+
+A = TypeVar("A", bound=Answer)
 
 
 class HubClient:
@@ -47,20 +52,20 @@ class HubClient:
         await self._http.aclose()
 
     async def screen(self) -> Screen:
-        return Screen.from_data(await self._call("GET", club_pc.SCREEN))
+        return await self._answer(Screen, "GET", club_pc.SCREEN)
 
     async def sign_in(self, login: str, password: str) -> SignedIn:
-        data = await self._call("POST", club_pc.SIGN_IN, {"login": login, "password": password})
-        return SignedIn.from_data(data)
+        body = {"login": login, "password": password}
+        return await self._answer(SignedIn, "POST", club_pc.SIGN_IN, body)
 
     async def preview(self, ticket: str, package: str | None, minutes: int | None) -> Preview:
-        return Preview.from_data(
-            await self._call("POST", club_pc.PREVIEW, _choice(ticket, package, minutes))
+        return await self._answer(
+            Preview, "POST", club_pc.PREVIEW, _choice(ticket, package, minutes)
         )
 
     async def start(self, ticket: str, package: str | None, minutes: int | None) -> Started:
-        return Started.from_data(
-            await self._call("POST", club_pc.SESSION, _choice(ticket, package, minutes))
+        return await self._answer(
+            Started, "POST", club_pc.SESSION, _choice(ticket, package, minutes)
         )
 
     async def end_session(self) -> str | None:
@@ -69,24 +74,35 @@ class HubClient:
         return ended if isinstance(ended, str) else None
 
     async def top_up(self, login: str, amount: str) -> Topup:
-        data = await self._call("POST", club_pc.TOPUPS, {"login": login, "amount": amount})
-        return Topup.from_data(data)
+        body = {"login": login, "amount": amount}
+        return await self._answer(Topup, "POST", club_pc.TOPUPS, body)
 
     async def topup(self, topup_id: str) -> Topup:
-        return Topup.from_data(await self._call("GET", club_pc.TOPUP.format(topup_id=topup_id)))
+        return await self._answer(Topup, "GET", club_pc.TOPUP.format(topup_id=topup_id))
 
     async def apps(self) -> list[AppEntry]:
-        data = await self._call("GET", club_pc.APPS)
-        return [AppEntry.from_data(each) for each in data["data"]]
+        listed = await self._call("GET", club_pc.APPS)
+        try:
+            return [AppEntry.from_data(each) for each in listed["data"]]
+        except (KeyError, TypeError, ValueError) as exc:
+            raise AgentError(BAD_RESPONSE, f"GET {club_pc.APPS}: {exc}") from None
 
     async def events(self, events: list[PcEvent]) -> EventsAccepted:
-        data = await self._call(
-            "POST", club_pc.EVENTS, {"events": [event.to_data() for event in events]}
-        )
-        return EventsAccepted(**data)
+        body = {"events": [event.to_data() for event in events]}
+        return await self._answer(EventsAccepted, "POST", club_pc.EVENTS, body)
 
     async def staff(self, pin: str) -> StaffGrant:
-        return StaffGrant(**await self._call("POST", club_pc.STAFF, {"pin": pin}))
+        return await self._answer(StaffGrant, "POST", club_pc.STAFF, {"pin": pin})
+
+    async def _answer(
+        self, kind: type[A], method: str, path: str, body: dict[str, Any] | None = None
+    ) -> A:
+        """The hub's answer as a `kind` (`AgentError` `bad_response` if it is not one)."""
+        data = await self._call(method, path, body)
+        try:
+            return kind.from_data(data)
+        except ValueError as exc:
+            raise AgentError(BAD_RESPONSE, f"{method} {path}: {exc}") from None
 
     async def _call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
         try:
@@ -103,7 +119,7 @@ class HubClient:
         if isinstance(error, dict) and isinstance(error.get("code"), str):
             raise AgentError(error["code"], str(error.get("message", "")))
         if response.is_success:
-            raise AgentError("bad_response", f"{method} {path}: not a JSON object")
+            raise AgentError(BAD_RESPONSE, f"{method} {path}: not a JSON object")
         raise AgentError(f"http_{response.status_code}", response.text[:200])
 
 

@@ -16,9 +16,10 @@ Money on the wire is a decimal string in the club's `currency` (`"500.00"`), as 
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, fields
 from enum import StrEnum, unique
-from typing import Any
+from typing import Any, Self
 
 #: The PC API's paths.
 SCREEN = "/club/pc/screen"
@@ -81,8 +82,32 @@ class EventKind(StrEnum):
     """The screen unlocked for a session (`session`), or by staff."""
 
 
+class Answer:
+    """A shape of the PC API's answers, read by `from_data`: the fields it knows, so a hub newer
+    than the agent may add fields without breaking it."""
+
+    __slots__ = ()
+
+    @classmethod
+    def from_data(cls, data: Mapping[str, Any]) -> Self:
+        """The answer from its JSON object (`ValueError` if it is not one, or lacks a field)."""
+        if not isinstance(data, Mapping):
+            raise ValueError(f"a {cls.__name__} is a JSON object")
+        known = {each.name for each in fields(cls)}  # type: ignore[arg-type]
+        data = cls.nested(data)
+        try:
+            return cls(**{name: value for name, value in data.items() if name in known})
+        except TypeError as exc:
+            raise ValueError(f"not a {cls.__name__}: {exc}") from None
+
+    @classmethod
+    def nested(cls, data: Mapping[str, Any]) -> Mapping[str, Any]:
+        """`data` with the shapes nested in it read (none, unless a shape says otherwise)."""
+        return data
+
+
 @dataclass(frozen=True, slots=True)
-class PackageOffer:
+class PackageOffer(Answer):
     name: str
     seconds: int
     price: str
@@ -92,7 +117,7 @@ class PackageOffer:
 
 
 @dataclass(frozen=True, slots=True)
-class Screen:
+class Screen(Answer):
     """What the lock screen shows."""
 
     club: str
@@ -109,12 +134,15 @@ class Screen:
     topups: bool
 
     @classmethod
-    def from_data(cls, data: dict[str, Any]) -> Screen:
-        return cls(**{**data, "packages": [PackageOffer(**each) for each in data["packages"]]})
+    def nested(cls, data: Mapping[str, Any]) -> Mapping[str, Any]:
+        packages = data.get("packages")
+        if not isinstance(packages, list):
+            raise ValueError("a Screen's packages are a list")
+        return {**data, "packages": [PackageOffer.from_data(each) for each in packages]}
 
 
 @dataclass(frozen=True, slots=True)
-class SignedIn:
+class SignedIn(Answer):
     ticket: str
     login: str
     name: str | None
@@ -123,13 +151,9 @@ class SignedIn:
     #: Seconds left in the packages the customer holds that can be played on this PC.
     package_seconds: int
 
-    @classmethod
-    def from_data(cls, data: dict[str, Any]) -> SignedIn:
-        return cls(**data)
-
 
 @dataclass(frozen=True, slots=True)
-class Preview:
+class Preview(Answer):
     """What starting would do: `seconds` of play, costing `price` from the balance (and the
     time bank and packages' seconds it would use)."""
 
@@ -139,25 +163,17 @@ class Preview:
     package_seconds: int
     balance_after: str
 
-    @classmethod
-    def from_data(cls, data: dict[str, Any]) -> Preview:
-        return cls(**data)
-
 
 @dataclass(frozen=True, slots=True)
-class Started:
+class Started(Answer):
     session: str
     paid_until: str
     #: The lease message's data (`kassa.protocol.club.Lease`, with the hub's `server_time`).
     lease: dict[str, Any]
 
-    @classmethod
-    def from_data(cls, data: dict[str, Any]) -> Started:
-        return cls(**data)
-
 
 @dataclass(frozen=True, slots=True)
-class Topup:
+class Topup(Answer):
     id: str
     login: str
     amount: str
@@ -167,26 +183,18 @@ class Topup:
     #: What to encode in the QR (the payment page's URL or the provider's QR payload).
     qr: str | None
 
-    @classmethod
-    def from_data(cls, data: dict[str, Any]) -> Topup:
-        return cls(**data)
-
 
 @dataclass(frozen=True, slots=True)
-class AppEntry:
+class AppEntry(Answer):
     name: str
     path: str
     #: `game` or `app`: the Games or the Apps tab.
     kind: str
     icon: str | None
 
-    @classmethod
-    def from_data(cls, data: dict[str, Any]) -> AppEntry:
-        return cls(**data)
-
 
 @dataclass(frozen=True, slots=True)
-class PcEvent:
+class PcEvent(Answer):
     """One local event of the agent's journal: `id` unique (a UUID), `seq` growing by one per
     event of this PC, `at` in server time as the agent reckons it (its lease's clock)."""
 
@@ -201,13 +209,9 @@ class PcEvent:
     def to_data(self) -> dict[str, Any]:
         return asdict(self)
 
-    @classmethod
-    def from_data(cls, data: dict[str, Any]) -> PcEvent:
-        return cls(**data)
-
 
 @dataclass(frozen=True, slots=True)
-class EventsAccepted:
+class EventsAccepted(Answer):
     accepted: int
     duplicates: int
     #: The highest `seq` the hub holds of this PC's events.
@@ -215,7 +219,7 @@ class EventsAccepted:
 
 
 @dataclass(frozen=True, slots=True)
-class StaffGrant:
+class StaffGrant(Answer):
     """A right PIN: the staff panel may open for `seconds`."""
 
     seconds: int
