@@ -7,20 +7,27 @@ server dependencies) and start quickly.
 
 from __future__ import annotations
 
+import importlib
 import sys
 from typing import Any
 
+#: The agents on devices, each run without the hub's dependencies: the command's word, the
+#: module of its Typer `app`, and the extra that installs it.
+AGENTS = {
+    "agent": ("kassa.agent.command", "agent"),
+    "club-agent": ("kassa.clubagent.command", "club-agent"),
+}
+
+
+def run_agent(name: str, args: list[str]) -> None:
+    """Run the agent `name` (a key of `AGENTS`) with `args`; ImportError without its extra."""
+    module, _ = AGENTS[name]
+    importlib.import_module(module).app(args=args, prog_name=f"kassa {name}")
+
 
 def main() -> None:
-    if sys.argv[1:2] == ["agent"]:
-        from kassa.agent.command import app as agent
-
-        agent(args=sys.argv[2:], prog_name="kassa agent")
-        return
-    if sys.argv[1:2] == ["club-agent"]:
-        from kassa.clubagent.command import app as club_agent
-
-        club_agent(args=sys.argv[2:], prog_name="kassa club-agent")
+    if sys.argv[1:2] and sys.argv[1] in AGENTS:
+        run_agent(sys.argv[1], sys.argv[2:])
         return
     try:
         from kassa.cli.main import app

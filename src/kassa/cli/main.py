@@ -11,6 +11,7 @@ import typer
 import uvicorn
 from sqlalchemy import make_url
 
+from kassa.cli import AGENTS, run_agent
 from kassa.cli.admin import app as admin_app
 from kassa.cli.audit import audit
 from kassa.cli.backup import backup, restore
@@ -78,39 +79,29 @@ shops_app.command("language")(shops_language)
 shops_app.command("email")(shops_email)
 
 
-@app.command(
-    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
-    add_help_option=False,
-)
-def agent(ctx: typer.Context) -> None:
-    """The kiosk edge agent (needs the agent extra); `kassa agent --help` for more."""
-    # The `kassa` command dispatches `kassa agent` before importing this module (in
-    # `kassa.cli.main()`), so the agent runs without the server extra; this entry is what
-    # `kassa --help` lists and what callers of this app, such as tests, reach.
-    try:
-        from kassa.agent.command import app as agent_app
-    except ImportError as exc:
-        raise fail(
-            f"kassa agent needs the agent extra: pip install 'kassa[agent]' ({exc})"
-        ) from None
-    agent_app(args=ctx.args, prog_name="kassa agent")
+def _agent_command(name: str, summary: str) -> None:
+    """`kassa NAME`, an agent on a device, as `kassa --help` lists it and callers of this app
+    (tests) reach it. The `kassa` command dispatches it before importing this module
+    (`kassa.cli.main()`), so the agent runs without the server extra."""
+    _, extra = AGENTS[name]
+
+    @app.command(
+        name,
+        help=f"{summary} (needs the {extra} extra); `kassa {name} --help` for more.",
+        context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+        add_help_option=False,
+    )
+    def run(ctx: typer.Context) -> None:
+        try:
+            run_agent(name, ctx.args)
+        except ImportError as exc:
+            raise fail(
+                f"kassa {name} needs the {extra} extra: pip install 'kassa[{extra}]' ({exc})"
+            ) from None
 
 
-@app.command(
-    "club-agent",
-    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
-    add_help_option=False,
-)
-def club_agent(ctx: typer.Context) -> None:
-    """The club PC's agent (needs the club-agent extra); `kassa club-agent --help` for more."""
-    # Dispatched before this module is imported, as `kassa agent` is (`kassa.cli.main()`).
-    try:
-        from kassa.clubagent.command import app as club_agent_app
-    except ImportError as exc:
-        raise fail(
-            f"kassa club-agent needs the club-agent extra: pip install 'kassa[club-agent]' ({exc})"
-        ) from None
-    club_agent_app(args=ctx.args, prog_name="kassa club-agent")
+_agent_command("agent", "The kiosk edge agent")
+_agent_command("club-agent", "The club PC's agent")
 
 
 def main() -> None:
