@@ -29,7 +29,7 @@ class ClubAgent(Agent):
     name = NAME
     device = "club PC"
     refused_hint = (
-        "issue a new one on the hub (`kassa club pcs token CLUB PC`), set it as "
+        "issue a new one on the hub (`kassa club pcs revoke CLUB PC` prints it), set it as "
         "KASSA_PC_TOKEN and restart the agent"
     )
 
