@@ -29,7 +29,7 @@ def test_the_lock_screen_shows_the_club_the_pc_and_its_packages(windows: AgentWi
     assert lock.windowFlags() & Qt.WindowType.WindowStaysOnTopHint
     assert lock.windowFlags() & Qt.WindowType.FramelessWindowHint
     assert says(lock, "Cyber Arena")
-    assert says(lock, "Компьютер PC-07")
+    assert says(lock, "Компьютер: PC-07")
     rows = [lock.purchase.packages.item(row) for row in range(lock.purchase.packages.count())]
     assert [row.text() for row in rows] == [
         "1 hour  ·  1\u00a0ч  ·  800\u00a0₸",
@@ -198,7 +198,7 @@ def test_english_words_when_the_club_speaks_english(
     lock = windows.lock_screen
     assert lock.sign_in.button.text() == "Sign in"
     assert lock.sign_in.login.placeholderText() == "Login"
-    assert says(lock, "PC PC-07")
+    assert says(lock, "Computer: PC-07")
     assert says(lock, "Top up online")
     assert lock.purchase.packages.item(2).text().endswith("(not available now)")
     sign_in(qtbot, windows, "aidar", "secret")

@@ -27,7 +27,15 @@ def test_run_ui_runs_until_the_staff_quit(qapp: QApplication) -> None:
         click(panel.quit)
 
     QTimer.singleShot(50, quit_as_staff)
-    QTimer.singleShot(5000, lambda: qapp.exit(1))  # a safety net: never hang the suite
-    assert run_ui(controller) == 0
+    # A safety net, never to hang the suite; stopped once the loop ends, since its exit would
+    # otherwise end whatever event loop a later test waits in.
+    safety = QTimer()
+    safety.setSingleShot(True)
+    safety.timeout.connect(lambda: qapp.exit(1))
+    safety.start(5000)
+    try:
+        assert run_ui(controller) == 0
+    finally:
+        safety.stop()
     assert seen
     assert not seen[0].isVisible()

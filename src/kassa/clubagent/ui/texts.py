@@ -17,7 +17,7 @@ DEFAULT_LANGUAGE = "ru"
 
 RU: dict[str, str] = {
     "title": "Kassa — клуб",
-    "pc": "Компьютер {alias}",
+    "pc": "Компьютер: {alias}",
     "no_club": "Клуб",
     "offline": "Сервер клуба недоступен — обратитесь к администратору",
     "sign_in": "Вход",
@@ -98,7 +98,7 @@ RU: dict[str, str] = {
 
 EN: dict[str, str] = {
     "title": "Kassa — club",
-    "pc": "PC {alias}",
+    "pc": "Computer: {alias}",
     "no_club": "Club",
     "offline": "The club's server is unreachable — ask the staff",
     "sign_in": "Sign in",
