@@ -1,8 +1,8 @@
 """`kassa club`: a computer club's world from the command line: clubs, zones, PCs (their token
 printed once, as `kassa terminals add` does), customers, money and time on their ledger,
-tariffs, packages and apps (PCs, top-ups, shifts and sessions: `club_floor`). Amounts are in
-the club currency's main unit (tenge: `1500` or `1500.50`); a negative one follows `--`
-(`kassa club correct CLUB LOGIN --reason R -- -500`).
+tariffs, packages and apps (PCs, top-ups and shifts: `club_floor`; sessions:
+`club_sessions`). Amounts are in the club currency's main unit (tenge: `1500` or `1500.50`);
+a negative one follows `--` (`kassa club correct CLUB LOGIN --reason R -- -500`).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import Annotated, Any
 import typer
 from rich.markup import escape
 
-from kassa.cli import club_floor, club_settings
+from kassa.cli import club_floor, club_sessions, club_settings
 from kassa.cli.club_common import ACTOR, ClubArg, app, duration, in_club, main_unit, posted
 from kassa.cli.output import (
     JsonOption,
@@ -67,7 +67,7 @@ for sub, name in (
     (tariffs_app, "tariffs"),
     (apps_app, "apps"),
     (club_floor.shift_app, "shift"),
-    (club_floor.sessions_app, "sessions"),
+    (club_sessions.sessions_app, "sessions"),
 ):
     app.add_typer(sub, name=name)
 

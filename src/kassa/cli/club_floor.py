@@ -1,6 +1,6 @@
 """`kassa club` on the floor: PCs (their token printed once, as `kassa terminals add` does)
-and remote actions on them, top-ups at the desk and online, sessions, and the desk's shifts
-with their X and Z reports."""
+and remote actions on them, top-ups at the desk and online, and the desk's shifts with their
+X and Z reports (sessions: `club_sessions`)."""
 
 from __future__ import annotations
 
@@ -30,8 +30,6 @@ from kassa.services.club import actions as club_actions
 from kassa.services.club import (
     ledger,
     pcs,
-    session_records,
-    sessions,
     shifts,
     topups,
 )
@@ -41,16 +39,12 @@ from kassa.services.shops import shops
 from kassa.web.club_objects import (
     action_object,
     pc_object,
-    session_object,
     shift_object,
     topup_object,
 )
 
 pcs_app = typer.Typer(help="A club's PCs and their tokens.", no_args_is_help=True)
 shift_app = typer.Typer(help="Shifts at the desk: X and Z reports.", no_args_is_help=True)
-sessions_app = typer.Typer(
-    help="Sessions on the server's ledger: start, end, list.", no_args_is_help=True
-)
 
 
 @pcs_app.command("add")
@@ -208,74 +202,6 @@ def list_shifts(club: ClubArg, as_json: JsonOption = False) -> None:
             cash(shift.expected_cash),
             cash(shift.counted_cash),
             cash(shift.difference),
-        )
-    show(listed)
-
-
-def _said(session: session_records.Session, what: str, now: datetime) -> None:
-    console.print(
-        f"Session {session.id} {what} on {escape(session.pc)} for {escape(session.login)}: "
-        f"{session.state}, {duration(session.left(now))} left"
-    )
-
-
-@sessions_app.command("start")
-def start_session(
-    club: ClubArg,
-    pc: Annotated[str, typer.Argument(help="The PC's name.")],
-    login: Annotated[str, typer.Argument(help="The customer's login.")],
-    minutes: Annotated[
-        int | None, typer.Option(min=1, help="How long; default: as long as they can pay.")
-    ] = None,
-    package: Annotated[str | None, typer.Option(help="Buy this package and play it.")] = None,
-) -> None:
-    """Start LOGIN's session on PC, charged ahead in the fixed order."""
-
-    async def work(ctx: Context, each: Club) -> session_records.Session:
-        return await sessions.start(
-            ctx, club=each, pc=pc, login=login, minutes=minutes, package=package, actor=ACTOR
-        )
-
-    session, _ = in_club(club, work)
-    _said(session, "started", session.started_at)
-
-
-@sessions_app.command("end")
-def end_session(club: ClubArg, pc: Annotated[str, typer.Argument(help="The PC's name.")]) -> None:
-    """End the session on PC now; the unplayed paid time is given back."""
-
-    async def work(ctx: Context, each: Club) -> tuple[session_records.Session, datetime]:
-        return await sessions.end(ctx, club=each, pc=pc, actor=ACTOR), ctx.clock()
-
-    (session, now), _ = in_club(club, work)
-    _said(session, "ended", now)
-
-
-@sessions_app.command("list")
-def list_sessions(
-    club: ClubArg,
-    ended: Annotated[bool, typer.Option("--ended", help="The latest ended ones too.")] = False,
-    as_json: JsonOption = False,
-) -> None:
-    """CLUB's sessions that are not over, newest first."""
-
-    async def work(ctx: Context, each: Club) -> tuple[list[session_records.Session], datetime]:
-        return await session_records.list_sessions(ctx, club=each, include_ended=ended), ctx.clock()
-
-    (found, now), _ = in_club(club, work)
-    if as_json:
-        print_json([session_object(each, now) for each in found])
-        return
-    listed = table(id_column("id"), "pc", "customer", "state", "left", "lease until")
-    for each in found:
-        lease = each.lease().lease_expires_at
-        listed.add_row(
-            each.id,
-            escape(each.pc),
-            escape(each.login),
-            each.state if each.end_reason is None else f"{each.state} ({each.end_reason})",
-            duration(each.left(now)),
-            "" if lease is None else f"{lease:%H:%M:%S}",
         )
     show(listed)
 
