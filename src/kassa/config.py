@@ -164,6 +164,13 @@ class Settings(BaseSettings):
         description="Days a club PC's journalled event (minutes played, launches, locks and "
         "unlocks) is kept after the hub received it, then deleted.",
     )
+    tron_transfer_retention_days: int = Field(
+        90,
+        ge=1,
+        description="Days a USDT-TRC20 transfer the watcher recorded is kept after it saw it, "
+        "then deleted, once no payment needs it: it matched no payment, or its payment has "
+        "ended (paid, expired, canceled…). A pending payment's transfers are kept.",
+    )
     log_level: str = "info"
     admin_session_idle_minutes: int = Field(
         60, ge=1, description="An admin session ends after this many minutes without a request."

@@ -2,7 +2,8 @@
 paused, resumed, moved and ended by a club operator through the services, each form acting
 once however often it is sent; a viewer gets none of it; a remote action sent from the page is
 shown done once a scripted PC (`tests.club.pc`) acknowledges it; the map's problems from what
-the PCs' heartbeats report (a lease run out on a PC still unlocked, a PC in use gone silent)."""
+the PCs' heartbeats report (a lease run out on a PC still unlocked, a PC in use gone silent,
+an agent's alarm); the page's live parts refreshing themselves in a browser."""
 
 from __future__ import annotations
 
@@ -13,18 +14,26 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
+from playwright.sync_api import Browser, expect
 
 from kassa.domain import Role
-from kassa.services.club import clubs, customers, ledger, session_records
+from kassa.domain.devices import AgentKind
+from kassa.services.club import actions as pc_actions
+from kassa.services.club import clubs, customers, ledger, pcs, session_records, sessions
 from kassa.services.club.clubs import Club
 from kassa.services.context import utcnow
 from kassa.services.devices import presence
 from kassa.services.shops import shops
 from tests.admin.club_world import ClubWorld, a_club
-from tests.admin.conftest import Visitor, new_user, signed_in, text_of
+from tests.admin.conftest import People, Visitor, new_user, signed_in, text_of
 from tests.admin.test_club_pages import actions, balance
+from tests.admin.test_in_a_browser import Tab
+from tests.admin.test_in_a_browser import browser as browser_fixture
 from tests.club.pc import RATE, Clock, ScriptedPc, add_pc, round_of
 from tests.live import LiveServer
+
+#: The browser tests' Chromium, for this module's one browser test.
+browser = browser_fixture
 
 
 @pytest.fixture
@@ -260,6 +269,9 @@ def test_an_agents_alarm_puts_its_pc_on_the_problems_list_until_it_clears(
         problem, problems = await asyncio.to_thread(shown)
         assert problem == "agent_alarm"
         assert alarm in problems
+        live = (await asyncio.to_thread(desk.get, f"{base}/pcs/PC-{suffix}/live.json")).json()
+        assert live["pc"]["problem"] == "agent_alarm"
+        assert alarm in live["fields"]  # the PC's page shows it without a reload
         assert "x" * 200 in problems
         assert "x" * 201 not in problems  # an alarm is cut to its length
         await pc.heartbeat(state="locked")  # nothing wrong any more
@@ -269,3 +281,53 @@ def test_an_agents_alarm_puts_its_pc_on_the_problems_list_until_it_clears(
         await pc.close()
 
     asyncio.run(scenario())
+
+
+def test_the_pc_page_refreshes_its_state_session_and_actions_in_a_browser(
+    admin_server: LiveServer, browser: Browser, people: People, world: ClubWorld
+) -> None:
+    """The page's script polls the PC's live JSON (within the Content-Security-Policy: `Tab`
+    fails on any violation) and swaps its parts in: the PC coming online, a session started
+    with its lease, and a remote action show without a reload."""
+    page_url = f"{world.base}/pcs/{world.offline}"
+    tab = Tab(browser, admin_server, viewport={"width": 412, "height": 900})
+    tab.sign_in(people.viewer, at=page_url)
+    page = tab.page
+    state = page.locator("#pc-state")
+    expect(state).to_have_attribute("data-state", "offline")
+    expect(page.locator("#session-customer")).to_have_count(0)
+    expect(page.locator("#pc-actions tbody")).to_contain_text("No actions yet.")
+    page.evaluate("window.loadedOnce = true")
+
+    ctx = admin_server.ctx
+    device = admin_server.call(pcs.get(ctx, club=world.club, name=world.offline))
+    admin_server.call(
+        presence.mark_connected(ctx, device.device, kind=AgentKind.KASSA, version="1")
+    )
+    expect(state).to_have_attribute("data-state", "free", timeout=8000)
+    admin_server.call(
+        sessions.start(
+            ctx,
+            club=world.club,
+            pc=world.offline,
+            login=world.customer,
+            minutes=30,
+            actor=world.actor,
+        )
+    )
+    admin_server.call(
+        pc_actions.send(
+            ctx, club=world.club, pc=world.offline, action="message", text="Hi", actor="desk"
+        )
+    )
+    expect(state).to_have_attribute("data-state", "in_use", timeout=8000)
+    expect(page.locator("#session-customer")).to_have_text(world.customer)
+    expect(page.locator("#session-state")).to_have_attribute("data-state", "active")
+    expect(page.locator("#session-lease")).to_contain_text("until")
+    expect(page.locator('#pc-actions tr[data-kind="message"]')).to_contain_text("message: Hi")
+    assert page.evaluate("window.loadedOnce") is True  # no reload happened
+    tab.shot("club-pc-live")
+    page.get_by_role("link", name="RU", exact=True).click()
+    expect(page.locator("html")).to_have_attribute("lang", "ru")
+    expect(page.locator("#session-lease")).to_contain_text("до")
+    tab.close()

@@ -1,7 +1,8 @@
 """USDT-TRC20 end to end over real HTTP on loopback: merchant → Kassa, the payer's transfers on
 the emulated chain → Kassa's watcher (TronGrid's emulator) → the payment, on both databases.
 What is particular to it: unique amounts under concurrent creates, what the watcher credits
-and what it only records, its back-off, its panel, and `kassa simulate`."""
+and what it only records, its back-off, its panel, the transfers' retention, and
+`kassa simulate`."""
 
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ from kassa.domain.money import format_major, from_decimal
 from kassa.providers import PaymentRequest
 from kassa.services.notifications import simulate
 from kassa.services.payments import expiry
-from kassa.services.providers import panels
+from kassa.services.providers import panels, provider_jobs
 from kassa.services.providers import tron_usdt as state
 from kassa.services.shops import shops
 from kassa.store.tables import tron_reservations, tron_transfers, tron_watches
@@ -319,6 +320,44 @@ def test_reservations_are_forgotten_a_week_after_they_hold(
     assert server.call(reserved())
     watch(server, timedelta(days=8))
     assert not server.call(reserved())
+
+
+def test_transfers_no_payment_needs_are_deleted_past_their_retention(
+    server: LiveServer,
+    api: httpx.Client,
+    shop: ProviderShop,
+    trongrid: TronGridEmulator,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    pending, paid = create(api), create(api)
+    to = address(shop)
+    short = trongrid.transfer(to, to_send(pending) - 1)
+    matched = trongrid.transfer(to, to_send(paid))
+    repeated = trongrid.transfer(to, to_send(paid))
+    stray = trongrid.transfer(to, 7)
+    watch(server)
+    assert current(api, paid)["status"] == "succeeded"
+    assert current(api, pending)["status"] == "pending"
+    days = server.ctx.settings.tron_transfer_retention_days
+    assert days == 90
+    assert state.PRUNER in provider_jobs()  # so every background loop runs it
+
+    async def held() -> set[str]:
+        query = select(tron_transfers.c.transaction_id).where(tron_transfers.c.address == to)
+        async with server.ctx.db.read() as conn:
+            return set((await conn.execute(query)).scalars())
+
+    every = {entry["transaction_id"] for entry in (short, matched, repeated, stray)}
+    assert server.call(held()) == every
+    server.call(state.prune(later(server, timedelta(days=days - 1))))
+    assert server.call(held()) == every
+
+    monkeypatch.setattr(state, "PRUNE_BATCH", 2)
+    pruned = server.call(state.prune(later(server, timedelta(days=days, hours=1))))
+    assert pruned >= 3  # the module's other tests' old transfers too
+    # The pending payment's underpaid transfer stays for whoever settles it.
+    assert server.call(held()) == {short["transaction_id"]}
+    assert transfers(server, pending) == [("underpaid", to_send(pending) - 1)]
 
 
 def test_many_pages_are_read_to_the_end(

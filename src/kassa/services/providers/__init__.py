@@ -11,8 +11,8 @@ provider:
   it may record what the payment needs (idempotently for `request.payment_id`: a retried create
   finds what the first one recorded) and returns the request with `prepared` filled in for the
   provider module to read;
-- `jobs`: background jobs it needs (the TRC20 watcher), run by every background loop beside
-  the core's, each claiming its own work;
+- `jobs`: background jobs it needs (the TRC20 watcher and its pruning), run by every
+  background loop beside the core's, each claiming its own work;
 - `panel`: what the admin's payment page shows of its state for one payment;
 - `record`: called in the transaction that applies a verified notification of the provider,
   before its updates are applied, to keep the provider's own record of it (Kaspi's check/pay
@@ -39,7 +39,7 @@ from kassa.services.providers.state import Panel, ProviderState, Received, Recor
 #: Every provider that keeps state: one line per provider in `_STATES`.
 _STATES: tuple[ProviderState, ...] = (
     kaspi.STATE,
-    ProviderState("tron_usdt", tron_usdt.prepare, (tron_usdt.WATCHER,), tron_usdt.panel),
+    tron_usdt.STATE,
 )
 STATES: Mapping[str, ProviderState] = MappingProxyType({state.provider: state for state in _STATES})
 

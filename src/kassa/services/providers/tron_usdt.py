@@ -29,6 +29,12 @@ transfer once (keyed by address and transaction id) with what it is:
 Only `matched` transfers are credited; the others are shown on the payment's admin page (its
 `panel`) for a person to settle with the payer. TronGrid's limits (429/403/503) and outages
 put the account's next look off, doubling up to `MAX_BACKOFF`.
+
+A recorded transfer is deleted `KASSA_TRON_TRANSFER_RETENTION_DAYS` after the watcher saw it
+(`prune`, an hourly job) once no payment needs it: it is linked to none, or its payment has
+ended. A pending payment's transfers stay on its panel for as long as it is pending; the
+watcher reads no further back than minutes before its checkpoint, so a deleted transfer is
+not read and recorded again.
 """
 
 from __future__ import annotations
@@ -40,7 +46,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, cast
 
-from sqlalchemy import Insert, delete, select, update
+from sqlalchemy import Insert, delete, exists, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -57,7 +63,7 @@ from kassa.providers.tron_usdt import (
 )
 from kassa.services.context import Context
 from kassa.services.operations.jobs import Job
-from kassa.services.providers.state import Panel
+from kassa.services.providers.state import Panel, ProviderState
 from kassa.services.shops import shops
 from kassa.store import records
 from kassa.store.db import insert_ignoring_conflict
@@ -88,6 +94,9 @@ MAX_BACKOFF = timedelta(minutes=5)
 #: A transfer this close to a reserved amount (a tenth of it) is taken for a wrong payment of
 #: it (underpaid, overpaid) rather than for something unrelated.
 NEAR = 10
+#: Transfers deleted per transaction when they expire (small, so the SQLite writer, which runs
+#: on the event loop, is never held long).
+PRUNE_BATCH = 500
 
 
 class TransferKind(StrEnum):
@@ -464,5 +473,28 @@ async def panel(ctx: Context, payment: Payment) -> Panel | None:
     )
 
 
+# Retention
+
+
+async def prune(ctx: Context) -> int:
+    """The background job: delete the transfers seen more than
+    `KASSA_TRON_TRANSFER_RETENTION_DAYS` ago that no payment needs (linked to none, or to a
+    payment that has ended), a batch per transaction; how many."""
+    cutoff = ctx.clock() - timedelta(days=ctx.settings.tron_transfer_retention_days)
+    ended = exists().where(
+        payments.c.id == tron_transfers.c.payment_id, payments.c.status.not_in(OPEN_STATUSES)
+    )
+    return await ctx.db.delete_in_batches(
+        tron_transfers,
+        tron_transfers.c.seen_at < cutoff,
+        or_(tron_transfers.c.payment_id.is_(None), ended),
+        batch=PRUNE_BATCH,
+    )
+
+
 #: The watcher's job: every second, looking at each account when its own interval is up.
 WATCHER = Job("watch USDT-TRC20 addresses", 1.0, watch)
+#: Hourly, as the core's own pruning jobs.
+PRUNER = Job("prune USDT-TRC20 transfers", 3600.0, prune)
+
+STATE: ProviderState = ProviderState(NAME, prepare, (WATCHER, PRUNER), panel)

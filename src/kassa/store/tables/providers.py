@@ -6,6 +6,7 @@ from sqlalchemy import (
     BigInteger,
     Column,
     ForeignKey,
+    Index,
     Integer,
     String,
     Table,
@@ -90,4 +91,6 @@ tron_transfers = Table(
     #: The notification a match was delivered as, once it was.
     Column("notification_id", String(ID)),
     Column("raw", Document, nullable=False),
+    #: For their deletion past `KASSA_TRON_TRANSFER_RETENTION_DAYS`.
+    Index("ix_tron_transfers_seen_at", "seen_at"),
 )

@@ -316,17 +316,22 @@ async def map_json(
     language, so the script only swaps them in."""
     found = await club_named(ctx, club)
     shown = await _map(ctx, found)
-    locale = locale_of(request)
-    pages = request.app.state.pages
-
-    def part(template: str) -> str:
-        return bytes(pages.render(template, locale=locale, **shown).body).decode()
-
+    parts = {"html": "admin/_club_map.html", "problems": "admin/_club_problems.html"}
     return JSONResponse(
-        {
-            "pcs": [tile_document(t) for t in shown["tiles"]],
-            "html": part("admin/_club_map.html"),
-            "problems": part("admin/_club_problems.html"),
-        },
+        {"pcs": [tile_document(t) for t in shown["tiles"]], **live_parts(request, parts, shown)},
         headers=NO_STORE,
     )
+
+
+def live_parts(
+    request: Request, templates: Mapping[str, str], values: Mapping[str, Any]
+) -> dict[str, str]:
+    """Each of `templates` (a part's name: its template) rendered alone with `values`, in the
+    visitor's language: the parts of a club's page that its script (`static/club.js`) swaps
+    in, each element marked `data-part` with its name."""
+    locale = locale_of(request)
+    pages = request.app.state.pages
+    return {
+        name: bytes(pages.render(template, locale=locale, **values).body).decode()
+        for name, template in templates.items()
+    }

@@ -1,7 +1,10 @@
 """A club PC's page in the admin UI: what it is doing (its tile, the customer's session), the
 session's controls (start with the price preview first, extend, pause, resume, move to another
 PC, end), the remote actions (lock, unlock, restart, shut down, a message) and the latest of
-them with their state, so staff see whether the PC did it.
+them with their state, so staff see whether the PC did it. Its live parts (the PC's state and
+alarms, the session and its lease, the latest actions) refresh themselves as the club's map
+does: the page's script (`static/club.js`) polls `live.json` for them, rendered by the same
+templates, and swaps them in.
 
 Every change goes through the club's services as the visitor (`Staff`): the services check the
 role (a viewer gets none of it) and write the audit entry with the change. Each form carries a
@@ -18,7 +21,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Annotated, Any
 
 from fastapi import Form, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from kassa.domain import KassaError, NotFound, ParameterInvalid
 from kassa.protocol.club import Action
@@ -31,9 +34,9 @@ from kassa.services.context import Context
 from kassa.services.idempotency import Answer
 from kassa.services.shops import shops
 from kassa.web.admin.auth import Signed, Staff, admin_router
-from kassa.web.admin.club import club_named, tiles_of
+from kassa.web.admin.club import club_named, live_parts, tile_document, tiles_of
 from kassa.web.admin.club_desk import audit_refusal, ledger_actor, whole_number
-from kassa.web.admin.render import PageError, render
+from kassa.web.admin.render import NO_STORE, PageError, render
 from kassa.web.deps import ContextDep
 from kassa.web.errors import status_of
 
@@ -54,6 +57,9 @@ CONTROLS = {
 RESULTS = frozenset(CONTROLS.values()) | {"sent"}
 #: The latest remote actions the page shows.
 RECENT_ACTIONS = 10
+#: The page's parts that refresh themselves (`static/club.js`), by name: the PC's state,
+#: session and lease; its latest remote actions.
+LIVE = {"fields": "admin/_club_pc_live.html", "actions": "admin/_club_pc_actions.html"}
 
 
 def _page_url(club: Club, pc: str) -> str:
@@ -84,6 +90,26 @@ async def _preview(
     }
 
 
+async def _live(ctx: Context, club: Club, pc: pcs.Pc) -> dict[str, Any]:
+    """What the page shows that changes on its own (`LIVE`): the PC's tile (its state and
+    alarms), its session with the lease, its latest remote actions."""
+    [tile] = await tiles_of(ctx, club, [pc])
+    try:
+        running: session_records.Session | None = await session_records.get(
+            ctx, club=club, pc=pc.name
+        )
+    except NotFound:
+        running = None
+    return {
+        "club": club,
+        "pc": pc,
+        "now": ctx.clock(),
+        "tile": tile,
+        "running": running,
+        "recent": await actions.recent(ctx, club=club, pc=pc.name, limit=RECENT_ACTIONS),
+    }
+
+
 async def _page(
     request: Request,
     ctx: Context,
@@ -96,14 +122,6 @@ async def _page(
     status_code: int = 200,
     start: dict[str, str] | None = None,
 ) -> HTMLResponse:
-    now = ctx.clock()
-    [tile] = await tiles_of(ctx, club, [pc])
-    try:
-        running: session_records.Session | None = await session_records.get(
-            ctx, club=club, pc=pc.name
-        )
-    except NotFound:
-        running = None
     preview: dict[str, Any] = {}
     if start is not None and error is None:
         try:
@@ -116,20 +134,15 @@ async def _page(
         "admin/club_pc.html",
         session=session,
         status_code=status_code,
-        club=club,
-        pc=pc,
-        tile=tile,
-        now=now,
-        running=running,
         packages=[p for p in await packages.list_packages(ctx, club=club) if p.active],
         others=others,
-        recent=await actions.recent(ctx, club=club, pc=pc.name, limit=RECENT_ACTIONS),
         remote=REMOTE,
         start=start,
         preview=preview,
         done=done if done in RESULTS else None,
         error=error,
         form_key=secrets.token_urlsafe(16),
+        **await _live(ctx, club, pc),
     )
 
 
@@ -156,6 +169,20 @@ async def pc_page(
         start = {"login": login.strip(), "length": length, "minutes": minutes, "package": package}
     return await _page(
         request, ctx, session, found, await _pc(ctx, found, pc), done=done, start=start
+    )
+
+
+@router.get("/clubs/{club}/pcs/{pc}/live.json")
+async def pc_live_json(
+    request: Request, ctx: ContextDep, *, session: Signed, club: str, pc: str
+) -> JSONResponse:
+    """The page's live parts for its script: `pc` (its tile's facts, as the map's JSON has
+    them) and each part of `LIVE` rendered by the template the page itself uses."""
+    found = await club_named(ctx, club)
+    shown = await _live(ctx, found, await _pc(ctx, found, pc))
+    return JSONResponse(
+        {"pc": tile_document(shown["tile"]), **live_parts(request, LIVE, shown)},
+        headers=NO_STORE,
     )
 
 

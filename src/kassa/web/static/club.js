@@ -1,24 +1,28 @@
-// A club's page keeps its map current: every few seconds it asks the map's JSON for the map
-// and the problems list (rendered by the server, in the page's language) and swaps them in.
-// Without script the page shows what it showed when loaded; reloading it refreshes it.
+// A club's pages keep their live parts current: every few seconds the page asks the JSON named
+// by its `data-poll` element (the club's map, a PC's state) for those parts, rendered by the
+// server in the page's language, and swaps each `data-part` element's content for the JSON's
+// text of that name. Without script a page shows what it showed when loaded; reloading it
+// refreshes it.
 "use strict";
 (() => {
   const EVERY_MS = 5000;
-  const map = document.querySelector("#club-map[data-poll]");
-  const problems = document.querySelector("#club-problems");
-  if (!map) return;
+  const source = document.querySelector("[data-poll]");
+  if (!source) return;
+  const parts = document.querySelectorAll("[data-part]");
   async function refresh() {
     if (document.hidden) return;
     try {
-      const response = await fetch(map.dataset.poll, {
+      const response = await fetch(source.dataset.poll, {
         credentials: "same-origin",
         headers: { Accept: "application/json" },
       });
       // A signed-out visitor is redirected to the sign-in page: keep what is shown.
       if (!response.ok || !response.headers.get("content-type")?.startsWith("application/json")) return;
       const shown = await response.json();
-      map.innerHTML = shown.html;
-      if (problems) problems.innerHTML = shown.problems;
+      for (const part of parts) {
+        const html = shown[part.dataset.part];
+        if (typeof html === "string") part.innerHTML = html;
+      }
     } catch {
       // Offline for a moment: the next round tries again.
     }
