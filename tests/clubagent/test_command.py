@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -21,7 +20,7 @@ from kassa.clubagent import lease_store, watchdog
 from kassa.clubagent.lease import CONTINUE, LOCK, Held, Reference
 from kassa.protocol.club import Lease
 from kassa.protocol.club_pc import SCREEN
-from tests.unit.test_agent_alone import SCRIPT
+from tests.unit.test_agent_alone import kassa_without_the_server
 from tests.unit.test_client_alone import SERVER_PACKAGES
 
 #: The club-agent extra brings Typer and Rich (Typer brings pydantic); not the kiosk agent's
@@ -32,16 +31,7 @@ TOKEN = "pc-token"
 
 def kassa(cwd: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
     """`kassa ARGS` in a process where the server's packages cannot be imported."""
-    code = f"BLOCKED = {BLOCKED!r}\nARGS = {list(args)!r}\n{SCRIPT}"
-    return subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-        cwd=str(cwd),
-        env={"PATH": "/usr/bin:/bin", "HOME": str(cwd), "COLUMNS": "200", **env},
-    )
+    return kassa_without_the_server(cwd, *args, blocked=BLOCKED, **env)
 
 
 def test_without_settings_it_says_what_is_missing(tmp_path: Path) -> None:

@@ -31,8 +31,11 @@ SCRIPT = textwrap.dedent(
 )
 
 
-def kassa_without_the_server(tmp_path: object, *args: str) -> subprocess.CompletedProcess[str]:
-    code = f"BLOCKED = {BLOCKED!r}\nARGS = {list(args)!r}\n{SCRIPT}"
+def kassa_without_the_server(
+    tmp_path: object, *args: str, blocked: set[str] = BLOCKED, **env: str
+) -> subprocess.CompletedProcess[str]:
+    """`kassa ARGS` in a process where the `blocked` packages cannot be imported."""
+    code = f"BLOCKED = {blocked!r}\nARGS = {list(args)!r}\n{SCRIPT}"
     return subprocess.run(
         [sys.executable, "-c", code],
         capture_output=True,
@@ -40,7 +43,7 @@ def kassa_without_the_server(tmp_path: object, *args: str) -> subprocess.Complet
         timeout=60,
         check=False,
         cwd=str(tmp_path),
-        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "COLUMNS": "200"},
+        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "COLUMNS": "200", **env},
     )
 
 
