@@ -7,6 +7,7 @@ import re
 import secrets
 from collections.abc import Iterator
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -184,7 +185,8 @@ def test_filters_narrow_the_list_and_unreadable_ones_are_named(
     only_rejected = viewer.get(f"/admin/notifications?shop={shop.name}&verdict=rejected")
     assert rejected in only_rejected.text
     assert accepted not in only_rejected.text
-    today = utcnow().date().isoformat()
+    # The inbox reads its dates on the shop's clock, not UTC's (they differ at night).
+    today = utcnow().astimezone(ZoneInfo(shop.shop.timezone)).date().isoformat()
     dated = viewer.get(
         f"/admin/notifications?shop={shop.name}&provider=sandbox&from={today}&to={today}"
     )
